@@ -1,0 +1,136 @@
+# payment-chaos: GNU make build.
+#
+#   make                 build bin/* (services, sim, loadgen)
+#   make test            build and run every test (Check suites, then the end-to-end scripts)
+#   make SANITIZE=address,undefined test    the same under ASan+UBSan (objects in build/san-*)
+#   make SANITIZE=thread test               the threaded code under TSan
+#   make deps            install the Debian packages that pkg-config cannot find
+#   make WERROR=1        warnings are errors (CI)
+#
+# Sources are found by directory: services/*.c is the service logic, services/http/*.c the HTTP runtime,
+# faults/*.c the fault models, sim/*.c the simulator, tests/check_*.c one Check suite each.
+# Files named main_*.c or main.c hold a program's main() and are linked only into that program.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+SHELL := /bin/bash
+
+PKGS      := libmicrohttpd jansson libcurl yaml-0.1 check
+DEB_PKGS  := build-essential pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libyaml-dev \
+             check libsubunit-dev curl python3 python3-yaml python3-jsonschema
+CC        ?= cc
+SANITIZE  ?=
+WERROR    ?=
+OPT       ?= -O2
+
+comma := ,
+ifeq ($(SANITIZE),)
+  VARIANT := release
+  BINDIR  := bin
+else
+  VARIANT := san-$(subst $(comma),-,$(SANITIZE))
+  BINDIR  := build/$(VARIANT)/bin
+endif
+BUILD := build/$(VARIANT)
+
+# pkg-config is only consulted when a target needs it, so `make deps` works on a bare machine.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs libmicrohttpd jansson libcurl yaml-0.1 2>/dev/null) -lpthread -lm
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
+        -Wno-format-nonliteral
+CFLAGS_ALL := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(OPT) -g $(WARN) -MMD -MP \
+              -I. $(PKG_CFLAGS) $(if $(WERROR),-Werror) $(CFLAGS)
+LDFLAGS_ALL := $(LDFLAGS)
+ifneq ($(SANITIZE),)
+  CFLAGS_ALL  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+  LDFLAGS_ALL += -fsanitize=$(SANITIZE)
+endif
+
+SVC_SRC    := $(wildcard services/*.c)
+HTTP_SRC   := $(filter-out services/http/main_%.c,$(wildcard services/http/*.c))
+FAULTS_SRC := $(wildcard faults/*.c)
+SIM_SRC    := $(filter-out sim/main.c sim/main_%.c,$(wildcard sim/*.c))
+LAB_SRC    := $(filter-out tests/lab/main_%.c,$(wildcard tests/lab/*.c))
+TEST_SRC   := $(wildcard tests/check_*.c)
+TEST_HELPERS := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB := $(BUILD)/libpaymentchaos.a
+LIB_OBJS := $(call obj,$(SVC_SRC) $(HTTP_SRC) $(FAULTS_SRC) $(SIM_SRC) $(LAB_SRC))
+
+SERVICES := payment inventory notification
+PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
+            $(if $(wildcard sim/main.c),$(BINDIR)/sim) \
+            $(if $(wildcard tests/lab/main_loadgen.c),$(BINDIR)/loadgen)
+TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+
+.PHONY: all test check-unit check-scripts clean deps bench container-test fidelity fidelity-quick validate
+all: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BINDIR)/%-service: $(call obj,services/http/main_%.c) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(BINDIR)/sim: $(call obj,sim/main.c) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(BINDIR)/loadgen: $(call obj,tests/lab/main_loadgen.c) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(call obj,tests/%.c) $(call obj,$(TEST_HELPERS)) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+# The Check suites run one after the other; each prints its own summary line. Suites find the
+# binaries through PC_BIN_DIR, so the sanitizer variant tests its own binaries.
+check-unit: $(TESTS) $(PROGRAMS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; PC_BIN_DIR=$(abspath $(BINDIR)) $$t; done
+
+check-scripts: $(PROGRAMS)
+	@set -e; for s in $(sort $(wildcard tests/test_*.sh)); do echo "== $$s"; PC_BIN_DIR=$(abspath $(BINDIR)) bash $$s; done
+
+test: check-unit check-scripts
+	@echo "make test: all passed ($(VARIANT))"
+
+bench: all
+	bash tests/bench/run.sh
+
+container-test: all
+	bash tests/container/run.sh
+
+fidelity: all
+	bash tests/lab/fidelity.sh full
+
+fidelity-quick: all
+	bash tests/lab/fidelity.sh quick
+
+validate:
+	@if [ -x ../shared/tools/validate-manifests ]; then \
+	  ../shared/tools/validate-manifests k8s/*.yaml chaos-experiments/*.yaml; \
+	else echo "validate: ../shared/tools/validate-manifests not present; skipped"; fi
+
+# Installs only what is missing; needs root (apt-get). Safe to run repeatedly.
+deps:
+	@if pkg-config --exists $(PKGS) 2>/dev/null && command -v curl >/dev/null; then \
+	  echo "deps: all present"; \
+	else \
+	  echo "deps: installing $(DEB_PKGS)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PKGS); \
+	fi
+
+clean:
+	rm -rf build bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

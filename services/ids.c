@@ -1,0 +1,60 @@
+/*
+ * ids.c: id formatting and the ownership rules (see ids.h).
+ */
+#include "services/ids.h"
+
+#include <stdio.h>
+#include <string.h>
+
+uint32_t svc_fnv1a(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+uint64_t svc_fnv1a64(const char *data, size_t len) {
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)data[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+int svc_owner_of_key(const char *key, int replicas) {
+    if (replicas <= 1) return 0;
+    return (int)(svc_fnv1a(key) % (uint32_t)replicas);
+}
+
+void svc_make_id(char *out, size_t outlen, const char *prefix, int replica, uint64_t rnd) {
+    snprintf(out, outlen, "%s-%d-%016llx", prefix, replica, (unsigned long long)rnd);
+}
+
+int svc_owner_of_id(const char *id, const char *prefix, int replicas) {
+    size_t n = strlen(prefix);
+    if (strncmp(id, prefix, n) == 0 && id[n] == '-') {
+        const char *p = id + n + 1;
+        int r = 0, digits = 0;
+        while (*p >= '0' && *p <= '9' && digits < 3) {
+            r = r * 10 + (*p - '0');
+            p++;
+            digits++;
+        }
+        if (digits > 0 && *p == '-' && r < replicas) return r;
+    }
+    return svc_owner_of_key(id, replicas);
+}
+
+int svc_id_acceptable(const char *s) {
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                 c == '_' || c == ':' || c == '-';
+        if (!ok || n >= SVC_ID_MAX) return 0;
+    }
+    return n > 0;
+}

@@ -1,0 +1,130 @@
+/*
+ * payment_chain.c: the payment service's stateless routes.
+ *
+ * POST /payment/chain {"product_id":"1"}: the seed's latency probe through the whole system. Step 1 asks
+ * inventory for the product's stock, step 2 sends a notification; each step has its own deadline
+ * (CHAIN_STEP_TIMEOUT_MS, 15 s as in the seed) and a failed step does not stop the next. The answer lists
+ * every step with its latency and error, and overall_status "success" only when both succeeded.
+ *
+ * POST /payment/validate {"card_number":"..."}: Luhn check, brand and masked number. The number is never
+ * stored or logged (see card.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/card.h"
+#include "services/payment.h"
+
+#define CHAIN_STEPS 2
+
+typedef struct chain_op {
+    payment_op head;
+    payment_state *st;
+    svc_exchange *ex;
+    char product_id[SVC_ID_MAX + 1];
+    int step; /* 0-based step in flight */
+    int64_t step_started_ns;
+    json_t *steps;
+    int failures;
+} chain_op;
+
+static const char *const step_service[CHAIN_STEPS] = {"inventory", "notification"};
+
+static void chain_step(chain_op *op);
+
+static void chain_dispose(payment_op *head) { json_decref(((chain_op *)(void *)head)->steps); }
+
+static void chain_step_done(void *arg, const svc_call_result *r) {
+    chain_op *op = arg;
+    double latency_ms = (double)(svc_now_ns(op->st->shell) - op->step_started_ns) / 1e6;
+    int ok = r->outcome == SVC_CALL_OK && r->status >= 200 && r->status < 300;
+    json_t *step = json_pack("{s:i, s:s, s:s, s:f}", "step", op->step + 1, "service", step_service[op->step],
+                             "status", ok ? "success" : "failed", "latency_ms", latency_ms);
+    if (!ok) {
+        op->failures++;
+        if (r->outcome == SVC_CALL_OK) json_object_set_new(step, "error", json_sprintf("HTTP %d", r->status));
+        else json_object_set_new(step, "error", json_string(svc_call_outcome_name(r->outcome)));
+    }
+    json_array_append_new(op->steps, step);
+    op->step++;
+    if (op->step < CHAIN_STEPS) {
+        chain_step(op);
+        return;
+    }
+    json_t *doc = json_pack("{s:o, s:s, s:f, s:s}", "steps", op->steps, "overall_status",
+                            op->failures ? "partial_failure" : "success", "total_time_ms",
+                            (double)svc_ex_elapsed_ns(op->ex) / 1e6, "product_id", op->product_id);
+    op->steps = NULL;
+    svc_ex_reply(op->ex, 200, doc);
+    payment_op_untrack(&op->head);
+    free(op);
+}
+
+static void chain_step(chain_op *op) {
+    payment_state *st = op->st;
+    op->step_started_ns = svc_now_ns(st->shell);
+    char path[128], body[256];
+    svc_call c = {.replica = -1, .timeout_ns = st->cfg->chain_step_timeout_ns};
+    if (op->step == 0) {
+        snprintf(path, sizeof path, "/check/%s", op->product_id);
+        c.peer = SVC_INVENTORY;
+        c.method = "GET";
+        c.path = path;
+    } else {
+        char id[SVC_ID_MAX + 8];
+        uint64_t rnd = svc_random(st->shell);
+        svc_make_id(id, sizeof id, "ntf", (int)(rnd % (uint64_t)st->cfg->replicas[SVC_NOTIFICATION]), rnd);
+        int n = snprintf(body, sizeof body,
+                         "{\"notification_id\":\"%s\",\"type\":\"chain\",\"recipient\":\"chain-test\","
+                         "\"message\":\"chain request for product %s\"}",
+                         id, op->product_id);
+        c.peer = SVC_NOTIFICATION;
+        c.method = "POST";
+        c.path = "/send";
+        c.body = body;
+        c.body_len = (size_t)n;
+    }
+    svc_call_retrying(st->shell, &c, chain_step_done, op);
+}
+
+void payment_route_chain(void *state, svc_exchange *ex) {
+    payment_state *st = state;
+    json_t *pid = json_object_get(svc_ex_body(ex), "product_id");
+    char product[SVC_ID_MAX + 1] = "1";
+    if (json_is_integer(pid)) {
+        snprintf(product, sizeof product, "%lld", (long long)json_integer_value(pid));
+    } else if (pid) {
+        if (!json_is_string(pid) || !svc_id_acceptable(json_string_value(pid))) {
+            svc_ex_error(ex, 400, "invalid_field", "product_id must be a string of [A-Za-z0-9._:-]");
+            return;
+        }
+        snprintf(product, sizeof product, "%s", json_string_value(pid));
+    }
+    chain_op *op = calloc(1, sizeof *op);
+    if (!op) abort();
+    op->st = st;
+    op->ex = ex;
+    op->steps = json_array();
+    op->head.dispose = chain_dispose;
+    snprintf(op->product_id, sizeof op->product_id, "%s", product);
+    payment_op_track(st, &op->head);
+    chain_step(op);
+}
+
+void payment_route_validate(void *state, svc_exchange *ex) {
+    (void)state;
+    json_t *number = json_object_get(svc_ex_body(ex), "card_number");
+    if (!json_is_string(number)) {
+        svc_ex_error(ex, 400, "invalid_field", "card_number is required and must be a string");
+        return;
+    }
+    svc_card_info info;
+    char err[128];
+    if (svc_card_inspect(json_string_value(number), &info, err, sizeof err) < 0) {
+        svc_ex_error(ex, 400, "invalid_card_number", "%s", err);
+        return;
+    }
+    svc_ex_reply(ex, 200, json_pack("{s:b, s:s, s:s, s:s}", "valid", info.luhn_valid, "brand", info.brand,
+                                    "masked_number", info.masked, "last4", info.last4));
+}
