@@ -1,0 +1,58 @@
+/*
+ * rng.c: xoshiro256** streams seeded by splitmix64(seed ^ hash(name)) (see rng.h).
+ */
+#include "sim/rng.h"
+
+#include <math.h>
+
+uint64_t sim_hash_name(const char *name) {
+    uint64_t h = 14695981039346656037ull;
+    for (; *name; name++) {
+        h ^= (unsigned char)*name;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void sim_rng_init(sim_rng *r, uint64_t seed, const char *name) {
+    uint64_t x = seed ^ sim_hash_name(name);
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t sim_rng_u64(sim_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+uint64_t sim_rng_below(sim_rng *r, uint64_t n) {
+    /* Rejection on the top of the range keeps every value equally likely. */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t v;
+    do v = sim_rng_u64(r);
+    while (v >= limit);
+    return v % n;
+}
+
+double sim_rng_double(sim_rng *r) { return (double)(sim_rng_u64(r) >> 11) * 0x1.0p-53; }
+
+int64_t sim_rng_exp_ns(sim_rng *r, double mean_ns) {
+    double u = sim_rng_double(r);
+    return (int64_t)(-log1p(-u) * mean_ns);
+}
