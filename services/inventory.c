@@ -204,12 +204,18 @@ static void reserve_persisted(void *arg, int error) {
     inventory_state *st = op->st;
     product *p = &st->products[op->product];
     if (error) {
-        /* Not durable, so not acknowledged: undo the in-memory change. */
-        reservation *r = svc_table_remove(&st->reservations, op->rid);
-        if (r) {
+        /* Not durable, so not acknowledged: undo the in-memory change. A release of this id that arrived
+         * while the write was pending has already given the stock back: the entry then stays, as the tombstone
+         * that release's record implies, and the stock is not given back a second time. */
+        reservation *r = svc_table_get(&st->reservations, op->rid);
+        if (r && r->state == RES_HELD) {
+            svc_table_remove(&st->reservations, op->rid);
             p->stock += r->quantity;
             p->reserved -= r->quantity;
             free(r);
+        } else if (r) {
+            p->released -= r->quantity;
+            r->quantity = 0;
         }
         svc_ex_error(op->ex, 503, "journal_unavailable", "the reservation could not be made durable");
         op_free(op);

@@ -12,10 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ISO 4217 codes with two minor digits that the service accepts. */
-static const char *const currencies[] = {"USD", "EUR", "GBP", "TRY", "CHF", "CAD", "AUD", "NZD", "SEK", "NOK",
-                                         "DKK", "PLN", "CZK", "HUF", "RON", "BGN", "SGD", "HKD", "CNY", "INR",
-                                         "BRL", "MXN", "ZAR", "ILS", "AED", "SAR"};
+/* ISO 4217 codes with two minor digits that the service accepts (one list, two views: an array for lookups
+ * and a constant string for error messages, so nothing is built at run time). */
+#define CURRENCIES                                                                                            \
+    X(USD) X(EUR) X(GBP) X(TRY) X(CHF) X(CAD) X(AUD) X(NZD) X(SEK) X(NOK) X(DKK) X(PLN) X(CZK) X(HUF) X(RON)  \
+    X(BGN) X(SGD) X(HKD) X(CNY) X(INR) X(BRL) X(MXN) X(ZAR) X(ILS) X(AED) X(SAR)
+
+#define X(code) #code,
+static const char *const currencies[] = {CURRENCIES};
+#undef X
+#define X(code) ", " #code
+static const char currency_text[] = CURRENCIES;
+#undef X
 
 int svc_currency_supported(const char *code) {
     if (!code || strlen(code) != 3) return 0;
@@ -24,16 +32,7 @@ int svc_currency_supported(const char *code) {
     return 0;
 }
 
-const char *svc_currency_list(void) {
-    static char list[sizeof currencies / sizeof currencies[0] * 5 + 1];
-    if (!list[0]) {
-        for (size_t i = 0; i < sizeof currencies / sizeof currencies[0]; i++) {
-            if (i) strcat(list, ", ");
-            strcat(list, currencies[i]);
-        }
-    }
-    return list;
-}
+const char *svc_currency_list(void) { return currency_text + 2; /* skip the leading ", " */ }
 
 /* Number of digits after the decimal point in the shortest round-trip representation of x (x > 0). */
 static int decimals_of(double x) {

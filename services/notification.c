@@ -161,13 +161,20 @@ typedef struct history_op {
     svc_exchange *ex;
 } history_op;
 
-/* Newest first; ties broken by id so the merge is deterministic. */
+/* A notice in the merge and its position in the concatenated lists (local first, then replica order). */
+typedef struct ranked {
+    json_t *item;
+    size_t pos;
+} ranked;
+
+/* Newest first. Many notices share a millisecond, so ties keep their position: each replica's list is
+ * already newest first, and the position makes the merge deterministic. */
 static int newer_first(const void *a, const void *b) {
-    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    json_int_t tx = json_integer_value(json_object_get(x, "created_at_ms"));
-    json_int_t ty = json_integer_value(json_object_get(y, "created_at_ms"));
+    const ranked *x = a, *y = b;
+    json_int_t tx = json_integer_value(json_object_get(x->item, "created_at_ms"));
+    json_int_t ty = json_integer_value(json_object_get(y->item, "created_at_ms"));
     if (tx != ty) return tx > ty ? -1 : 1;
-    return strcmp(json_string_value(json_object_get(x, "id")), json_string_value(json_object_get(y, "id")));
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
 static void history_gathered(void *arg, const svc_call_result *results, int count) {
@@ -192,12 +199,12 @@ static void history_gathered(void *arg, const svc_call_result *results, int coun
         json_decref(doc);
     }
     size_t n = json_array_size(all);
-    json_t **items = calloc(n ? n : 1, sizeof *items);
+    ranked *items = calloc(n ? n : 1, sizeof *items);
     if (!items) abort();
-    for (size_t i = 0; i < n; i++) items[i] = json_array_get(all, i);
+    for (size_t i = 0; i < n; i++) items[i] = (ranked){json_array_get(all, i), i};
     qsort(items, n, sizeof *items, newer_first);
     json_t *merged = json_array();
-    for (size_t i = 0; i < n && i < HISTORY_VIEW; i++) json_array_append(merged, items[i]);
+    for (size_t i = 0; i < n && i < HISTORY_VIEW; i++) json_array_append(merged, items[i].item);
     free(items);
     json_decref(all);
     svc_ex_reply(op->ex, 200,

@@ -399,6 +399,17 @@ static uint64_t canonical_hash(json_t *body) {
     return h;
 }
 
+/* Forgets the keys older than the TTL, so that they stop counting against the capacity. Payments are held in
+ * creation order, so the expired ones are a prefix and a cursor walks each payment once. */
+static void expire_keys(payment_state *st) {
+    int64_t cutoff_ms = svc_unix_ms(st->shell) - st->cfg->idempotency_ttl_ns / 1000000;
+    while (st->key_cursor < st->count && st->payments[st->key_cursor]->created_ms < cutoff_ms) {
+        payment *p = st->payments[st->key_cursor++];
+        if (p->idempotency_key && svc_table_get(&st->by_key, p->idempotency_key) == p)
+            svc_table_remove(&st->by_key, p->idempotency_key);
+    }
+}
+
 /* Answers from an earlier attempt with the same key, or returns 0 when a new attempt must start. */
 static int answer_from_key(payment_state *st, svc_exchange *ex, const char *key, uint64_t hash) {
     payment *prev = svc_table_get(&st->by_key, key);
@@ -444,6 +455,7 @@ static void route_process(void *state, svc_exchange *ex) {
         }
         if (svc_ex_redirect_to_owner(ex, svc_owner_of_key(key, st->cfg->replicas[SVC_PAYMENT]))) return;
         if (answer_from_key(st, ex, key, hash)) return;
+        expire_keys(st);
         if (!svc_table_get(&st->by_key, key) && st->by_key.count >= st->cfg->idempotency_capacity) {
             svc_ex_error(ex, 503, "capacity", "too many idempotency keys are held (%zu)", st->cfg->idempotency_capacity);
             return;

@@ -58,6 +58,7 @@ typedef struct payment_state {
     size_t count, cap;
     svc_table by_id;
     svc_table by_key; /* idempotency key -> latest payment attempt for it */
+    size_t key_cursor; /* payments before this index have had their expired keys forgotten */
     svc_link ops;     /* operations in flight (freed at destroy) */
 } payment_state;
 

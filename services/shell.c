@@ -33,6 +33,7 @@ struct svc_shell {
     int64_t started_ns;
     svc_metrics metrics;
     int route_metric[SVC_METRICS_ROUTES]; /* module routes then built-ins */
+    char labels[SVC_METRICS_ROUTES][64];
     int unmatched_metric;
     svc_link pending;   /* shell_wait nodes: calls and timers started on the shell's behalf */
     svc_link exchanges; /* requests not yet answered */
@@ -100,11 +101,10 @@ svc_shell *svc_shell_create(const svc_module *module, const svc_config *cfg, svc
         goto fail;
     }
     svc_metrics_init(&s->metrics, module->name);
-    /* Labels are "METHOD pattern"; they live as long as the module's static route table. */
-    static char labels[3][SVC_METRICS_ROUTES][64];
+    /* Labels are "METHOD pattern", owned by the shell (no shared state between shells or threads). */
     for (size_t i = 0; i < route_total(s); i++) {
         const svc_route *r = route_at(s, i);
-        char *label = labels[module->peer][i];
+        char *label = s->labels[i];
         snprintf(label, 64, "%s %s", r->method, r->pattern);
         s->route_metric[i] = svc_metrics_add_route(&s->metrics, label);
     }
@@ -474,8 +474,11 @@ static void reply_raw(svc_exchange *ex, int status, char *body, size_t len, cons
     int64_t latency = svc_now_ns(s) - ex->started_ns;
     svc_metrics_observe(&s->metrics, ex->metric, status, latency);
     log_request(ex, status, latency);
+    /* The exchange is freed before reply runs, so the Allow value is copied out of it first. */
+    char allow[ALLOW_MAX];
+    memcpy(allow, ex->allow, sizeof allow);
     svc_response resp = {.status = status, .body = body, .body_len = len, .content_type = content_type,
-                         .allow = ex->allow[0] ? ex->allow : NULL};
+                         .allow = allow[0] ? allow : NULL};
     svc_reply_fn reply = ex->reply;
     void *reply_ctx = ex->reply_ctx;
     s->inflight--;

@@ -39,6 +39,8 @@ struct sim_net {
     int nvips;
     net_egress_hook hook;
     void *hook_ctx;
+    net_ingress_hook in_hook;
+    void *in_hook_ctx;
     int64_t jiffy_phase_ns;
     int64_t jiffy_offset;
     net_stats stats;
@@ -90,6 +92,11 @@ const net_stats *net_get_stats(const sim_net *net) { return &net->stats; }
 void net_set_egress_hook(sim_net *net, net_egress_hook hook, void *ctx) {
     net->hook = hook;
     net->hook_ctx = ctx;
+}
+
+void net_set_ingress_hook(sim_net *net, net_ingress_hook hook, void *ctx) {
+    net->in_hook = hook;
+    net->in_hook_ctx = ctx;
 }
 
 void sim_addr_format(sim_addr a, char *out, size_t outlen) {
@@ -237,7 +244,10 @@ static void deliver(sim_engine *e, void *ctx, uint64_t arg) {
     sim_net *net = w->net;
     tcp_conn *c = w->p.conn;
     sim_host *h = net->hosts[w->dst_host];
-    if (h->up) {
+    if (h->up && net->in_hook &&
+        !net->in_hook(net->in_hook_ctx, sim_now(net->engine), net->hosts[w->p.src_host], h, &w->p)) {
+        net->stats.packets_lost_unreachable++;
+    } else if (h->up) {
         net->stats.packets_delivered++;
         tcp_receive(net, h, &w->p);
     } else {

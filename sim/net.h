@@ -104,6 +104,10 @@ int net_vip_by_addr(const sim_net *net, sim_addr addr);
 const char *net_vip_name(const sim_net *net, int vip);
 
 void net_set_egress_hook(sim_net *net, net_egress_hook hook, void *ctx);
+/* Called when a packet reaches its (real) destination host, after DNAT: 0 drops it (iptables INPUT). */
+typedef int (*net_ingress_hook)(void *ctx, int64_t now_ns, const sim_host *src, const sim_host *dst,
+                                const sim_packet *p);
+void net_set_ingress_hook(sim_net *net, net_ingress_hook hook, void *ctx);
 
 /* When a Linux timer armed now for `delay_ns` fires (jiffy rounding + timer-wheel granularity). */
 int64_t net_timer_expiry(const sim_net *net, int64_t now_ns, int64_t delay_ns);

@@ -632,12 +632,14 @@ static void xmit_timer_fired(sim_engine *e, void *ctx, uint64_t arg) {
     tcp_side *sd = &c->side[s];
     sd->xmit_timer = SIM_NO_EVENT;
     int what = sd->pending;
+    c->refs++; /* a give-up may finish the side and call the application: keep c alive until we return */
     if (what == T_LOSS_PROBE) {
         send_loss_probe(c, s);
     } else if (what == T_RETRANS) {
         sd->pending = T_NONE;
         retransmit_timer(c, s);
     }
+    unref(c);
 }
 
 /* ---- handshake ---- */
@@ -692,7 +694,9 @@ static void syn_timer_fired(sim_engine *e, void *ctx, uint64_t arg) {
     if (s == TCP_CLIENT) {
         if (sd->state != S_SYN_SENT) return;
         if (sd->syn_retries >= CFG(c)->syn_retries + CFG(c)->syn_linear_timeouts) {
+            c->refs++; /* the application's error callback may close its side */
             fail_connect(c, TCP_ERR_TIMEDOUT);
+            unref(c);
             return;
         }
         sd->syn_retries++;

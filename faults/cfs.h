@@ -1,0 +1,91 @@
+/*
+ * cfs.h: CPU time on a node, with CFS bandwidth control per pod (cgroup cpu.cfs_quota_us / cfs_period_us),
+ * and stress-ng CPU workers running inside a pod's group, as Chaos Mesh's StressChaos places them.
+ *
+ * The model (kernel/sched/fair.c, Documentation/scheduler/sched-bwc.rst; ../shared/facts/linux-tcp-cfs.md §4):
+ *   - A node has C CPUs. Every runnable task sits on one CPU; the tasks running on a CPU share it equally
+ *     (a fluid approximation of CFS/EEVDF fairness at sub-millisecond scale).
+ *   - A waking task goes to its previous CPU if that is idle, else to an idle CPU, else stays on its previous
+ *     CPU (or the least loaded); a CPU that becomes idle pulls a waiting task from a busy one.
+ *   - A group with a quota has a global pool refilled to `quota` at each period boundary (the period timer's
+ *     phase is random: it starts when the group first runs). Each CPU's part of the group (its cfs_rq) runs
+ *     on local runtime pulled from the pool in slices (5 ms). Runtime is checked at scheduler ticks (4 ms)
+ *     and when the CPU's task set changes, so a CPU can overrun by up to a tick; the debt is repaid at the
+ *     next refill. When the pool is empty, that CPU's part of the group is throttled until the refill,
+ *     which gives each throttled cfs_rq just enough to resume. An idle cfs_rq returns all but 1 ms of its
+ *     local runtime to the pool, and the slack timer (5 ms later) hands it to throttled CPUs.
+ *   - Throttling is therefore per CPU and in time, against period boundaries: a request waits only if the
+ *     CPU it runs on is throttled, exactly the mechanism that makes independent arrivals wait U(0, P - w)
+ *     while closed-loop clients cluster inside the unthrottled window.
+ *   - stress-ng --cpu W --cpu-load L --cpu-load-slice 10: W worker tasks in the group; each runs a busy slice
+ *     (10 ms of CPU time) then sleeps (100 - L) / L times the slice, with stress-ng's bias correction
+ *     (see cfs.c for the exact rule and its measurement).
+ *
+ * Work items are pieces of CPU demand (a request's handling) queued on one of a group's service threads;
+ * `done` runs when the item's CPU time has been granted.
+ *
+ * Ownership: the node owns groups, tasks, work items and stress workers; cfs_node_free() releases all of
+ * them without running callbacks.
+ */
+#ifndef PC_FAULTS_CFS_H
+#define PC_FAULTS_CFS_H
+
+#include <stdint.h>
+
+#include "sim/engine.h"
+
+typedef struct cfs_node cfs_node;
+typedef struct cfs_group cfs_group;
+typedef struct cfs_stress cfs_stress;
+
+typedef enum cfs_stress_timing {
+    CFS_STRESS_CPU_TIME = 0, /* the busy slice and the sleep are computed from CPU time (stress-ng 0.15.06) */
+    CFS_STRESS_WALL_TIME,    /* ... from wall time (older stress-ng): throttled time lengthens the sleep */
+} cfs_stress_timing;
+
+typedef struct cfs_config {
+    int cpus;                  /* 2 */
+    int64_t tick_ns;           /* 4 ms (HZ=250) */
+    int64_t slice_ns;          /* sched_cfs_bandwidth_slice_us: 5 ms */
+    int64_t min_runtime_ns;    /* min_cfs_rq_runtime: 1 ms kept by an idle cfs_rq */
+    int64_t slack_ns;          /* cfs_bandwidth_slack_period: 5 ms */
+    int64_t stress_slice_ns;   /* --cpu-load-slice 10 */
+    cfs_stress_timing stress_timing;
+    int64_t stress_sleep_overshoot_ns; /* select() wake-up latency, corrected by stress-ng's bias */
+} cfs_config;
+
+void cfs_config_defaults(cfs_config *cfg);
+
+cfs_node *cfs_node_new(sim_engine *e, const cfs_config *cfg, uint64_t seed);
+void cfs_node_free(cfs_node *node);
+const cfs_config *cfs_node_config(const cfs_node *node);
+
+/* quota_ns <= 0: no limit. `threads`: how many service threads run work items in parallel. */
+cfs_group *cfs_group_new(cfs_node *node, const char *name, int64_t quota_ns, int64_t period_ns, int threads);
+void cfs_group_set_quota(cfs_group *g, int64_t quota_ns, int64_t period_ns);
+
+/* Queues `cpu_ns` of work; `done(ctx)` runs once it has had that much CPU. Returns a handle for cancel. */
+typedef void (*cfs_done_fn)(void *ctx);
+uint64_t cfs_work(cfs_group *g, int64_t cpu_ns, cfs_done_fn done, void *ctx);
+/* Drops every queued and running work item of the group without calling done (the process was killed). */
+void cfs_group_kill_work(cfs_group *g);
+
+/* Starts W stress workers at L percent in the group; stopped with cfs_stress_stop (or when the group's
+ * node is freed). */
+cfs_stress *cfs_stress_start(cfs_group *g, int workers, int load_pct);
+void cfs_stress_stop(cfs_stress *s);
+
+typedef struct cfs_group_stats {
+    int64_t cpu_used_ns;       /* all tasks of the group */
+    int64_t work_cpu_ns;       /* service work only */
+    int64_t stress_cpu_ns;     /* stress workers only */
+    int64_t throttled_ns;      /* summed over CPUs, as cpu.stat throttled_time */
+    uint64_t periods, throttled_periods; /* nr_periods, nr_throttled */
+    uint64_t work_items;
+} cfs_group_stats;
+
+const cfs_group_stats *cfs_group_get_stats(const cfs_group *g);
+const char *cfs_group_name(const cfs_group *g);
+int cfs_group_queue_length(const cfs_group *g); /* work items waiting or running */
+
+#endif

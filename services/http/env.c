@@ -1,0 +1,243 @@
+/*
+ * env.c: the HTTP runtime's settings and URL resolution (contract in env.h).
+ *
+ * Every setting is checked at start-up: a value out of range is an error naming the variable, never a
+ * silent clamp (a mistyped port or peer list should stop the pod, not send traffic somewhere else).
+ */
+#include "services/http/env.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/config.h"
+
+static const char *const service_keys[SVC_PEER_COUNT] = {"PAYMENT_SERVICE", "INVENTORY_SERVICE",
+                                                         "NOTIFICATION_SERVICE"};
+static const char *const peers_keys[SVC_PEER_COUNT] = {"PAYMENT_PEERS", "INVENTORY_PEERS", "NOTIFICATION_PEERS"};
+static const char *const default_urls[SVC_PEER_COUNT] = {"http://127.0.0.1:5002", "http://127.0.0.1:5003",
+                                                         "http://127.0.0.1:5004"};
+
+#define DEFAULT_THREADS 2
+#define DEFAULT_CONNECTION_LIMIT 512
+#define DEFAULT_GRACE_MS 10000
+#define DEFAULT_BIND "0.0.0.0"
+
+const char *http_env_get(void *ctx, const char *key) {
+    (void)ctx;
+    const char *v = getenv(key);
+    return (v && *v) ? v : NULL;
+}
+
+static int env_int(const char *key, long long lo, long long hi, long long *out, char *err, size_t errlen) {
+    const char *v = http_env_get(NULL, key);
+    if (!v) return 0;
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || *end || n < lo || n > hi) {
+        snprintf(err, errlen, "%s=%s: expected an integer in [%lld, %lld]", key, v, lo, hi);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static char *dup_setting(const char *v, char *err, size_t errlen) {
+    char *d = strdup(v);
+    if (!d) snprintf(err, errlen, "out of memory");
+    return d;
+}
+
+/* An http(s) URL without a trailing '/', short enough to have a path appended. */
+static int check_url(const char *key, const char *url, size_t len, char *err, size_t errlen) {
+    int http = len > 7 && !strncmp(url, "http://", 7);
+    int https = len > 8 && !strncmp(url, "https://", 8);
+    if ((!http && !https) || len > HTTP_URL_MAX / 2 || memchr(url, ' ', len)) {
+        snprintf(err, errlen, "%s: \"%.*s\" is not an http:// URL of at most %d characters", key, (int)len, url,
+                 HTTP_URL_MAX / 2);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_urls(http_env *env, char *err, size_t errlen) {
+    for (int p = 0; p < SVC_PEER_COUNT; p++) {
+        const char *v = http_env_get(NULL, service_keys[p]);
+        if (!v) v = default_urls[p];
+        size_t len = strlen(v);
+        while (len > 0 && v[len - 1] == '/') len--;
+        if (check_url(service_keys[p], v, len, err, errlen) < 0) return -1;
+        env->service_url[p] = strndup(v, len);
+        if (!env->service_url[p]) return snprintf(err, errlen, "out of memory"), -1;
+
+        const char *peers = http_env_get(NULL, peers_keys[p]);
+        if (!peers) continue;
+        /* Check every entry of a list (a template is one entry). */
+        for (const char *s = peers; *s;) {
+            const char *comma = strchr(s, ',');
+            size_t n = comma ? (size_t)(comma - s) : strlen(s);
+            if (check_url(peers_keys[p], s, n, err, errlen) < 0) return -1;
+            s += n + (comma ? 1 : 0);
+            if (comma && !*s) return snprintf(err, errlen, "%s: empty entry after the last comma", peers_keys[p]), -1;
+        }
+        if (strchr(peers, ',') && strstr(peers, "{i}"))
+            return snprintf(err, errlen, "%s: use either a comma-separated list or a {i} template, not both",
+                            peers_keys[p]),
+                   -1;
+        env->peers[p] = dup_setting(peers, err, errlen);
+        if (!env->peers[p]) return -1;
+    }
+    return 0;
+}
+
+int http_env_load(http_env *env, const svc_module *module, const int replicas[SVC_PEER_COUNT], char *err,
+                  size_t errlen) {
+    memset(env, 0, sizeof *env);
+    for (int p = 0; p < SVC_PEER_COUNT; p++) env->replicas[p] = replicas[p];
+    long long v = module->default_port;
+    if (env_int("PORT", 0, 65535, &v, err, errlen) < 0) goto fail;
+    env->port = (int)v;
+    v = DEFAULT_THREADS;
+    if (env_int("THREADS", 1, 64, &v, err, errlen) < 0) goto fail;
+    env->threads = (int)v;
+    v = DEFAULT_CONNECTION_LIMIT;
+    if (env_int("CONNECTION_LIMIT", 1, 100000, &v, err, errlen) < 0) goto fail;
+    env->connection_limit = (int)v;
+    v = DEFAULT_GRACE_MS;
+    if (env_int("SHUTDOWN_GRACE_MS", 0, 600000, &v, err, errlen) < 0) goto fail;
+    env->shutdown_grace_ms = v;
+
+    const char *bind = http_env_get(NULL, "BIND_ADDRESS");
+    if (!bind) bind = DEFAULT_BIND;
+    unsigned char probe[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, bind, probe) != 1 && inet_pton(AF_INET6, bind, probe) != 1) {
+        snprintf(err, errlen, "BIND_ADDRESS=%s: expected a numeric IPv4 or IPv6 address", bind);
+        goto fail;
+    }
+    if (!(env->bind_address = dup_setting(bind, err, errlen))) goto fail;
+    const char *journal = http_env_get(NULL, "JOURNAL_PATH");
+    if (journal && !(env->journal_path = dup_setting(journal, err, errlen))) goto fail;
+    const char *catalogue = http_env_get(NULL, "CATALOGUE_FILE");
+    if (catalogue && !(env->catalogue_file = dup_setting(catalogue, err, errlen))) goto fail;
+    if (load_urls(env, err, errlen) < 0) goto fail;
+    return 0;
+fail:
+    http_env_free(env);
+    return -1;
+}
+
+void http_env_free(http_env *env) {
+    free(env->bind_address);
+    free(env->journal_path);
+    free(env->catalogue_file);
+    for (int p = 0; p < SVC_PEER_COUNT; p++) {
+        free(env->service_url[p]);
+        free(env->peers[p]);
+    }
+    memset(env, 0, sizeof *env);
+}
+
+/* Copies s[0..n) into out with every "{i}" replaced by the replica number. */
+static int expand_template(const char *s, size_t n, int replica, char *out, size_t outlen) {
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        if (i + 3 <= n && !memcmp(s + i, "{i}", 3)) {
+            int w = snprintf(out + o, outlen - o, "%d", replica);
+            if (w < 0 || (size_t)w >= outlen - o) return -1;
+            o += (size_t)w;
+            i += 3;
+            continue;
+        }
+        if (o + 1 >= outlen) return -1;
+        out[o++] = s[i++];
+    }
+    while (o > 0 && out[o - 1] == '/') o--;
+    out[o] = '\0';
+    return 0;
+}
+
+int http_env_base_url(const http_env *env, svc_peer peer, int replica, char *out, size_t outlen) {
+    if (peer < 0 || peer >= SVC_PEER_COUNT) return -1;
+    if (replica < 0) return snprintf(out, outlen, "%s", env->service_url[peer]) < (int)outlen ? 0 : -1;
+    const char *peers = env->peers[peer];
+    if (!peers) {
+        if (env->replicas[peer] == 1 && replica == 0)
+            return snprintf(out, outlen, "%s", env->service_url[peer]) < (int)outlen ? 0 : -1;
+        return -1;
+    }
+    if (strstr(peers, "{i}")) return expand_template(peers, strlen(peers), replica, out, outlen);
+    const char *s = peers;
+    for (int k = 0; k < replica; k++) {
+        s = strchr(s, ',');
+        if (!s) return -1;
+        s++;
+    }
+    const char *comma = strchr(s, ',');
+    return expand_template(s, comma ? (size_t)(comma - s) : strlen(s), replica, out, outlen);
+}
+
+void http_env_usage(FILE *out, const char *program, const svc_module *module) {
+    svc_config d;
+    svc_config_defaults(&d);
+    const long long ms = 1000000;
+    fprintf(out,
+            "usage: %s [--help | --version]\n"
+            "\n"
+            "Serves the %s over HTTP (libmicrohttpd), calling the other services with libcurl.\n"
+            "Settings come from the environment (an empty value counts as unset):\n"
+            "\n"
+            "Process\n"
+            "  PORT                   listening port; 0 picks a free one          (default %d)\n"
+            "  BIND_ADDRESS           numeric IPv4/IPv6 address to listen on      (default %s)\n"
+            "  THREADS                HTTP server worker threads, 1..64           (default %d)\n"
+            "  CONNECTION_LIMIT       open client connections at once             (default %d)\n"
+            "  SHUTDOWN_GRACE_MS      SIGTERM: wait this long for requests        (default %d)\n"
+            "  JOURNAL_PATH           append-only journal file (fsync'd)          (default: none, not durable)\n"
+            "  CATALOGUE_FILE         file holding the inventory catalogue JSON   (default: none)\n"
+            "  LOG_LEVEL              debug, info, warn, error, off               (default info)\n"
+            "\n"
+            "Where the services are\n"
+            "  PAYMENT_SERVICE        payment Service URL                         (default %s)\n"
+            "  INVENTORY_SERVICE      inventory Service URL                       (default %s)\n"
+            "  NOTIFICATION_SERVICE   notification Service URL                    (default %s)\n"
+            "  PAYMENT_PEERS, INVENTORY_PEERS, NOTIFICATION_PEERS\n"
+            "                         per-replica URLs: a comma-separated list (entry k is replica k) or a\n"
+            "                         template with {i} replaced by k; unset with one replica: the Service URL\n"
+            "  PAYMENT_REPLICAS, INVENTORY_REPLICAS, NOTIFICATION_REPLICAS\n"
+            "                         replica count of each service, 1..64        (default 1)\n"
+            "  REPLICA_INDEX          this process's replica ordinal              (default: from POD_NAME, else 0)\n"
+            "  POD_NAME               StatefulSet pod name; its -N suffix is the replica ordinal\n"
+            "\n"
+            "Behaviour\n"
+            "  DOWNSTREAM_TIMEOUT_MS  payment/process calls, connect included     (default %lld)\n"
+            "  CHAIN_STEP_TIMEOUT_MS  each payment/chain step                     (default %lld)\n"
+            "  FORWARD_TIMEOUT_MS     a request forwarded to its owner replica    (default %lld)\n"
+            "  RETRY_ATTEMPTS         attempts per idempotent call, 1..10         (default %d)\n"
+            "  RETRY_BACKOFF_MS       first backoff (full jitter, doubling)       (default %lld)\n"
+            "  RETRY_BACKOFF_MAX_MS   largest backoff                             (default %lld)\n"
+            "  RETRY_DEADLINE_MS      no attempt starts after this budget         (default %lld)\n"
+            "  IDEMPOTENCY            on/off: honour Idempotency-Key, reservation ids (default on)\n"
+            "  IDEMPOTENCY_TTL_S      how long a key is remembered                (default %lld)\n"
+            "  IDEMPOTENCY_CAPACITY   most keys remembered                        (default %zu)\n"
+            "  PAYMENT_CAPACITY       most payments held by one replica           (default %zu)\n"
+            "  NOTIFICATION_HISTORY   notification ring size                      (default %zu)\n"
+            "  RESERVATION_CAPACITY   most reservations held by one replica       (default %zu)\n"
+            "  RELEASE_RETRY_MS       first wait before re-sending a release      (default %lld)\n"
+            "  RELEASE_RETRY_MAX_MS   longest wait between release attempts       (default %lld)\n"
+            "  CATALOGUE              the inventory catalogue as JSON text        (default: built-in seed catalogue)\n"
+            "\n"
+            "Limits: request bodies up to %d bytes (413 beyond), downstream response bodies up to 1 MiB.\n"
+            "SIGTERM/SIGINT: stop accepting, /ready answers 503, wait for requests in flight (SHUTDOWN_GRACE_MS),\n"
+            "exit 0. Exit status 2: bad settings; 1: start-up failure (port in use, corrupt journal).\n",
+            program, module->name, module->default_port, DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_CONNECTION_LIMIT,
+            DEFAULT_GRACE_MS, default_urls[0], default_urls[1], default_urls[2],
+            (long long)(d.downstream_timeout_ns / ms), (long long)(d.chain_step_timeout_ns / ms),
+            (long long)(d.forward_timeout_ns / ms), d.retry.attempts, (long long)(d.retry.backoff_ns / ms),
+            (long long)(d.retry.backoff_max_ns / ms), (long long)(d.retry.deadline_ns / ms),
+            (long long)(d.idempotency_ttl_ns / (1000 * ms)), d.idempotency_capacity, d.payment_capacity,
+            d.history_capacity, d.reservation_capacity, (long long)(d.release_retry_ns / ms),
+            (long long)(d.release_retry_max_ns / ms), SVC_BODY_MAX_BYTES);
+    svc_config_free(&d);
+}

@@ -1,0 +1,55 @@
+/*
+ * env.h: the HTTP runtime's own settings, read from the environment.
+ *
+ * The service settings (timeouts, retries, capacities, LOG_LEVEL, ...) are parsed by svc_config_load() in
+ * services/config.c, shared with the simulator. This module reads what only a process needs: where to
+ * listen, how many server threads, the journal file, the catalogue file, the shutdown grace period, and
+ * the URLs of every service and of every replica. An empty variable counts as unset (Kubernetes manifests
+ * often render optional values as "").
+ *
+ * URLs: a call with replica == -1 goes to the load-balanced Service URL (PAYMENT_SERVICE, INVENTORY_SERVICE,
+ * NOTIFICATION_SERVICE); a call to replica k goes to entry k of the comma-separated *_PEERS list, or to the
+ * *_PEERS template with every "{i}" replaced by k; when *_PEERS is unset and the service has one replica,
+ * replica 0 is the Service URL. Anything else is "not configured" and the call fails.
+ *
+ * Ownership: http_env owns copies of every string; release with http_env_free().
+ */
+#ifndef PC_HTTP_ENV_H
+#define PC_HTTP_ENV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "services/shell.h"
+
+#define HTTP_URL_MAX 512
+
+typedef struct http_env {
+    int port;                        /* 0 picks a free port */
+    char *bind_address;              /* numeric IPv4 or IPv6 address */
+    int threads;                     /* libmicrohttpd worker threads */
+    int connection_limit;            /* open client connections at once */
+    int64_t shutdown_grace_ms;       /* how long SIGTERM waits for requests in flight */
+    char *journal_path;              /* NULL: no journal */
+    char *catalogue_file;            /* NULL: none */
+    char *service_url[SVC_PEER_COUNT];
+    char *peers[SVC_PEER_COUNT];     /* list or template, NULL when unset */
+    int replicas[SVC_PEER_COUNT];    /* copied from the service config, for URL resolution */
+} http_env;
+
+/* svc_config_get_fn over the process environment (empty values count as unset). */
+const char *http_env_get(void *ctx, const char *key);
+
+/* Reads the runtime settings; -1 with a message naming the variable on error (env is then freed). */
+int http_env_load(http_env *env, const svc_module *module, const int replicas[SVC_PEER_COUNT], char *err,
+                  size_t errlen);
+void http_env_free(http_env *env);
+
+/* Writes the base URL (no trailing '/') for a call to `peer` / `replica` into out; -1 if not configured. */
+int http_env_base_url(const http_env *env, svc_peer peer, int replica, char *out, size_t outlen);
+
+/* --help: every environment variable with its default. */
+void http_env_usage(FILE *out, const char *program, const svc_module *module);
+
+#endif

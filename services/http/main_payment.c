@@ -1,0 +1,4 @@
+/* main_payment.c: bin/payment-service, the payment service under the HTTP runtime (see runtime.h). */
+#include "services/http/runtime.h"
+
+int main(int argc, char **argv) { return http_main(&payment_module, argc, argv); }

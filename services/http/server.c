@@ -1,0 +1,323 @@
+/*
+ * server.c: libmicrohttpd front end (contract in server.h).
+ *
+ * A request's state (http_request) is created by the URI-log callback, which also keeps the raw query
+ * string (libmicrohttpd strips it from the URL it passes on), and freed by the completion callback.
+ * Fields written while the request is with the shell (the reply) are guarded by the gate; everything else
+ * belongs to the worker thread that owns the connection.
+ */
+#include "services/http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "services/config.h"
+#include "services/http/log.h"
+
+#define ALLOW_MAX 64
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    svc_shell *shell;
+    http_gate *gate;
+    int port;
+    MHD_socket listen_fd; /* returned by quiesce; closed after stop */
+    atomic_int draining;
+    atomic_size_t active;
+};
+
+typedef struct http_request {
+    http_server *server;
+    struct MHD_Connection *conn;
+    http_deferred resume;
+    int started;    /* headers seen */
+    int dispatched; /* handed to the shell */
+    svc_request req;
+    char *query;    /* raw text after '?', owned */
+    char *body;     /* owned */
+    size_t body_len, body_cap;
+    int too_large;
+    /* the reply: written under the gate */
+    int in_handle;  /* inside svc_shell_handle on the worker thread: a reply now is synchronous */
+    int replied;
+    int sent;       /* the response was queued (worker thread) */
+    int orphaned;   /* the connection went away before the reply (defensive; see on_completed) */
+    int status;
+    char *resp_body; /* owned until handed to libmicrohttpd */
+    size_t resp_len;
+    const char *resp_type;
+    char allow[ALLOW_MAX];
+} http_request;
+
+static void request_free(http_request *rq) {
+    free(rq->query);
+    free(rq->body);
+    free(rq->resp_body);
+    free(rq);
+}
+
+static http_request *request_new(http_server *s, struct MHD_Connection *conn, const char *uri) {
+    http_request *rq = calloc(1, sizeof *rq);
+    if (!rq) return NULL;
+    rq->server = s;
+    rq->conn = conn;
+    const char *q = uri ? strchr(uri, '?') : NULL;
+    if (q && q[1]) rq->query = strdup(q + 1); /* without memory the query is lost, not the request */
+    atomic_fetch_add(&s->active, 1);
+    return rq;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the raw URI, before libmicrohttpd splits off the query. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+    return request_new(cls, conn, uri);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)conn;
+    (void)toe;
+    http_server *s = cls;
+    http_request *rq = *con_cls;
+    *con_cls = NULL;
+    if (!rq) return;
+    atomic_fetch_sub(&s->active, 1);
+    if (rq->dispatched && !rq->sent) {
+        /* A suspended connection cannot be closed, so the reply has always been sent before this point;
+         * should that ever change, the reply callback frees the request instead of writing freed memory. */
+        http_gate_enter(s->gate);
+        int pending = !rq->replied;
+        if (pending) rq->orphaned = 1;
+        http_gate_leave(s->gate);
+        if (pending) return;
+    }
+    request_free(rq);
+}
+
+static void resume_connection(void *arg) { MHD_resume_connection(arg); }
+
+/* svc_reply_fn: runs under the gate, on the worker (synchronous) or on the thread delivering a callback. */
+static void on_reply(void *ctx, svc_response *resp) {
+    http_request *rq = ctx;
+    if (rq->orphaned) {
+        free(resp->body);
+        request_free(rq);
+        return;
+    }
+    rq->status = resp->status;
+    rq->resp_body = resp->body;
+    rq->resp_len = resp->body ? resp->body_len : 0;
+    rq->resp_type = resp->content_type;
+    snprintf(rq->allow, sizeof rq->allow, "%s", resp->allow ? resp->allow : "");
+    rq->replied = 1;
+    if (!rq->in_handle) {
+        rq->resume.fn = resume_connection;
+        rq->resume.arg = rq->conn;
+        http_gate_defer(rq->server->gate, &rq->resume);
+    }
+}
+
+static enum MHD_Result queue(http_server *s, struct MHD_Connection *conn, int status, char *body, size_t len,
+                             const char *type, const char *allow) {
+    struct MHD_Response *r = body ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE)
+                                  : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(body);
+        return MHD_NO;
+    }
+    if (type) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (allow && *allow) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (atomic_load(&s->draining)) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned int)status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result send_reply(http_request *rq, struct MHD_Connection *conn) {
+    char *body = rq->resp_body;
+    rq->resp_body = NULL; /* handed to libmicrohttpd */
+    rq->sent = 1;
+    return queue(rq->server, conn, rq->status, body, rq->resp_len, rq->resp_type, rq->allow);
+}
+
+/* First call, headers complete: sizes the body buffer from Content-Length (413 early for huge bodies). */
+static void begin(http_request *rq, struct MHD_Connection *conn) {
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        char *end = NULL;
+        unsigned long long n = strtoull(cl, &end, 10);
+        if (n > SVC_BODY_MAX_BYTES) rq->too_large = 1;
+        else if (n > 0 && (rq->body = malloc((size_t)n))) rq->body_cap = (size_t)n;
+    }
+}
+
+/* A body chunk: kept while the total stays within SVC_BODY_MAX_BYTES, discarded beyond. */
+static void absorb(http_request *rq, const char *data, size_t n) {
+    if (rq->too_large) return;
+    if (rq->body_len + n > SVC_BODY_MAX_BYTES) {
+        rq->too_large = 1;
+        free(rq->body);
+        rq->body = NULL;
+        rq->body_len = rq->body_cap = 0;
+        return;
+    }
+    if (rq->body_len + n > rq->body_cap) {
+        size_t cap = rq->body_cap ? rq->body_cap : 1024;
+        while (cap < rq->body_len + n) cap *= 2;
+        if (cap > SVC_BODY_MAX_BYTES) cap = SVC_BODY_MAX_BYTES;
+        char *grown = realloc(rq->body, cap);
+        if (!grown) { /* treat as too large: the client gets a clear 413 rather than a truncated body */
+            rq->too_large = 1;
+            return;
+        }
+        rq->body = grown;
+        rq->body_cap = cap;
+    }
+    memcpy(rq->body + rq->body_len, data, n);
+    rq->body_len += n;
+}
+
+static enum MHD_Result dispatch(http_server *s, http_request *rq, struct MHD_Connection *conn, const char *url,
+                                const char *method) {
+    rq->dispatched = 1;
+    svc_request *q = &rq->req;
+    q->method = method;
+    q->path = url;
+    q->query = rq->query;
+    q->content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    q->idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
+    const char *fw = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-To-Owner");
+    q->forwarded = fw && !strcmp(fw, "1");
+    q->body = rq->body;
+    q->body_len = rq->body_len;
+    q->body_too_large = rq->too_large;
+
+    int suspended = 0;
+    int open = http_gate_enter(s->gate);
+    if (open) {
+        rq->in_handle = 1;
+        svc_shell_handle(s->shell, q, on_reply, rq);
+        rq->in_handle = 0;
+        if (!rq->replied) {
+            /* Under the gate, so the reply (also under the gate) cannot arrive before the suspension. */
+            MHD_suspend_connection(conn);
+            suspended = 1;
+        }
+    }
+    http_gate_leave(s->gate);
+    if (!open) {
+        static const char closing[] = "{\"error\":\"shutting_down\",\"message\":\"the service is stopping\"}";
+        char *body = strdup(closing);
+        rq->sent = 1;
+        return queue(s, conn, 503, body, body ? strlen(body) : 0, "application/json", NULL);
+    }
+    if (suspended) return MHD_YES;
+    return send_reply(rq, conn);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                 const char *version, const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls) {
+    (void)version;
+    http_server *s = cls;
+    http_request *rq = *con_cls;
+    if (!rq) { /* the URI callback ran out of memory */
+        if (!(rq = request_new(s, conn, NULL))) return MHD_NO;
+        *con_cls = rq;
+    }
+    if (!rq->started) {
+        /* Even without a body, answer only on the next call: a response queued now, before libmicrohttpd
+         * has finished reading the request, makes it close the connection (no keep-alive). */
+        rq->started = 1;
+        begin(rq, conn);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        absorb(rq, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (!rq->dispatched) return dispatch(s, rq, conn, url, method);
+    /* Resumed: the reply is in. It was written under the gate before the resume, and libmicrohttpd's own
+     * lock around resuming orders that before this read. */
+    return send_reply(rq, conn);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
+    http_log_event(SVC_LOG_WARN, "http_server", NULL, "%s", msg);
+}
+
+http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, http_gate *gate, char *err,
+                               size_t errlen) {
+    http_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->shell = shell;
+    s->gate = gate;
+    s->listen_fd = MHD_INVALID_SOCKET;
+    atomic_init(&s->draining, 0);
+    atomic_init(&s->active, 0);
+
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    struct sockaddr *addr;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                         MHD_USE_ERROR_LOG;
+    memset(&v4, 0, sizeof v4);
+    memset(&v6, 0, sizeof v6);
+    if (inet_pton(AF_INET, cfg->bind_address, &v4.sin_addr) == 1) {
+        v4.sin_family = AF_INET;
+        v4.sin_port = htons((uint16_t)cfg->port);
+        addr = (struct sockaddr *)&v4;
+    } else if (inet_pton(AF_INET6, cfg->bind_address, &v6.sin6_addr) == 1) {
+        v6.sin6_family = AF_INET6;
+        v6.sin6_port = htons((uint16_t)cfg->port);
+        addr = (struct sockaddr *)&v6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(err, errlen, "bad bind address %s", cfg->bind_address);
+        free(s);
+        return NULL;
+    }
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)cfg->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, errlen, "cannot listen on %s:%d (port in use, or not allowed)", cfg->bind_address, cfg->port);
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : cfg->port;
+    return s;
+}
+
+int http_server_port(const http_server *s) { return s->port; }
+
+void http_server_quiesce(http_server *s) {
+    atomic_store(&s->draining, 1);
+    if (s->listen_fd == MHD_INVALID_SOCKET) s->listen_fd = MHD_quiesce_daemon(s->daemon);
+}
+
+size_t http_server_active(const http_server *s) { return atomic_load(&s->active); }
+
+void http_server_stop(http_server *s) {
+    if (!s) return;
+    MHD_stop_daemon(s->daemon);
+    if (s->listen_fd != MHD_INVALID_SOCKET) close(s->listen_fd);
+    free(s);
+}

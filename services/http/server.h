@@ -1,0 +1,47 @@
+/*
+ * server.h: the HTTP runtime's incoming side: libmicrohttpd in front of the service shell.
+ *
+ * A pool of libmicrohttpd worker threads (epoll, internal polling) reads requests. Each request's body is
+ * accumulated up to SVC_BODY_MAX_BYTES (Content-Length is checked first; chunked bodies are counted), the
+ * rest is read and discarded and the request is marked body_too_large (the shell answers 413). The
+ * complete request is handed to svc_shell_handle() under the service gate. If the reply does not come
+ * synchronously, the connection is suspended (still under the gate, so the reply cannot overtake the
+ * suspension) and no worker thread waits for it; when the reply arrives, on whatever thread delivers it,
+ * the resume is deferred until that thread leaves the gate, and the worker then sends the response.
+ *
+ * Shutdown: http_server_quiesce() stops accepting connections and marks every later response
+ * "Connection: close"; http_server_active() counts requests received and not yet finished sending, so the
+ * caller can wait for them before http_server_stop() (libmicrohttpd must not be stopped with suspended
+ * connections).
+ *
+ * Ownership: the server owns its per-request state; request strings handed to the shell stay valid until
+ * the reply; response bodies handed over by the shell are freed by libmicrohttpd after sending.
+ */
+#ifndef PC_HTTP_SERVER_H
+#define PC_HTTP_SERVER_H
+
+#include <stddef.h>
+
+#include "services/http/gate.h"
+#include "services/shell.h"
+
+#define HTTP_CONNECTION_TIMEOUT_S 120 /* longer than libcurl's 118 s idle max age: clients retire idle
+                                         connections before the server closes them under their feet */
+
+typedef struct http_server_config {
+    const char *bind_address; /* numeric IPv4 or IPv6 */
+    int port;                 /* 0: any free port */
+    int threads;
+    int connection_limit;
+} http_server_config;
+
+typedef struct http_server http_server;
+
+http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, http_gate *gate, char *err,
+                               size_t errlen);
+int http_server_port(const http_server *s);
+void http_server_quiesce(http_server *s);
+size_t http_server_active(const http_server *s);
+void http_server_stop(http_server *s);
+
+#endif

@@ -1,0 +1,727 @@
+/*
+ * cluster.c: pods hosting the service modules, Services and endpoints, pod life cycle, memory cgroups
+ * (see cluster.h for the model).
+ */
+#include "sim/cluster.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "services/list.h"
+#include "sim/kinds.h"
+#include "sim/rng.h"
+#include "sim/tcp.h"
+
+#define US 1000LL
+#define MS 1000000LL
+#define SEC 1000000000LL
+#define MIB (1024LL * 1024)
+#define EPOCH_MS 1767225600000LL /* 2026-01-01T00:00:00Z */
+#define JOURNAL_MAX_RECORDS 4000000
+
+typedef struct journal {
+    char **records;
+    size_t count, cap;
+} journal;
+
+struct mem_hog {
+    sim_pod *pod;
+    int64_t bytes;
+    char name[128];
+    int alive;
+    svc_link link;
+};
+
+struct sim_pod {
+    cluster *cl;
+    int index;
+    svc_peer peer;
+    int ordinal;
+    char name[64];
+    pod_state state;
+    int ready;
+    int failed; /* pod-failure: image replaced by pause */
+    uint32_t incarnation;
+    sim_host *host;
+    cfs_group *cpu;
+    http_server *server;
+    http_client *client;
+    svc_shell *shell;
+    svc_runtime rt;
+    sim_rng rng;
+    journal *journal; /* the ordinal's volume */
+    svc_link work;    /* pod_work items: requests, calls, timers, persists in flight */
+    svc_link hogs;
+    int restarts;
+    sim_event_id lifecycle;
+    memory_stats mem;
+};
+
+struct cluster {
+    sim_engine *e;
+    uint64_t seed;
+    cluster_spec spec;
+    svc_config base;
+    sim_net *net;
+    nf_layer *faults;
+    cfs_node *cpu;
+    sim_pod *pods[CLUSTER_MAX_PODS];
+    int npods;
+    int vip[SVC_PEER_COUNT];
+    journal journals[CLUSTER_MAX_PODS];
+    uint32_t next_pod_ip;
+    cluster_stats stats;
+};
+
+void cluster_spec_defaults(cluster_spec *spec) {
+    memset(spec, 0, sizeof *spec);
+    snprintf(spec->namespace_, sizeof spec->namespace_, "payment-chaos");
+    static const char *names[] = {"payment", "inventory", "notification"};
+    static const int replicas[] = {3, 2, 2};
+    static const int ports[] = {5002, 5003, 5004};
+    for (int i = 0; i < SVC_PEER_COUNT; i++) {
+        service_spec *s = &spec->svc[i];
+        snprintf(s->name, sizeof s->name, "%s-service", names[i]);
+        snprintf(s->workload, sizeof s->workload, "%s", names[i]);
+        snprintf(s->app_label, sizeof s->app_label, "%s-service", names[i]);
+        s->peer = (svc_peer)i;
+        s->replicas = replicas[i];
+        s->port = ports[i];
+        s->cluster_ip = SIM_ADDR(10, 96, 100, 2 + i);
+        s->cpu_limit_millis = 200;
+        s->cpu_request_millis = 100;
+        s->mem_limit_bytes = 128 * MIB;
+        s->mem_request_bytes = 64 * MIB;
+        s->readiness_delay_ns = 2 * SEC;
+        s->readiness_period_ns = 2 * SEC;
+        s->start_delay_ns = 1 * SEC;
+        s->stateful = 1;
+    }
+    spec->node_cpus = 2;
+    spec->node_memory_bytes = 24LL * 1024 * MIB;
+    spec->endpoint_delay_ns = 500 * MS;
+    spec->fsync_ns = 1 * MS;
+    spec->app_rss_bytes = 6 * MIB;
+    spec->threads = 1;
+    spec->keepalive_downstream = 1;
+    tcp_config_defaults(&spec->tcp);
+    net_config_defaults(&spec->net);
+    cfs_config_defaults(&spec->cfs);
+    spec->cfs.cpus = spec->node_cpus;
+    /* Calibrated defaults (docs/calibration.md): CPU per request in the C services. */
+    spec->cost_request_ns[SVC_PAYMENT] = 60 * US;
+    spec->cost_request_ns[SVC_INVENTORY] = 40 * US;
+    spec->cost_request_ns[SVC_NOTIFICATION] = 40 * US;
+    spec->cost_chain_extra_ns = 20 * US;
+    spec->cost_completion_ns = 20 * US;
+    spec->cost_timer_ns = 5 * US;
+    spec->stressor_oom_score_adj = 1000;
+}
+
+sim_net *cluster_net(cluster *c) { return c->net; }
+nf_layer *cluster_faults(cluster *c) { return c->faults; }
+cfs_node *cluster_cpu(cluster *c) { return c->cpu; }
+const cluster_spec *cluster_get_spec(const cluster *c) { return &c->spec; }
+sim_engine *cluster_engine(cluster *c) { return c->e; }
+uint64_t cluster_seed(const cluster *c) { return c->seed; }
+int cluster_pod_count(const cluster *c) { return c->npods; }
+sim_pod *cluster_pod(cluster *c, int i) { return i >= 0 && i < c->npods ? c->pods[i] : NULL; }
+const cluster_stats *cluster_get_stats(const cluster *c) { return &c->stats; }
+const char *pod_name(const sim_pod *p) { return p->name; }
+svc_peer pod_service(const sim_pod *p) { return p->peer; }
+int pod_ordinal(const sim_pod *p) { return p->ordinal; }
+pod_state pod_get_state(const sim_pod *p) { return p->state; }
+int pod_ready(const sim_pod *p) { return p->ready; }
+sim_host *pod_host(sim_pod *p) { return p->host; }
+cfs_group *pod_cpu(sim_pod *p) { return p->cpu; }
+svc_shell *pod_shell(sim_pod *p) { return p->state == POD_RUNNING ? p->shell : NULL; }
+int pod_restarts(const sim_pod *p) { return p->restarts; }
+int64_t pod_memory_limit(const sim_pod *p) { return p->cl->spec.svc[p->peer].mem_limit_bytes; }
+const memory_stats *pod_memory_stats(const sim_pod *p) { return &p->mem; }
+sim_addr cluster_service_ip(const cluster *c, svc_peer peer) { return c->spec.svc[peer].cluster_ip; }
+int cluster_service_port(const cluster *c, svc_peer peer) { return c->spec.svc[peer].port; }
+
+sim_pod *cluster_pod_by_name(cluster *c, const char *name) {
+    for (int i = 0; i < c->npods; i++)
+        if (!strcmp(c->pods[i]->name, name)) return c->pods[i];
+    return NULL;
+}
+
+int cluster_pods_of(cluster *c, svc_peer peer, sim_pod **out, int max) {
+    int n = 0;
+    for (int i = 0; i < c->npods && n < max; i++)
+        if (c->pods[i]->peer == peer) out[n++] = c->pods[i];
+    return n;
+}
+
+/* ---- work in flight inside a pod ---- */
+
+typedef enum work_kind { W_REQUEST, W_CALL, W_TIMER, W_PERSIST } work_kind;
+
+typedef struct pod_work {
+    svc_link link;
+    sim_pod *pod;
+    work_kind kind;
+    sim_event_id event;
+    /* request */
+    http_pending *pending;
+    svc_request req;
+    char *path, *query;
+    /* call / timer / persist */
+    svc_call_done_fn call_done;
+    svc_timer_fn fire;
+    svc_persist_done_fn persist_done;
+    void *ctx;
+    svc_call_result result;
+    char *body;
+    char *record;
+} pod_work;
+
+static pod_work *work_new(sim_pod *p, work_kind kind) {
+    pod_work *w = calloc(1, sizeof *w);
+    if (!w) abort();
+    w->pod = p;
+    w->kind = kind;
+    svc_list_push(&p->work, &w->link);
+    return w;
+}
+
+static void work_free(pod_work *w) {
+    svc_list_remove(&w->link);
+    sim_cancel(w->pod->cl->e, &w->event);
+    free(w->path);
+    free(w->query);
+    free(w->body);
+    free(w->record);
+    free(w);
+}
+
+/* ---- runtime ops ---- */
+
+static int64_t rt_now(void *self) { return sim_now(((sim_pod *)self)->cl->e); }
+static int64_t rt_unix_ms(void *self) { return EPOCH_MS + sim_now(((sim_pod *)self)->cl->e) / MS; }
+static uint64_t rt_random(void *self) { return sim_rng_u64(&((sim_pod *)self)->rng); }
+
+static void rt_log(void *self, const char *line) {
+    (void)line;
+    ((sim_pod *)self)->cl->stats.log_lines++;
+}
+
+static void call_run(void *arg) {
+    pod_work *w = arg;
+    svc_call_done_fn done = w->call_done;
+    void *ctx = w->ctx;
+    svc_call_result r = w->result;
+    char *body = w->body;
+    w->body = NULL;
+    r.body = body;
+    work_free(w);
+    done(ctx, &r);
+    free(body);
+}
+
+static void call_answered(void *arg, const http_result *r) {
+    pod_work *w = arg;
+    sim_pod *p = w->pod;
+    w->result.outcome = r->outcome;
+    w->result.status = r->status;
+    w->result.body_len = r->body_len;
+    w->result.elapsed_ns = r->elapsed_ns;
+    if (r->body) {
+        w->body = malloc(r->body_len + 1);
+        if (!w->body) abort();
+        memcpy(w->body, r->body, r->body_len);
+        w->body[r->body_len] = '\0';
+    }
+    /* libcurl hands the answer to the client thread, which needs CPU to run the continuation. */
+    cfs_work(p->cpu, p->cl->spec.cost_completion_ns, call_run, w);
+}
+
+static sim_pod *replica_pod(cluster *c, svc_peer peer, int ordinal) {
+    for (int i = 0; i < c->npods; i++)
+        if (c->pods[i]->peer == peer && c->pods[i]->ordinal == ordinal) return c->pods[i];
+    return NULL;
+}
+
+static void rt_call(void *self, const svc_call *call, svc_call_done_fn done, void *ctx) {
+    sim_pod *p = self;
+    cluster *c = p->cl;
+    pod_work *w = work_new(p, W_CALL);
+    w->call_done = done;
+    w->ctx = ctx;
+    const service_spec *target = &c->spec.svc[call->peer];
+    sim_addr addr;
+    char host_header[96];
+    if (call->replica < 0) {
+        addr = target->cluster_ip;
+        snprintf(host_header, sizeof host_header, "%s:%d", target->name, target->port);
+    } else {
+        sim_pod *t = replica_pod(c, call->peer, call->replica);
+        if (!t || !t->ready) {
+            /* headless DNS has no record for a pod that is not ready: curl 6, "could not resolve" */
+            http_fail_async(p->client, SVC_CALL_REFUSED, call_answered, w);
+            return;
+        }
+        addr = t->host->addr;
+        snprintf(host_header, sizeof host_header, "%s.%s-headless:%d", t->name, target->workload, target->port);
+    }
+    http_msg *m = http_msg_request(call->method, call->path, call->body, call->body_len, call->idempotency_key,
+                                   call->forwarded, host_header);
+    http_request(p->client, addr, target->port, m, call->timeout_ns, call_answered, w);
+}
+
+static void timer_run(void *arg) {
+    pod_work *w = arg;
+    svc_timer_fn fire = w->fire;
+    void *ctx = w->ctx;
+    work_free(w);
+    fire(ctx);
+}
+
+static void timer_due(sim_engine *e, void *arg, uint64_t a) {
+    (void)e;
+    (void)a;
+    pod_work *w = arg;
+    w->event = SIM_NO_EVENT;
+    cfs_work(w->pod->cpu, w->pod->cl->spec.cost_timer_ns, timer_run, w);
+}
+
+static void rt_timer(void *self, int64_t delay_ns, svc_timer_fn fire, void *ctx) {
+    sim_pod *p = self;
+    pod_work *w = work_new(p, W_TIMER);
+    w->fire = fire;
+    w->ctx = ctx;
+    w->event = sim_after(p->cl->e, delay_ns, SIM_K_SVC_TIMER, (uint64_t)p->index, timer_due, w, 0);
+}
+
+static void journal_append(journal *j, const char *rec) {
+    if (j->count == j->cap) {
+        j->cap = j->cap ? j->cap * 2 : 256;
+        j->records = realloc(j->records, j->cap * sizeof *j->records);
+        if (!j->records) abort();
+    }
+    j->records[j->count++] = strdup(rec);
+    if (!j->records[j->count - 1]) abort();
+}
+
+static void persist_run(void *arg) {
+    pod_work *w = arg;
+    svc_persist_done_fn done = w->persist_done;
+    void *ctx = w->ctx;
+    work_free(w);
+    done(ctx, 0);
+}
+
+static void persist_due(sim_engine *e, void *arg, uint64_t a) {
+    (void)e;
+    (void)a;
+    pod_work *w = arg;
+    sim_pod *p = w->pod;
+    w->event = SIM_NO_EVENT;
+    if (w->record) {
+        if (p->journal->count >= JOURNAL_MAX_RECORDS) {
+            /* the volume is full: the write fails and the service answers 503 */
+            svc_persist_done_fn done = w->persist_done;
+            void *ctx = w->ctx;
+            work_free(w);
+            done(ctx, 28 /* ENOSPC */);
+            return;
+        }
+        journal_append(p->journal, w->record); /* durable from here on */
+        p->cl->stats.journal_records++;
+    }
+    cfs_work(p->cpu, p->cl->spec.cost_timer_ns, persist_run, w);
+}
+
+static void rt_persist(void *self, const char *record, size_t len, svc_persist_done_fn done, void *ctx) {
+    sim_pod *p = self;
+    pod_work *w = work_new(p, W_PERSIST);
+    w->persist_done = done;
+    w->ctx = ctx;
+    if (record) {
+        w->record = malloc(len + 1);
+        if (!w->record) abort();
+        memcpy(w->record, record, len);
+        w->record[len] = '\0';
+    }
+    w->event = sim_after(p->cl->e, p->cl->spec.fsync_ns, SIM_K_PERSIST, (uint64_t)p->index, persist_due, w, 0);
+}
+
+static const svc_runtime_ops pod_ops = {rt_now, rt_unix_ms, rt_random, rt_call, rt_timer, rt_persist, rt_log};
+
+/* ---- requests ---- */
+
+static void request_reply(void *arg, svc_response *resp) {
+    pod_work *w = arg;
+    sim_pod *p = w->pod;
+    http_msg *m = http_msg_response(resp->status, resp->body, resp->body_len, resp->content_type);
+    free(resp->body);
+    http_pending *pending = w->pending;
+    work_free(w);
+    http_server_reply(p->server, pending, m);
+}
+
+static void request_run(void *arg) {
+    pod_work *w = arg;
+    sim_pod *p = w->pod;
+    svc_shell_handle(p->shell, &w->req, request_reply, w);
+}
+
+static int64_t request_cost(const cluster *c, svc_peer peer, const char *path) {
+    int64_t cost = c->spec.cost_request_ns[peer];
+    if (peer == SVC_PAYMENT && (!strcmp(path, "/payment/chain") || !strcmp(path, "/payment/process")))
+        cost += c->spec.cost_chain_extra_ns;
+    return cost;
+}
+
+static void on_request(void *ctx, http_pending *pending, const http_msg *req) {
+    sim_pod *p = ctx;
+    pod_work *w = work_new(p, W_REQUEST);
+    w->pending = pending;
+    const char *q = strchr(req->path, '?');
+    size_t plen = q ? (size_t)(q - req->path) : strlen(req->path);
+    w->path = malloc(plen + 1);
+    if (!w->path) abort();
+    memcpy(w->path, req->path, plen);
+    w->path[plen] = '\0';
+    if (q) w->query = strdup(q + 1);
+    w->req.method = req->method;
+    w->req.path = w->path;
+    w->req.query = w->query;
+    w->req.content_type = req->body ? "application/json" : NULL;
+    w->req.idempotency_key = req->idempotency_key;
+    w->req.forwarded = req->forwarded;
+    w->req.body = req->body;
+    w->req.body_len = req->body_len > SVC_BODY_MAX_BYTES ? SVC_BODY_MAX_BYTES : req->body_len;
+    w->req.body_too_large = req->body_len > SVC_BODY_MAX_BYTES;
+    cfs_work(p->cpu, request_cost(p->cl, p->peer, w->path), request_run, w);
+}
+
+/* ---- endpoints ---- */
+
+static void endpoints_sync(sim_engine *e, void *ctx, uint64_t arg) {
+    (void)e;
+    cluster *c = ctx;
+    svc_peer peer = (svc_peer)arg;
+    uint32_t hosts[CLUSTER_MAX_PODS];
+    int n = 0;
+    for (int i = 0; i < c->npods; i++)
+        if (c->pods[i]->peer == peer && c->pods[i]->ready) hosts[n++] = c->pods[i]->host->id;
+    net_vip_set_backends(c->net, c->vip[peer], hosts, n);
+}
+
+static void endpoints_changed(cluster *c, svc_peer peer) {
+    sim_after(c->e, c->spec.endpoint_delay_ns, SIM_K_ENDPOINTS, (uint64_t)peer, endpoints_sync, c, (uint64_t)peer);
+}
+
+/* ---- life cycle ---- */
+
+static const char *cfg_lookup(void *ctx, const char *key) {
+    (void)ctx;
+    (void)key;
+    return NULL;
+}
+
+static sim_addr next_ip(cluster *c) {
+    /* pod CIDR 10.244.0.0/16, handed out in order like a node's IPAM */
+    uint32_t n = c->next_pod_ip++;
+    return SIM_ADDR(10, 244, (n >> 8) & 255, n & 255);
+}
+
+static void set_ready(sim_engine *e, void *ctx, uint64_t arg) {
+    (void)e;
+    sim_pod *p = ctx;
+    p->lifecycle = SIM_NO_EVENT;
+    if (p->state != POD_RUNNING || p->incarnation != (uint32_t)arg || p->failed) return;
+    p->ready = 1;
+    endpoints_changed(p->cl, p->peer);
+}
+
+static void start_process(sim_engine *e, void *ctx, uint64_t arg);
+
+static int64_t app_badness(const sim_pod *p);
+
+static void pod_boot(sim_pod *p, int ready_now) {
+    cluster *c = p->cl;
+    svc_config cfg = c->base;
+    cfg.replica = p->ordinal;
+    for (int i = 0; i < SVC_PEER_COUNT; i++) cfg.replicas[i] = c->spec.svc[i].replicas;
+    char err[256];
+    p->rt.ops = &pod_ops;
+    p->rt.self = p;
+    p->shell = svc_shell_create(svc_module_by_name(svc_peer_name(p->peer)), &cfg, p->rt, err, sizeof err);
+    if (!p->shell) {
+        fprintf(stderr, "sim: %s cannot start: %s\n", p->name, err);
+        abort();
+    }
+    for (size_t i = 0; i < p->journal->count; i++) {
+        if (svc_shell_replay(p->shell, p->journal->records[i], strlen(p->journal->records[i]), err, sizeof err) < 0) {
+            fprintf(stderr, "sim: %s journal replay: %s\n", p->name, err);
+            abort();
+        }
+    }
+    svc_shell_start(p->shell);
+    p->state = POD_RUNNING;
+    p->server = http_server_new(c->net, p->host, c->spec.svc[p->peer].port, 120 * SEC, on_request, p);
+    if (ready_now) {
+        p->ready = 1;
+    } else {
+        p->lifecycle = sim_after(c->e, c->spec.svc[p->peer].readiness_delay_ns, SIM_K_POD, (uint64_t)p->index,
+                                 set_ready, p, p->incarnation);
+    }
+}
+
+static void start_process(sim_engine *e, void *ctx, uint64_t arg) {
+    (void)e;
+    (void)arg;
+    sim_pod *p = ctx;
+    p->lifecycle = SIM_NO_EVENT;
+    if (p->state != POD_STARTING) return;
+    pod_boot(p, 0);
+}
+
+static sim_pod *pod_new(cluster *c, svc_peer peer, int ordinal) {
+    sim_pod *p = calloc(1, sizeof *p);
+    if (!p) abort();
+    p->cl = c;
+    p->index = c->npods;
+    p->peer = peer;
+    p->ordinal = ordinal;
+    snprintf(p->name, sizeof p->name, "%s-%d", c->spec.svc[peer].workload, ordinal);
+    svc_list_init(&p->work);
+    svc_list_init(&p->hogs);
+    p->journal = &c->journals[c->npods];
+    char stream[96];
+    snprintf(stream, sizeof stream, "pod/%s", p->name);
+    sim_rng_init(&p->rng, c->seed, stream);
+    p->host = net_add_host(c->net, p->name, next_ip(c), p);
+    const service_spec *s = &c->spec.svc[peer];
+    p->cpu = cfs_group_new(c->cpu, p->name, s->cpu_limit_millis * MS / 10, 100 * MS, c->spec.threads);
+    http_client_config hc;
+    http_client_config_defaults(&hc);
+    hc.keepalive = c->spec.keepalive_downstream;
+    p->client = http_client_new(c->net, p->host, &hc);
+    c->pods[c->npods++] = p;
+    return p;
+}
+
+/* Tears the process down: no callback of the old incarnation may run afterwards. */
+static void pod_teardown(sim_pod *p) {
+    cluster *c = p->cl;
+    p->incarnation++;
+    sim_cancel(c->e, &p->lifecycle);
+    cfs_group_kill_work(p->cpu);
+    http_client_abort_all(p->client);
+    if (p->server) {
+        http_server_abort_all(p->server);
+        http_server_free(p->server);
+        p->server = NULL;
+    }
+    net_listen(p->host, 0, NULL, NULL);
+    tcp_host_crash(c->net, p->host);
+    while (!svc_list_empty(&p->work)) work_free(SVC_CONTAINER_OF(p->work.next, pod_work, link));
+    svc_shell_destroy(p->shell);
+    p->shell = NULL;
+}
+
+static void recreate(sim_engine *e, void *ctx, uint64_t arg) {
+    (void)e;
+    sim_pod *p = ctx;
+    cluster *c = p->cl;
+    p->lifecycle = SIM_NO_EVENT;
+    if (p->state != POD_DEAD) return;
+    if (arg) net_host_up(c->net, p->host, next_ip(c)); /* a new pod: new IP */
+    else net_host_up(c->net, p->host, p->host->addr); /* a restarted container keeps the pod IP */
+    p->state = POD_STARTING;
+    p->restarts++;
+    c->stats.pod_restarts++;
+    p->lifecycle = sim_after(c->e, c->spec.svc[p->peer].start_delay_ns, SIM_K_POD, (uint64_t)p->index,
+                             start_process, p, 0);
+}
+
+static void kill_process(cluster *c, sim_pod *p, int64_t restart_delay_ns, int new_pod) {
+    if (p->state == POD_DEAD) return;
+    int was_ready = p->ready;
+    if (p->state == POD_RUNNING) pod_teardown(p);
+    else sim_cancel(c->e, &p->lifecycle);
+    p->state = POD_DEAD;
+    p->ready = 0;
+    if (new_pod) {
+        net_host_down(c->net, p->host);
+    } else {
+        /* container restart: the network namespace stays, nobody listens on the port meanwhile */
+        net_listen(p->host, 0, NULL, NULL);
+    }
+    if (was_ready) endpoints_changed(c, p->peer);
+    if (restart_delay_ns >= 0)
+        p->lifecycle = sim_after(c->e, restart_delay_ns, SIM_K_POD, (uint64_t)p->index, recreate, p, (uint64_t)new_pod);
+}
+
+void cluster_kill_pod(cluster *c, sim_pod *p, int64_t restart_delay_ns, const char *why) {
+    (void)why;
+    c->stats.pod_kills++;
+    /* a deleted pod releases its memory: stressors inside die with it */
+    for (svc_link *l = p->hogs.next; l != &p->hogs; l = l->next) SVC_CONTAINER_OF(l, mem_hog, link)->alive = 0;
+    kill_process(c, p, restart_delay_ns, 1);
+}
+
+void cluster_kill_container(cluster *c, sim_pod *p, int64_t restart_delay_ns) {
+    c->stats.pod_kills++;
+    kill_process(c, p, restart_delay_ns, 0);
+}
+
+void cluster_fail_pod(cluster *c, sim_pod *p) {
+    p->failed = 1;
+    kill_process(c, p, -1, 0);
+    net_host_up(c->net, p->host, p->host->addr); /* pause container: the sandbox (and IP) stays */
+    net_listen(p->host, 0, NULL, NULL);
+}
+
+void cluster_recover_pod(cluster *c, sim_pod *p) {
+    if (!p->failed) return;
+    p->failed = 0;
+    p->state = POD_STARTING;
+    p->restarts++;
+    c->stats.pod_restarts++;
+    p->lifecycle = sim_after(c->e, c->spec.svc[p->peer].start_delay_ns, SIM_K_POD, (uint64_t)p->index,
+                             start_process, p, 0);
+}
+
+/* ---- memory cgroups and the OOM killer ---- */
+
+static int64_t usage(const sim_pod *p) {
+    int64_t u = p->state == POD_RUNNING || p->state == POD_STARTING ? p->cl->spec.app_rss_bytes : 0;
+    for (svc_link *l = p->hogs.next; l != &p->hogs; l = l->next) {
+        mem_hog *h = SVC_CONTAINER_OF(l, mem_hog, link);
+        if (h->alive) u += h->bytes;
+    }
+    return u;
+}
+
+/* oom_badness(): RSS plus oom_score_adj thousandths of the cgroup limit. */
+static int64_t app_badness(const sim_pod *p) {
+    const cluster_spec *s = &p->cl->spec;
+    const service_spec *svc = &s->svc[p->peer];
+    /* kubelet, Burstable QoS: 1000 - 1000 * memory request / node memory, within [2, 999] */
+    int64_t adj = 1000 - 1000 * svc->mem_request_bytes / s->node_memory_bytes;
+    if (adj < 2) adj = 2;
+    if (adj > 999) adj = 999;
+    return s->app_rss_bytes + adj * svc->mem_limit_bytes / 1000;
+}
+
+static void oom_check(cluster *c, sim_pod *p) {
+    int64_t limit = pod_memory_limit(p);
+    int64_t u = usage(p);
+    if (u > p->mem.peak_usage_bytes) p->mem.peak_usage_bytes = u;
+    while ((u = usage(p)) > limit) {
+        mem_hog *victim = NULL;
+        int64_t worst = p->state == POD_DEAD ? -1 : app_badness(p);
+        for (svc_link *l = p->hogs.next; l != &p->hogs; l = l->next) {
+            mem_hog *h = SVC_CONTAINER_OF(l, mem_hog, link);
+            if (!h->alive) continue;
+            int64_t b = h->bytes + c->spec.stressor_oom_score_adj * limit / 1000;
+            if (b > worst) {
+                worst = b;
+                victim = h;
+            }
+        }
+        if (victim) {
+            victim->alive = 0;
+            p->mem.oom_kills_stressor++;
+        } else if (p->state != POD_DEAD) {
+            p->mem.oom_kills_app++;
+            /* the container is restarted by the kubelet; the pod (and its IP) stays */
+            kill_process(c, p, 1 * SEC + (int64_t)p->restarts * 10 * SEC, 0);
+        } else {
+            break;
+        }
+    }
+}
+
+mem_hog *cluster_mem_hog(cluster *c, sim_pod *p, int64_t bytes, const char *name) {
+    mem_hog *h = calloc(1, sizeof *h);
+    if (!h) abort();
+    h->pod = p;
+    h->bytes = bytes;
+    h->alive = 1;
+    snprintf(h->name, sizeof h->name, "%s", name);
+    svc_list_push(&p->hogs, &h->link);
+    oom_check(c, p);
+    return h;
+}
+
+int mem_hog_alive(const mem_hog *h) { return h->alive; }
+
+void cluster_mem_hog_free(cluster *c, mem_hog *h) {
+    (void)c;
+    if (!h) return;
+    svc_list_remove(&h->link);
+    free(h);
+}
+
+/* ---- the cluster ---- */
+
+cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, const svc_config *base_cfg) {
+    cluster *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->e = e;
+    c->seed = seed;
+    c->spec = *spec;
+    c->spec.cfs.cpus = spec->node_cpus;
+    if (base_cfg) c->base = *base_cfg;
+    else svc_config_load(&c->base, cfg_lookup, NULL, NULL, 0);
+    c->base.catalogue_json = NULL; /* shells copy their own; the cluster does not own one */
+    if (base_cfg && base_cfg->catalogue_json) c->base.catalogue_json = base_cfg->catalogue_json;
+    c->net = net_new(e, seed, &c->spec.net);
+    tcp_attach(c->net, &c->spec.tcp);
+    c->faults = nf_new(c->net, seed);
+    net_set_egress_hook(c->net, nf_egress, c->faults);
+    net_set_ingress_hook(c->net, nf_ingress, c->faults);
+    c->cpu = cfs_node_new(e, &c->spec.cfs, seed);
+    c->next_pod_ip = 10;
+    for (int s = 0; s < SVC_PEER_COUNT; s++) {
+        const service_spec *ss = &c->spec.svc[s];
+        c->vip[s] = net_add_vip(c->net, ss->name, ss->cluster_ip, ss->port);
+        for (int k = 0; k < ss->replicas; k++) {
+            sim_pod *p = pod_new(c, (svc_peer)s, k);
+            pod_boot(p, 1);
+        }
+    }
+    for (int s = 0; s < SVC_PEER_COUNT; s++) endpoints_sync(e, c, (uint64_t)s);
+    return c;
+}
+
+void cluster_free(cluster *c) {
+    if (!c) return;
+    for (int i = 0; i < c->npods; i++) {
+        sim_pod *p = c->pods[i];
+        if (p->state == POD_RUNNING) pod_teardown(p);
+        while (!svc_list_empty(&p->work)) work_free(SVC_CONTAINER_OF(p->work.next, pod_work, link));
+        while (!svc_list_empty(&p->hogs)) {
+            mem_hog *h = SVC_CONTAINER_OF(p->hogs.next, mem_hog, link);
+            svc_list_remove(&h->link);
+            free(h);
+        }
+        http_client_free(p->client);
+        free(p);
+    }
+    for (int i = 0; i < CLUSTER_MAX_PODS; i++) {
+        for (size_t k = 0; k < c->journals[i].count; k++) free(c->journals[i].records[k]);
+        free(c->journals[i].records);
+    }
+    nf_free(c->faults);
+    cfs_node_free(c->cpu);
+    net_free(c->net);
+    free(c);
+}
+
+int cluster_quiet(cluster *c) {
+    for (int i = 0; i < c->npods; i++) {
+        sim_pod *p = c->pods[i];
+        if (p->state != POD_RUNNING) continue;
+        if (svc_shell_inflight(p->shell) || svc_shell_background(p->shell) || http_client_inflight(p->client))
+            return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,546 @@
+/*
+ * http.c: libcurl-like client and libmicrohttpd-like server over the TCP model (see http.h).
+ */
+#include "sim/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/kinds.h"
+
+#define SEC 1000000000LL
+
+/* ---- messages ---- */
+
+static char *dup_n(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (!d) abort();
+    if (n) memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+http_msg *http_msg_request(const char *method, const char *path, const char *body, size_t body_len,
+                           const char *key, int forwarded, const char *host_header) {
+    http_msg *m = calloc(1, sizeof *m);
+    if (!m) abort();
+    snprintf(m->method, sizeof m->method, "%s", method);
+    m->path = dup_n(path, strlen(path));
+    if (body) {
+        m->body = dup_n(body, body_len);
+        m->body_len = body_len;
+    }
+    if (key) m->idempotency_key = dup_n(key, strlen(key));
+    m->forwarded = forwarded;
+    /* request line, Host and Accept headers as libcurl writes them, plus our own headers and the body */
+    size_t bytes = strlen(method) + 1 + strlen(path) + 11 + 8 + strlen(host_header) + 13 + 2;
+    if (body) bytes += 32 + 18 + body_len; /* Content-Type: application/json, Content-Length */
+    if (key) bytes += 19 + strlen(key);
+    if (forwarded) bytes += 25;
+    m->wire_bytes = (uint32_t)bytes;
+    return m;
+}
+
+http_msg *http_msg_response(int status, const char *body, size_t body_len, const char *content_type) {
+    http_msg *m = calloc(1, sizeof *m);
+    if (!m) abort();
+    m->is_response = 1;
+    m->status = status;
+    m->body = dup_n(body ? body : "", body_len);
+    m->body_len = body_len;
+    /* status line, Connection: Keep-Alive, Content-Length, Content-Type, Date, blank line */
+    size_t bytes = 17 + 24 + 18 + 16 + (content_type ? strlen(content_type) : 16) + 37 + 2 + body_len;
+    m->wire_bytes = (uint32_t)bytes;
+    return m;
+}
+
+static http_msg *msg_clone(const http_msg *m) {
+    http_msg *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    *c = *m;
+    c->path = m->path ? dup_n(m->path, strlen(m->path)) : NULL;
+    c->idempotency_key = m->idempotency_key ? dup_n(m->idempotency_key, strlen(m->idempotency_key)) : NULL;
+    c->body = m->body ? dup_n(m->body, m->body_len) : NULL;
+    return c;
+}
+
+void http_msg_free(void *p) {
+    http_msg *m = p;
+    if (!m) return;
+    free(m->path);
+    free(m->idempotency_key);
+    free(m->body);
+    free(m);
+}
+
+/* ---- client ---- */
+
+enum cconn_state { CC_CONNECTING = 0, CC_BUSY, CC_IDLE };
+
+typedef struct exchange exchange;
+
+typedef struct cconn {
+    tcp_conn *tcp;
+    http_client *client;
+    sim_addr dst;
+    int port;
+    int state;
+    int64_t idle_since;
+    exchange *ex;
+    struct cconn *prev, *next;
+} cconn;
+
+struct exchange {
+    http_client *client;
+    http_msg *req;
+    sim_addr dst;
+    int port;
+    int64_t start;
+    sim_event_id deadline;
+    http_done_fn done;
+    void *ctx;
+    cconn *conn;
+    int reused, retried;
+    svc_call_outcome async_outcome;
+    struct exchange *prev, *next;
+};
+
+struct http_client {
+    sim_net *net;
+    sim_host *host;
+    http_client_config cfg;
+    cconn conns;    /* sentinel: every connection (busy or idle) */
+    exchange exs;   /* sentinel: every exchange in flight */
+    int nidle;
+    int inflight;
+    http_client_stats stats;
+};
+
+void http_client_config_defaults(http_client_config *cfg) {
+    cfg->keepalive = 1;
+    cfg->max_idle = 64;
+    cfg->max_age_ns = 118 * SEC;
+}
+
+static sim_engine *CE(http_client *c) { return net_engine(c->net); }
+
+http_client *http_client_new(sim_net *net, sim_host *host, const http_client_config *cfg) {
+    http_client *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->net = net;
+    c->host = host;
+    c->cfg = *cfg;
+    c->conns.prev = c->conns.next = &c->conns;
+    c->exs.prev = c->exs.next = &c->exs;
+    return c;
+}
+
+const http_client_stats *http_client_get_stats(const http_client *c) { return &c->stats; }
+int http_client_inflight(const http_client *c) { return c->inflight; }
+
+static void conn_unlink(cconn *k) {
+    k->prev->next = k->next;
+    k->next->prev = k->prev;
+}
+
+static void ex_unlink(exchange *x) {
+    x->prev->next = x->next;
+    x->next->prev = x->prev;
+}
+
+/* Closes and forgets a connection (FIN; the kernel finishes it without us). */
+static void conn_drop(cconn *k, int reset) {
+    http_client *c = k->client;
+    if (k->state == CC_IDLE) c->nidle--;
+    if (reset) tcp_abort(k->tcp, TCP_CLIENT);
+    else tcp_close(k->tcp, TCP_CLIENT);
+    conn_unlink(k);
+    free(k);
+}
+
+static void ex_finish(exchange *x, svc_call_outcome outcome, const http_msg *resp) {
+    http_client *c = x->client;
+    sim_cancel(CE(c), &x->deadline);
+    ex_unlink(x);
+    c->inflight--;
+    http_result r = {.outcome = outcome,
+                     .status = resp ? resp->status : 0,
+                     .body = resp ? resp->body : NULL,
+                     .body_len = resp ? resp->body_len : 0,
+                     .elapsed_ns = sim_now(CE(c)) - x->start,
+                     .reused = x->reused,
+                     .retried_fresh = x->retried};
+    if (outcome == SVC_CALL_TIMEOUT) c->stats.timeouts++;
+    else if (outcome == SVC_CALL_REFUSED) c->stats.refused++;
+    else if (outcome == SVC_CALL_RESET) c->stats.resets++;
+    http_done_fn done = x->done;
+    void *ctx = x->ctx;
+    http_msg_free(x->req);
+    free(x);
+    done(ctx, &r);
+}
+
+static void send_on(exchange *x, cconn *k) {
+    k->ex = x;
+    k->state = CC_BUSY;
+    x->conn = k;
+    http_msg *copy = msg_clone(x->req);
+    tcp_send(k->tcp, TCP_CLIENT, copy->wire_bytes, copy, http_msg_free);
+}
+
+static void c_connected(void *ctx, tcp_conn *t) {
+    (void)t;
+    cconn *k = ctx;
+    if (k->ex) send_on(k->ex, k);
+}
+
+static void c_message(void *ctx, tcp_conn *t, void *msg) {
+    (void)t;
+    cconn *k = ctx;
+    http_client *c = k->client;
+    http_msg *resp = msg;
+    exchange *x = k->ex;
+    if (!x) {
+        http_msg_free(resp); /* an answer nobody waits for any more */
+        return;
+    }
+    k->ex = NULL;
+    x->conn = NULL;
+    if (c->cfg.keepalive && !tcp_peer_closed(k->tcp, TCP_CLIENT)) {
+        k->state = CC_IDLE;
+        k->idle_since = sim_now(CE(c));
+        c->nidle++;
+        if (c->nidle > c->cfg.max_idle) {
+            /* the cache is full: close the oldest idle connection */
+            for (cconn *o = c->conns.next; o != &c->conns; o = o->next)
+                if (o->state == CC_IDLE) {
+                    conn_drop(o, 0);
+                    break;
+                }
+        }
+    } else {
+        conn_drop(k, 0);
+    }
+    ex_finish(x, SVC_CALL_OK, resp);
+    http_msg_free(resp);
+}
+
+static void start_fresh(exchange *x);
+
+/* The connection died under an exchange: libcurl's transparent retry for reused connections. */
+static void conn_failed(cconn *k, svc_call_outcome outcome, int reset) {
+    exchange *x = k->ex;
+    http_client *c = k->client;
+    k->ex = NULL;
+    conn_drop(k, reset);
+    if (!x) return;
+    x->conn = NULL;
+    if (x->reused && !x->retried && outcome == SVC_CALL_RESET) {
+        x->retried = 1;
+        x->reused = 0;
+        c->stats.fresh_retries++;
+        start_fresh(x);
+        return;
+    }
+    ex_finish(x, outcome, NULL);
+}
+
+static void c_peer_closed(void *ctx, tcp_conn *t) {
+    (void)t;
+    cconn *k = ctx;
+    if (k->state == CC_IDLE) {
+        conn_drop(k, 0); /* libcurl finds it dead at the next reuse check */
+        return;
+    }
+    conn_failed(k, SVC_CALL_RESET, 0); /* "Empty reply from server" */
+}
+
+static void c_error(void *ctx, tcp_conn *t, tcp_error err) {
+    (void)t;
+    cconn *k = ctx;
+    svc_call_outcome o = SVC_CALL_RESET;
+    if (err == TCP_ERR_REFUSED || err == TCP_ERR_UNREACHABLE) o = SVC_CALL_REFUSED;
+    else if (err == TCP_ERR_TIMEDOUT) o = SVC_CALL_TIMEOUT;
+    if (k->state == CC_IDLE) {
+        k->state = CC_BUSY; /* so that conn_drop does not count it twice */
+        k->client->nidle--;
+    }
+    /* the TCP side is already finished: closing it again is a no-op */
+    conn_failed(k, o, 0);
+}
+
+static const tcp_app client_app = {c_connected, c_message, c_peer_closed, c_error};
+
+static void start_fresh(exchange *x) {
+    http_client *c = x->client;
+    cconn *k = calloc(1, sizeof *k);
+    if (!k) abort();
+    k->client = c;
+    k->dst = x->dst;
+    k->port = x->port;
+    k->state = CC_CONNECTING;
+    k->ex = x;
+    x->conn = k;
+    k->prev = c->conns.prev;
+    k->next = &c->conns;
+    c->conns.prev->next = k;
+    c->conns.prev = k;
+    c->stats.connects++;
+    k->tcp = tcp_connect(c->net, c->host, x->dst, x->port, &client_app, k);
+}
+
+static void deadline_fired(sim_engine *e, void *ctx, uint64_t arg) {
+    (void)e;
+    (void)arg;
+    exchange *x = ctx;
+    x->deadline = SIM_NO_EVENT;
+    if (x->conn) {
+        cconn *k = x->conn;
+        k->ex = NULL;
+        x->conn = NULL;
+        conn_drop(k, 0); /* curl closes the connection after a timeout */
+    }
+    ex_finish(x, SVC_CALL_TIMEOUT, NULL);
+}
+
+void http_request(http_client *c, sim_addr dst, int port, http_msg *req, int64_t timeout_ns, http_done_fn done,
+                  void *ctx) {
+    exchange *x = calloc(1, sizeof *x);
+    if (!x) abort();
+    x->client = c;
+    x->req = req;
+    x->dst = dst;
+    x->port = port;
+    x->start = sim_now(CE(c));
+    x->done = done;
+    x->ctx = ctx;
+    x->prev = c->exs.prev;
+    x->next = &c->exs;
+    c->exs.prev->next = x;
+    c->exs.prev = x;
+    c->inflight++;
+    c->stats.exchanges++;
+    x->deadline = sim_after(CE(c), timeout_ns, SIM_K_HTTP_DEADLINE, c->host->id, deadline_fired, x, 0);
+    if (c->cfg.keepalive) {
+        int64_t now = sim_now(CE(c));
+        for (cconn *k = c->conns.next; k != &c->conns;) {
+            cconn *next = k->next;
+            if (k->state == CC_IDLE && k->dst == dst && k->port == port) {
+                if (tcp_peer_closed(k->tcp, TCP_CLIENT) || now - k->idle_since > c->cfg.max_age_ns) {
+                    conn_drop(k, 0);
+                } else {
+                    c->nidle--;
+                    x->reused = 1;
+                    c->stats.reuses++;
+                    send_on(x, k);
+                    return;
+                }
+            }
+            k = next;
+        }
+    }
+    start_fresh(x);
+}
+
+static void async_fail_fired(sim_engine *e, void *ctx, uint64_t arg) {
+    (void)e;
+    (void)arg;
+    exchange *x = ctx;
+    ex_finish(x, x->async_outcome, NULL);
+}
+
+void http_fail_async(http_client *c, svc_call_outcome outcome, http_done_fn done, void *ctx) {
+    exchange *x = calloc(1, sizeof *x);
+    if (!x) abort();
+    x->client = c;
+    x->start = sim_now(CE(c));
+    x->done = done;
+    x->ctx = ctx;
+    x->async_outcome = outcome;
+    x->prev = c->exs.prev;
+    x->next = &c->exs;
+    c->exs.prev->next = x;
+    c->exs.prev = x;
+    c->inflight++;
+    x->deadline = sim_after(CE(c), 0, SIM_K_HTTP_ASYNC, c->host->id, async_fail_fired, x, (uint64_t)outcome);
+}
+
+void http_client_abort_all(http_client *c) {
+    while (c->exs.next != &c->exs) {
+        exchange *x = c->exs.next;
+        sim_cancel(CE(c), &x->deadline);
+        ex_unlink(x);
+        http_msg_free(x->req);
+        free(x);
+        c->inflight--;
+    }
+    while (c->conns.next != &c->conns) {
+        cconn *k = c->conns.next;
+        k->ex = NULL;
+        conn_drop(k, 0);
+    }
+}
+
+void http_client_free(http_client *c) {
+    if (!c) return;
+    http_client_abort_all(c);
+    free(c);
+}
+
+/* ---- server ---- */
+
+typedef struct sconn {
+    tcp_conn *tcp;
+    http_server *srv;
+    http_pending *pending;
+    int peer_gone;
+    sim_event_id idle;
+    struct sconn *prev, *next;
+} sconn;
+
+struct http_pending {
+    sconn *conn; /* NULL once the connection is gone */
+    http_server *srv;
+    http_msg *req;
+    struct http_pending *prev, *next;
+};
+
+struct http_server {
+    sim_net *net;
+    sim_host *host;
+    int port;
+    int64_t idle_timeout_ns;
+    http_request_fn on_request;
+    void *ctx;
+    sconn conns;
+    http_pending pendings;
+};
+
+static sim_engine *SE(http_server *s) { return net_engine(s->net); }
+
+static void sconn_free(sconn *k) {
+    sim_cancel(SE(k->srv), &k->idle);
+    if (k->pending) k->pending->conn = NULL;
+    k->prev->next = k->next;
+    k->next->prev = k->prev;
+    free(k);
+}
+
+static void idle_fired(sim_engine *e, void *ctx, uint64_t arg) {
+    (void)e;
+    (void)arg;
+    sconn *k = ctx;
+    k->idle = SIM_NO_EVENT;
+    tcp_close(k->tcp, TCP_SERVER);
+    sconn_free(k);
+}
+
+static void arm_idle(sconn *k) {
+    sim_cancel(SE(k->srv), &k->idle);
+    k->idle = sim_after(SE(k->srv), k->srv->idle_timeout_ns, SIM_K_IDLE, tcp_conn_id(k->tcp), idle_fired, k, 1);
+}
+
+static void s_message(void *ctx, tcp_conn *t, void *msg) {
+    (void)t;
+    sconn *k = ctx;
+    http_server *s = k->srv;
+    sim_cancel(SE(s), &k->idle);
+    http_pending *p = calloc(1, sizeof *p);
+    if (!p) abort();
+    p->conn = k;
+    p->srv = s;
+    p->req = msg;
+    p->prev = s->pendings.prev;
+    p->next = &s->pendings;
+    s->pendings.prev->next = p;
+    s->pendings.prev = p;
+    k->pending = p;
+    s->on_request(s->ctx, p, p->req);
+}
+
+static void s_peer_closed(void *ctx, tcp_conn *t) {
+    (void)t;
+    sconn *k = ctx;
+    if (k->pending) {
+        k->peer_gone = 1; /* answer first (the client may already be gone), then close */
+        return;
+    }
+    tcp_close(k->tcp, TCP_SERVER);
+    sconn_free(k);
+}
+
+static void s_error(void *ctx, tcp_conn *t, tcp_error err) {
+    (void)t;
+    (void)err;
+    sconn_free(ctx);
+}
+
+static const tcp_app server_app = {NULL, s_message, s_peer_closed, s_error};
+
+static void s_accept(void *ctx, tcp_conn *t) {
+    http_server *s = ctx;
+    sconn *k = calloc(1, sizeof *k);
+    if (!k) abort();
+    k->tcp = t;
+    k->srv = s;
+    k->prev = s->conns.prev;
+    k->next = &s->conns;
+    s->conns.prev->next = k;
+    s->conns.prev = k;
+    tcp_set_app(t, TCP_SERVER, &server_app, k);
+    arm_idle(k);
+}
+
+http_server *http_server_new(sim_net *net, sim_host *host, int port, int64_t idle_timeout_ns,
+                             http_request_fn on_request, void *ctx) {
+    http_server *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    s->net = net;
+    s->host = host;
+    s->port = port;
+    s->idle_timeout_ns = idle_timeout_ns;
+    s->on_request = on_request;
+    s->ctx = ctx;
+    s->conns.prev = s->conns.next = &s->conns;
+    s->pendings.prev = s->pendings.next = &s->pendings;
+    net_listen(host, port, s_accept, s);
+    return s;
+}
+
+static void pending_free(http_pending *p) {
+    p->prev->next = p->next;
+    p->next->prev = p->prev;
+    http_msg_free(p->req);
+    free(p);
+}
+
+void http_server_reply(http_server *s, http_pending *p, http_msg *resp) {
+    (void)s;
+    sconn *k = p->conn;
+    pending_free(p);
+    if (!k) {
+        http_msg_free(resp);
+        return;
+    }
+    k->pending = NULL;
+    tcp_send(k->tcp, TCP_SERVER, resp->wire_bytes, resp, http_msg_free);
+    if (k->peer_gone) {
+        tcp_close(k->tcp, TCP_SERVER);
+        sconn_free(k);
+        return;
+    }
+    arm_idle(k);
+}
+
+void http_server_abort_all(http_server *s) {
+    /* TCP state is torn down by tcp_host_crash(); here only our bookkeeping goes. */
+    while (s->conns.next != &s->conns) sconn_free(s->conns.next);
+    while (s->pendings.next != &s->pendings) pending_free(s->pendings.next);
+}
+
+void http_server_free(http_server *s) {
+    if (!s) return;
+    http_server_abort_all(s);
+    free(s);
+}

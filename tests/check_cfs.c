@@ -1,0 +1,139 @@
+/*
+ * check_cfs.c: the CPU model against the CFS measurements in ../shared/facts/linux-tcp-cfs.md §4
+ * (a 200m pod: quota 20 ms per 100 ms period, 2 CPUs, stress-ng workers in the pod's cgroup).
+ */
+#include <check.h>
+#include <stdlib.h>
+
+#include "faults/cfs.h"
+#include "sim/engine.h"
+#include "sim/rng.h"
+
+#define MS 1000000LL
+#define US 1000LL
+
+typedef struct probe {
+    sim_engine *e;
+    cfs_group *g;
+    sim_rng rng;
+    int64_t cpu_ns;
+    int64_t started;
+    int64_t lat[4000];
+    int n, want;
+    int closed_loop;
+} probe;
+
+static void probe_next(probe *p);
+
+static void done(void *ctx) {
+    probe *p = ctx;
+    p->lat[p->n++] = sim_now(p->e) - p->started;
+    if (p->n < p->want) probe_next(p);
+}
+
+static void arrive(sim_engine *e, void *ctx, uint64_t arg) {
+    (void)arg;
+    probe *p = ctx;
+    p->started = sim_now(e);
+    cfs_work(p->g, p->cpu_ns, done, p);
+}
+
+/* "think 50 ms": a uniform 0-100 ms pause between requests (independent of the period phase). */
+static void probe_next(probe *p) {
+    int64_t think = p->closed_loop ? 0 : (int64_t)sim_rng_below(&p->rng, 100 * MS);
+    sim_after(p->e, think, 0, 0, arrive, p, 0);
+}
+
+static int cmp64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double quantile_ms(probe *p, double q) {
+    qsort(p->lat, (size_t)p->n, sizeof p->lat[0], cmp64);
+    size_t i = (size_t)(q * (p->n - 1) + 0.5);
+    return (double)p->lat[i] / 1e6;
+}
+
+/* Runs `want` sequential requests against a 200m pod with W workers at L %. */
+static void run(probe *p, uint64_t seed, int workers, int load, int64_t cpu_ns, int want, int closed) {
+    sim_engine *e = sim_engine_new();
+    cfs_config cfg;
+    cfs_config_defaults(&cfg);
+    cfs_node *node = cfs_node_new(e, &cfg, seed);
+    cfs_group *g = cfs_group_new(node, "pod", 20 * MS, 100 * MS, 1);
+    if (workers) cfs_stress_start(g, workers, load);
+    p->e = e;
+    p->g = g;
+    p->cpu_ns = cpu_ns;
+    p->want = want;
+    p->n = 0;
+    p->closed_loop = closed;
+    sim_rng_init(&p->rng, seed, "probe");
+    sim_after(e, 500 * MS, 0, 0, arrive, p, 0); /* let the stressors settle */
+    sim_run_until(e, 600LL * 1000 * MS);
+    const cfs_group_stats *st = cfs_group_get_stats(g);
+    if (workers) ck_assert_uint_gt(st->throttled_periods, st->periods / 2);
+    /* The quota holds over the run: at most 20 ms per 100 ms (plus one period of overrun). */
+    ck_assert_int_le(st->cpu_used_ns, (int64_t)(st->periods + 1) * 20 * MS + 8 * MS);
+    cfs_node_free(node);
+    sim_engine_free(e);
+}
+
+static probe P;
+
+START_TEST(two_hogs_make_independent_arrivals_wait) {
+    run(&P, 42 + (uint64_t)_i, 2, 80, 20 * US, 1000, 0);
+    double p50 = quantile_ms(&P, 0.5), p99 = quantile_ms(&P, 0.99);
+    /* facts: st80x2_keep_t50 p50 40.4, p90 83.3, p99 91.6 ms */
+    ck_assert_msg(p50 > 30 && p50 < 50, "p50 %.2f ms", p50);
+    ck_assert_msg(p99 > 80 && p99 < 100, "p99 %.2f ms", p99);
+}
+END_TEST
+
+START_TEST(two_full_hogs_shorten_the_window) {
+    run(&P, 7 + (uint64_t)_i, 2, 100, 20 * US, 1000, 0);
+    double p50 = quantile_ms(&P, 0.5);
+    /* facts: st100x2_keep_t50 p50 47.6 ms (window ~6 ms) vs 40.4 at 80 % */
+    ck_assert_msg(p50 > 35 && p50 < 55, "p50 %.2f ms", p50);
+}
+END_TEST
+
+START_TEST(one_hog_leaves_median_alone) {
+    run(&P, 99 + (uint64_t)_i, 1, 80, 20 * US, 1000, 0);
+    double p50 = quantile_ms(&P, 0.5), p90 = quantile_ms(&P, 0.90);
+    /* facts: st80x1_keep_t50 p50 0.316 ms (1.3x base), p99 46 ms: only a few % wait */
+    ck_assert_msg(p50 < 1.0, "p50 %.3f ms", p50);
+    ck_assert_msg(p90 < 5.0, "p90 %.3f ms", p90);
+}
+END_TEST
+
+START_TEST(no_stress_no_wait) {
+    run(&P, 5, 0, 0, 20 * US, 500, 0);
+    ck_assert_msg(quantile_ms(&P, 0.99) < 0.1, "p99 %.3f", quantile_ms(&P, 0.99));
+}
+END_TEST
+
+START_TEST(closed_loop_clusters_in_window) {
+    run(&P, 11, 2, 80, 20 * US, 3000, 1);
+    /* facts: st80x2_keep (back-to-back): p50 0.036 ms, p99 12 ms: requests run inside the window */
+    ck_assert_msg(quantile_ms(&P, 0.5) < 1.0, "p50 %.3f", quantile_ms(&P, 0.5));
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("cfs");
+    TCase *t = tcase_create("bandwidth");
+    tcase_set_timeout(t, 60);
+    tcase_add_loop_test(t, two_hogs_make_independent_arrivals_wait, 0, 3);
+    tcase_add_loop_test(t, two_full_hogs_shorten_the_window, 0, 2);
+    tcase_add_loop_test(t, one_hog_leaves_median_alone, 0, 3);
+    tcase_add_test(t, no_stress_no_wait);
+    tcase_add_test(t, closed_loop_clusters_in_window);
+    suite_add_tcase(s, t);
+    SRunner *r = srunner_create(s);
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
