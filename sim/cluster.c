@@ -71,6 +71,7 @@ struct cluster {
     int vip[SVC_PEER_COUNT];
     journal journals[CLUSTER_MAX_PODS];
     uint32_t next_pod_ip;
+    int8_t ip_service[65536]; /* 10.244.x.y -> service, -1 unknown */
     cluster_stats stats;
 };
 
@@ -258,8 +259,9 @@ static void rt_call(void *self, const svc_call *call, svc_call_done_fn done, voi
         snprintf(host_header, sizeof host_header, "%s:%d", target->name, target->port);
     } else {
         sim_pod *t = replica_pod(c, call->peer, call->replica);
-        if (!t || !t->ready) {
-            /* headless DNS has no record for a pod that is not ready: curl 6, "could not resolve" */
+        if (!t || t->state == POD_DEAD) {
+            /* the headless Service publishes not-ready pods (k8s/deployment.yaml), but a deleted pod has no
+             * record until its replacement exists: curl 6, "could not resolve" */
             http_fail_async(p->client, SVC_CALL_REFUSED, call_answered, w);
             return;
         }
@@ -423,10 +425,22 @@ static const char *cfg_lookup(void *ctx, const char *key) {
     return NULL;
 }
 
-static sim_addr next_ip(cluster *c) {
+static sim_addr next_ip(cluster *c, svc_peer owner) {
     /* pod CIDR 10.244.0.0/16, handed out in order like a node's IPAM */
-    uint32_t n = c->next_pod_ip++;
+    uint32_t n = c->next_pod_ip++ & 0xffff;
+    c->ip_service[n] = (int8_t)owner;
     return SIM_ADDR(10, 244, (n >> 8) & 255, n & 255);
+}
+
+int cluster_addr_service(const cluster *c, sim_addr a, int *is_service_ip) {
+    *is_service_ip = 0;
+    for (int i = 0; i < SVC_PEER_COUNT; i++)
+        if (c->spec.svc[i].cluster_ip == a) {
+            *is_service_ip = 1;
+            return i;
+        }
+    if ((a >> 16) == ((10u << 8) | 244u)) return c->ip_service[a & 0xffff];
+    return -1;
 }
 
 static void set_ready(sim_engine *e, void *ctx, uint64_t arg) {
@@ -447,6 +461,7 @@ static void pod_boot(sim_pod *p, int ready_now) {
     svc_config cfg = c->base;
     cfg.replica = p->ordinal;
     for (int i = 0; i < SVC_PEER_COUNT; i++) cfg.replicas[i] = c->spec.svc[i].replicas;
+    if (!c->spec.service_logs) cfg.log_level = SVC_LOG_OFF; /* nobody reads them in a simulation */
     char err[256];
     p->rt.ops = &pod_ops;
     p->rt.self = p;
@@ -495,7 +510,7 @@ static sim_pod *pod_new(cluster *c, svc_peer peer, int ordinal) {
     char stream[96];
     snprintf(stream, sizeof stream, "pod/%s", p->name);
     sim_rng_init(&p->rng, c->seed, stream);
-    p->host = net_add_host(c->net, p->name, next_ip(c), p);
+    p->host = net_add_host(c->net, p->name, next_ip(c, peer), p);
     const service_spec *s = &c->spec.svc[peer];
     p->cpu = cfs_group_new(c->cpu, p->name, s->cpu_limit_millis * MS / 10, 100 * MS, c->spec.threads);
     http_client_config hc;
@@ -531,7 +546,7 @@ static void recreate(sim_engine *e, void *ctx, uint64_t arg) {
     cluster *c = p->cl;
     p->lifecycle = SIM_NO_EVENT;
     if (p->state != POD_DEAD) return;
-    if (arg) net_host_up(c->net, p->host, next_ip(c)); /* a new pod: new IP */
+    if (arg) net_host_up(c->net, p->host, next_ip(c, p->peer)); /* a new pod: new IP */
     else net_host_up(c->net, p->host, p->host->addr); /* a restarted container keeps the pod IP */
     p->state = POD_STARTING;
     p->restarts++;
@@ -680,6 +695,7 @@ cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, con
     net_set_ingress_hook(c->net, nf_ingress, c->faults);
     c->cpu = cfs_node_new(e, &c->spec.cfs, seed);
     c->next_pod_ip = 10;
+    memset(c->ip_service, -1, sizeof c->ip_service);
     for (int s = 0; s < SVC_PEER_COUNT; s++) {
         const service_spec *ss = &c->spec.svc[s];
         c->vip[s] = net_add_vip(c->net, ss->name, ss->cluster_ip, ss->port);

@@ -67,6 +67,7 @@ typedef struct cluster_spec {
     int64_t app_rss_bytes;       /* the service process's memory */
     int threads;                 /* service threads per pod in the CPU model */
     int keepalive_downstream;    /* libcurl connection reuse in the services (on by default) */
+    int service_logs;            /* let the services format their per-request log lines (costly; off) */
     tcp_config tcp;
     net_config net;
     cfs_config cfs;
@@ -139,6 +140,10 @@ const cluster_stats *cluster_get_stats(const cluster *c);
 
 /* True when no request, call, timer or background work is pending in any pod (the system is quiet). */
 int cluster_quiet(cluster *c);
+
+/* Which service an address belongs to (a pod IP, even of a pod that has since been replaced, or a Service
+ * IP); *is_service_ip tells which. -1 when the address is not the cluster's. */
+int cluster_addr_service(const cluster *c, sim_addr a, int *is_service_ip);
 
 /* The Service address clients use for a service. */
 sim_addr cluster_service_ip(const cluster *c, svc_peer peer);

@@ -10,8 +10,6 @@
 #include "sim/kinds.h"
 
 typedef struct sim_event {
-    int64_t at;
-    uint64_t seq;
     uint64_t obj;
     uint64_t arg;
     sim_fn fn;
@@ -20,6 +18,13 @@ typedef struct sim_event {
     uint32_t heap_pos; /* index in heap, or UINT32_MAX when free */
     uint16_t kind;
 } sim_event;
+
+/* The heap holds the ordering key next to the slot index, so sifting never touches the pool. */
+typedef struct heap_entry {
+    int64_t at;
+    uint64_t seq;
+    uint32_t slot;
+} heap_entry;
 
 struct sim_engine {
     int64_t now;
@@ -30,7 +35,7 @@ struct sim_engine {
     uint32_t pool_cap;
     uint32_t *free_slots;
     uint32_t free_count;
-    uint32_t *heap;
+    heap_entry *heap;
     uint32_t heap_len;
     FILE *trace;
     int recording;
@@ -64,44 +69,44 @@ uint64_t sim_events_executed(const sim_engine *e) { return e->executed; }
 uint64_t sim_trace_hash(const sim_engine *e) { return e->hash; }
 void sim_set_trace(sim_engine *e, FILE *trace) { e->trace = trace; }
 
-static int earlier(const sim_event *a, const sim_event *b) {
+static int earlier(const heap_entry *a, const heap_entry *b) {
     return a->at < b->at || (a->at == b->at && a->seq < b->seq);
 }
 
-static void heap_set(sim_engine *e, uint32_t pos, uint32_t slot) {
-    e->heap[pos] = slot;
-    e->pool[slot].heap_pos = pos;
+static void heap_set(sim_engine *e, uint32_t pos, heap_entry h) {
+    e->heap[pos] = h;
+    e->pool[h.slot].heap_pos = pos;
 }
 
 static void sift_up(sim_engine *e, uint32_t pos) {
-    uint32_t slot = e->heap[pos];
+    heap_entry h = e->heap[pos];
     while (pos > 0) {
         uint32_t parent = (pos - 1) / 2;
-        if (!earlier(&e->pool[slot], &e->pool[e->heap[parent]])) break;
+        if (!earlier(&h, &e->heap[parent])) break;
         heap_set(e, pos, e->heap[parent]);
         pos = parent;
     }
-    heap_set(e, pos, slot);
+    heap_set(e, pos, h);
 }
 
 static void sift_down(sim_engine *e, uint32_t pos) {
-    uint32_t slot = e->heap[pos];
+    heap_entry h = e->heap[pos];
     for (;;) {
         uint32_t child = 2 * pos + 1;
         if (child >= e->heap_len) break;
-        if (child + 1 < e->heap_len && earlier(&e->pool[e->heap[child + 1]], &e->pool[e->heap[child]])) child++;
-        if (!earlier(&e->pool[e->heap[child]], &e->pool[slot])) break;
+        if (child + 1 < e->heap_len && earlier(&e->heap[child + 1], &e->heap[child])) child++;
+        if (!earlier(&e->heap[child], &h)) break;
         heap_set(e, pos, e->heap[child]);
         pos = child;
     }
-    heap_set(e, pos, slot);
+    heap_set(e, pos, h);
 }
 
 static void heap_remove_at(sim_engine *e, uint32_t pos) {
-    uint32_t last = e->heap[--e->heap_len];
+    heap_entry last = e->heap[--e->heap_len];
     if (pos == e->heap_len) return;
     heap_set(e, pos, last);
-    if (pos > 0 && earlier(&e->pool[last], &e->pool[e->heap[(pos - 1) / 2]])) sift_up(e, pos);
+    if (pos > 0 && earlier(&last, &e->heap[(pos - 1) / 2])) sift_up(e, pos);
     else sift_down(e, pos);
 }
 
@@ -110,7 +115,7 @@ static uint32_t slot_alloc(sim_engine *e) {
     uint32_t cap = e->pool_cap ? e->pool_cap * 2 : 1024;
     sim_event *pool = realloc(e->pool, cap * sizeof *pool);
     uint32_t *free_slots = realloc(e->free_slots, cap * sizeof *free_slots);
-    uint32_t *heap = realloc(e->heap, cap * sizeof *heap);
+    heap_entry *heap = realloc(e->heap, cap * sizeof *heap);
     if (!pool || !free_slots || !heap) abort(); /* the simulation cannot continue without its queue */
     e->pool = pool;
     e->free_slots = free_slots;
@@ -135,14 +140,12 @@ sim_event_id sim_at(sim_engine *e, int64_t at_ns, uint16_t kind, uint64_t obj, s
     if (at_ns < e->now) at_ns = e->now; /* the past is not reachable; "now" runs after current events */
     uint32_t slot = slot_alloc(e);
     sim_event *ev = &e->pool[slot];
-    ev->at = at_ns;
-    ev->seq = e->next_seq++;
     ev->obj = obj;
     ev->arg = arg;
     ev->fn = fn;
     ev->ctx = ctx;
     ev->kind = kind;
-    e->heap[e->heap_len] = slot;
+    e->heap[e->heap_len] = (heap_entry){at_ns, e->next_seq++, slot};
     ev->heap_pos = e->heap_len++;
     sift_up(e, ev->heap_pos);
     return (sim_event_id){slot, ev->gen};
@@ -159,7 +162,7 @@ int sim_is_pending(const sim_engine *e, sim_event_id id) {
 }
 
 int64_t sim_event_time(const sim_engine *e, sim_event_id id) {
-    return sim_is_pending(e, id) ? e->pool[id.slot].at : -1;
+    return sim_is_pending(e, id) ? e->heap[e->pool[id.slot].heap_pos].at : -1;
 }
 
 int sim_cancel(sim_engine *e, sim_event_id *id) {
@@ -196,12 +199,12 @@ void sim_describe_event(char *out, size_t outlen, int64_t at_ns, uint16_t kind, 
 }
 
 static int execute_one(sim_engine *e) {
-    uint32_t slot = e->heap[0];
-    sim_event ev = e->pool[slot];
+    heap_entry top = e->heap[0];
+    sim_event ev = e->pool[top.slot];
     heap_remove_at(e, 0);
-    slot_free(e, slot);
-    e->now = ev.at;
-    uint64_t fp = fingerprint(ev.at, ev.kind, ev.obj, ev.arg);
+    slot_free(e, top.slot);
+    e->now = top.at;
+    uint64_t fp = fingerprint(top.at, ev.kind, ev.obj, ev.arg);
     e->hash = mix(e->hash, fp);
     if (e->recording) {
         if (e->prints_len == e->prints_cap) {
@@ -219,7 +222,7 @@ static int execute_one(sim_engine *e) {
     }
     if (e->trace) {
         char line[160];
-        sim_describe_event(line, sizeof line, ev.at, ev.kind, ev.obj, ev.arg);
+        sim_describe_event(line, sizeof line, top.at, ev.kind, ev.obj, ev.arg);
         fprintf(e->trace, "%" PRIu64 " %s\n", e->executed, line);
     }
     e->executed++;
@@ -229,7 +232,7 @@ static int execute_one(sim_engine *e) {
 
 uint64_t sim_run(sim_engine *e, int64_t until_ns, const volatile int *stop) {
     uint64_t before = e->executed;
-    while (e->heap_len && e->pool[e->heap[0]].at <= until_ns) {
+    while (e->heap_len && e->heap[0].at <= until_ns) {
         if (stop && *stop) return e->executed - before;
         if (!execute_one(e)) return e->executed - before;
     }

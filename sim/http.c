@@ -396,6 +396,7 @@ typedef struct sconn {
     http_pending *pending;
     int peer_gone;
     sim_event_id idle;
+    int64_t idle_deadline; /* lazily checked: the timer is moved only when it fires early */
     struct sconn *prev, *next;
 } sconn;
 
@@ -428,24 +429,30 @@ static void sconn_free(sconn *k) {
 }
 
 static void idle_fired(sim_engine *e, void *ctx, uint64_t arg) {
-    (void)e;
     (void)arg;
     sconn *k = ctx;
     k->idle = SIM_NO_EVENT;
+    if (k->pending || sim_now(e) < k->idle_deadline) {
+        /* busy, or used again since the timer was set: check again at the new deadline */
+        int64_t at = k->pending ? sim_now(e) + k->srv->idle_timeout_ns : k->idle_deadline;
+        k->idle = sim_at(e, at, SIM_K_IDLE, tcp_conn_id(k->tcp), idle_fired, k, 1);
+        return;
+    }
     tcp_close(k->tcp, TCP_SERVER);
     sconn_free(k);
 }
 
+/* MHD's CONNECTION_TIMEOUT: the connection closes after idle_timeout without a request. */
 static void arm_idle(sconn *k) {
-    sim_cancel(SE(k->srv), &k->idle);
-    k->idle = sim_after(SE(k->srv), k->srv->idle_timeout_ns, SIM_K_IDLE, tcp_conn_id(k->tcp), idle_fired, k, 1);
+    k->idle_deadline = sim_now(SE(k->srv)) + k->srv->idle_timeout_ns;
+    if (!sim_is_pending(SE(k->srv), k->idle))
+        k->idle = sim_at(SE(k->srv), k->idle_deadline, SIM_K_IDLE, tcp_conn_id(k->tcp), idle_fired, k, 1);
 }
 
 static void s_message(void *ctx, tcp_conn *t, void *msg) {
     (void)t;
     sconn *k = ctx;
     http_server *s = k->srv;
-    sim_cancel(SE(s), &k->idle);
     http_pending *p = calloc(1, sizeof *p);
     if (!p) abort();
     p->conn = k;

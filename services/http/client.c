@@ -85,6 +85,7 @@ struct http_client {
     timer_entry *due;
     size_t due_cap;
     int self_work; /* the client thread queued work for itself: do not sleep */
+    int sleeping;  /* under mu: the client thread is in (or about to enter) curl_multi_poll */
 };
 
 static _Thread_local int on_client_thread;
@@ -135,10 +136,16 @@ static timer_entry heap_pop(http_client *c) {
 
 /* ---- queueing (any thread) ---- */
 
-/* Called with mu held after queueing work. */
+/* Called with mu held after queueing work. The wake-up (a write to libcurl's socketpair, and a read on the
+ * other side) is only paid when the client thread is asleep in curl_multi_poll; a busy thread finds the
+ * work when it looks at the queue before sleeping again. */
 static void wake_locked(http_client *c) {
-    if (on_client_thread) c->self_work = 1;
-    else if (c->multi) curl_multi_wakeup(c->multi);
+    if (on_client_thread) {
+        c->self_work = 1;
+    } else if (c->sleeping && c->multi) {
+        c->sleeping = 0;
+        curl_multi_wakeup(c->multi);
+    }
 }
 
 static void add_timer(http_client *c, timer_entry e) {
@@ -386,6 +393,7 @@ static int64_t take_work(http_client *c, ccall **incoming, size_t *ndue, int *st
     }
     int64_t next = c->heap_len ? c->heap[0].deadline_ns : INT64_MAX;
     c->self_work = 0;
+    c->sleeping = 0;
     pthread_mutex_unlock(&c->mu);
     *ndue = n;
     return next;
@@ -429,10 +437,6 @@ static void *client_main(void *arg) {
             done = next;
         }
 
-        pthread_mutex_lock(&c->mu);
-        int busy = c->self_work || c->in_head;
-        pthread_mutex_unlock(&c->mu);
-        if (busy) continue;
         long wait_ms = -1;
         curl_multi_timeout(c->multi, &wait_ms);
         if (wait_ms < 0 || wait_ms > POLL_MAX_MS) wait_ms = POLL_MAX_MS;
@@ -440,7 +444,15 @@ static void *client_main(void *arg) {
             int64_t until = (next_timer - http_clock_ns() + 999999) / 1000000;
             if (until < wait_ms) wait_ms = until < 0 ? 0 : (long)until;
         }
-        if (wait_ms > 0) curl_multi_poll(c->multi, NULL, 0, (int)wait_ms, NULL);
+        if (wait_ms <= 0) continue;
+        /* Sleep only if nothing was queued since take_work; from here on producers wake us up. */
+        pthread_mutex_lock(&c->mu);
+        int busy = c->self_work || c->in_head || c->stop ||
+                   (c->heap_len && c->heap[0].deadline_ns < next_timer);
+        c->sleeping = !busy;
+        pthread_mutex_unlock(&c->mu);
+        if (busy) continue;
+        curl_multi_poll(c->multi, NULL, 0, (int)wait_ms, NULL); /* take_work clears `sleeping` */
     }
     return NULL;
 }

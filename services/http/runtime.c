@@ -204,6 +204,7 @@ static void teardown(http_runtime *rt) {
     http_env_free(&rt->env);
     svc_config_free(&rt->cfg);
     curl_global_cleanup();
+    http_log_stop_writer(); /* last: lines logged while tearing down are written too */
 }
 
 /* ---- main ---- */
@@ -246,6 +247,13 @@ int http_main(const svc_module *module, int argc, char **argv) {
     }
     json_object_seed(0);
     seed_rng(&rt);
+    if (http_log_start_writer() < 0) {
+        fprintf(stderr, "%s: cannot start the log writer thread\n", name);
+        curl_global_cleanup();
+        http_env_free(&rt.env);
+        svc_config_free(&rt.cfg);
+        return 1;
+    }
 
     code = 1;
     if (http_gate_init(&rt.gate) < 0) {
@@ -300,6 +308,7 @@ int http_main(const svc_module *module, int argc, char **argv) {
          * acknowledged record already; unacknowledged ones may be lost, as after a crash). */
         http_log_always("shutdown_timeout", json_pack("{s:I}", "in_flight", (json_int_t)left),
                         "%zu requests still in flight after the grace period; exiting without cleanup", left);
+        http_log_stop_writer();
         _exit(0);
     }
     teardown(&rt);

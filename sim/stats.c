@@ -1,0 +1,135 @@
+/*
+ * stats.c: phase summaries, timeline and recovery time (see stats.h).
+ */
+#include "sim/stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEC 1000000000LL
+#define STEP 100000000LL /* recovery windows slide by 100 ms */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+double stats_quantile(double *v, size_t n, double q) {
+    if (!n) return 0;
+    qsort(v, n, sizeof *v, cmp_double);
+    size_t rank = (size_t)ceil(q * (double)n);
+    if (rank < 1) rank = 1;
+    if (rank > n) rank = n;
+    return v[rank - 1];
+}
+
+static double latency_ms(const req_record *r) { return (double)(r->end_ns - r->start_ns) / 1e6; }
+
+static void summarize(const req_record *recs, size_t n, int64_t from, int64_t to, phase_summary *p) {
+    p->from_ns = from;
+    p->to_ns = to;
+    double *lat = malloc((n ? n : 1) * sizeof *lat);
+    double *steps[2] = {malloc((n ? n : 1) * sizeof(double)), malloc((n ? n : 1) * sizeof(double))};
+    if (!lat || !steps[0] || !steps[1]) abort();
+    double sum = 0, attempts = 0;
+    for (size_t i = 0; i < n; i++) {
+        const req_record *r = &recs[i];
+        if (r->start_ns < from || r->start_ns >= to) continue;
+        double l = latency_ms(r);
+        lat[p->requests++] = l;
+        sum += l;
+        attempts += r->attempts;
+        if (l > p->max_ms) p->max_ms = l;
+        if (r->success) p->successes++;
+        if (r->outcome == SVC_CALL_TIMEOUT) p->timeouts++;
+        else if (r->outcome == SVC_CALL_RESET) p->resets++;
+        else if (r->outcome == SVC_CALL_REFUSED) p->refused++;
+        else if (r->outcome == SVC_CALL_OK && r->status >= 400) p->http_errors++;
+        for (int k = 0; k < 2; k++) {
+            if (r->step_ok[k] < 0) continue;
+            steps[k][p->step_n[k]++] = r->step_latency_us[k] / 1000.0;
+            p->step_ok[k] += (size_t)r->step_ok[k];
+        }
+    }
+    p->success_rate = p->requests ? (double)p->successes / (double)p->requests : 0;
+    p->mean_ms = p->requests ? sum / (double)p->requests : 0;
+    p->attempts_mean = p->requests ? attempts / (double)p->requests : 0;
+    p->p50_ms = stats_quantile(lat, p->requests, 0.50);
+    p->p90_ms = stats_quantile(lat, p->requests, 0.90);
+    p->p99_ms = stats_quantile(lat, p->requests, 0.99);
+    double secs = (double)(to - from) / 1e9;
+    p->throughput_per_s = secs > 0 ? (double)p->successes / secs : 0;
+    for (int k = 0; k < 2; k++) {
+        p->step_success[k] = p->step_n[k] ? (double)p->step_ok[k] / (double)p->step_n[k] : 0;
+        p->step_p50_ms[k] = stats_quantile(steps[k], p->step_n[k], 0.50);
+        p->step_p99_ms[k] = stats_quantile(steps[k], p->step_n[k], 0.99);
+    }
+    free(lat);
+    free(steps[0]);
+    free(steps[1]);
+}
+
+/* Success rate and p50 of requests that started in [from, from + 1 s); -1 rate if none. */
+static void window(const req_record *recs, size_t n, int64_t from, double *rate, double *p50, double *buf) {
+    size_t count = 0, ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].start_ns < from || recs[i].start_ns >= from + SEC) continue;
+        buf[count++] = latency_ms(&recs[i]);
+        ok += recs[i].success;
+    }
+    *rate = count ? (double)ok / (double)count : -1;
+    *p50 = stats_quantile(buf, count, 0.5);
+}
+
+void stats_compute(const req_record *recs, size_t n, int64_t b, int64_t c, int64_t r, run_summary *out) {
+    memset(out, 0, sizeof *out);
+    static const char *const names[PHASES] = {"baseline", "chaos", "recovery"};
+    int64_t bounds[PHASES + 1] = {0, b, c, r};
+    for (int i = 0; i < PHASES; i++) {
+        out->phase[i].name = names[i];
+        summarize(recs, n, bounds[i], bounds[i + 1], &out->phase[i]);
+    }
+    double *buf = malloc((n ? n : 1) * sizeof *buf);
+    if (!buf) abort();
+    /* timeline */
+    out->timeline_len = (size_t)((r + SEC - 1) / SEC);
+    out->timeline = calloc(out->timeline_len ? out->timeline_len : 1, sizeof *out->timeline);
+    if (!out->timeline) abort();
+    for (size_t s = 0; s < out->timeline_len; s++) {
+        timeline_point *t = &out->timeline[s];
+        t->second = (int64_t)s;
+        size_t count = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (recs[i].start_ns / SEC != (int64_t)s) continue;
+            buf[count++] = latency_ms(&recs[i]);
+            t->successes += recs[i].success;
+        }
+        t->requests = count;
+        t->success_rate = count ? (double)t->successes / (double)count : 0;
+        t->p50_ms = stats_quantile(buf, count, 0.5);
+        t->p99_ms = stats_quantile(buf, count, 0.99);
+    }
+    /* recovery */
+    const phase_summary *base = &out->phase[0];
+    double target = (base->requests ? base->success_rate : 1.0) - RECOVERY_TOLERANCE;
+    double lat_target = base->p50_ms * 1.5 + 1.0;
+    int affected = out->phase[1].requests && out->phase[1].success_rate < target;
+    out->recovery_s = affected ? -1 : 0;
+    out->latency_recovery_s = -1;
+    int lat_affected = out->phase[1].requests && out->phase[1].p50_ms > lat_target;
+    if (!lat_affected) out->latency_recovery_s = 0;
+    for (int64_t t = c; t + SEC <= r && (out->recovery_s < 0 || out->latency_recovery_s < 0); t += STEP) {
+        double rate, p50;
+        window(recs, n, t, &rate, &p50, buf);
+        if (rate < 0) continue;
+        if (out->recovery_s < 0 && rate >= target) out->recovery_s = (double)(t - c) / 1e9;
+        if (out->latency_recovery_s < 0 && p50 <= lat_target) out->latency_recovery_s = (double)(t - c) / 1e9;
+    }
+    free(buf);
+}
+
+void stats_free(run_summary *s) {
+    free(s->timeline);
+    s->timeline = NULL;
+}

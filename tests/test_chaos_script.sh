@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Tests tests/chaos.sh against the three real service binaries (from $PC_BIN_DIR, default bin/) on free
+# loopback ports: health, basic, loss/stress measurements with expectations, failure exits, and the
+# kubectl/simulator commands through stand-ins (no cluster here). Run by `make test`.
+# Everything it starts is bounded (timeout) and killed on exit, also on failure or Ctrl-C.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+BIN=${PC_BIN_DIR:-$ROOT/bin}
+CHAOS=$HERE/chaos.sh
+LIFETIME=${PC_TEST_LIFETIME:-300}     # seconds any service started here may live
+
+PASS=0
+FAIL=0
+PIDS=()
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/test-chaos-script.XXXXXX")
+
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass() { PASS=$((PASS + 1)); echo "  ok    $*"; }
+fail() { FAIL=$((FAIL + 1)); echo "  FAIL  $*"; }
+
+# run NAME EXPECTED_EXIT CMD... : runs CMD, output in $OUT, checks the exit status
+run() {
+    local name=$1 want=$2; shift 2
+    OUT=$("$@" 2>&1)
+    local rc=$?
+    if [ "$rc" = "$want" ]; then pass "$name (exit $rc)"; else fail "$name: exit $rc, wanted $want"; printf '%s\n' "$OUT" | sed 's/^/        | /' | head -n 40; fi
+}
+has() {            # has NAME REGEX : $OUT matches
+    if printf '%s\n' "$OUT" | grep -Eq -- "$2"; then pass "$1"; else fail "$1: output lacks /$2/"; printf '%s\n' "$OUT" | sed 's/^/        | /' | head -n 40; fi
+}
+hasnt() {
+    if printf '%s\n' "$OUT" | grep -Eq -- "$2"; then fail "$1: output has /$2/"; printf '%s\n' "$OUT" | sed 's/^/        | /' | head -n 40; else pass "$1"; fi
+}
+
+port_busy() {
+    if command -v ss >/dev/null; then
+        ss -Htan 2>/dev/null | awk '{ print $4 }' | grep -Eq "[:.]$1\$"
+    else
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    fi
+}
+USED=" "
+free_port() {
+    local p _
+    for _ in $(seq 1 200); do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        case $USED in *" $p "*) continue ;; esac
+        port_busy "$p" && continue
+        USED="$USED$p "
+        echo "$p"
+        return 0
+    done
+    return 1
+}
+
+wait_health() {    # wait_health URL SECONDS
+    local deadline=$((SECONDS + $2))
+    while [ $SECONDS -lt $deadline ]; do
+        curl -fsS --max-time 1 -o /dev/null "$1/health" 2>/dev/null && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+echo "== tests/test_chaos_script.sh (binaries from $BIN)"
+for s in payment inventory notification; do
+    if [ ! -x "$BIN/$s-service" ]; then
+        echo "test_chaos_script: $BIN/$s-service is missing (build with make)" >&2
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+done
+
+PP=$(free_port) && IP=$(free_port) && NP=$(free_port) && DEAD=$(free_port) || { echo "no free port" >&2; exit 1; }
+PAY=http://127.0.0.1:$PP
+INV=http://127.0.0.1:$IP
+NOT=http://127.0.0.1:$NP
+
+# Large stock so the repeated chain requests below never run a product dry.
+CATALOGUE_JSON='[{"id":"1","name":"Laptop","stock":100000,"price":15000},{"id":"5","name":"Charger","stock":100000,"price":150}]'
+start() {          # start NAME PORT
+    env PORT="$2" BIND_ADDRESS=127.0.0.1 LOG_LEVEL=warn THREADS=4 SHUTDOWN_GRACE_MS=1000 \
+        PAYMENT_SERVICE="$PAY" INVENTORY_SERVICE="$INV" NOTIFICATION_SERVICE="$NOT" \
+        PAYMENT_PEERS="$PAY" INVENTORY_PEERS="$INV" NOTIFICATION_PEERS="$NOT" \
+        DOWNSTREAM_TIMEOUT_MS=3000 CHAIN_STEP_TIMEOUT_MS=3000 FORWARD_TIMEOUT_MS=2000 \
+        CATALOGUE="$CATALOGUE_JSON" \
+        timeout -k 5 "$LIFETIME" "$BIN/$1-service" >"$TMP/$1.log" 2>&1 &
+    PIDS+=($!)
+}
+start payment "$PP"
+start inventory "$IP"
+start notification "$NP"
+for u in "$PAY" "$INV" "$NOT"; do
+    if ! wait_health "$u" 20; then
+        echo "test_chaos_script: $u did not become healthy in 20 s" >&2
+        tail -n 20 "$TMP"/*.log >&2
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+done
+export PAYMENT_URL=$PAY INVENTORY_URL=$INV NOTIFICATION_URL=$NOT TIMEOUT=10
+
+echo "-- usage"
+run "--help" 0 bash "$CHAOS" --help
+has "--help lists the commands" 'health.*basic|Usage: tests/chaos.sh'
+run "no command" 2 bash "$CHAOS"
+run "unknown command" 2 bash "$CHAOS" frobnicate
+
+echo "-- health"
+run "health against running services" 0 bash "$CHAOS" health
+has "health summary" 'health: all services healthy and ready'
+has "health table has the three services" 'notification .*200 +200'
+OUT=""; run "health with notification down" 1 env NOTIFICATION_URL="http://127.0.0.1:$DEAD" bash "$CHAOS" health
+has "health reports the dead service" 'notification +http://127.0.0.1:[0-9]+ +000'
+
+echo "-- basic"
+run "basic against running services" 0 bash "$CHAOS" basic
+has "basic: payment process" '1\. payment process +20[01]'
+has "basic: payment status" '2\. payment status [^ ]+ +200'
+has "basic: chain" '7\. chain .* 20[01]'
+has "basic summary" 'basic: all steps passed'
+run "basic with inventory down" 1 env INVENTORY_URL="http://127.0.0.1:$DEAD" bash "$CHAOS" basic
+has "basic names the failed step" '3\. stock check'
+
+echo "-- loss / stress measurements"
+run "loss 10 requests, baseline expectation" 0 bash "$CHAOS" loss -n 10 --phase baseline \
+    --expect 'chain.success_rate >= 0.95 during baseline; chain.p99_ms < 3000 during baseline; chain.success_rate <= 0.7 during chaos'
+has "loss: metrics line" 'chain\.requests=10 chain\.ok=10 chain\.success_rate=1\.000'
+has "loss: summary table" '^requests +ok +failed +success_rate +p50_ms +p90_ms +p99_ms'
+has "loss: chaos clause skipped in baseline" 'skip +chain.success_rate <= 0.7 during chaos'
+has "loss: expectations hold" 'loss: expectations hold'
+run "stress 20 requests, 5 in parallel" 0 bash "$CHAOS" stress 20 -p 5
+has "stress: all 20 succeeded" 'chain\.requests=20 chain\.ok=20 '
+has "stress: codes" 'codes: 20[01] x20'
+run "loss with a failing expectation" 1 bash "$CHAOS" loss -n 3 --expect 'chain.p50_ms < 0'
+has "failing expectation is reported" 'an expectation does not hold'
+run "loss with a bad expectation" 2 bash "$CHAOS" loss -n 1 --expect 'chain.p50_ms about 3'
+run "loss with payment unreachable" 1 env PAYMENT_URL="http://127.0.0.1:$DEAD" bash "$CHAOS" loss 5 \
+    --expect 'chain.success_rate >= 0.95'
+has "unreachable: success rate 0 and code 000" 'chain\.ok=0 chain\.success_rate=0\.000'
+has "unreachable: 000 explained" 'codes: 000 x5'
+run "loss N out of bounds" 2 bash "$CHAOS" loss 100000
+# A real fault behind payment: inventory stopped, payment still up. Every chain must fail (not 2xx
+# success) and the measurement must say so.
+kill "${PIDS[1]}" 2>/dev/null; wait "${PIDS[1]}" 2>/dev/null
+run "loss with inventory stopped" 0 bash "$CHAOS" loss 3 --phase chaos --expect 'chain.success_rate <= 0.1 during chaos'
+has "inventory stopped: no chain succeeds" 'chain\.requests=3 chain\.ok=0 '
+run "health with inventory stopped" 1 bash "$CHAOS" health
+
+echo "-- apply / cleanup / predict (stand-ins for kubectl and bin/sim)"
+cat >"$TMP/kubectl" <<EOF
+#!/usr/bin/env bash
+echo "kubectl \$*" >>"$TMP/kubectl.log"
+if [ "\${1-}" = apply ] && [ "\${3-}" = - ]; then cat >>"$TMP/kubectl.stdin"; fi
+exit 0
+EOF
+chmod +x "$TMP/kubectl"
+cat >"$TMP/sim" <<EOF
+#!/usr/bin/env bash
+echo "sim \$*"
+EOF
+chmod +x "$TMP/sim"
+export KUBECTL=$TMP/kubectl
+
+run "apply loss list" 0 bash "$CHAOS" apply loss list
+has "list shows the fixed and the seed-form objects" 'seed-packet-loss-80-corr50'
+has "list shows the pair" 'packet-loss-95-percent +NetworkChaos +\(applied with packet-loss-95-percent-reverse\)'
+: >"$TMP/kubectl.stdin"
+run "apply loss (default object)" 0 bash "$CHAOS" apply loss
+OUT=$(cat "$TMP/kubectl.stdin")
+has "apply loss sends packet-loss-80-percent" '^  name: packet-loss-80-percent$'
+hasnt "apply loss sends nothing else" 'name: (packet-loss-95|seed-|scheduled-|gradual-)'
+has "apply loss keeps the externalTargets" '10\.96\.100\.3'
+: >"$TMP/kubectl.stdin"
+run "apply loss packet-loss-95-percent" 0 bash "$CHAOS" apply loss packet-loss-95-percent
+OUT=$(grep -c '^kind: NetworkChaos' "$TMP/kubectl.stdin")
+has "the 95 % pair is applied together (2 objects)" '^2$'
+: >"$TMP/kubectl.stdin"
+run "apply stress gradual-stress-increase" 0 bash "$CHAOS" apply stress gradual-stress-increase
+OUT=$(cat "$TMP/kubectl.stdin")
+has "workflow document sent whole" 'name: high-stress'
+run "apply podkill pod-kill-inventory" 0 bash "$CHAOS" apply podkill pod-kill-inventory
+run "apply unknown object" 2 bash "$CHAOS" apply loss no-such-object
+run "apply unknown scenario" 2 bash "$CHAOS" apply flood
+: >"$TMP/kubectl.log"
+run "cleanup" 0 bash "$CHAOS" cleanup
+OUT=$(cat "$TMP/kubectl.log")
+has "cleanup deletes schedules first" '^kubectl delete schedule --all -n payment-chaos'
+has "cleanup deletes podchaos" 'delete podchaos --all -n payment-chaos'
+OUT=$(head -n 1 "$TMP/kubectl.log")
+has "schedules before chaos objects" 'schedule'
+run "kubectl missing" 2 env KUBECTL=/nonexistent/kubectl bash "$CHAOS" cleanup
+run "predict" 0 env SIM="$TMP/sim" SEED=7 bash "$CHAOS" predict "$ROOT/chaos-experiments/06-pod-kill.yaml" --runs 2
+has "predict passes experiment, manifest, seed and extra args" \
+    "^sim --experiment $ROOT/chaos-experiments/06-pod-kill.yaml --manifest $ROOT/k8s/deployment.yaml --seed 7 --runs 2\$"
+run "predict without a file" 2 bash "$CHAOS" predict
+
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]
