@@ -403,7 +403,10 @@ static uint64_t canonical_hash(json_t *body) {
  * creation order, so the expired ones are a prefix and a cursor walks each payment once. */
 static void expire_keys(payment_state *st) {
     int64_t cutoff_ms = svc_unix_ms(st->shell) - st->cfg->idempotency_ttl_ns / 1000000;
-    while (st->key_cursor < st->count && st->payments[st->key_cursor]->created_ms < cutoff_ms) {
+    /* A payment still pending keeps its key (and stops the walk): forgetting it would let a retry start a
+     * second payment while the first may still complete. */
+    while (st->key_cursor < st->count && st->payments[st->key_cursor]->created_ms < cutoff_ms &&
+           st->payments[st->key_cursor]->status != PAY_PENDING) {
         payment *p = st->payments[st->key_cursor++];
         if (p->idempotency_key && svc_table_get(&st->by_key, p->idempotency_key) == p)
             svc_table_remove(&st->by_key, p->idempotency_key);
@@ -414,7 +417,8 @@ static void expire_keys(payment_state *st) {
 static int answer_from_key(payment_state *st, svc_exchange *ex, const char *key, uint64_t hash) {
     payment *prev = svc_table_get(&st->by_key, key);
     if (!prev) return 0;
-    if (svc_unix_ms(st->shell) - prev->created_ms > st->cfg->idempotency_ttl_ns / 1000000) {
+    if (prev->status != PAY_PENDING &&
+        svc_unix_ms(st->shell) - prev->created_ms > st->cfg->idempotency_ttl_ns / 1000000) {
         svc_table_remove(&st->by_key, key); /* expired: the key may be used again */
         return 0;
     }

@@ -176,20 +176,18 @@ int sim_cancel(sim_engine *e, sim_event_id *id) {
     return 1;
 }
 
+/* Folds a word into the running hash (a multiply-xorshift step, as in splitmix64/wyhash): one multiply per
+ * word instead of eight, and it works on values, not bytes, so it does not depend on endianness. */
 static uint64_t mix(uint64_t h, uint64_t v) {
-    /* FNV-style fold of a 64-bit word, byte by byte, so the hash is independent of endianness. */
-    for (int i = 0; i < 8; i++) {
-        h ^= (v >> (8 * i)) & 0xff;
-        h *= 1099511628211ull;
-    }
-    return h;
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 31);
 }
 
 static uint64_t fingerprint(int64_t at, uint16_t kind, uint64_t obj, uint64_t arg) {
     uint64_t h = 1469598103934665603ull;
     h = mix(h, (uint64_t)at);
-    h = mix(h, kind);
-    h = mix(h, obj);
+    h = mix(h, ((uint64_t)kind << 48) ^ obj);
     return mix(h, arg);
 }
 
