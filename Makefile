@@ -10,6 +10,7 @@
 # Sources are found by directory: services/*.c is the service logic, services/http/*.c the HTTP runtime,
 # faults/*.c the fault models, sim/*.c the simulator, tests/check_*.c one Check suite each.
 # Files named main_*.c or main.c hold a program's main() and are linked only into that program.
+# tests/lab/*.c (the lab's load generator) are linked only into bin/loadgen.
 
 .DELETE_ON_ERROR:
 .SUFFIXES:
@@ -58,7 +59,8 @@ TEST_HELPERS := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB := $(BUILD)/libpaymentchaos.a
-LIB_OBJS := $(call obj,$(SVC_SRC) $(HTTP_SRC) $(FAULTS_SRC) $(SIM_SRC) $(LAB_SRC))
+LIB_OBJS := $(call obj,$(SVC_SRC) $(HTTP_SRC) $(FAULTS_SRC) $(SIM_SRC))
+LAB_OBJS := $(call obj,$(LAB_SRC))
 
 SERVICES := payment inventory notification
 PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
@@ -85,7 +87,7 @@ $(BINDIR)/sim: $(call obj,sim/main.c) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(BINDIR)/loadgen: $(call obj,tests/lab/main_loadgen.c) $(LIB)
+$(BINDIR)/loadgen: $(call obj,tests/lab/main_loadgen.c) $(LAB_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 

@@ -449,7 +449,8 @@ static void route_process(void *state, svc_exchange *ex) {
     payment_state *st = state;
     process_request rq;
     if (parse_process(ex, &rq) < 0) return;
-    const char *key = st->cfg->idempotency ? svc_ex_request(ex)->idempotency_key : NULL;
+    const char *raw_key = svc_ex_request(ex)->idempotency_key;
+    const char *key = st->cfg->idempotency ? raw_key : NULL;
     uint64_t hash = canonical_hash(svc_ex_body(ex));
     if (key) {
         if (!svc_id_acceptable(key)) {
@@ -483,7 +484,15 @@ static void route_process(void *state, svc_exchange *ex) {
     p->created_ms = svc_unix_ms(st->shell);
     p->body_hash = hash;
     p->status = PAY_PENDING;
-    if (key) bind_key(st, p, key);
+    if (key) {
+        bind_key(st, p, key);
+    } else if (raw_key && svc_id_acceptable(raw_key)) {
+        /* IDEMPOTENCY=off (demonstration): the key is not honoured, but kept on the record so that the
+         * invariant checkers can see a key charged twice */
+        p->idempotency_key = strdup(raw_key);
+        if (!p->idempotency_key) abort();
+        key = p->idempotency_key;
+    }
 
     process_op *op = calloc(1, sizeof *op);
     if (!op) abort();
@@ -634,7 +643,10 @@ static int payment_replay(void *state, json_t *rec, char *err, size_t errlen) {
         snprintf(p->product_id, sizeof p->product_id, "%s", product);
         const char *hash = json_str(rec, "hash");
         p->body_hash = hash ? strtoull(hash, NULL, 16) : 0;
-        if (json_str(rec, "key")) bind_key(st, p, json_str(rec, "key"));
+        if (json_str(rec, "key")) {
+            if (st->cfg->idempotency) bind_key(st, p, json_str(rec, "key"));
+            else if (!(p->idempotency_key = strdup(json_str(rec, "key")))) abort();
+        }
         return 0;
     }
     payment *p = svc_table_get(&st->by_id, id);

@@ -357,7 +357,7 @@ static const svc_runtime_ops pod_ops = {rt_now, rt_unix_ms, rt_random, rt_call, 
 static void request_reply(void *arg, svc_response *resp) {
     pod_work *w = arg;
     sim_pod *p = w->pod;
-    http_msg *m = http_msg_response(resp->status, resp->body, resp->body_len, resp->content_type);
+    http_msg *m = http_msg_response(resp->status, resp->body, resp->body_len, resp->content_type, resp->allow);
     free(resp->body);
     http_pending *pending = w->pending;
     work_free(w);
@@ -391,7 +391,7 @@ static void on_request(void *ctx, http_pending *pending, const http_msg *req) {
     w->req.method = req->method;
     w->req.path = w->path;
     w->req.query = w->query;
-    w->req.content_type = req->body ? "application/json" : NULL;
+    w->req.content_type = req->content_type;
     w->req.idempotency_key = req->idempotency_key;
     w->req.forwarded = req->forwarded;
     w->req.body = req->body;
@@ -735,6 +735,8 @@ void cluster_free(cluster *c) {
 int cluster_quiet(cluster *c) {
     for (int i = 0; i < c->npods; i++) {
         sim_pod *p = c->pods[i];
+        /* a pod that is restarting still owes its state to the checks: not quiet until it is back */
+        if (p->state != POD_RUNNING && !p->failed) return 0;
         if (p->state != POD_RUNNING) continue;
         if (svc_shell_inflight(p->shell) || svc_shell_background(p->shell) || http_client_inflight(p->client))
             return 0;

@@ -138,7 +138,8 @@ typedef struct cluster_stats {
 } cluster_stats;
 const cluster_stats *cluster_get_stats(const cluster *c);
 
-/* True when no request, call, timer or background work is pending in any pod (the system is quiet). */
+/* True when every pod is running (none restarting) and no request, call or background work (an owed
+ * release) is pending in any of them: the system is quiet. */
 int cluster_quiet(cluster *c);
 
 /* Which service an address belongs to (a pod IP, even of a pod that has since been replaced, or a Service

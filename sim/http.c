@@ -32,6 +32,7 @@ http_msg *http_msg_request(const char *method, const char *path, const char *bod
         m->body_len = body_len;
     }
     if (key) m->idempotency_key = dup_n(key, strlen(key));
+    if (body) m->content_type = dup_n("application/json", 16);
     m->forwarded = forwarded;
     /* request line, Host and Accept headers as libcurl writes them, plus our own headers and the body */
     size_t bytes = strlen(method) + 1 + strlen(path) + 11 + 8 + strlen(host_header) + 13 + 2;
@@ -42,17 +43,27 @@ http_msg *http_msg_request(const char *method, const char *path, const char *bod
     return m;
 }
 
-http_msg *http_msg_response(int status, const char *body, size_t body_len, const char *content_type) {
+http_msg *http_msg_response(int status, const char *body, size_t body_len, const char *content_type,
+                            const char *allow) {
     http_msg *m = calloc(1, sizeof *m);
     if (!m) abort();
     m->is_response = 1;
+    if (allow) m->allow = dup_n(allow, strlen(allow));
     m->status = status;
     m->body = dup_n(body ? body : "", body_len);
     m->body_len = body_len;
     /* status line, Connection: Keep-Alive, Content-Length, Content-Type, Date, blank line */
-    size_t bytes = 17 + 24 + 18 + 16 + (content_type ? strlen(content_type) : 16) + 37 + 2 + body_len;
+    size_t bytes = 17 + 24 + 18 + 16 + (content_type ? strlen(content_type) : 16) + 37 + 2 + body_len +
+                   (allow ? 9 + strlen(allow) : 0);
     m->wire_bytes = (uint32_t)bytes;
     return m;
+}
+
+void http_msg_set_content_type(http_msg *m, const char *content_type) {
+    size_t old = m->content_type ? 16 + strlen(m->content_type) : 0;
+    free(m->content_type);
+    m->content_type = content_type ? dup_n(content_type, strlen(content_type)) : NULL;
+    m->wire_bytes = (uint32_t)(m->wire_bytes - old + (content_type ? 16 + strlen(content_type) : 0));
 }
 
 static http_msg *msg_clone(const http_msg *m) {
@@ -61,6 +72,8 @@ static http_msg *msg_clone(const http_msg *m) {
     *c = *m;
     c->path = m->path ? dup_n(m->path, strlen(m->path)) : NULL;
     c->idempotency_key = m->idempotency_key ? dup_n(m->idempotency_key, strlen(m->idempotency_key)) : NULL;
+    c->content_type = m->content_type ? dup_n(m->content_type, strlen(m->content_type)) : NULL;
+    c->allow = m->allow ? dup_n(m->allow, strlen(m->allow)) : NULL;
     c->body = m->body ? dup_n(m->body, m->body_len) : NULL;
     return c;
 }
@@ -70,6 +83,8 @@ void http_msg_free(void *p) {
     if (!m) return;
     free(m->path);
     free(m->idempotency_key);
+    free(m->content_type);
+    free(m->allow);
     free(m->body);
     free(m);
 }
@@ -166,6 +181,7 @@ static void ex_finish(exchange *x, svc_call_outcome outcome, const http_msg *res
     c->inflight--;
     http_result r = {.outcome = outcome,
                      .status = resp ? resp->status : 0,
+                     .allow = resp ? resp->allow : NULL,
                      .body = resp ? resp->body : NULL,
                      .body_len = resp ? resp->body_len : 0,
                      .elapsed_ns = sim_now(CE(c)) - x->start,

@@ -38,6 +38,8 @@ typedef struct http_msg {
     char method[8];
     char *path; /* with the query, if any */
     char *idempotency_key;
+    char *content_type; /* request: what the client declared (libcurl sends application/json with a body) */
+    char *allow;        /* response: the Allow header of a 405 */
     int forwarded;
     int status;
     char *body;
@@ -47,12 +49,16 @@ typedef struct http_msg {
 
 http_msg *http_msg_request(const char *method, const char *path, const char *body, size_t body_len,
                            const char *idempotency_key, int forwarded, const char *host_header);
-http_msg *http_msg_response(int status, const char *body, size_t body_len, const char *content_type);
+http_msg *http_msg_response(int status, const char *body, size_t body_len, const char *content_type,
+                            const char *allow);
+/* Replaces a request's Content-Type (NULL: none), keeping the wire size consistent. */
+void http_msg_set_content_type(http_msg *m, const char *content_type);
 void http_msg_free(void *msg);
 
 typedef struct http_result {
     svc_call_outcome outcome;
     int status;
+    const char *allow; /* Allow header of a 405, or NULL */
     const char *body;
     size_t body_len;
     int64_t elapsed_ns;

@@ -153,6 +153,7 @@ static void completed_holds(invariants *inv, sim_pod *pod, const payment *p, voi
 
 void invariants_check(invariants *inv, int final) {
     if (inv->v.found) return;
+    inv->v.checks++;
     check_stock(inv);
     each_payment(inv, refund_check, NULL);
     key_seen ks = {0};
@@ -162,6 +163,7 @@ void invariants_check(invariants *inv, int final) {
         fail(inv, "once: a client was acknowledged two different payments for one Idempotency-Key");
     if (!final || inv->v.found) return;
     if (!invariants_quiet(inv)) return; /* the end-of-run checks need a quiet system; the report says so */
+    inv->v.final_checked = 1;
     for (size_t i = 0; i < load_acked_count(inv->ld) && !inv->v.found; i++) {
         const acked_payment *a = &load_acked(inv->ld)[i];
         const payment *p = find_payment(inv, a->payment_id);

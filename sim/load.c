@@ -67,7 +67,7 @@ load *load_new(cluster *c, const load_config *cfg, uint64_t seed) {
     l->cfg = *cfg;
     sim_rng_init(&l->arrivals, seed, "client/arrivals");
     sim_rng_init(&l->choices, seed, "client/choices");
-    l->host = net_add_host(cluster_net(c), "client", SIM_ADDR(192, 168, 49, 1), l);
+    l->host = net_add_host(cluster_net(c), "client", LOAD_CLIENT_ADDR, l);
     http_client_config hc;
     http_client_config_defaults(&hc);
     hc.keepalive = cfg->keepalive;

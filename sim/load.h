@@ -23,6 +23,9 @@
 
 #include "sim/cluster.h"
 
+/* Where the load clients live (outside the pod network, like a laptop behind kubectl port-forward). */
+#define LOAD_CLIENT_ADDR SIM_ADDR(192, 168, 49, 1)
+
 typedef enum load_workload { LOAD_CHAIN = 0, LOAD_PROCESS, LOAD_CUSTOM } load_workload;
 
 typedef struct load_config {

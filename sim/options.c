@@ -63,12 +63,14 @@ void sim_options_usage(FILE *out) {
             "  --link A:B               only traffic A sends to B (payment, inventory, notification); repeatable\n"
             "  --direction to|from|both with --link: A's egress, B's egress, or both (default both)\n"
             "  --partition              drop everything on the links (iptables, not netem)\n"
+            "  --client-loss P          loss between the load clients and payment, both ways (answers get lost)\n"
             "CPU and memory (during the chaos phase):\n"
             "  --cpu-workers N --cpu-load L   stress-ng --cpu N --cpu-load L in the target pods' cgroups\n"
             "  --cpu-target S           service(s) for CPU stress, comma-separated (default payment)\n"
             "  --mem-stress SIZE        memStress total size (100MB = 10^8 bytes, 100MiB = 2^20 * 100)\n"
             "  --mem-workers N --mem-target S   (default 2 workers on inventory)\n"
-            "  --pod-kill S@T           kill one pod of service S at T after the chaos phase starts; repeatable\n"
+            "  --pod-kill S@T           kill one pod of service S at T after the chaos phase starts; repeatable\n");
+    fprintf(out,
             "Chaos Mesh experiments:\n"
             "  --experiment FILE        run each chaos object of FILE (repeatable; see README)\n"
             "  --manifest FILE          take the cluster (replicas, limits, ports, labels) from k8s YAML\n"
@@ -281,6 +283,9 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
         } else if (!strcmp(a, "--loss")) {
             NEED_ARG();
             if (parse_percent(v, &o->loss_pct) < 0) BAD("expected a probability 0..1 or a percentage N%");
+        } else if (!strcmp(a, "--client-loss")) {
+            NEED_ARG();
+            if (parse_percent(v, &o->client_loss_pct) < 0) BAD("expected a probability 0..1 or a percentage N%");
         } else if (!strcmp(a, "--correlation")) {
             NEED_ARG();
             if (parse_percent(v, &o->correlation_pct) < 0) BAD("expected 0..1 or N%");
@@ -479,6 +484,17 @@ void sim_options_actions(const sim_options *o, scenario *s) {
             scenario_add(s, &a);
         }
     }
+    if (o->client_loss_pct > 0) {
+        chaos_action a;
+        chaos_action_init(&a, "cli-netem-client-link", ACT_NETWORK);
+        a.start_ns = start;
+        a.end_ns = end;
+        a.net_kind = NF_NETEM;
+        a.netem.loss_pct = o->client_loss_pct;
+        a.selector.services = 1u << SVC_PAYMENT;
+        a.client_side = 1;
+        scenario_add(s, &a);
+    }
     if (o->cpu_workers > 0 || o->mem_bytes > 0) {
         for (int svc = 0; svc < SVC_PEER_COUNT; svc++) {
             int cpu = o->cpu_workers > 0 && (o->cpu_targets & (1u << svc));
@@ -523,6 +539,7 @@ void sim_options_command(const sim_options *o, uint64_t seed, char *out, size_t 
     if (o->manifest) ADD(" --manifest %s", o->manifest);
     if (o->loss_pct > 0) ADD(" --loss %g%%", o->loss_pct);
     if (o->correlation_pct > 0) ADD(" --correlation %g%%", o->correlation_pct);
+    if (o->client_loss_pct > 0) ADD(" --client-loss %g%%", o->client_loss_pct);
     if (o->delay_ns) ADD(" --delay %lldus", (long long)(o->delay_ns / US));
     if (o->jitter_ns) ADD(" --jitter %lldus", (long long)(o->jitter_ns / US));
     for (int i = 0; i < o->nlinks; i++)

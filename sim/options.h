@@ -37,6 +37,7 @@ typedef struct sim_options {
     load_config load;
     /* command-line network fault */
     double loss_pct, correlation_pct;
+    double client_loss_pct; /* --client-loss: the load clients' link to payment */
     int64_t delay_ns, jitter_ns;
     sim_link links[OPT_MAX_LINKS];
     int nlinks;

@@ -50,6 +50,8 @@ typedef struct violation {
     int found;
     int64_t at_ns;
     char what[512];
+    int final_checked; /* the end-of-run checks ran (the system became quiet before the drain limit) */
+    uint64_t checks;   /* how many times the continuous checks ran */
 } violation;
 
 typedef struct sim_result {

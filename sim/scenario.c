@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sim/kinds.h"
+#include "sim/load.h"
 #include "sim/rng.h"
 
 #define SEC 1000000000LL
@@ -189,8 +190,41 @@ static void install(action_state *as, sim_pod **on, int non, sim_pod **peers, in
     if (as->st.nrules < 4) as->st.rule_ids[as->st.nrules++] = id;
 }
 
+/* The clients' link: a netem on the client host toward the service (its Service IP and pods), and one on
+ * the service's pods toward the client. */
+static void start_client_side(action_state *as) {
+    cluster *c = as->s->cl;
+    chaos_action *a = &as->a;
+    sim_host *client = net_host_by_addr(cluster_net(c), LOAD_CLIENT_ADDR);
+    if (!client) return;
+    char err[256];
+    for (int side = 0; side < 2; side++) {
+        nf_rule_spec r;
+        memset(&r, 0, sizeof r);
+        snprintf(r.name, sizeof r.name, "%.80s%s", a->name, side ? "/to-client" : "/from-client");
+        r.kind = NF_NETEM;
+        r.netem = a->netem;
+        r.filtered = 1;
+        if (side == 0) {
+            r.hosts[r.nhosts++] = client->id;
+            for (int s = 0; s < SVC_PEER_COUNT; s++)
+                if (a->selector.services & (1u << s)) add_addr(&r, cluster_service_ip(c, (svc_peer)s), 32);
+            for (int i = 0; i < as->st.npods; i++) add_addr(&r, pod_host(as->pods[i])->addr, 32);
+        } else {
+            for (int i = 0; i < as->st.npods && r.nhosts < NF_MAX_SET; i++) r.hosts[r.nhosts++] = pod_host(as->pods[i])->id;
+            add_addr(&r, LOAD_CLIENT_ADDR, 32);
+        }
+        int id = nf_add(cluster_faults(c), &r, err, sizeof err);
+        if (id >= 0 && as->st.nrules < 4) as->st.rule_ids[as->st.nrules++] = id;
+    }
+}
+
 static void start_network(action_state *as) {
     chaos_action *a = &as->a;
+    if (a->client_side) {
+        start_client_side(as);
+        return;
+    }
     sim_pod **src = as->pods, **dst = as->targets;
     int ns = as->st.npods, nt = as->st.ntargets;
     if (a->net_kind == NF_PARTITION) {

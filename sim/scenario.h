@@ -63,6 +63,7 @@ typedef struct chaos_action {
     int nexternal;
     int match_service_ips; /* command-line links: also match the target Service's ClusterIP */
     int match_all_in_cluster; /* --loss without --link: every pod-to-pod and pod-to-Service packet */
+    int client_side;          /* --client-loss: the load clients' link to the selected service, both ways */
     nf_kind net_kind;
     netem_config netem;
     tbf_config tbf;

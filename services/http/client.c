@@ -284,29 +284,41 @@ static void active_unlink(http_client *c, ccall *cc) {
     cc->prev_active = cc->next_active = NULL;
 }
 
-/* Hands the call to libcurl; returns -1 if that failed (the call then completes as failed). */
+/* A new easy handle with the options every call shares (kept when the handle is reused). */
+static CURL *easy_new(const http_client *c) {
+    CURL *e = curl_easy_init();
+    if (!e) return NULL;
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* service-to-service calls never go through http_proxy */
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    if (!c->env->downstream_keepalive) {
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L); /* DOWNSTREAM_KEEPALIVE=off: a new connection */
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);  /* per call, closed after it */
+    }
+    return e;
+}
+
+/* Hands the call to libcurl; returns -1 if that failed (the call then completes as failed). A reused
+ * handle keeps the shared options; everything that differs between calls is set here, every time. */
 static int start_transfer(http_client *c, ccall *cc) {
-    CURL *e = c->pool_len ? c->pool[--c->pool_len] : curl_easy_init();
+    CURL *e = c->pool_len ? c->pool[--c->pool_len] : easy_new(c);
     if (!e) return -1;
-    curl_easy_reset(e);
     cc->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, cc->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, cc);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, cc);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, cc->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cc->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, cc);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, cc->headers);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     if (!strcmp(cc->method, "GET")) {
         curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else {
-        if (cc->body || !strcmp(cc->method, "POST")) {
-            curl_easy_setopt(e, CURLOPT_POSTFIELDS, cc->body ? cc->body : "");
-            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)cc->body_len);
-        }
+        /* POSTFIELDS switches the handle to POST (whatever the previous call on it was). */
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, cc->body ? cc->body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)cc->body_len);
         if (strcmp(cc->method, "POST")) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, cc->method);
     }
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {

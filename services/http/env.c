@@ -117,6 +117,15 @@ int http_env_load(http_env *env, const svc_module *module, const int replicas[SV
         goto fail;
     }
     if (!(env->bind_address = dup_setting(bind, err, errlen))) goto fail;
+    /* DOWNSTREAM_KEEPALIVE=off: a fresh TCP connection per downstream call (the simulator's
+     * --downstream-keepalive off), so the lab can compare both connection policies. */
+    const char *ka = http_env_get(NULL, "DOWNSTREAM_KEEPALIVE");
+    env->downstream_keepalive = 1;
+    if (ka && !strcmp(ka, "off")) env->downstream_keepalive = 0;
+    else if (ka && strcmp(ka, "on") != 0) {
+        snprintf(err, errlen, "DOWNSTREAM_KEEPALIVE=%s: expected on or off", ka);
+        goto fail;
+    }
     const char *journal = http_env_get(NULL, "JOURNAL_PATH");
     if (journal && !(env->journal_path = dup_setting(journal, err, errlen))) goto fail;
     const char *catalogue = http_env_get(NULL, "CATALOGUE_FILE");
@@ -197,6 +206,7 @@ void http_env_usage(FILE *out, const char *program, const svc_module *module) {
             "  JOURNAL_PATH           append-only journal file (fsync'd)          (default: none, not durable)\n"
             "  CATALOGUE_FILE         file holding the inventory catalogue JSON   (default: none)\n"
             "  LOG_LEVEL              debug, info, warn, error, off               (default info)\n"
+            "  DOWNSTREAM_KEEPALIVE   on/off: reuse downstream connections        (default on)\n"
             "\n"
             "Where the services are\n"
             "  PAYMENT_SERVICE        payment Service URL                         (default %s)\n"

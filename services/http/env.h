@@ -36,6 +36,7 @@ typedef struct http_env {
     char *service_url[SVC_PEER_COUNT];
     char *peers[SVC_PEER_COUNT];     /* list or template, NULL when unset */
     int replicas[SVC_PEER_COUNT];    /* copied from the service config, for URL resolution */
+    int downstream_keepalive;        /* 1: libcurl reuses connections (default); 0: one per call */
 } http_env;
 
 /* svc_config_get_fn over the process environment (empty values count as unset). */
