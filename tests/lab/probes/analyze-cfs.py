@@ -352,6 +352,7 @@ def lat_summary(d, x):
     if os.path.exists(cgp):
         chdr, rows = parse_cgs(cgp)
         res["cgs"] = cgs_summary(rows)
+        res["other"] = host_other(d, res["cgs"])
         bn = cgs_boundaries(rows)
         if len(bn) > 10:
             off = int(chdr["t0_ns"]) - int(hdr["t0_ns"])
@@ -366,6 +367,20 @@ def lat_summary(d, x):
                 bins[min(9, int(ph // 10))].append(v[2] / 1e6)
             res["phase_bins"] = {k: (len(v), pct(v, 50), max(v)) for k, v in sorted(bins.items())}
     return res
+
+
+def host_other(d, cgs_sum):
+    """CPUs used by everything outside the group during the run (from /proc/stat)."""
+    try:
+        p0 = [int(x) for x in open(os.path.join(d, "procstat0")).read().split()[1:]]
+        p1 = [int(x) for x in open(os.path.join(d, "procstat1")).read().split()[1:]]
+    except (OSError, ValueError):
+        return float("nan")
+    tot = sum(p1) - sum(p0)
+    idle = (p1[3] + p1[4]) - (p0[3] + p0[4])
+    if tot <= 0:
+        return float("nan")
+    return 2.0 * (tot - idle) / tot - cgs_sum["cpu_util"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -386,14 +401,7 @@ def section_cpu(out):
         s = cgs_summary(rows)
         w = cgs_windows(rows)
         # host contention: total busy CPU minus the group's
-        try:
-            p0 = [int(x) for x in open(os.path.join(d, "procstat0")).read().split()[1:]]
-            p1 = [int(x) for x in open(os.path.join(d, "procstat1")).read().split()[1:]]
-            busy = (sum(p1) - sum(p0)) - ((p1[3] + p1[4]) - (p0[3] + p0[4]))
-            tot = sum(p1) - sum(p0)
-            s["host_other_cpu"] = 2.0 * busy / tot - s["cpu_util"] if tot else float("nan")
-        except (OSError, ValueError, IndexError):
-            s["host_other_cpu"] = float("nan")
+        s["host_other_cpu"] = host_other(d, s)
         s["win_end"] = [p["end"] for p in w]
         s["win_usage"] = [p["usage"] for p in w]
         runs[base].append(s)
@@ -467,8 +475,8 @@ def section_spin(out):
     print("Per full period: run = probe running time; first/last = first run start / last run end "
           "after the boundary; span = last - first; short gaps = gaps < 10 ms inside the span (CPU shared "
           "with a hog); grp = group CPU in the period; probe share = run / grp.\n")
-    print("| config | periods | probe CPU ms/s | run ms p50 | first ms p50 | last ms p50 [p10,p90] | span ms p50 | short gaps/period, total ms p50 | run/span p50 | grp ms p50 | probe share p50 | gap len ms: p50, p90, max |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| config | periods | probe CPU ms/s | run ms p50 | first ms p50 | last ms p50 [p10,p90] | span ms p50 | short gaps/period, total ms p50 | run/span p50 | grp ms p50 | probe share p50 | gap len ms: p50, p90, max | other CPUs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for d in sorted(glob.glob(os.path.join(out, "spin", "*"))):
         try:
             s = spin_summary(d)
@@ -480,13 +488,14 @@ def section_spin(out):
             continue
         g = s["gaps"]
         run = [p["run"] for p in per]
+        oth = host_other(d, s["cgs"])
         print(f"| {os.path.basename(d)} | {len(per)} | {f1(s['cpu_ms_per_s'])} | {f1(pct(run,50))} | "
               f"{f1(pct([p['first'] for p in per],50))} | {f1(pct([p['last'] for p in per],50))} "
               f"[{f1(pct([p['last'] for p in per],10))},{f1(pct([p['last'] for p in per],90))}] | "
               f"{f1(pct([p['span'] for p in per],50))} | {f1(pct([p['nshort'] for p in per],50))}, "
               f"{f1(pct([p['short'] for p in per],50))} | {f2(pct([p['run']/p['span'] if p['span'] else 0 for p in per],50))} | "
               f"{f1(pct([p['grp'] for p in per],50))} | {f2(pct([p['run']/p['grp'] if p['grp'] else 0 for p in per],50))} | "
-              f"{f2(pct(g,50))}, {f2(pct(g,90))}, {f1(max(g) if g else 0)} |")
+              f"{f2(pct(g,50))}, {f2(pct(g,90))}, {f1(max(g) if g else 0)} | {f2(oth)} |")
     print()
 
 
@@ -494,8 +503,8 @@ def section_lat(out):
     print("## Latency of independent arrivals (sleep U(0,100 ms), then X us of CPU)\n")
     print("total = finish - arrival (arrival = the absolute sleep deadline); waited = fraction with "
           "total > 2X + 3 ms.\n")
-    print("| config | X us | n | p50 ms | p90 ms | p99 ms | max ms | mean ms | waited | wake-late p50/p99 ms | group usage ms/100ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| config | X us | n | p50 ms | p90 ms | p99 ms | max ms | mean ms | waited | wake-late p50/p99 ms | group usage ms/100ms | thr/periods | thr_time ms/period | other CPUs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     phase = []
     for d in sorted(glob.glob(os.path.join(out, "lat", "*"))):
         for x in (0, 200, 2000):
@@ -506,9 +515,12 @@ def section_lat(out):
             except (OSError, KeyError, IndexError, ValueError, ZeroDivisionError) as e:
                 print(f"| {os.path.basename(d)} | {x} | error {e} |")
                 continue
-            u = r.get("cgs", {}).get("usage_per_100ms", float("nan"))
+            c = r.get("cgs", {})
+            u = c.get("usage_per_100ms", float("nan"))
             print(f"| {os.path.basename(d)} | {x} | {r['n']} | {f2(r['p50'])} | {f1(r['p90'])} | {f1(r['p99'])} | "
-                  f"{f1(r['max'])} | {f1(r['mean'])} | {f2(r['waited'])} | {f2(r['wl_p50'])}/{f1(r['wl_p99'])} | {f1(u)} |")
+                  f"{f1(r['max'])} | {f1(r['mean'])} | {f2(r['waited'])} | {f2(r['wl_p50'])}/{f1(r['wl_p99'])} | {f1(u)} | "
+                  f"{c.get('throttled', '-')}/{c.get('periods', '-')} | {f1(c.get('thr_time_per_period_ms', float('nan')))} | "
+                  f"{f2(r.get('other', float('nan')))} |")
             if "phase_bins" in r:
                 phase.append((os.path.basename(d), x, r["phase_bins"]))
     print()
@@ -559,16 +571,20 @@ def section_mem(out):
         keep = re.compile(r"^(==|\d|oom_kill|under_oom|total_rss |total_cache |app )")
         lines = fin.strip().splitlines()
         print("\n".join(l for l in lines if keep.match(l) and "dmesg" not in l))
-        kills = [l for l in lines if "Killed process" in l]
+        try:
+            dm = open(os.path.join(d, "dmesg.txt")).read().splitlines()
+        except OSError:
+            dm = lines
+        kills = [l for l in dm if "Killed process" in l]
         victims = defaultdict(int)
         for l in kills:
             m = re.search(r"Killed process \d+ \(([^)]*)\).*oom_score_adj:(-?\d+)", l)
             if m:
                 victims[f"{m.group(1)} (oom_score_adj {m.group(2)})"] += 1
-        print(f"== dmesg: {len(kills)} 'Killed process' lines (dmesg excerpt capped at 400 lines); victims: {dict(victims)}")
+        print(f"== dmesg: {len(kills)} 'Killed process' lines; victims: {dict(victims)}")
         for l in kills[:2]:
             print(l.strip())
-        cons = [l for l in lines if "constraint=" in l][:1]
+        cons = [l for l in dm if "constraint=" in l][:1]
         for l in cons:
             print(l.strip())
         try:

@@ -10,6 +10,8 @@
 #         CONFIGS="1:80 2:80 2:100 4:100 2:50 2:30 2:60 2:90"   (W:L, all under a 200m quota)
 #         SPINCONFIGS="2:80 2:100 1:80 4:100"  SPINREPS=2
 #         LATCONFIGS="2:80 1:80 2:100 4:100"   LATREPEAT="2:80 1:80" (configs measured a second time)
+#         SHARES=262144   cpu.shares of the probe groups (shields them from other load on the box)
+# The sampler cgsample runs SCHED_FIFO 50 so that its 1 ms samples are not delayed at the refills.
 # Then:   python3 tests/lab/probes/analyze-cfs.py OUTDIR > OUTDIR/summary.md
 #
 # Whole run with the defaults: ~20 min.
@@ -28,6 +30,7 @@ LATCONFIGS=${LATCONFIGS:-"2:80 1:80 2:100 4:100"}
 LATREPEAT=${LATREPEAT-"2:80 1:80"}
 QUOTA=20000
 PERIOD=100000
+SHARES=${SHARES:-262144}   # cpu.shares of the probe groups (1024 = default weight)
 SNG_FLAGS="--cpu-load-slice 10 --cpu-method sqrt"   # exactly what Chaos Mesh passes
 
 [ "$(id -u)" = 0 ] || { echo "run-cfs.sh: must run as root" >&2; exit 1; }
@@ -84,6 +87,9 @@ cg_create_cpu() { # $1 name, $2 quota_us (-1 = unconstrained)
 	done
 	echo $PERIOD >"/sys/fs/cgroup/cpu/$1/cpu.cfs_period_us"
 	echo "$2" >"/sys/fs/cgroup/cpu/$1/cpu.cfs_quota_us"
+	# Shield the group from other load on a shared box: a large weight lets the group's tasks win
+	# CPU contention against root-group tasks during its runnable window; the quota is unaffected.
+	echo "$SHARES" >"/sys/fs/cgroup/cpu/$1/cpu.shares"
 }
 
 cg_create_mem() { # $1 name, $2 limit bytes
@@ -214,10 +220,12 @@ run_spin_once() { # tag W L(0 = no stress-ng) quota
 		sp=$!
 	fi
 	sleep 1.5
+	procstat >"$d/procstat0"
 	cg_exec "$cg" "cpu cpuacct" timeout -k 2 12 "$BIN/cpuprobe" spin 8 "$d/spin.txt" &
 	local pp=$!
 	timeout 12 "$BIN/cgsample" "$cg" 8.2 1000 "$d/cgs.txt"
 	wait "$pp"
+	procstat >"$d/procstat1"
 	[ -n "$sp" ] && wait "$sp"
 	cg_destroy "$cg"
 }
@@ -236,8 +244,8 @@ sec_spin() {
 }
 
 # latency probes (independent arrivals) next to the stressors; X = 0, 200, 2000 us run concurrently
-run_lat_once() { # tag W L(0 = none) quota
-	local tag=$1 w=$2 l=$3 q=$4 cg=pc-probe-$1 d=$OUT/lat/$1 sp= x p
+run_lat_once() { # tag W L(0 = none) quota "X values run concurrently"
+	local tag=$1 w=$2 l=$3 q=$4 xs=$5 cg=pc-probe-$1 d=$OUT/lat/$1 sp= x p
 	local pp=()
 	mkdir -p "$d"
 	cg_create_cpu "$cg" "$q"
@@ -246,14 +254,16 @@ run_lat_once() { # tag W L(0 = none) quota
 		sp=$!
 	fi
 	sleep 1.5
+	procstat >"$d/procstat0"
 	timeout 110 "$BIN/cgsample" "$cg" 105 1000 "$d/cgs.txt" &
 	local cs=$!
-	for x in 0 200 2000; do
+	for x in $xs; do
 		cg_exec "$cg" "cpu cpuacct" timeout -k 2 100 "$BIN/cpuprobe" lat "$LATN" "$x" $((1000 + x)) "$d/lat-x$x.txt" &
 		pp+=($!)
 	done
 	for p in "${pp[@]}"; do wait "$p"; done
 	kill -TERM "$cs" 2>/dev/null; wait "$cs"
+	procstat >"$d/procstat1"
 	if [ -n "$sp" ]; then
 		kill -TERM "$sp" 2>/dev/null
 		wait "$sp"
@@ -261,19 +271,24 @@ run_lat_once() { # tag W L(0 = none) quota
 	cg_destroy "$cg"
 }
 
+# X=0 and X=200 run concurrently (they use < 0.5 % CPU); X=2000 runs alone, because with fewer
+# workers than CPUs its 2 ms bursts throttle the idle CPU's cfs_rq and delay the other probes.
 sec_lat() {
 	log "lat baseline (quota, no stress)"
-	run_lat_once "base-q" 0 0 $QUOTA
+	run_lat_once "base-q-x0x200" 0 0 $QUOTA "0 200"
+	run_lat_once "base-q-x2000" 0 0 $QUOTA "2000"
 	local c w l
 	for c in $LATCONFIGS; do
 		w=${c%:*}; l=${c#*:}
 		log "lat W=$w L=$l"
-		run_lat_once "w${w}l${l}q-r1" "$w" "$l" $QUOTA
+		run_lat_once "w${w}l${l}q-r1-x0x200" "$w" "$l" $QUOTA "0 200"
+		run_lat_once "w${w}l${l}q-r1-x2000" "$w" "$l" $QUOTA "2000"
 	done
 	for c in $LATREPEAT; do
 		w=${c%:*}; l=${c#*:}
 		log "lat W=$w L=$l rep 2"
-		run_lat_once "w${w}l${l}q-r2" "$w" "$l" $QUOTA
+		run_lat_once "w${w}l${l}q-r2-x0x200" "$w" "$l" $QUOTA "0 200"
+		run_lat_once "w${w}l${l}q-r2-x2000" "$w" "$l" $QUOTA "2000"
 	done
 }
 
@@ -283,8 +298,8 @@ run_mem_once() { # tag vm_workers vm_bytes app_mib
 	m=/sys/fs/cgroup/memory/pc-probe-$1
 	mkdir -p "$d"
 	cg_create_mem "$cg" $((128 * 1024 * 1024))
-	local n0
-	n0=$(dmesg 2>/dev/null | wc -l)
+	local since
+	since=$(awk '{print $1}' /proc/uptime)
 	cg_exec "$cg" memory timeout -k 2 28 python3 -c "
 import time
 b = bytearray($app * 2**20)
@@ -312,9 +327,10 @@ time.sleep(25)" &
 		echo "== oom_control"; cat $m/memory.oom_control
 		echo "== memory.stat"; cat $m/memory.stat
 		echo "== app (python3, $app MiB bytearray) alive after stress-ng ended?"; for p in $(cat $m/cgroup.procs); do cat /proc/$p/comm 2>/dev/null; done | grep -q '^python' && echo "app alive" || echo "app DEAD"
-		echo "== dmesg since start"
-		dmesg 2>/dev/null | tail -n +$((n0 + 1)) | grep -iE 'oom|killed process|memory cgroup|out of memory|invoked' | head -400
 	} >"$d/final.txt" 2>&1
+	# kernel messages since the start of this case (by timestamp; the ring buffer may have wrapped)
+	dmesg 2>/dev/null | awk -v s="$since" 'match($0, /^\[ *[0-9]+\.[0-9]+\]/) { t = substr($0, RSTART + 1, RLENGTH - 2) + 0; if (t >= s) print }' |
+		grep -iE 'oom|killed process|memory cgroup|out of memory|invoked' >"$d/dmesg.txt" 2>&1
 	kill -TERM "$ap" 2>/dev/null
 	wait "$ap" 2>/dev/null
 	cg_destroy "$cg"
