@@ -83,8 +83,9 @@ typedef struct cm_object {
     char timeline[CM_MAX_TIMELINE][224]; /* Schedule ticks, Workflow nodes */
     int ntimeline;
     int64_t first_start_ns; /* earliest action start (0 unless a Schedule or Workflow waits) */
-    int64_t last_end_ns;    /* latest end, one-shot actions counted until their pods are Ready; -1 endless */
-    int endless;
+    int64_t last_end_ns;    /* latest end (a one-shot action: when its pods are Ready again; an endless one:
+                             * its start) */
+    int endless;            /* an action never ends: the run watches it for --chaos after last_end_ns */
     int paused;
 } cm_object;
 
@@ -99,7 +100,7 @@ int cm_is_chaos_document(const yt_node *doc);
 int cm_parse(const char *file, const yt_doc *doc, const cm_env *env, cm_object *out, char *err, size_t errlen);
 void cm_object_free(cm_object *o);
 
-/* Effective netem rate for P % with correlation C % (sch_netem.c get_crandom, 10^6 draws, fixed seed). */
+/* Effective netem rate for P % with correlation C % (sch_netem.c get_crandom, 4 * 10^6 draws, fixed seed). */
 double cm_netem_effective_pct(double pct, double corr_pct);
 
 #endif

@@ -75,6 +75,11 @@ typedef struct cluster_spec {
     int64_t cost_request_ns[SVC_PEER_COUNT]; /* handling one request */
     int64_t cost_chain_extra_ns;             /* payment/chain and process: JSON work per step */
     int64_t cost_completion_ns;              /* handling a downstream answer */
+    int64_t cost_accept_ns;                  /* a connection accepted by the pod's server (accept + close) */
+    int64_t cost_connect_ns;                 /* a new connection opened by the pod's client (socket..close) */
+    int cpu_offpath_pct;                     /* share of each piece of work done after its result is handed
+                                              * on (cleanup, close, another thread's bookkeeping): it uses
+                                              * the pod's CPU right after, but does not delay that result */
     int64_t cost_timer_ns;
     int64_t stressor_oom_score_adj;          /* memStress inherits chaos-daemon's adj */
 } cluster_spec;

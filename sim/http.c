@@ -413,11 +413,13 @@ typedef struct sconn {
     int peer_gone;
     sim_event_id idle;
     int64_t idle_deadline; /* lazily checked: the timer is moved only when it fires early */
+    uint32_t served;       /* requests received on this connection */
     struct sconn *prev, *next;
 } sconn;
 
 struct http_pending {
     sconn *conn; /* NULL once the connection is gone */
+    int first;   /* the first request of its connection */
     http_server *srv;
     http_msg *req;
     struct http_pending *prev, *next;
@@ -474,6 +476,7 @@ static void s_message(void *ctx, tcp_conn *t, void *msg) {
     p->conn = k;
     p->srv = s;
     p->req = msg;
+    p->first = k->served++ == 0;
     p->prev = s->pendings.prev;
     p->next = &s->pendings;
     s->pendings.prev->next = p;
@@ -481,6 +484,8 @@ static void s_message(void *ctx, tcp_conn *t, void *msg) {
     k->pending = p;
     s->on_request(s->ctx, p, p->req);
 }
+
+int http_pending_first(const http_pending *p) { return p->first; }
 
 static void s_peer_closed(void *ctx, tcp_conn *t) {
     (void)t;

@@ -101,6 +101,9 @@ typedef void (*http_request_fn)(void *ctx, http_pending *p, const http_msg *req)
 
 http_server *http_server_new(sim_net *net, sim_host *host, int port, int64_t idle_timeout_ns,
                              http_request_fn on_request, void *ctx);
+/* 1 when the request is the first one on its connection: the server process has just accepted it (the
+ * pod's CPU model charges the accept then, see cluster.h). */
+int http_pending_first(const http_pending *p);
 /* Answers a request (the message is taken). If its connection is gone, the answer is dropped. */
 void http_server_reply(http_server *s, http_pending *p, http_msg *resp);
 /* The host died: forget every connection and pending request without answering. */

@@ -33,8 +33,12 @@ static int in_list(const char *const *list, const char *s) {
 }
 
 static void note(manifest *m, const char *fmt, const char *a, const char *b) {
+    char text[sizeof m->notes[0]];
+    snprintf(text, sizeof text, fmt, a, b);
+    for (int i = 0; i < m->nnotes; i++)
+        if (!strcmp(m->notes[i], text)) return;
     if (m->nnotes >= MANIFEST_MAX_NOTES) return;
-    snprintf(m->notes[m->nnotes++], sizeof m->notes[0], fmt, a, b);
+    snprintf(m->notes[m->nnotes++], sizeof m->notes[0], "%s", text);
 }
 
 void manifest_defaults(manifest *m) {
@@ -240,8 +244,8 @@ static int add_env(reader *r, const char *key, const char *value, const yt_node 
     if (in_list(runtime_keys, key)) return 0;
     if (in_list(unmodelled_keys, key)) {
         if (!strcmp(key, "THREADS") && strcmp(value, "1"))
-            note(m, "env THREADS=%s (%s): the CPU model runs each pod's work on one service thread (cluster_spec.threads)",
-                 value, svc_peer_name(s));
+            note(m, "env THREADS=%s: the CPU model runs each pod's work on %s service thread (cluster_spec.threads)",
+                 value, "one");
         return 0;
     }
     if (!strcmp(key, "INVENTORY_SERVICE") || !strcmp(key, "NOTIFICATION_SERVICE")) {
@@ -520,9 +524,9 @@ static int read_service(reader *r, const yt_node *doc) {
         const yt_node *pna = yt_get(spec, "publishNotReadyAddresses");
         int v = 0;
         if (pna && yt_bool(pna, &v) < 0) return yt_check_type(&r->c, spec, pna, "spec.publishNotReadyAddresses", YK_BOOL, 1);
-        if (v)
-            note(m, "Service %s: publishNotReadyAddresses: true, but the simulator resolves a not-ready pod's headless "
-                    "name as NXDOMAIN (as with false; sim/cluster.h)%s", name, "");
+        if (!v)
+            note(m, "Service %s: publishNotReadyAddresses is false, but the simulator resolves a not-ready pod's "
+                    "headless name as with true (sim/cluster.c rt_call)%s", name, "");
         return 0;
     }
     if (r->seen_service[which])

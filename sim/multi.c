@@ -7,22 +7,25 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sim/report.h"
 #include "sim/shrink.h"
 
-#define METRICS 11
+#define METRICS 13
+#define MAX_EXPECT_BITS 64
 
 static const char *const metric_names[METRICS] = {
     "baseline.success_rate", "baseline.p50_ms", "baseline.p99_ms", "chaos.success_rate", "chaos.p50_ms",
     "chaos.p99_ms",          "recovery.success_rate", "recovery.p50_ms", "recovery.p99_ms", "recovery_s",
-    "chaos.timeouts"};
+    "chaos.timeouts",        "chaos.inventory.success", "chaos.notification.success"};
 
 typedef struct seed_slot {
     int done;
     int failed_expectations;
+    uint64_t passed_bits; /* bit i: expectation i held */
     int violation;
     double metrics[METRICS];
     char what[512];
@@ -32,7 +35,7 @@ typedef struct seed_slot {
 typedef struct pool {
     const sim_options *o;
     const run_hooks *hooks;
-    const experiment_set *xs;
+    const experiment_unit *unit;
     uint64_t first, last;
     atomic_uint_fast64_t next;
     atomic_uint_fast64_t stop_after; /* find-violation: seeds above a known failing one are skipped */
@@ -52,6 +55,8 @@ static void fill(seed_slot *s, const sim_result *r) {
     }
     s->metrics[9] = m->recovery_s;
     s->metrics[10] = (double)m->phase[1].timeouts;
+    s->metrics[11] = m->phase[1].step_success[0];
+    s->metrics[12] = m->phase[1].step_success[1];
     s->violation = r->violation.found;
     if (r->violation.found) {
         snprintf(s->what, sizeof s->what, "%s", r->violation.what);
@@ -81,7 +86,13 @@ static void *worker(void *arg) {
         }
         seed_slot *s = &p->slots[seed - p->first];
         fill(s, &r);
-        if (p->xs) s->failed_expectations = experiment_report_text(p->xs, NULL, p->o, &r);
+        if (p->unit) {
+            const expectation *ex;
+            int ne = experiment_unit_expectations(p->unit, &ex);
+            for (int i = 0; i < ne && i < MAX_EXPECT_BITS; i++)
+                if (expect_eval(&ex[i], &r.summary).pass) s->passed_bits |= UINT64_C(1) << i;
+            s->failed_expectations = experiment_report_text(p->unit, NULL, p->o, &r);
+        }
         s->done = 1;
         if (r.violation.found && p->stop_at_violation) {
             uint64_t cur = atomic_load(&p->stop_after);
@@ -93,11 +104,11 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-static int run_pool(pool *p, const sim_options *o, const run_hooks *hooks, const experiment_set *xs, int stop) {
+static int run_pool(pool *p, const sim_options *o, const run_hooks *hooks, const experiment_unit *unit, int stop) {
     memset(p, 0, sizeof *p);
     p->o = o;
     p->hooks = hooks;
-    p->xs = xs;
+    p->unit = unit;
     p->first = o->seed;
     p->last = o->seed_last;
     atomic_init(&p->next, o->seed);
@@ -126,9 +137,59 @@ static double t975(size_t n) {
     return 1.96;
 }
 
-int multi_seeds(const sim_options *o, const run_hooks *hooks, const experiment_set *xs, FILE *out) {
+/* The metric table, the run counts and, with a unit, the expectations' pass rates; returns 1 when a run broke
+ * an invariant or failed an expectation. */
+static int print_table(const pool *p, const experiment_unit *unit, FILE *out) {
+    size_t n = (size_t)(p->last - p->first + 1);
+    fprintf(out, "%-28s %12s %12s %12s %12s\n", "metric", "mean", "95% low", "95% high", "stddev");
+    for (int m = 0; m < METRICS; m++) {
+        double sum = 0, sq = 0;
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            double v = p->slots[i].metrics[m];
+            if (m == 9 && v < 0) continue; /* not recovered: excluded from the recovery mean, counted below */
+            sum += v;
+            k++;
+        }
+        double mean = k ? sum / (double)k : 0;
+        for (size_t i = 0; i < n; i++) {
+            double v = p->slots[i].metrics[m];
+            if (m == 9 && v < 0) continue;
+            sq += (v - mean) * (v - mean);
+        }
+        double sd = k > 1 ? sqrt(sq / (double)(k - 1)) : 0;
+        double half = k > 1 ? t975(k) * sd / sqrt((double)k) : 0;
+        fprintf(out, "%-28s %12.4f %12.4f %12.4f %12.4f\n", metric_names[m], mean, mean - half, mean + half, sd);
+    }
+    size_t unrecovered = 0, violations = 0, failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        unrecovered += p->slots[i].metrics[9] < 0;
+        violations += (size_t)p->slots[i].violation;
+        failed += p->slots[i].failed_expectations != 0;
+    }
+    fprintf(out, "\nruns that did not recover before the end: %zu of %zu\n", unrecovered, n);
+    fprintf(out, "runs with an invariant violation: %zu of %zu\n", violations, n);
+    if (unit) {
+        const expectation *ex;
+        int ne = experiment_unit_expectations(unit, &ex);
+        if (ne) {
+            fprintf(out, "runs whose expectations all passed: %zu of %zu (%.1f %%)\n", n - failed, n,
+                    100.0 * (double)(n - failed) / (double)n);
+            for (int e = 0; e < ne && e < MAX_EXPECT_BITS; e++) {
+                size_t ok = 0;
+                for (size_t i = 0; i < n; i++) ok += (p->slots[i].passed_bits >> e) & 1;
+                fprintf(out, "  %5.1f %%  %s\n", 100.0 * (double)ok / (double)n, ex[e].text);
+            }
+        } else {
+            fprintf(out, "no expectations\n");
+        }
+    }
+    return (violations || failed) ? 1 : 0;
+}
+
+int multi_seeds(const sim_options *o, const run_hooks *hooks, FILE *out) {
     pool p;
-    if (run_pool(&p, o, hooks, xs, 0) < 0) {
+    if (run_pool(&p, o, hooks, NULL, 0) < 0) {
         fprintf(stderr, "sim: %s\n", p.err);
         free(p.slots);
         return 2;
@@ -137,39 +198,39 @@ int multi_seeds(const sim_options *o, const run_hooks *hooks, const experiment_s
     char faults[512];
     report_describe_faults(o, faults, sizeof faults);
     fprintf(out, "payment-chaos simulation over seeds %" PRIu64 "..%" PRIu64 " (%zu runs)\n", p.first, p.last, n);
-    fprintf(out, "faults: %s\n\n%-24s %12s %12s %12s %12s\n", faults, "metric", "mean", "95% low", "95% high",
-            "stddev");
-    for (int m = 0; m < METRICS; m++) {
-        double sum = 0, sq = 0;
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            double v = p.slots[i].metrics[m];
-            if (m == 9 && v < 0) continue; /* not recovered: excluded from the recovery mean, counted below */
-            sum += v;
-            k++;
-        }
-        double mean = k ? sum / (double)k : 0;
-        for (size_t i = 0; i < n; i++) {
-            double v = p.slots[i].metrics[m];
-            if (m == 9 && v < 0) continue;
-            sq += (v - mean) * (v - mean);
-        }
-        double sd = k > 1 ? sqrt(sq / (double)(k - 1)) : 0;
-        double half = k > 1 ? t975(k) * sd / sqrt((double)k) : 0;
-        fprintf(out, "%-24s %12.4f %12.4f %12.4f %12.4f\n", metric_names[m], mean, mean - half, mean + half, sd);
-    }
-    size_t unrecovered = 0, violations = 0, failed = 0;
-    for (size_t i = 0; i < n; i++) {
-        unrecovered += p.slots[i].metrics[9] < 0;
-        violations += (size_t)p.slots[i].violation;
-        failed += p.slots[i].failed_expectations != 0;
-    }
-    fprintf(out, "\nruns that did not recover before the end: %zu of %zu\n", unrecovered, n);
-    fprintf(out, "runs with an invariant violation: %zu of %zu\n", violations, n);
-    if (xs) fprintf(out, "runs whose expectations all passed: %zu of %zu (%.1f %%)\n", n - failed, n,
-                    100.0 * (double)(n - failed) / (double)n);
+    fprintf(out, "faults: %s\n\n", faults);
+    int rc = print_table(&p, NULL, out);
     free(p.slots);
-    return (violations || failed) ? 1 : 0;
+    return rc;
+}
+
+int multi_seeds_experiments(const sim_options *o, const experiment_set *xs, FILE *out) {
+    int rc = 0, units = experiment_unit_count(xs);
+    fprintf(out, "payment-chaos simulation over seeds %" PRIu64 "..%" PRIu64 " (%" PRIu64 " runs per chaos object)\n",
+            o->seed, o->seed_last, o->seed_last - o->seed + 1);
+    for (int u = 0; u < units; u++) {
+        const experiment_unit *unit = experiment_unit_at(xs, u);
+        sim_options uo;
+        experiment_unit_options(unit, o, &uo);
+        run_hooks h = {0};
+        h.add_actions = experiment_add_actions;
+        h.add_actions_ctx = (void *)(uintptr_t)unit;
+        pool p;
+        if (run_pool(&p, &uo, &h, unit, 0) < 0) {
+            fprintf(stderr, "sim: %s\n", p.err);
+            free(p.slots);
+            return 2;
+        }
+        fprintf(out, "\n");
+        experiment_report_header(unit, out, u, units);
+        fprintf(out, "phases: baseline 0-%g s, chaos %g-%g s, recovery %g-%g s\n\n", (double)uo.baseline_ns / 1e9,
+                (double)uo.baseline_ns / 1e9, (double)(uo.baseline_ns + uo.chaos_ns) / 1e9,
+                (double)(uo.baseline_ns + uo.chaos_ns) / 1e9,
+                (double)(uo.baseline_ns + uo.chaos_ns + uo.recovery_ns) / 1e9);
+        rc |= print_table(&p, unit, out);
+        free(p.slots);
+    }
+    return rc;
 }
 
 int multi_find_violation(const sim_options *o, const run_hooks *hooks, FILE *out) {

@@ -3,7 +3,8 @@
  *
  * --seeds A..B runs every seed (each run is independent and deterministic, so the threads share nothing
  * and the output does not depend on their number or timing) and reports, per metric, the mean and a 95 %
- * interval over seeds (t distribution), and the fraction of seeds whose expectations passed.
+ * interval over seeds (t distribution); with experiments, per chaos object, with the fraction of seeds whose
+ * expectations passed (all of them, and each one).
  * --find-violation runs the seeds until one breaks an invariant and reports it with the command that
  * reproduces it; --shrink then reduces that run's faults and load to the smallest that still fails.
  */
@@ -16,7 +17,10 @@
 #include "sim/options.h"
 #include "sim/run.h"
 
-int multi_seeds(const sim_options *o, const run_hooks *hooks, const experiment_set *xs, FILE *out);
+int multi_seeds(const sim_options *o, const run_hooks *hooks, FILE *out);
+/* --seeds with experiments: every unit (chaos object) over the seed range, one table each, with the share of
+ * seeds in which each expectation held. */
+int multi_seeds_experiments(const sim_options *o, const experiment_set *xs, FILE *out);
 int multi_find_violation(const sim_options *o, const run_hooks *hooks, FILE *out);
 
 #endif

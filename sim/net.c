@@ -27,6 +27,8 @@ typedef struct wire_packet {
     sim_net *net;
     uint32_t dst_host;
     struct wire_packet *next_free;
+    struct wire_packet *next_all; /* every packet ever allocated: those still in flight when the run ends
+                                   * sit in engine events nobody will run, and net_free() frees them here */
 } wire_packet;
 
 struct sim_net {
@@ -45,6 +47,7 @@ struct sim_net {
     int64_t jiffy_offset;
     net_stats stats;
     wire_packet *free_packets;
+    wire_packet *all_packets;
     void *tcp;
     void (*tcp_free)(void *);
 };
@@ -72,9 +75,9 @@ void net_free(sim_net *net) {
     if (!net) return;
     if (net->tcp_free) net->tcp_free(net->tcp);
     for (uint32_t i = 0; i < net->nhosts; i++) free(net->hosts[i]);
-    while (net->free_packets) {
-        wire_packet *w = net->free_packets;
-        net->free_packets = w->next_free;
+    while (net->all_packets) {
+        wire_packet *w = net->all_packets;
+        net->all_packets = w->next_all;
         free(w);
     }
     free(net);
@@ -227,8 +230,13 @@ int64_t net_timer_expiry(const sim_net *net, int64_t now_ns, int64_t delay_ns) {
 
 static wire_packet *packet_alloc(sim_net *net) {
     wire_packet *w = net->free_packets;
-    if (w) net->free_packets = w->next_free;
-    else if (!(w = malloc(sizeof *w))) abort();
+    if (w) {
+        net->free_packets = w->next_free;
+    } else {
+        if (!(w = malloc(sizeof *w))) abort();
+        w->next_all = net->all_packets;
+        net->all_packets = w;
+    }
     return w;
 }
 

@@ -34,6 +34,7 @@ void sim_options_defaults(sim_options *o) {
     cluster_spec_defaults(&o->cluster);
     svc_config_load(&o->services, empty_lookup, NULL, NULL, 0);
     o->threads = 2;
+    o->schedule_cycles = 2;
 }
 
 void sim_options_usage(FILE *out) {
@@ -72,9 +73,11 @@ void sim_options_usage(FILE *out) {
             "  --pod-kill S@T           kill one pod of service S at T after the chaos phase starts; repeatable\n");
     fprintf(out,
             "Chaos Mesh experiments:\n"
-            "  --experiment FILE        run each chaos object of FILE (repeatable; see README)\n"
+            "  --experiment FILE        run each chaos object of FILE (repeatable; docs/experiments.md)\n"
             "  --manifest FILE          take the cluster (replicas, limits, ports, labels) from k8s YAML\n"
             "  --together               apply all documents at once (as kubectl apply -f does)\n"
+            "  --schedule-cycles N      Schedule ticks to simulate per Schedule (default 2)\n"
+            "  --object NAME            run only the chaos object NAME of the files (repeatable)\n"
             "  --expect 'EXPR'          e.g. 'chain.success_rate >= 0.95 during recovery'; repeatable\n"
             "cluster and runtime:\n"
             "  --replicas P,I,N         replica counts (default 3,2,2)\n"
@@ -350,6 +353,13 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
             o->manifest = v;
         } else if (!strcmp(a, "--together")) {
             o->together = 1;
+        } else if (!strcmp(a, "--object")) {
+            NEED_ARG();
+            if (o->nobjects >= OPT_MAX_EXPECT) BAD("too many --object");
+            o->objects[o->nobjects++] = v;
+        } else if (!strcmp(a, "--schedule-cycles")) {
+            NEED_ARG();
+            if (parse_int(v, 1, 50, &o->schedule_cycles) < 0) BAD("expected 1..50");
         } else if (!strcmp(a, "--expect")) {
             NEED_ARG();
             if (o->nexpects >= OPT_MAX_EXPECT) BAD("too many expectations");

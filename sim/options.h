@@ -62,6 +62,9 @@ typedef struct sim_options {
     const char *expects[OPT_MAX_EXPECT];
     int nexpects;
     int together; /* apply every document of the experiment files at once, as kubectl apply does */
+    int schedule_cycles; /* Schedule ticks simulated per Schedule object */
+    const char *objects[OPT_MAX_EXPECT]; /* --object: run only these chaos objects (by metadata.name) */
+    int nobjects;
     /* output */
     int json;
     const char *csv_path, *svg_path, *trace_path;
