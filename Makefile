@@ -17,8 +17,6 @@
 SHELL := /bin/bash
 
 PKGS      := libmicrohttpd jansson libcurl yaml-0.1 check
-DEB_PKGS  := build-essential pkg-config libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libyaml-dev \
-             check libsubunit-dev curl python3 python3-yaml python3-jsonschema
 CC        ?= cc
 SANITIZE  ?=
 WERROR    ?=
@@ -68,7 +66,7 @@ PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
             $(if $(wildcard tests/lab/main_loadgen.c),$(BINDIR)/loadgen)
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all test check-unit check-scripts clean deps bench container-test fidelity fidelity-quick validate
+.PHONY: all test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick validate
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -95,6 +93,11 @@ $(BUILD)/tests/%: $(call obj,tests/%.c) $(call obj,$(TEST_HELPERS)) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
+# check_lab tests the lab's C half (plan, records, comparison), which is not in the library.
+$(BUILD)/tests/check_lab: $(call obj,tests/check_lab.c) $(call obj,$(TEST_HELPERS)) $(LAB_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
 # The Check suites run one after the other; each prints its own summary line. Suites find the
 # binaries through PC_BIN_DIR, so the sanitizer variant tests its own binaries.
 check-unit: $(TESTS) $(PROGRAMS)
@@ -105,6 +108,12 @@ check-scripts: $(PROGRAMS)
 
 test: check-unit check-scripts
 	@echo "make test: all passed ($(VARIANT))"
+
+# The suites whose code runs on several threads (the HTTP runtime, replicated deployments, seed ranges),
+# for the TSan build.
+TSAN_TESTS := $(filter $(BUILD)/tests/check_e2e $(BUILD)/tests/check_replicas $(BUILD)/tests/check_correctness,$(TESTS))
+check-tsan: $(TSAN_TESTS) $(PROGRAMS)
+	@set -e; for t in $(TSAN_TESTS); do echo "== $$t"; PC_BIN_DIR=$(abspath $(BINDIR)) $$t; done
 
 bench: all
 	bash tests/bench/run.sh
@@ -125,12 +134,7 @@ validate:
 
 # Installs only what is missing; needs root (apt-get). Safe to run repeatedly.
 deps:
-	@if pkg-config --exists $(PKGS) 2>/dev/null && command -v curl >/dev/null; then \
-	  echo "deps: all present"; \
-	else \
-	  echo "deps: installing $(DEB_PKGS)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PKGS); \
-	fi
+	@bash .ci/deps
 
 clean:
 	rm -rf build bin

@@ -8,8 +8,9 @@
  *   now_ns       the engine's clock;     unix_ms   2026-01-01T00:00:00Z + virtual time
  *   random_u64   the pod's own seeded stream ("pod/<name>")
  *   call         an HTTP exchange from the pod's client, to the Service IP (replica -1: kube-proxy picks a
- *                backend per connection) or to a replica's pod IP (headless DNS; a pod that is not ready
- *                does not resolve, as with publishNotReadyAddresses: false)
+ *                backend per connection) or to a replica's pod IP (headless DNS with
+ *                publishNotReadyAddresses: true, as in k8s/deployment.yaml: a starting pod resolves, a
+ *                deleted one does not until its replacement exists)
  *   timer        an engine event
  *   persist      appended to the pod's journal after the fsync latency; the journal belongs to the
  *                StatefulSet ordinal (its volume) and survives the pod

@@ -47,7 +47,7 @@ void report_describe_faults(const sim_options *o, char *out, size_t outlen) {
     for (int k = 0; k < o->nkills; k++)
         ADD("%skill one %s pod at chaos+%g s", n ? "; " : "", svc_peer_name(o->kills[k].service),
             s_of(o->kills[k].at_ns));
-    if (!n && !o->nexperiments) ADD("none");
+    if (!n) ADD(o->nexperiments ? "from the experiment file (see chaos actions and the prediction below)" : "none");
 #undef ADD
 }
 
@@ -152,12 +152,17 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
     const phase_summary *ch = &s->phase[1];
     fprintf(out, "\nfailures during chaos: %zu timeouts, %zu resets, %zu refused, %zu HTTP errors\n", ch->timeouts,
             ch->resets, ch->refused, ch->http_errors);
-    if (s->recovery_s < 0) fprintf(out, "recovery: the success rate did not return to the baseline's before the end\n");
-    else if (s->recovery_s == 0) fprintf(out, "recovery: the success rate never left the baseline's (within %.0f %%)\n",
-                                         100 * RECOVERY_TOLERANCE);
-    else fprintf(out, "recovery: success rate back to the baseline's %.1f s after the chaos ended\n", s->recovery_s);
-    if (s->latency_recovery_s > 0) fprintf(out, "          p50 latency back within 1.5x the baseline's after %.1f s\n", s->latency_recovery_s);
-    else if (s->latency_recovery_s < 0) fprintf(out, "          p50 latency did not return within 1.5x the baseline's\n");
+    if (!s->affected)
+        fprintf(out, "recovery: the success rate never left the baseline's (within %.0f %%)\n", 100 * RECOVERY_TOLERANCE);
+    else if (s->recovery_s < 0)
+        fprintf(out, "recovery: the success rate did not return to the baseline's before the end\n");
+    else
+        fprintf(out, "recovery: success rate back to the baseline's %.1f s after the chaos ended\n", s->recovery_s);
+    if (s->latency_affected && s->latency_recovery_s >= 0)
+        fprintf(out, "          p50 latency back within 1.5x the baseline's %.1f s after the chaos ended\n",
+                s->latency_recovery_s);
+    else if (s->latency_affected)
+        fprintf(out, "          p50 latency did not return within 1.5x the baseline's before the end\n");
 
     if (r->nactions) {
         fprintf(out, "\nchaos actions\n%-34s %-26s %-15s %s\n", "name", "what", "window s", "pods");

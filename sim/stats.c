@@ -115,9 +115,11 @@ void stats_compute(const req_record *recs, size_t n, int64_t b, int64_t c, int64
     double target = (base->requests ? base->success_rate : 1.0) - RECOVERY_TOLERANCE;
     double lat_target = base->p50_ms * 1.5 + 1.0;
     int affected = out->phase[1].requests && out->phase[1].success_rate < target;
+    out->affected = affected;
     out->recovery_s = affected ? -1 : 0;
     out->latency_recovery_s = -1;
     int lat_affected = out->phase[1].requests && out->phase[1].p50_ms > lat_target;
+    out->latency_affected = lat_affected;
     if (!lat_affected) out->latency_recovery_s = 0;
     for (int64_t t = c; t + SEC <= r && (out->recovery_s < 0 || out->latency_recovery_s < 0); t += STEP) {
         double rate, p50;

@@ -44,6 +44,8 @@ typedef struct run_summary {
     phase_summary phase[PHASES];
     double recovery_s;
     double latency_recovery_s; /* first 1 s window whose p50 is within 1.5x the baseline's again */
+    int affected;              /* the chaos phase's success rate fell below the baseline's (- tolerance) */
+    int latency_affected;      /* the chaos phase's p50 rose above 1.5x the baseline's */
     timeline_point *timeline;
     size_t timeline_len;
 } run_summary;
