@@ -454,18 +454,45 @@ static void exchange_free(svc_exchange *ex) {
     free(ex);
 }
 
+/* Appends str as the inside of a JSON string to out[n..cap): quotes and backslashes escaped, control
+ * characters as \u00XX, bytes outside ASCII as '?' (paths are untrusted bytes, the log must stay valid
+ * JSON). Returns the new length; stops early rather than overflow. */
+static size_t json_escape(char *out, size_t n, size_t cap, const char *str) {
+    static const char hex[] = "0123456789abcdef";
+    for (const unsigned char *p = (const unsigned char *)str; *p && n + 7 < cap; p++) {
+        if (*p == '"' || *p == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)*p;
+        } else if (*p < 0x20) {
+            out[n++] = '\\';
+            out[n++] = 'u';
+            out[n++] = '0';
+            out[n++] = '0';
+            out[n++] = hex[*p >> 4];
+            out[n++] = hex[*p & 15];
+        } else {
+            out[n++] = *p < 0x80 ? (char)*p : '?';
+        }
+    }
+    return n;
+}
+
+/* One JSON line per request. Written with snprintf rather than jansson: it runs for every request of every
+ * service, and building a JSON document for it cost more than a /health request itself (tests/bench). */
 static void log_request(svc_exchange *ex, int status, int64_t latency_ns) {
     svc_shell *s = ex->shell;
     if (s->cfg.log_level > SVC_LOG_INFO) return;
-    json_t *line = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:s, s:i, s:f, s:b}", "ts_ms",
-                             (json_int_t)svc_unix_ms(s), "level", "info", "service", s->module->name, "replica",
-                             s->cfg.replica, "event", "request", "method", ex->req->method, "path", ex->req->path,
-                             "status", status, "latency_ms", (double)latency_ns / 1e6, "forwarded",
-                             ex->req->forwarded);
-    char *text = line ? json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
-    if (text) s->rt.ops->log(s->rt.self, text);
-    free(text);
-    json_decref(line);
+    char line[1024];
+    size_t n = (size_t)snprintf(line, sizeof line,
+                                "{\"ts_ms\":%lld,\"level\":\"info\",\"service\":\"%s\",\"replica\":%d,"
+                                "\"event\":\"request\",\"method\":\"",
+                                (long long)svc_unix_ms(s), s->module->name, s->cfg.replica);
+    n = json_escape(line, n, sizeof line - 160, ex->req->method);
+    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"path\":\"");
+    n = json_escape(line, n, sizeof line - 160, ex->req->path);
+    snprintf(line + n, sizeof line - n, "\",\"status\":%d,\"latency_ms\":%.3f,\"forwarded\":%s}", status,
+             (double)latency_ns / 1e6, ex->req->forwarded ? "true" : "false");
+    s->rt.ops->log(s->rt.self, line);
 }
 
 /* Sends a response whose body is already encoded (malloc'd, handed over). */

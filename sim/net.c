@@ -265,32 +265,27 @@ static void deliver(sim_engine *e, void *ctx, uint64_t arg) {
     tcp_packet_gone(c);
 }
 
-typedef struct icmp_note {
-    sim_net *net;
-    tcp_conn *conn;
-    tcp_error err;
-} icmp_note;
-
+/* An ICMP error travels as a wire packet too (same pool, same clean-up when the run ends). */
 static void icmp_arrives(sim_engine *e, void *ctx, uint64_t arg) {
     (void)e;
-    (void)arg;
-    icmp_note *n = ctx;
-    tcp_unreachable(n->net, n->conn, n->err);
-    tcp_packet_gone(n->conn);
-    free(n);
+    wire_packet *w = ctx;
+    sim_net *net = w->net;
+    tcp_conn *c = w->p.conn;
+    tcp_unreachable(net, c, (tcp_error)arg);
+    packet_release(net, w);
+    tcp_packet_gone(c);
 }
 
 /* The sender learns that its SYN cannot be delivered: refused at once (no endpoints, REJECT rule) or
  * unreachable after the neighbour resolution timeout (a deleted pod's address). */
 static void report_unreachable(sim_net *net, tcp_conn *c, tcp_error err, int64_t after_ns) {
-    icmp_note *n = malloc(sizeof *n);
-    if (!n) abort();
-    n->net = net;
-    n->conn = c;
-    n->err = err;
+    wire_packet *w = packet_alloc(net);
+    memset(&w->p, 0, sizeof w->p);
+    w->p.conn = c;
+    w->net = net;
     tcp_packet_sent(c);
     if (err == TCP_ERR_REFUSED) net->stats.connections_refused++;
-    sim_after(net->engine, after_ns, SIM_K_ICMP, tcp_conn_id(c), icmp_arrives, n, (uint64_t)err);
+    sim_after(net->engine, after_ns, SIM_K_ICMP, tcp_conn_id(c), icmp_arrives, w, (uint64_t)err);
 }
 
 net_verdict_kind net_transmit(sim_net *net, const sim_host *src, const sim_packet *p) {

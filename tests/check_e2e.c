@@ -88,11 +88,16 @@ static char *read_file(const char *path, size_t *len) {
     return buf;
 }
 
+/* Waits (bounded: log lines reach the file within milliseconds, through the services' log writer). */
 static int file_contains(const char *path, const char *needle) {
-    char *text = read_file(path, NULL);
-    int found = text && strstr(text, needle);
-    free(text);
-    return found;
+    int64_t deadline = now_ms() + 3000;
+    for (;;) {
+        char *text = read_file(path, NULL);
+        int found = text && strstr(text, needle);
+        free(text);
+        if (found || now_ms() > deadline) return found;
+        sleep_ms(10);
+    }
 }
 
 /* ---- HTTP client (libcurl easy; one request per call) ---- */
@@ -191,6 +196,7 @@ static resp http_ex(const char *method, const char *url, const char *body, size_
 static void resp_free(resp *r) {
     free(r->body);
     r->body = NULL;
+    r->len = 0;
 }
 
 /* JSON request: returns the parsed answer (or NULL) and the status. */
@@ -964,6 +970,21 @@ START_TEST(sigterm_lets_request_in_flight_finish) {
     proc p;
     proc_start(&p, "payment", env, log);
 
+    /* A keep-alive connection opened before the signal: it can still ask /ready while the service drains. */
+    CURL *keep = curl_easy_init();
+    char ready_url[PATH_LEN];
+    snprintf(ready_url, sizeof ready_url, "%s/ready", p.url);
+    resp ready = {0};
+    curl_easy_setopt(keep, CURLOPT_URL, ready_url);
+    curl_easy_setopt(keep, CURLOPT_TIMEOUT_MS, (long)HTTP_TIMEOUT_MS);
+    curl_easy_setopt(keep, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(keep, CURLOPT_WRITEDATA, &ready);
+    ck_assert_int_eq(curl_easy_perform(keep), CURLE_OK);
+    long code = 0;
+    curl_easy_getinfo(keep, CURLINFO_RESPONSE_CODE, &code);
+    ck_assert_int_eq(code, 200);
+    resp_free(&ready);
+
     bg_request b = {.body = "{\"product_id\":\"1\"}"};
     snprintf(b.url, sizeof b.url, "%s/payment/chain", p.url);
     ck_assert(pthread_create(&b.thread, NULL, bg_main, &b) == 0);
@@ -978,6 +999,13 @@ START_TEST(sigterm_lets_request_in_flight_finish) {
         sleep_ms(10);
     }
     ck_assert_msg(file_contains(log, "\"event\":\"shutdown\""), "no shutdown log line");
+    /* draining: /ready says 503 on the existing connection (new connections are no longer accepted) */
+    ck_assert_int_eq(curl_easy_perform(keep), CURLE_OK);
+    curl_easy_getinfo(keep, CURLINFO_RESPONSE_CODE, &code);
+    ck_assert_msg(code == 503, "/ready while draining: %ld", code);
+    ck_assert_ptr_nonnull(strstr(ready.body, "shutting down"));
+    resp_free(&ready);
+    curl_easy_cleanup(keep);
     static const char doc_text[] = "{\"product_id\":\"1\",\"stock_count\":7}";
     char answer[256];
     int n = snprintf(answer, sizeof answer,
@@ -994,6 +1022,35 @@ START_TEST(sigterm_lets_request_in_flight_finish) {
     resp_free(&b.r);
     ck_assert_int_eq(proc_stop(p.pid, 0, STOP_TIMEOUT_MS), 0);
     ck_assert_msg(file_contains(log, "\"event\":\"stopped\""), "no clean stop logged");
+    close(lfd);
+}
+END_TEST
+
+START_TEST(sigterm_grace_expiry_still_exits_0) {
+    SKIP_IF_EXTERNAL();
+    char dir[DIR_LEN + 64], log[PATH_LEN];
+    test_dir(dir, sizeof dir, "grace");
+    int silent_port;
+    int lfd = listen_any(&silent_port);
+    char inv[96];
+    snprintf(inv, sizeof inv, "INVENTORY_SERVICE=http://127.0.0.1:%d", silent_port);
+    const char *env[] = {inv, "CHAIN_STEP_TIMEOUT_MS=60000", "SHUTDOWN_GRACE_MS=300", NULL};
+    snprintf(log, sizeof log, "%s/payment.log", dir);
+    proc p;
+    proc_start(&p, "payment", env, log);
+    bg_request b = {.body = "{\"product_id\":\"1\"}"};
+    snprintf(b.url, sizeof b.url, "%s/payment/chain", p.url);
+    ck_assert(pthread_create(&b.thread, NULL, bg_main, &b) == 0);
+    int c = accept_request(lfd, 10000); /* the request is stuck on a downstream that never answers */
+    ck_assert(c >= 0);
+    int64_t t0 = now_ms();
+    ck_assert_int_eq(proc_stop(p.pid, SIGTERM, STOP_TIMEOUT_MS), 0);
+    ck_assert_msg(now_ms() - t0 < 5000, "the 300 ms grace took %lld ms", (long long)(now_ms() - t0));
+    ck_assert_msg(file_contains(log, "\"event\":\"shutdown_timeout\""), "grace expiry not logged");
+    pthread_join(b.thread, NULL); /* the abandoned client sees the connection close */
+    ck_assert_int_eq(b.r.status, 0);
+    resp_free(&b.r);
+    close(c);
     close(lfd);
 }
 END_TEST
@@ -1029,6 +1086,24 @@ START_TEST(downstream_refused_and_timeout) {
     json_decref(doc);
     ck_assert_int_eq(proc_stop(p.pid, SIGTERM, STOP_TIMEOUT_MS), 0);
     close(lfd);
+}
+END_TEST
+
+START_TEST(unconfigured_replica_fails_cleanly) {
+    SKIP_IF_EXTERNAL();
+    char dir[DIR_LEN + 64], log[PATH_LEN];
+    test_dir(dir, sizeof dir, "unconfigured");
+    snprintf(log, sizeof log, "%s/payment.log", dir);
+    /* Two payment replicas, no PAYMENT_PEERS: replica 1 has no URL, so a record it owns cannot be read. */
+    const char *env[] = {"PAYMENT_REPLICAS=2", "REPLICA_INDEX=0", NULL};
+    proc p;
+    proc_start(&p, "payment", env, log);
+    long st;
+    json_t *doc = jget(p.url, "/payment/status/pay-1-00000000000000aa", &st);
+    expect_error(doc, st, 503, "owner_unavailable", "owner replica without a URL");
+    json_decref(doc);
+    ck_assert_msg(file_contains(log, "\"event\":\"call_unconfigured\""), "no log line about the missing URL");
+    ck_assert_int_eq(proc_stop(p.pid, SIGTERM, STOP_TIMEOUT_MS), 0);
 }
 END_TEST
 
@@ -1207,7 +1282,9 @@ static Suite *e2e_suite(void) {
     TCase *procs = tcase_create("processes");
     tcase_set_timeout(procs, 180);
     tcase_add_test(procs, sigterm_lets_request_in_flight_finish);
+    tcase_add_test(procs, sigterm_grace_expiry_still_exits_0);
     tcase_add_test(procs, downstream_refused_and_timeout);
+    tcase_add_test(procs, unconfigured_replica_fails_cleanly);
     tcase_add_test(procs, bad_settings_exit_2_and_help);
     tcase_add_test(procs, journal_survives_sigkill_and_torn_tail);
     tcase_add_test(procs, journal_corruption_before_the_end_refuses_to_start);

@@ -3,7 +3,7 @@
  *
  * One client thread owns one libcurl multi handle (keep-alive connections reused across calls, a pool of
  * easy handles) and a timer heap. Any thread may start a call or a timer (normally under the service gate);
- * the request is queued and the thread woken with curl_multi_wakeup(). The thread waits in
+ * the request is queued and the thread woken with curl_multi_wakeup() if it sleeps. The thread waits in
  * curl_multi_poll() bounded by libcurl's own timeout and the earliest timer, and delivers every finished
  * call and due timer in one batch under the gate. Hence, as svc.h requires:
  *   - a callback never runs inside the http_client_* function that started it, and
@@ -12,7 +12,9 @@
  *
  * Calls: the whole exchange, connect included, is bounded by svc_call.timeout_ns (CURLOPT_TIMEOUT_MS and
  * CURLOPT_CONNECTTIMEOUT_MS); response bodies over 1 MiB fail the call. libcurl codes map to outcomes:
- * 28 timeout; 6, 7 refused; 52, 55, 56 reset; anything else failed. HTTP statuses are results.
+ * 28 timeout; 6, 7 refused; 52, 55, 56 reset; anything else failed. HTTP statuses are results. HTTP/1.1
+ * keep-alive connections are reused (DOWNSTREAM_KEEPALIVE=off opens one per call); proxies from the
+ * environment (http_proxy, ...) are ignored: service-to-service calls go straight to the peer.
  *
  * Ownership: the client copies the call (method, URL, body, headers) before http_client_call returns; the
  * result's body is valid only during `done`.

@@ -1,13 +1,18 @@
 /*
- * trim.h: drop the start-up-only pages of the program's libraries from its resident set.
+ * trim.h: take the start-up-only pages of the program's libraries out of its resident set.
  *
- * A service links ~35 shared libraries (libcurl brings OpenSSL, GnuTLS via libmicrohttpd, Kerberos, LDAP,
- * SSH, ...). Loading them, resolving their symbols and running their initialisers (TLS library set-up)
- * touches several MiB of their files that the service never uses again: plain-HTTP serving needs a small
- * fraction of that code. After start-up the runtime asks the kernel to take the clean, read-only,
- * file-backed pages out of the resident set (madvise MADV_PAGEOUT, Linux 5.4+; ignored where unsupported).
- * Nothing is lost: pages the service does use fault straight back in from the page cache, and pages shared
- * with other processes are left alone by the kernel. Anonymous memory (heap, stacks) is not touched.
+ * A service links ~35 shared libraries (libcurl brings OpenSSL via libssh2, GnuTLS, Kerberos, LDAP, ...).
+ * Loading them touches several MiB of their files that plain-HTTP serving never uses again: relocation
+ * tables (libcrypto's alone is 430 KiB), initialisers, and the kernel's fault-around, which maps up to 16
+ * neighbouring page-cache pages per fault. All of it is counted in VmRSS although it is clean, shared,
+ * page-cache memory. After start-up the runtime unmaps those pages from its own page tables
+ * (madvise MADV_DONTNEED): the page cache keeps them, nothing is lost, and whatever the service does use
+ * faults straight back in (a minor fault, no I/O). VmRSS then shows what the service really uses.
+ *
+ * Safety: only read-only file mappings without any private (copy-on-write) page are touched; for those,
+ * MADV_DONTNEED only drops page-table entries and the next access reads the same bytes from the file. The
+ * RELRO segments (relocated, then made read-only) hold private pages and are always skipped. Anonymous
+ * memory (heap, stacks) is never touched.
  */
 #ifndef PC_HTTP_TRIM_H
 #define PC_HTTP_TRIM_H
@@ -16,7 +21,7 @@
 
 /* Returns the process's VmRSS in KiB (0 if unknown). */
 size_t http_rss_kib(void);
-/* Advises every read-only file mapping out of the resident set; returns the number of mappings advised. */
+/* Drops the page-table entries of every eligible mapping; returns the number of mappings trimmed. */
 int http_trim_file_pages(void);
 
 #endif

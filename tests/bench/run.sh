@@ -4,14 +4,19 @@
 #   make bench            (builds bin/*, then runs this)
 #   bash tests/bench/run.sh
 #
-# Three wrk runs on loopback, one after the other, each `wrk -t2 -c16 -d10s` (override: BENCH_DURATION=5s):
+# Four wrk runs on loopback, one after the other, each `wrk -t2 -c16 -d10s` (override: BENCH_DURATION=5s):
 #   1. GET /health of tests/bench/min_responder.c (compiled here; same libmicrohttpd threading options)
 #   2. GET /health of bin/payment-service
 #   3. POST /payment/chain (tests/bench/chain.lua) with all three services running: each request is three
-#      HTTP exchanges (client -> payment -> inventory, payment -> notification)
+#      HTTP exchanges (client -> payment, payment -> inventory, payment -> notification)
+#   4. the responder again; its baseline is the mean of runs 1 and 4
 # Targets (issue #2): payment /health >= 0.8 x responder; chain >= 0.7 x responder / 3; VmRSS of every
 # service < 8 MiB after the runs. The services run with the default LOG_LEVEL (info: one JSON line per
-# request), stderr to a file in the run's temporary directory, so logging is part of the measured cost.
+# request, formatted and written), stderr to /dev/null so that the disk does not take part in the
+# comparison (BENCH_LOGS=file keeps the logs in the run's temporary directory instead).
+# Next to each rate it prints the servers' CPU time per request (user+system time of the server processes
+# during the run): on a shared machine other jobs move the rates a lot (the responder's first and last
+# runs show by how much), the CPU cost per request much less.
 # Exit status 1 if a target is missed. Every process started here is stopped on exit.
 set -euo pipefail
 
@@ -19,6 +24,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${PC_BIN_DIR:-$ROOT/bin}
 DURATION=${BENCH_DURATION:-10s}
 THREADS=${THREADS:-2}
+LOGS=${BENCH_LOGS:-null} # where the services' stderr goes: null (/dev/null) or file
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pc-bench-XXXXXX")
 PIDS=()
 
@@ -48,68 +54,95 @@ ${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra
     "$ROOT/tests/bench/min_responder.c" -o "$RESPONDER" \
     $(pkg-config --cflags --libs libmicrohttpd) -lpthread
 
-# start NAME LOG [VAR=value...] CMD: starts a server with PORT=0, waits (bounded) for its listening line, sets PORT_OUT/PID_OUT.
+# start NAME [VAR=value...] CMD: starts a server on a free port, waits (bounded) until it answers GET /health;
+# sets PORT_OUT and PID_OUT. Its stderr goes to $LOGS (a file per server, or /dev/null).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start() {
-    local name=$1 log=$2; shift 2
-    env PORT=0 BIND_ADDRESS=127.0.0.1 THREADS="$THREADS" "$@" 2>"$log" >/dev/null &
+    local name=$1; shift
+    local port log=/dev/null
+    port=$(free_port)
+    [ "$LOGS" = file ] && log="$WORK/$name.log"
+    env PORT="$port" BIND_ADDRESS=127.0.0.1 THREADS="$THREADS" "$@" 2>"$log" >/dev/null &
     PID_OUT=$!
+    PORT_OUT=$port
     PIDS+=("$PID_OUT")
     for _ in $(seq 1 200); do
-        PORT_OUT=$(grep -o '"event":"listening"[^}]*"port":[0-9]*' "$log" 2>/dev/null | grep -o '"port":[0-9]*' | head -1 | cut -d: -f2 || true)
-        [ -n "$PORT_OUT" ] && return 0
-        kill -0 "$PID_OUT" 2>/dev/null || die "$name exited at start: $(cat "$log")"
+        curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$port/health" && return 0
+        kill -0 "$PID_OUT" 2>/dev/null || die "$name exited at start (run with BENCH_LOGS=file to keep its log)"
         sleep 0.05
     done
-    die "$name did not start within 10 s"
+    die "$name did not answer within 10 s"
 }
 
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-# rps WRK-ARGS...: runs wrk, prints its output to the log, echoes requests/s; fails on socket errors or non-2xx.
-rps() {
-    local out
+# cpu_ticks PIDS...: user+system clock ticks used so far by PIDS (fields 14 and 15 of /proc/PID/stat).
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+
+# run_wrk "PIDS" WRK-ARGS...: runs wrk; echoes "<requests/s> <server CPU us per request>", the CPU being the
+# user+system time of PIDS during the run (a cost that a busy shared machine disturbs much less than the
+# rate). Fails on non-2xx answers.
+run_wrk() {
+    local pids=$1 out t0 t1 n; shift
+    # shellcheck disable=SC2086
+    t0=$(cpu_ticks $pids)
     out=$(wrk -t2 -c16 -d"$DURATION" "$@")
+    # shellcheck disable=SC2086
+    t1=$(cpu_ticks $pids)
     echo "$out" >>"$WORK/wrk.txt"
     if grep -q "Non-2xx" <<<"$out"; then echo "bench: non-2xx answers during $*" >&2; echo "$out" >&2; exit 2; fi
-    awk '/Requests\/sec:/ {print $2}' <<<"$out"
+    n=$(awk '/requests in/ {print $1}' <<<"$out")
+    awk -v t="$((t1 - t0))" -v n="$n" -v hz="$(getconf CLK_TCK)" '/Requests\/sec:/ {printf "%s %.1f\n", $2, t * 1e6 / hz / n}' <<<"$out"
 }
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 echo "== machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), kernel $(uname -r), load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "== wrk -t2 -c16 -d$DURATION on 127.0.0.1; server threads $THREADS; service logs (LOG_LEVEL default=info) to files"
+echo "== wrk -t2 -c16 -d$DURATION on 127.0.0.1; server threads $THREADS; LOG_LEVEL default (info: a JSON line per request), stderr to $([ "$LOGS" = file ] && echo "files" || echo /dev/null)"
 
-start responder "$WORK/responder.log" "$RESPONDER"
-R_PID=$PID_OUT
-responder=$(rps "http://127.0.0.1:$PORT_OUT/health")
-stop "$R_PID"
+# The responder is measured first and last; the baseline is the mean of both, so that a change in the
+# machine's load during the runs (other jobs on a shared box) does not fall on one side only.
+measure_responder() {
+    start responder "$RESPONDER"
+    local pid=$PID_OUT
+    run_wrk "$pid" "http://127.0.0.1:$PORT_OUT/health"
+    stop "$pid"
+}
+read -r responder_first cpu_resp_first < <(measure_responder)
 
-start inventory "$WORK/inventory.log" "$BIN/inventory-service"
+start inventory "$BIN/inventory-service"
 INV_PID=$PID_OUT INV_PORT=$PORT_OUT
-start notification "$WORK/notification.log" "$BIN/notification-service"
+start notification "$BIN/notification-service"
 NTF_PID=$PID_OUT NTF_PORT=$PORT_OUT
-start payment "$WORK/payment.log" \
+start payment \
     INVENTORY_SERVICE="http://127.0.0.1:$INV_PORT" NOTIFICATION_SERVICE="http://127.0.0.1:$NTF_PORT" "$BIN/payment-service"
 PAY_PID=$PID_OUT PAY_PORT=$PORT_OUT
 
-health=$(rps "http://127.0.0.1:$PAY_PORT/health")
-chain=$(rps -s "$ROOT/tests/bench/chain.lua" "http://127.0.0.1:$PAY_PORT/payment/chain")
+read -r health cpu_health < <(run_wrk "$PAY_PID" "http://127.0.0.1:$PAY_PORT/health")
+read -r chain cpu_chain < <(run_wrk "$PAY_PID $INV_PID $NTF_PID" -s "$ROOT/tests/bench/chain.lua" \
+    "http://127.0.0.1:$PAY_PORT/payment/chain")
 # The chain answers 200 even when a step failed: check that the steps succeeded.
 curl -sf -XPOST -H 'Content-Type: application/json' -d '{"product_id":"1"}' \
     "http://127.0.0.1:$PAY_PORT/payment/chain" | grep -q '"overall_status":"success"' || die "chain steps failing"
 
 rss_pay=$(rss_kib "$PAY_PID"); rss_inv=$(rss_kib "$INV_PID"); rss_ntf=$(rss_kib "$NTF_PID")
-log_bytes=$(cat "$WORK"/payment.log "$WORK"/inventory.log "$WORK"/notification.log | wc -c)
+log_bytes=0
+[ "$LOGS" = file ] && log_bytes=$(cat "$WORK"/payment.log "$WORK"/inventory.log "$WORK"/notification.log | wc -c)
+stop "$PAY_PID"; stop "$INV_PID"; stop "$NTF_PID"
+read -r responder_last cpu_resp_last < <(measure_responder)
+responder=$(awk "BEGIN {print ($responder_first + $responder_last) / 2}")
+cpu_resp=$(awk "BEGIN {print ($cpu_resp_first + $cpu_resp_last) / 2}")
 
 fail=0
 verdict() { if awk "BEGIN {exit !($1)}"; then VERDICT=PASS; else VERDICT=FAIL; fail=1; fi; }
 r_health=$(awk "BEGIN {printf \"%.3f\", $health / $responder}")
 r_chain=$(awk "BEGIN {printf \"%.3f\", $chain / ($responder / 3)}")
 
-printf '\n%-44s %12s\n' "measurement" "requests/s"
-printf '%-44s %12.0f\n' "min responder GET /health" "$responder"
-printf '%-44s %12.0f\n' "payment-service GET /health" "$health"
-printf '%-44s %12.0f\n' "payment-service POST /payment/chain (3 hops)" "$chain"
+printf '\n%-44s %12s %22s\n' "measurement" "requests/s" "server CPU us/request"
+printf '%-44s %12.0f %22.1f   (first %.0f, last %.0f)\n' "min responder GET /health (mean)" "$responder" \
+    "$cpu_resp" "$responder_first" "$responder_last"
+printf '%-44s %12.0f %22.1f\n' "payment-service GET /health" "$health" "$cpu_health"
+printf '%-44s %12.0f %22.1f   (three services)\n' "payment-service POST /payment/chain (3 hops)" "$chain" "$cpu_chain"
 echo
 verdict "$r_health >= 0.8"; echo "payment /health / responder        = $r_health  (target >= 0.8)  $VERDICT"
 verdict "$r_chain >= 0.7"; echo "chain / (responder / 3)            = $r_chain  (target >= 0.7)  $VERDICT"
@@ -118,6 +151,6 @@ for pair in "payment:$rss_pay" "inventory:$rss_inv" "notification:$rss_ntf"; do
     verdict "$kib < 8192"
     printf 'VmRSS %-13s = %6d KiB %6.2f MiB  (target < 8 MiB)  %s\n' "$name" "$kib" "$(awk "BEGIN {print $kib/1024}")" "$VERDICT"
 done
-echo "service log output during the runs: $log_bytes bytes"
-[ "$fail" = 0 ] && echo "bench: all targets met" || echo "bench: some targets missed"
+if [ "$LOGS" = file ]; then echo "service log output during the runs: $log_bytes bytes (in $WORK, removed on exit)"; fi
+if [ "$fail" = 0 ]; then echo "bench: all targets met"; else echo "bench: some targets missed"; fi
 exit "$fail"
