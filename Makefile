@@ -13,6 +13,7 @@
 # tests/lab/*.c (the lab's load generator) are linked only into bin/loadgen.
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 SHELL := /bin/bash
 
@@ -116,6 +117,7 @@ check-tsan: $(TSAN_TESTS) $(PROGRAMS)
 	@set -e; for t in $(TSAN_TESTS); do echo "== $$t"; PC_BIN_DIR=$(abspath $(BINDIR)) $$t; done
 
 bench: all
+	bash tests/bench/sim.sh
 	bash tests/bench/run.sh
 
 container-test: all
