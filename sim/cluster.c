@@ -103,7 +103,7 @@ void cluster_spec_defaults(cluster_spec *spec) {
     spec->node_memory_bytes = 24LL * 1024 * MIB;
     spec->endpoint_delay_ns = 500 * MS;
     spec->fsync_ns = 1 * MS;
-    spec->app_rss_bytes = 6 * MIB;
+    spec->app_rss_bytes = 5 * MIB; /* VmRSS of the services after 30 s of chain load: 3.7-4.8 MiB (docs/calibration.md) */
     spec->threads = 1;
     spec->keepalive_downstream = 1;
     tcp_config_defaults(&spec->tcp);
@@ -114,13 +114,14 @@ void cluster_spec_defaults(cluster_spec *spec) {
      * CPU time of the real C services per request, per accepted connection, per downstream answer and per
      * new downstream connection, on this 2-vCPU box (kernel 6.18, libmicrohttpd 0.9.75, libcurl 7.88). */
     spec->cost_request_ns[SVC_PAYMENT] = 60 * US;
-    spec->cost_request_ns[SVC_INVENTORY] = 60 * US;
-    spec->cost_request_ns[SVC_NOTIFICATION] = 70 * US;
-    spec->cost_chain_extra_ns = 55 * US;
+    spec->cost_request_ns[SVC_INVENTORY] = 75 * US;
+    spec->cost_request_ns[SVC_NOTIFICATION] = 75 * US;
+    spec->cost_chain_extra_ns = 25 * US;
     spec->cost_completion_ns = 100 * US;
-    spec->cost_accept_ns = 120 * US;
-    spec->cost_connect_ns = 185 * US;
-    spec->cpu_offpath_pct = 40;
+    spec->cost_accept_ns = 125 * US;
+    spec->cost_connect_ns = 155 * US;
+    spec->cpu_offpath_pct = 20;
+    spec->cpu_offpath_conn_pct = 60;
     spec->cost_timer_ns = 5 * US;
     spec->stressor_oom_score_adj = 1000;
 }
@@ -219,9 +220,9 @@ static void cpu_noop(void *arg) { (void)arg; }
 
 /* The measured CPU of a piece of work, split: the part before its result is handed on delays it; the rest
  * (cpu_offpath_pct) runs right after on the same pod (it takes quota and delays later work, not this). */
-static int64_t cpu_split(const cluster *c, int64_t total_ns, int64_t *post_ns) {
-    *post_ns = total_ns * c->spec.cpu_offpath_pct / 100;
-    return total_ns - *post_ns;
+static int64_t cpu_split(const cluster *c, int64_t work_ns, int64_t conn_ns, int64_t *post_ns) {
+    *post_ns = work_ns * c->spec.cpu_offpath_pct / 100 + conn_ns * c->spec.cpu_offpath_conn_pct / 100;
+    return work_ns + conn_ns - *post_ns;
 }
 
 static void cpu_post(sim_pod *p, int64_t post_ns) {
@@ -258,8 +259,8 @@ static void call_answered(void *arg, const http_result *r) {
     /* libcurl hands the answer to the client thread, which needs CPU to run the continuation; a call that
      * needed a new connection also paid for opening and closing it (socket, connect, close: measured
      * separately in the lab, docs/calibration.md). */
-    int64_t cost = p->cl->spec.cost_completion_ns + (r->reused ? 0 : p->cl->spec.cost_connect_ns);
-    cfs_work(p->cpu, cpu_split(p->cl, cost, &w->post_ns), call_run, w);
+    int64_t conn = r->reused ? 0 : p->cl->spec.cost_connect_ns;
+    cfs_work(p->cpu, cpu_split(p->cl, p->cl->spec.cost_completion_ns, conn, &w->post_ns), call_run, w);
 }
 
 static sim_pod *replica_pod(cluster *c, svc_peer peer, int ordinal) {
@@ -423,8 +424,8 @@ static void on_request(void *ctx, http_pending *pending, const http_msg *req) {
     w->req.body_len = req->body_len > SVC_BODY_MAX_BYTES ? SVC_BODY_MAX_BYTES : req->body_len;
     w->req.body_too_large = req->body_len > SVC_BODY_MAX_BYTES;
     /* the first request of a connection also pays for accepting it (and, later, closing it) */
-    int64_t cost = request_cost(p->cl, p->peer, w->path) + (http_pending_first(pending) ? p->cl->spec.cost_accept_ns : 0);
-    cfs_work(p->cpu, cpu_split(p->cl, cost, &w->post_ns), request_run, w);
+    int64_t conn = http_pending_first(pending) ? p->cl->spec.cost_accept_ns : 0;
+    cfs_work(p->cpu, cpu_split(p->cl, request_cost(p->cl, p->peer, w->path), conn, &w->post_ns), request_run, w);
 }
 
 /* ---- endpoints ---- */

@@ -79,8 +79,9 @@ typedef struct cluster_spec {
     int64_t cost_accept_ns;                  /* a connection accepted by the pod's server (accept + close) */
     int64_t cost_connect_ns;                 /* a new connection opened by the pod's client (socket..close) */
     int cpu_offpath_pct;                     /* share of each piece of work done after its result is handed
-                                              * on (cleanup, close, another thread's bookkeeping): it uses
-                                              * the pod's CPU right after, but does not delay that result */
+                                              * on (cleanup, another thread's bookkeeping): it uses the
+                                              * pod's CPU right after, but does not delay that result */
+    int cpu_offpath_conn_pct;                /* the same for the accept and connect costs (close comes last) */
     int64_t cost_timer_ns;
     int64_t stressor_oom_score_adj;          /* memStress inherits chaos-daemon's adj */
 } cluster_spec;

@@ -44,6 +44,8 @@ struct sim_engine {
     const uint64_t *expected;
     uint64_t expected_len;
     int64_t mismatch;
+    int64_t capture_index;
+    char captured[160];
 };
 
 sim_engine *sim_engine_new(void) {
@@ -51,6 +53,7 @@ sim_engine *sim_engine_new(void) {
     if (!e) return NULL;
     e->hash = 1469598103934665603ull;
     e->mismatch = -1;
+    e->capture_index = -1;
     return e;
 }
 
@@ -212,9 +215,12 @@ static int execute_one(sim_engine *e) {
         }
         e->prints[e->prints_len++] = fp;
     }
+    if ((int64_t)e->executed == e->capture_index)
+        sim_describe_event(e->captured, sizeof e->captured, top.at, ev.kind, ev.obj, ev.arg);
     if (e->expected) {
         if (e->executed >= e->expected_len || e->expected[e->executed] != fp) {
             e->mismatch = (int64_t)e->executed;
+            sim_describe_event(e->captured, sizeof e->captured, top.at, ev.kind, ev.obj, ev.arg);
             return 0;
         }
     }
@@ -253,3 +259,6 @@ const uint64_t *sim_fingerprints(const sim_engine *e, uint64_t *count) {
 }
 
 int64_t sim_mismatch(const sim_engine *e) { return e->mismatch; }
+
+void sim_capture_at(sim_engine *e, int64_t index) { e->capture_index = index; }
+const char *sim_captured(const sim_engine *e) { return e->captured; }

@@ -66,7 +66,11 @@ void sim_compare_fingerprints(sim_engine *e, const uint64_t *fingerprints, uint6
 const uint64_t *sim_fingerprints(const sim_engine *e, uint64_t *count);
 /* -1 when none; else the index of the first differing event. */
 int64_t sim_mismatch(const sim_engine *e);
-/* Describes the event at index `index` of this run (only while tracing the same run again). */
+/* Keeps a description of the event executed at position `index` (0-based), or of the first mismatching
+ * event when comparing fingerprints; sim_captured() returns it ("" if none yet). */
+void sim_capture_at(sim_engine *e, int64_t index);
+const char *sim_captured(const sim_engine *e);
+/* Formats an event as "t=S.NNNNNNNNN kind obj=N arg=N". */
 void sim_describe_event(char *out, size_t outlen, int64_t at_ns, uint16_t kind, uint64_t obj, uint64_t arg);
 
 #endif

@@ -43,8 +43,15 @@ static int check_determinism(const sim_options *o, run_hooks *hooks) {
     }
     int rc = 0;
     if (b.mismatch >= 0) {
+        /* run 1 again, keeping a description of the event it executed at that position */
+        sim_result c;
+        run_hooks h3 = *hooks;
+        h3.capture_plus1 = b.mismatch + 1;
+        int have = sim_run_once(o, o->seed, &h3, &c, err, sizeof err) == 0;
         printf("determinism: FAILED: the runs diverge at event %" PRId64 " (of %" PRIu64 ")\n", b.mismatch, count);
-        printf("  rerun both with --trace to see the events around it\n");
+        printf("  first run:  %s\n  second run: %s\n", have ? c.event_desc : "?", b.event_desc);
+        printf("  rerun both with --trace FILE to see the events around it\n");
+        if (have) sim_result_free(&c);
         rc = 1;
     } else if (a.trace_hash != b.trace_hash || a.events != b.events) {
         printf("determinism: FAILED: same events but different hashes (%016" PRIx64 " vs %016" PRIx64 ")\n",

@@ -136,6 +136,7 @@ int sim_run_once(const sim_options *o, uint64_t seed, const run_hooks *hooks, si
     if (hooks && hooks->trace) sim_set_trace(e, hooks->trace);
     if (hooks && hooks->record_fingerprints) sim_record_fingerprints(e, 1);
     if (hooks && hooks->expect_prints) sim_compare_fingerprints(e, hooks->expect_prints, hooks->expect_count);
+    if (hooks && hooks->capture_plus1 > 0) sim_capture_at(e, hooks->capture_plus1 - 1);
 
     cluster *cl = cluster_new(e, seed, &o->cluster, &o->services);
     scenario *sc = scenario_new(cl, seed);
@@ -186,6 +187,7 @@ int sim_run_once(const sim_options *o, uint64_t seed, const run_hooks *hooks, si
     r->events = sim_events_executed(e);
     r->trace_hash = sim_trace_hash(e);
     r->mismatch = sim_mismatch(e);
+    snprintf(r->event_desc, sizeof r->event_desc, "%s", sim_captured(e));
     if (hooks && hooks->prints_out) {
         uint64_t n;
         const uint64_t *p = sim_fingerprints(e, &n);

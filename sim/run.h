@@ -72,6 +72,7 @@ typedef struct sim_result {
     uint64_t events;
     uint64_t trace_hash;
     int64_t mismatch; /* --check-determinism: first differing event, else -1 */
+    char event_desc[160]; /* the captured event, or the first mismatching one */
     double wall_s;
     req_record *records; /* copy, for --csv/--svg and seed aggregation */
     size_t nrecords;
@@ -85,6 +86,7 @@ typedef struct run_hooks {
     const uint64_t *expect_prints;  /* compare against a previous run */
     uint64_t expect_count;
     uint64_t **prints_out;          /* receives the recorded fingerprints (malloc'd) */
+    int64_t capture_plus1;          /* > 0: describe event number capture_plus1 - 1 in the result */
     uint64_t *prints_count;
     int keep_records;
     /* Adds the chaos actions of experiment files (set by the caller; may be NULL). */

@@ -94,6 +94,7 @@ START_TEST(fingerprints_find_no_divergence) {
     sim_result c;
     ck_assert_int_eq(sim_run_once(&o, 10, &h2, &c, err, sizeof err), 0);
     ck_assert_int_ge(c.mismatch, 0);
+    ck_assert_ptr_nonnull(strstr(c.event_desc, "t=")); /* and it says which event */
     free(prints);
     sim_result_free(&a);
     sim_result_free(&b);
