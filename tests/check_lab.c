@@ -1,0 +1,147 @@
+/*
+ * check_lab.c: the lab's C half without the lab (no root needed): the plan the lab executes, the records
+ * file, and the fidelity comparison (a simulator run compared with the simulator passes every bound).
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/lab/lab.h"
+
+static void parse(sim_options *o, const char *line) {
+    char buf[1024], *argv[64];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "sim %s", line);
+    for (char *t = strtok(buf, " "); t && argc < 63; t = strtok(NULL, " ")) argv[argc++] = t;
+    char err[256];
+    sim_options_defaults(o);
+    ck_assert_msg(sim_options_parse(o, argc, argv, err, sizeof err) == 0, "%s", err);
+}
+
+static char *plan_for(const char *line) {
+    static sim_options o;
+    parse(&o, line);
+    sim_result pred;
+    char err[256];
+    ck_assert_msg(lab_predict(&o, NULL, o.seed, &pred, err, sizeof err) == 0, "%s", err);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ck_assert_int_eq(lab_plan_write(f, &o, &pred), 0);
+    fclose(f);
+    sim_result_free(&pred);
+    return text;
+}
+
+START_TEST(plan_link_to) {
+    char *p = plan_for("--seed 3 --baseline 2s --chaos 4s --recovery 1s --loss 50% --link payment:inventory "
+                       "--direction to --pod-kill inventory@1s");
+    /* the sender's pods, the target's pods, and (command line) the target's Service IP */
+    ck_assert_ptr_nonnull(strstr(p, "RULE_SRC[0]=\"payment-0 payment-1 payment-2\""));
+    ck_assert_ptr_nonnull(strstr(p, "RULE_DST[0]=\"inventory-0 inventory-1\""));
+    ck_assert_ptr_nonnull(strstr(p, "RULE_NETS[0]=\"10.96.100.3/32\""));
+    ck_assert_ptr_nonnull(strstr(p, "ACT_LOSS_PCT[0]=50"));
+    ck_assert_ptr_nonnull(strstr(p, "PLAN_NRULES=1"));
+    /* the pod the simulator killed, one of the two */
+    ck_assert_ptr_nonnull(strstr(p, "ACT_KIND[1]=pod-kill; ACT_START_MS[1]=3000"));
+    ck_assert(strstr(p, "ACT_PODS[1]=\"inventory-0\"") || strstr(p, "ACT_PODS[1]=\"inventory-1\""));
+    ck_assert_ptr_nonnull(strstr(p, "PLAN_ENV=(DOWNSTREAM_KEEPALIVE=on"));
+    free(p);
+}
+END_TEST
+
+START_TEST(plan_link_both_and_default) {
+    char *p = plan_for("--baseline 1s --chaos 2s --recovery 1s --loss 0.2 --link payment:notification "
+                       "--downstream-keepalive off");
+    /* default direction both: the reverse rule filters on the sender's pod IPs only */
+    ck_assert_ptr_nonnull(strstr(p, "RULE_SRC[1]=\"notification-0 notification-1\""));
+    ck_assert_ptr_nonnull(strstr(p, "RULE_DST[1]=\"payment-0 payment-1 payment-2\"; RULE_NETS[1]=\"\""));
+    ck_assert_ptr_nonnull(strstr(p, "DOWNSTREAM_KEEPALIVE=off"));
+    free(p);
+    p = plan_for("--baseline 1s --chaos 2s --recovery 1s --loss 0.2");
+    /* no --link: every pod, toward every pod and Service address */
+    ck_assert_ptr_nonnull(strstr(p, "RULE_NETS[0]=\"10.244.0.0/16 10.96.0.0/12\""));
+    free(p);
+}
+END_TEST
+
+START_TEST(records_roundtrip) {
+    char path[] = "/tmp/check_lab_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    req_record in[2];
+    memset(in, 0, sizeof in);
+    in[0] = (req_record){.start_ns = 5, .end_ns = 1000005, .outcome = 0, .success = 1, .status = 200,
+                         .step_ok = {1, 0}, .step_latency_us = {300, 15000000}, .attempts = 1};
+    in[1] = (req_record){.start_ns = 7, .end_ns = 35000000007LL, .outcome = 1, .success = 0, .status = 0,
+                         .step_ok = {-1, -1}, .step_latency_us = {-1, -1}, .attempts = 2};
+    char err[256];
+    ck_assert_int_eq(lab_records_write(path, in, 2, err, sizeof err), 0);
+    req_record *out = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(lab_records_read(path, &out, &n, err, sizeof err), 0);
+    ck_assert_uint_eq(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_int_eq(out[i].start_ns, in[i].start_ns);
+        ck_assert_int_eq(out[i].end_ns, in[i].end_ns);
+        ck_assert_int_eq(out[i].outcome, in[i].outcome);
+        ck_assert_int_eq(out[i].success, in[i].success);
+        ck_assert_int_eq(out[i].status, in[i].status);
+        ck_assert_int_eq(out[i].step_ok[0], in[i].step_ok[0]);
+        ck_assert_int_eq(out[i].step_latency_us[1], in[i].step_latency_us[1]);
+        ck_assert_int_eq(out[i].attempts, in[i].attempts);
+    }
+    free(out);
+    unlink(path);
+}
+END_TEST
+
+/* The simulator's own records (another seed) as the "lab": every difference is within its bound. */
+START_TEST(compare_sim_with_itself) {
+    static sim_options o;
+    parse(&o, "--seed 40 --baseline 1s --chaos 20s --recovery 1s --rate 20 --loss 50% --link payment:inventory "
+              "--direction to");
+    sim_result r;
+    char err[256];
+    ck_assert_msg(lab_predict(&o, NULL, 99, &r, err, sizeof err) == 0, "%s", err);
+    char path[] = "/tmp/check_lab_XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    ck_assert_int_eq(lab_records_write(path, r.records, r.nrecords, err, sizeof err), 0);
+    sim_result_free(&r);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int rc = lab_compare(f, "self", path, &o, NULL, 8, err, sizeof err);
+    fclose(f);
+    ck_assert_msg(rc == 0, "rc %d: %s\n%s", rc, err, text);
+    ck_assert_ptr_nonnull(strstr(text, "self"));
+    ck_assert_ptr_null(strstr(text, "MISS"));
+    free(text);
+    unlink(path);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("lab");
+    TCase *t = tcase_create("plan");
+    tcase_set_timeout(t, 60);
+    tcase_add_test(t, plan_link_to);
+    tcase_add_test(t, plan_link_both_and_default);
+    tcase_add_test(t, records_roundtrip);
+    tcase_add_test(t, compare_sim_with_itself);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void) {
+    SRunner *r = srunner_create(suite());
+    srunner_run_all(r, CK_NORMAL);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

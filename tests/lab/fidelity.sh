@@ -1,0 +1,157 @@
+#!/bin/bash
+# fidelity.sh: the same scenarios in the lab (real binaries, real kernel) and in bin/sim's model, one table.
+#
+#   sudo tests/lab/fidelity.sh full     the matrix (under 20 minutes): prints the table
+#   sudo tests/lab/fidelity.sh quick    a subset (under 4 minutes, CI): exit 1 if a difference leaves its bound
+#   sudo tests/lab/fidelity.sh CELL...  only the named cells of the full matrix (e.g. loss50-keep cpu2x80)
+#
+# Every cell runs the same command line in both: the lab (tests/lab/lab.sh: bin/loadgen drives the real
+# services and injects the simulator's own actions) and the simulator pooled over FIDELITY_SIM_SEEDS seeds
+# (default 10). Compared: the chaos phase's success rate, p50, p90 and p99 latency, with 95 % intervals
+# (the lab's from its sample, the simulator's from the pooled sample). Bounds (tests/lab/fidelity.c):
+# success within 3 percentage points, p50 and p99 within 15 % of the simulator's value, or within the
+# sampling interval of the difference when that is wider. The lab's reports and request records are kept
+# in build/fidelity/<mode>/. Exit status: 0 all within bounds (quick) or table printed (full), 1 a bound
+# missed (quick), 2 the lab failed, 3 something of the lab was left on the machine.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lab.sh
+source "$HERE/lab.sh"
+MODE=${1:-quick}
+SEEDS=${FIDELITY_SIM_SEEDS:-10}
+RATE=${FIDELITY_RATE:-20}
+OUTDIR=$LAB_ROOT/build/fidelity/$MODE
+LINK=(--link payment:inventory --direction to)
+
+# name | chaos seconds | options (besides --seed, phases, --rate)
+FULL=(
+	"none-keep|40|"
+	"none-fresh|40|--downstream-keepalive off"
+	"loss20-keep|40|--loss 20% ${LINK[*]}"
+	"loss50-keep|40|--loss 50% ${LINK[*]}"
+	"loss80-keep|40|--loss 80% ${LINK[*]}"
+	"loss20-fresh|40|--loss 20% ${LINK[*]} --downstream-keepalive off"
+	"loss50-fresh|40|--loss 50% ${LINK[*]} --downstream-keepalive off"
+	"loss80-fresh|40|--loss 80% ${LINK[*]} --downstream-keepalive off"
+	"cpu1x80|40|--cpu-workers 1 --cpu-load 80 --cpu-target payment"
+	"cpu2x80|40|--cpu-workers 2 --cpu-load 80 --cpu-target payment"
+	"cpu2x100|40|--cpu-workers 2 --cpu-load 100 --cpu-target payment"
+	"kill-inventory|40|--pod-kill inventory@10s"
+	"exp-cpu-stress-100|0|--experiment chaos-experiments/05-stress-chaos.yaml --object cpu-stress-100-percent"
+)
+# The CI subset: the cells whose every bound the model meets on this machine (docs/calibration.md lists the
+# misses of the full matrix and the model changes they need; put a cell here once its fix has landed).
+QUICK=(
+	"none-fresh|20|--downstream-keepalive off"
+	"loss20-keep|25|--loss 20% ${LINK[*]}"
+	"loss50-fresh|25|--loss 50% ${LINK[*]} --downstream-keepalive off"
+	"loss80-keep|25|--loss 80% ${LINK[*]}"
+)
+
+case $MODE in
+full) CELLS=("${FULL[@]}") ;;
+quick) CELLS=("${QUICK[@]}") ;;
+*)
+	CELLS=()
+	for want in "$@"; do
+		for c in "${FULL[@]}"; do [ "${c%%|*}" = "$want" ] && CELLS+=("$c"); done
+	done
+	[ ${#CELLS[@]} -gt 0 ] || lab_die "usage: fidelity.sh full|quick|CELL... (cells: $(for c in "${FULL[@]}"; do printf '%s ' "${c%%|*}"; done))"
+	MODE=cells
+	OUTDIR=$LAB_ROOT/build/fidelity/cells
+	;;
+esac
+
+cd "$LAB_ROOT" || exit 2
+mkdir -p "$OUTDIR"
+T0=$(date +%s)
+lab_begin
+trap 'lab_end; exit 130' INT TERM
+trap 'lab_end' EXIT
+
+cell_args() { # cell -> the options both sides run
+	local spec=$1 chaos opts
+	chaos=$(cut -d'|' -f2 <<<"$spec")
+	opts=$(cut -d'|' -f3 <<<"$spec")
+	echo "--seed 1 --rate $RATE --baseline 5s --chaos ${chaos}s --recovery 5s $opts"
+}
+
+# the topology once (replica counts and limits are the same in every cell), then every cell on fresh pods
+read -r -a first <<<"$(cell_args "${CELLS[0]}")"
+lab_plan "${first[@]}"
+lab_up
+TABLE=$OUTDIR/table.txt
+{
+	echo "fidelity ($MODE): the chaos phase of each scenario, lab (real services, nftables loss, stress-ng in the"
+	echo "pods' cgroups) vs bin/sim pooled over $SEEDS seeds; 95 % intervals in brackets. Bounds: success +-3 pp,"
+	echo "p50/p99 +-15 % of the simulator's value, or within the sampling interval if wider (the difference inside"
+	echo "its 95 % interval, or one side's value inside the other's interval)."
+	echo "Loss is injected with nftables numgen in the node's prerouting hook (this kernel has no netem)."
+	printf '%-24s %-8s %-24s %-24s %10s %10s   %s\n' "scenario" "metric" "lab [95% CI]" "sim [95% CI]" "diff" "bound" "ok"
+} >"$TABLE"
+# CPU used by other jobs over the next 2 s (the lab is idle between cells), in CPUs
+others_now() {
+	local b0 b1
+	read -r b0 _ <<<"$(lab_cpu_sample)"
+	sleep 2
+	read -r b1 _ <<<"$(lab_cpu_sample)"
+	awk -v d=$((b1 - b0)) 'BEGIN { printf "%.2f", d / 2e9 }'
+}
+
+# One cell: the lab run, the simulator's pooled run, the row. Sets ROW_RC (0 ok, 1 a bound missed) and OTHER.
+run_cell() {
+	local name=$1 spec=$2 args load_before load_after busy0 ours0 t0 busy1 ours1 t1
+	read -r -a args <<<"$(cell_args "$spec")"
+	lab_plan "${args[@]}"
+	lab_pods_start
+	load_before=$(cut -d' ' -f1 /proc/loadavg)
+	lab_log "cell $name: ${args[*]} (load average $load_before)"
+	read -r busy0 ours0 t0 <<<"$(lab_cpu_sample) $(date +%s%N)"
+	if ! lab_load "${args[@]}" --records "$OUTDIR/$name.csv" >"$OUTDIR/$name.lab.txt" 2>"$OUTDIR/$name.lab.log"; then
+		tail -5 "$OUTDIR/$name.lab.log" >&2
+		lab_die "cell $name: the lab run failed"
+	fi
+	read -r busy1 ours1 t1 <<<"$(lab_cpu_sample) $(date +%s%N)"
+	lab_pods_stop
+	load_after=$(cut -d' ' -f1 /proc/loadavg)
+	OTHER=$(awk -v b=$((busy1 - busy0)) -v o=$((ours1 - ours0)) -v t=$((t1 - t0)) \
+		'BEGIN { x = (b - o) / t; if (x < 0) x = 0; printf "%.2f", x }')
+	"$LAB_BIN/sim" "${args[@]}" >"$OUTDIR/$name.sim.txt" 2>/dev/null
+	ROW_RC=0
+	"$LAB_BIN/loadgen" --compare "$OUTDIR/$name.csv" --sim-seeds "$SEEDS" --name "$name" "${args[@]}" \
+		>"$OUTDIR/$name.row" || ROW_RC=$?
+	[ $ROW_RC -ge 2 ] && lab_die "cell $name: the comparison failed"
+	printf '%-24s machine: other jobs used %s of 2 CPUs during the run; load average %s -> %s\n' "" \
+		"$OTHER" "$load_before" "$load_after" >>"$OUTDIR/$name.row"
+}
+
+MISSES=0
+for spec in "${CELLS[@]}"; do
+	name=${spec%%|*}
+	run_cell "$name" "$spec"
+	# quick (CI): a miss measured while other jobs took a good part of this 2-CPU machine says more about
+	# the machine than about the model: wait (up to 20 s) for it to calm down and measure the cell once
+	# more (once per run, and only while the run stays within its 4 minutes)
+	if [ "$MODE" = quick ] && [ $ROW_RC = 1 ] && [ -z "${RETRIED:-}" ] && awk -v o="$OTHER" 'BEGIN { exit !(o > 0.3) }' &&
+		[ $(($(date +%s) - T0)) -lt 150 ]; then
+		RETRIED=1
+		cat "$OUTDIR/$name.row" >&2
+		for _ in 1 2 3 4 5 6 7 8 9 10; do awk -v o="$(others_now)" 'BEGIN { exit !(o > 0.3) }' || break; done
+		lab_log "cell $name: missed a bound while other jobs used $OTHER CPUs; measuring it again"
+		run_cell "$name" "$spec"
+		echo "$(printf '%-24s' '')(second attempt: the first missed a bound while other jobs used the CPUs)" >>"$OUTDIR/$name.row"
+	fi
+	[ $ROW_RC = 1 ] && MISSES=$((MISSES + 1))
+	tee -a "$TABLE" <"$OUTDIR/$name.row" >&2
+done
+ELAPSED=$(($(date +%s) - T0))
+echo "$MISSES of ${#CELLS[@]} scenarios outside a bound; $ELAPSED s in all" >>"$TABLE"
+lab_end
+trap - EXIT INT TERM
+cat "$TABLE"
+[ "${LAB_LEAK:-0}" = 1 ] && exit 3
+if [ "$MODE" = quick ] && [ $MISSES -gt 0 ]; then
+	echo "fidelity-quick: FAILED: $MISSES scenario(s) outside a bound (see $OUTDIR)" >&2
+	exit 1
+fi
+exit 0
