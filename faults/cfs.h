@@ -3,10 +3,15 @@
  * and stress-ng CPU workers running inside a pod's group, as Chaos Mesh's StressChaos places them.
  *
  * The model (kernel/sched/fair.c, Documentation/scheduler/sched-bwc.rst; ../shared/facts/linux-tcp-cfs.md §4):
- *   - A node has C CPUs. Every runnable task sits on one CPU; the tasks running on a CPU share it equally
- *     (a fluid approximation of CFS/EEVDF fairness at sub-millisecond scale).
+ *   - A node has C CPUs. Every runnable task sits on one CPU; a CPU runs one task at a time for a time slice
+ *     (`quantum`, 1 ms: measured, docs/measurements/cfs-stress.md R4) and then the next one in its queue,
+ *     round robin. A task that wakes does not preempt the one running (PREEMPT_DYNAMIC "none" on this
+ *     kernel): it waits for the slice to end. A CPU that was idle needs `wake_latency` to start running
+ *     (a halted vCPU waking up).
  *   - A waking task goes to its previous CPU if that is idle, else to an idle CPU, else stays on its previous
- *     CPU (or the least loaded); a CPU that becomes idle pulls a waiting task from a busy one.
+ *     CPU (or the least loaded); a CPU that becomes idle pulls a waiting task from a busy one. A CPU whose
+ *     only tasks belong to a throttled group counts as idle, which is how a thread returning to a hog's CPU
+ *     ends up waiting for the refill.
  *   - A group with a quota has a global pool refilled to `quota` at each period boundary (the period timer's
  *     phase is random: it starts when the group first runs). Each CPU's part of the group (its cfs_rq) runs
  *     on local runtime pulled from the pool in slices (5 ms). Runtime is checked at scheduler ticks (4 ms)
@@ -21,7 +26,8 @@
  *     (10 ms of CPU time) then sleeps (100 - L) / L times the slice, with stress-ng's bias correction
  *     (see cfs.c for the exact rule and its measurement).
  *
- * Work items are pieces of CPU demand (a request's handling) queued on one of a group's service threads;
+ * Work items are pieces of CPU demand (a request's handling) queued on one of a group's threads (lanes),
+ * each with its own queue and its own last CPU, like libmicrohttpd's worker threads and libcurl's thread;
  * `done` runs when the item's CPU time has been granted.
  *
  * Ownership: the node owns groups, tasks, work items and stress workers; cfs_node_free() releases all of
@@ -52,6 +58,8 @@ typedef struct cfs_config {
     int64_t stress_slice_ns;   /* --cpu-load-slice 10 */
     cfs_stress_timing stress_timing;
     int64_t stress_sleep_overshoot_ns; /* select() wake-up latency, corrected by stress-ng's bias */
+    int64_t quantum_ns;        /* time slice of a task on a shared CPU: 1 ms */
+    int64_t wake_latency_ns;   /* an idle CPU starting to run a woken task */
 } cfs_config;
 
 void cfs_config_defaults(cfs_config *cfg);
@@ -60,13 +68,21 @@ cfs_node *cfs_node_new(sim_engine *e, const cfs_config *cfg, uint64_t seed);
 void cfs_node_free(cfs_node *node);
 const cfs_config *cfs_node_config(const cfs_node *node);
 
-/* quota_ns <= 0: no limit. `threads`: how many service threads run work items in parallel. */
+/* quota_ns <= 0: no limit. `threads`: how many threads (lanes) run work items; each has its own queue. */
 cfs_group *cfs_group_new(cfs_node *node, const char *name, int64_t quota_ns, int64_t period_ns, int threads);
 void cfs_group_set_quota(cfs_group *g, int64_t quota_ns, int64_t period_ns);
 
-/* Queues `cpu_ns` of work; `done(ctx)` runs once it has had that much CPU. Returns a handle for cancel. */
+/* Queues `cpu_ns` of work on a lane; `done(ctx)` runs once it has had that much CPU (done may be NULL).
+ * cfs_work() picks one of the first threads - 1 lanes at random (a server thread), or lane 0 when there is
+ * one thread; cfs_work_lane() names the lane (e.g. the last one for the client thread). */
 typedef void (*cfs_done_fn)(void *ctx);
 uint64_t cfs_work(cfs_group *g, int64_t cpu_ns, cfs_done_fn done, void *ctx);
+uint64_t cfs_work_lane(cfs_group *g, int lane, int64_t cpu_ns, cfs_done_fn done, void *ctx);
+int cfs_group_lanes(const cfs_group *g);
+/* A server lane drawn as cfs_work() draws it (for work that must follow on the same thread). */
+int cfs_random_server_lane(cfs_group *g);
+/* One-off CPU demand with no callback (e.g. a memory stressor touching its pages). */
+void cfs_burst(cfs_group *g, int64_t cpu_ns);
 /* Drops every queued and running work item of the group without calling done (the process was killed). */
 void cfs_group_kill_work(cfs_group *g);
 

@@ -104,7 +104,7 @@ void cluster_spec_defaults(cluster_spec *spec) {
     spec->endpoint_delay_ns = 500 * MS;
     spec->fsync_ns = 1 * MS;
     spec->app_rss_bytes = 5 * MIB; /* VmRSS of the services after 30 s of chain load: 3.7-4.8 MiB (docs/calibration.md) */
-    spec->threads = 1;
+    spec->threads = 9; /* THREADS=8 libmicrohttpd workers (k8s/deployment.yaml) + libcurl's thread */
     spec->keepalive_downstream = 1;
     tcp_config_defaults(&spec->tcp);
     net_config_defaults(&spec->net);
@@ -124,6 +124,11 @@ void cluster_spec_defaults(cluster_spec *spec) {
     spec->cpu_offpath_conn_pct = 60;
     spec->cost_timer_ns = 5 * US;
     spec->stressor_oom_score_adj = 1000;
+    /* A memory stressor is a process of its own (~3 MiB besides its allocation) and touching its pages costs
+     * the pod's CPU quota (~1.5 us per 4 KiB page fault and zeroing): the lab saw 107 MiB used for 100 MB of
+     * stress and the chain's p99 rising to 72 ms while the pages were touched (docs/lab.md). */
+    spec->stressor_rss_bytes = 3 * MIB;
+    spec->mem_touch_ns_per_mib = 384 * US;
 }
 
 sim_net *cluster_net(cluster *c) { return c->net; }
@@ -184,6 +189,7 @@ typedef struct pod_work {
     char *body;
     char *record;
     int64_t post_ns; /* CPU still to be charged once the result is handed on (cpu_offpath_pct) */
+    int lane;        /* the thread that does this work (cfs lanes: server threads, then the client thread) */
 } pod_work;
 
 static pod_work *work_new(sim_pod *p, work_kind kind) {
@@ -225,13 +231,16 @@ static int64_t cpu_split(const cluster *c, int64_t work_ns, int64_t conn_ns, int
     return work_ns + conn_ns - *post_ns;
 }
 
-static void cpu_post(sim_pod *p, int64_t post_ns) {
-    if (post_ns > 0) cfs_work(p->cpu, post_ns, cpu_noop, NULL);
+static void cpu_post(sim_pod *p, int lane, int64_t post_ns) {
+    if (post_ns > 0) cfs_work_lane(p->cpu, lane, post_ns, cpu_noop, NULL);
 }
+
+/* The runtime's client thread (libcurl's loop, timers, journal completions) is the last lane. */
+static int client_lane(sim_pod *p) { return cfs_group_lanes(p->cpu) - 1; }
 
 static void call_run(void *arg) {
     pod_work *w = arg;
-    cpu_post(w->pod, w->post_ns);
+    cpu_post(w->pod, w->lane, w->post_ns);
     svc_call_done_fn done = w->call_done;
     void *ctx = w->ctx;
     svc_call_result r = w->result;
@@ -260,7 +269,8 @@ static void call_answered(void *arg, const http_result *r) {
      * needed a new connection also paid for opening and closing it (socket, connect, close: measured
      * separately in the lab, docs/calibration.md). */
     int64_t conn = r->reused ? 0 : p->cl->spec.cost_connect_ns;
-    cfs_work(p->cpu, cpu_split(p->cl, p->cl->spec.cost_completion_ns, conn, &w->post_ns), call_run, w);
+    w->lane = client_lane(p);
+    cfs_work_lane(p->cpu, w->lane, cpu_split(p->cl, p->cl->spec.cost_completion_ns, conn, &w->post_ns), call_run, w);
 }
 
 static sim_pod *replica_pod(cluster *c, svc_peer peer, int ordinal) {
@@ -310,7 +320,7 @@ static void timer_due(sim_engine *e, void *arg, uint64_t a) {
     (void)a;
     pod_work *w = arg;
     w->event = SIM_NO_EVENT;
-    cfs_work(w->pod->cpu, w->pod->cl->spec.cost_timer_ns, timer_run, w);
+    cfs_work_lane(w->pod->cpu, client_lane(w->pod), w->pod->cl->spec.cost_timer_ns, timer_run, w);
 }
 
 static void rt_timer(void *self, int64_t delay_ns, svc_timer_fn fire, void *ctx) {
@@ -357,7 +367,7 @@ static void persist_due(sim_engine *e, void *arg, uint64_t a) {
         journal_append(p->journal, w->record); /* durable from here on */
         p->cl->stats.journal_records++;
     }
-    cfs_work(p->cpu, p->cl->spec.cost_timer_ns, persist_run, w);
+    cfs_work_lane(p->cpu, client_lane(p), p->cl->spec.cost_timer_ns, persist_run, w);
 }
 
 static void rt_persist(void *self, const char *record, size_t len, svc_persist_done_fn done, void *ctx) {
@@ -391,7 +401,7 @@ static void request_reply(void *arg, svc_response *resp) {
 static void request_run(void *arg) {
     pod_work *w = arg;
     sim_pod *p = w->pod;
-    cpu_post(p, w->post_ns);
+    cpu_post(p, w->lane, w->post_ns);
     w->post_ns = 0;
     svc_shell_handle(p->shell, &w->req, request_reply, w);
 }
@@ -425,7 +435,10 @@ static void on_request(void *ctx, http_pending *pending, const http_msg *req) {
     w->req.body_too_large = req->body_len > SVC_BODY_MAX_BYTES;
     /* the first request of a connection also pays for accepting it (and, later, closing it) */
     int64_t conn = http_pending_first(pending) ? p->cl->spec.cost_accept_ns : 0;
-    cfs_work(p->cpu, cpu_split(p->cl, request_cost(p->cl, p->peer, w->path), conn, &w->post_ns), request_run, w);
+    /* libmicrohttpd hands each connection to one of its worker threads */
+    w->lane = cfs_random_server_lane(p->cpu);
+    cfs_work_lane(p->cpu, w->lane, cpu_split(p->cl, request_cost(p->cl, p->peer, w->path), conn, &w->post_ns),
+                  request_run, w);
 }
 
 /* ---- endpoints ---- */
@@ -686,8 +699,9 @@ mem_hog *cluster_mem_hog(cluster *c, sim_pod *p, int64_t bytes, const char *name
     mem_hog *h = calloc(1, sizeof *h);
     if (!h) abort();
     h->pod = p;
-    h->bytes = bytes;
+    h->bytes = bytes + c->spec.stressor_rss_bytes;
     h->alive = 1;
+    cfs_burst(p->cpu, bytes / MIB * c->spec.mem_touch_ns_per_mib);
     snprintf(h->name, sizeof h->name, "%s", name);
     svc_list_push(&p->hogs, &h->link);
     oom_check(c, p);

@@ -66,7 +66,7 @@ typedef struct cluster_spec {
     int64_t endpoint_delay_ns;   /* pod readiness change -> kube-proxy rules */
     int64_t fsync_ns;            /* journal write + fsync */
     int64_t app_rss_bytes;       /* the service process's memory */
-    int threads;                 /* service threads per pod in the CPU model */
+    int threads;                 /* threads per pod in the CPU model: server threads + the client thread */
     int keepalive_downstream;    /* libcurl connection reuse in the services (on by default) */
     int service_logs;            /* let the services format their per-request log lines (costly; off) */
     tcp_config tcp;
@@ -84,6 +84,8 @@ typedef struct cluster_spec {
     int cpu_offpath_conn_pct;                /* the same for the accept and connect costs (close comes last) */
     int64_t cost_timer_ns;
     int64_t stressor_oom_score_adj;          /* memStress inherits chaos-daemon's adj */
+    int64_t stressor_rss_bytes;              /* a stressor process's own memory, besides what it allocates */
+    int64_t mem_touch_ns_per_mib;            /* CPU to fault in and zero 1 MiB of anonymous memory */
 } cluster_spec;
 
 void cluster_spec_defaults(cluster_spec *spec);

@@ -243,9 +243,12 @@ static int add_env(reader *r, const char *key, const char *value, const yt_node 
     manifest *m = r->m;
     if (in_list(runtime_keys, key)) return 0;
     if (in_list(unmodelled_keys, key)) {
-        if (!strcmp(key, "THREADS") && strcmp(value, "1"))
-            note(m, "env THREADS=%s: the CPU model runs each pod's work on %s service thread (cluster_spec.threads)",
-                 value, "one");
+        if (!strcmp(key, "THREADS")) {
+            /* the CPU model runs a pod's work on THREADS server threads plus the client thread */
+            char *end = NULL;
+            long t = strtol(value, &end, 10);
+            if (end != value && !*end && t >= 1 && t <= 64) m->spec.threads = (int)t + 1;
+        }
         return 0;
     }
     if (!strcmp(key, "INVENTORY_SERVICE") || !strcmp(key, "NOTIFICATION_SERVICE")) {

@@ -84,6 +84,8 @@ void sim_options_usage(FILE *out) {
             "  --cpus N                 node CPUs (default 2)\n"
             "  --cpu-limit M            CPU limit per pod in millicores (default 200)\n"
             "  --link-latency D         one-way latency per packet (default 50us)\n"
+            "  --cpu-quantum D          scheduler time slice on a shared CPU (default 1ms)\n"
+            "  --wake-latency D         an idle CPU starting a woken thread (default 20us)\n"
             "  --syn-schedule linear|doubling   kernel >= 6.5 (default) or the older doubling SYN timers\n"
             "  --downstream-keepalive on|off    the services' libcurl connection reuse (default on)\n"
             "  --retries N --backoff D  the services' downstream retry policy (default 1 attempt)\n"
@@ -381,6 +383,14 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
             NEED_ARG();
             if (parse_int(v, 1, 64000, &n) < 0) BAD("expected millicores 1..64000");
             for (int k = 0; k < SVC_PEER_COUNT; k++) o->cluster.svc[k].cpu_limit_millis = n;
+        } else if (!strcmp(a, "--cpu-quantum")) {
+            NEED_ARG();
+            if (sim_parse_duration(v, &d) < 0 || d <= 0 || d > 100000000) BAD("expected a duration up to 100ms");
+            o->cluster.cfs.quantum_ns = d;
+        } else if (!strcmp(a, "--wake-latency")) {
+            NEED_ARG();
+            if (sim_parse_duration(v, &d) < 0 || d > 10000000) BAD("expected a duration up to 10ms");
+            o->cluster.cfs.wake_latency_ns = d;
         } else if (!strcmp(a, "--link-latency")) {
             NEED_ARG();
             if (sim_parse_duration(v, &d) < 0 || d > SEC) BAD("expected a duration up to 1s");

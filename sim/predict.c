@@ -433,11 +433,15 @@ static void predict_stress(prediction *p, const sim_options *o, const sim_result
         int64_t adj_app = 1000 - 1000 * ss->mem_request_bytes / o->cluster.node_memory_bytes;
         if (adj_app < 2) adj_app = 2;
         if (adj_app > 999) adj_app = 999;
-        int64_t bad_app = app + adj_app * limit / 1000, bad_hog = per + o->cluster.stressor_oom_score_adj * limit / 1000;
-        int64_t total = app + a->mem_bytes;
-        add(p, PRED_DOES, "%smemStress: %d workers x %.1f MiB = %.1f MiB in the cgroup of %s, + the service's %.1f MiB "
-                          "= %.1f MiB against the %.1f MiB limit", pre, a->mem_workers, per / MIB, a->mem_bytes / MIB,
-            pods, app / MIB, total / MIB, limit / MIB);
+        int64_t own = o->cluster.stressor_rss_bytes; /* each stressor process's own memory */
+        int64_t bad_app = app + adj_app * limit / 1000,
+                bad_hog = per + own + o->cluster.stressor_oom_score_adj * limit / 1000;
+        int64_t total = app + a->mem_bytes + own * a->mem_workers;
+        add(p, PRED_DOES, "%smemStress: %d workers x %.1f MiB = %.1f MiB in the cgroup of %s, + %.1f MiB of the "
+                          "stressor processes themselves + the service's %.1f MiB = %.1f MiB against the %.1f MiB "
+                          "limit; touching the pages costs about %.0f ms of the pod's CPU quota at the start",
+            pre, a->mem_workers, per / MIB, a->mem_bytes / MIB, pods, own * a->mem_workers / MIB, app / MIB,
+            total / MIB, limit / MIB, (double)(a->mem_bytes / (1024 * 1024)) * o->cluster.mem_touch_ns_per_mib / 1e6);
         if (total > limit) {
             const char *victim = bad_hog >= bad_app ? "a memStress worker" : "the service itself";
             add(p, PRED_DOES, "%sOOM kills expected: the cgroup is over its limit; the killer takes the largest "

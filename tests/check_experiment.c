@@ -245,18 +245,19 @@ START_TEST(loss_95_pair_and_seed_form) {
 END_TEST
 
 /* 2 stress-ng workers at 80 % inside a 200m quota: app + stressors exhaust the 20 ms quota early in every
- * 100 ms period, so an independent arrival waits for the refill: U(0, ~80 ms). p50 36.6 +- 5.4 ms and p99
- * 89.7 +- 2.1 ms over seeds 1..100, against a 0.77 ms baseline (../shared/facts/linux-tcp-cfs.md: p50 near
- * 40 ms, p99 near 90 ms). No request fails: the timeouts are seconds. */
+ * 100 ms period, so an independent arrival waits for the refill: U(0, ~85 ms) (../shared/facts/linux-tcp-cfs.md:
+ * p50 near 40 ms). A chain needs payment's CPU several times, each time behind a hog's time slice, so the
+ * throttle sometimes cuts it and it waits one more period: the p99 lies between one and two periods (the lab
+ * measured 134 ms, docs/lab.md). No request fails: the timeouts are seconds. */
 START_TEST(cpu_stress_several_times_slower) {
     for (uint64_t seed = 1; seed <= 2; seed++) {
         xrun *x = xobject(STRESS_FILE, "cpu-stress-payment", seed);
         const phase_summary *b = &x->r.summary.phase[0], *c = chaos_phase(x);
         ck_assert_double_ge(c->p50_ms, 5 * b->p50_ms);
         ck_assert_double_ge(c->p50_ms, 15);
-        ck_assert_double_le(c->p50_ms, 60);
-        ck_assert_double_ge(c->p99_ms, 60);
-        ck_assert_double_le(c->p99_ms, 100);
+        ck_assert_double_le(c->p50_ms, 70);
+        ck_assert_double_ge(c->p99_ms, 80);
+        ck_assert_double_le(c->p99_ms, 200);
         ck_assert_double_eq(c->success_rate, 1.0);
         ck_assert_double_le(x->r.summary.phase[2].p99_ms, 5); /* stressors gone: back at once */
         char *text = prediction_text(x);
