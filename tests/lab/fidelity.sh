@@ -42,7 +42,9 @@ FULL=(
 # The CI subset: the cells whose every bound the model meets on this machine (docs/calibration.md lists the
 # misses of the full matrix and the model changes they need; put a cell here once its fix has landed).
 QUICK=(
+	"none-keep|20|"
 	"none-fresh|20|--downstream-keepalive off"
+	"cpu1x80|25|--cpu-workers 1 --cpu-load 80 --cpu-target payment"
 	"loss20-keep|25|--loss 20% ${LINK[*]}"
 	"loss50-fresh|25|--loss 50% ${LINK[*]} --downstream-keepalive off"
 	"loss80-keep|25|--loss 80% ${LINK[*]}"
