@@ -130,7 +130,7 @@ void cfs_config_defaults(cfs_config *cfg) {
     /* EEVDF's sysctl_sched_base_slice (0.75 ms): what a woken thread waits behind a hog. R4 measured ~1 ms
      * alternation between two spinners; 0.75 ms fits the lab best (docs/calibration.md, fidelity table). */
     cfg->quantum_ns = 750 * US;
-    cfg->wake_latency_ns = 30 * US; /* mean; fitted to the lab's no-fault p50 and p99 (docs/calibration.md) */
+    cfg->wake_latency_ns = 20 * US; /* mean; fitted to the lab's no-fault p50 and p99 (docs/calibration.md) */
 }
 
 cfs_node *cfs_node_new(sim_engine *e, const cfs_config *cfg, uint64_t seed) {

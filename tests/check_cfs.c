@@ -113,7 +113,9 @@ END_TEST
 
 START_TEST(no_stress_no_wait) {
     run(&P, 5, 0, 0, 20 * US, 500, 0);
-    ck_assert_msg(quantile_ms(&P, 0.99) < 0.1, "p99 %.3f", quantile_ms(&P, 0.99));
+    /* only the work itself and an idle vCPU's wake-up (exponential, mean 20 us: p99 about 92 us) */
+    ck_assert_msg(quantile_ms(&P, 0.99) < 0.2, "p99 %.3f", quantile_ms(&P, 0.99));
+    ck_assert_msg(quantile_ms(&P, 0.5) > 0.02, "p50 %.3f: the wake-up latency is missing", quantile_ms(&P, 0.5));
 }
 END_TEST
 

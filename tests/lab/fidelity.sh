@@ -39,12 +39,13 @@ FULL=(
 	"kill-inventory|40|--pod-kill inventory@10s"
 	"exp-cpu-stress-100|0|--experiment chaos-experiments/05-stress-chaos.yaml --object cpu-stress-100-percent"
 )
-# The CI subset: the cells whose every bound the model meets on this machine (docs/calibration.md lists the
-# misses of the full matrix and the model changes they need; put a cell here once its fix has landed).
+# The CI subset: the cells whose every bound the model meets on this machine in every lab run so far
+# (docs/calibration.md lists the misses of the full matrix). cpu1x80 agrees on average but its lab p50 moved
+# from 14 ms to 5.5 ms between two runs (the median sits on the steep edge of a bimodal distribution), too
+# unstable for a gate.
 QUICK=(
 	"none-keep|20|"
 	"none-fresh|20|--downstream-keepalive off"
-	"cpu1x80|25|--cpu-workers 1 --cpu-load 80 --cpu-target payment"
 	"loss20-keep|25|--loss 20% ${LINK[*]}"
 	"loss50-fresh|25|--loss 50% ${LINK[*]} --downstream-keepalive off"
 	"loss80-keep|25|--loss 80% ${LINK[*]}"
