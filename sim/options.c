@@ -84,7 +84,7 @@ void sim_options_usage(FILE *out) {
             "  --cpus N                 node CPUs (default 2)\n"
             "  --cpu-limit M            CPU limit per pod in millicores (default 200)\n"
             "  --link-latency D         one-way latency per packet (default 50us)\n"
-            "  --cpu-quantum D          scheduler time slice on a shared CPU (default 1ms)\n"
+            "  --cpu-quantum D          scheduler time slice on a shared CPU (default 750us, EEVDF's base slice)\n"
             "  --wake-latency D         an idle CPU starting a woken thread (default 20us)\n"
             "  --syn-schedule linear|doubling   kernel >= 6.5 (default) or the older doubling SYN timers\n"
             "  --downstream-keepalive on|off    the services' libcurl connection reuse (default on)\n"

@@ -43,9 +43,7 @@ typedef struct ccall {
     int unconfigured; /* no URL for the target: fails without a transfer */
     svc_call_outcome outcome;
     int status;
-    char *resp;
-    size_t resp_len, resp_cap;
-    int too_big;
+    http_body resp;
     const char *url, *method, *body;
     size_t body_len;
     struct curl_slist headers[HEADERS_MAX]; /* chained by hand: no allocation per header */
@@ -236,29 +234,29 @@ void http_client_call(http_client *c, const svc_call *call, svc_call_done_fn don
 
 /* ---- transfers (client thread) ---- */
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
-    ccall *cc = arg;
+size_t http_body_append(char *data, size_t size, size_t nmemb, void *arg) {
+    http_body *b = arg;
     size_t n = size * nmemb;
-    if (cc->resp_len + n > HTTP_CALL_RESPONSE_MAX) {
-        cc->too_big = 1;
-        return 0; /* CURLE_WRITE_ERROR: the call fails */
+    if (b->len + n > HTTP_CALL_RESPONSE_MAX) {
+        b->too_big = 1;
+        return 0; /* CURLE_WRITE_ERROR: the transfer fails */
     }
-    if (cc->resp_len + n + 1 > cc->resp_cap) {
-        size_t cap = cc->resp_cap ? cc->resp_cap : 1024;
-        while (cap < cc->resp_len + n + 1) cap *= 2;
-        char *grown = realloc(cc->resp, cap);
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *grown = realloc(b->data, cap);
         if (!grown) return 0;
-        cc->resp = grown;
-        cc->resp_cap = cap;
+        b->data = grown;
+        b->cap = cap;
     }
-    memcpy(cc->resp + cc->resp_len, data, n);
-    cc->resp_len += n;
-    cc->resp[cc->resp_len] = '\0';
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
     return n;
 }
 
-static svc_call_outcome outcome_of(CURLcode rc) {
-    switch (rc) {
+svc_call_outcome http_call_outcome(int curl_code) {
+    switch ((CURLcode)curl_code) {
     case CURLE_OK: return SVC_CALL_OK;
     case CURLE_OPERATION_TIMEDOUT: return SVC_CALL_TIMEOUT;
     case CURLE_COULDNT_CONNECT:
@@ -292,7 +290,7 @@ static CURL *easy_new(const http_client *c) {
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_PROXY, ""); /* service-to-service calls never go through http_proxy */
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_body_append);
     if (!c->env->downstream_keepalive) {
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L); /* DOWNSTREAM_KEEPALIVE=off: a new connection */
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);  /* per call, closed after it */
@@ -308,7 +306,7 @@ static int start_transfer(http_client *c, ccall *cc) {
     cc->easy = e;
     curl_easy_setopt(e, CURLOPT_URL, cc->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, cc);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, cc);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &cc->resp);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, cc->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, cc->timeout_ms);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, cc->headers);
@@ -335,7 +333,7 @@ static void release_call(http_client *c, ccall *cc) {
         if (c->pool_len < POOL_MAX) c->pool[c->pool_len++] = cc->easy;
         else curl_easy_cleanup(cc->easy);
     }
-    free(cc->resp);
+    free(cc->resp.data);
     free(cc);
 }
 
@@ -354,12 +352,12 @@ static void collect_finished(http_client *c, ccall **done_tail) {
         if (rc == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         curl_multi_remove_handle(c->multi, e);
         active_unlink(c, cc);
-        cc->outcome = outcome_of(rc);
+        cc->outcome = http_call_outcome(rc);
         cc->status = (int)status;
         if (rc != CURLE_OK)
             http_log_event(SVC_LOG_DEBUG, "call_failed", json_pack("{s:s, s:i}", "url", cc->url, "curl_code", (int)rc),
                            "%s %s: %s%s", cc->method, cc->url, curl_easy_strerror(rc),
-                           cc->too_big ? " (response body over 1 MiB)" : "");
+                           cc->resp.too_big ? " (response body over 1 MiB)" : "");
         cc->next = NULL;
         *done_tail = cc;
         done_tail = &cc->next;
@@ -372,8 +370,8 @@ static void deliver(http_client *c, ccall *done, const timer_entry *due, size_t 
         int64_t now = http_clock_ns();
         for (ccall *cc = done; cc; cc = cc->next) {
             svc_call_result r = {.outcome = cc->outcome, .status = cc->outcome == SVC_CALL_OK ? cc->status : 0,
-                                 .body = cc->outcome == SVC_CALL_OK ? cc->resp : NULL,
-                                 .body_len = cc->outcome == SVC_CALL_OK ? cc->resp_len : 0,
+                                 .body = cc->outcome == SVC_CALL_OK ? cc->resp.data : NULL,
+                                 .body_len = cc->outcome == SVC_CALL_OK ? cc->resp.len : 0,
                                  .elapsed_ns = now - cc->started_ns};
             cc->done(cc->ctx, &r);
         }

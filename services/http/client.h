@@ -33,6 +33,20 @@
 
 typedef struct http_client http_client;
 
+/* A response body as libcurl delivers it: grown on demand, NUL-terminated, at most HTTP_CALL_RESPONSE_MAX
+ * bytes (beyond that the write fails, and with it the transfer, and too_big is set). The owner frees data. */
+typedef struct http_body {
+    char *data;
+    size_t len, cap;
+    int too_big;
+} http_body;
+
+/* A CURLOPT_WRITEFUNCTION appending to the http_body given as CURLOPT_WRITEDATA. */
+size_t http_body_append(char *data, size_t size, size_t nmemb, void *body);
+/* libcurl's result code (CURLcode) as a call outcome, by the rule above. Shared with bin/loadgen so the lab
+ * classifies failures exactly as the services do. */
+svc_call_outcome http_call_outcome(int curl_code);
+
 /* Monotonic clock in ns (the runtime's now_ns). */
 int64_t http_clock_ns(void);
 

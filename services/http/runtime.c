@@ -31,6 +31,7 @@
 #include "services/http/log.h"
 #include "services/http/server.h"
 #include "services/http/trim.h"
+#include "sim/rng.h"
 
 #define CATALOGUE_FILE_MAX (16 * 1024 * 1024)
 #define DRAIN_POLL_NS (5 * 1000000L)
@@ -45,7 +46,7 @@ typedef struct http_runtime {
     http_journal *journal;
     http_server *server;
     svc_shell *shell;
-    uint64_t rng[4]; /* xoshiro256**, used under the gate */
+    sim_rng rng; /* the same generator as the simulator's (sim/rng.h, no simulator state), used under the gate */
 } http_runtime;
 
 /* ---- svc_runtime operations ---- */
@@ -62,19 +63,7 @@ static int64_t rt_unix_ms(void *self) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rt_random_u64(void *self) {
-    uint64_t *s = ((http_runtime *)self)->rng;
-    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
+static uint64_t rt_random_u64(void *self) { return sim_rng_u64(&((http_runtime *)self)->rng); }
 
 static void rt_call(void *self, const svc_call *call, svc_call_done_fn done, void *ctx) {
     http_client_call(((http_runtime *)self)->client, call, done, ctx);
@@ -107,15 +96,11 @@ static const svc_runtime_ops http_ops = {
 
 /* ---- start-up helpers ---- */
 
+/* A process's generator starts from the kernel's entropy: replicas must not draw the same ids or backoffs. */
 static void seed_rng(http_runtime *rt) {
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) seed = (uint64_t)rt_unix_ms(rt) ^ (uint64_t)getpid();
-    for (int i = 0; i < 4; i++) { /* splitmix64 expands the seed into the state */
-        uint64_t z = (seed += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        rt->rng[i] = z ^ (z >> 31);
-    }
+    sim_rng_init(&rt->rng, seed, "http-runtime");
 }
 
 static int read_catalogue_file(http_runtime *rt, char *err, size_t errlen) {

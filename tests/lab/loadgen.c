@@ -22,13 +22,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "services/http/client.h"
 #include "sim/rng.h"
 #include "tests/lab/lab.h"
 #include "tests/lab/labint.h"
 
 #define MS 1000000LL
 #define SEC 1000000000LL
-#define RESPONSE_MAX (1 << 20)
 #define DRAIN_EXTRA_NS (2 * SEC)
 
 typedef struct lreq {
@@ -42,8 +42,7 @@ typedef struct lreq {
     char product[16];
     char body[512];
     char url[512];
-    char *resp;
-    size_t resp_len, resp_cap;
+    http_body resp; /* the answer's body, for the chain's steps */
 } lreq;
 
 typedef struct loadgen {
@@ -126,41 +125,10 @@ static void record(loadgen *g, const req_record *rec) {
     g->recs[g->nrecs++] = *rec;
 }
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
-    lreq *q = arg;
-    size_t n = size * nmemb;
-    if (q->resp_len + n > RESPONSE_MAX) return 0;
-    if (q->resp_len + n + 1 > q->resp_cap) {
-        size_t cap = q->resp_cap ? q->resp_cap * 2 : 2048;
-        while (cap < q->resp_len + n + 1) cap *= 2;
-        char *grown = realloc(q->resp, cap);
-        if (!grown) return 0;
-        q->resp = grown;
-        q->resp_cap = cap;
-    }
-    memcpy(q->resp + q->resp_len, data, n);
-    q->resp_len += n;
-    q->resp[q->resp_len] = '\0';
-    return n;
-}
-
-/* The same mapping as the services' client (services/http/client.c). */
-static svc_call_outcome outcome_of(CURLcode rc) {
-    switch (rc) {
-    case CURLE_OK: return SVC_CALL_OK;
-    case CURLE_OPERATION_TIMEDOUT: return SVC_CALL_TIMEOUT;
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST: return SVC_CALL_REFUSED;
-    case CURLE_GOT_NOTHING:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR: return SVC_CALL_RESET;
-    default: return SVC_CALL_FAILED;
-    }
-}
-
 static void send_attempt(loadgen *g, lreq *q) {
     q->rec.attempts++;
-    q->resp_len = 0;
+    q->resp.len = 0;
+    q->resp.too_big = 0;
     CURL *e = curl_easy_init();
     if (!e) abort();
     q->easy = e;
@@ -188,8 +156,8 @@ static void send_attempt(loadgen *g, lreq *q) {
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, q);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_body_append);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &q->resp);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->headers);
     if (!lc->keepalive) {
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
@@ -245,11 +213,11 @@ static void finish(loadgen *g, lreq *q, CURLcode rc, int64_t end_ns) {
     curl_multi_remove_handle(g->multi, q->easy);
     curl_easy_cleanup(q->easy);
     q->easy = NULL;
-    rec->outcome = (uint8_t)outcome_of(rc);
+    rec->outcome = (uint8_t)http_call_outcome(rc);
     rec->status = (int16_t)status;
     const load_config *lc = g->lc;
     if (rc == CURLE_OK) {
-        if (lc->workload == LOAD_CHAIN) parse_chain(rec, q->resp, q->resp_len, status);
+        if (lc->workload == LOAD_CHAIN) parse_chain(rec, q->resp.data, q->resp.len, status);
         else if (lc->workload == LOAD_PROCESS) rec->success = status == 201;
         else rec->success = status >= 200 && status < 300;
     } else {
@@ -272,7 +240,7 @@ static void finish(loadgen *g, lreq *q, CURLcode rc, int64_t end_ns) {
     g->inflight--;
     if (q->client >= 0 && end_ns < lc->stop_ns) g->client_next[q->client] = end_ns + lc->think_ns;
     curl_slist_free_all(q->headers);
-    free(q->resp);
+    free(q->resp.data);
     free(q);
 }
 
@@ -414,7 +382,7 @@ int lab_run(const lab_config *cfg, const sim_options *o, const sim_result *pred,
         q->rec.end_ns = end;
         record(&g, &q->rec);
         curl_slist_free_all(q->headers);
-        free(q->resp);
+        free(q->resp.data);
         free(q);
     }
     hook_reap(&g, 1);
