@@ -121,7 +121,7 @@ void cluster_spec_defaults(cluster_spec *spec) {
     spec->cost_accept_ns = 125 * US;
     spec->cost_connect_ns = 155 * US;
     spec->cpu_offpath_pct = 20;
-    spec->cpu_offpath_conn_pct = 60;
+    spec->cpu_offpath_conn_pct = 75;
     spec->cost_timer_ns = 5 * US;
     spec->stressor_oom_score_adj = 1000;
     /* A memory stressor is a process of its own (~3 MiB besides its allocation) and touching its pages costs
@@ -147,6 +147,8 @@ pod_state pod_get_state(const sim_pod *p) { return p->state; }
 int pod_ready(const sim_pod *p) { return p->ready; }
 sim_host *pod_host(sim_pod *p) { return p->host; }
 cfs_group *pod_cpu(sim_pod *p) { return p->cpu; }
+static void oom_check(cluster *c, sim_pod *p);
+
 svc_shell *pod_shell(sim_pod *p) { return p->state == POD_RUNNING ? p->shell : NULL; }
 int pod_restarts(const sim_pod *p) { return p->restarts; }
 int64_t pod_memory_limit(const sim_pod *p) { return p->cl->spec.svc[p->peer].mem_limit_bytes; }
@@ -519,6 +521,7 @@ static void pod_boot(sim_pod *p, int ready_now) {
     }
     svc_shell_start(p->shell);
     p->state = POD_RUNNING;
+    oom_check(c, p); /* the service's own memory now counts (and shows in the peak) */
     p->server = http_server_new(c->net, p->host, c->spec.svc[p->peer].port, 120 * SEC, on_request, p);
     if (ready_now) {
         p->ready = 1;

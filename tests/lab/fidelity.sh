@@ -42,11 +42,12 @@ FULL=(
 # The CI subset: the cells whose every bound the model meets on this machine in every lab run so far
 # (docs/calibration.md lists the misses of the full matrix). cpu1x80 agrees on average but its lab p50 moved
 # from 14 ms to 5.5 ms between two runs (the median sits on the steep edge of a bimodal distribution), too
-# unstable for a gate.
+# unstable for a gate; so is loss20-keep's p99, which sits between two points of the retransmission
+# lattice (420 or 830 ms, depending on whether ~1 % of requests needed a second RTO).
 QUICK=(
 	"none-keep|20|"
 	"none-fresh|20|--downstream-keepalive off"
-	"loss20-keep|25|--loss 20% ${LINK[*]}"
+	"loss20-fresh|25|--loss 20% ${LINK[*]} --downstream-keepalive off"
 	"loss50-fresh|25|--loss 50% ${LINK[*]} --downstream-keepalive off"
 	"loss80-keep|25|--loss 80% ${LINK[*]}"
 )
@@ -132,17 +133,26 @@ MISSES=0
 for spec in "${CELLS[@]}"; do
 	name=${spec%%|*}
 	run_cell "$name" "$spec"
-	# quick (CI): a miss measured while other jobs took a good part of this 2-CPU machine says more about
-	# the machine than about the model: wait (up to 20 s) for it to calm down and measure the cell once
-	# more (once per run, and only while the run stays within its 4 minutes)
-	if [ "$MODE" = quick ] && [ $ROW_RC = 1 ] && [ -z "${RETRIED:-}" ] && awk -v o="$OTHER" 'BEGIN { exit !(o > 0.3) }' &&
-		[ $(($(date +%s) - T0)) -lt 150 ]; then
+	# quick (CI): each cell makes three comparisons at the 95 % level, so a model that is right still misses
+	# one of the fifteen now and then by sampling alone (a lab success rate of 91.8 % [89.0-93.9] where its
+	# other runs gave 85-86 % and the simulator 87.8 %). A cell that misses is measured once more, after the
+	# machine has calmed down if other jobs were using it, and the second measurement decides: a real model
+	# error misses twice, a sampling accident twice in a row has odds of about 1 in 400. Once per run, and
+	# only while the run stays within its 4 minutes.
+	chaos_s=$(cut -d'|' -f2 <<<"$spec")
+	if [ "$MODE" = quick ] && [ $ROW_RC = 1 ] && [ -z "${RETRIED:-}" ] &&
+		[ $(($(date +%s) - T0 + chaos_s + 30)) -lt 240 ]; then
 		RETRIED=1
 		cat "$OUTDIR/$name.row" >&2
-		for _ in 1 2 3 4 5 6 7 8 9 10; do awk -v o="$(others_now)" 'BEGIN { exit !(o > 0.3) }' || break; done
-		lab_log "cell $name: missed a bound while other jobs used $OTHER CPUs; measuring it again"
+		why="missed a bound"
+		if awk -v o="$OTHER" 'BEGIN { exit !(o > 0.3) }'; then
+			why="missed a bound while other jobs used $OTHER CPUs"
+			for _ in 1 2 3 4 5 6 7 8 9 10; do awk -v o="$(others_now)" 'BEGIN { exit !(o > 0.3) }' || break; done
+		fi
+		lab_log "cell $name: $why; measuring it again"
+		cp "$OUTDIR/$name.row" "$OUTDIR/$name.first.row"
 		run_cell "$name" "$spec"
-		echo "$(printf '%-24s' '')(second attempt: the first missed a bound while other jobs used the CPUs)" >>"$OUTDIR/$name.row"
+		echo "$(printf '%-24s' '')(second measurement: the first $why, see $name.first.row)" >>"$OUTDIR/$name.row"
 	fi
 	[ $ROW_RC = 1 ] && MISSES=$((MISSES + 1))
 	tee -a "$TABLE" <"$OUTDIR/$name.row" >&2
