@@ -444,8 +444,7 @@ static void list_gathered(void *arg, const svc_call_result *results, int count) 
 
 static void route_list(void *state, svc_exchange *ex) {
     inventory_state *st = state;
-    const char *query = svc_ex_request(ex)->query;
-    if (svc_ex_request(ex)->forwarded || (query && strstr(query, "scope=local"))) {
+    if (svc_ex_wants_local_only(ex)) {
         json_t *products = local_products(st);
         svc_ex_reply(ex, 200, json_pack("{s:o, s:I, s:i}", "products", products, "count",
                                         (json_int_t)json_array_size(products), "replica", st->cfg->replica));

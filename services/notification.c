@@ -217,8 +217,7 @@ static void history_gathered(void *arg, const svc_call_result *results, int coun
 
 static void route_history(void *state, svc_exchange *ex) {
     notification_state *st = state;
-    const char *query = svc_ex_request(ex)->query;
-    if (svc_ex_request(ex)->forwarded || (query && strstr(query, "scope=local"))) {
+    if (svc_ex_wants_local_only(ex)) {
         json_t *list = local_history(st, HISTORY_VIEW);
         svc_ex_reply(ex, 200, json_pack("{s:o, s:I, s:I, s:i}", "notifications", list, "count",
                                         (json_int_t)json_array_size(list), "total_count", (json_int_t)st->total,

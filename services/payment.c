@@ -514,6 +514,15 @@ static int owner_of_payment(payment_state *st, const char *id) {
     return svc_owner_of_id(id, "pay", st->cfg->replicas[SVC_PAYMENT]);
 }
 
+/* The payment `id` when this replica owns it. Otherwise the exchange has been answered (forwarded to the
+ * owning replica, or 404 when the owner has no such payment) and the result is NULL. */
+static payment *owned_payment_or_answer(payment_state *st, svc_exchange *ex, const char *id) {
+    if (svc_ex_redirect_to_owner(ex, owner_of_payment(st, id))) return NULL;
+    payment *p = svc_table_get(&st->by_id, id);
+    if (!p) svc_ex_error(ex, 404, "not_found", "no payment with id %.64s", id);
+    return p;
+}
+
 static void route_status(void *state, svc_exchange *ex) {
     payment_state *st = state;
     const char *id = svc_ex_param(ex);
@@ -521,12 +530,8 @@ static void route_status(void *state, svc_exchange *ex) {
         svc_ex_error(ex, 404, "not_found", "no payment with id %.64s", id);
         return;
     }
-    if (svc_ex_redirect_to_owner(ex, owner_of_payment(st, id))) return;
-    payment *p = svc_table_get(&st->by_id, id);
-    if (!p) {
-        svc_ex_error(ex, 404, "not_found", "no payment with id %.64s", id);
-        return;
-    }
+    payment *p = owned_payment_or_answer(st, ex, id);
+    if (!p) return;
     svc_ex_reply(ex, 200, payment_json(p));
 }
 
@@ -585,12 +590,8 @@ static void route_refund(void *state, svc_exchange *ex) {
         svc_ex_error(ex, 400, "invalid_amount", "%s", err);
         return;
     }
-    if (svc_ex_redirect_to_owner(ex, owner_of_payment(st, id))) return;
-    payment *p = svc_table_get(&st->by_id, id);
-    if (!p) {
-        svc_ex_error(ex, 404, "not_found", "no payment with id %.64s", id);
-        return;
-    }
+    payment *p = owned_payment_or_answer(st, ex, id);
+    if (!p) return;
     if (p->status != PAY_COMPLETED && p->status != PAY_PARTIALLY_REFUNDED) {
         svc_ex_error(ex, 409, "not_refundable", "payment %s is %s; only completed payments can be refunded", p->id,
                      payment_status_name(p->status));

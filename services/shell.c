@@ -412,6 +412,11 @@ static void gather_result(void *arg, const svc_call_result *r) {
     if (--op->waiting == 0) gather_finish(op);
 }
 
+int svc_ex_wants_local_only(const svc_exchange *ex) {
+    const char *query = ex->req->query;
+    return ex->req->forwarded || (query && strstr(query, "scope=local"));
+}
+
 void svc_gather(svc_shell *s, const char *path, svc_gather_done_fn done, void *ctx) {
     int n = s->cfg.replicas[s->module->peer];
     gather_op *op = calloc(1, sizeof *op);

@@ -100,6 +100,9 @@ void svc_log(svc_shell *shell, int level, const char *event, const char *fmt, ..
  * OK result with status 0 and no body. Bodies are valid only during the callback. */
 typedef void (*svc_gather_done_fn)(void *ctx, const svc_call_result *results, int count);
 void svc_gather(svc_shell *shell, const char *path, svc_gather_done_fn done, void *ctx);
+/* True when a listing request must be answered from this replica's records alone: it was forwarded by a
+ * replica that is gathering (svc_gather), or it asks for "scope=local". Otherwise the handler gathers. */
+int svc_ex_wants_local_only(const svc_exchange *ex);
 
 /* ---- exchanges ---- */
 
