@@ -385,12 +385,6 @@ static void route_check(void *state, svc_exchange *ex) {
 
 /* ---- /list: every product, with the stock count from its owner ---- */
 
-typedef struct list_op {
-    svc_link link;
-    inventory_state *st;
-    svc_exchange *ex;
-} list_op;
-
 static json_t *local_products(inventory_state *st) {
     json_t *arr = json_array();
     for (size_t i = 0; i < st->product_count; i++)
@@ -398,9 +392,8 @@ static json_t *local_products(inventory_state *st) {
     return arr;
 }
 
-static void list_gathered(void *arg, const svc_call_result *results, int count) {
-    list_op *op = arg;
-    inventory_state *st = op->st;
+static void list_gathered(void *state, svc_exchange *ex, const svc_call_result *results, int count) {
+    inventory_state *st = state;
     /* Index each replica's answer by product id. */
     json_t **answers = calloc((size_t)count, sizeof *answers);
     if (!answers) abort();
@@ -408,9 +401,7 @@ static void list_gathered(void *arg, const svc_call_result *results, int count) 
     for (int i = 0; i < count; i++) {
         if (i == st->cfg->replica) continue;
         const svc_call_result *r = &results[i];
-        json_t *doc = (r->outcome == SVC_CALL_OK && r->status == 200 && r->body)
-                          ? json_loadb(r->body, r->body_len, 0, NULL)
-                          : NULL;
+        json_t *doc = svc_result_json(r);
         answers[i] = doc;
         if (!json_is_array(json_object_get(doc, "products"))) json_array_append_new(unavailable, json_integer(i));
     }
@@ -437,9 +428,7 @@ static void list_gathered(void *arg, const svc_call_result *results, int count) 
     json_t *doc = json_pack("{s:o, s:I, s:b, s:o}", "products", products, "count",
                             (json_int_t)json_array_size(products), "complete", json_array_size(unavailable) == 0,
                             "unavailable_replicas", unavailable);
-    svc_ex_reply(op->ex, 200, doc);
-    svc_list_remove(&op->link);
-    free(op);
+    svc_ex_reply(ex, 200, doc);
 }
 
 static void route_list(void *state, svc_exchange *ex) {
@@ -450,12 +439,7 @@ static void route_list(void *state, svc_exchange *ex) {
                                         (json_int_t)json_array_size(products), "replica", st->cfg->replica));
         return;
     }
-    list_op *op = calloc(1, sizeof *op);
-    if (!op) abort();
-    op->st = st;
-    op->ex = ex;
-    svc_list_push(&st->ops, &op->link);
-    svc_gather(st->shell, "/list?scope=local", list_gathered, op);
+    svc_ex_gather(ex, "/list?scope=local", list_gathered);
 }
 
 /* ---- module ---- */
@@ -485,7 +469,7 @@ static void inventory_destroy(void *state) {
     while (!svc_list_empty(&st->ops)) {
         svc_link *l = st->ops.next;
         svc_list_remove(l);
-        free(l); /* inv_op and list_op both start with their link */
+        free(SVC_CONTAINER_OF(l, inv_op, link));
     }
     for (size_t i = 0; i < st->reservations.cap; i++) free(st->reservations.slots[i].value);
     svc_table_free(&st->reservations);

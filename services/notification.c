@@ -43,7 +43,6 @@ typedef struct notification_state {
     size_t capacity;
     uint64_t total; /* notifications ever stored here; also the next seq */
     svc_table index;
-    svc_link ops;
 } notification_state;
 
 static int owner_of(notification_state *st, const char *id) {
@@ -155,12 +154,6 @@ static json_t *local_history(notification_state *st, size_t limit) {
     return arr;
 }
 
-typedef struct history_op {
-    svc_link link;
-    notification_state *st;
-    svc_exchange *ex;
-} history_op;
-
 /* A notice in the merge and its position in the concatenated lists (local first, then replica order). */
 typedef struct ranked {
     json_t *item;
@@ -177,18 +170,15 @@ static int newer_first(const void *a, const void *b) {
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-static void history_gathered(void *arg, const svc_call_result *results, int count) {
-    history_op *op = arg;
-    notification_state *st = op->st;
+static void history_gathered(void *state, svc_exchange *ex, const svc_call_result *results, int count) {
+    notification_state *st = state;
     json_t *all = local_history(st, HISTORY_VIEW);
     json_int_t total = (json_int_t)st->total;
     json_t *unavailable = json_array();
     for (int i = 0; i < count; i++) {
         if (i == st->cfg->replica) continue;
         const svc_call_result *r = &results[i];
-        json_t *doc = (r->outcome == SVC_CALL_OK && r->status == 200 && r->body)
-                          ? json_loadb(r->body, r->body_len, 0, NULL)
-                          : NULL;
+        json_t *doc = svc_result_json(r);
         json_t *list = json_object_get(doc, "notifications");
         if (!json_is_array(list)) {
             json_array_append_new(unavailable, json_integer(i));
@@ -207,12 +197,10 @@ static void history_gathered(void *arg, const svc_call_result *results, int coun
     for (size_t i = 0; i < n && i < HISTORY_VIEW; i++) json_array_append(merged, items[i].item);
     free(items);
     json_decref(all);
-    svc_ex_reply(op->ex, 200,
+    svc_ex_reply(ex, 200,
                  json_pack("{s:o, s:I, s:I, s:b, s:o}", "notifications", merged, "count",
                            (json_int_t)json_array_size(merged), "total_count", total, "complete",
                            json_array_size(unavailable) == 0, "unavailable_replicas", unavailable));
-    svc_list_remove(&op->link);
-    free(op);
 }
 
 static void route_history(void *state, svc_exchange *ex) {
@@ -224,12 +212,7 @@ static void route_history(void *state, svc_exchange *ex) {
                                         "replica", st->cfg->replica));
         return;
     }
-    history_op *op = calloc(1, sizeof *op);
-    if (!op) abort();
-    op->st = st;
-    op->ex = ex;
-    svc_list_push(&st->ops, &op->link);
-    svc_gather(st->shell, "/history?scope=local", history_gathered, op);
+    svc_ex_gather(ex, "/history?scope=local", history_gathered);
 }
 
 static void *notification_create(svc_shell *shell, const svc_config *cfg, char *err, size_t errlen) {
@@ -238,7 +221,6 @@ static void *notification_create(svc_shell *shell, const svc_config *cfg, char *
     st->shell = shell;
     st->cfg = cfg;
     st->capacity = cfg->history_capacity;
-    svc_list_init(&st->ops);
     st->ring = calloc(st->capacity, sizeof *st->ring);
     if (!st->ring || svc_table_init(&st->index, st->capacity * 2) < 0) goto oom;
     return st;
@@ -251,11 +233,6 @@ oom:
 
 static void notification_destroy(void *state) {
     notification_state *st = state;
-    while (!svc_list_empty(&st->ops)) {
-        history_op *op = SVC_CONTAINER_OF(st->ops.next, history_op, link);
-        svc_list_remove(&op->link);
-        free(op);
-    }
     for (size_t i = 0; i < st->capacity; i++) free(st->ring[i].message);
     free(st->ring);
     svc_table_free(&st->index);

@@ -364,8 +364,8 @@ int svc_status_for_outcome(svc_call_outcome outcome) { return outcome == SVC_CAL
 /* ---- gather: ask every other replica ---- */
 
 typedef struct gather_op {
-    svc_gather_done_fn done;
-    void *ctx;
+    svc_ex_gather_fn done;
+    svc_exchange *ex;
     int count, waiting;
     svc_call_result *results;
     char **bodies;
@@ -394,7 +394,7 @@ static void gather_slot_free(void *arg) {
 
 static void gather_finish(void *arg) {
     gather_op *op = arg;
-    op->done(op->ctx, op->results, op->count);
+    op->done(op->ex->shell->state, op->ex, op->results, op->count);
     gather_op_free(op);
 }
 
@@ -417,12 +417,18 @@ int svc_ex_wants_local_only(const svc_exchange *ex) {
     return ex->req->forwarded || (query && strstr(query, "scope=local"));
 }
 
-void svc_gather(svc_shell *s, const char *path, svc_gather_done_fn done, void *ctx) {
+json_t *svc_result_json(const svc_call_result *r) {
+    if (r->outcome != SVC_CALL_OK || r->status != 200 || !r->body) return NULL;
+    return json_loadb(r->body, r->body_len, 0, NULL);
+}
+
+void svc_ex_gather(svc_exchange *ex, const char *path, svc_ex_gather_fn done) {
+    svc_shell *s = ex->shell;
     int n = s->cfg.replicas[s->module->peer];
     gather_op *op = calloc(1, sizeof *op);
     if (!op) abort();
     op->done = done;
-    op->ctx = ctx;
+    op->ex = ex;
     op->count = n;
     op->results = calloc((size_t)n, sizeof *op->results);
     op->bodies = calloc((size_t)n, sizeof *op->bodies);

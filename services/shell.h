@@ -95,14 +95,18 @@ void svc_persist(svc_shell *shell, json_t *record, svc_persist_done_fn done, voi
 void svc_background_add(svc_shell *shell, int delta);
 void svc_log(svc_shell *shell, int level, const char *event, const char *fmt, ...);
 
-/* Asks every other replica of this service for `path` (marked as forwarded, so it is answered locally)
- * and calls done once all have answered or failed. results[i] is replica i's result; results[self] is an
- * OK result with status 0 and no body. Bodies are valid only during the callback. */
-typedef void (*svc_gather_done_fn)(void *ctx, const svc_call_result *results, int count);
-void svc_gather(svc_shell *shell, const char *path, svc_gather_done_fn done, void *ctx);
+/* Answers a request from every replica's records: asks every other replica of this service for `path`
+ * (marked as forwarded, so each answers from its own records) and calls done(state, ex, results, count) once
+ * all have answered or failed; done must answer ex. results[i] is replica i's result; results[self] is an OK
+ * result with status 0 and no body. Bodies are valid only during the callback. If the shell is destroyed
+ * first, done never runs (the shell frees the exchange). */
+typedef void (*svc_ex_gather_fn)(void *state, svc_exchange *ex, const svc_call_result *results, int count);
+void svc_ex_gather(svc_exchange *ex, const char *path, svc_ex_gather_fn done);
 /* True when a listing request must be answered from this replica's records alone: it was forwarded by a
- * replica that is gathering (svc_gather), or it asks for "scope=local". Otherwise the handler gathers. */
+ * replica that is gathering, or it asks for "scope=local". Otherwise the handler gathers. */
 int svc_ex_wants_local_only(const svc_exchange *ex);
+/* A replica's answer as JSON: the parsed body of a 200, else NULL (call failed, other status, not JSON). */
+json_t *svc_result_json(const svc_call_result *r);
 
 /* ---- exchanges ---- */
 

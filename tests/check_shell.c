@@ -92,8 +92,8 @@ static void r_call(void *state, svc_exchange *ex) {
     memset(key, 'X', sizeof key - 1);
 }
 
-static void gathered(void *arg, const svc_call_result *results, int count) {
-    top *op = arg;
+static void gathered(void *state, svc_exchange *ex, const svc_call_result *results, int count) {
+    (void)state;
     json_t *arr = json_array();
     int complete = 1;
     for (int i = 0; i < count; i++) {
@@ -103,13 +103,12 @@ static void gathered(void *arg, const svc_call_result *results, int count) {
         if (results[i].outcome != SVC_CALL_OK) complete = 0;
         json_array_append_new(arr, item);
     }
-    svc_ex_reply(op->ex, 200, json_pack("{s:o, s:b}", "results", arr, "complete", complete));
-    top_free(op);
+    svc_ex_reply(ex, 200, json_pack("{s:o, s:b}", "results", arr, "complete", complete));
 }
 
 static void r_gather(void *state, svc_exchange *ex) {
-    tstate *st = state;
-    svc_gather(st->shell, "/t/local?scope=local", gathered, top_new(st, ex));
+    (void)state;
+    svc_ex_gather(ex, "/t/local?scope=local", gathered);
 }
 
 static void timer_fired(void *arg) {
