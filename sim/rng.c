@@ -4,15 +4,12 @@
 #include "sim/rng.h"
 
 #include <math.h>
+#include <string.h>
 
-uint64_t sim_hash_name(const char *name) {
-    uint64_t h = 14695981039346656037ull;
-    for (; *name; name++) {
-        h ^= (unsigned char)*name;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
+#include "services/ids.h"
+
+/* FNV-1a, the same hash the services use for ownership (services/ids.c). */
+uint64_t sim_hash_name(const char *name) { return svc_fnv1a64(name, strlen(name)); }
 
 static uint64_t splitmix64(uint64_t *x) {
     uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
