@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "services/list.h"
 #include "sim/kinds.h"
 
 #define SEC 1000000000LL
@@ -103,7 +104,7 @@ typedef struct cconn {
     int state;
     int64_t idle_since;
     exchange *ex;
-    struct cconn *prev, *next;
+    svc_link link; /* in http_client.conns */
 } cconn;
 
 struct exchange {
@@ -118,15 +119,15 @@ struct exchange {
     cconn *conn;
     int reused, retried;
     svc_call_outcome async_outcome;
-    struct exchange *prev, *next;
+    svc_link link; /* in http_client.exs */
 };
 
 struct http_client {
     sim_net *net;
     sim_host *host;
     http_client_config cfg;
-    cconn conns;    /* sentinel: every connection (busy or idle) */
-    exchange exs;   /* sentinel: every exchange in flight */
+    svc_link conns; /* every connection (busy or idle), oldest first */
+    svc_link exs;   /* every exchange in flight */
     int nidle;
     int inflight;
     http_client_stats stats;
@@ -146,23 +147,15 @@ http_client *http_client_new(sim_net *net, sim_host *host, const http_client_con
     c->net = net;
     c->host = host;
     c->cfg = *cfg;
-    c->conns.prev = c->conns.next = &c->conns;
-    c->exs.prev = c->exs.next = &c->exs;
+    svc_list_init(&c->conns);
+    svc_list_init(&c->exs);
     return c;
 }
 
 const http_client_stats *http_client_get_stats(const http_client *c) { return &c->stats; }
 int http_client_inflight(const http_client *c) { return c->inflight; }
 
-static void conn_unlink(cconn *k) {
-    k->prev->next = k->next;
-    k->next->prev = k->prev;
-}
-
-static void ex_unlink(exchange *x) {
-    x->prev->next = x->next;
-    x->next->prev = x->prev;
-}
+static cconn *cconn_of(svc_link *l) { return SVC_CONTAINER_OF(l, cconn, link); }
 
 /* Closes and forgets a connection (FIN; the kernel finishes it without us). */
 static void conn_drop(cconn *k, int reset) {
@@ -170,14 +163,14 @@ static void conn_drop(cconn *k, int reset) {
     if (k->state == CC_IDLE) c->nidle--;
     if (reset) tcp_abort(k->tcp, TCP_CLIENT);
     else tcp_close(k->tcp, TCP_CLIENT);
-    conn_unlink(k);
+    svc_list_remove(&k->link);
     free(k);
 }
 
 static void ex_finish(exchange *x, svc_call_outcome outcome, const http_msg *resp) {
     http_client *c = x->client;
     sim_cancel(CE(c), &x->deadline);
-    ex_unlink(x);
+    svc_list_remove(&x->link);
     c->inflight--;
     http_result r = {.outcome = outcome,
                      .status = resp ? resp->status : 0,
@@ -229,9 +222,9 @@ static void c_message(void *ctx, tcp_conn *t, void *msg) {
         c->nidle++;
         if (c->nidle > c->cfg.max_idle) {
             /* the cache is full: close the oldest idle connection */
-            for (cconn *o = c->conns.next; o != &c->conns; o = o->next)
-                if (o->state == CC_IDLE) {
-                    conn_drop(o, 0);
+            for (svc_link *l = c->conns.next; l != &c->conns; l = l->next)
+                if (cconn_of(l)->state == CC_IDLE) {
+                    conn_drop(cconn_of(l), 0);
                     break;
                 }
         }
@@ -298,10 +291,7 @@ static void start_fresh(exchange *x) {
     k->state = CC_CONNECTING;
     k->ex = x;
     x->conn = k;
-    k->prev = c->conns.prev;
-    k->next = &c->conns;
-    c->conns.prev->next = k;
-    c->conns.prev = k;
+    svc_list_push(&c->conns, &k->link);
     c->stats.connects++;
     k->tcp = tcp_connect(c->net, c->host, x->dst, x->port, &client_app, k);
 }
@@ -331,17 +321,15 @@ void http_request(http_client *c, sim_addr dst, int port, http_msg *req, int64_t
     x->start = sim_now(CE(c));
     x->done = done;
     x->ctx = ctx;
-    x->prev = c->exs.prev;
-    x->next = &c->exs;
-    c->exs.prev->next = x;
-    c->exs.prev = x;
+    svc_list_push(&c->exs, &x->link);
     c->inflight++;
     c->stats.exchanges++;
     x->deadline = sim_after(CE(c), timeout_ns, SIM_K_HTTP_DEADLINE, c->host->id, deadline_fired, x, 0);
     if (c->cfg.keepalive) {
         int64_t now = sim_now(CE(c));
-        for (cconn *k = c->conns.next; k != &c->conns;) {
-            cconn *next = k->next;
+        for (svc_link *l = c->conns.next, *next; l != &c->conns; l = next) {
+            next = l->next; /* conn_drop unlinks k */
+            cconn *k = cconn_of(l);
             if (k->state == CC_IDLE && k->dst == dst && k->port == port) {
                 if (tcp_peer_closed(k->tcp, TCP_CLIENT) || now - k->idle_since > c->cfg.max_age_ns) {
                     conn_drop(k, 0);
@@ -353,7 +341,6 @@ void http_request(http_client *c, sim_addr dst, int port, http_msg *req, int64_t
                     return;
                 }
             }
-            k = next;
         }
     }
     start_fresh(x);
@@ -374,25 +361,22 @@ void http_fail_async(http_client *c, svc_call_outcome outcome, http_done_fn done
     x->done = done;
     x->ctx = ctx;
     x->async_outcome = outcome;
-    x->prev = c->exs.prev;
-    x->next = &c->exs;
-    c->exs.prev->next = x;
-    c->exs.prev = x;
+    svc_list_push(&c->exs, &x->link);
     c->inflight++;
     x->deadline = sim_after(CE(c), 0, SIM_K_HTTP_ASYNC, c->host->id, async_fail_fired, x, (uint64_t)outcome);
 }
 
 void http_client_abort_all(http_client *c) {
-    while (c->exs.next != &c->exs) {
-        exchange *x = c->exs.next;
+    while (!svc_list_empty(&c->exs)) {
+        exchange *x = SVC_CONTAINER_OF(c->exs.next, exchange, link);
         sim_cancel(CE(c), &x->deadline);
-        ex_unlink(x);
+        svc_list_remove(&x->link);
         http_msg_free(x->req);
         free(x);
         c->inflight--;
     }
-    while (c->conns.next != &c->conns) {
-        cconn *k = c->conns.next;
+    while (!svc_list_empty(&c->conns)) {
+        cconn *k = cconn_of(c->conns.next);
         k->ex = NULL;
         conn_drop(k, 0);
     }
@@ -414,7 +398,7 @@ typedef struct sconn {
     sim_event_id idle;
     int64_t idle_deadline; /* lazily checked: the timer is moved only when it fires early */
     uint32_t served;       /* requests received on this connection */
-    struct sconn *prev, *next;
+    svc_link link;         /* in http_server.conns */
 } sconn;
 
 struct http_pending {
@@ -422,7 +406,7 @@ struct http_pending {
     int first;   /* the first request of its connection */
     http_server *srv;
     http_msg *req;
-    struct http_pending *prev, *next;
+    svc_link link; /* in http_server.pendings */
 };
 
 struct http_server {
@@ -432,8 +416,8 @@ struct http_server {
     int64_t idle_timeout_ns;
     http_request_fn on_request;
     void *ctx;
-    sconn conns;
-    http_pending pendings;
+    svc_link conns;    /* every accepted connection */
+    svc_link pendings; /* every request not yet answered */
 };
 
 static sim_engine *SE(http_server *s) { return net_engine(s->net); }
@@ -441,8 +425,7 @@ static sim_engine *SE(http_server *s) { return net_engine(s->net); }
 static void sconn_free(sconn *k) {
     sim_cancel(SE(k->srv), &k->idle);
     if (k->pending) k->pending->conn = NULL;
-    k->prev->next = k->next;
-    k->next->prev = k->prev;
+    svc_list_remove(&k->link);
     free(k);
 }
 
@@ -477,10 +460,7 @@ static void s_message(void *ctx, tcp_conn *t, void *msg) {
     p->srv = s;
     p->req = msg;
     p->first = k->served++ == 0;
-    p->prev = s->pendings.prev;
-    p->next = &s->pendings;
-    s->pendings.prev->next = p;
-    s->pendings.prev = p;
+    svc_list_push(&s->pendings, &p->link);
     k->pending = p;
     s->on_request(s->ctx, p, p->req);
 }
@@ -512,10 +492,7 @@ static void s_accept(void *ctx, tcp_conn *t) {
     if (!k) abort();
     k->tcp = t;
     k->srv = s;
-    k->prev = s->conns.prev;
-    k->next = &s->conns;
-    s->conns.prev->next = k;
-    s->conns.prev = k;
+    svc_list_push(&s->conns, &k->link);
     tcp_set_app(t, TCP_SERVER, &server_app, k);
     arm_idle(k);
 }
@@ -530,15 +507,14 @@ http_server *http_server_new(sim_net *net, sim_host *host, int port, int64_t idl
     s->idle_timeout_ns = idle_timeout_ns;
     s->on_request = on_request;
     s->ctx = ctx;
-    s->conns.prev = s->conns.next = &s->conns;
-    s->pendings.prev = s->pendings.next = &s->pendings;
+    svc_list_init(&s->conns);
+    svc_list_init(&s->pendings);
     net_listen(host, port, s_accept, s);
     return s;
 }
 
 static void pending_free(http_pending *p) {
-    p->prev->next = p->next;
-    p->next->prev = p->prev;
+    svc_list_remove(&p->link);
     http_msg_free(p->req);
     free(p);
 }
@@ -563,8 +539,8 @@ void http_server_reply(http_server *s, http_pending *p, http_msg *resp) {
 
 void http_server_abort_all(http_server *s) {
     /* TCP state is torn down by tcp_host_crash(); here only our bookkeeping goes. */
-    while (s->conns.next != &s->conns) sconn_free(s->conns.next);
-    while (s->pendings.next != &s->pendings) pending_free(s->pendings.next);
+    while (!svc_list_empty(&s->conns)) sconn_free(SVC_CONTAINER_OF(s->conns.next, sconn, link));
+    while (!svc_list_empty(&s->pendings)) pending_free(SVC_CONTAINER_OF(s->pendings.next, http_pending, link));
 }
 
 void http_server_free(http_server *s) {
