@@ -42,26 +42,8 @@ hasnt() {
     if printf '%s\n' "$OUT" | grep -Eq -- "$2"; then fail "$1: output has /$2/"; printf '%s\n' "$OUT" | sed 's/^/        | /' | head -n 40; else pass "$1"; fi
 }
 
-port_busy() {
-    if command -v ss >/dev/null; then
-        ss -Htan 2>/dev/null | awk '{ print $4 }' | grep -Eq "[:.]$1\$"
-    else
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-    fi
-}
-USED=" "
-free_port() {
-    local p _
-    for _ in $(seq 1 200); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        case $USED in *" $p "*) continue ;; esac
-        port_busy "$p" && continue
-        USED="$USED$p "
-        echo "$p"
-        return 0
-    done
-    return 1
-}
+# shellcheck source=tests/free_ports.sh
+. "$HERE/free_ports.sh"
 
 wait_health() {    # wait_health URL SECONDS
     local deadline=$((SECONDS + $2))
@@ -81,7 +63,8 @@ for s in payment inventory notification; do
     fi
 done
 
-PP=$(free_port) && IP=$(free_port) && NP=$(free_port) && DEAD=$(free_port) || { echo "no free port" >&2; exit 1; }
+ports=$(free_ports 4) || { echo "no free port" >&2; exit 1; }
+read -r PP IP NP DEAD <<<"$ports"
 PAY=http://127.0.0.1:$PP
 INV=http://127.0.0.1:$IP
 NOT=http://127.0.0.1:$NP

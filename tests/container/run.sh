@@ -133,29 +133,14 @@ log "layers of $PREFIX/payment-service:$TAG:"
 podman history --format '    {{.Size}}\t{{.CreatedBy}}' "$PREFIX/payment-service:$TAG" | cut -c1-120
 
 # ------------------------------------------------------------------------------------ containers
-port_busy() {
-    if command -v ss >/dev/null; then
-        ss -Htan 2>/dev/null | awk '{ print $4 }' | grep -Eq "[:.]$1\$"
-    else
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-    fi
-}
-USED=" "
-free_port() {
-    local p _
-    for _ in $(seq 1 200); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-        case $USED in *" $p "*) continue ;; esac
-        port_busy "$p" && continue
-        USED="$USED$p "
-        echo "$p"
-        return 0
-    done
-    return 1
-}
+# shellcheck source=tests/free_ports.sh
+. "$ROOT/tests/free_ports.sh"
 declare -A PORT URL
-for s in "${SERVICES[@]}"; do
-    PORT[$s]=$(free_port) || fatal "no free port"
+picked=$(free_ports ${#SERVICES[@]}) || fatal "no free port"
+read -r -a ports <<<"$picked"
+for i in "${!SERVICES[@]}"; do
+    s=${SERVICES[$i]}
+    PORT[$s]=${ports[$i]}
     URL[$s]=http://127.0.0.1:${PORT[$s]}
 done
 
