@@ -235,6 +235,18 @@ static int expr_match(const yt_node *exprs, svc_peer s, const manifest *m) {
 }
 
 /* `holder` has mode, value and selector (a chaos spec, or a NetworkChaos target). */
+/* spec.action: a required string, one of `actions` (its index in *act). Returns its node (for later
+ * messages about it), or NULL after reporting the error. */
+static const yt_node *parse_action(parser *p, const yt_node *spec, const char *path, const char *const *actions,
+                                   int *act) {
+    char full[256];
+    yt_pathf(full, sizeof full, "%s.action", path);
+    const yt_node *an = yt_get(spec, "action");
+    if (yt_check_type(&p->c, spec, an, full, YK_STRING, 1) < 0 || yt_check_enum(&p->c, an, full, actions, act) < 0)
+        return NULL;
+    return an;
+}
+
 static int parse_selector(parser *p, const yt_node *holder, const char *path, pod_selector *sel, char *desc,
                           size_t desclen) {
     const manifest *m = p->env->m;
@@ -644,11 +656,9 @@ static int parse_network(parser *p, const yt_node *spec, const char *path, cm_ac
     chaos_action *a = &ca->a;
     static const char *const actions[] = {"netem", "delay", "loss", "duplicate", "corrupt", "partition", "bandwidth", NULL};
     char full[256];
-    yt_pathf(full, sizeof full, "%s.action", path);
-    const yt_node *an = yt_get(spec, "action");
     int act;
-    if (yt_check_type(&p->c, spec, an, full, YK_STRING, 1) < 0 || yt_check_enum(&p->c, an, full, actions, &act) < 0)
-        return -1;
+    const yt_node *an = parse_action(p, spec, path, actions, &act);
+    if (!an) return -1;
     char src[200], dst[240] = "";
     if (parse_selector(p, spec, path, &a->selector, src, sizeof src) < 0) return -1;
     static const char *const dirs[] = {"to", "from", "both", NULL};
@@ -899,12 +909,8 @@ static int parse_pod(parser *p, const yt_node *spec, const char *path, cm_action
     if (yt_check_fields(&p->c, spec, path, ok, unsupported) < 0) return -1;
     chaos_action *a = &ca->a;
     static const char *const actions[] = {"pod-kill", "pod-failure", "container-kill", NULL};
-    char full[256];
-    yt_pathf(full, sizeof full, "%s.action", path);
-    const yt_node *an = yt_get(spec, "action");
     int act;
-    if (yt_check_type(&p->c, spec, an, full, YK_STRING, 1) < 0 || yt_check_enum(&p->c, an, full, actions, &act) < 0)
-        return -1;
+    if (!parse_action(p, spec, path, actions, &act)) return -1;
     char who[200];
     if (parse_selector(p, spec, path, &a->selector, who, sizeof who) < 0 ||
         parse_containers(p, spec, path, &a->selector, act == 2, actions[act]) < 0)
