@@ -4,6 +4,7 @@
  */
 #include "sim/cluster.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,7 @@ void cluster_spec_defaults(cluster_spec *spec) {
     spec->cpu_offpath_pct = 20;
     spec->cpu_offpath_conn_pct = 75;
     spec->cost_timer_ns = 5 * US;
+    spec->cpu_scale = 1.0;
     spec->stressor_oom_score_adj = 1000;
     /* A memory stressor is a process of its own (~3 MiB besides its allocation) and touching its pages costs
      * the pod's CPU quota (~1.5 us per 4 KiB page fault and zeroing): the lab saw 107 MiB used for 100 MB of
@@ -722,6 +724,17 @@ void cluster_mem_hog_free(cluster *c, mem_hog *h) {
 
 /* ---- the cluster ---- */
 
+/* Another machine runs the same code faster or slower: every piece of work by the same factor. */
+static void scale_costs(cluster_spec *s, double k) {
+    if (k == 1.0) return;
+    for (int i = 0; i < SVC_PEER_COUNT; i++) s->cost_request_ns[i] = llround((double)s->cost_request_ns[i] * k);
+    s->cost_chain_extra_ns = llround((double)s->cost_chain_extra_ns * k);
+    s->cost_completion_ns = llround((double)s->cost_completion_ns * k);
+    s->cost_accept_ns = llround((double)s->cost_accept_ns * k);
+    s->cost_connect_ns = llround((double)s->cost_connect_ns * k);
+    s->cost_timer_ns = llround((double)s->cost_timer_ns * k);
+}
+
 cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, const svc_config *base_cfg) {
     cluster *c = calloc(1, sizeof *c);
     if (!c) abort();
@@ -729,6 +742,7 @@ cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, con
     c->seed = seed;
     c->spec = *spec;
     c->spec.cfs.cpus = spec->node_cpus;
+    scale_costs(&c->spec, spec->cpu_scale);
     if (base_cfg) c->base = *base_cfg;
     else svc_config_load(&c->base, cfg_lookup, NULL, NULL, 0);
     c->base.catalogue_json = NULL; /* shells copy their own; the cluster does not own one */

@@ -83,6 +83,9 @@ typedef struct cluster_spec {
                                               * pod's CPU right after, but does not delay that result */
     int cpu_offpath_conn_pct;                /* the same for the accept and connect costs (close comes last) */
     int64_t cost_timer_ns;
+    double cpu_scale;                        /* this machine's CPU time per piece of work relative to the
+                                              * calibration machine's (the costs above); applied by
+                                              * cluster_new, so the costs stay the calibrated ones */
     int64_t stressor_oom_score_adj;          /* memStress inherits chaos-daemon's adj */
     int64_t stressor_rss_bytes;              /* a stressor process's own memory, besides what it allocates */
     int64_t mem_touch_ns_per_mib;            /* CPU to fault in and zero 1 MiB of anonymous memory */

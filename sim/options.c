@@ -86,6 +86,8 @@ void sim_options_usage(FILE *out) {
             "  --link-latency D         one-way latency per packet (default 50us)\n"
             "  --cpu-quantum D          scheduler time slice on a shared CPU (default 750us, EEVDF's base slice)\n"
             "  --wake-latency D         an idle CPU starting a woken thread (default 20us)\n"
+            "  --cpu-scale F            CPU time per piece of work relative to the calibration machine's\n"
+            "                           (default 1; the lab measures it: docs/calibration.md)\n"
             "  --syn-schedule linear|doubling   kernel >= 6.5 (default) or the older doubling SYN timers\n"
             "  --downstream-keepalive on|off    the services' libcurl connection reuse (default on)\n"
             "  --retries N --backoff D  the services' downstream retry policy (default 1 attempt)\n"
@@ -391,6 +393,12 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
             NEED_ARG();
             if (sim_parse_duration(v, &d) < 0 || d > 10000000) BAD("expected a duration up to 10ms");
             o->cluster.cfs.wake_latency_ns = d;
+        } else if (!strcmp(a, "--cpu-scale")) {
+            NEED_ARG();
+            char *end = NULL;
+            double k = strtod(v, &end);
+            if (end == v || *end || !(k >= 0.1 && k <= 10)) BAD("expected a factor 0.1..10");
+            o->cluster.cpu_scale = k;
         } else if (!strcmp(a, "--link-latency")) {
             NEED_ARG();
             if (sim_parse_duration(v, &d) < 0 || d > SEC) BAD("expected a duration up to 1s");

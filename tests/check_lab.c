@@ -1,6 +1,7 @@
 /*
  * check_lab.c: the lab's C half without the lab (no root needed): the plan the lab executes, the records
- * file, and the fidelity comparison (a simulator run compared with the simulator passes every bound).
+ * file, the fidelity comparison (a simulator run compared with the simulator passes every bound, a
+ * different machine does not) and the machine's calibration (--cpu-scale, the link latency fit).
  */
 #define _GNU_SOURCE
 #include <check.h>
@@ -116,13 +117,87 @@ START_TEST(compare_sim_with_itself) {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    int rc = lab_compare(f, "self", path, &o, NULL, 8, err, sizeof err);
+    int rc = lab_compare(f, "self", path, &o, NULL, 8, 0, err, sizeof err);
     fclose(f);
     ck_assert_msg(rc == 0, "rc %d: %s\n%s", rc, err, text);
     ck_assert_ptr_nonnull(strstr(text, "self"));
     ck_assert_ptr_null(strstr(text, "MISS"));
     free(text);
     unlink(path);
+}
+END_TEST
+
+/* Writes the simulator's records for `line` with `seed` to a temporary file; returns its path (static). */
+static const char *records_of(const char *line, uint64_t seed, char *path) {
+    static sim_options o;
+    parse(&o, line);
+    sim_result r;
+    char err[256];
+    ck_assert_msg(lab_predict(&o, NULL, seed, &r, err, sizeof err) == 0, "%s", err);
+    strcpy(path, "/tmp/check_lab_XXXXXX");
+    int fd = mkstemp(path);
+    close(fd);
+    ck_assert_int_eq(lab_records_write(path, r.records, r.nrecords, err, sizeof err), 0);
+    sim_result_free(&r);
+    return path;
+}
+
+#define NOFAULT "--seed 5 --baseline 1s --chaos 20s --recovery 1s --rate 20"
+
+/* A "lab" on a slower machine (every packet 40 us slower one way) is not the model: the comparison fails. */
+START_TEST(compare_other_machine_misses) {
+    char path[64];
+    records_of(NOFAULT " --link-latency 90us", 77, path);
+    static sim_options o;
+    parse(&o, NOFAULT);
+    char *text = NULL, err[256];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int rc = lab_compare(f, "slow", path, &o, NULL, 8, 0, err, sizeof err);
+    fclose(f);
+    ck_assert_msg(rc == 1, "rc %d: %s\n%s", rc, err, text);
+    ck_assert_ptr_nonnull(strstr(text, "MISS"));
+    free(text);
+    unlink(path);
+}
+END_TEST
+
+/* The fit finds the link latency the "lab" (the simulator with another seed) had, from both no-fault cells. */
+START_TEST(fit_link_recovers_latency) {
+    char keep[64], fresh[64];
+    records_of(NOFAULT " --link-latency 30us", 77, keep);
+    records_of(NOFAULT " --link-latency 30us --downstream-keepalive off", 78, fresh);
+    static sim_options o;
+    parse(&o, NOFAULT);
+    char *text = NULL, err[256];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int rc = lab_fit_link(f, keep, fresh, &o, NULL, 8, err, sizeof err);
+    fclose(f);
+    ck_assert_msg(rc == 0, "%s", err);
+    long long ns = 0;
+    ck_assert_int_eq(sscanf(text, "%lld", &ns), 1);
+    ck_assert_msg(ns >= 25000 && ns <= 35000, "fitted %lld ns for 30 us: %s", ns, text);
+    free(text);
+    unlink(keep);
+    unlink(fresh);
+}
+END_TEST
+
+/* --cpu-scale 2: every piece of work costs twice the CPU. */
+START_TEST(cpu_scale_doubles_work) {
+    double total[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        static sim_options o;
+        parse(&o, k ? NOFAULT " --cpu-scale 2" : NOFAULT);
+        sim_result r;
+        char err[256];
+        ck_assert_msg(lab_predict(&o, NULL, 5, &r, err, sizeof err) == 0, "%s", err);
+        for (int p = 0; p < r.npods; p++) total[k] += r.cpu[p].work_cpu_ms;
+        sim_result_free(&r);
+    }
+    ck_assert_msg(total[0] > 100 && total[1] > 1.9 * total[0] && total[1] < 2.1 * total[0], "%.1f / %.1f ms",
+                  total[0], total[1]);
 }
 END_TEST
 
@@ -134,6 +209,9 @@ static Suite *suite(void) {
     tcase_add_test(t, plan_link_both_and_default);
     tcase_add_test(t, records_roundtrip);
     tcase_add_test(t, compare_sim_with_itself);
+    tcase_add_test(t, compare_other_machine_misses);
+    tcase_add_test(t, fit_link_recovers_latency);
+    tcase_add_test(t, cpu_scale_doubles_work);
     suite_add_tcase(s, t);
     return s;
 }

@@ -61,10 +61,22 @@ struct json_t *lab_report_json(const sim_options *o, const sim_result *r, double
 int lab_records_write(const char *path, const req_record *recs, size_t n, char *err, size_t errlen);
 int lab_records_read(const char *path, req_record **recs, size_t *n, char *err, size_t errlen);
 
-/* One fidelity row: lab records against `sim_seeds` pooled simulator runs; prints it to `out` as
- * tab-separated fields (see fidelity.c); returns 0 when every difference is within its bound, 1 when one
- * is not, -1 on error. */
+/* One fidelity row: lab records against `sim_seeds` pooled simulator runs; prints it to `out` (see
+ * fidelity.c); returns 0 when every difference is within its bound, 1 when one is not, -1 on error.
+ * `calibration_cell`: a no-fault cell that calibrated the machine (lab_fit_link): its p50 is judged and
+ * marked "cal"; its p99 is shown, not judged (the host's tail, a known miss of the model: docs/lab.md). */
 int lab_compare(FILE *out, const char *name, const char *lab_records, const sim_options *o,
-                const experiment_unit *unit, int sim_seeds, char *err, size_t errlen);
+                const experiment_unit *unit, int sim_seeds, int calibration_cell, char *err, size_t errlen);
+
+/* The machine's one-way latency per packet (o->cluster.net.link_latency_ns) at which the simulator's pooled
+ * chaos-phase p50 matches the lab's for the no-fault cell `keep_records` (options `o`) and, unless NULL, the
+ * cell `fresh_records` (the same options with the services' downstream keep-alive off): the sum of the
+ * log ratios is zero. Bisection over LAB_LINK_FIT_MIN_NS..LAB_LINK_FIT_MAX_NS (a lab outside gives that
+ * end); prints "NS LAB_P50_KEEP LAB_P50_FRESH ERR_AT_MIN ERR_AT_MAX" (ms; the sums of log ratios) to
+ * `out`. 0 or -1 with err. */
+#define LAB_LINK_FIT_MIN_NS 5000
+#define LAB_LINK_FIT_MAX_NS 200000
+int lab_fit_link(FILE *out, const char *keep_records, const char *fresh_records, const sim_options *o,
+                 const experiment_unit *unit, int sim_seeds, char *err, size_t errlen);
 
 #endif

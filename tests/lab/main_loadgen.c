@@ -5,6 +5,13 @@
  *   loadgen [lab options] [sim options]               drive the lab, print bin/sim's report for it
  *   loadgen --compare LAB.csv [--sim-seeds N] [--name S] [sim options]
  *                                                     one fidelity row: lab chaos phase vs the simulator
+ *                                                     (--calibration-cell: a no-fault cell that
+ *                                                     calibrated the machine, see lab.h)
+ *   loadgen --fit-link KEEP.csv[,FRESH.csv] [--sim-seeds N] [sim options]
+ *                                                     the link latency at which the simulator's p50s
+ *                                                     match the lab's no-fault cells (keep-alive, and
+ *                                                     fresh downstream connections); fidelity.sh
+ *                                                     calibrates the machine with it
  * lab options: --target URL (default http://10.96.100.2:5002), --hook PROGRAM (called as
  * `PROGRAM hook start|stop|collect ID`), --lab-dir DIR, --records FILE (CSV of every request).
  * Every other option is bin/sim's, parsed by the same parser, so both take the same command line.
@@ -21,7 +28,8 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: loadgen [--plan FILE | --compare LAB.csv [--sim-seeds N] [--name S]]\n"
+            "usage: loadgen [--plan FILE | --compare LAB.csv [--sim-seeds N] [--name S] [--calibration-cell]\n"
+            "               | --fit-link KEEP.csv[,FRESH.csv] [--sim-seeds N]]\n"
             "               [--target URL] [--hook PROGRAM] [--lab-dir DIR] [--records FILE] [bin/sim options]\n"
             "The lab's load generator (tests/lab/lab.sh runs it inside the lab): the simulator's load, faults\n"
             "and report, against the real services. bin/sim options: see bin/sim --help.\n");
@@ -30,8 +38,8 @@ static void usage(FILE *out) {
 int main(int argc, char **argv) {
     static sim_options o;
     lab_config cfg = {.target_url = "http://10.96.100.2:5002"};
-    const char *plan = NULL, *compare = NULL, *name = "scenario";
-    int sim_seeds = 10;
+    const char *plan = NULL, *compare = NULL, *fit_link = NULL, *name = "scenario";
+    int sim_seeds = 10, calibration_cell = 0;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     if (!rest) return 2;
     int nrest = 0;
@@ -40,7 +48,11 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         int takes = !strcmp(a, "--target") || !strcmp(a, "--hook") || !strcmp(a, "--lab-dir") ||
                     !strcmp(a, "--records") || !strcmp(a, "--plan") || !strcmp(a, "--compare") ||
-                    !strcmp(a, "--sim-seeds") || !strcmp(a, "--name");
+                    !strcmp(a, "--sim-seeds") || !strcmp(a, "--name") || !strcmp(a, "--fit-link");
+        if (!strcmp(a, "--calibration-cell")) {
+            calibration_cell = 1;
+            continue;
+        }
         if (!takes) {
             if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
                 usage(stdout);
@@ -60,6 +72,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--records")) cfg.records_path = v;
         else if (!strcmp(a, "--plan")) plan = v;
         else if (!strcmp(a, "--compare")) compare = v;
+        else if (!strcmp(a, "--fit-link")) fit_link = v;
         else if (!strcmp(a, "--name")) name = v;
         else if ((sim_seeds = atoi(v)) < 1 || sim_seeds > 1000) {
             fprintf(stderr, "loadgen: --sim-seeds expects 1..1000\n");
@@ -120,8 +133,21 @@ int main(int argc, char **argv) {
         o = uo;
     }
     int status = 0;
+    if (fit_link) {
+        /* KEEP.csv[,FRESH.csv] */
+        char keep[1024], *fresh = NULL;
+        snprintf(keep, sizeof keep, "%s", fit_link);
+        if ((fresh = strchr(keep, ','))) *fresh++ = 0;
+        if (lab_fit_link(stdout, keep, fresh, &o, unit, sim_seeds, err, sizeof err) < 0) {
+            fprintf(stderr, "loadgen: %s\n", err);
+            status = 2;
+        }
+        experiment_free(xs);
+        free(rest);
+        return status;
+    }
     if (compare) {
-        status = lab_compare(stdout, name, compare, &o, unit, sim_seeds, err, sizeof err);
+        status = lab_compare(stdout, name, compare, &o, unit, sim_seeds, calibration_cell, err, sizeof err);
         if (status < 0) {
             fprintf(stderr, "loadgen: %s\n", err);
             status = 2;
