@@ -18,7 +18,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "tests/lab/lab.h"
 
@@ -27,18 +26,19 @@
 #define Z95 1.96
 
 typedef struct side {
-    double *lat;      /* ms, sorted once taken */
+    req_record *recs; /* the requests, in start order once sorted (for the blocks) */
+    double *lat;      /* their latencies in ms, in increasing order once sorted */
     size_t n, cap, ok;
-    req_record *recs; /* the same requests, in start order once sorted (for the blocks) */
-    size_t nrecs, cap_recs;
 } side;
 
 static void side_add(side *s, const req_record *r) {
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 4096;
+        s->recs = realloc(s->recs, s->cap * sizeof *s->recs);
         s->lat = realloc(s->lat, s->cap * sizeof *s->lat);
-        if (!s->lat) abort();
+        if (!s->recs || !s->lat) abort();
     }
+    s->recs[s->n] = *r;
     s->lat[s->n++] = (double)(r->end_ns - r->start_ns) / 1e6;
     s->ok += r->success;
 }
@@ -48,18 +48,10 @@ static void side_free(side *s) {
     free(s->recs);
 }
 
-/* Adds the records that started in [from, to), keeping a copy of them for the blocks (side_sort). */
+/* Adds the records that started in [from, to). */
 static void side_take(side *s, const req_record *recs, size_t n, int64_t from, int64_t to) {
-    for (size_t i = 0; i < n; i++) {
-        if (recs[i].start_ns < from || recs[i].start_ns >= to) continue;
-        side_add(s, &recs[i]);
-        if (s->nrecs == s->cap_recs) {
-            s->cap_recs = s->cap_recs ? s->cap_recs * 2 : 4096;
-            s->recs = realloc(s->recs, s->cap_recs * sizeof *s->recs);
-            if (!s->recs) abort();
-        }
-        s->recs[s->nrecs++] = recs[i];
-    }
+    for (size_t i = 0; i < n; i++)
+        if (recs[i].start_ns >= from && recs[i].start_ns < to) side_add(s, &recs[i]);
 }
 
 /* Quantile with its order-statistic interval; lat must be sorted. */
@@ -118,7 +110,7 @@ static void fmt_ms(char *buf, size_t len, double v) {
 
 static double block_figure(const side *s, size_t *i, int64_t end, double q, int *enough) {
     side blk = {0};
-    while (*i < s->nrecs && s->recs[*i].start_ns < end) side_add(&blk, &s->recs[(*i)++]);
+    while (*i < s->n && s->recs[*i].start_ns < end) side_add(&blk, &s->recs[(*i)++]);
     double v = 0, lo, hi;
     *enough = blk.n >= 20;
     if (blk.n && q < 0) v = (double)blk.ok / (double)blk.n;
@@ -126,7 +118,7 @@ static double block_figure(const side *s, size_t *i, int64_t end, double q, int 
         qsort(blk.lat, blk.n, sizeof *blk.lat, cmp_double);
         quantile(&blk, q, &v, &lo, &hi);
     }
-    free(blk.lat);
+    side_free(&blk);
     return v;
 }
 
@@ -150,25 +142,19 @@ static int cmp_start(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Sorts the records by start and, independently, the latencies (the quantiles' order statistics). */
 static void side_sort(side *s) {
+    qsort(s->recs, s->n, sizeof *s->recs, cmp_start);
     qsort(s->lat, s->n, sizeof *s->lat, cmp_double);
-    qsort(s->recs, s->nrecs, sizeof *s->recs, cmp_start);
 }
 
 /* The simulator's side: the chaos-phase requests of `sim_seeds` runs from o->seed on, pooled. */
 static int sim_side(side *sim, const sim_options *o, const experiment_unit *unit, int sim_seeds, char *err,
                     size_t errlen) {
     int64_t from = o->baseline_ns, to = o->baseline_ns + o->chaos_ns;
-    run_hooks hooks;
-    memset(&hooks, 0, sizeof hooks);
-    hooks.keep_records = 1;
-    if (unit) {
-        hooks.add_actions = experiment_add_actions;
-        hooks.add_actions_ctx = (void *)(uintptr_t)unit;
-    }
     for (int k = 0; k < sim_seeds; k++) {
         sim_result r;
-        if (sim_run_once(o, o->seed + (uint64_t)k, &hooks, &r, err, errlen) < 0) return -1;
+        if (lab_predict(o, unit, o->seed + (uint64_t)k, &r, err, errlen) < 0) return -1;
         side_take(sim, r.records, r.nrecords, from, to);
         sim_result_free(&r);
     }

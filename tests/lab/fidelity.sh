@@ -111,8 +111,8 @@ others_now() {
 	awk -v d=$((b1 - b0)) 'BEGIN { printf "%.2f", d / 2e9 }'
 }
 
-# One cell in the lab: its records, its report and the simulator's report for seed 1. Sets OTHER and
-# OTHERS[name] (the CPU other jobs of the machine used meanwhile) and LOAD[name].
+# One cell in the lab: its records, its report and the simulator's report for seed 1. Sets OTHERS[name]
+# (the CPU other jobs of the machine used meanwhile) and LOAD[name].
 lab_cell() {
 	local name=$1 spec=$2 args load_before busy0 ours0 t0 busy1 ours1 t1
 	read -r -a args <<<"$(cell_args "$spec")"
@@ -127,10 +127,9 @@ lab_cell() {
 	fi
 	read -r busy1 ours1 t1 <<<"$(lab_cpu_sample) $(date +%s%N)"
 	lab_pods_stop
-	OTHER=$(awk -v b=$((busy1 - busy0)) -v o=$((ours1 - ours0)) -v t=$((t1 - t0)) \
+	OTHERS["$name"]=$(awk -v b=$((busy1 - busy0)) -v o=$((ours1 - ours0)) -v t=$((t1 - t0)) \
 		'BEGIN { x = (b - o) / t; if (x < 0) x = 0; printf "%.2f", x }')
 	LOAD["$name"]="$load_before -> $(cut -d' ' -f1 /proc/loadavg)"
-	OTHERS["$name"]=$OTHER
 	"$LAB_BIN/sim" "${args[@]}" "${MACHINE[@]}" >"$OUTDIR/$name.sim.txt" 2>/dev/null
 }
 
