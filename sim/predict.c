@@ -235,14 +235,9 @@ static void netem_words(const netem_config *ne, char *out, size_t len) {
 }
 
 static void predict_network(prediction *p, const sim_options *o, const sim_result *r, const cm_action *ca,
-                            const action_row *ar, int many, int *touched_rows) {
+                            const action_row *ar, int many, const char *pre, int *touched_rows) {
     const chaos_action *a = &ca->a;
-    char where[400], filter[600], what[200], pre[128];
-    snprintf(pre, sizeof pre, "%s%s", many ? ca->step : "", many ? ": " : "");
-    if (!ar->status.started) {
-        add(p, PRED_DOES, "%snot injected during the run", pre);
-        return;
-    }
+    char where[400], filter[600], what[200];
     if (a->net_kind == NF_NETEM) {
         netem_words(&a->netem, what, sizeof what);
         snprintf(filter, sizeof filter, "netem %s", what);
@@ -401,14 +396,9 @@ static void predict_cpu(prediction *p, const cm_object *obj, int first, const si
 }
 
 static void predict_stress(prediction *p, const sim_options *o, const sim_result *r, const cm_action *ca,
-                           const action_row *ar, int many) {
+                           const action_row *ar, const char *pre) {
     const chaos_action *a = &ca->a;
-    char pre[128], pods[400];
-    snprintf(pre, sizeof pre, "%s%s", many ? ca->step : "", many ? ": " : "");
-    if (!ar->status.started) {
-        add(p, PRED_DOES, "%snot injected during the run", pre);
-        return;
-    }
+    char pods[400];
     if (!ar->status.npods) {
         add(p, PRED_WARNING, "%sselects no pod: nothing is stressed", pre);
         return;
@@ -471,14 +461,9 @@ static void predict_stress(prediction *p, const sim_options *o, const sim_result
 }
 
 static void predict_pod(prediction *p, const sim_options *o, const sim_result *r, const cm_action *ca,
-                        const action_row *ar, int many) {
+                        const action_row *ar, const char *pre) {
     const chaos_action *a = &ca->a;
-    char pre[128], pods[400];
-    snprintf(pre, sizeof pre, "%s%s", many ? ca->step : "", many ? ": " : "");
-    if (!ar->status.started) {
-        add(p, PRED_DOES, "%snot injected during the run", pre);
-        return;
-    }
+    char pods[400];
     pod_list(ar->status.pods, ar->status.npods, pods, sizeof pods);
     if (!ar->status.npods) {
         add(p, PRED_WARNING, "%sselects no pod: nothing happens", pre);
@@ -536,11 +521,13 @@ void predict_object(const cm_object *obj, int first, const sim_options *o, const
     for (int i = 0; i < obj->nacts && first + i < r->nactions; i++) {
         const cm_action *ca = &obj->acts[i];
         const action_row *ar = &r->actions[first + i];
-        if (ca->a.kind == ACT_NETWORK) predict_network(p, o, r, ca, ar, many, touched);
-        else if (ca->a.kind == ACT_STRESS) {
-            predict_stress(p, o, r, ca, ar, many);
-            stress_cpu |= ca->a.cpu_workers > 0;
-        } else predict_pod(p, o, r, ca, ar, many);
+        if (ca->a.kind == ACT_STRESS) stress_cpu |= ca->a.cpu_workers > 0;
+        char pre[128]; /* each line about a step of several names the step */
+        snprintf(pre, sizeof pre, "%s%s", many ? ca->step : "", many ? ": " : "");
+        if (!ar->status.started) add(p, PRED_DOES, "%snot injected during the run", pre);
+        else if (ca->a.kind == ACT_NETWORK) predict_network(p, o, r, ca, ar, many, pre, touched);
+        else if (ca->a.kind == ACT_STRESS) predict_stress(p, o, r, ca, ar, pre);
+        else predict_pod(p, o, r, ca, ar, pre);
     }
     if (stress_cpu) predict_cpu(p, obj, first, o, r);
     if (many) {
