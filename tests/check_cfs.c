@@ -8,6 +8,7 @@
 #include "faults/cfs.h"
 #include "sim/engine.h"
 #include "sim/rng.h"
+#include "tests/support.h"
 
 #define MS 1000000LL
 #define US 1000LL
@@ -136,9 +137,6 @@ int main(void) {
     tcase_add_test(t, no_stress_no_wait);
     tcase_add_test(t, closed_loop_clusters_in_window);
     suite_add_tcase(s, t);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
+    int failed = support_run_suite(s, CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -17,6 +17,7 @@
 #include "sim/options.h"
 #include "sim/run.h"
 #include "sim/shrink.h"
+#include "tests/support.h"
 
 #define SEC 1000000000LL
 
@@ -127,9 +128,6 @@ int main(void) {
     tcase_add_test(t, shrink_finds_a_smaller_failing_run);
     tcase_add_test(t, both_on_no_violation);
     suite_add_tcase(s, t);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
+    int failed = support_run_suite(s, CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

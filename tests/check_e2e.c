@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "services/http/journal.h"
+#include "tests/support.h"
 
 #define START_TIMEOUT_MS 20000 /* sanitizer builds start slowly */
 #define STOP_TIMEOUT_MS 15000
@@ -1372,10 +1373,7 @@ int main(void) {
     }
     fflush(stdout);
 
-    SRunner *sr = srunner_create(e2e_suite());
-    srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose lists every test */
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = support_run_suite(e2e_suite(), CK_ENV, 0); /* CK_VERBOSITY=verbose lists every test */
 
     /* A clean SIGTERM exit (status 0; under ASan also "no leaks") is part of the contract. */
     if (!external_mode) {

@@ -24,6 +24,7 @@
 #include "sim/options.h"
 #include "sim/report.h"
 #include "sim/run.h"
+#include "tests/support.h"
 
 #define SEC 1000000000LL
 #define MIB (1024LL * 1024)
@@ -731,10 +732,7 @@ int main(void) {
     tcase_add_test(cmd, bad_input_exits_2);
     tcase_add_test(cmd, deterministic_and_exit_status);
     suite_add_tcase(s, cmd);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
+    int failed = support_run_suite(s, CK_NORMAL, 0);
     char rm[128];
     snprintf(rm, sizeof rm, "rm -rf %s", tmpdir);
     if (system(rm) != 0) fprintf(stderr, "check_experiment: could not remove %s\n", tmpdir);

@@ -14,6 +14,7 @@
 #include "services/money.h"
 #include "services/table.h"
 #include "tests/fake_runtime.h"
+#include "tests/support.h"
 
 /* ---- money ---- */
 
@@ -638,9 +639,6 @@ static Suite *helpers_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(helpers_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = support_run_suite(helpers_suite(), CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -13,6 +13,7 @@
 #include "services/inventory.h"
 #include "services/shell.h"
 #include "tests/fake_runtime.h"
+#include "tests/support.h"
 
 static fake_rt *inv(const char *const *settings) { return fake_service(&inventory_module, settings); }
 
@@ -651,9 +652,6 @@ static Suite *inventory_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(inventory_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = support_run_suite(inventory_suite(), CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

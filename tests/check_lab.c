@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "tests/lab/lab.h"
+#include "tests/support.h"
 
 static void parse(sim_options *o, const char *line) {
     char buf[1024], *argv[64];
@@ -217,9 +218,6 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-    SRunner *r = srunner_create(suite());
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
+    int failed = support_run_suite(suite(), CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -13,6 +13,7 @@
 #include "sim/cluster.h"
 #include "sim/goparse.h"
 #include "sim/manifest.h"
+#include "tests/support.h"
 
 #define SEC 1000000000LL
 #define MIB (1024LL * 1024)
@@ -207,9 +208,6 @@ int main(void) {
     tcase_add_test(t, errors_name_field_and_line);
     tcase_add_test(t, go_sizes_and_quantities);
     suite_add_tcase(s, t);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
+    int failed = support_run_suite(s, CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

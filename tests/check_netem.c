@@ -25,6 +25,7 @@
 #include "faults/netem.h"
 #include "faults/prandom.h"
 #include "faults/tbf.h"
+#include "tests/support.h"
 
 #define NS_PER_MS 1000000LL
 #define NS_PER_S 1000000000LL
@@ -936,9 +937,6 @@ int main(void)
     /* Results go to stdout together with the measured tables; unbuffered keeps them in order
      * when Check forks a child per test. */
     setvbuf(stdout, NULL, _IONBF, 0);
-    SRunner *sr = srunner_create(netem_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = support_run_suite(netem_suite(), CK_NORMAL, 0);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -13,6 +13,7 @@
 #include "services/ids.h"
 #include "services/shell.h"
 #include "tests/fake_runtime.h"
+#include "tests/support.h"
 
 static fake_rt *ntf(const char *const *settings) { return fake_service(&notification_module, settings); }
 
@@ -319,9 +320,6 @@ static Suite *notification_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(notification_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = support_run_suite(notification_suite(), CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

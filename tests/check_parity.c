@@ -9,9 +9,7 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <jansson.h>
 #include <regex.h>
 #include <signal.h>
@@ -24,6 +22,7 @@
 #include <unistd.h>
 
 #include "sim_probe.h"
+#include "tests/support.h"
 
 typedef struct step {
     svc_peer target;
@@ -193,17 +192,6 @@ static pid_t start(const char *bin_dir, const char *name, int port, char *const 
     return pid;
 }
 
-static int free_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(s, (struct sockaddr *)&a, sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &len);
-    int port = ntohs(a.sin_port);
-    close(s);
-    return port;
-}
-
 static size_t collect(char *data, size_t size, size_t n, void *ctx) {
     char **buf = ctx;
     size_t old = *buf ? strlen(*buf) : 0;
@@ -282,7 +270,7 @@ static void body_for(const step *s, const ids *v, char **body, size_t *len) {
 }
 
 static int run_http(const char *bin_dir) {
-    int ports[3] = {free_port(), free_port(), free_port()};
+    int ports[3] = {support_free_port(), support_free_port(), support_free_port()};
     for (int i = 0; i < 3; i++) snprintf(base_url[i], sizeof base_url[i], "http://127.0.0.1:%d", ports[i]);
     static const char *names[3] = {"payment-service", "inventory-service", "notification-service"};
     for (int i = 0; i < 3; i++) {
@@ -382,10 +370,7 @@ int main(void) {
     tcase_add_loop_test(t, same_answers, 0, STEPS);
     tcase_add_test(t, script_exercises_errors);
     suite_add_tcase(su, t);
-    SRunner *r = srunner_create(su);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
+    int failed = support_run_suite(su, CK_NORMAL, 0);
     for (int i = 0; i < STEPS; i++) {
         free(http_answers[i].body);
         free(sim_answers[i].body);

@@ -15,6 +15,7 @@
 #include "services/payment.h"
 #include "services/shell.h"
 #include "tests/fake_runtime.h"
+#include "tests/support.h"
 
 static fake_rt *pay_svc(const char *const *settings) { return fake_service(&payment_module, settings); }
 
@@ -1260,9 +1261,6 @@ static Suite *payment_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(payment_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = support_run_suite(payment_suite(), CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

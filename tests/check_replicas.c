@@ -16,17 +16,17 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tests/support.h"
 
 #define PAY 3
 #define INV 2
@@ -48,17 +48,6 @@ typedef struct proc {
 static proc procs[PROCS];
 static char bin_dir[256], work_dir[64];
 static char pay_peers[256], inv_peers[256], ntf_peers[256];
-
-static int free_port(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(s, (struct sockaddr *)&a, sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &len);
-    int port = ntohs(a.sin_port);
-    close(s);
-    return port;
-}
 
 static void sleep_ms(int ms) { nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL); }
 
@@ -273,7 +262,7 @@ int main(void) {
         for (int r = 0; r < counts[s]; r++, k++) {
             procs[k].binary = names[s];
             procs[k].replica = r;
-            procs[k].port = free_port();
+            procs[k].port = support_free_port();
             snprintf(procs[k].journal, sizeof procs[k].journal, "%s/%s-%d.journal", work_dir, names[s], r);
             size_t len = strlen(lists[s]);
             snprintf(lists[s] + len, 256 - len, "%shttp://127.0.0.1:%d", r ? "," : "", procs[k].port);
@@ -288,11 +277,7 @@ int main(void) {
         tcase_set_timeout(t, 240);
         tcase_add_test(t, kill_mid_load_loses_nothing);
         suite_add_tcase(s, t);
-        SRunner *r = srunner_create(s);
-        srunner_set_fork_status(r, CK_NOFORK); /* the test restarts processes this main owns */
-        srunner_run_all(r, CK_NORMAL);
-        failed = srunner_ntests_failed(r);
-        srunner_free(r);
+        failed = support_run_suite(s, CK_NORMAL, 1); /* the test restarts processes this main owns */
     } else {
         fprintf(stderr, "check_replicas: the services did not start\n");
     }

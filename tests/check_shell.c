@@ -13,6 +13,7 @@
 #include "services/list.h"
 #include "services/shell.h"
 #include "tests/fake_runtime.h"
+#include "tests/support.h"
 
 /* ---- the test module ---- */
 
@@ -853,9 +854,6 @@ static Suite *shell_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(shell_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = support_run_suite(shell_suite(), CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

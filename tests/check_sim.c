@@ -13,6 +13,7 @@
 #include "sim/options.h"
 #include "sim/report.h"
 #include "sim/run.h"
+#include "tests/support.h"
 
 #define SEC 1000000000LL
 
@@ -241,9 +242,6 @@ int main(void) {
     tcase_add_test(t, json_report_parses);
     tcase_add_test(t, deadline_times_out_and_closes);
     suite_add_tcase(s, t);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
+    int failed = support_run_suite(s, CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -11,6 +11,7 @@
 #include "sim/engine.h"
 #include "sim/net.h"
 #include "sim/tcp.h"
+#include "tests/support.h"
 
 #define MS 1000000LL
 #define US 1000LL
@@ -299,9 +300,6 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-    SRunner *r = srunner_create(suite());
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
+    int failed = support_run_suite(suite(), CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
