@@ -334,6 +334,14 @@ START_TEST(test_health) {
     ck_assert_str_eq(fake_str(r, "service"), "test-service");
     ck_assert(fake_num(r, "uptime_s") == 2.5);
     ck_assert_int_eq(fake_int(r, "timestamp_ms"), FAKE_EPOCH_MS + 2500);
+    ck_assert_str_eq(fake_str(r, "version"), "1.0.0");
+    ck_assert_int_eq(fake_int(r, "replica"), 0);
+    /* written without a JSON tree: the uptime to the microsecond, still valid JSON */
+    fake_advance(rt, 1234567); /* +1.234567 ms */
+    r = fake_req(rt, "GET", "/health", NULL);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_ptr_nonnull(strstr(r->body, "\"uptime_s\":2.501234,"));
+    ck_assert(fake_num(r, "uptime_s") == 2.501234);
     fake_free(rt);
 }
 END_TEST
