@@ -5,9 +5,11 @@
  * The model (kernel/sched/fair.c, Documentation/scheduler/sched-bwc.rst; ../shared/facts/linux-tcp-cfs.md §4):
  *   - A node has C CPUs. Every runnable task sits on one CPU; a CPU runs one task at a time for a time slice
  *     (`quantum`, 1 ms: measured, docs/measurements/cfs-stress.md R4) and then the next one in its queue,
- *     round robin. A task that wakes does not preempt the one running (PREEMPT_DYNAMIC "none" on this
- *     kernel): it waits for the slice to end. A CPU that was idle needs `wake_latency` to start running
- *     (a halted vCPU waking up).
+ *     round robin. A task that wakes does not preempt the one running: it waits for the slice to end. That
+ *     is the model's known simplification: measured, a thread that slept preempts a running hog nearly
+ *     always (EEVDF's lag; docs/measurements/cfs-stress.md R8); the quantum stands in for that and for the
+ *     tick-long delays that 100 % hogs cause right after a refill. A CPU that was idle needs `wake_latency`
+ *     to start running (a halted vCPU waking up).
  *   - A waking task goes to its previous CPU if that is idle, else to an idle CPU, else stays on its previous
  *     CPU (or the least loaded); a CPU that becomes idle pulls a waiting task from a busy one. A CPU whose
  *     only tasks belong to a throttled group counts as idle, which is how a thread returning to a hog's CPU
