@@ -66,7 +66,7 @@ for wl in 1:80 2:80 2:100 4:100; do
 	wait "$sp" 2>/dev/null
 	python3 - "$OUT/late-$w-$l.txt" "$w" "$l" <<'PY' | tee -a "$OUT/summary.txt"
 import sys
-v = [int(x) / 1000 for x in open(sys.argv[1])]
+v = [int(x.split()[0]) / 1000 for x in open(sys.argv[1])]
 n = len(v)
 def frac(lo, hi): return sum(1 for x in v if lo <= x < hi) / n
 u = sorted(x for x in v if x < 10000)

@@ -9,7 +9,7 @@
  * now - deadline (the lateness), and burns BURST_US of wall time, as a request handler would.
  * Environment: NOPIN=1 lets the probe thread run on any CPU (default: pinned to CPU 1 with the hogs);
  * DUTY=L makes the hogs stress-ng-like (10 ms of CPU, then a sleep of (100 - L) / L of that);
- * DUMP=FILE writes every lateness (ns), in order. Bounded: stops after 20 s whatever N is.
+ * DUMP=FILE writes every wake-up as "lateness deadline" (ns; the deadline from the start), in order. Bounded: stops after 20 s whatever N is.
  * Prints the fraction of wake-ups more than 200 us late and the lateness quantiles.
  * Used by run-wake.sh; results in docs/measurements/cfs-stress.md (R8).
  */
@@ -77,16 +77,17 @@ int main(int argc, char **argv) {
     pthread_t threads[8];
     for (int i = 0; i < hogs; i++) pthread_create(&threads[i], NULL, hog, NULL);
     if (!getenv("NOPIN")) pin_to(1);
-    long long *late = malloc((size_t)n * sizeof *late);
-    if (!late) return 1;
+    long long *late = malloc((size_t)n * sizeof *late), *when = malloc((size_t)n * sizeof *when);
+    if (!late || !when) return 1;
     unsigned r = 12345;
-    long long end = clock_ns(CLOCK_MONOTONIC) + 20000000000LL;
+    long long start = clock_ns(CLOCK_MONOTONIC), end = start + 20000000000LL;
     int done = 0;
     while (done < n && clock_ns(CLOCK_MONOTONIC) < end) {
         r = r * 1103515245u + 12345u;
         long long deadline = clock_ns(CLOCK_MONOTONIC) + 200000 + (r >> 8) % 1800000;
         struct timespec ts = {deadline / 1000000000LL, deadline % 1000000000LL};
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+        when[done] = deadline - start;
         late[done++] = clock_ns(CLOCK_MONOTONIC) - deadline;
         long long b = clock_ns(CLOCK_MONOTONIC);
         while (clock_ns(CLOCK_MONOTONIC) - b < burst_ns) {
@@ -97,7 +98,7 @@ int main(int argc, char **argv) {
     if (getenv("DUMP")) {
         FILE *f = fopen(getenv("DUMP"), "w");
         if (f) {
-            for (int i = 0; i < done; i++) fprintf(f, "%lld\n", late[i]);
+            for (int i = 0; i < done; i++) fprintf(f, "%lld %lld\n", late[i], when[i]);
             fclose(f);
         }
     }
@@ -109,5 +110,6 @@ int main(int argc, char **argv) {
            hogs, duty, burst_ns / 1000, done, (double)over / done, late[done / 10] / 1e3, late[done / 2] / 1e3,
            late[done * 9 / 10] / 1e3, late[done * 99 / 100] / 1e3, late[done - 1] / 1e3);
     free(late);
+    free(when);
     return 0;
 }
