@@ -8,7 +8,7 @@
  *     round robin. A task that wakes does not preempt the one running: it waits for the slice to end. That
  *     is the model's known simplification: measured, a thread that slept preempts a running hog nearly
  *     always (EEVDF's lag; docs/measurements/cfs-stress.md R8); the quantum stands in for that and for the
- *     tick-long delays that 100 % hogs cause right after a refill. A CPU that was idle needs `wake_latency`
+ *     3-4 ms delays that 100 % hogs give a chain's steps in the lab. A CPU that was idle needs `wake_latency`
  *     to start running (a halted vCPU waking up).
  *   - A waking task goes to its previous CPU if that is idle, else to an idle CPU, else stays on its previous
  *     CPU (or the least loaded); a CPU that becomes idle pulls a waiting task from a busy one. A CPU whose
