@@ -11,7 +11,9 @@
  * processes main owns). Frees the runner; returns how many tests failed. */
 int support_run_suite(Suite *s, enum print_output mode, int nofork);
 
-/* A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, read back, closed). */
+/* A TCP port on 127.0.0.1 that was free a moment ago (bound and closed), below the kernel's ephemeral
+ * range so that no client connection can take it before the server binds it, and never one this process
+ * was given before. -1 if none is found. */
 int support_free_port(void);
 
 #endif

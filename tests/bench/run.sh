@@ -58,11 +58,12 @@ ${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra
 
 # start NAME [VAR=value...] CMD: starts a server on a free port, waits (bounded) until it answers GET /health;
 # sets PORT_OUT and PID_OUT. Its stderr goes to $LOGS (a file per server, or /dev/null).
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# shellcheck source=tests/free_ports.sh
+. "$ROOT/tests/free_ports.sh"
 start() {
     local name=$1; shift
     local port log=/dev/null
-    port=$(free_port)
+    port=$(free_ports 1) || die "no free port"
     [ "$LOGS" = file ] && log="$WORK/$name.log"
     env PORT="$port" BIND_ADDRESS=127.0.0.1 THREADS="$THREADS" "$@" 2>"$log" >/dev/null &
     PID_OUT=$!
