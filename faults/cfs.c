@@ -94,6 +94,12 @@ struct cfs_group {
     sim_rng lane_rng;
     uint64_t next_item_id;
     sim_event_id period_timer, slack_timer;
+    /* The period timer runs only while the group uses its quota (sched_cfs_period_timer): after a whole
+     * period in which no CPU took runtime from the pool it stops, and the next request for runtime starts it
+     * again on the same grid of boundaries (hrtimer_forward_now), so nr_periods counts active periods. */
+    int period_active;
+    int idle;              /* no runtime taken from the pool since the last boundary (cfs_b->idle) */
+    int64_t period_anchor; /* one boundary of the grid */
     cfs_group_stats stats;
     struct cfs_group *next;
 };
@@ -346,16 +352,21 @@ static void unthrottle(cfs_node *n, cfs_group *g, int cpu) {
     if (!cs->current) switch_in(n, cpu);
 }
 
-/* assign_cfs_rq_runtime(): pull a slice from the pool; throttle when nothing is left. */
+static void start_period_timer(cfs_node *n, cfs_group *g);
+
+/* assign_cfs_rq_runtime(): pull a slice from the pool (starting the period timer if it had stopped);
+ * throttle when nothing is left. */
 static void check_runtime(cfs_node *n, cfs_group *g, int cpu) {
     if (!limited(g)) return;
     cfs_rq *rq = &g->rq[cpu];
     if (rq->throttled || rq->remaining > 0) return;
     int64_t want = n->cfg.slice_ns - rq->remaining;
     int64_t amount = want < g->pool ? want : g->pool;
+    if (!g->period_active) start_period_timer(n, g);
     if (amount > 0) {
         g->pool -= amount;
         rq->remaining += amount;
+        g->idle = 0;
     }
     if (rq->remaining <= 0 && group_on_cpu(n, g, cpu)) throttle(n, g, cpu);
 }
@@ -398,18 +409,34 @@ static void return_runtime(cfs_node *n, cfs_group *g, int cpu) {
 }
 
 static void period_timer_fired(sim_engine *e, void *ctx, uint64_t arg) {
+    (void)e;
     (void)arg;
     cfs_group *g = ctx;
     cfs_node *n = g->node;
     update(n);
+    g->period_timer = SIM_NO_EVENT;
     g->stats.periods++;
     int throttled = 0;
     for (int c = 0; c < n->cfg.cpus; c++) throttled |= g->rq[c].throttled;
-    if (throttled) g->stats.throttled_periods++;
     g->pool = g->quota;
-    distribute(n, g);
-    g->period_timer = sim_after(e, g->period, SIM_K_CFS_PERIOD, g->index, period_timer_fired, g, 0);
+    if (g->idle && !throttled) {
+        g->period_active = 0; /* do_sched_cfs_period_timer: idle for a whole period, the timer stops */
+    } else {
+        if (throttled) g->stats.throttled_periods++;
+        distribute(n, g);
+        g->idle = !throttled; /* potentially idle for the upcoming period */
+        g->period_timer = sim_after(n->e, g->period, SIM_K_CFS_PERIOD, g->index, period_timer_fired, g, 0);
+    }
     reschedule(n);
+}
+
+/* start_cfs_bandwidth(): the timer restarts at the next boundary of its grid. */
+static void start_period_timer(cfs_node *n, cfs_group *g) {
+    int64_t now = now_of(n);
+    int64_t k = now >= g->period_anchor ? (now - g->period_anchor) / g->period + 1 : 0;
+    g->period_active = 1;
+    g->period_timer = sim_at(n->e, g->period_anchor + k * g->period, SIM_K_CFS_PERIOD, g->index, period_timer_fired,
+                             g, 0);
 }
 
 /* ---- scheduling ---- */
@@ -668,6 +695,7 @@ void cfs_group_set_quota(cfs_group *g, int64_t quota_ns, int64_t period_ns) {
     g->period = period_ns > 0 ? period_ns : 100 * MS;
     g->pool = g->quota;
     sim_cancel(n->e, &g->period_timer);
+    g->period_active = 0;
     for (int c = 0; c < n->cfg.cpus; c++) {
         unthrottle(n, g, c);
         g->rq[c].remaining = 0;
@@ -679,7 +707,10 @@ void cfs_group_set_quota(cfs_group *g, int64_t quota_ns, int64_t period_ns) {
         snprintf(name, sizeof name, "cfs-phase/%s", g->name);
         sim_rng_init(&r, n->rng.s[0], name);
         int64_t phase = (int64_t)sim_rng_below(&r, (uint64_t)g->period) + 1;
-        g->period_timer = sim_after(n->e, phase, SIM_K_CFS_PERIOD, g->index, period_timer_fired, g, 0);
+        g->period_anchor = sim_now(n->e) + phase;
+        g->idle = 0;
+        g->period_active = 1;
+        g->period_timer = sim_at(n->e, g->period_anchor, SIM_K_CFS_PERIOD, g->index, period_timer_fired, g, 0);
     }
     reschedule(n);
 }

@@ -15,7 +15,9 @@
  *     only tasks belong to a throttled group counts as idle, which is how a thread returning to a hog's CPU
  *     ends up waiting for the refill.
  *   - A group with a quota has a global pool refilled to `quota` at each period boundary (the period timer's
- *     phase is random: it starts when the group first runs). Each CPU's part of the group (its cfs_rq) runs
+ *     phase is random: it starts when the group first runs). The timer stops after a whole period in which
+ *     no CPU took runtime from the pool and restarts on the same grid when one does, so `periods` counts the
+ *     active periods, as cpu.stat's nr_periods does. Each CPU's part of the group (its cfs_rq) runs
  *     on local runtime pulled from the pool in slices (5 ms). Runtime is checked at scheduler ticks (4 ms)
  *     and when the CPU's task set changes, so a CPU can overrun by up to a tick; the debt is repaid at the
  *     next refill. When the pool is empty, that CPU's part of the group is throttled until the refill,
