@@ -185,6 +185,46 @@ START_TEST(fit_link_recovers_latency) {
 }
 END_TEST
 
+#define LOSS20_FRESH                                                                                            \
+    "--seed 5 --baseline 5s --chaos 20s --recovery 1s --rate 20 --link payment:inventory --direction to "      \
+    "--downstream-keepalive off --loss "
+
+static int compare_text(const char *name, const char *path, const sim_options *o, int flags, char **text) {
+    char err[256];
+    size_t len = 0;
+    FILE *f = open_memstream(text, &len);
+    int rc = lab_compare(f, name, path, o, NULL, 8, flags, err, sizeof err);
+    fclose(f);
+    ck_assert_msg(rc >= 0, "%s", err);
+    return rc;
+}
+
+/* LAB_REFIT_LINK takes the box's latency from the cell's own baseline phase: a "lab" 40 us per packet slower
+ * than the model misses without it, passes with it (the refit finds ~90 us), and a lab whose fault differs
+ * (60 % loss instead of 20 %) still misses: the refit absorbs the box, not the fault. */
+START_TEST(refit_link_absorbs_the_box_not_the_fault) {
+    char slow[64], lossier[64];
+    records_of(LOSS20_FRESH "20% --link-latency 90us", 77, slow);
+    records_of(LOSS20_FRESH "60%", 78, lossier);
+    static sim_options o;
+    parse(&o, LOSS20_FRESH "20%");
+    char *text = NULL;
+    ck_assert_msg(compare_text("slow", slow, &o, 0, &text) == 1, "%s", text);
+    free(text);
+    ck_assert_msg(compare_text("slow", slow, &o, LAB_REFIT_LINK, &text) == 0, "%s", text);
+    const char *at = strstr(text, "link latency ");
+    ck_assert_ptr_nonnull(at);
+    double us = atof(at + strlen("link latency "));
+    ck_assert_msg(us >= 80 && us <= 100, "refitted %.1f us for 90: %s", us, text);
+    free(text);
+    ck_assert_msg(compare_text("lossier", lossier, &o, LAB_REFIT_LINK, &text) == 1, "%s", text);
+    ck_assert_ptr_nonnull(strstr(text, "MISS"));
+    free(text);
+    unlink(slow);
+    unlink(lossier);
+}
+END_TEST
+
 /* --cpu-scale 2: every piece of work costs twice the CPU. */
 START_TEST(cpu_scale_doubles_work) {
     double total[2] = {0, 0};
@@ -213,6 +253,7 @@ static Suite *suite(void) {
     tcase_add_test(t, compare_other_machine_misses);
     tcase_add_test(t, fit_link_recovers_latency);
     tcase_add_test(t, cpu_scale_doubles_work);
+    tcase_add_test(t, refit_link_absorbs_the_box_not_the_fault);
     suite_add_tcase(s, t);
     return s;
 }

@@ -149,9 +149,9 @@ static void side_sort(side *s) {
 }
 
 /* The simulator's side: the chaos-phase requests of `sim_seeds` runs from o->seed on, pooled. */
-static int sim_side(side *sim, const sim_options *o, const experiment_unit *unit, int sim_seeds, char *err,
-                    size_t errlen) {
-    int64_t from = o->baseline_ns, to = o->baseline_ns + o->chaos_ns;
+/* The simulator's requests that started in [from, to), pooled over `sim_seeds` seeds. */
+static int sim_window(side *sim, const sim_options *o, const experiment_unit *unit, int sim_seeds, int64_t from,
+                      int64_t to, char *err, size_t errlen) {
     for (int k = 0; k < sim_seeds; k++) {
         sim_result r;
         if (lab_predict(o, unit, o->seed + (uint64_t)k, &r, err, errlen) < 0) return -1;
@@ -162,14 +162,23 @@ static int sim_side(side *sim, const sim_options *o, const experiment_unit *unit
     return 0;
 }
 
-static int lab_side(side *lab, const char *lab_path, const sim_options *o, char *err, size_t errlen) {
+static int sim_side(side *sim, const sim_options *o, const experiment_unit *unit, int sim_seeds, char *err,
+                    size_t errlen) {
+    return sim_window(sim, o, unit, sim_seeds, o->baseline_ns, o->baseline_ns + o->chaos_ns, err, errlen);
+}
+
+static int lab_window(side *lab, const char *lab_path, int64_t from, int64_t to, char *err, size_t errlen) {
     req_record *recs = NULL;
     size_t nrecs = 0;
     if (lab_records_read(lab_path, &recs, &nrecs, err, errlen) < 0) return -1;
-    side_take(lab, recs, nrecs, o->baseline_ns, o->baseline_ns + o->chaos_ns);
+    side_take(lab, recs, nrecs, from, to);
     free(recs);
     side_sort(lab);
     return 0;
+}
+
+static int lab_side(side *lab, const char *lab_path, const sim_options *o, char *err, size_t errlen) {
+    return lab_window(lab, lab_path, o->baseline_ns, o->baseline_ns + o->chaos_ns, err, errlen);
 }
 
 static double side_p50(const side *s) {
@@ -240,8 +249,69 @@ int lab_fit_link(FILE *out, const char *keep_path, const char *fresh_path, const
     return 0;
 }
 
-int lab_compare(FILE *out, const char *name, const char *lab_path, const sim_options *o, const experiment_unit *unit,
-                int sim_seeds, int calibration_cell, char *err, size_t errlen) {
+/* log(simulator's p50 / lab's) over the baseline phase, at this link latency. */
+static int baseline_error(const sim_options *o, const experiment_unit *unit, int sim_seeds, int64_t link_ns,
+                          double want, double *e, char *err, size_t errlen) {
+    static sim_options t;
+    t = *o;
+    t.cluster.net.link_latency_ns = link_ns;
+    side sim = {0};
+    int rc = sim_window(&sim, &t, unit, sim_seeds, 0, o->baseline_ns, err, errlen);
+    double v = rc < 0 ? 0 : side_p50(&sim);
+    side_free(&sim);
+    if (rc < 0) return -1;
+    *e = log(v / want);
+    return 0;
+}
+
+/* The link latency at which the simulator's baseline-phase p50 is the lab's for this cell (bisection, as
+ * lab_fit_link; the ends of the range when the lab is outside it). The baseline phase has no fault, so
+ * this measures the box as it was during this cell: its speed drifts by 15-40 % within minutes. */
+static int refit_link(const sim_options *o, const experiment_unit *unit, int sim_seeds, const char *lab_path,
+                      int64_t *link_ns, double *lab_p50, char *err, size_t errlen) {
+    side lab = {0};
+    if (lab_window(&lab, lab_path, 0, o->baseline_ns, err, errlen) < 0) return -1;
+    *lab_p50 = side_p50(&lab);
+    size_t n = lab.n;
+    side_free(&lab);
+    if (n < 20 || !(*lab_p50 > 0)) {
+        snprintf(err, errlen, "%s: %zu requests in the baseline phase, too few to refit the link latency", lab_path,
+                 n);
+        return -1;
+    }
+    int64_t lo = LAB_LINK_FIT_MIN_NS, hi = LAB_LINK_FIT_MAX_NS;
+    double e_lo, e_hi;
+    if (baseline_error(o, unit, sim_seeds, lo, *lab_p50, &e_lo, err, errlen) < 0 ||
+        baseline_error(o, unit, sim_seeds, hi, *lab_p50, &e_hi, err, errlen) < 0)
+        return -1;
+    if (e_lo >= 0) *link_ns = lo;
+    else if (e_hi <= 0) *link_ns = hi;
+    else {
+        while (hi - lo > 250) {
+            int64_t mid = (lo + hi) / 2;
+            double e;
+            if (baseline_error(o, unit, sim_seeds, mid, *lab_p50, &e, err, errlen) < 0) return -1;
+            if (e < 0) lo = mid;
+            else hi = mid;
+        }
+        *link_ns = (lo + hi) / 2;
+    }
+    return 0;
+}
+
+int lab_compare(FILE *out, const char *name, const char *lab_path, const sim_options *given,
+                const experiment_unit *unit, int sim_seeds, int flags, char *err, size_t errlen) {
+    int calibration_cell = flags & LAB_CALIBRATION_CELL;
+    static sim_options refitted;
+    const sim_options *o = given;
+    int64_t link_ns = 0;
+    double lab_base_p50 = 0;
+    if (flags & LAB_REFIT_LINK) {
+        if (refit_link(given, unit, sim_seeds, lab_path, &link_ns, &lab_base_p50, err, errlen) < 0) return -1;
+        refitted = *given;
+        refitted.cluster.net.link_latency_ns = link_ns;
+        o = &refitted;
+    }
     side lab = {0}, sim = {0};
     if (lab_side(&lab, lab_path, o, err, errlen) < 0 || sim_side(&sim, o, unit, sim_seeds, err, errlen) < 0) {
         side_free(&lab);
@@ -297,6 +367,9 @@ int lab_compare(FILE *out, const char *name, const char *lab_path, const sim_opt
         fprintf(out, "%-24s %-8s %7s [%s-%s]  %7s [%s-%s]  %+7.0f %%  %7.0f %%   %s\n", "", qn[i], a, b, c, d, e, f,
                 100 * rel, 100 * bound_rel, verdict);
     }
+    if (flags & LAB_REFIT_LINK)
+        fprintf(out, "%-24s link latency %.1f us, refitted to this cell's baseline phase (lab p50 %.2f ms)\n", "",
+                (double)link_ns / 1000, lab_base_p50);
     side_free(&lab);
     side_free(&sim);
     return failed;

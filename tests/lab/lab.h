@@ -63,10 +63,15 @@ int lab_records_read(const char *path, req_record **recs, size_t *n, char *err, 
 
 /* One fidelity row: lab records against `sim_seeds` pooled simulator runs; prints it to `out` (see
  * fidelity.c); returns 0 when every difference is within its bound, 1 when one is not, -1 on error.
- * `calibration_cell`: a no-fault cell that calibrated the machine (lab_fit_link): its p50 is judged and
- * marked "cal"; its p99 is shown, not judged (the host's tail, a known miss of the model: docs/lab.md). */
+ * Flags: LAB_CALIBRATION_CELL, a no-fault cell that calibrated the machine (lab_fit_link): its p50 is
+ * judged and marked "cal"; its p99 is shown, not judged (the host's tail, a known miss of the model:
+ * docs/lab.md). LAB_REFIT_LINK: before comparing, the link latency is refitted to this cell's own
+ * baseline phase (no fault yet), so that the box's drift since the calibration cells does not count as
+ * the model's error; the row says which latency it used. */
+#define LAB_CALIBRATION_CELL 1
+#define LAB_REFIT_LINK 2
 int lab_compare(FILE *out, const char *name, const char *lab_records, const sim_options *o,
-                const experiment_unit *unit, int sim_seeds, int calibration_cell, char *err, size_t errlen);
+                const experiment_unit *unit, int sim_seeds, int flags, char *err, size_t errlen);
 
 /* The machine's one-way latency per packet (o->cluster.net.link_latency_ns) at which the simulator's pooled
  * chaos-phase p50 matches the lab's for the no-fault cell `keep_records` (options `o`) and, unless NULL, the

@@ -6,7 +6,9 @@
  *   loadgen --compare LAB.csv [--sim-seeds N] [--name S] [sim options]
  *                                                     one fidelity row: lab chaos phase vs the simulator
  *                                                     (--calibration-cell: a no-fault cell that
- *                                                     calibrated the machine, see lab.h)
+ *                                                     calibrated the machine; --refit-link: the link
+ *                                                     latency refitted to this cell's baseline phase
+ *                                                     first; see lab.h)
  *   loadgen --fit-link KEEP.csv[,FRESH.csv] [--sim-seeds N] [sim options]
  *                                                     the link latency at which the simulator's p50s
  *                                                     match the lab's no-fault cells (keep-alive, and
@@ -28,7 +30,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: loadgen [--plan FILE | --compare LAB.csv [--sim-seeds N] [--name S] [--calibration-cell]\n"
+            "usage: loadgen [--plan FILE | --compare LAB.csv [--sim-seeds N] [--name S] [--calibration-cell] [--refit-link]\n"
             "               | --fit-link KEEP.csv[,FRESH.csv] [--sim-seeds N]]\n"
             "               [--target URL] [--hook PROGRAM] [--lab-dir DIR] [--records FILE] [bin/sim options]\n"
             "The lab's load generator (tests/lab/lab.sh runs it inside the lab): the simulator's load, faults\n"
@@ -39,7 +41,7 @@ int main(int argc, char **argv) {
     static sim_options o;
     lab_config cfg = {.target_url = "http://10.96.100.2:5002"};
     const char *plan = NULL, *compare = NULL, *fit_link = NULL, *name = "scenario";
-    int sim_seeds = 10, calibration_cell = 0;
+    int sim_seeds = 10, compare_flags = 0;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     if (!rest) return 2;
     int nrest = 0;
@@ -50,7 +52,11 @@ int main(int argc, char **argv) {
                     !strcmp(a, "--records") || !strcmp(a, "--plan") || !strcmp(a, "--compare") ||
                     !strcmp(a, "--sim-seeds") || !strcmp(a, "--name") || !strcmp(a, "--fit-link");
         if (!strcmp(a, "--calibration-cell")) {
-            calibration_cell = 1;
+            compare_flags |= LAB_CALIBRATION_CELL;
+            continue;
+        }
+        if (!strcmp(a, "--refit-link")) {
+            compare_flags |= LAB_REFIT_LINK;
             continue;
         }
         if (!takes) {
@@ -147,7 +153,7 @@ int main(int argc, char **argv) {
         return status;
     }
     if (compare) {
-        status = lab_compare(stdout, name, compare, &o, unit, sim_seeds, calibration_cell, err, sizeof err);
+        status = lab_compare(stdout, name, compare, &o, unit, sim_seeds, compare_flags, err, sizeof err);
         if (status < 0) {
             fprintf(stderr, "loadgen: %s\n", err);
             status = 2;
