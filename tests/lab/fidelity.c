@@ -187,20 +187,51 @@ static double side_p50(const side *s) {
     return v;
 }
 
-/* Sum over the calibration cells of log(simulator's p50 / lab's p50) at this link latency. */
-static int fit_error(const sim_options *cell[], const double want[], int ncells, const experiment_unit *unit,
-                     int sim_seeds, int64_t link_ns, double *sum, char *err, size_t errlen) {
+/* A link-latency fit: the cells whose simulated p50 over a window should be the lab's. */
+typedef struct link_fit {
+    const sim_options *cell[2];
+    int64_t from[2], to[2]; /* the window of each cell's requests, by start time */
+    double want[2];         /* the lab's p50 there, ms */
+    int ncells;
+    const experiment_unit *unit;
+    int sim_seeds;
+} link_fit;
+
+/* Sum over the cells of log(simulator's p50 / lab's p50) at this link latency. */
+static int fit_error(const link_fit *f, int64_t link_ns, double *sum, char *err, size_t errlen) {
     *sum = 0;
-    for (int c = 0; c < ncells; c++) {
+    for (int c = 0; c < f->ncells; c++) {
         static sim_options t;
-        t = *cell[c];
+        t = *f->cell[c];
         t.cluster.net.link_latency_ns = link_ns;
         side sim = {0};
-        int rc = sim_side(&sim, &t, unit, sim_seeds, err, errlen);
+        int rc = sim_window(&sim, &t, f->unit, f->sim_seeds, f->from[c], f->to[c], err, errlen);
         double v = rc < 0 ? 0 : side_p50(&sim);
         side_free(&sim);
         if (rc < 0) return -1;
-        *sum += log(v / want[c]);
+        *sum += log(v / f->want[c]);
+    }
+    return 0;
+}
+
+/* The simulator's p50s grow with the link latency (a chain crosses ten or more links one way); with the same
+ * seeds they are step functions of it, so bisection over LAB_LINK_FIT_MIN_NS..LAB_LINK_FIT_MAX_NS finds
+ * where the sum of the log ratios changes sign (with two cells: the model as much too fast for one as too
+ * slow for the other); a lab outside the range gets its end. e_lo, e_hi: the sums at the ends. */
+static int fit_link(const link_fit *f, int64_t *fit, double *e_lo, double *e_hi, char *err, size_t errlen) {
+    int64_t lo = LAB_LINK_FIT_MIN_NS, hi = LAB_LINK_FIT_MAX_NS;
+    if (fit_error(f, lo, e_lo, err, errlen) < 0 || fit_error(f, hi, e_hi, err, errlen) < 0) return -1;
+    if (*e_lo >= 0) *fit = lo;
+    else if (*e_hi <= 0) *fit = hi;
+    else {
+        while (hi - lo > 250) { /* 0.25 us */
+            int64_t mid = (lo + hi) / 2;
+            double e;
+            if (fit_error(f, mid, &e, err, errlen) < 0) return -1;
+            if (e < 0) lo = mid;
+            else hi = mid;
+        }
+        *fit = (lo + hi) / 2;
     }
     return 0;
 }
@@ -210,68 +241,38 @@ int lab_fit_link(FILE *out, const char *keep_path, const char *fresh_path, const
     static sim_options fresh;
     fresh = *o;
     fresh.cluster.keepalive_downstream = 0;
-    const sim_options *cell[2] = {o, &fresh};
+    link_fit f = {.cell = {o, &fresh}, .ncells = fresh_path ? 2 : 1, .unit = unit, .sim_seeds = sim_seeds};
     const char *path[2] = {keep_path, fresh_path};
-    double want[2];
-    int ncells = fresh_path ? 2 : 1;
-    for (int c = 0; c < ncells; c++) {
+    for (int c = 0; c < f.ncells; c++) {
+        f.from[c] = f.cell[c]->baseline_ns;
+        f.to[c] = f.cell[c]->baseline_ns + f.cell[c]->chaos_ns;
         side lab = {0};
-        if (lab_side(&lab, path[c], cell[c], err, errlen) < 0) return -1;
-        want[c] = side_p50(&lab);
+        if (lab_window(&lab, path[c], f.from[c], f.to[c], err, errlen) < 0) return -1;
+        f.want[c] = side_p50(&lab);
         side_free(&lab);
-        if (!(want[c] > 0)) {
+        if (!(f.want[c] > 0)) {
             snprintf(err, errlen, "%s: no request in the chaos phase", path[c]);
             return -1;
         }
     }
-    /* The simulator's p50s grow with the link latency (a chain crosses ten or more links one way); with the
-     * same seeds they are step functions of it, so bisection finds where the sum of the log ratios changes
-     * sign: the model as much too fast for one cell as too slow for the other. */
-    int64_t lo = LAB_LINK_FIT_MIN_NS, hi = LAB_LINK_FIT_MAX_NS;
-    double e_lo, e_hi;
-    if (fit_error(cell, want, ncells, unit, sim_seeds, lo, &e_lo, err, errlen) < 0 ||
-        fit_error(cell, want, ncells, unit, sim_seeds, hi, &e_hi, err, errlen) < 0)
-        return -1;
     int64_t fit;
-    if (e_lo >= 0) fit = lo;
-    else if (e_hi <= 0) fit = hi;
-    else {
-        while (hi - lo > 250) { /* 0.25 us */
-            int64_t mid = (lo + hi) / 2;
-            double e;
-            if (fit_error(cell, want, ncells, unit, sim_seeds, mid, &e, err, errlen) < 0) return -1;
-            if (e < 0) lo = mid;
-            else hi = mid;
-        }
-        fit = (lo + hi) / 2;
-    }
-    fprintf(out, "%lld %.4f %.4f %+.4f %+.4f\n", (long long)fit, want[0], ncells > 1 ? want[1] : 0, e_lo, e_hi);
+    double e_lo, e_hi;
+    if (fit_link(&f, &fit, &e_lo, &e_hi, err, errlen) < 0) return -1;
+    fprintf(out, "%lld %.4f %.4f %+.4f %+.4f\n", (long long)fit, f.want[0], f.ncells > 1 ? f.want[1] : 0, e_lo,
+            e_hi);
     return 0;
 }
 
-/* log(simulator's p50 / lab's) over the baseline phase, at this link latency. */
-static int baseline_error(const sim_options *o, const experiment_unit *unit, int sim_seeds, int64_t link_ns,
-                          double want, double *e, char *err, size_t errlen) {
-    static sim_options t;
-    t = *o;
-    t.cluster.net.link_latency_ns = link_ns;
-    side sim = {0};
-    int rc = sim_window(&sim, &t, unit, sim_seeds, 0, o->baseline_ns, err, errlen);
-    double v = rc < 0 ? 0 : side_p50(&sim);
-    side_free(&sim);
-    if (rc < 0) return -1;
-    *e = log(v / want);
-    return 0;
-}
-
-/* The link latency at which the simulator's baseline-phase p50 is the lab's for this cell (bisection, as
- * lab_fit_link; the ends of the range when the lab is outside it). The baseline phase has no fault, so
- * this measures the box as it was during this cell: its speed drifts by 15-40 % within minutes. */
+/* The link latency at which the simulator's baseline-phase p50 is the lab's for this cell. The baseline
+ * phase has no fault, so this measures the box as it was during this cell: its speed drifts by 15-40 %
+ * within minutes. */
 static int refit_link(const sim_options *o, const experiment_unit *unit, int sim_seeds, const char *lab_path,
                       int64_t *link_ns, double *lab_p50, char *err, size_t errlen) {
+    link_fit f = {
+        .cell = {o}, .from = {0}, .to = {o->baseline_ns}, .ncells = 1, .unit = unit, .sim_seeds = sim_seeds};
     side lab = {0};
-    if (lab_window(&lab, lab_path, 0, o->baseline_ns, err, errlen) < 0) return -1;
-    *lab_p50 = side_p50(&lab);
+    if (lab_window(&lab, lab_path, f.from[0], f.to[0], err, errlen) < 0) return -1;
+    *lab_p50 = f.want[0] = side_p50(&lab);
     size_t n = lab.n;
     side_free(&lab);
     if (n < 20 || !(*lab_p50 > 0)) {
@@ -279,24 +280,8 @@ static int refit_link(const sim_options *o, const experiment_unit *unit, int sim
                  n);
         return -1;
     }
-    int64_t lo = LAB_LINK_FIT_MIN_NS, hi = LAB_LINK_FIT_MAX_NS;
     double e_lo, e_hi;
-    if (baseline_error(o, unit, sim_seeds, lo, *lab_p50, &e_lo, err, errlen) < 0 ||
-        baseline_error(o, unit, sim_seeds, hi, *lab_p50, &e_hi, err, errlen) < 0)
-        return -1;
-    if (e_lo >= 0) *link_ns = lo;
-    else if (e_hi <= 0) *link_ns = hi;
-    else {
-        while (hi - lo > 250) {
-            int64_t mid = (lo + hi) / 2;
-            double e;
-            if (baseline_error(o, unit, sim_seeds, mid, *lab_p50, &e, err, errlen) < 0) return -1;
-            if (e < 0) lo = mid;
-            else hi = mid;
-        }
-        *link_ns = (lo + hi) / 2;
-    }
-    return 0;
+    return fit_link(&f, link_ns, &e_lo, &e_hi, err, errlen);
 }
 
 int lab_compare(FILE *out, const char *name, const char *lab_path, const sim_options *given,
