@@ -96,8 +96,8 @@ struct cfs_group {
     sim_event_id period_timer, slack_timer;
     /* The period timer runs only while the group uses its quota (sched_cfs_period_timer): after a whole
      * period in which no CPU took runtime from the pool it stops, and the next request for runtime starts it
-     * again on the same grid of boundaries (hrtimer_forward_now), so nr_periods counts active periods. */
-    int period_active;
+     * again on the same grid of boundaries (hrtimer_forward_now), so nr_periods counts active periods.
+     * It is active exactly when period_timer is pending. */
     int idle;              /* no runtime taken from the pool since the last boundary (cfs_b->idle) */
     int64_t period_anchor; /* one boundary of the grid */
     cfs_group_stats stats;
@@ -362,7 +362,7 @@ static void check_runtime(cfs_node *n, cfs_group *g, int cpu) {
     if (rq->throttled || rq->remaining > 0) return;
     int64_t want = n->cfg.slice_ns - rq->remaining;
     int64_t amount = want < g->pool ? want : g->pool;
-    if (!g->period_active) start_period_timer(n, g);
+    if (!sim_is_pending(n->e, g->period_timer)) start_period_timer(n, g);
     if (amount > 0) {
         g->pool -= amount;
         rq->remaining += amount;
@@ -419,13 +419,13 @@ static void period_timer_fired(sim_engine *e, void *ctx, uint64_t arg) {
     int throttled = 0;
     for (int c = 0; c < n->cfg.cpus; c++) throttled |= g->rq[c].throttled;
     g->pool = g->quota;
-    if (g->idle && !throttled) {
-        g->period_active = 0; /* do_sched_cfs_period_timer: idle for a whole period, the timer stops */
-    } else {
+    /* do_sched_cfs_period_timer: idle for a whole period, the timer stops (is not re-armed). Otherwise it is
+     * re-armed before distributing, which may resume tasks that ask for runtime: they find it running. */
+    if (!g->idle || throttled) {
         if (throttled) g->stats.throttled_periods++;
+        g->period_timer = sim_after(n->e, g->period, SIM_K_CFS_PERIOD, g->index, period_timer_fired, g, 0);
         distribute(n, g);
         g->idle = !throttled; /* potentially idle for the upcoming period */
-        g->period_timer = sim_after(n->e, g->period, SIM_K_CFS_PERIOD, g->index, period_timer_fired, g, 0);
     }
     reschedule(n);
 }
@@ -434,7 +434,6 @@ static void period_timer_fired(sim_engine *e, void *ctx, uint64_t arg) {
 static void start_period_timer(cfs_node *n, cfs_group *g) {
     int64_t now = now_of(n);
     int64_t k = now >= g->period_anchor ? (now - g->period_anchor) / g->period + 1 : 0;
-    g->period_active = 1;
     g->period_timer = sim_at(n->e, g->period_anchor + k * g->period, SIM_K_CFS_PERIOD, g->index, period_timer_fired,
                              g, 0);
 }
@@ -695,12 +694,7 @@ void cfs_group_set_quota(cfs_group *g, int64_t quota_ns, int64_t period_ns) {
     g->period = period_ns > 0 ? period_ns : 100 * MS;
     g->pool = g->quota;
     sim_cancel(n->e, &g->period_timer);
-    g->period_active = 0;
-    for (int c = 0; c < n->cfg.cpus; c++) {
-        unthrottle(n, g, c);
-        g->rq[c].remaining = 0;
-    }
-    if (g->quota > 0) {
+    if (g->quota > 0) { /* armed before unthrottling, which may resume tasks that ask for runtime */
         /* The period timer's phase is arbitrary relative to the workload: seeded per group. */
         sim_rng r;
         char name[64];
@@ -709,8 +703,11 @@ void cfs_group_set_quota(cfs_group *g, int64_t quota_ns, int64_t period_ns) {
         int64_t phase = (int64_t)sim_rng_below(&r, (uint64_t)g->period) + 1;
         g->period_anchor = sim_now(n->e) + phase;
         g->idle = 0;
-        g->period_active = 1;
         g->period_timer = sim_at(n->e, g->period_anchor, SIM_K_CFS_PERIOD, g->index, period_timer_fired, g, 0);
+    }
+    for (int c = 0; c < n->cfg.cpus; c++) {
+        unthrottle(n, g, c);
+        g->rq[c].remaining = 0;
     }
     reschedule(n);
 }
