@@ -178,10 +178,6 @@ static int lab_window(side *lab, const char *lab_path, int64_t from, int64_t to,
     return 0;
 }
 
-static int lab_side(side *lab, const char *lab_path, const sim_options *o, char *err, size_t errlen) {
-    return lab_window(lab, lab_path, o->baseline_ns, o->baseline_ns + o->chaos_ns, err, errlen);
-}
-
 static double side_p50(const side *s) {
     double v, lo, hi;
     quantile(s, 0.5, &v, &lo, &hi);
@@ -267,12 +263,14 @@ int lab_fit_link(FILE *out, const char *keep_path, const char *fresh_path, const
 /* The link latency at which the simulator's baseline-phase p50 is the lab's for this cell. The baseline
  * phase has no fault, so this measures the box as it was during this cell: its speed drifts by 15-40 %
  * within minutes. */
-static int refit_link(const sim_options *o, const experiment_unit *unit, int sim_seeds, const char *lab_path,
-                      int64_t *link_ns, double *lab_p50, char *err, size_t errlen) {
+static int refit_link(const sim_options *o, const experiment_unit *unit, int sim_seeds, const req_record *recs,
+                      size_t nrecs, const char *lab_path, int64_t *link_ns, double *lab_p50, char *err,
+                      size_t errlen) {
     link_fit f = {
         .cell = {o}, .from = {0}, .to = {o->baseline_ns}, .ncells = 1, .unit = unit, .sim_seeds = sim_seeds};
     side lab = {0};
-    if (lab_window(&lab, lab_path, f.from[0], f.to[0], err, errlen) < 0) return -1;
+    side_take(&lab, recs, nrecs, f.from[0], f.to[0]);
+    side_sort(&lab);
     *lab_p50 = f.want[0] = side_p50(&lab);
     size_t n = lab.n;
     side_free(&lab);
@@ -292,19 +290,28 @@ int lab_compare(FILE *out, const char *name, const char *lab_path, const sim_opt
     const sim_options *o = given;
     int64_t link_ns = 0;
     double lab_base_p50 = 0;
+    req_record *recs = NULL; /* read once: the baseline phase for the refit, the chaos phase for the row */
+    size_t nrecs = 0;
+    if (lab_records_read(lab_path, &recs, &nrecs, err, errlen) < 0) return -1;
     if (flags & LAB_REFIT_LINK) {
-        if (refit_link(given, unit, sim_seeds, lab_path, &link_ns, &lab_base_p50, err, errlen) < 0) return -1;
+        if (refit_link(given, unit, sim_seeds, recs, nrecs, lab_path, &link_ns, &lab_base_p50, err, errlen) < 0) {
+            free(recs);
+            return -1;
+        }
         refitted = *given;
         refitted.cluster.net.link_latency_ns = link_ns;
         o = &refitted;
     }
+    int64_t from = o->baseline_ns, to = o->baseline_ns + o->chaos_ns;
     side lab = {0}, sim = {0};
-    if (lab_side(&lab, lab_path, o, err, errlen) < 0 || sim_side(&sim, o, unit, sim_seeds, err, errlen) < 0) {
+    side_take(&lab, recs, nrecs, from, to);
+    side_sort(&lab);
+    free(recs);
+    if (sim_side(&sim, o, unit, sim_seeds, err, errlen) < 0) {
         side_free(&lab);
         side_free(&sim);
         return -1;
     }
-    int64_t from = o->baseline_ns, to = o->baseline_ns + o->chaos_ns;
     int failed = 0;
 
     double pl = lab.n ? (double)lab.ok / (double)lab.n : 0, ps = sim.n ? (double)sim.ok / (double)sim.n : 0;
