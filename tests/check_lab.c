@@ -102,6 +102,17 @@ START_TEST(records_roundtrip) {
 }
 END_TEST
 
+/* One lab_compare row into a string (the caller frees *text); fails the test on an error. */
+static int compare_text(const char *name, const char *path, const sim_options *o, int flags, char **text) {
+    char err[256];
+    size_t len = 0;
+    FILE *f = open_memstream(text, &len);
+    int rc = lab_compare(f, name, path, o, NULL, 8, flags, err, sizeof err);
+    fclose(f);
+    ck_assert_msg(rc >= 0, "%s", err);
+    return rc;
+}
+
 /* The simulator's own records (another seed) as the "lab": every difference is within its bound. */
 START_TEST(compare_sim_with_itself) {
     static sim_options o;
@@ -116,11 +127,8 @@ START_TEST(compare_sim_with_itself) {
     ck_assert_int_eq(lab_records_write(path, r.records, r.nrecords, err, sizeof err), 0);
     sim_result_free(&r);
     char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    int rc = lab_compare(f, "self", path, &o, NULL, 8, 0, err, sizeof err);
-    fclose(f);
-    ck_assert_msg(rc == 0, "rc %d: %s\n%s", rc, err, text);
+    int rc = compare_text("self", path, &o, 0, &text);
+    ck_assert_msg(rc == 0, "rc %d:\n%s", rc, text);
     ck_assert_ptr_nonnull(strstr(text, "self"));
     ck_assert_ptr_null(strstr(text, "MISS"));
     free(text);
@@ -151,12 +159,9 @@ START_TEST(compare_other_machine_misses) {
     records_of(NOFAULT " --link-latency 90us", 77, path);
     static sim_options o;
     parse(&o, NOFAULT);
-    char *text = NULL, err[256];
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    int rc = lab_compare(f, "slow", path, &o, NULL, 8, 0, err, sizeof err);
-    fclose(f);
-    ck_assert_msg(rc == 1, "rc %d: %s\n%s", rc, err, text);
+    char *text = NULL;
+    int rc = compare_text("slow", path, &o, 0, &text);
+    ck_assert_msg(rc == 1, "rc %d:\n%s", rc, text);
     ck_assert_ptr_nonnull(strstr(text, "MISS"));
     free(text);
     unlink(path);
@@ -188,16 +193,6 @@ END_TEST
 #define LOSS20_FRESH                                                                                            \
     "--seed 5 --baseline 5s --chaos 20s --recovery 1s --rate 20 --link payment:inventory --direction to "      \
     "--downstream-keepalive off --loss "
-
-static int compare_text(const char *name, const char *path, const sim_options *o, int flags, char **text) {
-    char err[256];
-    size_t len = 0;
-    FILE *f = open_memstream(text, &len);
-    int rc = lab_compare(f, name, path, o, NULL, 8, flags, err, sizeof err);
-    fclose(f);
-    ck_assert_msg(rc >= 0, "%s", err);
-    return rc;
-}
 
 /* LAB_REFIT_LINK takes the box's latency from the cell's own baseline phase: a "lab" 40 us per packet slower
  * than the model misses without it, passes with it (the refit finds ~90 us), and a lab whose fault differs
