@@ -128,9 +128,33 @@ static int owns_product(inventory_state *st, const product *p) {
     return owner_of_product(st, p->id) == st->cfg->replica;
 }
 
+/* A product as its answers show it. Written directly (jsonw.h): /check is on every chain. */
+static void product_write(svc_jw *w, const product *p) {
+    svc_jw_begin_object(w);
+    svc_jw_key(w, "product_id");
+    svc_jw_string(w, p->id);
+    svc_jw_key(w, "name");
+    svc_jw_string(w, p->name);
+    svc_jw_key(w, "available");
+    svc_jw_bool(w, p->stock > 0);
+    svc_jw_key(w, "stock_count");
+    svc_jw_int(w, p->stock);
+    svc_jw_key(w, "price");
+    svc_jw_amount(w, p->price_minor);
+    svc_jw_end_object(w);
+}
+
+/* The same product as a tree, for the /list merges (one field list: read back from the writer's text). */
 static json_t *product_json(const product *p) {
-    return json_pack("{s:s, s:s, s:b, s:I, s:o}", "product_id", p->id, "name", p->name, "available",
-                     p->stock > 0, "stock_count", (json_int_t)p->stock, "price", svc_amount_json(p->price_minor));
+    svc_jw w;
+    svc_jw_init(&w);
+    product_write(&w, p);
+    size_t len;
+    char *text = svc_jw_take(&w, &len);
+    json_t *doc = json_loadb(text, len, 0, NULL);
+    free(text);
+    if (!doc) abort(); /* out of memory: the writer's text is always valid JSON */
+    return doc;
 }
 
 /* ---- state changes (shared by requests and journal replay) ---- */
@@ -380,7 +404,10 @@ static void route_check(void *state, svc_exchange *ex) {
         return;
     }
     if (svc_ex_redirect_to_owner(ex, owner_of_product(st, p->id))) return;
-    svc_ex_reply(ex, 200, product_json(p));
+    svc_jw w;
+    svc_jw_init(&w);
+    product_write(&w, p);
+    svc_ex_reply_jw(ex, 200, &w);
 }
 
 /* ---- /list: every product, with the stock count from its owner ---- */

@@ -49,9 +49,42 @@ static int owner_of(notification_state *st, const char *id) {
     return svc_owner_of_id(id, "ntf", st->cfg->replicas[SVC_NOTIFICATION]);
 }
 
+/* A notice as its answers show it. Written directly (jsonw.h): /send is on every chain. */
+static void notice_write(svc_jw *w, const notice *n) {
+    svc_jw_begin_object(w);
+    svc_jw_key(w, "id");
+    svc_jw_string(w, n->id);
+    svc_jw_key(w, "status");
+    svc_jw_string(w, "sent");
+    svc_jw_key(w, "type");
+    svc_jw_string(w, n->type);
+    svc_jw_key(w, "recipient");
+    svc_jw_string(w, n->recipient);
+    svc_jw_key(w, "message");
+    svc_jw_string(w, n->message);
+    svc_jw_key(w, "created_at_ms");
+    svc_jw_int(w, n->created_ms);
+    svc_jw_end_object(w);
+}
+
+static void reply_notice(svc_exchange *ex, int status, const notice *n) {
+    svc_jw w;
+    svc_jw_init(&w);
+    notice_write(&w, n);
+    svc_ex_reply_jw(ex, status, &w);
+}
+
+/* The same notice as a tree, for /history (one field list: read back from the writer's text). */
 static json_t *notice_json(const notice *n) {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", n->id, "status", "sent", "type", n->type, "recipient",
-                     n->recipient, "message", n->message, "created_at_ms", (json_int_t)n->created_ms);
+    svc_jw w;
+    svc_jw_init(&w);
+    notice_write(&w, n);
+    size_t len;
+    char *text = svc_jw_take(&w, &len);
+    json_t *doc = json_loadb(text, len, 0, NULL);
+    free(text);
+    if (!doc) abort(); /* out of memory: the writer's text is always valid JSON */
+    return doc;
 }
 
 static notice *store(notification_state *st, const char *id, const char *type, const char *recipient,
@@ -114,7 +147,7 @@ static void route_send(void *state, svc_exchange *ex) {
     }
     notice *existing = svc_table_get(&st->index, id);
     if (existing && st->cfg->idempotency) {
-        svc_ex_reply(ex, 200, notice_json(existing));
+        reply_notice(ex, 200, existing);
         return;
     }
     char derived[SVC_ID_MAX + 8];
@@ -123,7 +156,7 @@ static void route_send(void *state, svc_exchange *ex) {
         id = derived;
     }
     notice *n = store(st, id, type, recipient, message);
-    svc_ex_reply(ex, 201, notice_json(n));
+    reply_notice(ex, 201, n);
 }
 
 static void route_status(void *state, svc_exchange *ex) {
@@ -140,7 +173,7 @@ static void route_status(void *state, svc_exchange *ex) {
                      id, st->capacity);
         return;
     }
-    svc_ex_reply(ex, 200, notice_json(n));
+    reply_notice(ex, 200, n);
 }
 
 /* The newest `limit` notices of this replica, newest first. */

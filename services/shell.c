@@ -537,6 +537,12 @@ void svc_ex_reply(svc_exchange *ex, int status, json_t *body) {
     reply_raw(ex, status, text, strlen(text), "application/json");
 }
 
+void svc_ex_reply_jw(svc_exchange *ex, int status, svc_jw *w) {
+    size_t len;
+    char *text = svc_jw_take(w, &len);
+    reply_raw(ex, status, text, len, "application/json");
+}
+
 void svc_ex_error(svc_exchange *ex, int status, const char *code, const char *fmt, ...) {
     char msg[256];
     va_list ap;

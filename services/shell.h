@@ -18,6 +18,7 @@
 #include <stdarg.h>
 
 #include "services/config.h"
+#include "services/jsonw.h"
 #include "services/svc.h"
 
 typedef struct svc_shell svc_shell;
@@ -117,6 +118,9 @@ svc_shell *svc_ex_shell(const svc_exchange *ex);
 int64_t svc_ex_elapsed_ns(svc_exchange *ex);
 /* Answers with a JSON document (stolen). The exchange is gone afterwards. */
 void svc_ex_reply(svc_exchange *ex, int status, json_t *body);
+/* Answers with the document in `w` (taken; the writer is empty afterwards). Same bytes as svc_ex_reply
+ * of the same document (jsonw.h); the hot routes use it. */
+void svc_ex_reply_jw(svc_exchange *ex, int status, svc_jw *w);
 /* Answers {"error": code, "message": ...}. */
 void svc_ex_error(svc_exchange *ex, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

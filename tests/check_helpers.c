@@ -1,5 +1,6 @@
 /*
- * check_helpers.c: the pure helpers under the services: money, ids, card, table, config, metrics.
+ * check_helpers.c: the pure helpers under the services: money, ids, card, table, config, metrics, the JSON
+ * writer.
  */
 #include <check.h>
 #include <jansson.h>
@@ -10,6 +11,7 @@
 #include "services/card.h"
 #include "services/config.h"
 #include "services/ids.h"
+#include "services/jsonw.h"
 #include "services/metrics.h"
 #include "services/money.h"
 #include "services/table.h"
@@ -601,6 +603,153 @@ START_TEST(test_metrics_bounds) {
 }
 END_TEST
 
+/* ---- the JSON writer: byte for byte what svc_ex_reply's json_dumps gives ---- */
+
+#define DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
+
+static void expect_same(svc_jw *w, json_t *doc) {
+    char *want = json_dumps(doc, DUMP_FLAGS);
+    size_t len;
+    char *got = svc_jw_take(w, &len);
+    ck_assert_ptr_nonnull(want);
+    ck_assert_str_eq(got, want);
+    ck_assert_uint_eq(len, strlen(want));
+    free(want);
+    free(got);
+    json_decref(doc);
+}
+
+START_TEST(test_jw_document) {
+    /* Nesting, empty containers, every value kind, keys after containers (the commas). */
+    svc_jw w;
+    svc_jw_init(&w);
+    svc_jw_begin_object(&w);
+    svc_jw_key(&w, "steps");
+    svc_jw_begin_array(&w);
+    for (int i = 0; i < 3; i++) {
+        svc_jw_begin_object(&w);
+        svc_jw_key(&w, "step");
+        svc_jw_int(&w, i + 1);
+        svc_jw_key(&w, "latency_ms");
+        svc_jw_real(&w, 1.25 * i);
+        svc_jw_end_object(&w);
+    }
+    svc_jw_end_array(&w);
+    svc_jw_key(&w, "empty_object");
+    svc_jw_begin_object(&w);
+    svc_jw_end_object(&w);
+    svc_jw_key(&w, "empty_array");
+    svc_jw_begin_array(&w);
+    svc_jw_end_array(&w);
+    svc_jw_key(&w, "nested");
+    svc_jw_begin_array(&w);
+    svc_jw_begin_array(&w);
+    svc_jw_bool(&w, 1);
+    svc_jw_bool(&w, 0);
+    svc_jw_end_array(&w);
+    svc_jw_string(&w, "x");
+    svc_jw_end_array(&w);
+    svc_jw_key(&w, "k\"ey");
+    svc_jw_string(&w, "v");
+    svc_jw_end_object(&w);
+
+    json_t *steps = json_array();
+    for (int i = 0; i < 3; i++)
+        json_array_append_new(steps, json_pack("{s:i, s:f}", "step", i + 1, "latency_ms", 1.25 * i));
+    expect_same(&w, json_pack("{s:o, s:{}, s:[], s:[[b, b], s], s:s}", "steps", steps, "empty_object", "empty_array",
+                              "nested", 1, 0, "x", "k\"ey", "v"));
+}
+END_TEST
+
+START_TEST(test_jw_strings) {
+    /* Every ASCII byte alone and inside text, and multi-byte UTF-8 (copied, not escaped). */
+    svc_jw w;
+    svc_jw_init(&w);
+    for (int c = 1; c < 128; c++) {
+        char s[8] = {(char)c, 0};
+        char t[8] = {'a', (char)c, 'b', (char)c, 0};
+        svc_jw_init(&w);
+        svc_jw_string(&w, s);
+        expect_same(&w, json_string(s));
+        svc_jw_init(&w);
+        svc_jw_string(&w, t);
+        expect_same(&w, json_string(t));
+    }
+    static const char *const texts[] = {"", "caf\xc3\xa9", "\xe2\x82\xac 5", "\xf0\x9f\x98\x80", "a/b\\c\"d",
+                                        "line\nbreak\ttab\r\x01\x1f"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        svc_jw_init(&w);
+        svc_jw_string(&w, texts[i]);
+        expect_same(&w, json_string(texts[i]));
+    }
+}
+END_TEST
+
+START_TEST(test_jw_numbers) {
+    svc_jw w;
+    static const double reals[] = {0.0, -0.0, 1.0, -1.0, 0.1, 99.5, 12.34, 1e-7, 1e-5, 1e15, 1e16, 1e20,
+                                   1e21, 1.5e-300, 123456789012345678.0, 2.5e-5, 1.7976931348623157e308,
+                                   2.2250738585072014e-308, 4.9e-324, 0.30000000000000004};
+    for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
+        svc_jw_init(&w);
+        svc_jw_real(&w, reals[i]);
+        expect_same(&w, json_real(reals[i]));
+    }
+    /* Latencies as the routes write them (ns / 1e6), and a spread of magnitudes from a fixed LCG. */
+    uint64_t x = 42;
+    for (int i = 0; i < 20000; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        double v = i % 2 ? (double)(x >> 20) / 1e6 : (double)(int64_t)x * 1e-12 * (double)(i % 97);
+        svc_jw_init(&w);
+        svc_jw_real(&w, v);
+        expect_same(&w, json_real(v));
+    }
+    static const int64_t ints[] = {0, 1, -1, 42, INT64_MAX, INT64_MIN, 1000000000000LL};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        svc_jw_init(&w);
+        svc_jw_int(&w, ints[i]);
+        expect_same(&w, json_integer((json_int_t)ints[i]));
+    }
+    for (int64_t minor = -250; minor <= 100000; minor += 7) {
+        svc_jw_init(&w);
+        svc_jw_amount(&w, minor);
+        expect_same(&w, svc_amount_json(minor));
+    }
+}
+END_TEST
+
+START_TEST(test_jw_take_and_discard) {
+    svc_jw w;
+    svc_jw_init(&w);
+    size_t len = 99;
+    char *empty = svc_jw_take(&w, &len); /* nothing written: "", not NULL */
+    ck_assert_str_eq(empty, "");
+    ck_assert_uint_eq(len, 0);
+    free(empty);
+    /* A long document grows the buffer; a taken writer starts over. */
+    svc_jw_begin_array(&w);
+    for (int i = 0; i < 5000; i++) svc_jw_int(&w, i);
+    svc_jw_end_array(&w);
+    char *big = svc_jw_take(&w, &len);
+    ck_assert_uint_eq(len, strlen(big));
+    ck_assert(!strncmp(big, "[0,1,2,", 7) && !strcmp(big + len - 6, ",4999]"));
+    free(big);
+    svc_jw_begin_object(&w);
+    svc_jw_key(&w, "a");
+    svc_jw_int(&w, 1);
+    svc_jw_end_object(&w);
+    char *small = svc_jw_take(&w, NULL);
+    ck_assert_str_eq(small, "{\"a\":1}");
+    free(small);
+    svc_jw_begin_object(&w);
+    svc_jw_discard(&w); /* abandoned half-way: freed, and the writer is reusable */
+    svc_jw_int(&w, 7);
+    char *seven = svc_jw_take(&w, NULL);
+    ck_assert_str_eq(seven, "7");
+    free(seven);
+}
+END_TEST
+
 static Suite *helpers_suite(void) {
     Suite *s = suite_create("helpers");
     TCase *tc = tcase_create("money");
@@ -634,6 +783,12 @@ static Suite *helpers_suite(void) {
     tc = tcase_create("metrics");
     tcase_add_test(tc, test_metrics_render);
     tcase_add_test(tc, test_metrics_bounds);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("jsonw");
+    tcase_add_test(tc, test_jw_document);
+    tcase_add_test(tc, test_jw_strings);
+    tcase_add_test(tc, test_jw_numbers);
+    tcase_add_test(tc, test_jw_take_and_discard);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,148 @@
+/*
+ * jsonw.c: the JSON writer (contract in jsonw.h). Escaping and number formats follow jansson's dump.c
+ * and strconv.c (2.14), which is what keeps the text identical to json_dumps.
+ */
+#include "services/jsonw.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void reserve(svc_jw *w, size_t more) {
+    if (w->len + more + 1 <= w->cap) return;
+    size_t cap = w->cap ? w->cap : 256;
+    while (cap < w->len + more + 1) cap *= 2;
+    char *grown = realloc(w->buf, cap);
+    if (!grown) abort();
+    w->buf = grown;
+    w->cap = cap;
+}
+
+static void put(svc_jw *w, const char *s, size_t n) {
+    reserve(w, n);
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+    w->buf[w->len] = '\0';
+}
+
+static void put_char(svc_jw *w, char c) { put(w, &c, 1); }
+
+/* The separator before a value or a key: none right after a key or first in its container, else ','. */
+static void separate(svc_jw *w) {
+    if (w->after_key) {
+        w->after_key = 0;
+        return;
+    }
+    if (w->depth == 0) return;
+    if (w->has_item[w->depth - 1]) put_char(w, ',');
+    w->has_item[w->depth - 1] = 1;
+}
+
+void svc_jw_init(svc_jw *w) { memset(w, 0, sizeof *w); }
+
+static void begin(svc_jw *w, char open) {
+    separate(w);
+    if (w->depth == SVC_JW_DEPTH) abort(); /* a programming error: no answer nests this deep */
+    put_char(w, open);
+    w->has_item[w->depth++] = 0;
+}
+
+static void end(svc_jw *w, char close) {
+    if (w->depth == 0) abort();
+    w->depth--;
+    put_char(w, close);
+}
+
+void svc_jw_begin_object(svc_jw *w) { begin(w, '{'); }
+void svc_jw_end_object(svc_jw *w) { end(w, '}'); }
+void svc_jw_begin_array(svc_jw *w) { begin(w, '['); }
+void svc_jw_end_array(svc_jw *w) { end(w, ']'); }
+
+static void put_string(svc_jw *w, const char *s) {
+    put_char(w, '"');
+    const char *run = s; /* start of the bytes that need no escape */
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p != '"' && *p != '\\' && *p >= 0x20) continue;
+        put(w, run, (size_t)((const char *)p - run));
+        char esc[8];
+        switch (*p) {
+        case '"': put(w, "\\\"", 2); break;
+        case '\\': put(w, "\\\\", 2); break;
+        case '\b': put(w, "\\b", 2); break;
+        case '\f': put(w, "\\f", 2); break;
+        case '\n': put(w, "\\n", 2); break;
+        case '\r': put(w, "\\r", 2); break;
+        case '\t': put(w, "\\t", 2); break;
+        default: put(w, esc, (size_t)snprintf(esc, sizeof esc, "\\u%04X", (unsigned)*p)); break;
+        }
+        run = (const char *)p + 1;
+    }
+    put(w, run, strlen(run));
+    put_char(w, '"');
+}
+
+void svc_jw_key(svc_jw *w, const char *key) {
+    separate(w);
+    put_string(w, key);
+    put_char(w, ':');
+    w->after_key = 1;
+}
+
+void svc_jw_string(svc_jw *w, const char *s) {
+    separate(w);
+    put_string(w, s);
+}
+
+void svc_jw_int(svc_jw *w, int64_t v) {
+    separate(w);
+    char num[24];
+    put(w, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)v));
+}
+
+/* jansson's jsonp_dtostr with precision 15: "%.15g", then ".0" when it would read back as an integer,
+ * then no '+' and no leading zeros in the exponent (1e+20 -> 1e20, 1e-07 -> 1e-7). */
+void svc_jw_real(svc_jw *w, double v) {
+    separate(w);
+    char num[40];
+    size_t n = (size_t)snprintf(num, sizeof num - 3, "%.15g", v);
+    if (!strchr(num, '.') && !strchr(num, 'e')) {
+        memcpy(num + n, ".0", 3);
+        n += 2;
+    }
+    char *exp = strchr(num, 'e');
+    if (exp) {
+        char *start = exp + 1, *digits = exp + 2;
+        if (*start == '-') start++;
+        while (*digits == '0') digits++;
+        if (digits != start) {
+            memmove(start, digits, (size_t)(num + n - digits) + 1);
+            n -= (size_t)(digits - start);
+        }
+    }
+    put(w, num, n);
+}
+
+void svc_jw_bool(svc_jw *w, int v) {
+    separate(w);
+    if (v) put(w, "true", 4);
+    else put(w, "false", 5);
+}
+
+void svc_jw_amount(svc_jw *w, int64_t minor) {
+    if (minor % 100 == 0) svc_jw_int(w, minor / 100);
+    else svc_jw_real(w, (double)minor / 100.0);
+}
+
+char *svc_jw_take(svc_jw *w, size_t *len) {
+    reserve(w, 0); /* an empty document is "" rather than NULL */
+    w->buf[w->len] = '\0';
+    char *doc = w->buf;
+    if (len) *len = w->len;
+    svc_jw_init(w);
+    return doc;
+}
+
+void svc_jw_discard(svc_jw *w) {
+    free(w->buf);
+    svc_jw_init(w);
+}
