@@ -1,5 +1,14 @@
 /*
- * engine.c: event pool, (time, seq) min-heap, trace hash and fingerprints (see engine.h).
+ * engine.c: event pool, (time, seq) queue, trace hash and fingerprints (see engine.h).
+ *
+ * The queue has two parts. Events due before `horizon` are in a binary min-heap ordered by (time, seq).
+ * Events due at or after it wait in a calendar of buckets, one per FAR_SPAN of time, unsorted: most of
+ * them are timers that are cancelled long before they are due (a call's deadline, a connection's idle
+ * timer, an RTO re-armed by every ACK), and a bucket inserts and removes in O(1) where the heap pays
+ * O(log n) on every operation and every pop with them in it (in the headline run they were nine pending
+ * events in ten). When the heap is empty, the horizon moves one span and that bucket's events enter the
+ * heap, each with the sequence number it was given when scheduled, so events run in exactly the same
+ * (time, seq) order as with one heap.
  */
 #include "sim/engine.h"
 
@@ -9,15 +18,29 @@
 
 #include "sim/kinds.h"
 
+#define FAR_SHIFT 25                     /* FAR_SPAN = 2^25 ns, about 34 ms */
+#define FAR_SPAN ((int64_t)1 << FAR_SHIFT)
+#define FAR_BUCKETS 4096                  /* the calendar covers 4096 spans (about 137 s) ahead */
+#define NOT_QUEUED UINT32_MAX
+
 typedef struct sim_event {
     uint64_t obj;
     uint64_t arg;
     sim_fn fn;
     void *ctx;
+    int64_t at;   /* its key, kept here while it waits in the calendar */
+    uint64_t seq;
     uint32_t gen;
-    uint32_t heap_pos; /* index in heap, or UINT32_MAX when free */
+    uint32_t heap_pos; /* index in heap, or NOT_QUEUED */
+    uint32_t far_pos;  /* index in its calendar bucket (or the overflow), or NOT_QUEUED */
     uint16_t kind;
 } sim_event;
+
+/* An unsorted set of slots: a calendar bucket, or the overflow beyond the calendar. */
+typedef struct slot_set {
+    uint32_t *slots;
+    uint32_t len, cap;
+} slot_set;
 
 /* The heap holds the ordering key next to the slot index, so sifting never touches the pool. */
 typedef struct heap_entry {
@@ -37,6 +60,11 @@ struct sim_engine {
     uint32_t free_count;
     heap_entry *heap;
     uint32_t heap_len;
+    int64_t horizon;  /* heap events are due before it, calendar events at or after it */
+    uint32_t far_count;
+    slot_set *buckets; /* FAR_BUCKETS, allocated with the first far event */
+    slot_set overflow; /* due beyond the calendar's reach */
+    int64_t overflow_min; /* earliest time in overflow (INT64_MAX when empty) */
     FILE *trace;
     int recording;
     uint64_t *prints;
@@ -54,6 +82,8 @@ sim_engine *sim_engine_new(void) {
     e->hash = 1469598103934665603ull;
     e->mismatch = -1;
     e->capture_index = -1;
+    e->horizon = FAR_SPAN;
+    e->overflow_min = INT64_MAX;
     return e;
 }
 
@@ -62,12 +92,16 @@ void sim_engine_free(sim_engine *e) {
     free(e->pool);
     free(e->free_slots);
     free(e->heap);
+    if (e->buckets)
+        for (int b = 0; b < FAR_BUCKETS; b++) free(e->buckets[b].slots);
+    free(e->buckets);
+    free(e->overflow.slots);
     free(e->prints);
     free(e);
 }
 
 int64_t sim_now(const sim_engine *e) { return e->now; }
-size_t sim_pending_count(const sim_engine *e) { return e->heap_len; }
+size_t sim_pending_count(const sim_engine *e) { return (size_t)e->heap_len + e->far_count; }
 uint64_t sim_events_executed(const sim_engine *e) { return e->executed; }
 uint64_t sim_trace_hash(const sim_engine *e) { return e->hash; }
 void sim_set_trace(sim_engine *e, FILE *trace) { e->trace = trace; }
@@ -126,7 +160,8 @@ static uint32_t slot_alloc(sim_engine *e) {
     uint32_t first = e->pool_cap ? e->pool_cap : 1;
     for (uint32_t s = cap - 1; s >= first; s--) {
         e->pool[s].gen = 0;
-        e->pool[s].heap_pos = UINT32_MAX;
+        e->pool[s].heap_pos = NOT_QUEUED;
+        e->pool[s].far_pos = NOT_QUEUED;
         e->free_slots[e->free_count++] = s;
     }
     e->pool_cap = cap;
@@ -134,9 +169,93 @@ static uint32_t slot_alloc(sim_engine *e) {
 }
 
 static void slot_free(sim_engine *e, uint32_t slot) {
-    e->pool[slot].heap_pos = UINT32_MAX;
+    e->pool[slot].heap_pos = NOT_QUEUED;
+    e->pool[slot].far_pos = NOT_QUEUED;
     e->pool[slot].gen++;
     e->free_slots[e->free_count++] = slot;
+}
+
+/* ---- the calendar ---- */
+
+static slot_set *far_set(sim_engine *e, int64_t at) {
+    if (at - e->horizon >= (int64_t)FAR_BUCKETS * FAR_SPAN) return &e->overflow;
+    return &e->buckets[(at >> FAR_SHIFT) & (FAR_BUCKETS - 1)];
+}
+
+static void set_add(sim_engine *e, slot_set *set, uint32_t slot) {
+    if (set->len == set->cap) {
+        set->cap = set->cap ? set->cap * 2 : 8;
+        set->slots = realloc(set->slots, set->cap * sizeof *set->slots);
+        if (!set->slots) abort();
+    }
+    e->pool[slot].far_pos = set->len;
+    set->slots[set->len++] = slot;
+}
+
+static void set_remove(sim_engine *e, slot_set *set, uint32_t slot) {
+    uint32_t pos = e->pool[slot].far_pos, last = set->slots[--set->len];
+    set->slots[pos] = last;
+    e->pool[last].far_pos = pos;
+    e->pool[slot].far_pos = NOT_QUEUED;
+}
+
+static void far_add(sim_engine *e, uint32_t slot) {
+    if (!e->buckets) {
+        e->buckets = calloc(FAR_BUCKETS, sizeof *e->buckets);
+        if (!e->buckets) abort();
+    }
+    int64_t at = e->pool[slot].at;
+    slot_set *set = far_set(e, at);
+    if (set == &e->overflow && at < e->overflow_min) e->overflow_min = at;
+    set_add(e, set, slot);
+    e->far_count++;
+}
+
+static void heap_push(sim_engine *e, uint32_t slot, int64_t at, uint64_t seq) {
+    e->heap[e->heap_len] = (heap_entry){at, seq, slot};
+    e->pool[slot].heap_pos = e->heap_len++;
+    sift_up(e, e->pool[slot].heap_pos);
+}
+
+/* The heap is empty and the calendar is not: moves the horizon one span, and that span's events (from
+ * their bucket, and from the overflow once the calendar reaches them) into the heap. */
+static void advance_horizon(sim_engine *e) {
+    slot_set *b = &e->buckets[(e->horizon >> FAR_SHIFT) & (FAR_BUCKETS - 1)];
+    e->horizon += FAR_SPAN;
+    for (uint32_t i = 0; i < b->len; i++) {
+        sim_event *ev = &e->pool[b->slots[i]];
+        ev->far_pos = NOT_QUEUED;
+        heap_push(e, b->slots[i], ev->at, ev->seq);
+    }
+    e->far_count -= b->len;
+    b->len = 0;
+    /* The calendar now reaches one span further: overflow events within its reach move into buckets. */
+    if (e->overflow_min - e->horizon < (int64_t)FAR_BUCKETS * FAR_SPAN) {
+        slot_set *o = &e->overflow;
+        e->overflow_min = INT64_MAX;
+        for (uint32_t i = 0; i < o->len;) {
+            uint32_t slot = o->slots[i];
+            int64_t at = e->pool[slot].at;
+            if (far_set(e, at) == o) {
+                if (at < e->overflow_min) e->overflow_min = at;
+                i++;
+                continue;
+            }
+            set_remove(e, o, slot); /* moves the last one to i: look at i again */
+            e->far_count--;
+            if (at < e->horizon) heap_push(e, slot, at, e->pool[slot].seq);
+            else far_add(e, slot);
+        }
+    }
+}
+
+/* Makes the heap's top the next event to run; returns 0 when nothing is pending. */
+static int next_ready(sim_engine *e) {
+    while (!e->heap_len) {
+        if (!e->far_count) return 0;
+        advance_horizon(e);
+    }
+    return 1;
 }
 
 sim_event_id sim_at(sim_engine *e, int64_t at_ns, uint16_t kind, uint64_t obj, sim_fn fn, void *ctx, uint64_t arg) {
@@ -148,9 +267,10 @@ sim_event_id sim_at(sim_engine *e, int64_t at_ns, uint16_t kind, uint64_t obj, s
     ev->fn = fn;
     ev->ctx = ctx;
     ev->kind = kind;
-    e->heap[e->heap_len] = (heap_entry){at_ns, e->next_seq++, slot};
-    ev->heap_pos = e->heap_len++;
-    sift_up(e, ev->heap_pos);
+    ev->at = at_ns;
+    ev->seq = e->next_seq++;
+    if (at_ns < e->horizon) heap_push(e, slot, at_ns, ev->seq);
+    else far_add(e, slot);
     return (sim_event_id){slot, ev->gen};
 }
 
@@ -161,19 +281,23 @@ sim_event_id sim_after(sim_engine *e, int64_t delay_ns, uint16_t kind, uint64_t 
 
 int sim_is_pending(const sim_engine *e, sim_event_id id) {
     return id.slot != 0 && id.slot < e->pool_cap && e->pool[id.slot].gen == id.gen &&
-           e->pool[id.slot].heap_pos != UINT32_MAX;
+           (e->pool[id.slot].heap_pos != NOT_QUEUED || e->pool[id.slot].far_pos != NOT_QUEUED);
 }
 
-int64_t sim_event_time(const sim_engine *e, sim_event_id id) {
-    return sim_is_pending(e, id) ? e->heap[e->pool[id.slot].heap_pos].at : -1;
-}
+int64_t sim_event_time(const sim_engine *e, sim_event_id id) { return sim_is_pending(e, id) ? e->pool[id.slot].at : -1; }
 
 int sim_cancel(sim_engine *e, sim_event_id *id) {
     if (!sim_is_pending(e, *id)) {
         *id = SIM_NO_EVENT;
         return 0;
     }
-    heap_remove_at(e, e->pool[id->slot].heap_pos);
+    sim_event *ev = &e->pool[id->slot];
+    if (ev->heap_pos != NOT_QUEUED) {
+        heap_remove_at(e, ev->heap_pos);
+    } else {
+        set_remove(e, far_set(e, ev->at), id->slot);
+        e->far_count--;
+    }
     slot_free(e, id->slot);
     *id = SIM_NO_EVENT;
     return 1;
@@ -236,7 +360,7 @@ static int execute_one(sim_engine *e) {
 
 uint64_t sim_run(sim_engine *e, int64_t until_ns, const volatile int *stop) {
     uint64_t before = e->executed;
-    while (e->heap_len && e->heap[0].at <= until_ns) {
+    while (next_ready(e) && e->heap[0].at <= until_ns) {
         if (stop && *stop) return e->executed - before;
         if (!execute_one(e)) return e->executed - before;
     }

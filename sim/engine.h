@@ -14,8 +14,10 @@
  *   (time, kind, object, argument) tuples are folded into a running 64-bit hash: two runs with the same
  *   seed have the same trace hash, and --check-determinism compares runs event by event.
  *
- *   The queue is a binary min-heap of slots in a pool; a slot's generation counter lets sim_cancel() reject
- *   stale ids, so modules can cancel and re-arm timers (TCP does this constantly) in O(log n).
+ *   The queue is a binary min-heap of slots in a pool for the events due within the next ~34 ms, and a
+ *   calendar of unsorted buckets for the later ones, which enter the heap as time reaches them (engine.c
+ *   says why). A slot's generation counter lets sim_cancel() reject stale ids, so modules can cancel and
+ *   re-arm timers (TCP does this constantly): O(1) for a timer in the calendar, O(log n) in the heap.
  *
  * Ownership: the engine owns its pool; callers own the contexts they pass and must keep them alive until
  * the event runs or is cancelled. Freeing the engine drops pending events without running them.

@@ -1,6 +1,6 @@
 /*
- * check_sim.c: the whole simulator: determinism, the headline scenarios, the report and the HTTP client's
- * deadline semantics.
+ * check_sim.c: the whole simulator: determinism, the headline scenarios, the report, the HTTP client's
+ * deadline semantics, and the event queue's order.
  */
 #include <check.h>
 #include <jansson.h>
@@ -230,6 +230,112 @@ START_TEST(deadline_times_out_and_closes) {
 }
 END_TEST
 
+/* ---- the event queue: heap for what is due soon, calendar and overflow for later ---- */
+
+#define Q_MAX 60000
+
+/* The test's own record of every event it scheduled: its key (time, order of scheduling) and fate. */
+typedef struct q_model {
+    sim_engine *e;
+    uint64_t lcg;
+    int64_t at[Q_MAX];
+    sim_event_id id[Q_MAX];
+    char state[Q_MAX]; /* 0 pending, 1 ran, 2 cancelled */
+    int n;
+    int last_ran;   /* the previous event run, -1 before the first */
+    int ran, out_of_order, wrong_time, twice;
+} q_model;
+
+static uint64_t q_next(q_model *m) {
+    m->lcg = m->lcg * 6364136223846793005ull + 1442695040888963407ull;
+    return m->lcg >> 33;
+}
+
+static void q_fire(sim_engine *e, void *ctx, uint64_t arg);
+
+/* Delays from every part of the queue: the same instant, the heap's span, the calendar, beyond it. */
+static int q_schedule(q_model *m) {
+    if (m->n == Q_MAX) return -1;
+    int64_t now = sim_now(m->e), delay;
+    switch (q_next(m) % 6) {
+    case 0: delay = 0; break;
+    case 1: delay = (int64_t)(q_next(m) % 1000); break;                     /* ties within a microsecond */
+    case 2: delay = (int64_t)(q_next(m) % 50000000); break;                 /* < 50 ms */
+    case 3: delay = (int64_t)(q_next(m) % 20) * SEC; break;                 /* whole seconds: ties */
+    case 4: delay = (int64_t)(q_next(m) % 200) * SEC + (int64_t)(q_next(m) % 1000); break;
+    default: delay = 100 * SEC + (int64_t)(q_next(m) % 2000) * SEC; break; /* beyond the calendar */
+    }
+    int k = m->n++;
+    m->at[k] = now + delay;
+    m->id[k] = sim_at(m->e, now + delay, 1, (uint64_t)k, q_fire, m, (uint64_t)k);
+    return k;
+}
+
+static void q_cancel_some(q_model *m) {
+    int k = (int)(q_next(m) % (uint64_t)m->n);
+    int was_pending = m->state[k] == 0;
+    ck_assert_int_eq(sim_cancel(m->e, &m->id[k]), was_pending);
+    if (was_pending) m->state[k] = 2;
+}
+
+static void q_fire(sim_engine *e, void *ctx, uint64_t arg) {
+    q_model *m = ctx;
+    int k = (int)arg;
+    if (m->state[k] != 0) m->twice++;
+    m->state[k] = 1;
+    m->ran++;
+    if (sim_now(e) != m->at[k]) m->wrong_time++;
+    /* (time, order of scheduling) must grow from one event to the next */
+    if (m->last_ran >= 0 && (m->at[k] < m->at[m->last_ran] || (m->at[k] == m->at[m->last_ran] && k < m->last_ran)))
+        m->out_of_order++;
+    m->last_ran = k;
+    /* as TCP does: re-arm and cancel from inside events */
+    int more = (int)(q_next(m) % 3);
+    for (int i = 0; i < more; i++) q_schedule(m);
+    if (q_next(m) % 2) q_cancel_some(m);
+}
+
+START_TEST(queue_runs_events_in_time_then_schedule_order) {
+    static q_model m;
+    memset(&m, 0, sizeof m);
+    m.e = sim_engine_new();
+    m.lcg = 7;
+    m.last_ran = -1;
+    for (int i = 0; i < 2000; i++) q_schedule(&m);
+    for (int i = 0; i < 300; i++) q_cancel_some(&m);
+    /* Run in slices, with jumps over stretches where little is due (the clock then leaps ahead). */
+    int64_t t = 0;
+    for (int slice = 0; slice < 400 && m.n < Q_MAX - 100; slice++) {
+        t += slice % 50 == 49 ? 900 * SEC : (int64_t)(q_next(&m) % 3000) * 1000000;
+        sim_run_until(m.e, t);
+        for (int i = 0; i < 20; i++) q_schedule(&m);
+        q_cancel_some(&m);
+    }
+    /* Everything left: pending count and times agree with the model, then it all runs. */
+    size_t pending = 0;
+    for (int k = 0; k < m.n; k++)
+        if (m.state[k] == 0) {
+            pending++;
+            ck_assert_int_eq(sim_event_time(m.e, m.id[k]), m.at[k]);
+        }
+    ck_assert_uint_eq(sim_pending_count(m.e), pending);
+    while (sim_pending_count(m.e)) sim_run_until(m.e, sim_now(m.e) + 1000 * SEC);
+    ck_assert_int_eq(m.out_of_order, 0);
+    ck_assert_int_eq(m.wrong_time, 0);
+    ck_assert_int_eq(m.twice, 0);
+    int never = 0, cancelled = 0;
+    for (int k = 0; k < m.n; k++) {
+        never += m.state[k] == 0;
+        cancelled += m.state[k] == 2;
+    }
+    ck_assert_int_eq(never, 0);
+    ck_assert_int_gt(cancelled, 500);
+    ck_assert_int_gt(m.ran, 20000);
+    ck_assert_uint_eq(sim_events_executed(m.e), (uint64_t)m.ran);
+    sim_engine_free(m.e);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("sim");
     TCase *t = tcase_create("whole");
@@ -241,6 +347,9 @@ int main(void) {
     tcase_add_test(t, heavy_loss_fails_then_recovers);
     tcase_add_test(t, json_report_parses);
     tcase_add_test(t, deadline_times_out_and_closes);
+    suite_add_tcase(s, t);
+    t = tcase_create("queue");
+    tcase_add_test(t, queue_runs_events_in_time_then_schedule_order);
     suite_add_tcase(s, t);
     int failed = support_run_suite(s, CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
