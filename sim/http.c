@@ -14,31 +14,40 @@
 
 /* ---- messages ---- */
 
-static char *dup_n(const char *s, size_t n) {
-    char *d = malloc(n + 1);
-    if (!d) abort();
+/* Copies n bytes of s and a NUL to *cursor, advancing it; returns the copy. */
+static const char *put_text(char **cursor, const char *s, size_t n) {
+    char *d = *cursor;
     if (n) memcpy(d, s, n);
     d[n] = '\0';
+    *cursor = d + n + 1;
     return d;
+}
+
+static http_msg *msg_alloc(size_t text_bytes) {
+    http_msg *m = calloc(1, sizeof *m + text_bytes);
+    if (!m) abort();
+    m->refs = 1;
+    return m;
 }
 
 http_msg *http_msg_request(const char *method, const char *path, const char *body, size_t body_len,
                            const char *key, int forwarded, const char *host_header) {
-    http_msg *m = calloc(1, sizeof *m);
-    if (!m) abort();
+    size_t path_len = strlen(path), key_len = key ? strlen(key) : 0;
+    http_msg *m = msg_alloc(path_len + 1 + (key ? key_len + 1 : 0) + (body ? body_len + 1 : 0));
+    char *cursor = m->text;
     snprintf(m->method, sizeof m->method, "%s", method);
-    m->path = dup_n(path, strlen(path));
+    m->path = put_text(&cursor, path, path_len);
     if (body) {
-        m->body = dup_n(body, body_len);
+        m->body = put_text(&cursor, body, body_len);
         m->body_len = body_len;
+        m->content_type = "application/json";
     }
-    if (key) m->idempotency_key = dup_n(key, strlen(key));
-    if (body) m->content_type = dup_n("application/json", 16);
+    if (key) m->idempotency_key = put_text(&cursor, key, key_len);
     m->forwarded = forwarded;
     /* request line, Host and Accept headers as libcurl writes them, plus our own headers and the body */
-    size_t bytes = strlen(method) + 1 + strlen(path) + 11 + 8 + strlen(host_header) + 13 + 2;
+    size_t bytes = strlen(method) + 1 + path_len + 11 + 8 + strlen(host_header) + 13 + 2;
     if (body) bytes += 32 + 18 + body_len; /* Content-Type: application/json, Content-Length */
-    if (key) bytes += 19 + strlen(key);
+    if (key) bytes += 19 + key_len;
     if (forwarded) bytes += 25;
     m->wire_bytes = (uint32_t)bytes;
     return m;
@@ -46,47 +55,42 @@ http_msg *http_msg_request(const char *method, const char *path, const char *bod
 
 http_msg *http_msg_response(int status, const char *body, size_t body_len, const char *content_type,
                             const char *allow) {
-    http_msg *m = calloc(1, sizeof *m);
-    if (!m) abort();
+    size_t allow_len = allow ? strlen(allow) : 0;
+    http_msg *m = msg_alloc(body_len + 1 + (allow ? allow_len + 1 : 0));
+    char *cursor = m->text;
     m->is_response = 1;
-    if (allow) m->allow = dup_n(allow, strlen(allow));
+    if (allow) m->allow = put_text(&cursor, allow, allow_len);
     m->status = status;
-    m->body = dup_n(body ? body : "", body_len);
+    m->body = put_text(&cursor, body ? body : "", body_len);
     m->body_len = body_len;
     /* status line, Connection: Keep-Alive, Content-Length, Content-Type, Date, blank line */
     size_t bytes = 17 + 24 + 18 + 16 + (content_type ? strlen(content_type) : 16) + 37 + 2 + body_len +
-                   (allow ? 9 + strlen(allow) : 0);
+                   (allow ? 9 + allow_len : 0);
     m->wire_bytes = (uint32_t)bytes;
     return m;
 }
 
 void http_msg_set_content_type(http_msg *m, const char *content_type) {
     size_t old = m->content_type ? 16 + strlen(m->content_type) : 0;
-    free(m->content_type);
-    m->content_type = content_type ? dup_n(content_type, strlen(content_type)) : NULL;
+    free(m->content_type_set);
+    m->content_type_set = NULL;
+    if (content_type) {
+        m->content_type_set = strdup(content_type);
+        if (!m->content_type_set) abort();
+    }
+    m->content_type = m->content_type_set;
     m->wire_bytes = (uint32_t)(m->wire_bytes - old + (content_type ? 16 + strlen(content_type) : 0));
 }
 
-static http_msg *msg_clone(const http_msg *m) {
-    http_msg *c = calloc(1, sizeof *c);
-    if (!c) abort();
-    *c = *m;
-    c->path = m->path ? dup_n(m->path, strlen(m->path)) : NULL;
-    c->idempotency_key = m->idempotency_key ? dup_n(m->idempotency_key, strlen(m->idempotency_key)) : NULL;
-    c->content_type = m->content_type ? dup_n(m->content_type, strlen(m->content_type)) : NULL;
-    c->allow = m->allow ? dup_n(m->allow, strlen(m->allow)) : NULL;
-    c->body = m->body ? dup_n(m->body, m->body_len) : NULL;
-    return c;
+http_msg *http_msg_ref(http_msg *m) {
+    m->refs++;
+    return m;
 }
 
 void http_msg_free(void *p) {
     http_msg *m = p;
-    if (!m) return;
-    free(m->path);
-    free(m->idempotency_key);
-    free(m->content_type);
-    free(m->allow);
-    free(m->body);
+    if (!m || --m->refs > 0) return;
+    free(m->content_type_set);
     free(m);
 }
 
@@ -194,8 +198,8 @@ static void send_on(exchange *x, cconn *k) {
     k->ex = x;
     k->state = CC_BUSY;
     x->conn = k;
-    http_msg *copy = msg_clone(x->req);
-    tcp_send(k->tcp, TCP_CLIENT, copy->wire_bytes, copy, http_msg_free);
+    http_msg *sent = http_msg_ref(x->req); /* the TCP model's reference; x keeps its own for a retry */
+    tcp_send(k->tcp, TCP_CLIENT, sent->wire_bytes, sent, http_msg_free);
 }
 
 static void c_connected(void *ctx, tcp_conn *t) {

@@ -33,26 +33,35 @@
 #include "sim/net.h"
 #include "sim/tcp.h"
 
+/* A request or a response. Immutable once built (except the probe's Content-Type, set before it is sent)
+ * and reference-counted: the sender keeps one reference for retries while the TCP model carries another,
+ * so a send costs no copy. The strings live in the same allocation as the struct. */
 typedef struct http_msg {
+    uint32_t refs;
     int is_response;
     char method[8];
-    char *path; /* with the query, if any */
-    char *idempotency_key;
-    char *content_type; /* request: what the client declared (libcurl sends application/json with a body) */
-    char *allow;        /* response: the Allow header of a 405 */
+    const char *path; /* with the query, if any */
+    const char *idempotency_key;
+    const char *content_type; /* request: what the client declared (libcurl sends application/json with a body) */
+    const char *allow;        /* response: the Allow header of a 405 */
     int forwarded;
     int status;
-    char *body;
+    const char *body;
     size_t body_len;
     uint32_t wire_bytes;
+    char *content_type_set; /* owned copy behind content_type after http_msg_set_content_type */
+    char text[];            /* the strings above */
 } http_msg;
 
 http_msg *http_msg_request(const char *method, const char *path, const char *body, size_t body_len,
                            const char *idempotency_key, int forwarded, const char *host_header);
 http_msg *http_msg_response(int status, const char *body, size_t body_len, const char *content_type,
                             const char *allow);
-/* Replaces a request's Content-Type (NULL: none), keeping the wire size consistent. */
+/* Replaces a request's Content-Type (NULL: none), keeping the wire size consistent. Only before sending. */
 void http_msg_set_content_type(http_msg *m, const char *content_type);
+/* Another reference to m. */
+http_msg *http_msg_ref(http_msg *m);
+/* Drops a reference (the message is freed with the last one); NULL is ignored. */
 void http_msg_free(void *msg);
 
 typedef struct http_result {
