@@ -122,6 +122,7 @@ struct cfs_node {
     uint32_t ngroups;
     cfs_stress *stresses;
     sim_event_id next_event;
+    work_item *spare_items; /* finished items kept for the next ones (one per request otherwise) */
 };
 
 void cfs_config_defaults(cfs_config *cfg) {
@@ -192,6 +193,7 @@ void cfs_node_free(cfs_node *n) {
         free(s);
         s = next;
     }
+    free_items(n->spare_items);
     free(n);
 }
 
@@ -600,7 +602,8 @@ static void cpu_event(sim_engine *e, void *ctx, uint64_t arg) {
         work_item *w = finished;
         finished = w->next;
         if (w->done) w->done(w->ctx);
-        free(w);
+        w->next = n->spare_items;
+        n->spare_items = w;
     }
 }
 
@@ -623,8 +626,13 @@ uint64_t cfs_work_lane(cfs_group *g, int lane, int64_t cpu_ns, cfs_done_fn done,
     update(n);
     if (lane < 0 || lane >= g->threads) lane = 0;
     cfs_task *t = g->workers[lane];
-    work_item *w = calloc(1, sizeof *w);
-    if (!w) abort();
+    work_item *w = n->spare_items;
+    if (w) {
+        n->spare_items = w->next;
+        memset(w, 0, sizeof *w);
+    } else if (!(w = calloc(1, sizeof *w))) {
+        abort();
+    }
     w->id = ++g->next_item_id;
     w->cpu_ns = cpu_ns;
     w->done = done;

@@ -35,7 +35,8 @@ http_msg *http_msg_request(const char *method, const char *path, const char *bod
     size_t path_len = strlen(path), key_len = key ? strlen(key) : 0;
     http_msg *m = msg_alloc(path_len + 1 + (key ? key_len + 1 : 0) + (body ? body_len + 1 : 0));
     char *cursor = m->text;
-    snprintf(m->method, sizeof m->method, "%s", method);
+    size_t method_len = strlen(method);
+    memcpy(m->method, method, method_len < sizeof m->method ? method_len : sizeof m->method - 1); /* calloc'd */
     m->path = put_text(&cursor, path, path_len);
     if (body) {
         m->body = put_text(&cursor, body, body_len);
@@ -45,7 +46,7 @@ http_msg *http_msg_request(const char *method, const char *path, const char *bod
     if (key) m->idempotency_key = put_text(&cursor, key, key_len);
     m->forwarded = forwarded;
     /* request line, Host and Accept headers as libcurl writes them, plus our own headers and the body */
-    size_t bytes = strlen(method) + 1 + path_len + 11 + 8 + strlen(host_header) + 13 + 2;
+    size_t bytes = method_len + 1 + path_len + 11 + 8 + strlen(host_header) + 13 + 2;
     if (body) bytes += 32 + 18 + body_len; /* Content-Type: application/json, Content-Length */
     if (key) bytes += 19 + key_len;
     if (forwarded) bytes += 25;
