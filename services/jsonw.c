@@ -95,8 +95,13 @@ void svc_jw_string(svc_jw *w, const char *s) {
 
 void svc_jw_int(svc_jw *w, int64_t v) {
     separate(w);
-    char num[24];
-    put(w, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)v));
+    /* digits from the right; the magnitude as unsigned so that INT64_MIN has one */
+    char num[24], *p = num + sizeof num;
+    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do *--p = (char)('0' + mag % 10);
+    while (mag /= 10);
+    if (v < 0) *--p = '-';
+    put(w, p, (size_t)(num + sizeof num - p));
 }
 
 /* jansson's jsonp_dtostr with precision 15: "%.15g", then ".0" when it would read back as an integer,
