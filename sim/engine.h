@@ -42,6 +42,7 @@ sim_engine *sim_engine_new(void);
 void sim_engine_free(sim_engine *e);
 
 int64_t sim_now(const sim_engine *e);
+/* Schedules fn at at_ns (a time in the past means now; beyond 2^62 ns, about 146 years, means 2^62). */
 sim_event_id sim_at(sim_engine *e, int64_t at_ns, uint16_t kind, uint64_t obj, sim_fn fn, void *ctx, uint64_t arg);
 sim_event_id sim_after(sim_engine *e, int64_t delay_ns, uint16_t kind, uint64_t obj, sim_fn fn, void *ctx,
                        uint64_t arg);

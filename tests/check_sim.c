@@ -336,6 +336,32 @@ START_TEST(queue_runs_events_in_time_then_schedule_order) {
 }
 END_TEST
 
+static void count_run(sim_engine *e, void *ctx, uint64_t arg) {
+    (void)arg;
+    int64_t *ran_at = ctx;
+    *ran_at = sim_now(e);
+}
+
+START_TEST(queue_reaches_far_future_events_at_once) {
+    /* Alone in the queue, an event 11.6 days ahead (beyond the calendar's reach) runs at its time, and
+     * finding it takes a jump, not 30 million steps of 34 ms; one at INT64_MAX is held at 2^62 ns. */
+    sim_engine *e = sim_engine_new();
+    int64_t ran_at = -1, never = -1;
+    const int64_t far = 1000000 * SEC + 123;
+    sim_at(e, far, 1, 1, count_run, &ran_at, 0);
+    sim_event_id last = sim_at(e, INT64_MAX, 1, 2, count_run, &never, 0);
+    ck_assert_int_eq(sim_event_time(e, last), (int64_t)1 << 62);
+    ck_assert_uint_eq(sim_run_until(e, far - 1), 0);
+    ck_assert_int_eq(ran_at, -1);
+    ck_assert_uint_eq(sim_run_until(e, far), 1);
+    ck_assert_int_eq(ran_at, far);
+    ck_assert_uint_eq(sim_run_until(e, INT64_MAX), 1);
+    ck_assert_int_eq(never, (int64_t)1 << 62);
+    ck_assert_uint_eq(sim_pending_count(e), 0);
+    sim_engine_free(e);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("sim");
     TCase *t = tcase_create("whole");
@@ -350,6 +376,7 @@ int main(void) {
     suite_add_tcase(s, t);
     t = tcase_create("queue");
     tcase_add_test(t, queue_runs_events_in_time_then_schedule_order);
+    tcase_add_test(t, queue_reaches_far_future_events_at_once);
     suite_add_tcase(s, t);
     int failed = support_run_suite(s, CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
