@@ -147,6 +147,15 @@ char *svc_jw_take(svc_jw *w, size_t *len) {
     return doc;
 }
 
+json_t *svc_jw_take_tree(svc_jw *w) {
+    size_t len;
+    char *text = svc_jw_take(w, &len);
+    json_t *doc = json_loadb(text, len, 0, NULL);
+    free(text);
+    if (!doc) abort(); /* out of memory: the writer's text is always valid JSON */
+    return doc;
+}
+
 void svc_jw_discard(svc_jw *w) {
     free(w->buf);
     svc_jw_init(w);

@@ -20,6 +20,7 @@
 #ifndef PC_JSONW_H
 #define PC_JSONW_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,10 @@ void svc_jw_bool(svc_jw *w, int v);
 void svc_jw_amount(svc_jw *w, int64_t minor);
 /* The document; *len (if not NULL) gets its length. The writer is empty afterwards. */
 char *svc_jw_take(svc_jw *w, size_t *len);
+/* The document read back as a jansson tree (the caller owns it), for code that merges documents: one
+ * writer function per object then serves both the hot answers and the merges. The writer is empty
+ * afterwards. */
+json_t *svc_jw_take_tree(svc_jw *w);
 /* Frees the buffer of a writer whose document is not wanted. */
 void svc_jw_discard(svc_jw *w);
 

@@ -37,7 +37,6 @@ static const char *const step_service[CHAIN_STEPS] = {"inventory", "notification
 
 static void chain_step(chain_op *op);
 
-
 /* The answer, written directly (jsonw.h): this route is the benchmark's and the simulator's hot path. */
 static void chain_reply(chain_op *op) {
     svc_jw w;

@@ -741,6 +741,15 @@ START_TEST(test_jw_take_and_discard) {
     char *small = svc_jw_take(&w, NULL);
     ck_assert_str_eq(small, "{\"a\":1}");
     free(small);
+    svc_jw_begin_array(&w); /* read back as a tree (for the merges of /list and /history) */
+    svc_jw_string(&w, "x\"y");
+    svc_jw_real(&w, 2.5);
+    svc_jw_end_array(&w);
+    json_t *tree = svc_jw_take_tree(&w);
+    ck_assert(json_is_array(tree) && json_array_size(tree) == 2);
+    ck_assert_str_eq(json_string_value(json_array_get(tree, 0)), "x\"y");
+    ck_assert(json_real_value(json_array_get(tree, 1)) == 2.5);
+    json_decref(tree);
     svc_jw_begin_object(&w);
     svc_jw_discard(&w); /* abandoned half-way: freed, and the writer is reusable */
     svc_jw_int(&w, 7);
