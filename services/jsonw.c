@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "services/jsonr.h"
+
 static void reserve(svc_jw *w, size_t more) {
     if (w->len + more + 1 <= w->cap) return;
     size_t cap = w->cap ? w->cap : 256;
@@ -150,7 +152,7 @@ char *svc_jw_take(svc_jw *w, size_t *len) {
 json_t *svc_jw_take_tree(svc_jw *w) {
     size_t len;
     char *text = svc_jw_take(w, &len);
-    json_t *doc = json_loadb(text, len, 0, NULL);
+    json_t *doc = svc_json_read(text, len, 0, NULL);
     free(text);
     if (!doc) abort(); /* out of memory: the writer's text is always valid JSON */
     return doc;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "services/jsonr.h"
 #include "services/money.h"
 
 #define QUANTITY_MAX 1000000
@@ -305,7 +306,7 @@ static void checked(void *arg, const svc_call_result *r) {
         process_fail(op, 404, "unknown_product", "no product with id %s", p->product_id);
         return;
     }
-    json_t *doc = r->body ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+    json_t *doc = r->body ? svc_json_read(r->body, r->body_len, 0, NULL) : NULL;
     json_t *stock = json_object_get(doc, "stock_count");
     p->stock_seen = json_is_integer(stock) ? json_integer_value(stock) : -1;
     json_decref(doc);

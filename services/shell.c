@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "services/jsonr.h"
 #include "services/list.h"
 #include "services/metrics.h"
 
@@ -165,7 +166,7 @@ void svc_shell_destroy(svc_shell *s) {
 
 int svc_shell_replay(svc_shell *s, const char *record, size_t len, char *err, size_t errlen) {
     json_error_t jerr;
-    json_t *rec = json_loadb(record, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *rec = svc_json_read(record, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!rec || !json_is_object(rec)) {
         snprintf(err, errlen, "journal record is not a JSON object: %s", rec ? "wrong type" : jerr.text);
         json_decref(rec);
@@ -419,7 +420,7 @@ int svc_ex_wants_local_only(const svc_exchange *ex) {
 
 json_t *svc_result_json(const svc_call_result *r) {
     if (r->outcome != SVC_CALL_OK || r->status != 200 || !r->body) return NULL;
-    return json_loadb(r->body, r->body_len, 0, NULL);
+    return svc_json_read(r->body, r->body_len, 0, NULL);
 }
 
 void svc_ex_gather(svc_exchange *ex, const char *path, svc_ex_gather_fn done) {
@@ -665,7 +666,7 @@ void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, 
             return;
         }
         json_error_t jerr;
-        ex->body = json_loadb(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        ex->body = svc_json_read(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!ex->body) {
             svc_ex_error(ex, 400, "invalid_json", "malformed JSON at line %d column %d: %s", jerr.line,
                          jerr.column, jerr.text);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "services/jsonr.h"
 #include "sim/kinds.h"
 #include "sim/rng.h"
 
@@ -144,7 +145,7 @@ static void parse_chain(req_record *rec, const http_result *r) {
 }
 
 static void note_ack(load *l, load_req *q, const http_result *r) {
-    json_t *doc = r->body ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
+    json_t *doc = r->body ? svc_json_read(r->body, r->body_len, 0, NULL) : NULL;
     const char *pid = json_string_value(json_object_get(doc, "payment_id"));
     if (pid) {
         for (size_t i = 0; i < l->nacked; i++)

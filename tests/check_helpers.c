@@ -1,6 +1,6 @@
 /*
  * check_helpers.c: the pure helpers under the services: money, ids, card, table, config, metrics, the JSON
- * writer.
+ * writer and reader.
  */
 #include <check.h>
 #include <jansson.h>
@@ -11,6 +11,7 @@
 #include "services/card.h"
 #include "services/config.h"
 #include "services/ids.h"
+#include "services/jsonr.h"
 #include "services/jsonw.h"
 #include "services/metrics.h"
 #include "services/money.h"
@@ -759,6 +760,205 @@ START_TEST(test_jw_take_and_discard) {
 }
 END_TEST
 
+/* ---- the JSON reader (jsonr.h): json_loadb's results, faster for plain documents ---- */
+
+/* The two trees are the same document: same types and values (json_equal), same key order and the same
+ * real bits (the dumps, with every digit of each real). */
+static int same_tree(json_t *a, json_t *b) {
+    if (!a || !b) return a == b;
+    if (!json_equal(a, b)) return 0;
+    char *da = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    char *db = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+    int same = da && db && !strcmp(da, db);
+    free(da);
+    free(db);
+    return same;
+}
+
+/* The reader's contract for one text and flags: the fast reader decides only what jansson accepts, with
+ * jansson's tree; svc_json_read() gives json_loadb's result and error. Returns whether the fast reader
+ * decided the text. */
+static int check_reader(const char *text, size_t len, size_t flags) {
+    json_error_t jerr, rerr;
+    json_t *want = json_loadb(text, len, flags, &jerr);
+    json_t *fast = svc_json_read_fast(text, len);
+    if (fast && !want) ck_abort_msg("fast reader accepted what jansson rejects: %.*s", (int)len, text);
+    if (fast) ck_assert_msg(same_tree(fast, want), "fast reader's tree differs from jansson's for %.*s", (int)len, text);
+    json_t *got = svc_json_read(text, len, flags, &rerr);
+    ck_assert_msg(same_tree(got, want), "svc_json_read differs from json_loadb for %.*s", (int)len, text);
+    if (!want) {
+        ck_assert_str_eq(rerr.text, jerr.text);
+        ck_assert_int_eq(rerr.line, jerr.line);
+        ck_assert_int_eq(rerr.column, jerr.column);
+        ck_assert_int_eq(rerr.position, jerr.position);
+    }
+    int decided = fast != NULL;
+    json_decref(want);
+    json_decref(fast);
+    json_decref(got);
+    return decided;
+}
+
+START_TEST(test_jsonr_reads_plain_documents_itself) {
+    static const char *const plain[] = {
+        "{\"product_id\":\"1\"}",
+        "{\"notification_id\":\"ntf-1-00ab\",\"type\":\"chain\",\"recipient\":\"chain-test\","
+        "\"message\":\"chain request for product 1\"}",
+        "{\"payment_id\":\"pay-0-1\",\"steps\":[{\"step\":1,\"service\":\"inventory\",\"status\":\"success\","
+        "\"latency_ms\":1.234567}],\"overall_status\":\"success\",\"total_time_ms\":12.5}",
+        " \t\r\n{ \"a\" : [ 1 , -2 , 0 , -0 , 123456789012345678 , -123456789012345678 ] ,\"b\":{} , \"c\":[] } \n",
+        "[true,false,null,\"\",{\"\":1}]",
+        "{\"esc\":\"q\\\"b\\\\s\\/b\\bf\\fn\\nr\\rt\\t\"}",
+        "[0.5,-0.0,1e5,1E-5,2.5e+3,-1.25E2,0.1,1e-320,123456789.123456789]",
+        "{\"amount\":100.50,\"currency\":\"USD\",\"quantity\":2}",
+    };
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
+        ck_assert_msg(check_reader(plain[i], strlen(plain[i]), 0), "not read by the fast reader: %s", plain[i]);
+        ck_assert(check_reader(plain[i], strlen(plain[i]), JSON_REJECT_DUPLICATES));
+    }
+    /* a long escaped string leaves the stack buffer */
+    char big[2000];
+    size_t n = 0;
+    n += (size_t)sprintf(big, "[\"");
+    for (int i = 0; i < 300; i++) n += (size_t)sprintf(big + n, "a\\n");
+    n += (size_t)sprintf(big + n, "\"]");
+    ck_assert(check_reader(big, n, 0));
+    /* the body is not NUL-terminated: only len bytes count */
+    ck_assert(check_reader("{\"a\":1}garbage", 7, 0));
+}
+END_TEST
+
+START_TEST(test_jsonr_leaves_the_rest_to_jansson) {
+    static const char *const odd[] = {
+        "", " ", "1", "\"a\"", "true", "null", "01", "[01]", "[1.]", "[.5]", "[-]", "[1e]", "[1e+]", "[+1]",
+        "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":}", "{a:1}", "{\"a\":1", "[1", "[1]]", "[1] x", "[1]\x01",
+        "{\"a\":1,\"a\":2}", "{\"a\":{\"b\":1,\"b\":1}}", "[tru]", "[truex]", "[nul]", "[True]", "[1x]",
+        "[1-2]", "[\"\\u0041\"]", "[\"\\u0000\"]", "[\"\\ud800\"]", "[\"\\x\"]", "[\"a\x01\"]", "[\"a\tb\"]",
+        "[\"\xc3\xa9\"]", "[\"\xff\"]", "[\"abc", "[\"abc\\", "[1e400]", "[-1e400]", "[1e309]",
+        "[9223372036854775807]", "[-9223372036854775808]", "[9223372036854775808]",
+        "[99999999999999999999]", "[1234567890123456789]", "[0.000000000000000000000000000000000000000000001]",
+        "{\"\":1,\"\":2}", "[\"\\/\"]",
+    };
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+        check_reader(odd[i], strlen(odd[i]), 0);
+        check_reader(odd[i], strlen(odd[i]), JSON_REJECT_DUPLICATES);
+    }
+    check_reader("[1,\0 2]", 7, 0); /* a NUL byte inside */
+    /* nesting: the fast reader stops at SVC_JSONR_DEPTH, jansson goes on */
+    char deep[200];
+    for (int depth = SVC_JSONR_DEPTH - 1; depth <= SVC_JSONR_DEPTH + 2; depth++) {
+        memset(deep, '[', (size_t)depth);
+        memset(deep + depth, ']', (size_t)depth);
+        int decided = check_reader(deep, 2 * (size_t)depth, 0);
+        ck_assert_int_eq(decided, depth <= SVC_JSONR_DEPTH);
+    }
+    /* other flags go to jansson untouched */
+    json_error_t err;
+    json_t *any = svc_json_read("1", 1, JSON_DECODE_ANY, &err);
+    ck_assert(json_is_integer(any) && json_integer_value(any) == 1);
+    json_decref(any);
+}
+END_TEST
+
+/* Random documents of every shape the fast reader handles, each read intact and then with bytes
+ * replaced, inserted and removed: intact, the fast reader must decide every one; mutated, it must never
+ * accept what jansson rejects, and svc_json_read must always equal json_loadb. */
+static uint64_t jr_state;
+static uint64_t jr_next(void) {
+    jr_state ^= jr_state << 13;
+    jr_state ^= jr_state >> 7;
+    jr_state ^= jr_state << 17;
+    return jr_state;
+}
+static unsigned jr_below(unsigned n) { return (unsigned)(jr_next() % n); }
+
+static void jr_put(char *buf, size_t cap, size_t *len, const char *s) {
+    size_t n = strlen(s);
+    if (*len + n < cap) {
+        memcpy(buf + *len, s, n);
+        *len += n;
+    }
+}
+
+static void jr_string(char *buf, size_t cap, size_t *len) {
+    static const char *const pieces[] = {"a", "Z", "0", " ", "-", "_", ".", "\\\"", "\\\\", "\\/", "\\n", "\\t",
+                                         "\\b", "\\f", "\\r", "~", "{", "]", ":", ","};
+    jr_put(buf, cap, len, "\"");
+    for (unsigned i = jr_below(8); i > 0; i--) jr_put(buf, cap, len, pieces[jr_below(20)]);
+    jr_put(buf, cap, len, "\"");
+}
+
+static void jr_value(char *buf, size_t cap, size_t *len, int depth) {
+    char num[64];
+    unsigned kind = jr_below(depth >= 5 ? 6 : 8);
+    switch (kind) {
+    case 0: jr_string(buf, cap, len); break;
+    case 1: /* integers of 1 to 18 digits, either sign */
+        snprintf(num, sizeof num, "%s%llu", jr_below(2) ? "-" : "",
+                 (unsigned long long)(jr_next() % (jr_below(2) ? 1000ULL : 1000000000000000000ULL)));
+        jr_put(buf, cap, len, num);
+        break;
+    case 2: { /* reals in every form the grammar has */
+        static const char *const exps[] = {"", "e5", "E-3", "e+2", "e-300", "E10"};
+        snprintf(num, sizeof num, "%s%u%s%s", jr_below(3) ? "" : "-", jr_below(100000),
+                 jr_below(3) ? "" : ".0625", exps[jr_below(6)]);
+        if (!strchr(num, '.') && !strchr(num, 'e') && !strchr(num, 'E')) strcat(num, ".5");
+        jr_put(buf, cap, len, num);
+        break;
+    }
+    case 3: jr_put(buf, cap, len, "true"); break;
+    case 4: jr_put(buf, cap, len, "false"); break;
+    case 5: jr_put(buf, cap, len, "null"); break;
+    case 6: case 7: {
+        int object = (int)(kind == 6);
+        jr_put(buf, cap, len, object ? "{" : "[");
+        unsigned n = jr_below(5);
+        for (unsigned i = 0; i < n; i++) {
+            if (i) jr_put(buf, cap, len, jr_below(4) ? "," : " ,\n");
+            if (object) {
+                snprintf(num, sizeof num, "\"k%u%s\"%s", i, jr_below(4) ? "" : "\\t", jr_below(3) ? ":" : " : ");
+                jr_put(buf, cap, len, num);
+            }
+            jr_value(buf, cap, len, depth + 1);
+        }
+        jr_put(buf, cap, len, object ? "}" : "]");
+        break;
+    }
+    }
+}
+
+START_TEST(test_jsonr_matches_jansson_on_generated_documents) {
+    jr_state = 0x9e3779b97f4a7c15ULL;
+    static const char alphabet[] = "{}[]\":,.-+eE0123456789 \\tfnru\x01\x80";
+    enum { DOCS = 8000, CAP = 4096 };
+    int intact_decided = 0, mutated_decided = 0, mutated = 0;
+    for (int d = 0; d < DOCS; d++) {
+        char doc[CAP];
+        size_t len = 0;
+        jr_put(doc, CAP, &len, jr_below(2) ? "{\"root\":" : "[");
+        jr_value(doc, CAP, &len, 1);
+        jr_put(doc, CAP, &len, doc[0] == '{' ? "}" : "]");
+        intact_decided += check_reader(doc, len, JSON_REJECT_DUPLICATES);
+        for (int m = 0; m < 3; m++) {
+            char bad[CAP + 4];
+            memcpy(bad, doc, len);
+            size_t blen = len, at = jr_below((unsigned)len);
+            char c = alphabet[jr_below(sizeof alphabet - 1)];
+            switch (jr_below(3)) {
+            case 0: bad[at] = c; break;
+            case 1: memmove(bad + at + 1, bad + at, blen - at); bad[at] = c; blen++; break;
+            default: memmove(bad + at, bad + at + 1, blen - at - 1); blen--; break;
+            }
+            mutated++;
+            mutated_decided += check_reader(bad, blen, m == 0 ? 0 : JSON_REJECT_DUPLICATES);
+        }
+    }
+    ck_assert_int_eq(intact_decided, DOCS); /* the fast reader reads every plain document itself */
+    ck_assert_int_gt(mutated_decided, 0);   /* some mutations stay valid: they were compared too */
+    ck_assert_int_lt(mutated_decided, mutated);
+}
+END_TEST
+
 static Suite *helpers_suite(void) {
     Suite *s = suite_create("helpers");
     TCase *tc = tcase_create("money");
@@ -798,6 +998,11 @@ static Suite *helpers_suite(void) {
     tcase_add_test(tc, test_jw_strings);
     tcase_add_test(tc, test_jw_numbers);
     tcase_add_test(tc, test_jw_take_and_discard);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("jsonr");
+    tcase_add_test(tc, test_jsonr_reads_plain_documents_itself);
+    tcase_add_test(tc, test_jsonr_leaves_the_rest_to_jansson);
+    tcase_add_test(tc, test_jsonr_matches_jansson_on_generated_documents);
     suite_add_tcase(s, tc);
     return s;
 }

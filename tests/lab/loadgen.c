@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "services/jsonr.h"
 #include "services/http/client.h"
 #include "sim/rng.h"
 #include "tests/lab/lab.h"
@@ -192,7 +193,7 @@ static void start_request(loadgen *g, int client, int64_t at_ns) {
 
 /* Chain answers carry per-step results (as sim/load.c parses them). */
 static void parse_chain(req_record *rec, const char *body, size_t len, long status) {
-    json_t *doc = body ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *doc = body ? svc_json_read(body, len, 0, NULL) : NULL;
     const char *overall = json_string_value(json_object_get(doc, "overall_status"));
     rec->success = status == 200 && overall && !strcmp(overall, "success");
     json_t *steps = json_object_get(doc, "steps");
