@@ -4,6 +4,7 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -704,6 +705,30 @@ START_TEST(test_jw_numbers) {
         svc_jw_init(&w);
         svc_jw_real(&w, v);
         expect_same(&w, json_real(v));
+    }
+    /* Short decimals (m / 10^d, written without snprintf) at every d, the edges of that path (1e-4, 10^15,
+     * 15 digits) and their neighbours one ulp away, which are not short and take snprintf. */
+    for (int d = 0; d <= 11; d++) {
+        for (int i = 0; i < 2000; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            double m = (double)((x >> 11) % (i % 3 ? 1000000ull : 1000000000000000ull));
+            double v = m / pow(10, d) * (i % 5 ? 1 : -1);
+            double near[] = {v, nextafter(v, INFINITY), nextafter(v, -INFINITY)};
+            for (int k = 0; k < 3; k++) {
+                svc_jw_init(&w);
+                svc_jw_real(&w, near[k]);
+                expect_same(&w, json_real(near[k]));
+            }
+        }
+    }
+    static const double edges[] = {1e-4, 9.9999e-5, 0.00010000000000001, 999999999999999.0, 1e15 - 0.5,
+                                   99999999999999.9, 0.123456789012345, 1.5, 100.25, 7e-4, 12345.678901234};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        for (int sign = -1; sign <= 1; sign += 2) {
+            svc_jw_init(&w);
+            svc_jw_real(&w, sign * edges[i]);
+            expect_same(&w, json_real(sign * edges[i]));
+        }
     }
     static const int64_t ints[] = {0, 1, -1, 42, INT64_MAX, INT64_MIN, 1000000000000LL};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
