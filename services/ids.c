@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "services/text.h"
+
 uint32_t svc_fnv1a(const char *s) {
     uint32_t h = 2166136261u;
     for (; *s; s++) {
@@ -30,7 +32,15 @@ int svc_owner_of_key(const char *key, int replicas) {
 }
 
 void svc_make_id(char *out, size_t outlen, const char *prefix, int replica, uint64_t rnd) {
-    snprintf(out, outlen, "%s-%d-%016llx", prefix, replica, (unsigned long long)rnd);
+    /* "%s-%d-%016llx" by hand: an id is made for every payment, refund and notification */
+    static const char hex[] = "0123456789abcdef";
+    char tail[20];
+    for (int i = 0; i < 16; i++) tail[1 + i] = hex[(rnd >> (60 - 4 * i)) & 15];
+    tail[0] = '-';
+    tail[17] = '\0';
+    size_t n = svc_append(out, outlen, svc_copy(out, outlen, prefix), replica < 0 ? "--" : "-");
+    n = svc_append_u64(out, outlen, n, replica < 0 ? 0 - (uint64_t)replica : (uint64_t)replica);
+    svc_append(out, outlen, n, tail);
 }
 
 int svc_owner_of_id(const char *id, const char *prefix, int replicas) {

@@ -21,6 +21,7 @@
 #include "services/list.h"
 #include "services/shell.h"
 #include "services/table.h"
+#include "services/text.h"
 
 #define MESSAGE_MAX 2000
 #define TYPE_MAX 32
@@ -92,9 +93,9 @@ static notice *store(notification_state *st, const char *id, const char *type, c
     memset(n, 0, sizeof *n);
     n->message = strdup(message);
     if (!n->message) abort();
-    snprintf(n->id, sizeof n->id, "%s", id);
-    snprintf(n->type, sizeof n->type, "%s", type);
-    snprintf(n->recipient, sizeof n->recipient, "%s", recipient);
+    svc_copy(n->id, sizeof n->id, id);
+    svc_copy(n->type, sizeof n->type, type);
+    svc_copy(n->recipient, sizeof n->recipient, recipient);
     n->created_ms = svc_unix_ms(st->shell);
     n->seq = ++st->total;
     if (svc_table_put(&st->index, n->id, n) < 0) abort();

@@ -15,6 +15,7 @@
 
 #include "services/card.h"
 #include "services/payment.h"
+#include "services/text.h"
 
 #define CHAIN_STEPS 2
 
@@ -80,7 +81,7 @@ static void chain_step_done(void *arg, const svc_call_result *r) {
         op->failures++;
         char *error = op->steps[op->step].error;
         if (r->outcome == SVC_CALL_OK) snprintf(error, sizeof op->steps[0].error, "HTTP %d", r->status);
-        else snprintf(error, sizeof op->steps[0].error, "%s", svc_call_outcome_name(r->outcome));
+        else svc_copy(error, sizeof op->steps[0].error, svc_call_outcome_name(r->outcome));
     }
     op->step++;
     if (op->step < CHAIN_STEPS) {
@@ -98,7 +99,7 @@ static void chain_step(chain_op *op) {
     char path[128], body[256];
     svc_call c = {.replica = -1, .timeout_ns = st->cfg->chain_step_timeout_ns};
     if (op->step == 0) {
-        snprintf(path, sizeof path, "/check/%s", op->product_id);
+        svc_append(path, sizeof path, svc_copy(path, sizeof path, "/check/"), op->product_id);
         c.peer = SVC_INVENTORY;
         c.method = "GET";
         c.path = path;
@@ -106,15 +107,19 @@ static void chain_step(chain_op *op) {
         char id[SVC_ID_MAX + 8];
         uint64_t rnd = svc_random(st->shell);
         svc_make_id(id, sizeof id, "ntf", (int)(rnd % (uint64_t)st->cfg->replicas[SVC_NOTIFICATION]), rnd);
-        int n = snprintf(body, sizeof body,
-                         "{\"notification_id\":\"%s\",\"type\":\"chain\",\"recipient\":\"chain-test\","
-                         "\"message\":\"chain request for product %s\"}",
-                         id, op->product_id);
+        /* {"notification_id":"<id>","type":"chain","recipient":"chain-test","message":"chain request for
+         * product <product>"}: both are [A-Za-z0-9._:-], nothing to escape; 256 bytes hold the longest */
+        size_t n = svc_copy(body, sizeof body, "{\"notification_id\":\"");
+        n = svc_append(body, sizeof body, n, id);
+        n = svc_append(body, sizeof body, n,
+                       "\",\"type\":\"chain\",\"recipient\":\"chain-test\",\"message\":\"chain request for product ");
+        n = svc_append(body, sizeof body, n, op->product_id);
+        n = svc_append(body, sizeof body, n, "\"}");
         c.peer = SVC_NOTIFICATION;
         c.method = "POST";
         c.path = "/send";
         c.body = body;
-        c.body_len = (size_t)n;
+        c.body_len = n;
     }
     svc_call_retrying(st->shell, &c, chain_step_done, op);
 }
@@ -130,14 +135,14 @@ void payment_route_chain(void *state, svc_exchange *ex) {
             svc_ex_error(ex, 400, "invalid_field", "product_id must be a string of [A-Za-z0-9._:-]");
             return;
         }
-        snprintf(product, sizeof product, "%s", json_string_value(pid));
+        svc_copy(product, sizeof product, json_string_value(pid));
     }
     chain_op *op = calloc(1, sizeof *op);
     if (!op) abort();
     op->st = st;
     op->ex = ex;
     op->head.dispose = NULL; /* the op owns nothing besides itself */
-    snprintf(op->product_id, sizeof op->product_id, "%s", product);
+    svc_copy(op->product_id, sizeof op->product_id, product);
     payment_op_track(st, &op->head);
     chain_step(op);
 }

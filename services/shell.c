@@ -16,6 +16,7 @@
 #include "services/jsonr.h"
 #include "services/list.h"
 #include "services/metrics.h"
+#include "services/text.h"
 
 #define SVC_VERSION "1.0.0"
 #define ALLOW_MAX 64
@@ -571,8 +572,8 @@ static void forward_done(void *arg, const svc_call_result *r) {
 void svc_ex_forward(svc_exchange *ex, svc_peer peer, int replica) {
     const svc_request *q = ex->req;
     char path[1024];
-    if (q->query) snprintf(path, sizeof path, "%s?%s", q->path, q->query);
-    else snprintf(path, sizeof path, "%s", q->path);
+    size_t n = svc_copy(path, sizeof path, q->path);
+    if (q->query) svc_append(path, sizeof path, svc_append(path, sizeof path, n, "?"), q->query);
     svc_call c = {.peer = peer, .replica = replica, .method = q->method, .path = path, .body = q->body,
                   .body_len = q->body_len, .idempotency_key = q->idempotency_key, .forwarded = 1,
                   .timeout_ns = ex->shell->cfg.forward_timeout_ns};

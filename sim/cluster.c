@@ -40,6 +40,7 @@ struct sim_pod {
     svc_peer peer;
     int ordinal;
     char name[64];
+    char headless_host[160]; /* Host header of a call to this pod by name: <pod>.<workload>-headless:<port> */
     pod_state state;
     int ready;
     int failed; /* pod-failure: image replaced by pause */
@@ -70,6 +71,7 @@ struct cluster {
     sim_pod *pods[CLUSTER_MAX_PODS];
     int npods;
     int vip[SVC_PEER_COUNT];
+    char vip_host[SVC_PEER_COUNT][96]; /* Host header of a call through a Service: <service>:<port> */
     journal journals[CLUSTER_MAX_PODS];
     uint32_t next_pod_ip;
     int8_t ip_service[65536]; /* 10.244.x.y -> service, -1 unknown */
@@ -291,10 +293,10 @@ static void rt_call(void *self, const svc_call *call, svc_call_done_fn done, voi
     w->ctx = ctx;
     const service_spec *target = &c->spec.svc[call->peer];
     sim_addr addr;
-    char host_header[96];
+    const char *host_header;
     if (call->replica < 0) {
         addr = target->cluster_ip;
-        snprintf(host_header, sizeof host_header, "%s:%d", target->name, target->port);
+        host_header = c->vip_host[call->peer];
     } else {
         sim_pod *t = replica_pod(c, call->peer, call->replica);
         if (!t || t->state == POD_DEAD) {
@@ -304,7 +306,7 @@ static void rt_call(void *self, const svc_call *call, svc_call_done_fn done, voi
             return;
         }
         addr = t->host->addr;
-        snprintf(host_header, sizeof host_header, "%s.%s-headless:%d", t->name, target->workload, target->port);
+        host_header = t->headless_host;
     }
     http_msg *m = http_msg_request(call->method, call->path, call->body, call->body_len, call->idempotency_key,
                                    call->forwarded, host_header);
@@ -550,6 +552,8 @@ static sim_pod *pod_new(cluster *c, svc_peer peer, int ordinal) {
     p->peer = peer;
     p->ordinal = ordinal;
     snprintf(p->name, sizeof p->name, "%s-%d", c->spec.svc[peer].workload, ordinal);
+    snprintf(p->headless_host, sizeof p->headless_host, "%s.%s-headless:%d", p->name, c->spec.svc[peer].workload,
+             c->spec.svc[peer].port);
     svc_list_init(&p->work);
     svc_list_init(&p->hogs);
     p->journal = &c->journals[c->npods];
@@ -758,6 +762,7 @@ cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, con
     for (int s = 0; s < SVC_PEER_COUNT; s++) {
         const service_spec *ss = &c->spec.svc[s];
         c->vip[s] = net_add_vip(c->net, ss->name, ss->cluster_ip, ss->port);
+        snprintf(c->vip_host[s], sizeof c->vip_host[s], "%s:%d", ss->name, ss->port);
         for (int k = 0; k < ss->replicas; k++) {
             sim_pod *p = pod_new(c, (svc_peer)s, k);
             pod_boot(p, 1);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "services/jsonr.h"
+#include "services/text.h"
 #include "sim/kinds.h"
 #include "sim/rng.h"
 
@@ -237,9 +238,9 @@ static void start_request(load *l, int client) {
     q->rec.start_ns = sim_now(E(l));
     q->rec.step_ok[0] = q->rec.step_ok[1] = -1;
     q->rec.step_latency_us[0] = q->rec.step_latency_us[1] = -1;
-    snprintf(q->key, sizeof q->key, "key-%llu", (unsigned long long)++l->next_key);
-    snprintf(q->product, sizeof q->product, "%d",
-             1 + (int)sim_rng_below(&l->choices, (uint64_t)(l->cfg.products > 0 ? l->cfg.products : 1)));
+    svc_append_u64(q->key, sizeof q->key, svc_copy(q->key, sizeof q->key, "key-"), ++l->next_key);
+    svc_append_u64(q->product, sizeof q->product, 0,
+                   1 + sim_rng_below(&l->choices, (uint64_t)(l->cfg.products > 0 ? l->cfg.products : 1)));
     q->next = l->live;
     if (l->live) l->live->prev = q;
     l->live = q;

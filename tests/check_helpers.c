@@ -150,6 +150,18 @@ START_TEST(test_make_id) {
     svc_make_id(id, sizeof id, "ntf", 0, 1);
     ck_assert_str_eq(id, "ntf-0-0000000000000001");
     ck_assert(svc_id_acceptable(id));
+    /* written without snprintf: the same bytes as "%s-%d-%016llx", also when cut short */
+    static const int replicas[] = {0, 7, 10, 123, -1, 2147483647, -2147483647 - 1};
+    static const unsigned long long rnds[] = {0, 1, 0xabcdefull, 0xffffffffffffffffull, 0x8000000000000000ull};
+    for (size_t r = 0; r < sizeof replicas / sizeof replicas[0]; r++)
+        for (size_t k = 0; k < sizeof rnds / sizeof rnds[0]; k++)
+            for (size_t cap = 1; cap <= sizeof id; cap += (cap < 40 ? 1 : 24)) {
+                char want[SVC_ID_MAX + 1];
+                snprintf(want, cap, "%s-%d-%016llx", "inv", replicas[r], rnds[k]);
+                memset(id, 'x', sizeof id);
+                svc_make_id(id, cap, "inv", replicas[r], rnds[k]);
+                ck_assert_str_eq(id, want);
+            }
     ck_assert_int_eq(svc_owner_of_id("pay-2-9f1c0b7e5a3d2468", "pay", 3), 2);
     ck_assert_int_eq(svc_owner_of_id("pay-0-9f1c0b7e5a3d2468", "pay", 3), 0);
     ck_assert_int_eq(svc_owner_of_id("pay-12-abc", "pay", 16), 12);
