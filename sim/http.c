@@ -109,7 +109,9 @@ typedef struct cconn {
     int state;
     int64_t idle_since;
     exchange *ex;
-    svc_link link; /* in http_client.conns */
+    uint64_t serial; /* creation order: the order of http_client.conns */
+    svc_link link;      /* in http_client.conns */
+    svc_link idle_link; /* in http_client.idle while CC_IDLE */
 } cconn;
 
 struct exchange {
@@ -132,7 +134,9 @@ struct http_client {
     sim_host *host;
     http_client_config cfg;
     svc_link conns; /* every connection (busy or idle), oldest first */
+    svc_link idle;  /* the idle ones, in the same order (a reuse looks only at these) */
     svc_link exs;   /* every exchange in flight */
+    uint64_t next_serial;
     int nidle;
     int inflight;
     http_client_stats stats;
@@ -153,6 +157,7 @@ http_client *http_client_new(sim_net *net, sim_host *host, const http_client_con
     c->host = host;
     c->cfg = *cfg;
     svc_list_init(&c->conns);
+    svc_list_init(&c->idle);
     svc_list_init(&c->exs);
     return c;
 }
@@ -161,11 +166,30 @@ const http_client_stats *http_client_get_stats(const http_client *c) { return &c
 int http_client_inflight(const http_client *c) { return c->inflight; }
 
 static cconn *cconn_of(svc_link *l) { return SVC_CONTAINER_OF(l, cconn, link); }
+static cconn *idle_of(svc_link *l) { return SVC_CONTAINER_OF(l, cconn, idle_link); }
+
+/* A connection becomes idle: it joins c->idle at its place in creation order, so that walking the idle
+ * list meets connections in the order a walk over every connection would (the reuse choice and the
+ * eviction of the oldest are the same), without stepping over the busy ones, which at high loss are most. */
+static void idle_enter(cconn *k) {
+    http_client *c = k->client;
+    k->state = CC_IDLE;
+    k->idle_since = sim_now(CE(c));
+    c->nidle++;
+    svc_link *after = c->idle.prev;
+    while (after != &c->idle && idle_of(after)->serial > k->serial) after = after->prev;
+    svc_list_push(after->next, &k->idle_link);
+}
+
+static void idle_leave(cconn *k, int state) {
+    k->state = state;
+    k->client->nidle--;
+    svc_list_remove(&k->idle_link);
+}
 
 /* Closes and forgets a connection (FIN; the kernel finishes it without us). */
 static void conn_drop(cconn *k, int reset) {
-    http_client *c = k->client;
-    if (k->state == CC_IDLE) c->nidle--;
+    if (k->state == CC_IDLE) idle_leave(k, CC_BUSY);
     if (reset) tcp_abort(k->tcp, TCP_CLIENT);
     else tcp_close(k->tcp, TCP_CLIENT);
     svc_list_remove(&k->link);
@@ -197,6 +221,7 @@ static void ex_finish(exchange *x, svc_call_outcome outcome, const http_msg *res
 
 static void send_on(exchange *x, cconn *k) {
     k->ex = x;
+    if (k->state == CC_IDLE) idle_leave(k, CC_BUSY);
     k->state = CC_BUSY;
     x->conn = k;
     http_msg *sent = http_msg_ref(x->req); /* the TCP model's reference; x keeps its own for a retry */
@@ -222,17 +247,8 @@ static void c_message(void *ctx, tcp_conn *t, void *msg) {
     k->ex = NULL;
     x->conn = NULL;
     if (c->cfg.keepalive && !tcp_peer_closed(k->tcp, TCP_CLIENT)) {
-        k->state = CC_IDLE;
-        k->idle_since = sim_now(CE(c));
-        c->nidle++;
-        if (c->nidle > c->cfg.max_idle) {
-            /* the cache is full: close the oldest idle connection */
-            for (svc_link *l = c->conns.next; l != &c->conns; l = l->next)
-                if (cconn_of(l)->state == CC_IDLE) {
-                    conn_drop(cconn_of(l), 0);
-                    break;
-                }
-        }
+        idle_enter(k);
+        if (c->nidle > c->cfg.max_idle) conn_drop(idle_of(c->idle.next), 0); /* full: close the oldest idle one */
     } else {
         conn_drop(k, 0);
     }
@@ -276,10 +292,7 @@ static void c_error(void *ctx, tcp_conn *t, tcp_error err) {
     svc_call_outcome o = SVC_CALL_RESET;
     if (err == TCP_ERR_REFUSED || err == TCP_ERR_UNREACHABLE) o = SVC_CALL_REFUSED;
     else if (err == TCP_ERR_TIMEDOUT) o = SVC_CALL_TIMEOUT;
-    if (k->state == CC_IDLE) {
-        k->state = CC_BUSY; /* so that conn_drop does not count it twice */
-        k->client->nidle--;
-    }
+    if (k->state == CC_IDLE) idle_leave(k, CC_BUSY);
     /* the TCP side is already finished: closing it again is a no-op */
     conn_failed(k, o, 0);
 }
@@ -295,8 +308,10 @@ static void start_fresh(exchange *x) {
     k->port = x->port;
     k->state = CC_CONNECTING;
     k->ex = x;
+    k->serial = c->next_serial++;
     x->conn = k;
     svc_list_push(&c->conns, &k->link);
+    svc_list_init(&k->idle_link);
     c->stats.connects++;
     k->tcp = tcp_connect(c->net, c->host, x->dst, x->port, &client_app, k);
 }
@@ -332,14 +347,13 @@ void http_request(http_client *c, sim_addr dst, int port, http_msg *req, int64_t
     x->deadline = sim_after(CE(c), timeout_ns, SIM_K_HTTP_DEADLINE, c->host->id, deadline_fired, x, 0);
     if (c->cfg.keepalive) {
         int64_t now = sim_now(CE(c));
-        for (svc_link *l = c->conns.next, *next; l != &c->conns; l = next) {
+        for (svc_link *l = c->idle.next, *next; l != &c->idle; l = next) {
             next = l->next; /* conn_drop unlinks k */
-            cconn *k = cconn_of(l);
-            if (k->state == CC_IDLE && k->dst == dst && k->port == port) {
+            cconn *k = idle_of(l);
+            if (k->dst == dst && k->port == port) {
                 if (tcp_peer_closed(k->tcp, TCP_CLIENT) || now - k->idle_since > c->cfg.max_age_ns) {
                     conn_drop(k, 0);
                 } else {
-                    c->nidle--;
                     x->reused = 1;
                     c->stats.reuses++;
                     send_on(x, k);

@@ -15,13 +15,22 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-double stats_quantile(double *v, size_t n, double q) {
+/* Nearest-rank quantile of values already sorted. */
+static double quantile_of_sorted(const double *v, size_t n, double q) {
     if (!n) return 0;
-    qsort(v, n, sizeof *v, cmp_double);
     size_t rank = (size_t)ceil(q * (double)n);
     if (rank < 1) rank = 1;
     if (rank > n) rank = n;
     return v[rank - 1];
+}
+
+static void sort_values(double *v, size_t n) {
+    if (n > 1) qsort(v, n, sizeof *v, cmp_double);
+}
+
+double stats_quantile(double *v, size_t n, double q) {
+    sort_values(v, n);
+    return quantile_of_sorted(v, n, q);
 }
 
 static double latency_ms(const req_record *r) { return (double)(r->end_ns - r->start_ns) / 1e6; }
@@ -55,15 +64,17 @@ static void summarize(const req_record *recs, size_t n, int64_t from, int64_t to
     p->success_rate = p->requests ? (double)p->successes / (double)p->requests : 0;
     p->mean_ms = p->requests ? sum / (double)p->requests : 0;
     p->attempts_mean = p->requests ? attempts / (double)p->requests : 0;
-    p->p50_ms = stats_quantile(lat, p->requests, 0.50);
-    p->p90_ms = stats_quantile(lat, p->requests, 0.90);
-    p->p99_ms = stats_quantile(lat, p->requests, 0.99);
+    sort_values(lat, p->requests);
+    p->p50_ms = quantile_of_sorted(lat, p->requests, 0.50);
+    p->p90_ms = quantile_of_sorted(lat, p->requests, 0.90);
+    p->p99_ms = quantile_of_sorted(lat, p->requests, 0.99);
     double secs = (double)(to - from) / 1e9;
     p->throughput_per_s = secs > 0 ? (double)p->successes / secs : 0;
     for (int k = 0; k < 2; k++) {
         p->step_success[k] = p->step_n[k] ? (double)p->step_ok[k] / (double)p->step_n[k] : 0;
-        p->step_p50_ms[k] = stats_quantile(steps[k], p->step_n[k], 0.50);
-        p->step_p99_ms[k] = stats_quantile(steps[k], p->step_n[k], 0.99);
+        sort_values(steps[k], p->step_n[k]);
+        p->step_p50_ms[k] = quantile_of_sorted(steps[k], p->step_n[k], 0.50);
+        p->step_p99_ms[k] = quantile_of_sorted(steps[k], p->step_n[k], 0.99);
     }
     free(lat);
     free(steps[0]);
@@ -92,24 +103,35 @@ void stats_compute(const req_record *recs, size_t n, int64_t b, int64_t c, int64
     }
     double *buf = malloc((n ? n : 1) * sizeof *buf);
     if (!buf) abort();
-    /* timeline */
+    /* timeline: one pass counts the requests that started in each second, a second one puts their
+     * latencies into buf grouped by second (a counting sort), then each group is sorted on its own */
     out->timeline_len = (size_t)((r + SEC - 1) / SEC);
     out->timeline = calloc(out->timeline_len ? out->timeline_len : 1, sizeof *out->timeline);
-    if (!out->timeline) abort();
-    for (size_t s = 0; s < out->timeline_len; s++) {
-        timeline_point *t = &out->timeline[s];
-        t->second = (int64_t)s;
-        size_t count = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (recs[i].start_ns / SEC != (int64_t)s) continue;
-            buf[count++] = latency_ms(&recs[i]);
-            t->successes += recs[i].success;
-        }
-        t->requests = count;
-        t->success_rate = count ? (double)t->successes / (double)count : 0;
-        t->p50_ms = stats_quantile(buf, count, 0.5);
-        t->p99_ms = stats_quantile(buf, count, 0.99);
+    size_t *first = calloc(out->timeline_len + 1, sizeof *first);
+    if (!out->timeline || !first) abort();
+    for (size_t i = 0; i < n; i++) {
+        int64_t s = recs[i].start_ns / SEC;
+        if (s < 0 || s >= (int64_t)out->timeline_len) continue;
+        out->timeline[s].requests++;
+        out->timeline[s].successes += recs[i].success;
     }
+    for (size_t s = 0; s < out->timeline_len; s++) first[s + 1] = first[s] + out->timeline[s].requests;
+    for (size_t i = 0; i < n; i++) {
+        int64_t s = recs[i].start_ns / SEC;
+        if (s < 0 || s >= (int64_t)out->timeline_len) continue;
+        buf[first[s]++] = latency_ms(&recs[i]);
+    }
+    for (size_t s = 0, at = 0; s < out->timeline_len; s++) {
+        timeline_point *t = &out->timeline[s];
+        size_t count = t->requests;
+        t->second = (int64_t)s;
+        t->success_rate = count ? (double)t->successes / (double)count : 0;
+        sort_values(buf + at, count);
+        t->p50_ms = quantile_of_sorted(buf + at, count, 0.5);
+        t->p99_ms = quantile_of_sorted(buf + at, count, 0.99);
+        at += count;
+    }
+    free(first);
     /* recovery */
     const phase_summary *base = &out->phase[0];
     double target = (base->requests ? base->success_rate : 1.0) - RECOVERY_TOLERANCE;
