@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "services/list.h"
+#include "sim/freelist.h"
 #include "sim/kinds.h"
 #include "sim/rng.h"
 #include "sim/tcp.h"
@@ -76,6 +77,7 @@ struct cluster {
     uint32_t next_pod_ip;
     int8_t ip_service[65536]; /* 10.244.x.y -> service, -1 unknown */
     cluster_stats stats;
+    freelist spare_work; /* pod_work blocks for reuse: one per request, call and timer */
 };
 
 void cluster_spec_defaults(cluster_spec *spec) {
@@ -185,7 +187,8 @@ typedef struct pod_work {
     /* request */
     http_pending *pending;
     svc_request req;
-    char *path, *query;
+    char *path, *query;  /* path is path_room when it fits */
+    char path_room[64];
     /* call / timer / persist */
     svc_call_done_fn call_done;
     svc_timer_fn fire;
@@ -199,8 +202,7 @@ typedef struct pod_work {
 } pod_work;
 
 static pod_work *work_new(sim_pod *p, work_kind kind) {
-    pod_work *w = calloc(1, sizeof *w);
-    if (!w) abort();
+    pod_work *w = freelist_take(&p->cl->spare_work);
     w->pod = p;
     w->kind = kind;
     svc_list_push(&p->work, &w->link);
@@ -210,11 +212,11 @@ static pod_work *work_new(sim_pod *p, work_kind kind) {
 static void work_free(pod_work *w) {
     svc_list_remove(&w->link);
     sim_cancel(w->pod->cl->e, &w->event);
-    free(w->path);
+    if (w->path != w->path_room) free(w->path);
     free(w->query);
     free(w->body);
     free(w->record);
-    free(w);
+    freelist_give(&w->pod->cl->spare_work, w);
 }
 
 /* ---- runtime ops ---- */
@@ -425,7 +427,7 @@ static void on_request(void *ctx, http_pending *pending, const http_msg *req) {
     w->pending = pending;
     const char *q = strchr(req->path, '?');
     size_t plen = q ? (size_t)(q - req->path) : strlen(req->path);
-    w->path = malloc(plen + 1);
+    w->path = plen < sizeof w->path_room ? w->path_room : malloc(plen + 1);
     if (!w->path) abort();
     memcpy(w->path, req->path, plen);
     w->path[plen] = '\0';
@@ -743,6 +745,7 @@ cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, con
     cluster *c = calloc(1, sizeof *c);
     if (!c) abort();
     c->e = e;
+    c->spare_work = FREELIST_INIT(pod_work);
     c->seed = seed;
     c->spec = *spec;
     c->spec.cfs.cpus = spec->node_cpus;
@@ -793,6 +796,7 @@ void cluster_free(cluster *c) {
     nf_free(c->faults);
     cfs_node_free(c->cpu);
     net_free(c->net);
+    freelist_clear(&c->spare_work);
     free(c);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "services/list.h"
+#include "sim/freelist.h"
 #include "sim/kinds.h"
 
 #define SEC 1000000000LL
@@ -137,6 +138,7 @@ struct http_client {
     svc_link idle;  /* the idle ones, in the same order (a reuse looks only at these) */
     svc_link exs;   /* every exchange in flight */
     uint64_t next_serial;
+    freelist spare_conns, spare_exchanges; /* freed ones, for reuse */
     int nidle;
     int inflight;
     http_client_stats stats;
@@ -159,6 +161,8 @@ http_client *http_client_new(sim_net *net, sim_host *host, const http_client_con
     svc_list_init(&c->conns);
     svc_list_init(&c->idle);
     svc_list_init(&c->exs);
+    c->spare_conns = FREELIST_INIT(cconn);
+    c->spare_exchanges = FREELIST_INIT(exchange);
     return c;
 }
 
@@ -193,7 +197,7 @@ static void conn_drop(cconn *k, int reset) {
     if (reset) tcp_abort(k->tcp, TCP_CLIENT);
     else tcp_close(k->tcp, TCP_CLIENT);
     svc_list_remove(&k->link);
-    free(k);
+    freelist_give(&k->client->spare_conns, k);
 }
 
 static void ex_finish(exchange *x, svc_call_outcome outcome, const http_msg *resp) {
@@ -215,7 +219,7 @@ static void ex_finish(exchange *x, svc_call_outcome outcome, const http_msg *res
     http_done_fn done = x->done;
     void *ctx = x->ctx;
     http_msg_free(x->req);
-    free(x);
+    freelist_give(&c->spare_exchanges, x);
     done(ctx, &r);
 }
 
@@ -301,8 +305,7 @@ static const tcp_app client_app = {c_connected, c_message, c_peer_closed, c_erro
 
 static void start_fresh(exchange *x) {
     http_client *c = x->client;
-    cconn *k = calloc(1, sizeof *k);
-    if (!k) abort();
+    cconn *k = freelist_take(&c->spare_conns);
     k->client = c;
     k->dst = x->dst;
     k->port = x->port;
@@ -332,8 +335,7 @@ static void deadline_fired(sim_engine *e, void *ctx, uint64_t arg) {
 
 void http_request(http_client *c, sim_addr dst, int port, http_msg *req, int64_t timeout_ns, http_done_fn done,
                   void *ctx) {
-    exchange *x = calloc(1, sizeof *x);
-    if (!x) abort();
+    exchange *x = freelist_take(&c->spare_exchanges);
     x->client = c;
     x->req = req;
     x->dst = dst;
@@ -373,8 +375,7 @@ static void async_fail_fired(sim_engine *e, void *ctx, uint64_t arg) {
 }
 
 void http_fail_async(http_client *c, svc_call_outcome outcome, http_done_fn done, void *ctx) {
-    exchange *x = calloc(1, sizeof *x);
-    if (!x) abort();
+    exchange *x = freelist_take(&c->spare_exchanges);
     x->client = c;
     x->start = sim_now(CE(c));
     x->done = done;
@@ -391,7 +392,7 @@ void http_client_abort_all(http_client *c) {
         sim_cancel(CE(c), &x->deadline);
         svc_list_remove(&x->link);
         http_msg_free(x->req);
-        free(x);
+        freelist_give(&c->spare_exchanges, x);
         c->inflight--;
     }
     while (!svc_list_empty(&c->conns)) {
@@ -404,6 +405,8 @@ void http_client_abort_all(http_client *c) {
 void http_client_free(http_client *c) {
     if (!c) return;
     http_client_abort_all(c);
+    freelist_clear(&c->spare_conns);
+    freelist_clear(&c->spare_exchanges);
     free(c);
 }
 
@@ -437,6 +440,7 @@ struct http_server {
     void *ctx;
     svc_link conns;    /* every accepted connection */
     svc_link pendings; /* every request not yet answered */
+    freelist spare_conns, spare_pendings; /* freed ones, for reuse */
 };
 
 static sim_engine *SE(http_server *s) { return net_engine(s->net); }
@@ -445,7 +449,7 @@ static void sconn_free(sconn *k) {
     sim_cancel(SE(k->srv), &k->idle);
     if (k->pending) k->pending->conn = NULL;
     svc_list_remove(&k->link);
-    free(k);
+    freelist_give(&k->srv->spare_conns, k);
 }
 
 static void idle_fired(sim_engine *e, void *ctx, uint64_t arg) {
@@ -473,8 +477,7 @@ static void s_message(void *ctx, tcp_conn *t, void *msg) {
     (void)t;
     sconn *k = ctx;
     http_server *s = k->srv;
-    http_pending *p = calloc(1, sizeof *p);
-    if (!p) abort();
+    http_pending *p = freelist_take(&s->spare_pendings);
     p->conn = k;
     p->srv = s;
     p->req = msg;
@@ -507,8 +510,7 @@ static const tcp_app server_app = {NULL, s_message, s_peer_closed, s_error};
 
 static void s_accept(void *ctx, tcp_conn *t) {
     http_server *s = ctx;
-    sconn *k = calloc(1, sizeof *k);
-    if (!k) abort();
+    sconn *k = freelist_take(&s->spare_conns);
     k->tcp = t;
     k->srv = s;
     svc_list_push(&s->conns, &k->link);
@@ -528,6 +530,8 @@ http_server *http_server_new(sim_net *net, sim_host *host, int port, int64_t idl
     s->ctx = ctx;
     svc_list_init(&s->conns);
     svc_list_init(&s->pendings);
+    s->spare_conns = FREELIST_INIT(sconn);
+    s->spare_pendings = FREELIST_INIT(http_pending);
     net_listen(host, port, s_accept, s);
     return s;
 }
@@ -535,7 +539,7 @@ http_server *http_server_new(sim_net *net, sim_host *host, int port, int64_t idl
 static void pending_free(http_pending *p) {
     svc_list_remove(&p->link);
     http_msg_free(p->req);
-    free(p);
+    freelist_give(&p->srv->spare_pendings, p);
 }
 
 void http_server_reply(http_server *s, http_pending *p, http_msg *resp) {
@@ -565,5 +569,7 @@ void http_server_abort_all(http_server *s) {
 void http_server_free(http_server *s) {
     if (!s) return;
     http_server_abort_all(s);
+    freelist_clear(&s->spare_conns);
+    freelist_clear(&s->spare_pendings);
     free(s);
 }

@@ -11,12 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/freelist.h"
 #include "sim/kinds.h"
 
 #define US 1000LL
 #define MS 1000000LL
 #define SEC 1000000000LL
 #define MAX_OOO 8
+#define SEGS_INLINE 4 /* segments a side keeps inside its connection (a request, its FIN, room to spare) */
+#define MSGS_INLINE 2 /* messages in flight per direction inside the connection */
 #define QUICKACKS 16
 
 enum side_state {
@@ -54,8 +57,9 @@ typedef struct tcp_side {
     const tcp_app *app;
     void *ctx;
     /* sender */
-    tcp_seg *segs;
+    tcp_seg *segs; /* seg_room until more are outstanding at once, then malloc'd */
     uint32_t nsegs, segs_cap;
+    tcp_seg seg_room[SEGS_INLINE];
     uint64_t snd_una, snd_nxt, write_seq;
     uint32_t cwnd, ssthresh;
     int64_t srtt_us8, mdev_us4, mdev_max_us, rttvar_us;
@@ -98,8 +102,9 @@ struct tcp_conn {
     int server_bound;
     int refs; /* packets in flight + sides not finished */
     tcp_side side[2];
-    tcp_msg *msgs[2]; /* per direction, messages in flight in byte order */
+    tcp_msg *msgs[2]; /* per direction, messages in flight in byte order (msg_room, or malloc'd when more) */
     uint32_t nmsgs[2], msgs_cap[2];
+    tcp_msg msg_room[2][MSGS_INLINE];
     tcp_conn *next_live, *prev_live;
 };
 
@@ -109,7 +114,8 @@ typedef struct tcp_global {
     tcp_config cfg;
     tcp_stats stats;
     uint64_t next_id;
-    tcp_conn live; /* sentinel of the list of live connections */
+    tcp_conn live;  /* sentinel of the list of live connections */
+    freelist spare; /* freed connections, for the next ones */
 } tcp_global;
 
 /* One TCP instance per net; the net keeps an opaque pointer to it. */
@@ -136,6 +142,7 @@ void tcp_config_defaults(tcp_config *cfg) {
 static void global_free(void *p) {
     tcp_global *g = p;
     while (g->live.next_live != &g->live) conn_free(g->live.next_live);
+    freelist_clear(&g->spare);
     free(g);
 }
 
@@ -144,6 +151,7 @@ void tcp_attach(sim_net *net, const tcp_config *cfg) {
     if (!t) abort();
     t->cfg = *cfg;
     t->live.next_live = t->live.prev_live = &t->live;
+    t->spare = FREELIST_INIT(tcp_conn);
     net_set_tcp_instance(net, t, global_free);
 }
 
@@ -170,12 +178,12 @@ static void conn_free(tcp_conn *c) {
     for (int d = 0; d < 2; d++) {
         for (uint32_t i = 0; i < c->nmsgs[d]; i++)
             if (c->msgs[d][i].free_fn) c->msgs[d][i].free_fn(c->msgs[d][i].msg);
-        free(c->msgs[d]);
-        free(c->side[d].segs);
+        if (c->msgs[d] != c->msg_room[d]) free(c->msgs[d]);
+        if (c->side[d].segs != c->side[d].seg_room) free(c->side[d].segs);
     }
     c->prev_live->next_live = c->next_live;
     c->next_live->prev_live = c->prev_live;
-    free(c);
+    freelist_give(&G(c)->spare, c);
 }
 
 static void unref(tcp_conn *c) {
@@ -429,12 +437,22 @@ static void rtt_sample_ts(tcp_conn *c, int s, int64_t tsecr_us) {
 
 /* ---- sending ---- */
 
-static void seg_push(tcp_side *sd, uint64_t seq, uint32_t len, int fin) {
-    if (sd->nsegs == sd->segs_cap) {
-        sd->segs_cap = sd->segs_cap ? sd->segs_cap * 2 : 8;
-        sd->segs = realloc(sd->segs, sd->segs_cap * sizeof *sd->segs);
-        if (!sd->segs) abort();
+/* An array that starts in the room inside its connection (most connections carry one request and one
+ * answer) and moves to the heap, doubling, when it needs more. Returns the array to use. */
+static void *grow(void *items, void *room, uint32_t room_cap, uint32_t *cap, size_t size) {
+    if (*cap == 0) {
+        *cap = room_cap;
+        return room;
     }
+    void *bigger = items == room ? malloc(*cap * 2 * size) : realloc(items, *cap * 2 * size);
+    if (!bigger) abort();
+    if (items == room) memcpy(bigger, room, *cap * size);
+    *cap *= 2;
+    return bigger;
+}
+
+static void seg_push(tcp_side *sd, uint64_t seq, uint32_t len, int fin) {
+    if (sd->nsegs == sd->segs_cap) sd->segs = grow(sd->segs, sd->seg_room, SEGS_INLINE, &sd->segs_cap, sizeof *sd->segs);
     tcp_seg *g = &sd->segs[sd->nsegs++];
     memset(g, 0, sizeof *g);
     g->seq = seq;
@@ -524,11 +542,7 @@ void tcp_send(tcp_conn *c, int s, uint32_t bytes, void *msg, void (*msg_free)(vo
     }
     sd->write_seq += bytes;
     int d = s;
-    if (c->nmsgs[d] == c->msgs_cap[d]) {
-        c->msgs_cap[d] = c->msgs_cap[d] ? c->msgs_cap[d] * 2 : 4;
-        c->msgs[d] = realloc(c->msgs[d], c->msgs_cap[d] * sizeof *c->msgs[d]);
-        if (!c->msgs[d]) abort();
-    }
+    if (c->nmsgs[d] == c->msgs_cap[d]) c->msgs[d] = grow(c->msgs[d], c->msg_room[d], MSGS_INLINE, &c->msgs_cap[d], sizeof *c->msgs[d]);
     c->msgs[d][c->nmsgs[d]++] = (tcp_msg){sd->write_seq, msg, msg_free};
     push_pending(c, s);
 }
@@ -729,8 +743,7 @@ static void side_init(tcp_conn *c, int s) {
 
 tcp_conn *tcp_connect(sim_net *net, sim_host *client, sim_addr dst, int port, const tcp_app *app, void *ctx) {
     tcp_global *g = net_tcp(net);
-    tcp_conn *c = calloc(1, sizeof *c);
-    if (!c) abort();
+    tcp_conn *c = freelist_take(&g->spare);
     c->id = ++g->next_id;
     c->net = net;
     c->host[TCP_CLIENT] = client;
