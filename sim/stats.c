@@ -4,16 +4,12 @@
 #include "sim/stats.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SEC 1000000000LL
 #define STEP 100000000LL /* recovery windows slide by 100 ms */
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* Nearest-rank quantile of values already sorted. */
 static double quantile_of_sorted(const double *v, size_t n, double q) {
@@ -24,12 +20,62 @@ static double quantile_of_sorted(const double *v, size_t n, double q) {
     return v[rank - 1];
 }
 
-static void sort_values(double *v, size_t n) {
-    if (n > 1) qsort(v, n, sizeof *v, cmp_double);
+/* A double's bits as an unsigned key in the same order: positive values keep their bits with the sign
+ * set, negative ones are inverted (IEEE 754 orders magnitudes like their bit patterns). */
+static uint64_t order_key(double d) {
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u >> 63 ? ~u : u | (UINT64_C(1) << 63);
 }
 
+static double from_key(uint64_t k) {
+    uint64_t u = k >> 63 ? k & ~(UINT64_C(1) << 63) : ~k;
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+/* Sorts the latencies of a run (no NaN): a least-significant-digit radix sort on order_key(), a byte per
+ * pass, skipping the bytes that every key shares (the exponent's, mostly). It gives qsort's order, several
+ * times faster than qsort's callback per comparison (the run's report sorts ~5 000
+ * values). Small arrays take an insertion sort. */
+void stats_sort(double *v, size_t n) {
+    if (n < 2) return;
+    if (n < 32) {
+        for (size_t i = 1; i < n; i++) {
+            double x = v[i];
+            size_t j = i;
+            for (; j > 0 && order_key(v[j - 1]) > order_key(x); j--) v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
+    }
+    uint64_t *keys = malloc(2 * n * sizeof *keys);
+    if (!keys) abort();
+    uint64_t *from = keys, *to = keys + n;
+    uint64_t all_and = ~UINT64_C(0), all_or = 0;
+    for (size_t i = 0; i < n; i++) {
+        from[i] = order_key(v[i]);
+        all_and &= from[i];
+        all_or |= from[i];
+    }
+    for (int shift = 0; shift < 64; shift += 8) {
+        if ((((all_and ^ all_or) >> shift) & 0xff) == 0) continue; /* the same byte everywhere */
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++) count[((from[i] >> shift) & 0xff) + 1]++;
+        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+        for (size_t i = 0; i < n; i++) to[count[(from[i] >> shift) & 0xff]++] = from[i];
+        uint64_t *t = from;
+        from = to;
+        to = t;
+    }
+    for (size_t i = 0; i < n; i++) v[i] = from_key(from[i]);
+    free(keys);
+}
+
+
 double stats_quantile(double *v, size_t n, double q) {
-    sort_values(v, n);
+    stats_sort(v, n);
     return quantile_of_sorted(v, n, q);
 }
 
@@ -64,7 +110,7 @@ static void summarize(const req_record *recs, size_t n, int64_t from, int64_t to
     p->success_rate = p->requests ? (double)p->successes / (double)p->requests : 0;
     p->mean_ms = p->requests ? sum / (double)p->requests : 0;
     p->attempts_mean = p->requests ? attempts / (double)p->requests : 0;
-    sort_values(lat, p->requests);
+    stats_sort(lat, p->requests);
     p->p50_ms = quantile_of_sorted(lat, p->requests, 0.50);
     p->p90_ms = quantile_of_sorted(lat, p->requests, 0.90);
     p->p99_ms = quantile_of_sorted(lat, p->requests, 0.99);
@@ -72,7 +118,7 @@ static void summarize(const req_record *recs, size_t n, int64_t from, int64_t to
     p->throughput_per_s = secs > 0 ? (double)p->successes / secs : 0;
     for (int k = 0; k < 2; k++) {
         p->step_success[k] = p->step_n[k] ? (double)p->step_ok[k] / (double)p->step_n[k] : 0;
-        sort_values(steps[k], p->step_n[k]);
+        stats_sort(steps[k], p->step_n[k]);
         p->step_p50_ms[k] = quantile_of_sorted(steps[k], p->step_n[k], 0.50);
         p->step_p99_ms[k] = quantile_of_sorted(steps[k], p->step_n[k], 0.99);
     }
@@ -126,7 +172,7 @@ void stats_compute(const req_record *recs, size_t n, int64_t b, int64_t c, int64
         size_t count = t->requests;
         t->second = (int64_t)s;
         t->success_rate = count ? (double)t->successes / (double)count : 0;
-        sort_values(buf + at, count);
+        stats_sort(buf + at, count);
         t->p50_ms = quantile_of_sorted(buf + at, count, 0.5);
         t->p99_ms = quantile_of_sorted(buf + at, count, 0.99);
         at += count;

@@ -55,5 +55,7 @@ void stats_compute(const req_record *recs, size_t n, int64_t b_ns, int64_t c_ns,
 void stats_free(run_summary *s);
 /* Nearest-rank quantile of an array (sorted in place). */
 double stats_quantile(double *values, size_t n, double q);
+/* Sorts values (no NaN) in ascending order, as qsort would; -0.0 comes before 0.0. */
+void stats_sort(double *values, size_t n);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "sim/options.h"
 #include "sim/report.h"
 #include "sim/run.h"
+#include "sim/stats.h"
 #include "tests/support.h"
 
 #define SEC 1000000000LL
@@ -362,6 +364,47 @@ START_TEST(queue_reaches_far_future_events_at_once) {
 }
 END_TEST
 
+static int cmp_double_test(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* stats_sort (the report's radix sort) against qsort, on sizes from empty to past the insertion-sort
+ * threshold and on values that share bytes, repeat, span every exponent or go negative. */
+START_TEST(stats_sort_matches_qsort) {
+    uint64_t x = 88172645463325252ull;
+    static const size_t sizes[] = {0, 1, 2, 3, 31, 32, 33, 100, 1000, 5000};
+    for (int shape = 0; shape < 5; shape++) {
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            size_t n = sizes[k];
+            double *a = malloc((n + 1) * sizeof *a), *b = malloc((n + 1) * sizeof *b);
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                double v;
+                switch (shape) {
+                case 0: v = (double)(x % 100000) / 1000.0; break;          /* latencies in ms */
+                case 1: v = (double)(x % 7); break;                          /* many repeats, zeros */
+                case 2: v = ldexp((double)(x >> 11), (int)(x % 200) - 150); break; /* every exponent */
+                case 3: v = (double)((int64_t)(x % 2001) - 1000) / 8.0; break;  /* negatives */
+                default: v = 1.0 + (double)(x % 4) * 1e-12; break;           /* differ in low bytes only */
+                }
+                a[i] = b[i] = v;
+            }
+            stats_sort(a, n);
+            qsort(b, n, sizeof *b, cmp_double_test);
+            for (size_t i = 0; i < n; i++) ck_assert_msg(a[i] == b[i], "shape %d n %zu: [%zu] %g != %g", shape, n, i, a[i], b[i]);
+            free(a);
+            free(b);
+        }
+    }
+    double z[] = {0.0, -0.0, 1.0, -1.0};
+    stats_sort(z, 4);
+    ck_assert(z[0] == -1.0 && signbit(z[1]) && z[2] == 0.0 && !signbit(z[2]) && z[3] == 1.0);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("sim");
     TCase *t = tcase_create("whole");
@@ -377,6 +420,9 @@ int main(void) {
     t = tcase_create("queue");
     tcase_add_test(t, queue_runs_events_in_time_then_schedule_order);
     tcase_add_test(t, queue_reaches_far_future_events_at_once);
+    suite_add_tcase(s, t);
+    t = tcase_create("stats");
+    tcase_add_test(t, stats_sort_matches_qsort);
     suite_add_tcase(s, t);
     int failed = support_run_suite(s, CK_NORMAL, 0);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
