@@ -10,8 +10,7 @@
 
 #include "services/jsonr.h"
 
-static void reserve(svc_jw *w, size_t more) {
-    if (w->len + more + 1 <= w->cap) return;
+static void grow(svc_jw *w, size_t more) {
     size_t cap = w->cap ? w->cap : 256;
     while (cap < w->len + more + 1) cap *= 2;
     char *grown = realloc(w->buf, cap);
@@ -20,14 +19,21 @@ static void reserve(svc_jw *w, size_t more) {
     w->cap = cap;
 }
 
-static void put(svc_jw *w, const char *s, size_t n) {
+/* Room for more bytes and the NUL that svc_jw_take() adds. */
+static inline void reserve(svc_jw *w, size_t more) {
+    if (w->len + more + 1 > w->cap) grow(w, more);
+}
+
+static inline void put(svc_jw *w, const char *s, size_t n) {
     reserve(w, n);
     memcpy(w->buf + w->len, s, n);
     w->len += n;
-    w->buf[w->len] = '\0';
 }
 
-static void put_char(svc_jw *w, char c) { put(w, &c, 1); }
+static inline void put_char(svc_jw *w, char c) {
+    reserve(w, 1);
+    w->buf[w->len++] = c;
+}
 
 /* The separator before a value or a key: none right after a key or first in its container, else ','. */
 static void separate(svc_jw *w) {
@@ -63,7 +69,8 @@ void svc_jw_end_array(svc_jw *w) { end(w, ']'); }
 static void put_string(svc_jw *w, const char *s) {
     put_char(w, '"');
     const char *run = s; /* start of the bytes that need no escape */
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (; *p; p++) {
         if (*p != '"' && *p != '\\' && *p >= 0x20) continue;
         put(w, run, (size_t)((const char *)p - run));
         char esc[8];
@@ -79,7 +86,7 @@ static void put_string(svc_jw *w, const char *s) {
         }
         run = (const char *)p + 1;
     }
-    put(w, run, strlen(run));
+    put(w, run, (size_t)((const char *)p - run));
     put_char(w, '"');
 }
 

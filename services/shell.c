@@ -35,6 +35,10 @@ struct svc_shell {
     int64_t started_ns;
     svc_metrics metrics;
     int route_metric[SVC_METRICS_ROUTES]; /* module routes then built-ins */
+    /* Each route's pattern length and whether it ends in "/<star>", computed once: every request is matched
+     * against every route. */
+    size_t route_len[SVC_METRICS_ROUTES];
+    unsigned char route_wild[SVC_METRICS_ROUTES];
     char labels[SVC_METRICS_ROUTES][64];
     int unmatched_metric;
     svc_link pending;   /* shell_wait nodes: calls and timers started on the shell's behalf */
@@ -109,6 +113,9 @@ svc_shell *svc_shell_create(const svc_module *module, const svc_config *cfg, svc
         char *label = s->labels[i];
         snprintf(label, 64, "%s %s", r->method, r->pattern);
         s->route_metric[i] = svc_metrics_add_route(&s->metrics, label);
+        size_t n = strlen(r->pattern);
+        s->route_len[i] = n;
+        s->route_wild[i] = n >= 2 && r->pattern[n - 1] == '*' && r->pattern[n - 2] == '/';
     }
     s->unmatched_metric = svc_metrics_add_route(&s->metrics, "unmatched");
     s->started_ns = rt.ops->now_ns(rt.self);
@@ -596,10 +603,13 @@ int svc_ex_redirect_to_owner(svc_exchange *ex, int owner) {
 
 /* ---- dispatch ---- */
 
-/* Matches path against pattern; on a "/<segment>" match stores the captured segment. */
-static int route_matches(const char *pattern, const char *path, const char **param) {
-    size_t n = strlen(pattern);
-    if (n >= 2 && pattern[n - 1] == '*' && pattern[n - 2] == '/') {
+/* Matches path against route i's pattern (n bytes, wild: ends in "/<star>"); on a "/<segment>" match stores
+ * the captured segment. */
+static int route_matches(const char *pattern, size_t n, int wild, const char *path, const char **param) {
+    /* most routes differ in their first two bytes (those of the literal part, NUL included) */
+    size_t literal = wild ? n - 1 : n + 1;
+    if (pattern[0] != path[0] || (literal > 1 && pattern[0] && pattern[1] != path[1])) return 0;
+    if (wild) {
         if (strncmp(path, pattern, n - 1) != 0) return 0;
         const char *seg = path + n - 1;
         if (!*seg || strchr(seg, '/')) return 0;
@@ -635,7 +645,7 @@ void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, 
     for (size_t i = 0; i < route_total(s); i++) {
         const svc_route *r = route_at(s, i);
         const char *param = NULL;
-        if (!route_matches(r->pattern, req->path, &param)) continue;
+        if (!route_matches(r->pattern, s->route_len[i], s->route_wild[i], req->path, &param)) continue;
         if (strcmp(r->method, req->method) == 0) {
             route = r;
             ex->param = param;
