@@ -66,12 +66,23 @@ void svc_jw_end_object(svc_jw *w) { end(w, '}'); }
 void svc_jw_begin_array(svc_jw *w) { begin(w, '['); }
 void svc_jw_end_array(svc_jw *w) { end(w, ']'); }
 
+/* The bytes jansson escapes: '"', '\\' and the control characters (NUL ends the string). */
+static const unsigned char needs_escape[256] = {
+    [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1, [0x07] = 1, [0x08] = 1,
+    [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1,
+    [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1,
+    [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1,
+    ['\\'] = 1,
+};
+
 static void put_string(svc_jw *w, const char *s) {
+    size_t len = strlen(s);
+    reserve(w, len + 2); /* the common case, nothing to escape, needs no more */
     put_char(w, '"');
     const char *run = s; /* start of the bytes that need no escape */
-    const unsigned char *p = (const unsigned char *)s;
-    for (; *p; p++) {
-        if (*p != '"' && *p != '\\' && *p >= 0x20) continue;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    for (; p < end; p++) {
+        if (!needs_escape[*p]) continue;
         put(w, run, (size_t)((const char *)p - run));
         char esc[8];
         switch (*p) {
