@@ -573,8 +573,10 @@ static sim_pod *pod_new(cluster *c, svc_peer peer, int ordinal) {
     return p;
 }
 
-/* Tears the process down: no callback of the old incarnation may run afterwards. */
-static void pod_teardown(sim_pod *p) {
+/* Tears the process down: no callback of the old incarnation may run afterwards. Its sockets are closed
+ * as the kernel closes a dead process's, unless the whole run ends (run_ends): then the network is freed
+ * with every connection, and nothing would receive the FINs. */
+static void pod_teardown(sim_pod *p, int run_ends) {
     cluster *c = p->cl;
     p->incarnation++;
     sim_cancel(c->e, &p->lifecycle);
@@ -586,7 +588,7 @@ static void pod_teardown(sim_pod *p) {
         p->server = NULL;
     }
     net_listen(p->host, 0, NULL, NULL);
-    tcp_host_crash(c->net, p->host);
+    if (!run_ends) tcp_host_crash(c->net, p->host);
     while (!svc_list_empty(&p->work)) work_free(SVC_CONTAINER_OF(p->work.next, pod_work, link));
     svc_shell_destroy(p->shell);
     p->shell = NULL;
@@ -610,7 +612,7 @@ static void recreate(sim_engine *e, void *ctx, uint64_t arg) {
 static void kill_process(cluster *c, sim_pod *p, int64_t restart_delay_ns, int new_pod) {
     if (p->state == POD_DEAD) return;
     int was_ready = p->ready;
-    if (p->state == POD_RUNNING) pod_teardown(p);
+    if (p->state == POD_RUNNING) pod_teardown(p, 0);
     else sim_cancel(c->e, &p->lifecycle);
     p->state = POD_DEAD;
     p->ready = 0;
@@ -779,7 +781,7 @@ void cluster_free(cluster *c) {
     if (!c) return;
     for (int i = 0; i < c->npods; i++) {
         sim_pod *p = c->pods[i];
-        if (p->state == POD_RUNNING) pod_teardown(p);
+        if (p->state == POD_RUNNING) pod_teardown(p, 1);
         while (!svc_list_empty(&p->work)) work_free(SVC_CONTAINER_OF(p->work.next, pod_work, link));
         while (!svc_list_empty(&p->hogs)) {
             mem_hog *h = SVC_CONTAINER_OF(p->hogs.next, mem_hog, link);

@@ -120,8 +120,8 @@ static void record(load *l, const req_record *rec) {
 /* Finds `"key":` in a compact JSON text (our own services' output) and returns what follows, or NULL. */
 static const char *field_after(const char *from, const char *end, const char *key) {
     size_t klen = strlen(key);
-    for (const char *p = from; p + klen + 3 <= end; p++) {
-        if (p[0] == '"' && !strncmp(p + 1, key, klen) && p[1 + klen] == '"' && p[2 + klen] == ':') return p + 3 + klen;
+    for (const char *p = from; (p = memchr(p, '"', (size_t)(end - p))) != NULL && p + klen + 3 <= end; p++) {
+        if (p[1 + klen] == '"' && p[2 + klen] == ':' && !memcmp(p + 1, key, klen)) return p + 3 + klen;
     }
     return NULL;
 }

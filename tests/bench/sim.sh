@@ -12,7 +12,7 @@ cd "$ROOT"
 make -s all
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cc -std=c11 -D_DEFAULT_SOURCE -O2 -flto=auto -I. tests/bench/engine_bench.c build/release/libpaymentchaos.a -lm -o "$tmp/engine_bench"
+cc -std=c11 -D_DEFAULT_SOURCE -O3 -flto=auto -I. tests/bench/engine_bench.c build/release/libpaymentchaos.a -lm -o "$tmp/engine_bench"
 echo "machine: $(nproc) CPUs, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$tmp/engine_bench" 10000 20000000
 for _ in $(seq 1 "$RUNS"); do
