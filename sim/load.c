@@ -4,6 +4,7 @@
 #include "sim/load.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,11 +118,12 @@ static void record(load *l, const req_record *rec) {
     l->recs[l->nrecs++] = *rec;
 }
 
-/* Finds `"key":` in a compact JSON text (our own services' output) and returns what follows, or NULL. */
+/* Finds `"key":` in a compact JSON text (our own services' output) and returns what follows, or NULL.
+ * It hops from colon to colon (one per field; quotes are four per string field). */
 static const char *field_after(const char *from, const char *end, const char *key) {
     size_t klen = strlen(key);
-    for (const char *p = from; (p = memchr(p, '"', (size_t)(end - p))) != NULL && p + klen + 3 <= end; p++) {
-        if (p[1 + klen] == '"' && p[2 + klen] == ':' && !memcmp(p + 1, key, klen)) return p + 3 + klen;
+    for (const char *c = from + klen + 2; c < end && (c = memchr(c, ':', (size_t)(end - c))) != NULL; c++) {
+        if (c[-1] == '"' && c[-2 - (ptrdiff_t)klen] == '"' && !memcmp(c - 1 - klen, key, klen)) return c + 1;
     }
     return NULL;
 }
