@@ -209,3 +209,15 @@ void svc_jw_discard(svc_jw *w) {
     free(w->buf);
     svc_jw_init(w);
 }
+
+char *svc_json_dumps(const json_t *doc, size_t flags) {
+    char first[1024]; /* most documents fit: one pass */
+    size_t n = json_dumpb(doc, first, sizeof first, flags);
+    if (n == 0) return NULL;
+    char *text = malloc(n + 1);
+    if (!text) abort();
+    if (n <= sizeof first) memcpy(text, first, n);
+    else if (json_dumpb(doc, text, n, flags) != n) abort(); /* the same document, dumped again */
+    text[n] = '\0';
+    return text;
+}

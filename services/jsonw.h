@@ -55,4 +55,8 @@ json_t *svc_jw_take_tree(svc_jw *w);
 /* Frees the buffer of a writer whose document is not wanted. */
 void svc_jw_discard(svc_jw *w);
 
+/* json_dumps(doc, flags) into a buffer from malloc, to be freed with free() whatever allocator jansson was
+ * given (the simulator gives it its own: sim/smallalloc.h). NULL where json_dumps gives NULL. */
+char *svc_json_dumps(const json_t *doc, size_t flags);
+
 #endif

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "services/jsonr.h"
+#include "services/jsonw.h"
 #include "services/money.h"
 
 #define QUANTITY_MAX 1000000
@@ -394,7 +395,7 @@ static int parse_process(svc_exchange *ex, process_request *out) {
 }
 
 static uint64_t canonical_hash(json_t *body) {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    char *text = svc_json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
     uint64_t h = text ? svc_fnv1a64(text, strlen(text)) : 0;
     free(text);
     return h;

@@ -218,14 +218,14 @@ void svc_log(svc_shell *s, int level, const char *event, const char *fmt, ...) {
     json_t *line = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s}", "ts_ms", (json_int_t)svc_unix_ms(s), "level",
                              level_names[level], "service", s->module->name, "replica", s->cfg.replica, "event",
                              event, "msg", msg);
-    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    char *text = line ? svc_json_dumps(line, JSON_COMPACT) : NULL;
     if (text) s->rt.ops->log(s->rt.self, text);
     free(text);
     json_decref(line);
 }
 
 void svc_persist(svc_shell *s, json_t *record, svc_persist_done_fn done, void *ctx) {
-    char *text = json_dumps(record, JSON_COMPACT);
+    char *text = svc_json_dumps(record, JSON_COMPACT);
     json_decref(record);
     if (!text) {
         /* Cannot encode: report a failed write through the normal asynchronous path. */
@@ -535,7 +535,7 @@ static void reply_raw(svc_exchange *ex, int status, char *body, size_t len, cons
 }
 
 void svc_ex_reply(svc_exchange *ex, int status, json_t *body) {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    char *text = svc_json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(body);
     if (!text) {
         static const char oom[] = "{\"error\":\"internal\",\"message\":\"could not encode the response\"}";

@@ -14,11 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "services/jsonw.h"
 #include "sim/experiment.h"
 #include "sim/multi.h"
 #include "sim/options.h"
 #include "sim/report.h"
 #include "sim/run.h"
+#include "sim/smallalloc.h"
 
 static int check_determinism(const sim_options *o, run_hooks *hooks) {
     uint64_t *prints = NULL, count = 0;
@@ -80,7 +82,7 @@ static int run_plain(const sim_options *o, run_hooks *hooks) {
     int status = 0;
     if (o->json) {
         json_t *doc = report_json(o, &r);
-        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        char *text = svc_json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
         if (text) puts(text);
         free(text);
         json_decref(doc);
@@ -210,7 +212,7 @@ static int run_units(const sim_options *o, const experiment_set *xs, FILE *trace
                             "failed_objects", failed_units);
             all = NULL;
         }
-        char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        char *text = svc_json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
         if (text) puts(text);
         free(text);
         json_decref(doc);
@@ -224,6 +226,7 @@ static int run_units(const sim_options *o, const experiment_set *xs, FILE *trace
 }
 
 int main(int argc, char **argv) {
+    sim_smallalloc_install(); /* before anything builds a jansson tree */
     static sim_options o; /* large; one per process */
     char err[1024];
     sim_options_defaults(&o);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "services/config.h"
+#include "services/jsonw.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 
@@ -164,7 +165,7 @@ static void emit(int level, const char *event, json_t *extra, const char *fmt, v
                              log_service, "replica", log_replica, "event", event, "msg", msg);
     if (line && extra) json_object_update(line, extra);
     json_decref(extra);
-    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    char *text = line ? svc_json_dumps(line, JSON_COMPACT) : NULL;
     if (text) http_log_write(text);
     free(text);
     json_decref(line);

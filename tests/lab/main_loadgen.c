@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "sim/report.h"
+#include "services/jsonw.h"
 #include "tests/lab/lab.h"
 
 static void usage(FILE *out) {
@@ -189,7 +190,7 @@ int main(int argc, char **argv) {
         } else {
             if (o.json) {
                 json_t *doc = lab_report_json(&o, &r, r.wall_s);
-                char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+                char *text = svc_json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
                 if (text) puts(text);
                 free(text);
                 json_decref(doc);
