@@ -137,8 +137,7 @@ void payment_route_chain(void *state, svc_exchange *ex) {
         }
         svc_copy(product, sizeof product, json_string_value(pid));
     }
-    chain_op *op = calloc(1, sizeof *op);
-    if (!op) abort();
+    chain_op *op = svc_zalloc(sizeof *op);
     op->st = st;
     op->ex = ex;
     op->head.dispose = NULL; /* the op owns nothing besides itself */

@@ -143,8 +143,7 @@ typedef struct shell_wait {
 } shell_wait;
 
 static shell_wait *wait_new(svc_shell *s, void *ctx, void (*free_ctx)(void *)) {
-    shell_wait *w = calloc(1, sizeof *w);
-    if (!w) abort(); /* no memory for bookkeeping: nothing sensible is left to do */
+    shell_wait *w = svc_zalloc(sizeof *w); /* no memory for bookkeeping: nothing sensible is left to do */
     w->shell = s;
     w->ctx = ctx;
     w->free_ctx = free_ctx;
@@ -196,6 +195,12 @@ size_t svc_shell_inflight(const svc_shell *s) { return s->inflight; }
 size_t svc_shell_background(const svc_shell *s) { return s->background > 0 ? (size_t)s->background : 0; }
 const svc_module *svc_shell_module(const svc_shell *s) { return s->module; }
 void *svc_shell_state(svc_shell *s) { return s->state; }
+
+void *svc_zalloc(size_t size) {
+    void *p = malloc(size);
+    if (!p) abort();
+    return memset(p, 0, size);
+}
 
 /* ---- service-side helpers ---- */
 
@@ -629,8 +634,7 @@ static int is_json_content_type(const char *ct) {
 }
 
 void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, void *reply_ctx) {
-    svc_exchange *ex = calloc(1, sizeof *ex);
-    if (!ex) abort();
+    svc_exchange *ex = svc_zalloc(sizeof *ex);
     ex->shell = s;
     ex->req = req;
     ex->reply = reply;

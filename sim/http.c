@@ -25,8 +25,9 @@ static const char *put_text(char **cursor, const char *s, size_t n) {
 }
 
 static http_msg *msg_alloc(size_t text_bytes) {
-    http_msg *m = calloc(1, sizeof *m + text_bytes);
+    http_msg *m = malloc(sizeof *m + text_bytes); /* the text is written in full by the caller */
     if (!m) abort();
+    memset(m, 0, sizeof *m);
     m->refs = 1;
     return m;
 }
@@ -37,7 +38,7 @@ http_msg *http_msg_request(const char *method, const char *path, const char *bod
     http_msg *m = msg_alloc(path_len + 1 + (key ? key_len + 1 : 0) + (body ? body_len + 1 : 0));
     char *cursor = m->text;
     size_t method_len = strlen(method);
-    memcpy(m->method, method, method_len < sizeof m->method ? method_len : sizeof m->method - 1); /* calloc'd */
+    memcpy(m->method, method, method_len < sizeof m->method ? method_len : sizeof m->method - 1); /* zeroed by msg_alloc */
     m->path = put_text(&cursor, path, path_len);
     if (body) {
         m->body = put_text(&cursor, body, body_len);

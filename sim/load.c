@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "services/jsonr.h"
+#include "services/shell.h"
 #include "services/text.h"
 #include "sim/kinds.h"
 #include "sim/rng.h"
@@ -233,8 +234,7 @@ static void send_attempt(load_req *q) {
 }
 
 static void start_request(load *l, int client) {
-    load_req *q = calloc(1, sizeof *q);
-    if (!q) abort();
+    load_req *q = svc_zalloc(sizeof *q);
     q->l = l;
     q->client = client;
     q->rec.start_ns = sim_now(E(l));

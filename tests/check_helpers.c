@@ -689,6 +689,20 @@ START_TEST(test_jw_strings) {
         svc_jw_string(&w, t);
         expect_same(&w, json_string(t));
     }
+    /* Every ASCII byte at every position of a 19-byte text, so that it falls in each lane of the
+     * eight-bytes-at-a-time scan and in the tail after it; also next to UTF-8 (bytes >= 0x80 pass). */
+    for (int c = 1; c < 128; c++) {
+        for (int at = 0; at < 19; at++) {
+            char u[24];
+            memset(u, at % 2 ? 'x' : '\x7f', 19);
+            memcpy(u + (at + 5) % 17, "\xc3\xa9", 2);
+            u[at] = (char)c;
+            u[19] = '\0';
+            svc_jw_init(&w);
+            svc_jw_string(&w, u);
+            expect_same(&w, json_string(u));
+        }
+    }
     static const char *const texts[] = {"", "caf\xc3\xa9", "\xe2\x82\xac 5", "\xf0\x9f\x98\x80", "a/b\\c\"d",
                                         "line\nbreak\ttab\r\x01\x1f"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
