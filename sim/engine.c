@@ -40,9 +40,11 @@ typedef struct sim_event {
 
 /* An unsorted set of slots: a calendar bucket, or the overflow beyond the calendar. */
 typedef struct slot_set {
-    uint32_t *slots;
+    uint32_t *slots; /* a bucket's first BUCKET_ROOM slots are in the engine's bucket_room */
     uint32_t len, cap;
 } slot_set;
+
+#define BUCKET_ROOM 8
 
 /* The heap holds the ordering key next to the slot index, so sifting never touches the pool. */
 typedef struct heap_entry {
@@ -65,6 +67,7 @@ struct sim_engine {
     int64_t horizon;  /* heap events are due before it, calendar events at or after it */
     uint32_t far_count;
     slot_set *buckets; /* FAR_BUCKETS, allocated with the first far event */
+    uint32_t *bucket_room; /* BUCKET_ROOM slots for each bucket in one block: a run uses thousands */
     slot_set overflow; /* due beyond the calendar's reach */
     int64_t overflow_min; /* earliest time in overflow (INT64_MAX when empty) */
     FILE *trace;
@@ -95,8 +98,10 @@ void sim_engine_free(sim_engine *e) {
     free(e->free_slots);
     free(e->heap);
     if (e->buckets)
-        for (int b = 0; b < FAR_BUCKETS; b++) free(e->buckets[b].slots);
+        for (int b = 0; b < FAR_BUCKETS; b++)
+            if (e->buckets[b].cap > BUCKET_ROOM) free(e->buckets[b].slots);
     free(e->buckets);
+    free(e->bucket_room);
     free(e->overflow.slots);
     free(e->prints);
     free(e);
@@ -186,9 +191,12 @@ static slot_set *far_set(sim_engine *e, int64_t at) {
 
 static void set_add(sim_engine *e, slot_set *set, uint32_t slot) {
     if (set->len == set->cap) {
+        /* a bucket leaving its room in bucket_room moves to a block of its own */
+        uint32_t *room = set != &e->overflow && set->cap == BUCKET_ROOM ? set->slots : NULL;
         set->cap = set->cap ? set->cap * 2 : 8;
-        set->slots = realloc(set->slots, set->cap * sizeof *set->slots);
+        set->slots = room ? malloc(set->cap * sizeof *set->slots) : realloc(set->slots, set->cap * sizeof *set->slots);
         if (!set->slots) abort();
+        if (room) memcpy(set->slots, room, BUCKET_ROOM * sizeof *set->slots);
     }
     e->pool[slot].far_pos = set->len;
     set->slots[set->len++] = slot;
@@ -204,7 +212,12 @@ static void set_remove(sim_engine *e, slot_set *set, uint32_t slot) {
 static void far_add(sim_engine *e, uint32_t slot) {
     if (!e->buckets) {
         e->buckets = calloc(FAR_BUCKETS, sizeof *e->buckets);
-        if (!e->buckets) abort();
+        e->bucket_room = malloc((size_t)FAR_BUCKETS * BUCKET_ROOM * sizeof *e->bucket_room);
+        if (!e->buckets || !e->bucket_room) abort();
+        for (int b = 0; b < FAR_BUCKETS; b++) {
+            e->buckets[b].slots = e->bucket_room + (size_t)b * BUCKET_ROOM;
+            e->buckets[b].cap = BUCKET_ROOM;
+        }
     }
     int64_t at = e->pool[slot].at;
     slot_set *set = far_set(e, at);
