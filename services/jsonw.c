@@ -84,8 +84,7 @@ static int word_needs_escape(uint64_t w) {
     return (control | ((quote - ones) & ~quote & highs) | ((backslash - ones) & ~backslash & highs)) != 0;
 }
 
-static void put_string(svc_jw *w, const char *s) {
-    size_t len = strlen(s);
+static void put_string(svc_jw *w, const char *s, size_t len) {
     reserve(w, len + 2); /* the common case, nothing to escape, needs no more */
     put_char(w, '"');
     const char *run = s; /* start of the bytes that need no escape */
@@ -115,16 +114,16 @@ static void put_string(svc_jw *w, const char *s) {
     put_char(w, '"');
 }
 
-void svc_jw_key(svc_jw *w, const char *key) {
+void svc_jw_key_n(svc_jw *w, const char *key, size_t len) {
     separate(w);
-    put_string(w, key);
+    put_string(w, key, len);
     put_char(w, ':');
     w->after_key = 1;
 }
 
-void svc_jw_string(svc_jw *w, const char *s) {
+void svc_jw_string_n(svc_jw *w, const char *s, size_t len) {
     separate(w);
-    put_string(w, s);
+    put_string(w, s, len);
 }
 
 void svc_jw_int(svc_jw *w, int64_t v) {

@@ -23,6 +23,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SVC_JW_DEPTH 16
 
@@ -39,8 +40,12 @@ void svc_jw_begin_object(svc_jw *w);
 void svc_jw_end_object(svc_jw *w);
 void svc_jw_begin_array(svc_jw *w);
 void svc_jw_end_array(svc_jw *w);
-void svc_jw_key(svc_jw *w, const char *key);
-void svc_jw_string(svc_jw *w, const char *s);
+/* key and s are NUL-terminated; the _n forms take their length (the inline ones below compute it where
+ * they are called, which for a literal is a constant). */
+void svc_jw_key_n(svc_jw *w, const char *key, size_t len);
+void svc_jw_string_n(svc_jw *w, const char *s, size_t len);
+static inline void svc_jw_key(svc_jw *w, const char *key) { svc_jw_key_n(w, key, strlen(key)); }
+static inline void svc_jw_string(svc_jw *w, const char *s) { svc_jw_string_n(w, s, strlen(s)); }
 void svc_jw_int(svc_jw *w, int64_t v);
 void svc_jw_real(svc_jw *w, double v);
 void svc_jw_bool(svc_jw *w, int v);
