@@ -168,13 +168,15 @@ static json_t *read_object(reader *r) {
         long klen = read_string(r, stack, sizeof stack, &key, &key_owned);
         if (klen < 0) goto give_up;
         json_t *v = NULL;
-        if (!json_object_getn(obj, key, (size_t)klen) && next_is(r, ':')) { /* a duplicate: jansson decides */
+        if (next_is(r, ':')) {
             skip_space(r);
             v = read_value(r);
         }
+        size_t fields = json_object_size(obj);
         if (v && json_object_setn_new_nocheck(obj, key, (size_t)klen, v)) abort();
         if (key_owned) free(key);
-        if (!v) goto give_up;
+        /* a key seen before replaces its value instead of adding a field: duplicates are jansson's to judge */
+        if (!v || json_object_size(obj) == fields) goto give_up;
         if (next_is(r, ',')) continue;
         if (next_is(r, '}')) return obj;
         goto give_up;
