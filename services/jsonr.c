@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "services/text.h"
+
 enum { NUMBER_MAX = 64, STRING_STACK = 256 };
 
 typedef struct reader {
@@ -42,6 +44,11 @@ static int next_is(reader *r, char c) {
 static long read_string(reader *r, char *stack, size_t stack_len, char **out, int *owned) {
     const char *start = r->p;
     const char *q = start;
+    for (; r->end - q >= 8; q += 8) { /* eight bytes at a time to the word where the string may end */
+        uint64_t word;
+        memcpy(&word, q, sizeof word);
+        if (svc_word_has_json_special(word) || (word & 0x8080808080808080ull)) break;
+    }
     while (q < r->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20 && (unsigned char)*q < 0x80) q++;
     *owned = 0;
     if (q < r->end && *q == '"') { /* the common case: nothing to unescape, read in place */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "services/jsonr.h"
+#include "services/text.h"
 
 static void grow(svc_jw *w, size_t more) {
     size_t cap = w->cap ? w->cap : 256;
@@ -75,15 +76,6 @@ static const unsigned char needs_escape[256] = {
     ['\\'] = 1,
 };
 
-/* Whether any of 8 bytes is '"', '\\' or below 0x20 (the classic "has zero byte" and "has byte less than"
- * tests: exact about "any", which is all that is asked). */
-static int word_needs_escape(uint64_t w) {
-    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
-    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
-    uint64_t control = (w - ones * 0x20) & ~w & highs;
-    return (control | ((quote - ones) & ~quote & highs) | ((backslash - ones) & ~backslash & highs)) != 0;
-}
-
 static void put_string(svc_jw *w, const char *s, size_t len) {
     reserve(w, len + 2); /* the common case, nothing to escape, needs no more */
     put_char(w, '"');
@@ -92,7 +84,7 @@ static void put_string(svc_jw *w, const char *s, size_t len) {
     for (; end - p >= 8; p += 8) { /* eight bytes at a time until one may need an escape */
         uint64_t word;
         memcpy(&word, p, sizeof word);
-        if (word_needs_escape(word)) break;
+        if (svc_word_has_json_special(word)) break;
     }
     for (; p < end; p++) {
         if (!needs_escape[*p]) continue;

@@ -38,4 +38,14 @@ static inline size_t svc_append_u64(char *dst, size_t cap, size_t at, uint64_t v
     return svc_append(dst, cap, at, p);
 }
 
+/* Whether any of 8 bytes (a little- or big-endian load, it does not matter) is '"', '\\' or a control
+ * character below 0x20: what JSON strings must escape. The classic "has zero byte" and "has byte less
+ * than" tests, exact about "any", which is all that the string scanners (jsonw, jsonr) ask. */
+static inline int svc_word_has_json_special(uint64_t w) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    uint64_t control = (w - ones * 0x20) & ~w & highs;
+    return (control | ((quote - ones) & ~quote & highs) | ((backslash - ones) & ~backslash & highs)) != 0;
+}
+
 #endif

@@ -895,6 +895,24 @@ START_TEST(test_jsonr_leaves_the_rest_to_jansson) {
         check_reader(odd[i], strlen(odd[i]), JSON_REJECT_DUPLICATES);
     }
     check_reader("[1,\0 2]", 7, 0); /* a NUL byte inside */
+    /* each byte that ends the fast scan, at every position of strings of 1 to 20 bytes: the eight-byte
+     * scan must stop at the right word, and the byte scan find it */
+    static const char stops[] = {'"', '\\', '\x01', '\x1f', '\t', '\x80', '\xc3', '\xff'};
+    for (size_t k = 0; k < sizeof stops; k++) {
+        for (int n = 1; n <= 20; n++) {
+            for (int at = 0; at < n; at++) {
+                char doc[32];
+                doc[0] = '[';
+                doc[1] = '"';
+                memset(doc + 2, 'a', (size_t)n);
+                doc[2 + at] = stops[k];
+                if (stops[k] == '\\') doc[2 + at + (at + 1 < n)] = 'n'; /* a valid escape, when there is room */
+                doc[2 + n] = '"';
+                doc[3 + n] = ']';
+                check_reader(doc, (size_t)n + 4, 0);
+            }
+        }
+    }
     /* nesting: the fast reader stops at SVC_JSONR_DEPTH, jansson goes on */
     char deep[200];
     for (int depth = SVC_JSONR_DEPTH - 1; depth <= SVC_JSONR_DEPTH + 2; depth++) {
