@@ -76,16 +76,41 @@ static const unsigned char needs_escape[256] = {
     ['\\'] = 1,
 };
 
+/* Whether s[0, len) holds a byte that JSON escapes, read a word at a time where the length allows (never
+ * past the end: short strings take two overlapping 4-byte loads, the tail of longer ones an overlapping
+ * 8-byte load). Most strings written are short keys and values with nothing to escape. */
+static int has_special(const unsigned char *s, size_t len) {
+    uint64_t word;
+    if (len >= 8) {
+        for (size_t i = 0; i + 8 <= len; i += 8) {
+            memcpy(&word, s + i, sizeof word);
+            if (svc_word_has_json_special(word)) return 1;
+        }
+        memcpy(&word, s + len - 8, sizeof word);
+        return svc_word_has_json_special(word);
+    }
+    if (len >= 4) {
+        uint32_t head, tail;
+        memcpy(&head, s, sizeof head);
+        memcpy(&tail, s + len - 4, sizeof tail);
+        return svc_word_has_json_special((uint64_t)head | (uint64_t)tail << 32);
+    }
+    for (size_t i = 0; i < len; i++)
+        if (needs_escape[s[i]]) return 1;
+    return 0;
+}
+
 static void put_string(svc_jw *w, const char *s, size_t len) {
     reserve(w, len + 2); /* the common case, nothing to escape, needs no more */
     put_char(w, '"');
+    if (!has_special((const unsigned char *)s, len)) {
+        memcpy(w->buf + w->len, s, len);
+        w->len += len;
+        put_char(w, '"');
+        return;
+    }
     const char *run = s; /* start of the bytes that need no escape */
     const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    for (; end - p >= 8; p += 8) { /* eight bytes at a time until one may need an escape */
-        uint64_t word;
-        memcpy(&word, p, sizeof word);
-        if (svc_word_has_json_special(word)) break;
-    }
     for (; p < end; p++) {
         if (!needs_escape[*p]) continue;
         put(w, run, (size_t)((const char *)p - run));

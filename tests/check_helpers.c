@@ -689,18 +689,22 @@ START_TEST(test_jw_strings) {
         svc_jw_string(&w, t);
         expect_same(&w, json_string(t));
     }
-    /* Every ASCII byte at every position of a 19-byte text, so that it falls in each lane of the
-     * eight-bytes-at-a-time scan and in the tail after it; also next to UTF-8 (bytes >= 0x80 pass). */
+    /* Every ASCII byte at every position of texts of 1 to 19 bytes, so that it falls in each lane of the
+     * word-at-a-time scans (two overlapping 4-byte loads below 8 bytes, 8-byte words and an overlapping
+     * tail above) and in the byte loop; also next to UTF-8 (bytes >= 0x80 pass). */
     for (int c = 1; c < 128; c++) {
-        for (int at = 0; at < 19; at++) {
-            char u[24];
-            memset(u, at % 2 ? 'x' : '\x7f', 19);
-            memcpy(u + (at + 5) % 17, "\xc3\xa9", 2);
-            u[at] = (char)c;
-            u[19] = '\0';
-            svc_jw_init(&w);
-            svc_jw_string(&w, u);
-            expect_same(&w, json_string(u));
+        for (int n = 1; n <= 19; n++) {
+            for (int at = 0; at < n; at++) {
+                char u[24];
+                memset(u, at % 2 ? 'x' : '\x7f', (size_t)n);
+                int utf8_at = n >= 4 ? (at + 2) % (n - 1) : -1;
+                if (utf8_at >= 0 && utf8_at != at && utf8_at + 1 != at) memcpy(u + utf8_at, "\xc3\xa9", 2);
+                u[at] = (char)c;
+                u[n] = '\0';
+                svc_jw_init(&w);
+                svc_jw_string(&w, u);
+                expect_same(&w, json_string(u));
+            }
         }
     }
     static const char *const texts[] = {"", "caf\xc3\xa9", "\xe2\x82\xac 5", "\xf0\x9f\x98\x80", "a/b\\c\"d",
