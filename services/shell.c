@@ -199,6 +199,8 @@ void *svc_shell_state(svc_shell *s) { return s->state; }
 void *svc_zalloc(size_t size) {
     void *p = malloc(size);
     if (!p) abort();
+    /* GCC turns malloc + memset(0) of the same size back into calloc: the empty asm hides where p came from */
+    __asm__("" : "+r"(p));
     return memset(p, 0, size);
 }
 
@@ -354,8 +356,7 @@ void svc_call_retrying(svc_shell *s, const svc_call *call, svc_call_done_fn done
         svc_call_start(s, call, done, ctx);
         return;
     }
-    retry_op *op = calloc(1, sizeof *op);
-    if (!op) abort();
+    retry_op *op = svc_zalloc(sizeof *op);
     op->shell = s;
     op->method = dup_or_null(call->method, strlen(call->method));
     op->path = dup_or_null(call->path, strlen(call->path));
