@@ -10,6 +10,7 @@
 #include "services/list.h"
 #include "sim/freelist.h"
 #include "sim/kinds.h"
+#include "sim/smallalloc.h"
 
 #define SEC 1000000000LL
 
@@ -25,7 +26,7 @@ static const char *put_text(char **cursor, const char *s, size_t n) {
 }
 
 static http_msg *msg_alloc(size_t text_bytes) {
-    http_msg *m = malloc(sizeof *m + text_bytes); /* the text is written in full by the caller */
+    http_msg *m = sim_small_alloc(sizeof *m + text_bytes); /* the text is written in full by the caller */
     if (!m) abort();
     memset(m, 0, sizeof *m);
     m->refs = 1;
@@ -94,7 +95,7 @@ void http_msg_free(void *p) {
     http_msg *m = p;
     if (!m || --m->refs > 0) return;
     free(m->content_type_set);
-    free(m);
+    sim_small_free(m);
 }
 
 /* ---- client ---- */

@@ -1,5 +1,6 @@
 /*
- * smallalloc.c: per-thread free lists by size class behind jansson's allocation hooks (smallalloc.h).
+ * smallalloc.c: per-thread free lists by size class, for jansson's blocks and the simulator's HTTP messages
+ * (smallalloc.h).
  */
 #include "sim/smallalloc.h"
 
@@ -11,7 +12,7 @@
 
 #define HEADER 16  /* keeps blocks 16-byte aligned, as malloc's */
 #define CLASS_BYTES 16
-#define CLASSES 16 /* up to 256 bytes */
+#define CLASSES 32 /* up to 512 bytes */
 
 static _Thread_local void *spare[CLASSES]; /* linked through each block's first word */
 static _Thread_local int registered;
@@ -29,9 +30,14 @@ static void free_lists(void *unused) {
     }
 }
 
-static void make_key(void) { (void)pthread_key_create(&exit_key, free_lists); }
+static void free_main_lists(void) { free_lists(NULL); }
 
-static void *small_malloc(size_t n) {
+static void make_key(void) {
+    (void)pthread_key_create(&exit_key, free_lists);
+    atexit(free_main_lists); /* exit() runs it on the main thread: its lists go too */
+}
+
+void *sim_small_alloc(size_t n) {
     size_t cls = n ? (n + CLASS_BYTES - 1) / CLASS_BYTES : 1; /* 1..CLASSES for small blocks */
     if (cls <= CLASSES && spare[cls - 1]) {
         void *b = spare[cls - 1];
@@ -50,7 +56,7 @@ static void *small_malloc(size_t n) {
     return raw + HEADER;
 }
 
-static void small_free(void *p) {
+void sim_small_free(void *p) {
     if (!p) return;
     char *raw = (char *)p - HEADER;
     size_t cls = *(size_t *)raw;
@@ -62,15 +68,12 @@ static void small_free(void *p) {
     spare[cls - 1] = p;
 }
 
-static void free_main_lists(void) { free_lists(NULL); }
+void sim_smallalloc_install(void) { json_set_alloc_funcs(sim_small_alloc, sim_small_free); }
 
-void sim_smallalloc_install(void) {
-    json_set_alloc_funcs(small_malloc, small_free);
-    atexit(free_main_lists); /* exit() runs it on the main thread: its lists go too */
-}
+#else /* AddressSanitizer sees every block through malloc */
 
-#else
-
-void sim_smallalloc_install(void) {} /* AddressSanitizer sees every block through malloc */
+void *sim_small_alloc(size_t n) { return malloc(n); }
+void sim_small_free(void *p) { free(p); }
+void sim_smallalloc_install(void) {}
 
 #endif
