@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/freelist.h"
 #include "sim/kinds.h"
 #include "sim/rng.h"
 
@@ -122,7 +123,7 @@ struct cfs_node {
     uint32_t ngroups;
     cfs_stress *stresses;
     sim_event_id next_event;
-    work_item *spare_items; /* finished items kept for the next ones (one per request otherwise) */
+    freelist spare_items; /* finished items kept for the next ones (one per request otherwise) */
 };
 
 void cfs_config_defaults(cfs_config *cfg) {
@@ -145,6 +146,7 @@ cfs_node *cfs_node_new(sim_engine *e, const cfs_config *cfg, uint64_t seed) {
     if (!n) return NULL;
     n->e = e;
     n->cfg = *cfg;
+    n->spare_items = FREELIST_INIT(work_item);
     if (n->cfg.cpus < 1) n->cfg.cpus = 1;
     if (n->cfg.cpus > MAX_CPUS) n->cfg.cpus = MAX_CPUS;
     if (n->cfg.quantum_ns <= 0) n->cfg.quantum_ns = 1 * MS;
@@ -193,7 +195,7 @@ void cfs_node_free(cfs_node *n) {
         free(s);
         s = next;
     }
-    free_items(n->spare_items);
+    freelist_clear(&n->spare_items);
     free(n);
 }
 
@@ -602,8 +604,7 @@ static void cpu_event(sim_engine *e, void *ctx, uint64_t arg) {
         work_item *w = finished;
         finished = w->next;
         if (w->done) w->done(w->ctx);
-        w->next = n->spare_items;
-        n->spare_items = w;
+        freelist_give(&n->spare_items, w);
     }
 }
 
@@ -626,13 +627,7 @@ uint64_t cfs_work_lane(cfs_group *g, int lane, int64_t cpu_ns, cfs_done_fn done,
     update(n);
     if (lane < 0 || lane >= g->threads) lane = 0;
     cfs_task *t = g->workers[lane];
-    work_item *w = n->spare_items;
-    if (w) {
-        n->spare_items = w->next;
-        memset(w, 0, sizeof *w);
-    } else if (!(w = calloc(1, sizeof *w))) {
-        abort();
-    }
+    work_item *w = freelist_take(&n->spare_items);
     w->id = ++g->next_item_id;
     w->cpu_ns = cpu_ns;
     w->done = done;

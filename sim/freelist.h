@@ -2,18 +2,18 @@
  * freelist.h: spare blocks of one size, kept for reuse, for the simulator's per-connection and per-request
  * objects.
  *
- * Why: a run allocates and frees a TCP connection, an HTTP exchange and a unit of pod work for nearly every
- * request, in bursts (at 80 % loss thousands of connections retry their SYNs at once); glibc served them
- * through its bins, coalescing neighbours on free, and malloc/free were an eighth of the headline run. A
- * free list gives back the block freed last, still in cache, in a few instructions.
+ * Why: a run allocates and frees a TCP connection, an HTTP exchange, a unit of pod work and a CFS work
+ * item for nearly every request, in bursts (at 80 % loss thousands of connections retry their SYNs at
+ * once); glibc served them through its bins, coalescing neighbours on free, and malloc/free were an eighth
+ * of the headline run. A free list gives back the block freed last, still in cache, in a few instructions.
  *
  * Contract: every block of a list has the list's size; freelist_take() returns it zeroed, as calloc, and
  * aborts when memory runs out (as the simulator does everywhere); freelist_give() takes a block back.
  * Ownership: the list owns its spare blocks until freelist_clear(), which its owner calls when it is
  * freed; blocks in use belong to the caller. Single-threaded, like the simulator.
  *
- * Under AddressSanitizer every take is a calloc and every give a free, so that a use after free of these
- * objects is still caught.
+ * Under AddressSanitizer every give is a free (and so every take a calloc), so that a use after free of
+ * these objects is still caught.
  */
 #ifndef PC_FREELIST_H
 #define PC_FREELIST_H
@@ -41,9 +41,9 @@ static inline void *freelist_take(freelist *f) {
         memset(b, 0, f->size);
         return b;
     }
-    b = malloc(f->size); /* not calloc: glibc's calloc skips its per-thread cache */
+    b = calloc(1, f->size);
     if (!b) abort();
-    return memset(b, 0, f->size);
+    return b;
 }
 
 static inline void freelist_give(freelist *f, void *b) {
