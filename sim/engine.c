@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "sim/kinds.h"
+#include "sim/room.h"
 
 #define FAR_SHIFT 25                     /* FAR_SPAN = 2^25 ns, about 34 ms */
 #define FAR_SPAN ((int64_t)1 << FAR_SHIFT)
@@ -40,7 +41,7 @@ typedef struct sim_event {
 
 /* An unsorted set of slots: a calendar bucket, or the overflow beyond the calendar. */
 typedef struct slot_set {
-    uint32_t *slots; /* a bucket's first BUCKET_ROOM slots are in the engine's bucket_room */
+    uint32_t *slots; /* a bucket's first BUCKET_ROOM slots are its room in bucket_room (room.h) */
     uint32_t len, cap;
 } slot_set;
 
@@ -81,6 +82,12 @@ struct sim_engine {
     char captured[160];
 };
 
+/* A bucket's room in bucket_room; the overflow has none. */
+static uint32_t *bucket_room_of(sim_engine *e, const slot_set *set) {
+    if (set == &e->overflow) return NULL;
+    return e->bucket_room + (size_t)(set - e->buckets) * BUCKET_ROOM;
+}
+
 sim_engine *sim_engine_new(void) {
     sim_engine *e = calloc(1, sizeof *e);
     if (!e) return NULL;
@@ -99,7 +106,7 @@ void sim_engine_free(sim_engine *e) {
     free(e->heap);
     if (e->buckets)
         for (int b = 0; b < FAR_BUCKETS; b++)
-            if (e->buckets[b].cap > BUCKET_ROOM) free(e->buckets[b].slots);
+            if (e->buckets[b].slots != bucket_room_of(e, &e->buckets[b])) free(e->buckets[b].slots);
     free(e->buckets);
     free(e->bucket_room);
     free(e->overflow.slots);
@@ -190,14 +197,8 @@ static slot_set *far_set(sim_engine *e, int64_t at) {
 }
 
 static void set_add(sim_engine *e, slot_set *set, uint32_t slot) {
-    if (set->len == set->cap) {
-        /* a bucket leaving its room in bucket_room moves to a block of its own */
-        uint32_t *room = set != &e->overflow && set->cap == BUCKET_ROOM ? set->slots : NULL;
-        set->cap = set->cap ? set->cap * 2 : 8;
-        set->slots = room ? malloc(set->cap * sizeof *set->slots) : realloc(set->slots, set->cap * sizeof *set->slots);
-        if (!set->slots) abort();
-        if (room) memcpy(set->slots, room, BUCKET_ROOM * sizeof *set->slots);
-    }
+    if (set->len == set->cap)
+        set->slots = room_grow(set->slots, bucket_room_of(e, set), BUCKET_ROOM, &set->cap, sizeof *set->slots);
     e->pool[slot].far_pos = set->len;
     set->slots[set->len++] = slot;
 }
@@ -214,10 +215,6 @@ static void far_add(sim_engine *e, uint32_t slot) {
         e->buckets = calloc(FAR_BUCKETS, sizeof *e->buckets);
         e->bucket_room = malloc((size_t)FAR_BUCKETS * BUCKET_ROOM * sizeof *e->bucket_room);
         if (!e->buckets || !e->bucket_room) abort();
-        for (int b = 0; b < FAR_BUCKETS; b++) {
-            e->buckets[b].slots = e->bucket_room + (size_t)b * BUCKET_ROOM;
-            e->buckets[b].cap = BUCKET_ROOM;
-        }
     }
     int64_t at = e->pool[slot].at;
     slot_set *set = far_set(e, at);

@@ -13,6 +13,7 @@
 
 #include "sim/freelist.h"
 #include "sim/kinds.h"
+#include "sim/room.h"
 
 #define US 1000LL
 #define MS 1000000LL
@@ -437,22 +438,8 @@ static void rtt_sample_ts(tcp_conn *c, int s, int64_t tsecr_us) {
 
 /* ---- sending ---- */
 
-/* An array that starts in the room inside its connection (most connections carry one request and one
- * answer) and moves to the heap, doubling, when it needs more. Returns the array to use. */
-static void *grow(void *items, void *room, uint32_t room_cap, uint32_t *cap, size_t size) {
-    if (*cap == 0) {
-        *cap = room_cap;
-        return room;
-    }
-    void *bigger = items == room ? malloc(*cap * 2 * size) : realloc(items, *cap * 2 * size);
-    if (!bigger) abort();
-    if (items == room) memcpy(bigger, room, *cap * size);
-    *cap *= 2;
-    return bigger;
-}
-
 static void seg_push(tcp_side *sd, uint64_t seq, uint32_t len, int fin) {
-    if (sd->nsegs == sd->segs_cap) sd->segs = grow(sd->segs, sd->seg_room, SEGS_INLINE, &sd->segs_cap, sizeof *sd->segs);
+    if (sd->nsegs == sd->segs_cap) sd->segs = room_grow(sd->segs, sd->seg_room, SEGS_INLINE, &sd->segs_cap, sizeof *sd->segs);
     tcp_seg *g = &sd->segs[sd->nsegs++];
     memset(g, 0, sizeof *g);
     g->seq = seq;
@@ -542,7 +529,7 @@ void tcp_send(tcp_conn *c, int s, uint32_t bytes, void *msg, void (*msg_free)(vo
     }
     sd->write_seq += bytes;
     int d = s;
-    if (c->nmsgs[d] == c->msgs_cap[d]) c->msgs[d] = grow(c->msgs[d], c->msg_room[d], MSGS_INLINE, &c->msgs_cap[d], sizeof *c->msgs[d]);
+    if (c->nmsgs[d] == c->msgs_cap[d]) c->msgs[d] = room_grow(c->msgs[d], c->msg_room[d], MSGS_INLINE, &c->msgs_cap[d], sizeof *c->msgs[d]);
     c->msgs[d][c->nmsgs[d]++] = (tcp_msg){sd->write_seq, msg, msg_free};
     push_pending(c, s);
 }
