@@ -1,11 +1,12 @@
 /*
- * text.h: bounded string copies and decimal numbers without printf, for the per-request paths.
+ * text.h: bounded string copies and decimal numbers without printf, and a word-at-a-time test for the
+ * bytes JSON escapes, for the per-request paths.
  *
  * Why: snprintf parses its format on every call; on the paths every request takes (ids, paths, Host
  * headers, stored fields) that was a few percent of the simulator's time. These do the same with a length
  * and a memcpy.
  *
- * Contract: like snprintf(dst, cap, "%s", src) and "%llu": the result is NUL-terminated and cut to cap - 1
+ * Contract (copies): like snprintf(dst, cap, "%s", src) and "%llu": the result is NUL-terminated and cut to cap - 1
  * bytes; the return value is the number of bytes written (without the NUL). cap must be at least 1.
  * Nothing is allocated.
  */

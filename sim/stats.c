@@ -37,8 +37,8 @@ static double from_key(uint64_t k) {
 
 /* Sorts the latencies of a run (no NaN): a least-significant-digit radix sort on order_key(), a byte per
  * pass, skipping the bytes that every key shares (the exponent's, mostly). It gives qsort's order, several
- * times faster than qsort's callback per comparison (the run's report sorts ~5 000
- * values). Small arrays take an insertion sort. */
+ * times faster than qsort's callback per comparison (the run's report sorts ~5 000 values). Small arrays
+ * take an insertion sort. */
 void stats_sort(double *v, size_t n) {
     if (n < 2) return;
     if (n < 32) {
@@ -72,7 +72,6 @@ void stats_sort(double *v, size_t n) {
     for (size_t i = 0; i < n; i++) v[i] = from_key(from[i]);
     free(keys);
 }
-
 
 double stats_quantile(double *v, size_t n, double q) {
     stats_sort(v, n);
