@@ -6,9 +6,9 @@
  * headers, stored fields) that was a few percent of the simulator's time. These do the same with a length
  * and a memcpy.
  *
- * Contract (copies): like snprintf(dst, cap, "%s", src) and "%llu": the result is NUL-terminated and cut to cap - 1
- * bytes; the return value is the number of bytes written (without the NUL). cap must be at least 1.
- * Nothing is allocated.
+ * Contract (copies): like snprintf(dst, cap, "%s", src) and "%llu": the result is NUL-terminated and cut
+ * to cap - 1 bytes; the return value is the number of bytes written (without the NUL). cap must be at
+ * least 1. Nothing is allocated.
  */
 #ifndef PC_TEXT_H
 #define PC_TEXT_H
