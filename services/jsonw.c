@@ -145,13 +145,10 @@ void svc_jw_string_n(svc_jw *w, const char *s, size_t len) {
 
 void svc_jw_int(svc_jw *w, int64_t v) {
     separate(w);
-    /* digits from the right; the magnitude as unsigned so that INT64_MIN has one */
-    char num[24], *p = num + sizeof num;
-    uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do *--p = (char)('0' + mag % 10);
-    while (mag /= 10);
-    if (v < 0) *--p = '-';
-    put(w, p, (size_t)(num + sizeof num - p));
+    char num[24]; /* the magnitude as unsigned, so that INT64_MIN has one */
+    size_t n = svc_copy(num, sizeof num, v < 0 ? "-" : "");
+    n = svc_append_u64(num, sizeof num, n, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    put(w, num, n);
 }
 
 /* Most reals the services write are short decimals: milliseconds to the nanosecond, amounts in cents.
