@@ -3,7 +3,6 @@
  */
 #include "sim/http.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
