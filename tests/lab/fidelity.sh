@@ -2,11 +2,13 @@
 # fidelity.sh: the same scenarios in the lab (real binaries, real kernel) and in bin/sim's model, one table.
 #
 #   sudo tests/lab/fidelity.sh full     the matrix (under 20 minutes): prints the table
-#   sudo tests/lab/fidelity.sh quick    a subset (under 4 minutes, CI): exit 1 if a difference leaves its bound
+#   sudo tests/lab/fidelity.sh quick    a subset (3 minutes, 4 when it measures again; CI): exit 1 if a difference
+#                                       leaves its bound
 #   sudo tests/lab/fidelity.sh CELL...  only the named cells of the full matrix (e.g. loss50-keep cpu2x80)
 #
 # The two no-fault cells run first and calibrate the machine (calibrate_machine below: its CPU speed and
-# its packet latency), so every other figure is the simulator's prediction for this box.
+# its packet latency), so every other figure is the simulator's prediction for this box; in quick mode, if
+# either of them misses a bound, both are measured again and the machine recalibrated (calibrate_and_judge).
 # Every cell runs the same command line in both: the lab (tests/lab/lab.sh: bin/loadgen drives the real
 # services and injects the simulator's own actions) and the simulator pooled over FIDELITY_SIM_SEEDS seeds
 # (default 10). Compared: the chaos phase's success rate, p50, p90 and p99 latency, with 95 % intervals
@@ -190,39 +192,77 @@ calibrate_machine() {
 
 cell_spec() { local c; for c in "${CELLS[@]}"; do [ "${c%%|*}" = "$1" ] && echo "$c"; done; }
 
+# Waits (bounded) while other jobs use more than 0.3 CPUs; sets WHY to the reason a measurement is repeated.
+calm_down() {
+	WHY=$1
+	if awk -v o="$2" 'BEGIN { exit !(o > 0.3) }'; then
+		WHY="$1 while other jobs used $2 CPUs"
+		for _ in 1 2 3 4 5 6 7 8 9 10; do awk -v o="$(others_now)" 'BEGIN { exit !(o > 0.3) }' || break; done
+	fi
+}
+
+# The two no-fault cells: measured, the machine calibrated on them, both judged. Sets CAL_ROW_RC[cell] and
+# CAL_RC (0 ok, 1 a bound missed).
+calibrate_and_judge() {
+	local c
+	lab_cell none-keep "$(cell_spec none-keep)"
+	lab_cell none-fresh "$(cell_spec none-fresh)"
+	calibrate_machine
+	CAL_RC=0
+	for c in none-keep none-fresh; do
+		compare_cell "$c" "$(cell_spec "$c")"
+		CAL_ROW_RC[$c]=$ROW_RC
+		[ $ROW_RC = 1 ] && CAL_RC=1
+	done
+}
+
 MISSES=0
 MACHINE=()
-declare -A LOAD OTHERS
-# the two no-fault cells first: they calibrate the machine
-lab_cell none-keep "$(cell_spec none-keep)"
-lab_cell none-fresh "$(cell_spec none-fresh)"
-calibrate_machine
+declare -A LOAD OTHERS CAL_ROW_RC
+calibrate_and_judge
+# quick (CI): the calibration cells are judged on the ratio between their p50s, one link latency fitted to
+# both; the box's speed drifts by 15-40 % within minutes, and a drift between the two measurements (a CI run:
+# none-keep's lab p50 1.18 ms against 0.96, none-fresh's 1.60 against 1.36, both within bounds when measured
+# again) makes them miss together. Re-measuring one cell against the old calibration cannot fix that, so a
+# miss here measures both again and recalibrates; the second measurement decides, as for any cell (below).
+if [ "$MODE" = quick ] && [ $CAL_RC = 1 ]; then
+	cat "$OUTDIR/none-keep.row" "$OUTDIR/none-fresh.row" >&2
+	calm_down "missed a bound" "$(awk -v a="${OTHERS[none-keep]}" -v b="${OTHERS[none-fresh]}" 'BEGIN { print (a > b ? a : b) }')"
+	lab_log "calibration cells: $WHY; measuring both again and recalibrating"
+	for c in none-keep none-fresh; do cp "$OUTDIR/$c.row" "$OUTDIR/$c.first.row"; done
+	echo "calibration cells measured again ($WHY): the machine line below replaces the one above" | tee -a "$TABLE" >&2
+	calibrate_and_judge
+	for c in none-keep none-fresh; do
+		echo "$(printf '%-24s' '')(second measurement with a new calibration: the first $WHY, see $c.first.row)" >>"$OUTDIR/$c.row"
+	done
+fi
 for spec in "${CELLS[@]}"; do
 	name=${spec%%|*}
-	case $name in none-keep | none-fresh) ;; *) lab_cell "$name" "$spec" ;; esac
-	compare_cell "$name" "$spec"
-	# quick (CI): each cell makes three comparisons at the 95 % level, so a model that is right still misses
-	# one of the fifteen now and then by sampling alone (a lab success rate of 91.8 % [89.0-93.9] where its
-	# other runs gave 85-86 % and the simulator 87.8 %). A cell that misses is measured once more, after the
-	# machine has calmed down if other jobs were using it, and the second measurement decides: a real model
-	# error misses twice, a sampling accident twice in a row has odds of about 1 in 400. Once per run, and
-	# only while the run stays within its 4 minutes.
-	chaos_s=$(cut -d'|' -f2 <<<"$spec")
-	if [ "$MODE" = quick ] && [ $ROW_RC = 1 ] && [ -z "${RETRIED:-}" ] &&
-		[ $(($(date +%s) - T0 + chaos_s + 30)) -lt 240 ]; then
-		RETRIED=1
-		cat "$OUTDIR/$name.row" >&2
-		why="missed a bound"
-		if awk -v o="${OTHERS[$name]}" 'BEGIN { exit !(o > 0.3) }'; then
-			why="missed a bound while other jobs used ${OTHERS[$name]} CPUs"
-			for _ in 1 2 3 4 5 6 7 8 9 10; do awk -v o="$(others_now)" 'BEGIN { exit !(o > 0.3) }' || break; done
-		fi
-		lab_log "cell $name: $why; measuring it again"
-		cp "$OUTDIR/$name.row" "$OUTDIR/$name.first.row"
+	case $name in
+	none-keep | none-fresh) ROW_RC=${CAL_ROW_RC[$name]} ;; # judged above, with the calibration
+	*)
 		lab_cell "$name" "$spec"
 		compare_cell "$name" "$spec"
-		echo "$(printf '%-24s' '')(second measurement: the first $why, see $name.first.row)" >>"$OUTDIR/$name.row"
-	fi
+		# quick (CI): each cell makes three comparisons at the 95 % level, so a model that is right still
+		# misses one of the fifteen now and then by sampling alone (a lab success rate of 91.8 % [89.0-93.9]
+		# where its other runs gave 85-86 % and the simulator 87.8 %). A cell that misses is measured once
+		# more, after the machine has calmed down if other jobs were using it, and the second measurement
+		# decides: a real model error misses twice, a sampling accident twice in a row has odds of about 1 in
+		# 400. Once per run, and only while the run stays within its 4 minutes.
+		chaos_s=$(cut -d'|' -f2 <<<"$spec")
+		if [ "$MODE" = quick ] && [ $ROW_RC = 1 ] && [ -z "${RETRIED:-}" ] &&
+			[ $(($(date +%s) - T0 + chaos_s + 30)) -lt 240 ]; then
+			RETRIED=1
+			cat "$OUTDIR/$name.row" >&2
+			calm_down "missed a bound" "${OTHERS[$name]}"
+			lab_log "cell $name: $WHY; measuring it again"
+			cp "$OUTDIR/$name.row" "$OUTDIR/$name.first.row"
+			lab_cell "$name" "$spec"
+			compare_cell "$name" "$spec"
+			echo "$(printf '%-24s' '')(second measurement: the first $WHY, see $name.first.row)" >>"$OUTDIR/$name.row"
+		fi
+		;;
+	esac
 	[ $ROW_RC = 1 ] && MISSES=$((MISSES + 1))
 	tee -a "$TABLE" <"$OUTDIR/$name.row" >&2
 done
