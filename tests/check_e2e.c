@@ -1124,6 +1124,30 @@ START_TEST(bad_settings_exit_2_and_help) {
 }
 END_TEST
 
+/* The server's threads each listen on the port with SO_REUSEPORT, which would let a second copy of a service
+ * join the first one's sockets and take half of its connections without a word; the probe bind before them
+ * keeps a port in use a start-up failure (exit 1), whoever holds it. */
+START_TEST(port_in_use_exits_1) {
+    const char *port = strrchr(inv_url, ':');
+    ck_assert_ptr_nonnull(port);
+    char port_env[32];
+    snprintf(port_env, sizeof port_env, "PORT=%s", port + 1);
+    const char *env[] = {port_env, NULL};
+    char *out = NULL;
+    ck_assert_int_eq(run_capture("inventory", NULL, env, &out), 1);
+    ck_assert_msg(out && strstr(out, "in use"), "no \"in use\" in: %s", out ? out : "");
+    free(out);
+    const char *one_thread[] = {port_env, "THREADS=1", NULL};
+    ck_assert_int_eq(run_capture("payment", NULL, one_thread, &out), 1);
+    free(out);
+    /* the first copy still answers */
+    long st;
+    json_t *doc = jget(inv_url, "/health", &st);
+    ck_assert_int_eq(st, 200);
+    json_decref(doc);
+}
+END_TEST
+
 /* Starts inventory then payment on journals in dir (notification: the shared one). */
 static void start_journaled(const char *dir, proc *inv, proc *pay, int round) {
     char inv_journal[PATH_LEN], pay_journal[PATH_LEN], inv_url_env[160], ntf_env[160], log[PATH_LEN];
@@ -1273,6 +1297,7 @@ static Suite *e2e_suite(void) {
     tcase_add_test(procs, downstream_refused_and_timeout);
     tcase_add_test(procs, unconfigured_replica_fails_cleanly);
     tcase_add_test(procs, bad_settings_exit_2_and_help);
+    tcase_add_test(procs, port_in_use_exits_1);
     tcase_add_test(procs, journal_survives_sigkill_and_torn_tail);
     tcase_add_test(procs, journal_corruption_before_the_end_refuses_to_start);
     suite_add_tcase(s, procs);

@@ -9,11 +9,13 @@
 #include "services/http/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "services/config.h"
@@ -21,14 +23,20 @@
 
 #define ALLOW_MAX 64
 
-struct http_server {
+/* One libmicrohttpd daemon with its own thread and its own listening socket. */
+typedef struct http_worker {
     struct MHD_Daemon *daemon;
+    MHD_socket listen_fd; /* returned by quiesce; closed after stop */
+} http_worker;
+
+struct http_server {
     svc_shell *shell;
     http_gate *gate;
     int port;
-    MHD_socket listen_fd; /* returned by quiesce; closed after stop */
     atomic_int draining;
     atomic_size_t active;
+    int nworkers;
+    http_worker workers[];
 };
 
 typedef struct http_request {
@@ -256,22 +264,42 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     http_log_event(SVC_LOG_WARN, "http_server", NULL, "%s", msg);
 }
 
+/* Whether another socket holds addr's port: a bind without SO_REUSEPORT fails then. The workers bind with
+ * SO_REUSEPORT, which would let them join another process's sockets on that port (a second copy of the
+ * service, say) and share its connections without an error; this probe keeps "port in use" an error. For
+ * port 0 it picks the free port the workers then bind (written into addr). Returns 0, or -1 with errno. */
+static int probe_port(struct sockaddr *addr, socklen_t len) {
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    /* SO_REUSEADDR as the daemons have it: connections of an earlier run left in TIME_WAIT do not hold the
+     * port, a listening socket does. */
+    int on = 1;
+    int rc = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (rc == 0) rc = bind(fd, addr, len);
+    if (rc == 0 && getsockname(fd, addr, &len) < 0) rc = -1;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, http_gate *gate, char *err,
                                size_t errlen) {
-    http_server *s = calloc(1, sizeof *s);
+    int n = cfg->threads > 0 ? cfg->threads : 1;
+    http_server *s = calloc(1, sizeof *s + (size_t)n * sizeof s->workers[0]);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
     s->shell = shell;
     s->gate = gate;
-    s->listen_fd = MHD_INVALID_SOCKET;
     atomic_init(&s->draining, 0);
     atomic_init(&s->active, 0);
 
     struct sockaddr_in v4;
     struct sockaddr_in6 v6;
     struct sockaddr *addr;
+    socklen_t addr_len;
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                          MHD_USE_ERROR_LOG;
     memset(&v4, 0, sizeof v4);
@@ -280,29 +308,49 @@ http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, 
         v4.sin_family = AF_INET;
         v4.sin_port = htons((uint16_t)cfg->port);
         addr = (struct sockaddr *)&v4;
+        addr_len = sizeof v4;
     } else if (inet_pton(AF_INET6, cfg->bind_address, &v6.sin6_addr) == 1) {
         v6.sin6_family = AF_INET6;
         v6.sin6_port = htons((uint16_t)cfg->port);
         addr = (struct sockaddr *)&v6;
+        addr_len = sizeof v6;
         flags |= MHD_USE_IPv6;
     } else {
         snprintf(err, errlen, "bad bind address %s", cfg->bind_address);
         free(s);
         return NULL;
     }
-    s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)cfg->connection_limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
-    if (!s->daemon) {
-        snprintf(err, errlen, "cannot listen on %s:%d (port in use, or not allowed)", cfg->bind_address, cfg->port);
+    if (probe_port(addr, addr_len) < 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d (%s)", cfg->bind_address, cfg->port, strerror(errno));
         free(s);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : cfg->port;
+    s->port = ntohs(addr == (struct sockaddr *)&v4 ? v4.sin_port : v6.sin6_port);
+    /* One daemon per thread, each with its own listening socket on the port (SO_REUSEPORT): the kernel
+     * spreads connections over them by their addresses. A pool of threads sharing one listening socket
+     * (libmicrohttpd's MHD_OPTION_THREAD_POOL_SIZE) races for connections that arrive together, and one
+     * thread can take all of them: wrk's 16 connections all landed on one of two threads in 4 runs of 16,
+     * at ~30 % less throughput for the whole run (tests/bench/run.sh; README). */
+    for (int i = 0; i < n; i++) {
+        /* The connection limit is shared out as libmicrohttpd's thread pool does: the first `limit % n`
+         * workers take one more. */
+        unsigned int limit = (unsigned int)(cfg->connection_limit / n + (i < cfg->connection_limit % n));
+        http_worker *w = &s->workers[i];
+        w->listen_fd = MHD_INVALID_SOCKET;
+        w->daemon = MHD_start_daemon(
+            flags, (uint16_t)s->port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+            MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+            MHD_OPTION_CONNECTION_LIMIT, limit ? limit : 1u, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned int)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        if (!w->daemon) {
+            snprintf(err, errlen, "cannot listen on %s:%d (port in use, or not allowed)", cfg->bind_address, s->port);
+            s->nworkers = i;
+            http_server_stop(s);
+            return NULL;
+        }
+        s->nworkers = i + 1;
+    }
     return s;
 }
 
@@ -310,14 +358,18 @@ int http_server_port(const http_server *s) { return s->port; }
 
 void http_server_quiesce(http_server *s) {
     atomic_store(&s->draining, 1);
-    if (s->listen_fd == MHD_INVALID_SOCKET) s->listen_fd = MHD_quiesce_daemon(s->daemon);
+    for (int i = 0; i < s->nworkers; i++)
+        if (s->workers[i].listen_fd == MHD_INVALID_SOCKET)
+            s->workers[i].listen_fd = MHD_quiesce_daemon(s->workers[i].daemon);
 }
 
 size_t http_server_active(const http_server *s) { return atomic_load(&s->active); }
 
 void http_server_stop(http_server *s) {
     if (!s) return;
-    MHD_stop_daemon(s->daemon);
-    if (s->listen_fd != MHD_INVALID_SOCKET) close(s->listen_fd);
+    for (int i = 0; i < s->nworkers; i++) {
+        MHD_stop_daemon(s->workers[i].daemon);
+        if (s->workers[i].listen_fd != MHD_INVALID_SOCKET) close(s->workers[i].listen_fd);
+    }
     free(s);
 }

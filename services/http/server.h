@@ -1,7 +1,10 @@
 /*
  * server.h: the HTTP runtime's incoming side: libmicrohttpd in front of the service shell.
  *
- * A pool of libmicrohttpd worker threads (epoll, internal polling) reads requests. Each request's body is
+ * THREADS libmicrohttpd daemons, each with one thread (epoll, internal polling) and its own listening
+ * socket on the same port (SO_REUSEPORT: the kernel spreads connections over them; a plain bind probes the
+ * port first, so a port held by anyone else, another copy of the service included, is still an error),
+ * read requests. Each request's body is
  * accumulated up to SVC_BODY_MAX_BYTES (Content-Length is checked first; chunked bodies are counted), the
  * rest is read and discarded and the request is marked body_too_large (the shell answers 413). The
  * complete request is handed to svc_shell_handle() under the service gate. If the reply does not come

@@ -107,10 +107,10 @@ echo "== wrk -t2 -c16 -d$DURATION on 127.0.0.1; server threads $THREADS; LOG_LEV
 # measurements, back to back: responder, payment /health, chain. Each ratio compares measurements of the
 # same round, a few seconds apart, and the verdict is on the median round: on a shared machine the rates
 # drift by 20-40 % within a minute (other jobs, the hypervisor), which a single responder measurement at
-# one end of the run would turn into a wrong ratio. Each run also draws how libmicrohttpd's workers split
-# wrk's 16 connections, which arrive at once: the responder ran at 89 600 req/s with all of them on one of
-# its two workers and at 140 200 with an even split (its threads' CPU ticks: 0/215 and 149/149), and the
-# services' servers draw the same way; five rounds keep the median off one unlucky draw.
+# one end of the run would turn into a wrong ratio; five rounds keep the median off one bad moment. (With
+# libmicrohttpd's thread pool each run also drew how its workers split wrk's 16 connections: all of them on
+# one of two workers in 4 runs of 16, at ~30 % less throughput. The runtime and the responder now run one
+# daemon per thread on a SO_REUSEPORT port: README.)
 start responder "$RESPONDER"
 RESP_PID=$PID_OUT RESP_PORT=$PORT_OUT
 start inventory "$BIN/inventory-service"
