@@ -443,7 +443,8 @@ static void on_request(void *ctx, http_pending *pending, const http_msg *req) {
     w->req.body_too_large = req->body_len > SVC_BODY_MAX_BYTES;
     /* the first request of a connection also pays for accepting it (and, later, closing it) */
     int64_t conn = http_pending_first(pending) ? p->cl->spec.cost_accept_ns : 0;
-    /* libmicrohttpd hands each connection to one of its worker threads */
+    /* the kernel hands each connection to one of the server threads (each listens on the port with
+     * SO_REUSEPORT, services/http/server.c); the model draws the thread per request */
     w->lane = cfs_random_server_lane(p->cpu);
     cfs_work_lane(p->cpu, w->lane, cpu_split(p->cl, request_cost(p->cl, p->peer, w->path), conn, &w->post_ns),
                   request_run, w);

@@ -266,8 +266,8 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 
 /* Whether another socket holds addr's port: a bind without SO_REUSEPORT fails then. The workers bind with
  * SO_REUSEPORT, which would let them join another process's sockets on that port (a second copy of the
- * service, say) and share its connections without an error; this probe keeps "port in use" an error. For
- * port 0 it picks the free port the workers then bind (written into addr). Returns 0, or -1 with errno. */
+ * service, say) and share its connections without an error; this probe keeps "port in use" an error.
+ * Returns 0, or -1 with errno. */
 static int probe_port(struct sockaddr *addr, socklen_t len) {
     int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1;
@@ -276,7 +276,6 @@ static int probe_port(struct sockaddr *addr, socklen_t len) {
     int on = 1;
     int rc = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     if (rc == 0) rc = bind(fd, addr, len);
-    if (rc == 0 && getsockname(fd, addr, &len) < 0) rc = -1;
     int saved = errno;
     close(fd);
     errno = saved;
@@ -320,12 +319,14 @@ http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, 
         free(s);
         return NULL;
     }
-    if (probe_port(addr, addr_len) < 0) {
+    /* Port 0 (any free port) needs no probe: the first daemon's bind picks a port no socket holds (the
+     * kernel's choice ignores SO_REUSEPORT), and the others then bind that one. */
+    if (cfg->port != 0 && probe_port(addr, addr_len) < 0) {
         snprintf(err, errlen, "cannot listen on %s:%d (%s)", cfg->bind_address, cfg->port, strerror(errno));
         free(s);
         return NULL;
     }
-    s->port = ntohs(addr == (struct sockaddr *)&v4 ? v4.sin_port : v6.sin6_port);
+    s->port = cfg->port;
     /* One daemon per thread, each with its own listening socket on the port (SO_REUSEPORT): the kernel
      * spreads connections over them by their addresses. A pool of threads sharing one listening socket
      * (libmicrohttpd's MHD_OPTION_THREAD_POOL_SIZE) races for connections that arrive together, and one
@@ -350,6 +351,17 @@ http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, 
             return NULL;
         }
         s->nworkers = i + 1;
+        if (i == 0 && cfg->port == 0) {
+            const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_BIND_PORT);
+            if (!info || !info->port) {
+                snprintf(err, errlen, "cannot read the port libmicrohttpd bound on %s", cfg->bind_address);
+                http_server_stop(s);
+                return NULL;
+            }
+            s->port = info->port;
+            if (addr == (struct sockaddr *)&v4) v4.sin_port = htons((uint16_t)s->port);
+            else v6.sin6_port = htons((uint16_t)s->port);
+        }
     }
     return s;
 }
