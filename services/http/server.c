@@ -264,6 +264,12 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     http_log_event(SVC_LOG_WARN, "http_server", NULL, "%s", msg);
 }
 
+/* Sets the port of an AF_INET or AF_INET6 address. */
+static void sockaddr_set_port(struct sockaddr *addr, int port) {
+    if (addr->sa_family == AF_INET) ((struct sockaddr_in *)(void *)addr)->sin_port = htons((uint16_t)port);
+    else ((struct sockaddr_in6 *)(void *)addr)->sin6_port = htons((uint16_t)port);
+}
+
 /* Whether another socket holds addr's port: a bind without SO_REUSEPORT fails then. The workers bind with
  * SO_REUSEPORT, which would let them join another process's sockets on that port (a second copy of the
  * service, say) and share its connections without an error; this probe keeps "port in use" an error.
@@ -305,12 +311,10 @@ http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, 
     memset(&v6, 0, sizeof v6);
     if (inet_pton(AF_INET, cfg->bind_address, &v4.sin_addr) == 1) {
         v4.sin_family = AF_INET;
-        v4.sin_port = htons((uint16_t)cfg->port);
         addr = (struct sockaddr *)&v4;
         addr_len = sizeof v4;
     } else if (inet_pton(AF_INET6, cfg->bind_address, &v6.sin6_addr) == 1) {
         v6.sin6_family = AF_INET6;
-        v6.sin6_port = htons((uint16_t)cfg->port);
         addr = (struct sockaddr *)&v6;
         addr_len = sizeof v6;
         flags |= MHD_USE_IPv6;
@@ -319,6 +323,7 @@ http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, 
         free(s);
         return NULL;
     }
+    sockaddr_set_port(addr, cfg->port);
     /* Port 0 (any free port) needs no probe: the first daemon's bind picks a port no socket holds (the
      * kernel's choice ignores SO_REUSEPORT), and the others then bind that one. */
     if (cfg->port != 0 && probe_port(addr, addr_len) < 0) {
@@ -359,8 +364,7 @@ http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, 
                 return NULL;
             }
             s->port = info->port;
-            if (addr == (struct sockaddr *)&v4) v4.sin_port = htons((uint16_t)s->port);
-            else v6.sin6_port = htons((uint16_t)s->port);
+            sockaddr_set_port(addr, s->port);
         }
     }
     return s;

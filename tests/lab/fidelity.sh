@@ -192,11 +192,12 @@ calibrate_machine() {
 
 cell_spec() { local c; for c in "${CELLS[@]}"; do [ "${c%%|*}" = "$1" ] && echo "$c"; done; }
 
-# Waits (bounded) while other jobs use more than 0.3 CPUs; sets WHY to the reason a measurement is repeated.
+# calm_down CPUS: after a miss while other jobs used CPUS, waits (bounded) until they use at most 0.3 CPUs;
+# sets WHY to the reason the measurement is repeated.
 calm_down() {
-	WHY=$1
-	if awk -v o="$2" 'BEGIN { exit !(o > 0.3) }'; then
-		WHY="$1 while other jobs used $2 CPUs"
+	WHY="missed a bound"
+	if awk -v o="$1" 'BEGIN { exit !(o > 0.3) }'; then
+		WHY="missed a bound while other jobs used $1 CPUs"
 		for _ in 1 2 3 4 5 6 7 8 9 10; do awk -v o="$(others_now)" 'BEGIN { exit !(o > 0.3) }' || break; done
 	fi
 }
@@ -227,7 +228,7 @@ calibrate_and_judge
 # miss here measures both again and recalibrates; the second measurement decides, as for any cell (below).
 if [ "$MODE" = quick ] && [ $CAL_RC = 1 ]; then
 	cat "$OUTDIR/none-keep.row" "$OUTDIR/none-fresh.row" >&2
-	calm_down "missed a bound" "$(awk -v a="${OTHERS[none-keep]}" -v b="${OTHERS[none-fresh]}" 'BEGIN { print (a > b ? a : b) }')"
+	calm_down "$(awk -v a="${OTHERS[none-keep]}" -v b="${OTHERS[none-fresh]}" 'BEGIN { print (a > b ? a : b) }')"
 	lab_log "calibration cells: $WHY; measuring both again and recalibrating"
 	for c in none-keep none-fresh; do cp "$OUTDIR/$c.row" "$OUTDIR/$c.first.row"; done
 	echo "calibration cells measured again ($WHY): the machine line below replaces the one above" | tee -a "$TABLE" >&2
@@ -254,7 +255,7 @@ for spec in "${CELLS[@]}"; do
 			[ $(($(date +%s) - T0 + chaos_s + 30)) -lt 240 ]; then
 			RETRIED=1
 			cat "$OUTDIR/$name.row" >&2
-			calm_down "missed a bound" "${OTHERS[$name]}"
+			calm_down "${OTHERS[$name]}"
 			lab_log "cell $name: $WHY; measuring it again"
 			cp "$OUTDIR/$name.row" "$OUTDIR/$name.first.row"
 			lab_cell "$name" "$spec"
