@@ -4,7 +4,7 @@
  *
  * Each request (any method; a body is read and ignored) is suspended, makes two calls one after the other
  * through a libcurl multi handle, keep-alive, as payment's chain does (GET UPSTREAM1, then POST a small
- * JSON body to UPSTREAM2), is resumed, and answers a fixed JSON body: 200 when both calls answered 200, 502
+ * JSON body to UPSTREAM2), is resumed, and answers a fixed JSON body: 200 when both calls answered 2xx, 502
  * otherwise (wrk counts it as an error). No service lock, no JSON, no routing, no logging, no metrics. The
  * server side is min_responder.c's: THREADS (default 2) daemons on one SO_REUSEPORT port, epoll,
  * suspend/resume. DESIGN picks how the two libraries share threads:
@@ -55,11 +55,12 @@ typedef struct job {
     CURL *easy;
     int step;   /* 0: first call, 1: second call */
     int queued; /* handed to a client (once per request) */
-    int ok;     /* both calls answered 200 */
+    int ok;     /* both calls answered 2xx */
 } job;
 
 static const char *upstream1, *upstream2;
 static const char notify_body[] = "{\"message\":\"chain step 2\",\"type\":\"info\",\"recipient\":\"bench\"}";
+static struct curl_slist *json_type; /* the POST's Content-Type, shared read-only by every easy handle */
 static struct MHD_Response *answer_ok, *answer_failed;
 static int loop_design;
 static atomic_int stopping;
@@ -94,10 +95,12 @@ static void start_call(client *c, job *j) {
         c->inflight++;
         curl_easy_setopt(j->easy, CURLOPT_URL, upstream1);
         curl_easy_setopt(j->easy, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, NULL);
     } else {
         curl_easy_setopt(j->easy, CURLOPT_URL, upstream2);
         curl_easy_setopt(j->easy, CURLOPT_POSTFIELDS, notify_body);
         curl_easy_setopt(j->easy, CURLOPT_POSTFIELDSIZE, (long)(sizeof notify_body - 1));
+        curl_easy_setopt(j->easy, CURLOPT_HTTPHEADER, json_type);
     }
     curl_multi_add_handle(c->multi, j->easy);
 }
@@ -114,7 +117,7 @@ static int run_calls(client *c) {
         long status = 0;
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
         curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-        int ok = m->data.result == CURLE_OK && status == 200;
+        int ok = m->data.result == CURLE_OK && status >= 200 && status < 300;
         curl_multi_remove_handle(c->multi, m->easy_handle);
         if (ok && j->step == 0) {
             j->step = 1;
@@ -280,7 +283,9 @@ int main(void) {
 
     answer_ok = fixed("{\"overall_status\":\"success\"}");
     answer_failed = fixed("{\"overall_status\":\"partial_failure\"}");
-    if (!answer_ok || !answer_failed || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return 1;
+    if (!answer_ok || !answer_failed || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+        !(json_type = curl_slist_append(NULL, "Content-Type: application/json")))
+        return 1;
     if (!loop_design && (client_init(&shared) || pthread_create(&shared.thread, NULL, handoff_client, &shared)))
         return 1;
 
@@ -324,6 +329,7 @@ int main(void) {
         while (clients[i].pool_len) curl_easy_cleanup(clients[i].pool[--clients[i].pool_len]);
         curl_multi_cleanup(clients[i].multi);
     }
+    curl_slist_free_all(json_type);
     curl_global_cleanup();
     MHD_destroy_response(answer_ok);
     MHD_destroy_response(answer_failed);
