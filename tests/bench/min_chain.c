@@ -13,8 +13,8 @@
  *     own polling thread; one client thread owns the multi handle. A worker suspends the request, queues it
  *     under a mutex and wakes the client thread only when it sleeps; the client thread resumes it.
  *   loop: one event loop per thread drives both its daemon (libmicrohttpd's external epoll mode) and its
- *     own multi handle, so a chain never changes thread (the design README's "Where the time goes" tried
- *     in the runtime and did not keep).
+ *     own multi handle, so a chain never changes thread (the design that README.md, "Where the time goes",
+ *     describes as tried in the runtime and not kept).
  *
  * So tests/bench/run.sh can tell how far the services' chain is from the libraries' own floor, and how
  * close either floor comes to issue #2's chain target (a ratio to a bare responder) on the machine.
