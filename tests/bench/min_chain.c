@@ -6,8 +6,8 @@
  * through a libcurl multi handle, keep-alive, as payment's chain does (GET UPSTREAM1, then POST a small
  * JSON body to UPSTREAM2), is resumed, and answers a fixed JSON body: 200 when both calls answered 2xx, 502
  * otherwise (wrk counts it as an error). No service lock, no JSON, no routing, no logging, no metrics. The
- * server side is min_responder.c's: THREADS (default 2) daemons on one SO_REUSEPORT port, epoll,
- * suspend/resume. DESIGN picks how the two libraries share threads:
+ * server side is min_responder.c's, from bench_server.h: THREADS (default 2) daemons on one SO_REUSEPORT
+ * port, epoll, suspend/resume. DESIGN picks how the two libraries share threads:
  *
  *   handoff (default): the HTTP runtime's design (services/http/server.c, client.c). Each daemon has its
  *     own polling thread; one client thread owns the multi handle. A worker suspends the request, queues it
@@ -25,18 +25,12 @@
  * the library. Memory: a request's `job` is allocated by the access handler and freed when libmicrohttpd
  * reports the request complete; easy handles return to the pool of the client that ran them.
  */
-#include <microhttpd.h>
 #include <curl/curl.h>
-#include <arpa/inet.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+
+#include "bench_server.h"
 
 #define POOL_MAX 256
-#define THREADS_MAX 64
 #define WAIT_MAX_MS 1000L
 
 /* A multi handle and its idle easy handles, owned by the one thread that runs it. */
@@ -72,7 +66,7 @@ static job *queue_head;
 static int sleeping;
 
 /* Loop design: one client per thread; `current` is the calling thread's. */
-static client loops[THREADS_MAX];
+static client loops[BENCH_THREADS_MAX];
 static _Thread_local client *current;
 
 static size_t discard(char *data, size_t size, size_t n, void *user) {
@@ -243,12 +237,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static struct MHD_Response *fixed(const char *body) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
-    if (r) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    return r;
-}
-
 static int client_init(client *c) {
     if (!(c->multi = curl_multi_init())) return -1;
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, 64L);
@@ -256,62 +244,39 @@ static int client_init(client *c) {
 }
 
 int main(void) {
-    const char *port_env = getenv("PORT"), *threads_env = getenv("THREADS"), *bind_env = getenv("BIND_ADDRESS");
     const char *design = getenv("DESIGN");
-    int port = port_env ? atoi(port_env) : 0;
-    unsigned int threads = threads_env ? (unsigned int)atoi(threads_env) : 2;
     upstream1 = getenv("UPSTREAM1");
     upstream2 = getenv("UPSTREAM2");
     loop_design = design && !strcmp(design, "loop");
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    if (!upstream1 || !upstream2 || threads < 1 || threads > THREADS_MAX || port < 0 || port > 65535 ||
-        (design && !loop_design && strcmp(design, "handoff")) ||
-        inet_pton(AF_INET, bind_env ? bind_env : "127.0.0.1", &addr.sin_addr) != 1) {
-        fprintf(stderr, "min_chain: needs UPSTREAM1 and UPSTREAM2 (URLs); THREADS 1-%d; DESIGN handoff or loop; "
-                        "PORT; BIND_ADDRESS IPv4\n", THREADS_MAX);
+    bench_listen l;
+    if (bench_listen_from_env(&l) < 0 || !upstream1 || !upstream2 ||
+        (design && !loop_design && strcmp(design, "handoff"))) {
+        fprintf(stderr, "min_chain: needs UPSTREAM1 and UPSTREAM2 (URLs); DESIGN handoff or loop; PORT 0-65535; "
+                        "THREADS 1-%d; BIND_ADDRESS IPv4\n", BENCH_THREADS_MAX);
         return 2;
     }
-
     sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    bench_block_stop_signals(&signals);
 
-    answer_ok = fixed("{\"overall_status\":\"success\"}");
-    answer_failed = fixed("{\"overall_status\":\"partial_failure\"}");
+    answer_ok = bench_fixed_json("{\"overall_status\":\"success\"}");
+    answer_failed = bench_fixed_json("{\"overall_status\":\"partial_failure\"}");
     if (!answer_ok || !answer_failed || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
         !(json_type = curl_slist_append(NULL, "Content-Type: application/json")))
         return 1;
     if (!loop_design && (client_init(&shared) || pthread_create(&shared.thread, NULL, handoff_client, &shared)))
         return 1;
 
-    unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    if (!loop_design) flags |= MHD_USE_INTERNAL_POLLING_THREAD;
-    struct MHD_Daemon *daemons[THREADS_MAX];
-    for (unsigned int i = 0; i < threads; i++) {
-        daemons[i] = MHD_start_daemon(
-            flags, ntohs(addr.sin_port), NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-            (struct sockaddr *)&addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(512 / threads), MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned int)120, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-        if (!daemons[i]) {
-            fprintf(stderr, "min_chain: cannot listen on port %d\n", port);
-            return 1;
-        }
-        if (i == 0) /* port 0: the others bind the port the first one got */
-            addr.sin_port = htons(MHD_get_daemon_info(daemons[0], MHD_DAEMON_INFO_BIND_PORT)->port);
-        if (loop_design) {
-            loops[i].daemon = daemons[i];
-            if (client_init(&loops[i]) || pthread_create(&loops[i].thread, NULL, loop_thread, &loops[i]))
-                return 1;
-        }
+    /* The loop design runs each daemon on its own loop thread, started once the daemons listen. */
+    struct MHD_Daemon *daemons[BENCH_THREADS_MAX];
+    if (bench_start_daemons(daemons, &l, loop_design ? 0 : MHD_USE_INTERNAL_POLLING_THREAD, on_request,
+                            on_completed, "min_chain") < 0)
+        return 1;
+    for (unsigned int i = 0; loop_design && i < l.threads; i++) {
+        loops[i].daemon = daemons[i];
+        if (client_init(&loops[i]) || pthread_create(&loops[i].thread, NULL, loop_thread, &loops[i])) return 1;
     }
     fprintf(stderr, "{\"event\":\"listening\",\"service\":\"min-chain\",\"design\":\"%s\",\"port\":%u}\n",
-            loop_design ? "loop" : "handoff", (unsigned)ntohs(addr.sin_port));
+            loop_design ? "loop" : "handoff", (unsigned)ntohs(l.addr.sin_port));
     int sig;
     sigwait(&signals, &sig);
     /* The clients first: they resume what they hold, and nothing resumes a connection of a stopped daemon
@@ -319,12 +284,12 @@ int main(void) {
      * stops this program only when its load is over. */
     atomic_store(&stopping, 1);
     client *clients = loop_design ? loops : &shared;
-    unsigned int nclients = loop_design ? threads : 1;
+    unsigned int nclients = loop_design ? l.threads : 1;
     for (unsigned int i = 0; i < nclients; i++) {
         curl_multi_wakeup(clients[i].multi);
         pthread_join(clients[i].thread, NULL);
     }
-    for (unsigned int i = 0; i < threads; i++) MHD_stop_daemon(daemons[i]);
+    for (unsigned int i = 0; i < l.threads; i++) MHD_stop_daemon(daemons[i]);
     for (unsigned int i = 0; i < nclients; i++) {
         while (clients[i].pool_len) curl_easy_cleanup(clients[i].pool[--clients[i].pool_len]);
         curl_multi_cleanup(clients[i].multi);

@@ -55,15 +55,16 @@ if ! command -v wrk >/dev/null; then
 fi
 for s in payment inventory notification; do [ -x "$BIN/$s-service" ] || die "$BIN/$s-service missing (run make)"; done
 
-# The baseline responder, built with the project's compiler flags.
+# The baselines, built with the project's compiler flags: build NAME PKG...: tests/bench/NAME.c -> $WORK/NAME.
+build() {
+    local name=$1; shift
+    ${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra \
+        "$ROOT/tests/bench/$name.c" -o "$WORK/$name" $(pkg-config --cflags --libs "$@") -lpthread
+}
+build min_responder libmicrohttpd
+build min_chain libmicrohttpd libcurl
 RESPONDER="$WORK/min_responder"
-${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra \
-    "$ROOT/tests/bench/min_responder.c" -o "$RESPONDER" \
-    $(pkg-config --cflags --libs libmicrohttpd) -lpthread
 MIN_CHAIN="$WORK/min_chain"
-${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -O2 -Wall -Wextra \
-    "$ROOT/tests/bench/min_chain.c" -o "$MIN_CHAIN" \
-    $(pkg-config --cflags --libs libmicrohttpd libcurl) -lpthread
 
 # start NAME [VAR=value...] CMD: starts a server on a free port, waits (bounded) until it answers GET /health;
 # sets PORT_OUT and PID_OUT. Its stderr goes to $LOGS (a file per server, or /dev/null).
