@@ -76,7 +76,7 @@ PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
             $(if $(wildcard tests/lab/main_loadgen.c),$(BINDIR)/loadgen)
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick validate
+.PHONY: all test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick fidelity-aa validate
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -137,6 +137,10 @@ fidelity: all
 
 fidelity-quick: all
 	bash tests/lab/fidelity.sh quick
+
+# The lab against itself: every quick cell REPS times (default 5), the spread of each figure between runs
+fidelity-aa: all
+	bash tests/lab/fidelity.sh aa $(REPS)
 
 validate:
 	@if [ -x ../shared/tools/validate-manifests ]; then \

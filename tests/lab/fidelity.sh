@@ -5,6 +5,9 @@
 #   sudo tests/lab/fidelity.sh quick    a subset (3 minutes, 4 when it measures again; CI): exit 1 if a difference
 #                                       leaves its bound
 #   sudo tests/lab/fidelity.sh CELL...  only the named cells of the full matrix (e.g. loss50-keep cpu2x80)
+#   sudo tests/lab/fidelity.sh aa [REPS] the A/A measurement (`make fidelity-aa`): every quick cell REPS times
+#                                       (default 5) in the lab alone, and the spread of each judged figure
+#                                       between the lab's runs beside the simulator's spread between seeds
 #
 # The two no-fault cells run first and calibrate the machine (calibrate_machine below: its CPU speed and
 # its packet latency), so every other figure is the simulator's prediction for this box; in quick mode, if
@@ -22,7 +25,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lab.sh
 source "$HERE/lab.sh"
 MODE=${1:-quick}
-SEEDS=${FIDELITY_SIM_SEEDS:-10}
+SEEDS=${FIDELITY_SIM_SEEDS:-20}
 RATE=${FIDELITY_RATE:-20}
 OUTDIR=$LAB_ROOT/build/fidelity/$MODE
 LINK=(--link payment:inventory --direction to)
@@ -62,6 +65,11 @@ QUICK=(
 case $MODE in
 full) CELLS=("${FULL[@]}") ;;
 quick) CELLS=("${QUICK[@]}") ;;
+aa)
+	CELLS=("${QUICK[@]}")
+	REPS=${2:-${FIDELITY_AA_REPS:-5}}
+	[[ $REPS =~ ^[0-9]+$ ]] && [ "$REPS" -ge 2 ] && [ "$REPS" -le 50 ] || lab_die "fidelity.sh aa [REPS]: REPS is 2..50"
+	;;
 *)
 	CELLS=()
 	for want in "$@"; do
@@ -217,10 +225,53 @@ calibrate_and_judge() {
 	done
 }
 
+# The A/A measurement: every cell REPS times in the lab (the machine calibrated once, on the first run of the
+# no-fault cells, which is their run 1), then per cell the lab's run-to-run spread of each figure beside the
+# simulator's seed-to-seed spread at this machine's calibration (loadgen --aa). Records: CELL.rN.csv.
+run_aa() {
+	local rep spec name runs args
+	for rep in $(seq 1 "$REPS"); do
+		for spec in "${CELLS[@]}"; do
+			name=${spec%%|*}
+			if [ "$rep" = 1 ] && { [ "$name" = none-keep ] || [ "$name" = none-fresh ]; }; then
+				cp "$OUTDIR/$name.csv" "$OUTDIR/$name.r1.csv"
+				continue
+			fi
+			lab_cell "$name" "$spec"
+			mv "$OUTDIR/$name.csv" "$OUTDIR/$name.r$rep.csv"
+			lab_log "A/A run $rep of $REPS: $name done (other jobs used ${OTHERS[$name]} CPUs)"
+		done
+	done
+	{
+		echo "A/A: each cell run $REPS times in the lab (the chaos phase of each run), against bin/sim's $SEEDS seeds"
+		echo "at this machine's calibration. Per figure: the lab runs' mean, sd and sd/mean; the simulator's"
+		echo "seeds' mean, sd and sd/mean; lab sd / sim sd; the range one run of the model reaches (99 %) and"
+		echo "how many lab runs fall outside it; then each lab run's value."
+		printf '%-16s %-8s %7s %6s %6s  %7s %6s %6s  %5s  %s\n' cell figure "lab" sd rel sim sd rel ratio \
+			"model's run range, lab runs outside; each lab run"
+	} >>"$TABLE"
+	for spec in "${CELLS[@]}"; do
+		name=${spec%%|*}
+		read -r -a args <<<"$(cell_args "$spec")"
+		runs=$(seq -f "$OUTDIR/$name.r%g.csv" 1 "$REPS" | paste -sd,)
+		"$LAB_BIN/loadgen" --aa "$runs" --sim-seeds "$SEEDS" --name "$name" "${args[@]}" "${MACHINE[@]}" \
+			>>"$TABLE" || lab_die "cell $name: the A/A table failed"
+	done
+	echo "$REPS runs of ${#CELLS[@]} cells; $(($(date +%s) - T0)) s in all" >>"$TABLE"
+}
+
 MISSES=0
 MACHINE=()
 declare -A LOAD OTHERS CAL_ROW_RC
 calibrate_and_judge
+if [ "$MODE" = aa ]; then
+	run_aa
+	lab_end
+	trap - EXIT INT TERM
+	cat "$TABLE"
+	[ "${LAB_LEAK:-0}" = 1 ] && exit 3
+	exit 0
+fi
 # quick (CI): the calibration cells are judged on the ratio between their p50s, one link latency fitted to
 # both; the box's speed drifts by 15-40 % within minutes, and a drift between the two measurements (a CI run:
 # none-keep's lab p50 1.18 ms against 0.96, none-fresh's 1.60 against 1.36, both within bounds when measured

@@ -79,6 +79,14 @@ int lab_compare(FILE *out, const char *name, const char *lab_records, const sim_
  * log ratios is zero. Bisection over LAB_LINK_FIT_MIN_NS..LAB_LINK_FIT_MAX_NS (a lab outside gives that
  * end); prints "NS LAB_P50_KEEP LAB_P50_FRESH ERR_AT_MIN ERR_AT_MAX" (ms; the sums of log ratios) to
  * `out`. 0 or -1 with err. */
+/* The A/A table of one cell (`make fidelity-aa`): for the chaos phase of each of the `nruns` lab records files
+ * (the same cell run again and again) the success rate, p50, p90, p95 and p99; per figure the lab runs'
+ * mean and standard deviation (absolute and relative), the simulator's across `sim_seeds` seeds, the ratio
+ * of the two, and how many lab runs fall outside the range one run of the model reaches at 99 %. 0 or -1
+ * with err. */
+int lab_aa(FILE *out, const char *name, char *const *lab_paths, int nruns, const sim_options *o,
+           const experiment_unit *unit, int sim_seeds, char *err, size_t errlen);
+
 #define LAB_LINK_FIT_MIN_NS 5000
 #define LAB_LINK_FIT_MAX_NS 200000
 int lab_fit_link(FILE *out, const char *keep_records, const char *fresh_records, const sim_options *o,

@@ -14,6 +14,10 @@
  *                                                     match the lab's no-fault cells (keep-alive, and
  *                                                     fresh downstream connections); fidelity.sh
  *                                                     calibrates the machine with it
+ *   loadgen --aa RUN1.csv,RUN2.csv,... [--sim-seeds N] [--name S] [sim options]
+ *                                                     the A/A table of one cell: the lab's run-to-run
+ *                                                     spread of each figure beside the simulator's
+ *                                                     seed-to-seed spread (fidelity.sh aa)
  * lab options: --target URL (default http://10.96.100.2:5002), --hook PROGRAM (called as
  * `PROGRAM hook start|stop|collect ID`), --lab-dir DIR, --records FILE (CSV of every request).
  * Every other option is bin/sim's, parsed by the same parser, so both take the same command line.
@@ -32,7 +36,8 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: loadgen [--plan FILE | --compare LAB.csv [--sim-seeds N] [--name S] [--calibration-cell] [--refit-link]\n"
-            "               | --fit-link KEEP.csv[,FRESH.csv] [--sim-seeds N]]\n"
+            "               | --fit-link KEEP.csv[,FRESH.csv] [--sim-seeds N]\n"
+            "               | --aa RUN1.csv,RUN2.csv,... [--sim-seeds N] [--name S]]\n"
             "               [--target URL] [--hook PROGRAM] [--lab-dir DIR] [--records FILE] [bin/sim options]\n"
             "The lab's load generator (tests/lab/lab.sh runs it inside the lab): the simulator's load, faults\n"
             "and report, against the real services. bin/sim options: see bin/sim --help.\n");
@@ -41,7 +46,7 @@ static void usage(FILE *out) {
 int main(int argc, char **argv) {
     static sim_options o;
     lab_config cfg = {.target_url = "http://10.96.100.2:5002"};
-    const char *plan = NULL, *compare = NULL, *fit_link = NULL, *name = "scenario";
+    const char *plan = NULL, *compare = NULL, *fit_link = NULL, *aa = NULL, *name = "scenario";
     int sim_seeds = 10, compare_flags = 0;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     if (!rest) return 2;
@@ -51,7 +56,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         int takes = !strcmp(a, "--target") || !strcmp(a, "--hook") || !strcmp(a, "--lab-dir") ||
                     !strcmp(a, "--records") || !strcmp(a, "--plan") || !strcmp(a, "--compare") ||
-                    !strcmp(a, "--sim-seeds") || !strcmp(a, "--name") || !strcmp(a, "--fit-link");
+                    !strcmp(a, "--sim-seeds") || !strcmp(a, "--name") || !strcmp(a, "--fit-link") || !strcmp(a, "--aa");
         if (!strcmp(a, "--calibration-cell")) {
             compare_flags |= LAB_CALIBRATION_CELL;
             continue;
@@ -80,6 +85,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--plan")) plan = v;
         else if (!strcmp(a, "--compare")) compare = v;
         else if (!strcmp(a, "--fit-link")) fit_link = v;
+        else if (!strcmp(a, "--aa")) aa = v;
         else if (!strcmp(a, "--name")) name = v;
         else if ((sim_seeds = atoi(v)) < 1 || sim_seeds > 1000) {
             fprintf(stderr, "loadgen: --sim-seeds expects 1..1000\n");
@@ -149,6 +155,24 @@ int main(int argc, char **argv) {
             fprintf(stderr, "loadgen: %s\n", err);
             status = 2;
         }
+        experiment_free(xs);
+        free(rest);
+        return status;
+    }
+    if (aa) {
+        /* RUN1.csv,RUN2.csv,...: split in place (a copy of the argument) */
+        char *list = strdup(aa), *paths[64];
+        int nruns = 0;
+        for (char *tok = list ? strtok(list, ",") : NULL; tok && nruns < 64; tok = strtok(NULL, ","))
+            paths[nruns++] = tok;
+        if (nruns < 2) {
+            fprintf(stderr, "loadgen: --aa needs at least two records files, comma-separated\n");
+            status = 2;
+        } else if (lab_aa(stdout, name, paths, nruns, &o, unit, sim_seeds, err, sizeof err) < 0) {
+            fprintf(stderr, "loadgen: %s\n", err);
+            status = 2;
+        }
+        free(list);
         experiment_free(xs);
         free(rest);
         return status;
