@@ -7,10 +7,11 @@
 #   make deps            install the Debian packages that pkg-config cannot find
 #   make WERROR=1        warnings are errors (CI)
 #
-# Sources are found by directory: services/*.c is the service logic, services/http/*.c the HTTP runtime,
-# faults/*.c the fault models, sim/*.c the simulator, tests/check_*.c one Check suite each.
-# Files named main_*.c or main.c hold a program's main() and are linked only into that program.
-# tests/lab/*.c (the lab's load generator) are linked only into bin/loadgen.
+# Sources are found by directory, one folder per layer (docs/architecture.md): base/*.c the building blocks,
+# services/core/*.c and services/*.c the service logic, services/http/*.c the HTTP runtime, faults/*.c the
+# fault models, sim/*/*.c the simulator's layers (sim/cli/*.c only in bin/sim), lab/*.c the lab's load
+# generator (only in bin/loadgen), tests/check_*.c one Check suite each, tests/support/*.c their helpers.
+# Files named main_*.c hold a program's main() and are linked only into that program.
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -57,23 +58,24 @@ ifneq ($(SANITIZE),)
   LDFLAGS_ALL += -fsanitize=$(SANITIZE)
 endif
 
-SVC_SRC    := $(wildcard services/*.c)
+BASE_SRC   := $(wildcard base/*.c)
+SVC_SRC    := $(wildcard services/core/*.c services/*.c)
 HTTP_SRC   := $(filter-out services/http/main_%.c,$(wildcard services/http/*.c))
 FAULTS_SRC := $(wildcard faults/*.c)
-SIM_SRC    := $(filter-out sim/main.c sim/main_%.c,$(wildcard sim/*.c))
-LAB_SRC    := $(filter-out tests/lab/main_%.c,$(wildcard tests/lab/*.c))
+SIM_SRC    := $(filter-out sim/cli/%,$(wildcard sim/*/*.c))
+CLI_SRC    := $(wildcard sim/cli/*.c)
+LAB_SRC    := $(filter-out lab/main_%.c,$(wildcard lab/*.c))
 TEST_SRC   := $(wildcard tests/check_*.c)
-TEST_HELPERS := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+TEST_HELPERS := $(wildcard tests/support/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB := $(BUILD)/libpaymentchaos.a
-LIB_OBJS := $(call obj,$(SVC_SRC) $(HTTP_SRC) $(FAULTS_SRC) $(SIM_SRC))
+LIB_OBJS := $(call obj,$(BASE_SRC) $(SVC_SRC) $(HTTP_SRC) $(FAULTS_SRC) $(SIM_SRC))
 LAB_OBJS := $(call obj,$(LAB_SRC))
 
 SERVICES := payment inventory notification
 PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
-            $(if $(wildcard sim/main.c),$(BINDIR)/sim) \
-            $(if $(wildcard tests/lab/main_loadgen.c),$(BINDIR)/loadgen)
+            $(BINDIR)/sim $(BINDIR)/loadgen
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick fidelity-aa validate
@@ -91,11 +93,11 @@ $(BINDIR)/%-service: $(call obj,services/http/main_%.c) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(BINDIR)/sim: $(call obj,sim/main.c) $(LIB)
+$(BINDIR)/sim: $(call obj,$(CLI_SRC)) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(BINDIR)/loadgen: $(call obj,tests/lab/main_loadgen.c) $(LAB_OBJS) $(LIB)
+$(BINDIR)/loadgen: $(call obj,lab/main_loadgen.c) $(LAB_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
@@ -133,14 +135,14 @@ container-test: all
 	bash tests/container/run.sh
 
 fidelity: all
-	bash tests/lab/fidelity.sh full
+	bash lab/fidelity.sh full
 
 fidelity-quick: all
-	bash tests/lab/fidelity.sh quick
+	bash lab/fidelity.sh quick
 
 # The lab against itself: every quick cell REPS times (default 5), the spread of each figure between runs
 fidelity-aa: all
-	bash tests/lab/fidelity.sh aa $(REPS)
+	bash lab/fidelity.sh aa $(REPS)
 
 validate:
 	@if [ -x ../shared/tools/validate-manifests ]; then \

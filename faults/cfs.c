@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/freelist.h"
-#include "sim/kinds.h"
-#include "sim/rng.h"
+#include "base/freelist.h"
+#include "base/kinds.h"
+#include "base/rng.h"
 
 #define MS 1000000LL
 #define US 1000LL
@@ -92,7 +92,7 @@ struct cfs_group {
     cfs_rq rq[MAX_CPUS];
     int threads;
     cfs_task **workers;
-    sim_rng lane_rng;
+    pc_rng lane_rng;
     uint64_t next_item_id;
     sim_event_id period_timer, slack_timer;
     /* The period timer runs only while the group uses its quota (sched_cfs_period_timer): after a whole
@@ -115,7 +115,7 @@ struct cfs_stress {
 struct cfs_node {
     sim_engine *e;
     cfs_config cfg;
-    sim_rng rng;
+    pc_rng rng;
     int64_t last_update;
     cpu_state cpus[MAX_CPUS];
     cfs_task *tasks; /* every task ever created (freed with the node) */
@@ -150,7 +150,7 @@ cfs_node *cfs_node_new(sim_engine *e, const cfs_config *cfg, uint64_t seed) {
     if (n->cfg.cpus < 1) n->cfg.cpus = 1;
     if (n->cfg.cpus > MAX_CPUS) n->cfg.cpus = MAX_CPUS;
     if (n->cfg.quantum_ns <= 0) n->cfg.quantum_ns = 1 * MS;
-    sim_rng_init(&n->rng, seed, "node/cpu");
+    pc_rng_init(&n->rng, seed, "node/cpu");
     n->last_update = sim_now(e);
     return n;
 }
@@ -218,7 +218,7 @@ static int64_t now_of(const cfs_node *n) { return sim_now(n->e); }
  * woken through the host, usually fast, sometimes not), drawn from the node's seeded stream. */
 static int64_t wake_delay(cfs_node *n) {
     if (n->cfg.wake_latency_ns <= 0) return 0;
-    return sim_rng_exp_ns(&n->rng, (double)n->cfg.wake_latency_ns);
+    return pc_rng_exp_ns(&n->rng, (double)n->cfg.wake_latency_ns);
 }
 
 /* ---- queues ---- */
@@ -645,7 +645,7 @@ uint64_t cfs_work_lane(cfs_group *g, int lane, int64_t cpu_ns, cfs_done_fn done,
 int cfs_random_server_lane(cfs_group *g) {
     /* one of the server threads: all lanes but the last, which is the client thread */
     int servers = g->threads > 1 ? g->threads - 1 : 1;
-    return (int)sim_rng_below(&g->lane_rng, (uint64_t)servers);
+    return (int)pc_rng_below(&g->lane_rng, (uint64_t)servers);
 }
 
 uint64_t cfs_work(cfs_group *g, int64_t cpu_ns, cfs_done_fn done, void *ctx) {
@@ -683,7 +683,7 @@ cfs_group *cfs_group_new(cfs_node *n, const char *name, int64_t quota_ns, int64_
     for (int i = 0; i < g->threads; i++) g->workers[i] = task_new(n, g, TASK_WORKER);
     char stream[80];
     snprintf(stream, sizeof stream, "cfs-lanes/%s", g->name);
-    sim_rng_init(&g->lane_rng, n->rng.s[0], stream);
+    pc_rng_init(&g->lane_rng, n->rng.s[0], stream);
     g->next = n->groups;
     n->groups = g;
     cfs_group_set_quota(g, quota_ns, period_ns);
@@ -699,11 +699,11 @@ void cfs_group_set_quota(cfs_group *g, int64_t quota_ns, int64_t period_ns) {
     sim_cancel(n->e, &g->period_timer);
     if (g->quota > 0) { /* armed before unthrottling, which may resume tasks that ask for runtime */
         /* The period timer's phase is arbitrary relative to the workload: seeded per group. */
-        sim_rng r;
+        pc_rng r;
         char name[64];
         snprintf(name, sizeof name, "cfs-phase/%s", g->name);
-        sim_rng_init(&r, n->rng.s[0], name);
-        int64_t phase = (int64_t)sim_rng_below(&r, (uint64_t)g->period) + 1;
+        pc_rng_init(&r, n->rng.s[0], name);
+        int64_t phase = (int64_t)pc_rng_below(&r, (uint64_t)g->period) + 1;
         g->period_anchor = sim_now(n->e) + phase;
         g->idle = 0;
         g->period_timer = sim_at(n->e, g->period_anchor, SIM_K_CFS_PERIOD, g->index, period_timer_fired, g, 0);

@@ -42,7 +42,7 @@
 
 #include <stdint.h>
 
-#include "sim/engine.h"
+#include "base/clock.h"
 
 typedef struct cfs_node cfs_node;
 typedef struct cfs_group cfs_group;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/rng.h"
+#include "base/rng.h"
 
 #define MAX_RULES 64
 
@@ -33,25 +33,23 @@ typedef struct link_slot {
 } link_slot;
 
 struct nf_layer {
-    sim_net *net;
     uint64_t seed;
-    sim_rng order_rng;
+    pc_rng order_rng;
     nf_rule rules[MAX_RULES];
     int nrules;
     int active;
     /* per host: filtered rule ids in the (seeded) order their CLASSIFY rules are evaluated */
-    int order[SIM_MAX_HOSTS][MAX_RULES];
-    int norder[SIM_MAX_HOSTS];
+    int order[NF_MAX_HOSTS][MAX_RULES];
+    int norder[NF_MAX_HOSTS];
     link_slot *links;
     size_t links_cap, links_used;
 };
 
-nf_layer *nf_new(sim_net *net, uint64_t seed) {
+nf_layer *nf_new(uint64_t seed) {
     nf_layer *l = calloc(1, sizeof *l);
     if (!l) return NULL;
-    l->net = net;
     l->seed = seed;
-    sim_rng_init(&l->order_rng, seed, "netfault/classify-order");
+    pc_rng_init(&l->order_rng, seed, "netfault/classify-order");
     l->links_cap = 1024;
     l->links = calloc(l->links_cap, sizeof *l->links);
     if (!l->links) {
@@ -94,7 +92,7 @@ static void reorder_host(nf_layer *l, uint32_t host) {
             if (r->inst[k].host == host) l->order[host][n++] = i;
     }
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)sim_rng_below(&l->order_rng, (uint64_t)i + 1);
+        int j = (int)pc_rng_below(&l->order_rng, (uint64_t)i + 1);
         int t = l->order[host][i];
         l->order[host][i] = l->order[host][j];
         l->order[host][j] = t;
@@ -120,7 +118,7 @@ int nf_add(nf_layer *l, const nf_rule_spec *spec, char *err, size_t errlen) {
         in->host = spec->hosts[i];
         char name[160];
         snprintf(name, sizeof name, "netem/%s/%u", spec->name, spec->hosts[i]);
-        uint64_t seed = l->seed ^ sim_hash_name(name);
+        uint64_t seed = l->seed ^ pc_hash_name(name);
         if (spec->kind == NF_NETEM) {
             in->netem = calloc(1, sizeof *in->netem);
             if (!in->netem) abort();
@@ -163,13 +161,13 @@ void nf_remove(nf_layer *l, int id) {
 
 /* ---- matching ---- */
 
-static int cidr_match(const nf_cidr *c, sim_addr a) {
+static int cidr_match(const nf_cidr *c, nf_addr a) {
     if (c->prefix <= 0) return 1;
     uint32_t mask = c->prefix >= 32 ? 0xffffffffu : ~((1u << (32 - c->prefix)) - 1);
     return (a & mask) == (c->addr & mask);
 }
 
-static int rule_matches(const nf_rule *r, sim_addr a) {
+static int rule_matches(const nf_rule *r, nf_addr a) {
     if (!r->spec.nmatch) return !r->spec.filtered;
     for (int i = 0; i < r->spec.nmatch; i++)
         if (cidr_match(&r->spec.match[i], a)) return 1;
@@ -184,7 +182,7 @@ static nf_instance *instance_on(nf_rule *r, uint32_t host) {
 
 /* ---- ledger ---- */
 
-static uint64_t link_key_hash(uint32_t host, sim_addr a) {
+static uint64_t link_key_hash(uint32_t host, nf_addr a) {
     uint64_t k = ((uint64_t)host << 32) | a;
     k ^= k >> 33;
     k *= 0xff51afd7ed558ccdull;
@@ -192,7 +190,7 @@ static uint64_t link_key_hash(uint32_t host, sim_addr a) {
     return k;
 }
 
-static nf_link_stats *ledger(nf_layer *l, uint32_t host, sim_addr a) {
+static nf_link_stats *ledger(nf_layer *l, uint32_t host, nf_addr a) {
     if ((l->links_used + 1) * 2 > l->links_cap) {
         size_t cap = l->links_cap * 2;
         link_slot *bigger = calloc(cap, sizeof *bigger);
@@ -239,7 +237,7 @@ void nf_foreach_link(const nf_layer *l, void (*fn)(void *ctx, const nf_link_stat
 /* ---- the hook ---- */
 
 /* Runs one netem/tbf instance; returns 0 if the packet is lost, else adds its delay. */
-static int apply_instance(nf_rule *r, nf_instance *in, int64_t now, const sim_packet *p, net_verdict *v,
+static int apply_instance(nf_rule *r, nf_instance *in, int64_t now, const nf_packet *p, nf_verdict *v,
                           nf_link_stats *ls) {
     r->stats.seen++;
     if (in->netem) {
@@ -293,10 +291,11 @@ static int apply_instance(nf_rule *r, nf_instance *in, int64_t now, const sim_pa
     return 1;
 }
 
-net_verdict nf_egress(void *layer, int64_t now, const sim_host *src, sim_addr dst, const sim_packet *p) {
-    nf_layer *l = layer;
-    net_verdict v = {NET_PASS, 0, 1, 0};
-    nf_link_stats *ls = ledger(l, src->id, dst);
+nf_verdict nf_egress(nf_layer *l, int64_t now, const nf_packet *p) {
+    nf_verdict v = {NF_PASS, 0, 1, 0};
+    uint32_t src = p->src_host;
+    nf_addr dst = p->dst_addr;
+    nf_link_stats *ls = ledger(l, src, dst);
     ls->seen++;
     if (!l->active) return v;
     int faulted = 0;
@@ -305,12 +304,12 @@ net_verdict nf_egress(void *layer, int64_t now, const sim_host *src, sim_addr ds
     for (int i = 0; i < l->nrules; i++) {
         nf_rule *r = &l->rules[i];
         if (!r->active || r->spec.kind != NF_PARTITION || r->spec.ingress) continue;
-        if (instance_on(r, src->id) && rule_matches(r, dst)) {
+        if (instance_on(r, src) && rule_matches(r, dst)) {
             r->stats.seen++;
             r->stats.local_dropped++;
             ls->faulted++;
             ls->local_dropped++;
-            v.kind = NET_LOCAL_DROP;
+            v.kind = NF_LOCAL_DROP;
             return v;
         }
     }
@@ -319,21 +318,21 @@ net_verdict nf_egress(void *layer, int64_t now, const sim_host *src, sim_addr ds
     for (int i = 0; i < l->nrules; i++) {
         nf_rule *r = &l->rules[i];
         if (!r->active || r->spec.filtered || r->spec.kind == NF_PARTITION) continue;
-        nf_instance *in = instance_on(r, src->id);
+        nf_instance *in = instance_on(r, src);
         if (!in) continue;
         faulted = 1;
         if (!apply_instance(r, in, now, p, &v, ls)) {
             ls->faulted++;
             ls->dropped++;
-            v.kind = NET_DROP;
+            v.kind = NF_DROP;
             return v;
         }
     }
 
     /* Filtered netems: the last matching CLASSIFY rule wins. */
     int winner = -1, matches = 0;
-    for (int k = 0; k < l->norder[src->id]; k++) {
-        int i = l->order[src->id][k];
+    for (int k = 0; k < l->norder[src]; k++) {
+        int i = l->order[src][k];
         if (!rule_matches(&l->rules[i], dst)) continue;
         matches++;
         if (winner >= 0) l->rules[winner].stats.lost_to_others++;
@@ -343,10 +342,10 @@ net_verdict nf_egress(void *layer, int64_t now, const sim_host *src, sim_addr ds
         nf_rule *r = &l->rules[winner];
         if (matches > 1) r->stats.won_over_others++;
         faulted = 1;
-        if (!apply_instance(r, instance_on(r, src->id), now, p, &v, ls)) {
+        if (!apply_instance(r, instance_on(r, src), now, p, &v, ls)) {
             ls->faulted++;
             ls->dropped++;
-            v.kind = NET_DROP;
+            v.kind = NF_DROP;
             return v;
         }
     }
@@ -354,18 +353,16 @@ net_verdict nf_egress(void *layer, int64_t now, const sim_host *src, sim_addr ds
     return v;
 }
 
-int nf_ingress(void *layer, int64_t now_ns, const sim_host *src, const sim_host *dst, const sim_packet *p) {
+int nf_ingress(nf_layer *l, int64_t now_ns, const nf_packet *p, uint32_t dst_host) {
     (void)now_ns;
-    (void)p;
-    nf_layer *l = layer;
     if (!l->active) return 1;
     for (int i = 0; i < l->nrules; i++) {
         nf_rule *r = &l->rules[i];
         if (!r->active || r->spec.kind != NF_PARTITION || !r->spec.ingress) continue;
-        if (instance_on(r, dst->id) && rule_matches(r, src->addr)) {
+        if (instance_on(r, dst_host) && rule_matches(r, p->src_addr)) {
             r->stats.seen++;
             r->stats.dropped++;
-            nf_link_stats *ls = ledger(l, src->id, p->dst_addr);
+            nf_link_stats *ls = ledger(l, p->src_host, p->dst_addr);
             ls->faulted++;
             ls->dropped++;
             return 0;

@@ -19,7 +19,7 @@
  * The ledger counts, per (sending host, destination address as written), every packet seen and what
  * happened to it, whether or not a fault matched: "configured 80 %, realized 97.1 %" comes from here.
  *
- * Ownership: the layer owns its rules, qdiscs and ledger. Host ids and addresses come from sim/net.h.
+ * Ownership: the layer owns its rules, qdiscs and ledger. Host ids and addresses come from sim/net/net.h.
  */
 #ifndef PC_FAULTS_NETFAULT_H
 #define PC_FAULTS_NETFAULT_H
@@ -28,14 +28,38 @@
 
 #include "faults/netem.h"
 #include "faults/tbf.h"
-#include "sim/net.h"
 
 typedef struct nf_layer nf_layer;
+
+typedef uint32_t nf_addr; /* an IPv4 address, most significant octet first */
+#define NF_MAX_HOSTS 256  /* host indexes are below this */
+
+/* What the layer sees of a packet. */
+typedef struct nf_packet {
+    uint32_t src_host; /* the sending host */
+    nf_addr src_addr;  /* its address */
+    nf_addr dst_addr;  /* the destination as the sender wrote it (a Service IP or a pod IP) */
+    uint32_t len;      /* payload bytes */
+} nf_packet;
+
+/* What the layer decides for one packet. */
+typedef enum nf_verdict_kind {
+    NF_PASS = 0,  /* leaves normally (possibly delayed) */
+    NF_DROP,      /* lost after the sender believes it left (netem loss, a qdisc's limit) */
+    NF_LOCAL_DROP /* refused by the sender's own stack (iptables OUTPUT DROP: the send fails) */
+} nf_verdict_kind;
+
+typedef struct nf_verdict {
+    nf_verdict_kind kind;
+    int64_t extra_delay_ns; /* added to the link latency when passing */
+    int copies;             /* 1, or 2 when netem duplicates */
+    int corrupt;            /* the receiver discards it (bad checksum) */
+} nf_verdict;
 
 typedef enum nf_kind { NF_NETEM = 0, NF_BANDWIDTH, NF_PARTITION } nf_kind;
 
 typedef struct nf_cidr {
-    sim_addr addr;
+    nf_addr addr;
     int prefix; /* 32 for a single address */
 } nf_cidr;
 
@@ -54,21 +78,21 @@ typedef struct nf_rule_spec {
     tbf_config tbf;
 } nf_rule_spec;
 
-nf_layer *nf_new(sim_net *net, uint64_t seed);
+nf_layer *nf_new(uint64_t seed);
 void nf_free(nf_layer *l);
 /* Installs a rule (on every host in spec->hosts); returns its id, or -1 with a message. */
 int nf_add(nf_layer *l, const nf_rule_spec *spec, char *err, size_t errlen);
 void nf_remove(nf_layer *l, int rule_id);
 int nf_active_rules(const nf_layer *l);
 
-/* The egress hook to give to net_set_egress_hook(). */
-net_verdict nf_egress(void *layer, int64_t now_ns, const sim_host *src, sim_addr dst, const sim_packet *p);
-/* The ingress hook (net_set_ingress_hook): 0 when the receiver's INPUT chain drops the packet. */
-int nf_ingress(void *layer, int64_t now_ns, const sim_host *src, const sim_host *dst, const sim_packet *p);
+/* A packet leaving its sender: what the sender's egress rules (OUTPUT chain, qdiscs) do to it. */
+nf_verdict nf_egress(nf_layer *l, int64_t now_ns, const nf_packet *p);
+/* A packet reaching host `dst_host`: 0 when the receiver's INPUT chain drops it. */
+int nf_ingress(nf_layer *l, int64_t now_ns, const nf_packet *p, uint32_t dst_host);
 
 typedef struct nf_link_stats {
     uint32_t src_host;
-    sim_addr dst_addr;
+    nf_addr dst_addr;
     uint64_t seen;           /* packets the sender sent to this address */
     uint64_t faulted;        /* ... that went through at least one fault rule */
     uint64_t dropped;        /* lost in a qdisc (loss, limit) or dropped by an INPUT chain */

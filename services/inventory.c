@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/ids.h"
-#include "services/list.h"
-#include "services/money.h"
-#include "services/shell.h"
-#include "services/table.h"
+#include "services/core/ids.h"
+#include "base/list.h"
+#include "services/core/money.h"
+#include "services/core/shell.h"
+#include "services/core/table.h"
 
 #define NAME_MAX_LEN 64
 #define QUANTITY_MAX 1000000
@@ -55,7 +55,7 @@ typedef struct inventory_state {
     size_t product_count;
     svc_table product_index;
     svc_table reservations;
-    svc_link ops; /* operations waiting for the journal */
+    pc_link ops; /* operations waiting for the journal */
 } inventory_state;
 
 /* ---- catalogue ---- */
@@ -195,7 +195,7 @@ static int64_t apply_release(inventory_state *st, const char *rid, product *p) {
 /* ---- journal-backed operations ---- */
 
 typedef struct inv_op {
-    svc_link link;
+    pc_link link;
     inventory_state *st;
     svc_exchange *ex;
     char rid[SVC_ID_MAX + 8];
@@ -209,12 +209,12 @@ static inv_op *op_new(inventory_state *st, svc_exchange *ex) {
     if (!op) abort();
     op->st = st;
     op->ex = ex;
-    svc_list_push(&st->ops, &op->link);
+    pc_list_push(&st->ops, &op->link);
     return op;
 }
 
 static void op_free(inv_op *op) {
-    svc_list_remove(&op->link);
+    pc_list_remove(&op->link);
     free(op);
 }
 
@@ -474,7 +474,7 @@ static void *inventory_create(svc_shell *shell, const svc_config *cfg, char *err
     }
     st->shell = shell;
     st->cfg = cfg;
-    svc_list_init(&st->ops);
+    pc_list_init(&st->ops);
     if (svc_table_init(&st->reservations, 1024) < 0 ||
         load_catalogue(st, cfg->catalogue_json ? cfg->catalogue_json : default_catalogue, err, errlen) < 0) {
         svc_table_free(&st->reservations);
@@ -488,10 +488,10 @@ static void *inventory_create(svc_shell *shell, const svc_config *cfg, char *err
 
 static void inventory_destroy(void *state) {
     inventory_state *st = state;
-    while (!svc_list_empty(&st->ops)) {
-        svc_link *l = st->ops.next;
-        svc_list_remove(l);
-        free(SVC_CONTAINER_OF(l, inv_op, link));
+    while (!pc_list_empty(&st->ops)) {
+        pc_link *l = st->ops.next;
+        pc_list_remove(l);
+        free(PC_CONTAINER_OF(l, inv_op, link));
     }
     for (size_t i = 0; i < st->reservations.cap; i++) free(st->reservations.slots[i].value);
     svc_table_free(&st->reservations);
@@ -555,6 +555,7 @@ const svc_module inventory_module = {
 /* ---- introspection for the simulator's invariant checkers ---- */
 
 #include "services/inventory.h"
+#include "services/modules.h"
 
 size_t inventory_product_count(void *state) { return ((inventory_state *)state)->product_count; }
 

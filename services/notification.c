@@ -17,11 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/ids.h"
-#include "services/list.h"
-#include "services/shell.h"
-#include "services/table.h"
-#include "services/text.h"
+#include "services/core/ids.h"
+#include "base/list.h"
+#include "services/core/shell.h"
+#include "services/core/table.h"
+#include "services/core/text.h"
+#include "services/modules.h"
 
 #define MESSAGE_MAX 2000
 #define TYPE_MAX 32

@@ -18,9 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/jsonr.h"
-#include "services/jsonw.h"
-#include "services/money.h"
+#include "services/core/jsonr.h"
+#include "services/core/jsonw.h"
+#include "services/core/money.h"
+#include "services/modules.h"
 
 #define QUANTITY_MAX 1000000
 
@@ -35,8 +36,8 @@ const char *payment_status_name(payment_status status) {
     return "unknown";
 }
 
-void payment_op_track(payment_state *st, payment_op *op) { svc_list_push(&st->ops, &op->link); }
-void payment_op_untrack(payment_op *op) { svc_list_remove(&op->link); }
+void payment_op_track(payment_state *st, payment_op *op) { pc_list_push(&st->ops, &op->link); }
+void payment_op_untrack(payment_op *op) { pc_list_remove(&op->link); }
 
 static const char *json_str(json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
 
@@ -396,7 +397,7 @@ static int parse_process(svc_exchange *ex, process_request *out) {
 
 static uint64_t canonical_hash(json_t *body) {
     char *text = svc_json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-    uint64_t h = text ? svc_fnv1a64(text, strlen(text)) : 0;
+    uint64_t h = text ? pc_fnv1a64(text, strlen(text)) : 0;
     free(text);
     return h;
 }
@@ -730,15 +731,15 @@ static void *payment_create(svc_shell *shell, const svc_config *cfg, char *err, 
     }
     st->shell = shell;
     st->cfg = cfg;
-    svc_list_init(&st->ops);
+    pc_list_init(&st->ops);
     return st;
 }
 
 static void payment_destroy(void *state) {
     payment_state *st = state;
-    while (!svc_list_empty(&st->ops)) {
-        payment_op *op = SVC_CONTAINER_OF(st->ops.next, payment_op, link);
-        svc_list_remove(&op->link);
+    while (!pc_list_empty(&st->ops)) {
+        payment_op *op = PC_CONTAINER_OF(st->ops.next, payment_op, link);
+        pc_list_remove(&op->link);
         if (op->dispose) op->dispose(op);
         free(op);
     }

@@ -17,10 +17,10 @@
 
 #include <stdint.h>
 
-#include "services/ids.h"
-#include "services/list.h"
-#include "services/shell.h"
-#include "services/table.h"
+#include "services/core/ids.h"
+#include "base/list.h"
+#include "services/core/shell.h"
+#include "services/core/table.h"
 
 typedef enum payment_status {
     PAY_PENDING = 0,
@@ -59,13 +59,13 @@ typedef struct payment_state {
     svc_table by_id;
     svc_table by_key; /* idempotency key -> latest payment attempt for it */
     size_t key_cursor; /* payments before this index have had their expired keys forgotten */
-    svc_link ops;     /* operations in flight (freed at destroy) */
+    pc_link ops;     /* operations in flight (freed at destroy) */
 } payment_state;
 
 /* Every operation in flight starts with this header and sits in payment_state.ops, so that destroying the
  * service frees it even when its callback will never come. */
 typedef struct payment_op {
-    svc_link link;
+    pc_link link;
     void (*dispose)(struct payment_op *op); /* frees what the op owns besides itself; may be NULL */
 } payment_op;
 

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/card.h"
+#include "services/core/card.h"
 #include "services/payment.h"
-#include "services/text.h"
+#include "services/core/text.h"
 
 #define CHAIN_STEPS 2
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 
 #include "faults/cfs.h"
-#include "sim/engine.h"
-#include "sim/rng.h"
-#include "tests/support.h"
+#include "sim/engine/engine.h"
+#include "base/rng.h"
+#include "tests/support/support.h"
 
 #define MS 1000000LL
 #define US 1000LL
@@ -16,7 +16,7 @@
 typedef struct probe {
     sim_engine *e;
     cfs_group *g;
-    sim_rng rng;
+    pc_rng rng;
     int64_t cpu_ns;
     int64_t started;
     int64_t lat[4000];
@@ -41,7 +41,7 @@ static void arrive(sim_engine *e, void *ctx, uint64_t arg) {
 
 /* "think 50 ms": a uniform 0-100 ms pause between requests (independent of the period phase). */
 static void probe_next(probe *p) {
-    int64_t think = p->closed_loop ? 0 : (int64_t)sim_rng_below(&p->rng, 100 * MS);
+    int64_t think = p->closed_loop ? 0 : (int64_t)pc_rng_below(&p->rng, 100 * MS);
     sim_after(p->e, think, 0, 0, arrive, p, 0);
 }
 
@@ -70,7 +70,7 @@ static void run(probe *p, uint64_t seed, int workers, int load, int64_t cpu_ns, 
     p->want = want;
     p->n = 0;
     p->closed_loop = closed;
-    sim_rng_init(&p->rng, seed, "probe");
+    pc_rng_init(&p->rng, seed, "probe");
     sim_after(e, 500 * MS, 0, 0, arrive, p, 0); /* let the stressors settle */
     sim_run_until(e, 600LL * 1000 * MS);
     const cfs_group_stats *st = cfs_group_get_stats(g);

@@ -13,11 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sim/multi.h"
-#include "sim/options.h"
-#include "sim/run.h"
-#include "sim/shrink.h"
-#include "tests/support.h"
+#include "sim/run/multi.h"
+#include "sim/run/options.h"
+#include "sim/run/run.h"
+#include "sim/run/shrink.h"
+#include "tests/support/support.h"
 
 #define SEC 1000000000LL
 

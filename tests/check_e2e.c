@@ -39,7 +39,7 @@
 #include <unistd.h>
 
 #include "services/http/journal.h"
-#include "tests/support.h"
+#include "tests/support/support.h"
 
 #define START_TIMEOUT_MS 20000 /* sanitizer builds start slowly */
 #define STOP_TIMEOUT_MS 15000

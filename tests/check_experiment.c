@@ -17,14 +17,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sim/chaosmesh.h"
-#include "sim/cron.h"
-#include "sim/expect.h"
-#include "sim/experiment.h"
-#include "sim/options.h"
-#include "sim/report.h"
-#include "sim/run.h"
-#include "tests/support.h"
+#include "sim/chaosmesh/chaosmesh.h"
+#include "sim/input/cron.h"
+#include "sim/run/expect.h"
+#include "sim/run/experiment.h"
+#include "sim/run/options.h"
+#include "sim/report/report.h"
+#include "sim/run/run.h"
+#include "tests/support/support.h"
 
 #define SEC 1000000000LL
 #define MIB (1024LL * 1024)

@@ -9,16 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/card.h"
-#include "services/config.h"
-#include "services/ids.h"
-#include "services/jsonr.h"
-#include "services/jsonw.h"
-#include "services/metrics.h"
-#include "services/money.h"
-#include "services/table.h"
-#include "tests/fake_runtime.h"
-#include "tests/support.h"
+#include "services/core/card.h"
+#include "services/core/config.h"
+#include "services/core/ids.h"
+#include "services/core/jsonr.h"
+#include "services/core/jsonw.h"
+#include "services/core/metrics.h"
+#include "services/core/money.h"
+#include "services/core/table.h"
+#include "tests/support/fake_runtime.h"
+#include "tests/support/support.h"
 
 /* ---- money ---- */
 
@@ -134,12 +134,12 @@ END_TEST
 /* ---- ids ---- */
 
 START_TEST(test_fnv_known_values) {
-    ck_assert_uint_eq(svc_fnv1a(""), 2166136261u);
-    ck_assert_uint_eq(svc_fnv1a("a"), 0xe40c292cu);
-    ck_assert_uint_eq(svc_fnv1a("foobar"), 0xbf9cf968u);
-    ck_assert(svc_fnv1a64("", 0) == 0xcbf29ce484222325ull);
-    ck_assert(svc_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cull);
-    ck_assert(svc_fnv1a64("foobar", 6) == 0x85944171f73967e8ull);
+    ck_assert_uint_eq(pc_fnv1a(""), 2166136261u);
+    ck_assert_uint_eq(pc_fnv1a("a"), 0xe40c292cu);
+    ck_assert_uint_eq(pc_fnv1a("foobar"), 0xbf9cf968u);
+    ck_assert(pc_fnv1a64("", 0) == 0xcbf29ce484222325ull);
+    ck_assert(pc_fnv1a64("a", 1) == 0xaf63dc4c8601ec8cull);
+    ck_assert(pc_fnv1a64("foobar", 6) == 0x85944171f73967e8ull);
 }
 END_TEST
 
@@ -279,7 +279,7 @@ static int keys_with_home(size_t home, char keys[][16], int want) {
     for (int i = 0; n < want && i < 100000; i++) {
         char k[16];
         snprintf(k, sizeof k, "c%d", i);
-        if ((svc_fnv1a(k) & 15) == home) snprintf(keys[n++], 16, "%s", k);
+        if ((pc_fnv1a(k) & 15) == home) snprintf(keys[n++], 16, "%s", k);
     }
     return n;
 }

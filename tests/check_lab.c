@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tests/lab/lab.h"
-#include "tests/support.h"
+#include "lab/lab.h"
+#include "tests/support/support.h"
 
 static void parse(sim_options *o, const char *line) {
     char buf[1024], *argv[64];

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "services/config.h"
-#include "sim/cluster.h"
-#include "sim/goparse.h"
-#include "sim/manifest.h"
-#include "tests/support.h"
+#include "services/core/config.h"
+#include "sim/node/cluster.h"
+#include "sim/input/goparse.h"
+#include "sim/input/manifest.h"
+#include "tests/support/support.h"
 
 #define SEC 1000000000LL
 #define MIB (1024LL * 1024)

@@ -25,7 +25,7 @@
 #include "faults/netem.h"
 #include "faults/prandom.h"
 #include "faults/tbf.h"
-#include "tests/support.h"
+#include "tests/support/support.h"
 
 #define NS_PER_MS 1000000LL
 #define NS_PER_S 1000000000LL

@@ -10,10 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/ids.h"
-#include "services/shell.h"
-#include "tests/fake_runtime.h"
-#include "tests/support.h"
+#include "services/core/ids.h"
+#include "services/core/shell.h"
+#include "tests/support/fake_runtime.h"
+#include "tests/support/support.h"
+#include "services/modules.h"
 
 static fake_rt *ntf(const char *const *settings) { return fake_service(&notification_module, settings); }
 

@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sim_probe.h"
-#include "tests/support.h"
+#include "tests/support/sim_probe.h"
+#include "tests/support/support.h"
 
 typedef struct step {
     svc_peer target;

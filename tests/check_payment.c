@@ -10,12 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/ids.h"
+#include "services/core/ids.h"
 #include "services/inventory.h"
 #include "services/payment.h"
-#include "services/shell.h"
-#include "tests/fake_runtime.h"
-#include "tests/support.h"
+#include "services/core/shell.h"
+#include "tests/support/fake_runtime.h"
+#include "tests/support/support.h"
+#include "services/modules.h"
 
 static fake_rt *pay_svc(const char *const *settings) { return fake_service(&payment_module, settings); }
 

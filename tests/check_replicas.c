@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/support.h"
+#include "tests/support/support.h"
 
 #define PAY 3
 #define INV 2

@@ -1,5 +1,5 @@
 /*
- * check_shell.c: the machinery every service shares (services/shell.c), driven through a small test module
+ * check_shell.c: the machinery every service shares (services/core/shell.c), driven through a small test module
  * whose routes exercise one shell feature each: routing and body rules, built-in routes, metrics and logs,
  * forwarding to the owner, retried calls, gather, the journal, and destroy with work pending.
  */
@@ -10,22 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/list.h"
-#include "services/shell.h"
-#include "tests/fake_runtime.h"
-#include "tests/support.h"
+#include "base/list.h"
+#include "services/core/shell.h"
+#include "tests/support/fake_runtime.h"
+#include "tests/support/support.h"
 
 /* ---- the test module ---- */
 
 typedef struct tstate {
     svc_shell *shell;
-    svc_link ops;
+    pc_link ops;
     int replayed;
     int started;
 } tstate;
 
 typedef struct top {
-    svc_link link;
+    pc_link link;
     tstate *st;
     svc_exchange *ex;
 } top;
@@ -35,12 +35,12 @@ static top *top_new(tstate *st, svc_exchange *ex) {
     ck_assert_ptr_nonnull(op);
     op->st = st;
     op->ex = ex;
-    svc_list_push(&st->ops, &op->link);
+    pc_list_push(&st->ops, &op->link);
     return op;
 }
 
 static void top_free(top *op) {
-    svc_list_remove(&op->link);
+    pc_list_remove(&op->link);
     free(op);
 }
 
@@ -161,13 +161,13 @@ static void *t_create(svc_shell *shell, const svc_config *cfg, char *err, size_t
     (void)errlen;
     tstate *st = calloc(1, sizeof *st);
     st->shell = shell;
-    svc_list_init(&st->ops);
+    pc_list_init(&st->ops);
     return st;
 }
 
 static void t_destroy(void *state) {
     tstate *st = state;
-    while (!svc_list_empty(&st->ops)) top_free(SVC_CONTAINER_OF(st->ops.next, top, link));
+    while (!pc_list_empty(&st->ops)) top_free(PC_CONTAINER_OF(st->ops.next, top, link));
     free(st);
 }
 

@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/engine.h"
-#include "sim/http.h"
-#include "sim/options.h"
-#include "sim/report.h"
-#include "sim/run.h"
-#include "sim/stats.h"
-#include "tests/support.h"
+#include "sim/engine/engine.h"
+#include "sim/node/http.h"
+#include "sim/run/options.h"
+#include "sim/report/report.h"
+#include "sim/run/run.h"
+#include "sim/load/stats.h"
+#include "tests/support/support.h"
 
 #define SEC 1000000000LL
 

@@ -8,10 +8,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "sim/engine.h"
-#include "sim/net.h"
-#include "sim/tcp.h"
-#include "tests/support.h"
+#include "sim/engine/engine.h"
+#include "sim/net/net.h"
+#include "sim/net/tcp.h"
+#include "tests/support/support.h"
 
 #define MS 1000000LL
 #define US 1000LL
@@ -106,7 +106,7 @@ static app run(uint64_t seed, script *s, int requests, int64_t until) {
     net_set_egress_hook(net, hook, s);
     sim_host *client = net_add_host(net, "client", SIM_ADDR(10, 0, 0, 1), NULL);
     sim_host *server = net_add_host(net, "server", SIM_ADDR(10, 0, 0, 2), NULL);
-    net_listen(server, 80, s_accept, NULL);
+    tcp_listen(net, server, 80, s_accept, NULL);
     app a = {.connected_at = -1, .requests_to_send = requests, .e = e};
     tcp_connect(net, client, server->addr, 80, &client_app, &a);
     sim_run_until(e, until);
@@ -207,7 +207,7 @@ START_TEST(keepalive_after_tlp_gets_no_probe) {
         net_set_egress_hook(net, hook, &s);
         sim_host *client = net_add_host(net, "client", SIM_ADDR(10, 0, 0, 1), NULL);
         sim_host *server = net_add_host(net, "server", SIM_ADDR(10, 0, 0, 2), NULL);
-        net_listen(server, 80, s_accept, NULL);
+        tcp_listen(net, server, 80, s_accept, NULL);
         app a = {.connected_at = -1, .requests_to_send = 1, .e = e};
         tcp_connect(net, client, server->addr, 80, &client_app, &a);
         sim_run_until(e, 2000 * MS);
@@ -250,7 +250,7 @@ START_TEST(old_kernel_syn_schedule_doubles) {
         net_set_egress_hook(net, hook, &s);
         sim_host *client = net_add_host(net, "client", SIM_ADDR(10, 0, 0, 1), NULL);
         sim_host *server = net_add_host(net, "server", SIM_ADDR(10, 0, 0, 2), NULL);
-        net_listen(server, 80, s_accept, NULL);
+        tcp_listen(net, server, 80, s_accept, NULL);
         app a = {.connected_at = -1, .requests_to_send = 1, .e = e};
         tcp_connect(net, client, server->addr, 80, &client_app, &a);
         sim_run_until(e, 40000 * MS);

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "services/config.h"
+#include "services/core/config.h"
 #include "services/http/log.h"
 
 #define POOL_MAX 64            /* idle easy handles kept for reuse */

@@ -27,7 +27,7 @@
 
 #include "services/http/env.h"
 #include "services/http/gate.h"
-#include "services/svc.h"
+#include "services/core/svc.h"
 
 #define HTTP_CALL_RESPONSE_MAX (1024 * 1024)
 

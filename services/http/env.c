@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/config.h"
+#include "services/core/config.h"
 
 static const char *const service_keys[SVC_PEER_COUNT] = {"PAYMENT_SERVICE", "INVENTORY_SERVICE",
                                                          "NOTIFICATION_SERVICE"};

@@ -2,7 +2,7 @@
  * env.h: the HTTP runtime's own settings, read from the environment.
  *
  * The service settings (timeouts, retries, capacities, LOG_LEVEL, ...) are parsed by svc_config_load() in
- * services/config.c, shared with the simulator. This module reads what only a process needs: where to
+ * services/core/config.c, shared with the simulator. This module reads what only a process needs: where to
  * listen, how many server threads, the journal file, the catalogue file, the shutdown grace period, and
  * the URLs of every service and of every replica. An empty variable counts as unset (Kubernetes manifests
  * often render optional values as "").
@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "services/shell.h"
+#include "services/core/shell.h"
 
 #define HTTP_URL_MAX 512
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "services/config.h"
+#include "services/core/config.h"
 #include "services/http/log.h"
 
 #define RECORD_MAX_BYTES (16u * 1024 * 1024) /* a longer length field can only be damage */

@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include "services/http/gate.h"
-#include "services/svc.h"
+#include "services/core/svc.h"
 
 typedef struct http_journal http_journal;
 

@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "services/config.h"
-#include "services/jsonw.h"
+#include "services/core/config.h"
+#include "services/core/jsonw.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 

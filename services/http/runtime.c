@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "services/config.h"
+#include "services/core/config.h"
 #include "services/http/client.h"
 #include "services/http/env.h"
 #include "services/http/gate.h"
@@ -31,7 +31,7 @@
 #include "services/http/log.h"
 #include "services/http/server.h"
 #include "services/http/trim.h"
-#include "sim/rng.h"
+#include "base/rng.h"
 
 #define CATALOGUE_FILE_MAX (16 * 1024 * 1024)
 #define DRAIN_POLL_NS (5 * 1000000L)
@@ -46,7 +46,7 @@ typedef struct http_runtime {
     http_journal *journal;
     http_server *server;
     svc_shell *shell;
-    sim_rng rng; /* the same generator as the simulator's (sim/rng.h, no simulator state), used under the gate */
+    pc_rng rng; /* the same generator as the simulator's (base/rng.h, no simulator state), used under the gate */
 } http_runtime;
 
 /* ---- svc_runtime operations ---- */
@@ -63,7 +63,7 @@ static int64_t rt_unix_ms(void *self) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static uint64_t rt_random_u64(void *self) { return sim_rng_u64(&((http_runtime *)self)->rng); }
+static uint64_t rt_random_u64(void *self) { return pc_rng_u64(&((http_runtime *)self)->rng); }
 
 static void rt_call(void *self, const svc_call *call, svc_call_done_fn done, void *ctx) {
     http_client_call(((http_runtime *)self)->client, call, done, ctx);
@@ -100,7 +100,7 @@ static const svc_runtime_ops http_ops = {
 static void seed_rng(http_runtime *rt) {
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) seed = (uint64_t)rt_unix_ms(rt) ^ (uint64_t)getpid();
-    sim_rng_init(&rt->rng, seed, "http-runtime");
+    pc_rng_init(&rt->rng, seed, "http-runtime");
 }
 
 static int read_catalogue_file(http_runtime *rt, char *err, size_t errlen) {

@@ -1,7 +1,7 @@
 /*
  * runtime.h: the HTTP runtime's entry point: one process serves one replica of one service.
  *
- * http_main() reads the settings (services/config.c plus services/http/env.c), creates the shell with the
+ * http_main() reads the settings (services/core/config.c plus services/http/env.c), creates the shell with the
  * svc_runtime implemented here, replays the journal, starts the client thread, the journal writer and the
  * libmicrohttpd workers, logs {"event":"listening",...,"port":N} on stderr, and serves until SIGTERM or
  * SIGINT. Then it stops accepting, marks itself draining (/ready answers 503), waits for the requests in
@@ -17,7 +17,7 @@
 #ifndef PC_HTTP_RUNTIME_H
 #define PC_HTTP_RUNTIME_H
 
-#include "services/shell.h"
+#include "services/core/shell.h"
 
 #define HTTP_RUNTIME_VERSION "1.0.0"
 

@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "services/config.h"
+#include "services/core/config.h"
 #include "services/http/log.h"
 
 #define ALLOW_MAX 64

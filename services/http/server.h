@@ -26,7 +26,7 @@
 #include <stddef.h>
 
 #include "services/http/gate.h"
-#include "services/shell.h"
+#include "services/core/shell.h"
 
 #define HTTP_CONNECTION_TIMEOUT_S 120 /* longer than libcurl's 118 s idle max age: clients retire idle
                                          connections before the server closes them under their feet */

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "sim/engine.h"
-#include "sim/rng.h"
+#include "sim/engine/engine.h"
+#include "base/rng.h"
 
 typedef struct item {
-    sim_rng *rng;
+    pc_rng *rng;
     sim_event_id spare; /* a second timer that is re-armed each time, like an RTO behind a probe */
 } item;
 
@@ -23,7 +23,7 @@ static void noop(sim_engine *e, void *ctx, uint64_t arg) {
 
 static void fire(sim_engine *e, void *ctx, uint64_t arg) {
     item *it = ctx;
-    int64_t delay = 1 + (int64_t)sim_rng_below(it->rng, 2000000);
+    int64_t delay = 1 + (int64_t)pc_rng_below(it->rng, 2000000);
     sim_cancel(e, &it->spare);
     it->spare = sim_after(e, delay * 3, 2, arg, noop, it, 0);
     sim_after(e, delay, 1, arg, fire, it, arg);
@@ -33,12 +33,12 @@ int main(int argc, char **argv) {
     long population = argc > 1 ? atol(argv[1]) : 10000;
     long long target = argc > 2 ? atoll(argv[2]) : 20000000;
     sim_engine *e = sim_engine_new();
-    sim_rng rng;
-    sim_rng_init(&rng, 1, "bench");
+    pc_rng rng;
+    pc_rng_init(&rng, 1, "bench");
     item *items = calloc((size_t)population, sizeof *items);
     for (long i = 0; i < population; i++) {
         items[i].rng = &rng;
-        sim_after(e, (int64_t)sim_rng_below(&rng, 1000000), 1, (uint64_t)i, fire, &items[i], (uint64_t)i);
+        sim_after(e, (int64_t)pc_rng_below(&rng, 1000000), 1, (uint64_t)i, fire, &items[i], (uint64_t)i);
     }
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);

@@ -1,0 +1,331 @@
+#!/bin/bash
+# fidelity.sh: the same scenarios in the lab (real binaries, real kernel) and in bin/sim's model, one table.
+#
+#   sudo lab/fidelity.sh full     the matrix (under 20 minutes): prints the table
+#   sudo lab/fidelity.sh quick    a subset (3 minutes, 4 when it measures again; CI): exit 1 if a difference
+#                                       leaves its bound
+#   sudo lab/fidelity.sh CELL...  only the named cells of the full matrix (e.g. loss50-keep cpu2x80)
+#   sudo lab/fidelity.sh aa [REPS] the A/A measurement (`make fidelity-aa`): every quick cell REPS times
+#                                       (default 5) in the lab alone, and the spread of each judged figure
+#                                       between the lab's runs beside the simulator's spread between seeds
+#
+# The two no-fault cells run first and calibrate the machine (calibrate_machine below: its CPU speed and
+# its packet latency), so every other figure is the simulator's prediction for this box; in quick mode, if
+# either of them misses a bound, both are measured again and the machine recalibrated (calibrate_and_judge).
+# Every cell runs the same command line in both: the lab (lab/lab.sh: bin/loadgen drives the real
+# services and injects the simulator's own actions) and the simulator pooled over FIDELITY_SIM_SEEDS seeds
+# (default 10). Compared: the chaos phase's success rate, p50, p90 and p99 latency, with 95 % intervals
+# (the lab's from its sample, the simulator's from the pooled sample). Bounds (lab/fidelity.c):
+# success within 3 percentage points, p50 and p99 within 15 % of the simulator's value, or within the
+# sampling interval of the difference when that is wider. The lab's reports and request records are kept
+# in build/fidelity/<mode>/. Exit status: 0 all within bounds (quick) or table printed (full), 1 a bound
+# missed (quick), 2 the lab failed, 3 something of the lab was left on the machine.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lab.sh
+source "$HERE/lab.sh"
+MODE=${1:-quick}
+SEEDS=${FIDELITY_SIM_SEEDS:-20}
+RATE=${FIDELITY_RATE:-20}
+OUTDIR=$LAB_ROOT/build/fidelity/$MODE
+LINK=(--link payment:inventory --direction to)
+
+# name | chaos seconds | options (besides --seed, phases, --rate)
+FULL=(
+	"none-keep|40|"
+	"none-fresh|40|--downstream-keepalive off"
+	"loss20-keep|40|--loss 20% ${LINK[*]}"
+	"loss50-keep|40|--loss 50% ${LINK[*]}"
+	"loss80-keep|40|--loss 80% ${LINK[*]}"
+	"loss20-fresh|40|--loss 20% ${LINK[*]} --downstream-keepalive off"
+	"loss50-fresh|40|--loss 50% ${LINK[*]} --downstream-keepalive off"
+	"loss80-fresh|40|--loss 80% ${LINK[*]} --downstream-keepalive off"
+	"cpu1x80|40|--cpu-workers 1 --cpu-load 80 --cpu-target payment"
+	"cpu2x80|40|--cpu-workers 2 --cpu-load 80 --cpu-target payment"
+	"cpu2x100|40|--cpu-workers 2 --cpu-load 100 --cpu-target payment"
+	"kill-inventory|40|--pod-kill inventory@10s"
+	"exp-cpu-stress-100|0|--experiment chaos-experiments/05-stress-chaos.yaml --object cpu-stress-100-percent"
+)
+# The CI subset: the cells whose every bound the model meets on this machine in every lab run so far
+# (docs/calibration.md lists the misses of the full matrix). cpu1x80 agrees on average but its lab p50 moved
+# from 14 ms to 5.5 ms between two runs (the median sits on the steep edge of a bimodal distribution), too
+# unstable for a gate; so is loss20-keep's p99, which sits between two points of the retransmission
+# lattice (420 or 830 ms, depending on whether ~1 % of requests needed a second RTO), and loss80-keep's
+# success rate: over eight lab runs it spread 85.2-91.8 % (sd 2.8 pp, twice the binomial 1.5 pp, mean 88.4 %
+# against the simulator's 87.8 %), because requests that share a kept-alive connection share its fate
+# (its RTO backoff, its lost segments), so they are not independent samples. With fresh connections they are.
+QUICK=(
+	"none-keep|20|"
+	"none-fresh|20|--downstream-keepalive off"
+	"loss20-fresh|25|--loss 20% ${LINK[*]} --downstream-keepalive off"
+	"loss50-fresh|25|--loss 50% ${LINK[*]} --downstream-keepalive off"
+	"loss80-fresh|25|--loss 80% ${LINK[*]} --downstream-keepalive off"
+)
+
+case $MODE in
+full) CELLS=("${FULL[@]}") ;;
+quick) CELLS=("${QUICK[@]}") ;;
+aa)
+	CELLS=("${QUICK[@]}")
+	REPS=${2:-${FIDELITY_AA_REPS:-5}}
+	[[ $REPS =~ ^[0-9]+$ ]] && [ "$REPS" -ge 2 ] && [ "$REPS" -le 50 ] || lab_die "fidelity.sh aa [REPS]: REPS is 2..50"
+	;;
+*)
+	CELLS=()
+	for want in "$@"; do
+		for c in "${FULL[@]}"; do [ "${c%%|*}" = "$want" ] && CELLS+=("$c"); done
+	done
+	[ ${#CELLS[@]} -gt 0 ] || lab_die "usage: fidelity.sh full|quick|CELL... (cells: $(for c in "${FULL[@]}"; do printf '%s ' "${c%%|*}"; done))"
+	# the no-fault cells calibrate the machine (below), so they always run, first
+	for c in "${FULL[1]}" "${FULL[0]}"; do
+		case " ${*} " in *" ${c%%|*} "*) ;; *) CELLS=("$c" "${CELLS[@]}") ;; esac
+	done
+	MODE=cells
+	OUTDIR=$LAB_ROOT/build/fidelity/cells
+	;;
+esac
+
+cd "$LAB_ROOT" || exit 2
+mkdir -p "$OUTDIR"
+T0=$(date +%s)
+lab_begin
+trap 'lab_end; exit 130' INT TERM
+trap 'lab_end' EXIT
+
+cell_args() { # cell -> the options both sides run
+	local spec=$1 chaos opts
+	chaos=$(cut -d'|' -f2 <<<"$spec")
+	opts=$(cut -d'|' -f3 <<<"$spec")
+	echo "--seed 1 --rate $RATE --baseline 5s --chaos ${chaos}s --recovery 5s $opts"
+}
+
+# the topology once (replica counts and limits are the same in every cell), then every cell on fresh pods
+read -r -a first <<<"$(cell_args "${CELLS[0]}")"
+lab_plan "${first[@]}"
+lab_up
+TABLE=$OUTDIR/table.txt
+{
+	echo "fidelity ($MODE): the chaos phase of each scenario, lab (real services, nftables loss, stress-ng in the"
+	echo "pods' cgroups) vs bin/sim pooled over $SEEDS seeds; 95 % intervals in brackets. Bounds: success +-3 pp,"
+	echo "p50/p99 +-15 % of the simulator's value, or within the sampling interval if wider (the difference inside"
+	echo "its 95 % interval, or one side's value inside the other's interval)."
+	echo "Loss is injected with nftables numgen in the node's prerouting hook (this kernel has no netem)."
+	printf '%-24s %-8s %-24s %-24s %10s %10s   %s\n' "scenario" "metric" "lab [95% CI]" "sim [95% CI]" "diff" "bound" "ok"
+} >"$TABLE"
+# CPU used by other jobs over the next 2 s (the lab is idle between cells), in CPUs
+others_now() {
+	local b0 b1
+	read -r b0 _ <<<"$(lab_cpu_sample)"
+	sleep 2
+	read -r b1 _ <<<"$(lab_cpu_sample)"
+	awk -v d=$((b1 - b0)) 'BEGIN { printf "%.2f", d / 2e9 }'
+}
+
+# One cell in the lab: its records, its report and the simulator's report for seed 1. Sets OTHERS[name]
+# (the CPU other jobs of the machine used meanwhile) and LOAD[name].
+lab_cell() {
+	local name=$1 spec=$2 args load_before busy0 ours0 t0 busy1 ours1 t1
+	read -r -a args <<<"$(cell_args "$spec")"
+	lab_plan "${args[@]}"
+	lab_pods_start
+	load_before=$(cut -d' ' -f1 /proc/loadavg)
+	lab_log "cell $name: ${args[*]} (load average $load_before)"
+	read -r busy0 ours0 t0 <<<"$(lab_cpu_sample) $(date +%s%N)"
+	if ! lab_load "${args[@]}" --records "$OUTDIR/$name.csv" >"$OUTDIR/$name.lab.txt" 2>"$OUTDIR/$name.lab.log"; then
+		tail -5 "$OUTDIR/$name.lab.log" >&2
+		lab_die "cell $name: the lab run failed"
+	fi
+	read -r busy1 ours1 t1 <<<"$(lab_cpu_sample) $(date +%s%N)"
+	lab_pods_stop
+	OTHERS["$name"]=$(awk -v b=$((busy1 - busy0)) -v o=$((ours1 - ours0)) -v t=$((t1 - t0)) \
+		'BEGIN { x = (b - o) / t; if (x < 0) x = 0; printf "%.2f", x }')
+	LOAD["$name"]="$load_before -> $(cut -d' ' -f1 /proc/loadavg)"
+	"$LAB_BIN/sim" "${args[@]}" "${MACHINE[@]}" >"$OUTDIR/$name.sim.txt" 2>/dev/null
+}
+
+# One cell's row: the lab's records against the simulator pooled over SEEDS seeds, on this machine's
+# calibration; every cell but the two that calibrated it gets its link latency refitted to its own
+# baseline phase first (--refit-link): the box's speed drifts by 15-40 % within minutes (a CI run here:
+# the calibration cells at 22.8 us, loss 20 % fresh's baseline a minute later at 41.3 us), and that drift
+# is not the model's error. Sets ROW_RC (0 ok, 1 a bound missed).
+compare_cell() {
+	local name=$1 spec=$2 args cal=(--refit-link)
+	read -r -a args <<<"$(cell_args "$spec")"
+	case $name in none-keep | none-fresh) cal=(--calibration-cell) ;; esac
+	ROW_RC=0
+	"$LAB_BIN/loadgen" --compare "$OUTDIR/$name.csv" --sim-seeds "$SEEDS" --name "$name" "${cal[@]}" \
+		"${args[@]}" "${MACHINE[@]}" >"$OUTDIR/$name.row" || ROW_RC=$?
+	[ $ROW_RC -ge 2 ] && lab_die "cell $name: the comparison failed"
+	printf '%-24s machine: other jobs used %s of 2 CPUs during the run; load average %s\n' "" \
+		"${OTHERS[$name]}" "${LOAD[$name]}" >>"$OUTDIR/$name.row"
+}
+
+# The service CPU of a report (ms, summed over pods)
+service_cpu() { awk '/^CPU/ { on = 1; next } on && /^TCP/ { on = 0 } on && NF >= 6 && $1 ~ /-[0-9]+$/ { s += $5 } END { printf "%.1f", s }' "$1"; }
+
+# This machine against the one the simulator's defaults were measured on (docs/calibration.md): two
+# properties of the box, measured from the first run of the two no-fault cells before any cell is judged,
+# so that every other figure is a prediction for this machine:
+# - CPU speed: the services' CPU time (cpuacct) in the lab over the model's for the same requests, one
+#   factor for every piece of work (--cpu-scale);
+# - the one-way latency of a packet between two pods (--link-latency: veth, bridge, softirq), fitted to
+#   the two cells' p50s together (the model as much too fast for one as too slow for the other), which are
+#   then marked "cal": still judged, as the ratio between them is still a prediction. Their p99 is the
+#   host's no-fault tail, which the model lacks (docs/lab.md): shown, and not judged. It is the
+#   hypervisor's and the kernel's, not our code's: a CI machine of the same kind ran the no-fault chain
+#   15-20 % faster than the one the defaults come from, with the same code.
+calibrate_machine() {
+	local lab sim fit args c
+	lab=$(awk -v a="$(service_cpu "$OUTDIR/none-keep.lab.txt")" -v b="$(service_cpu "$OUTDIR/none-fresh.lab.txt")" 'BEGIN { print a + b }')
+	sim=$(awk -v a="$(service_cpu "$OUTDIR/none-keep.sim.txt")" -v b="$(service_cpu "$OUTDIR/none-fresh.sim.txt")" 'BEGIN { print a + b }')
+	CPU_SCALE=$(awk -v l="$lab" -v s="$sim" 'BEGIN { k = s > 0 ? l / s : 1; if (k < 0.5) k = 0.5; if (k > 2) k = 2; printf "%.3f", k }')
+	read -r -a args <<<"$(cell_args "$(cell_spec none-keep)")"
+	fit=$("$LAB_BIN/loadgen" --fit-link "$OUTDIR/none-keep.csv,$OUTDIR/none-fresh.csv" --sim-seeds "$SEEDS" \
+		"${args[@]}" --cpu-scale "$CPU_SCALE") || lab_die "the machine's calibration failed"
+	read -r LINK_NS FIT_KEEP FIT_FRESH FIT_ATMIN FIT_ATMAX <<<"$fit"
+	MACHINE=(--cpu-scale "$CPU_SCALE" --link-latency "${LINK_NS}ns")
+	awk -v k="$CPU_SCALE" -v l="$lab" -v s="$sim" -v w="$LINK_NS" -v p="$FIT_KEEP" -v q="$FIT_FRESH" \
+		-v a="$FIT_ATMIN" -v m="$FIT_ATMAX" 'BEGIN {
+		printf "machine: CPU time per piece of work x%.3f of the defaults (service CPU of the two no-fault cells: lab %.0f ms,\n", k, l
+		printf "  model %.0f ms); one-way packet latency %.1f us, fitted to their p50s (%.2f and %.2f ms)", s, w / 1000, p, q
+		if (a >= 0) printf " (the lab is faster than the model at the smallest latency tried)"
+		if (m <= 0) printf " (the lab is slower than the model at the largest latency tried)"
+		printf "; defaults x1, 50 us.\n  The simulator runs every cell with --cpu-scale %s --link-latency %.1fus\n", k, w / 1000 }' |
+		tee -a "$TABLE" >&2
+	for c in none-keep none-fresh; do # their simulator reports on this machine's calibration
+		read -r -a args <<<"$(cell_args "$(cell_spec "$c")")"
+		"$LAB_BIN/sim" "${args[@]}" "${MACHINE[@]}" >"$OUTDIR/$c.sim.txt" 2>/dev/null
+	done
+}
+
+cell_spec() { local c; for c in "${CELLS[@]}"; do [ "${c%%|*}" = "$1" ] && echo "$c"; done; }
+
+# calm_down CPUS: after a miss while other jobs used CPUS, waits (bounded) until they use at most 0.3 CPUs;
+# sets WHY to the reason the measurement is repeated.
+calm_down() {
+	WHY="missed a bound"
+	if awk -v o="$1" 'BEGIN { exit !(o > 0.3) }'; then
+		WHY="missed a bound while other jobs used $1 CPUs"
+		for _ in 1 2 3 4 5 6 7 8 9 10; do awk -v o="$(others_now)" 'BEGIN { exit !(o > 0.3) }' || break; done
+	fi
+}
+
+# The two no-fault cells: measured, the machine calibrated on them, both judged. Sets CAL_ROW_RC[cell] and
+# CAL_RC (0 ok, 1 a bound missed).
+calibrate_and_judge() {
+	local c
+	lab_cell none-keep "$(cell_spec none-keep)"
+	lab_cell none-fresh "$(cell_spec none-fresh)"
+	calibrate_machine
+	CAL_RC=0
+	for c in none-keep none-fresh; do
+		compare_cell "$c" "$(cell_spec "$c")"
+		CAL_ROW_RC[$c]=$ROW_RC
+		[ $ROW_RC = 1 ] && CAL_RC=1
+	done
+}
+
+# The A/A measurement: every cell REPS times in the lab (the machine calibrated once, on the first run of the
+# no-fault cells, which is their run 1), then per cell the lab's run-to-run spread of each figure beside the
+# simulator's seed-to-seed spread at this machine's calibration (loadgen --aa). Records: CELL.rN.csv.
+run_aa() {
+	local rep spec name runs args
+	for rep in $(seq 1 "$REPS"); do
+		for spec in "${CELLS[@]}"; do
+			name=${spec%%|*}
+			if [ "$rep" = 1 ] && { [ "$name" = none-keep ] || [ "$name" = none-fresh ]; }; then
+				cp "$OUTDIR/$name.csv" "$OUTDIR/$name.r1.csv"
+				continue
+			fi
+			lab_cell "$name" "$spec"
+			mv "$OUTDIR/$name.csv" "$OUTDIR/$name.r$rep.csv"
+			lab_log "A/A run $rep of $REPS: $name done (other jobs used ${OTHERS[$name]} CPUs)"
+		done
+	done
+	{
+		echo "A/A: each cell run $REPS times in the lab (the chaos phase of each run), against bin/sim's $SEEDS seeds"
+		echo "at this machine's calibration. Per figure: the lab runs' mean, sd and sd/mean; the simulator's"
+		echo "seeds' mean, sd and sd/mean; lab sd / sim sd; the range one run of the model reaches (99 %) and"
+		echo "how many lab runs fall outside it; then each lab run's value."
+		printf '%-16s %-8s %7s %6s %6s  %7s %6s %6s  %5s  %s\n' cell figure "lab" sd rel sim sd rel ratio \
+			"model's run range, lab runs outside; each lab run"
+	} >>"$TABLE"
+	for spec in "${CELLS[@]}"; do
+		name=${spec%%|*}
+		read -r -a args <<<"$(cell_args "$spec")"
+		runs=$(seq -f "$OUTDIR/$name.r%g.csv" 1 "$REPS" | paste -sd,)
+		"$LAB_BIN/loadgen" --aa "$runs" --sim-seeds "$SEEDS" --name "$name" "${args[@]}" "${MACHINE[@]}" \
+			>>"$TABLE" || lab_die "cell $name: the A/A table failed"
+	done
+	echo "$REPS runs of ${#CELLS[@]} cells; $(($(date +%s) - T0)) s in all" >>"$TABLE"
+}
+
+MISSES=0
+MACHINE=()
+declare -A LOAD OTHERS CAL_ROW_RC
+calibrate_and_judge
+if [ "$MODE" = aa ]; then
+	run_aa
+	lab_end
+	trap - EXIT INT TERM
+	cat "$TABLE"
+	[ "${LAB_LEAK:-0}" = 1 ] && exit 3
+	exit 0
+fi
+# quick (CI): the calibration cells are judged on the ratio between their p50s, one link latency fitted to
+# both; the box's speed drifts by 15-40 % within minutes, and a drift between the two measurements (a CI run:
+# none-keep's lab p50 1.18 ms against 0.96, none-fresh's 1.60 against 1.36, both within bounds when measured
+# again) makes them miss together. Re-measuring one cell against the old calibration cannot fix that, so a
+# miss here measures both again and recalibrates; the second measurement decides, as for any cell (below).
+if [ "$MODE" = quick ] && [ $CAL_RC = 1 ]; then
+	cat "$OUTDIR/none-keep.row" "$OUTDIR/none-fresh.row" >&2
+	calm_down "$(awk -v a="${OTHERS[none-keep]}" -v b="${OTHERS[none-fresh]}" 'BEGIN { print (a > b ? a : b) }')"
+	lab_log "calibration cells: $WHY; measuring both again and recalibrating"
+	for c in none-keep none-fresh; do cp "$OUTDIR/$c.row" "$OUTDIR/$c.first.row"; done
+	echo "calibration cells measured again ($WHY): the machine line below replaces the one above" | tee -a "$TABLE" >&2
+	calibrate_and_judge
+	for c in none-keep none-fresh; do
+		echo "$(printf '%-24s' '')(second measurement with a new calibration: the first $WHY, see $c.first.row)" >>"$OUTDIR/$c.row"
+	done
+fi
+for spec in "${CELLS[@]}"; do
+	name=${spec%%|*}
+	case $name in
+	none-keep | none-fresh) ROW_RC=${CAL_ROW_RC[$name]} ;; # judged above, with the calibration
+	*)
+		lab_cell "$name" "$spec"
+		compare_cell "$name" "$spec"
+		# quick (CI): each cell makes three comparisons at the 95 % level, so a model that is right still
+		# misses one of the fifteen now and then by sampling alone (a lab success rate of 91.8 % [89.0-93.9]
+		# where its other runs gave 85-86 % and the simulator 87.8 %). A cell that misses is measured once
+		# more, after the machine has calmed down if other jobs were using it, and the second measurement
+		# decides: a real model error misses twice, a sampling accident twice in a row has odds of about 1 in
+		# 400. Once per run, and only while the run stays within its 4 minutes.
+		chaos_s=$(cut -d'|' -f2 <<<"$spec")
+		if [ "$MODE" = quick ] && [ $ROW_RC = 1 ] && [ -z "${RETRIED:-}" ] &&
+			[ $(($(date +%s) - T0 + chaos_s + 30)) -lt 240 ]; then
+			RETRIED=1
+			cat "$OUTDIR/$name.row" >&2
+			calm_down "${OTHERS[$name]}"
+			lab_log "cell $name: $WHY; measuring it again"
+			cp "$OUTDIR/$name.row" "$OUTDIR/$name.first.row"
+			lab_cell "$name" "$spec"
+			compare_cell "$name" "$spec"
+			echo "$(printf '%-24s' '')(second measurement: the first $WHY, see $name.first.row)" >>"$OUTDIR/$name.row"
+		fi
+		;;
+	esac
+	[ $ROW_RC = 1 ] && MISSES=$((MISSES + 1))
+	tee -a "$TABLE" <"$OUTDIR/$name.row" >&2
+done
+ELAPSED=$(($(date +%s) - T0))
+echo "$MISSES of ${#CELLS[@]} scenarios outside a bound; $ELAPSED s in all" >>"$TABLE"
+lab_end
+trap - EXIT INT TERM
+cat "$TABLE"
+[ "${LAB_LEAK:-0}" = 1 ] && exit 3
+if [ "$MODE" = quick ] && [ $MISSES -gt 0 ]; then
+	echo "fidelity-quick: FAILED: $MISSES scenario(s) outside a bound (see $OUTDIR)" >&2
+	exit 1
+fi
+exit 0

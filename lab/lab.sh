@@ -1,0 +1,851 @@
+#!/bin/bash
+# lab.sh: the payment system's pods as real processes on this machine, with the simulator's faults injected
+# by the kernel's own mechanisms, driven by bin/loadgen. Root only. See docs/lab.md.
+#
+#   sudo lab/lab.sh run [bin/sim options]    one scenario: build, run, print bin/sim's report, tear down
+#   sudo lab/lab.sh cleanup                  remove whatever a killed lab left behind
+#   sudo lab/lab.sh check                    exit 1 if anything of the lab is left on the machine
+#   lab/lab.sh hook start|stop|collect|begin ID   (called by bin/loadgen inside a run; needs LAB_DIR)
+#
+# What it builds (names all start with pc-lab, so cleanup and the leak check know what is ours):
+#   netns pc-lab-node      a bridge br0 (10.244.0.1/16, 192.168.49.254/24), IP forwarding, and the nftables
+#                          table `ip pclab`: kube-proxy-like DNAT for the Service IPs (numgen random over the
+#                          READY backends, per connection), the chaos rules, the fault ledger's counters
+#   netns pc-lab-<pod>     one per pod (payment-0.. from the plan's replica counts), eth0 = a veth into br0
+#                          with the pod IP as a /32 and the node as gateway, so every packet between pods
+#                          crosses the node's IP layer (conntrack, DNAT, the chaos rules) as on a CNI node
+#   netns pc-lab-client    the load generator, 192.168.49.1
+#   cgroups (v1)           cpu/pc-lab-<pod> (cfs_quota_us from the pod's CPU limit, period 100 ms),
+#                          memory/pc-lab-<pod> (limit), cpuacct/pc-lab-<pod>/{app,stress} (CPU accounting),
+#                          pids/pc-lab (every process the lab starts, for the cleanup)
+#   LAB_DIR                a temporary directory: plan, pod logs, journals, state files
+# The Service IPs are also local addresses of the node: a connection to a Service with no ready endpoint
+# is not DNAT-ed, reaches the node's closed port and is refused, as kube-proxy's reject rule does.
+#
+# Faults (from the plan that bin/loadgen writes for the same options and seed, so the lab injects the
+# simulator's actions on the pods the simulator selected):
+#   loss         dropped in the node's prerouting hook at raw priority (before conntrack and DNAT), on packets
+#                from the sender pods whose destination, as the sender wrote it, is in the action's set
+#                (pod IPs, plus the Service IP for bin/sim's --link). The sender's stack believes the
+#                packet left, as with netem. nftables `numgen random mod 10000 < P*100`: i.i.d. per packet.
+#                This kernel has no netem, so correlation, delay and jitter cannot be injected: refused.
+#   CPU stress   stress-ng --cpu W --cpu-load L --cpu-load-slice 10 --cpu-method sqrt in the pod's cgroups
+#                (it writes itself into the cgroups before exec: it never runs outside them)
+#   memory       stress-ng --vm W --vm-bytes SIZE --vm-hang 0 (0.15.06 divides SIZE among the workers; touch
+#                once, then hold) in the pod's cgroups
+#   pod kill     SIGKILL of everything in the pod's cgroup, its network namespace deleted (its IP vanishes:
+#                a SYN DNAT-ed to it gets "host unreachable" after neighbour resolution fails), endpoints
+#                updated after the endpoint delay; the replacement (same IP: a deviation from Kubernetes,
+#                whose replacement gets a new one) starts after the restart and start delays, is ready
+#                when /ready answers after the readiness delay, and rejoins the Service after the endpoint
+#                delay. While it is gone, calls to its pod IP are refused at once, as the simulator does
+#                for a pod whose headless DNS record is gone.
+set -u
+export LC_ALL=C
+
+LAB_SH=$(readlink -f "${BASH_SOURCE[0]}")
+LAB_HERE=$(dirname "$LAB_SH")
+LAB_ROOT=$(cd "$LAB_HERE/.." && pwd)
+LAB_BIN=${PC_BIN_DIR:-$LAB_ROOT/bin}
+CG=/sys/fs/cgroup
+NODE=pc-lab-node
+CLIENT=pc-lab-client
+CLIENT_IP=192.168.49.1
+NODE_IP=10.244.0.1
+THREADS=${LAB_THREADS:-8}          # k8s/deployment.yaml: THREADS "8" for every service
+# cpu.shares of the pods' and the load generator's groups: other jobs on this machine (compilers, tests)
+# would otherwise take CPU time from the pods that the simulator's node (2 CPUs, nothing but the pods)
+# never loses; 262144 is the largest weight (the measurement helper's probes use the same). The quota
+# (the pod's CPU limit) is unchanged: shares only decide who runs first below it.
+SHARES=${LAB_SHARES:-262144}
+LOG_LEVEL=${LAB_LOG_LEVEL:-warn}  # keep log I/O out of the measurement
+
+lab_log() { echo "lab: $*" >&2; }
+lab_die() { echo "lab: error: $*" >&2; exit 2; }
+
+ns_exec() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" "$@"; }
+node_nft() { ns_exec "$NODE" nft "$@"; }
+
+# ---------------------------------------------------------------------------------------------------
+# preconditions
+
+lab_require() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "lab: must run as root: it creates network namespaces, veths, nftables rules and cgroups, and" \
+			"moves processes into cgroups (try: sudo make fidelity-quick)" >&2
+		exit 2
+	fi
+	local t
+	for t in ip nft nsenter stress-ng curl; do
+		command -v "$t" >/dev/null || lab_die "needs $t (Debian: apt-get install -y iproute2 nftables util-linux stress-ng curl)"
+	done
+	for t in cpu cpuacct memory pids; do
+		[ -d "$CG/$t" ] || lab_die "needs the cgroup v1 $t hierarchy at $CG/$t (this lab does not drive cgroup v2)"
+	done
+	[ -x "$LAB_BIN/loadgen" ] && [ -x "$LAB_BIN/payment-service" ] || lab_die "build first: make (no $LAB_BIN/loadgen)"
+	ip netns list 2>/dev/null | grep -q '^pc-lab' && lab_die "a lab is already running (or was left behind: sudo $LAB_SH cleanup)"
+	return 0
+}
+
+# 1 when this kernel has sch_netem (tried in a scratch namespace, never on the host's devices)
+lab_has_netem() {
+	local ns=pc-lab-netemprobe r=0
+	ip netns add $ns 2>/dev/null || return 1
+	ip -n $ns link set lo up
+	ns_exec $ns tc qdisc add dev lo root netem loss 1% 2>/dev/null && r=1
+	ip netns del $ns
+	[ $r = 1 ]
+}
+
+# ---------------------------------------------------------------------------------------------------
+# bookkeeping: plan, pods, addresses
+
+lab_load_plan() { # shellcheck disable=SC1091
+	declare -ga ACT_NAME ACT_KIND ACT_START_MS ACT_END_MS ACT_PODS ACT_NET ACT_LOSS_PCT ACT_CORR_PCT \
+		ACT_DELAY_US ACT_JITTER_US ACT_DUP_PCT ACT_CORRUPT_PCT ACT_CPU_WORKERS ACT_CPU_LOAD ACT_MEM_WORKERS \
+		ACT_MEM_BYTES ACT_RESTART_DELAY_MS RULE_ACT RULE_SRC RULE_DST RULE_NETS RULE_ANY
+	source "$LAB_DIR/plan.sh"
+}
+
+# svc_index NAME -> 0/1/2
+svc_index() { local i; for i in 0 1 2; do [ "${PLAN_SERVICES[$i]}" = "$1" ] && { echo $i; return; }; done; echo -1; }
+pod_svc() { echo "${1%-*}"; }
+pod_ip() { cat "$LAB_DIR/ip/$1"; }
+
+# Every pod in order, with its address: the simulator's IPAM (10.244.0.10, .11, ... in pod order).
+lab_assign_pods() {
+	mkdir -p "$LAB_DIR/ip" "$LAB_DIR/state" "$LAB_DIR/pid" "$LAB_DIR/restarts" "$LAB_DIR/oom" "$LAB_DIR/logs" \
+		"$LAB_DIR/journal" "$LAB_DIR/stress" "$LAB_DIR/ready"
+	: >"$LAB_DIR/pods"
+	local s k n=10
+	for s in 0 1 2; do
+		for ((k = 0; k < PLAN_REPLICAS[s]; k++)); do
+			local pod=${PLAN_SERVICES[$s]}-$k
+			echo "$pod" >>"$LAB_DIR/pods"
+			echo "10.244.$((n / 256)).$((n % 256))" >"$LAB_DIR/ip/$pod"
+			n=$((n + 1))
+		done
+	done
+	LAB_PODS=$(cat "$LAB_DIR/pods")
+}
+
+# ---------------------------------------------------------------------------------------------------
+# the node, the pods' network namespaces, the cgroups
+
+lab_node_up() {
+	ip netns add $NODE
+	ip -n $NODE link set lo up
+	ip -n $NODE link add br0 type bridge
+	ip -n $NODE addr add $NODE_IP/16 dev br0
+	ip -n $NODE addr add 192.168.49.254/24 dev br0
+	ip -n $NODE link set br0 up
+	local v
+	for v in "${PLAN_VIPS[@]}"; do ip -n $NODE addr add "$v/32" dev lo; done
+	ns_exec $NODE sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 \
+		net.ipv4.conf.br0.send_redirects=0 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.br0.rp_filter=0
+	lab_nft_base
+	# the client
+	ip netns add $CLIENT
+	ip -n $NODE link add vcl type veth peer name eth0 netns $CLIENT
+	ip -n $NODE link set vcl master br0 up
+	ip -n $CLIENT link set lo up
+	ip -n $CLIENT addr add $CLIENT_IP/24 dev eth0
+	ip -n $CLIENT link set eth0 up
+	ip -n $CLIENT route add default via 192.168.49.254
+}
+
+# The pod's namespace and veth (also for a replacement pod).
+pod_net_up() {
+	local pod=$1 ip veth
+	ip=$(pod_ip "$pod")
+	veth=v${ip##*.}
+	ip netns add "pc-lab-$pod"
+	ip -n "pc-lab-$pod" link set lo up
+	ip -n $NODE link add "$veth" type veth peer name eth0 netns "pc-lab-$pod"
+	ip -n $NODE link set "$veth" master br0 up
+	ip -n "pc-lab-$pod" addr add "$ip/32" dev eth0
+	ip -n "pc-lab-$pod" link set eth0 up
+	ip -n "pc-lab-$pod" route add $NODE_IP dev eth0 scope link
+	ip -n "pc-lab-$pod" route add default via $NODE_IP dev eth0
+	# the node forgets the old MAC of a re-created pod at once, as a new pod's first ARP would teach it
+	ip -n $NODE neigh del "$ip" dev br0 2>/dev/null || true
+}
+
+pod_cgroups_up() {
+	local pod=$1 s
+	s=$(svc_index "$(pod_svc "$pod")")
+	mkdir -p "$CG/cpu/pc-lab-$pod" "$CG/cpuacct/pc-lab-$pod/app" "$CG/cpuacct/pc-lab-$pod/stress" "$CG/memory/pc-lab-$pod"
+	echo 100000 >"$CG/cpu/pc-lab-$pod/cpu.cfs_period_us"
+	echo "${PLAN_CPU_QUOTA_US[$s]}" >"$CG/cpu/pc-lab-$pod/cpu.cfs_quota_us"
+	echo "$SHARES" >"$CG/cpu/pc-lab-$pod/cpu.shares"
+	echo "${PLAN_MEM_LIMIT[$s]}" >"$CG/memory/pc-lab-$pod/memory.limit_in_bytes"
+}
+
+# ---------------------------------------------------------------------------------------------------
+# nftables in the node namespace
+
+lab_nft_base() {
+	local s svc
+	{
+		echo "table ip pclab {"
+		echo "  set dead { type ipv4_addr; }"
+		for s in 0 1 2; do
+			svc=${PLAN_SERVICES[$s]}
+			echo "  set p_$svc { type ipv4_addr; }"
+			echo "  chain svc_$svc {"
+			echo "  }"
+		done
+		echo "  chain chaos {"
+		echo "  }"
+		echo "  chain ledger_pre {"
+		echo "    type filter hook prerouting priority -310; policy accept;"
+		echo "  }"
+		echo "  chain chaos_pre {"
+		echo "    type filter hook prerouting priority raw; policy accept;"
+		echo "    jump chaos"
+		echo "  }"
+		echo "  chain ledger_post {"
+		echo "    type filter hook prerouting priority -290; policy accept;"
+		echo "  }"
+		echo "  chain mark_dead {"
+		echo "    type filter hook prerouting priority -150; policy accept;"
+		echo "    ip daddr @dead meta mark set meta mark or 0x1"
+		echo "  }"
+		echo "  chain nat_pre {"
+		echo "    type nat hook prerouting priority dstnat; policy accept;"
+		for s in 0 1 2; do
+			echo "    ip daddr ${PLAN_VIPS[$s]} tcp dport ${PLAN_PORTS[$s]} jump svc_${PLAN_SERVICES[$s]}"
+		done
+		echo "  }"
+		echo "  chain forward_filter {"
+		echo "    type filter hook forward priority filter; policy accept;"
+		echo "    meta mark & 0x1 == 0x1 reject with tcp reset"
+		echo "  }"
+		echo "}"
+	} | node_nft -f - || lab_die "cannot load the node's nftables table"
+}
+
+# The fault ledger: per (sender, destination as written), packets seen before the chaos rules (pre),
+# after them (post), and after them with the fault mark (faulted but not dropped).
+lab_nft_ledger() {
+	local srcs="client" dsts="client" s svc src dst
+	for s in 0 1 2; do
+		svc=${PLAN_SERVICES[$s]}
+		srcs="$srcs $svc"
+		dsts="$dsts $svc-vip $svc-pod"
+	done
+	{
+		echo "flush chain ip pclab ledger_pre"
+		echo "flush chain ip pclab ledger_post"
+		for src in $srcs; do
+			for dst in $dsts; do
+				local m="" n=l_${src}_${dst//-/_}
+				case $src in client) m="ip saddr $CLIENT_IP" ;; *) m="ip saddr @p_$src" ;; esac
+				case $dst in
+				client) m="$m ip daddr $CLIENT_IP" ;;
+				*-vip) m="$m ip daddr ${PLAN_VIPS[$(svc_index "${dst%-vip}")]}" ;;
+				*-pod) m="$m ip daddr @p_${dst%-pod}" ;;
+				esac
+				echo "add counter ip pclab ${n}_pre"
+				echo "add counter ip pclab ${n}_post"
+				echo "add counter ip pclab ${n}_postf"
+				echo "add rule ip pclab ledger_pre $m counter name \"${n}_pre\""
+				echo "add rule ip pclab ledger_post $m counter name \"${n}_post\""
+				echo "add rule ip pclab ledger_post $m meta mark & 0x2 == 0x2 counter name \"${n}_postf\""
+			done
+		done
+	} | node_nft -f - || lab_die "cannot load the ledger rules"
+}
+
+lab_nft_pod_sets() {
+	local s svc pod ips
+	for s in 0 1 2; do
+		svc=${PLAN_SERVICES[$s]}
+		ips=""
+		for pod in $LAB_PODS; do [ "$(pod_svc "$pod")" = "$svc" ] && ips="$ips${ips:+, }$(pod_ip "$pod")"; done
+		node_nft "flush set ip pclab p_$svc"
+		[ -n "$ips" ] && node_nft "add element ip pclab p_$svc { $ips }"
+	done
+}
+
+# The Service's DNAT: numgen random over the pods marked ready, one choice per new connection.
+svc_sync() {
+	local svc=$1 s map="" n=0 pod
+	s=$(svc_index "$svc")
+	for pod in $LAB_PODS; do
+		[ "$(pod_svc "$pod")" = "$svc" ] && [ -e "$LAB_DIR/ready/$pod" ] || continue
+		map="$map${map:+, }$n : $(pod_ip "$pod")"
+		n=$((n + 1))
+	done
+	{
+		echo "flush chain ip pclab svc_$svc"
+		[ $n -gt 0 ] && echo "add rule ip pclab svc_$svc dnat to numgen random mod $n map { $map }"
+	} | node_nft -f -
+	echo "$(date +%s.%N) endpoints $svc: $n ready" >>"$LAB_DIR/events"
+}
+
+# ---------------------------------------------------------------------------------------------------
+# pods: processes
+
+pod_env() {
+	local pod=$1 svc k s peers
+	svc=$(pod_svc "$pod")
+	k=${pod##*-}
+	s=$(svc_index "$svc")
+	echo "PORT=${PLAN_PORTS[$s]}"
+	echo "POD_NAME=$pod"
+	echo "REPLICA_INDEX=$k"
+	echo "THREADS=$THREADS"
+	echo "LOG_LEVEL=$LOG_LEVEL"
+	echo "JOURNAL_PATH=$LAB_DIR/journal/$pod"
+	local t up
+	for t in 0 1 2; do
+		up=$(echo "${PLAN_SERVICES[$t]}" | tr a-z A-Z)
+		echo "${up}_REPLICAS=${PLAN_REPLICAS[$t]}"
+		echo "${up}_SERVICE=http://${PLAN_VIPS[$t]}:${PLAN_PORTS[$t]}"
+		peers=""
+		local j
+		for ((j = 0; j < PLAN_REPLICAS[t]; j++)); do
+			peers="$peers${peers:+,}http://$(pod_ip "${PLAN_SERVICES[$t]}-$j"):${PLAN_PORTS[$t]}"
+		done
+		echo "${up}_PEERS=$peers"
+	done
+	local e
+	for e in "${PLAN_ENV[@]}"; do echo "$e"; done
+}
+
+# Starts the service process in the pod's network namespace and cgroups.
+pod_exec() {
+	local pod=$1 svc
+	svc=$(pod_svc "$pod")
+	mapfile -t env < <(pod_env "$pod")
+	(
+		echo $BASHPID >"$CG/cpu/pc-lab-$pod/cgroup.procs"
+		echo $BASHPID >"$CG/cpuacct/pc-lab-$pod/app/cgroup.procs"
+		echo $BASHPID >"$CG/memory/pc-lab-$pod/cgroup.procs"
+		exec nsenter --net=/run/netns/pc-lab-"$pod" env -i PATH=/usr/bin:/bin "${env[@]}" \
+			"$LAB_BIN/$svc-service"
+	) >>"$LAB_DIR/logs/$pod.log" 2>&1 &
+	echo $! >"$LAB_DIR/pid/$pod"
+	disown $! 2>/dev/null
+	echo running >"$LAB_DIR/state/$pod"
+	echo "$(date +%s.%N) start $pod pid $!" >>"$LAB_DIR/events"
+}
+
+pod_ready_probe() { # 0 when GET /ready answers 200 within 1 s (the manifest's timeoutSeconds)
+	local pod=$1 s code
+	s=$(svc_index "$(pod_svc "$pod")")
+	code=$(ns_exec $NODE curl -s -m 1 -o /dev/null -w '%{http_code}' "http://$(pod_ip "$pod"):${PLAN_PORTS[$s]}/ready" 2>/dev/null)
+	[ "$code" = 200 ]
+}
+
+# Kills every process of the pod (service and stressors), by pid, from its cgroup.
+pod_kill_procs() {
+	local pod=$1 p i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		local left=0
+		for p in $(cat "$CG/cpu/pc-lab-$pod/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; left=1; done
+		[ $left = 0 ] && break
+		sleep 0.05
+	done
+}
+
+# A (re)started pod: wait for the start delay, run, probe readiness after the readiness delay and every
+# period, then join the Service after the endpoint delay (the simulator's timeline).
+pod_boot_timeline() {
+	local pod=$1 s
+	s=$(svc_index "$(pod_svc "$pod")")
+	sleep "$(ms_to_s "${PLAN_START_DELAY_MS[$s]}")"
+	[ "$(cat "$LAB_DIR/state/$pod")" = starting ] || return 0
+	pod_exec "$pod"
+	sleep "$(ms_to_s "${PLAN_READY_DELAY_MS[$s]}")"
+	until pod_ready_probe "$pod"; do
+		[ "$(cat "$LAB_DIR/state/$pod")" = running ] || return 0
+		sleep "$(ms_to_s "${PLAN_READY_PERIOD_MS[$s]}")"
+	done
+	echo "$(date +%s.%N) ready $pod" >>"$LAB_DIR/events"
+	sleep "$(ms_to_s "$PLAN_ENDPOINT_DELAY_MS")"
+	touch "$LAB_DIR/ready/$pod"
+	svc_sync "$(pod_svc "$pod")"
+}
+
+ms_to_s() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+
+bump() { local f=$1; echo $(($(cat "$f" 2>/dev/null || echo 0) + 1)) >"$f"; }
+
+# pod-kill: the pod is deleted and replaced (see the header for what the lab reproduces of it).
+pod_kill() {
+	local pod=$1 restart_ms=$2 ip svc
+	ip=$(pod_ip "$pod")
+	svc=$(pod_svc "$pod")
+	echo dead >"$LAB_DIR/state/$pod"
+	pod_kill_procs "$pod"
+	rm -f "$LAB_DIR/ready/$pod"
+	node_nft "add element ip pclab dead { $ip }"
+	ip netns del "pc-lab-$pod" 2>/dev/null
+	ip -n $NODE neigh del "$ip" dev br0 2>/dev/null || true
+	echo "$(date +%s.%N) kill $pod" >>"$LAB_DIR/events"
+	(sleep "$(ms_to_s "$PLAN_ENDPOINT_DELAY_MS")" && svc_sync "$svc") &
+	sleep "$(ms_to_s "$restart_ms")"
+	pod_net_up "$pod"
+	node_nft "delete element ip pclab dead { $ip }"
+	bump "$LAB_DIR/restarts/$pod"
+	echo starting >"$LAB_DIR/state/$pod"
+	pod_boot_timeline "$pod"
+	wait
+}
+
+# container-kill, and the kubelet's restart of a container that died on its own (the OOM killer): the pod
+# and its IP stay; the container comes back after `restart_ms`.
+pod_container_restart() {
+	local pod=$1 restart_ms=$2 svc s
+	svc=$(pod_svc "$pod")
+	echo dead >"$LAB_DIR/state/$pod"
+	local pid
+	pid=$(cat "$LAB_DIR/pid/$pod")
+	kill -9 "$pid" 2>/dev/null
+	if [ -e "$LAB_DIR/ready/$pod" ]; then
+		rm -f "$LAB_DIR/ready/$pod"
+		(sleep "$(ms_to_s "$PLAN_ENDPOINT_DELAY_MS")" && svc_sync "$svc") &
+	fi
+	sleep "$(ms_to_s "$restart_ms")"
+	bump "$LAB_DIR/restarts/$pod"
+	echo starting >"$LAB_DIR/state/$pod"
+	s=$(svc_index "$svc")
+	pod_exec "$pod"
+	sleep "$(ms_to_s "${PLAN_READY_DELAY_MS[$s]}")"
+	until pod_ready_probe "$pod"; do
+		[ "$(cat "$LAB_DIR/state/$pod")" = running ] || return 0
+		sleep "$(ms_to_s "${PLAN_READY_PERIOD_MS[$s]}")"
+	done
+	sleep "$(ms_to_s "$PLAN_ENDPOINT_DELAY_MS")"
+	touch "$LAB_DIR/ready/$pod"
+	svc_sync "$svc"
+	wait
+}
+
+# The kubelet's view of containers that die without the lab killing them (OOM kills of the service):
+# restart with the simulator's back-off (1 s + 10 s per earlier restart).
+lab_watcher() {
+	local pod pid r
+	while :; do
+		for pod in $LAB_PODS; do
+			[ "$(cat "$LAB_DIR/state/$pod" 2>/dev/null)" = running ] || continue
+			pid=$(cat "$LAB_DIR/pid/$pod")
+			kill -0 "$pid" 2>/dev/null && continue
+			[ "$(cat "$LAB_DIR/state/$pod" 2>/dev/null)" = running ] || continue
+			echo "$(date +%s.%N) died $pod (not killed by the lab)" >>"$LAB_DIR/events"
+			bump "$LAB_DIR/oom/$pod"
+			r=$(cat "$LAB_DIR/restarts/$pod" 2>/dev/null || echo 0)
+			echo dead >"$LAB_DIR/state/$pod"
+			pod_container_restart "$pod" $((1000 + 10000 * r)) &
+		done
+		sleep 0.5
+	done
+}
+
+# Starts every pod (fresh state: empty journals) and waits until all are ready and in their Services.
+lab_pods_start() {
+	local pod t0
+	rm -rf "$LAB_DIR/journal" "$LAB_DIR/ready" "$LAB_DIR/restarts" "$LAB_DIR/oom"
+	mkdir -p "$LAB_DIR/journal" "$LAB_DIR/ready" "$LAB_DIR/restarts" "$LAB_DIR/oom"
+	for pod in $LAB_PODS; do
+		[ -e "/run/netns/pc-lab-$pod" ] || pod_net_up "$pod"
+		pod_cgroups_up "$pod"
+		pod_exec "$pod"
+	done
+	t0=$(date +%s)
+	for pod in $LAB_PODS; do
+		until pod_ready_probe "$pod"; do
+			[ $(($(date +%s) - t0)) -lt 20 ] || {
+				tail -5 "$LAB_DIR/logs/$pod.log" >&2
+				lab_die "$pod did not become ready in 20 s"
+			}
+			kill -0 "$(cat "$LAB_DIR/pid/$pod")" 2>/dev/null || {
+				tail -5 "$LAB_DIR/logs/$pod.log" >&2
+				lab_die "$pod exited at start"
+			}
+			sleep 0.1
+		done
+		touch "$LAB_DIR/ready/$pod"
+	done
+	local s
+	for s in 0 1 2; do svc_sync "${PLAN_SERVICES[$s]}"; done
+	lab_watcher &
+	echo $! >"$LAB_DIR/watcher.pid"
+	disown $!
+}
+
+# Stops the pods, the watcher, stressors and timelines of the previous run (between fidelity cells).
+lab_pods_stop() {
+	local pod p
+	[ -f "$LAB_DIR/watcher.pid" ] && kill -9 "$(cat "$LAB_DIR/watcher.pid")" 2>/dev/null
+	rm -f "$LAB_DIR/watcher.pid"
+	for p in $(cat "$LAB_DIR"/bg.pids 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	: >"$LAB_DIR/bg.pids"
+	for pod in $LAB_PODS; do
+		echo stopped >"$LAB_DIR/state/$pod" 2>/dev/null
+		pod_kill_procs "$pod"
+	done
+	node_nft "flush chain ip pclab chaos; flush set ip pclab dead"
+}
+
+# ---------------------------------------------------------------------------------------------------
+# the hook: bin/loadgen calls it at each action's start and stop
+
+chaos_rebuild() { # the chaos chain = the rules of every active network action
+	local k a src dst nets pod ips dips s cmds
+	cmds="flush chain ip pclab chaos"$'\n'
+	for ((k = 0; k < PLAN_NRULES; k++)); do
+		a=${RULE_ACT[$k]}
+		[ -e "$LAB_DIR/active/$a" ] || continue
+		ips=""
+		for pod in ${RULE_SRC[$k]}; do ips="$ips${ips:+, }$(pod_ip "$pod")"; done
+		[ -n "$ips" ] || continue
+		dips=""
+		for pod in ${RULE_DST[$k]}; do dips="$dips${dips:+, }$(pod_ip "$pod")"; done
+		for nets in ${RULE_NETS[$k]}; do dips="$dips${dips:+, }$nets"; done
+		local match="ip saddr { $ips }"
+		if [ "${RULE_ANY[$k]}" != 1 ]; then
+			[ -n "$dips" ] || continue
+			match="$match ip daddr { $dips }"
+		fi
+		local thr
+		thr=$(awk -v p="${ACT_LOSS_PCT[$a]}" 'BEGIN { printf "%d", p * 100 + 0.5 }')
+		cmds+="add rule ip pclab chaos $match counter name \"a${a}_seen\" meta mark set meta mark or 0x2"
+		if [ "${ACT_NET[$a]}" = partition ]; then
+			cmds+=" counter name \"a${a}_drop\" drop"$'\n'
+		else
+			cmds+=" numgen random mod 10000 < $thr counter name \"a${a}_drop\" drop"$'\n'
+		fi
+	done
+	printf '%s' "$cmds" | node_nft -f -
+}
+
+stress_start() {
+	local a=$1 pod=$2 s
+	local args=()
+	if [ "${ACT_CPU_WORKERS[$a]:-0}" -gt 0 ]; then
+		args+=(--cpu "${ACT_CPU_WORKERS[$a]}" --cpu-load "${ACT_CPU_LOAD[$a]}" --cpu-load-slice 10 --cpu-method sqrt)
+	fi
+	if [ "${ACT_MEM_WORKERS[$a]:-0}" -gt 0 ] && [ "${ACT_MEM_BYTES[$a]:-0}" -gt 0 ]; then
+		# stress-ng 0.15.06 divides --vm-bytes among the --vm workers (docs/measurements/cfs-stress.md R7):
+		# the total, as memStress's --size
+		args+=(--vm "${ACT_MEM_WORKERS[$a]}" --vm-bytes "${ACT_MEM_BYTES[$a]}" --vm-hang 0)
+	fi
+	[ ${#args[@]} -gt 0 ] || return 0
+	(
+		echo $BASHPID >"$CG/cpu/pc-lab-$pod/cgroup.procs"
+		echo $BASHPID >"$CG/cpuacct/pc-lab-$pod/stress/cgroup.procs"
+		echo $BASHPID >"$CG/memory/pc-lab-$pod/cgroup.procs"
+		exec stress-ng "${args[@]}" --timeout 3600s --quiet
+	) >>"$LAB_DIR/logs/stress-$pod.log" 2>&1 &
+	echo "$! $pod" >>"$LAB_DIR/stress/$a"
+	echo $! >>"$LAB_DIR/bg.pids"
+}
+
+stress_stop() {
+	local a=$1 pid pod p
+	[ -f "$LAB_DIR/stress/$a" ] || return 0
+	while read -r pid pod; do
+		kill -TERM "$pid" 2>/dev/null
+		sleep 0.2
+		# what stress-ng left (workers) in the pod's stress accounting group, by pid
+		for p in $(cat "$CG/cpuacct/pc-lab-$pod/stress/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	done <"$LAB_DIR/stress/$a"
+	rm -f "$LAB_DIR/stress/$a"
+}
+
+lab_hook() {
+	local verb=$1 a=${2:-0} pod
+	[ -n "${LAB_DIR:-}" ] && [ -f "$LAB_DIR/plan.sh" ] || lab_die "hook: LAB_DIR is not a lab directory"
+	lab_load_plan
+	LAB_PODS=$(cat "$LAB_DIR/pods")
+	mkdir -p "$LAB_DIR/active"
+	echo "$(date +%s.%N) hook $verb $a" >>"$LAB_DIR/events"
+	# only `collect` talks to bin/loadgen on stdout; the rest (and the jobs they leave running) log to a file
+	[ "$verb" = collect ] || exec >>"$LAB_DIR/logs/hook.log"
+	case $verb in
+	begin)
+		node_nft "reset counters table ip pclab" >/dev/null
+		lab_nstat >"$LAB_DIR/nstat.begin"
+		;;
+	start)
+		case ${ACT_KIND[$a]} in
+		network)
+			touch "$LAB_DIR/active/$a"
+			chaos_rebuild
+			;;
+		stress)
+			for pod in ${ACT_PODS[$a]}; do stress_start "$a" "$pod"; done
+			;;
+		pod-kill)
+			for pod in ${ACT_PODS[$a]}; do
+				pod_kill "$pod" "${ACT_RESTART_DELAY_MS[$a]}" &
+				echo $! >>"$LAB_DIR/bg.pids"
+			done
+			;;
+		container-kill)
+			for pod in ${ACT_PODS[$a]}; do
+				pod_container_restart "$pod" "${ACT_RESTART_DELAY_MS[$a]}" &
+				echo $! >>"$LAB_DIR/bg.pids"
+			done
+			;;
+		*) lab_log "hook: ${ACT_KIND[$a]} is not supported in the lab (action ${ACT_NAME[$a]})" ;;
+		esac
+		;;
+	stop)
+		case ${ACT_KIND[$a]} in
+		network)
+			rm -f "$LAB_DIR/active/$a"
+			chaos_rebuild
+			;;
+		stress) stress_stop "$a" ;;
+		esac
+		;;
+	collect) lab_collect ;;
+	*) lab_die "hook: unknown verb $verb" ;;
+	esac
+}
+
+# TCP counters summed over the pods' and the client's namespaces:
+# ActiveOpens TCPSynRetrans TCPLossProbes TCPTimeouts TCPFastRetrans OutRsts AttemptFails
+lab_nstat() {
+	local ns
+	for ns in $CLIENT $(for p in $LAB_PODS; do echo "pc-lab-$p"; done); do
+		[ -e "/run/netns/$ns" ] || continue
+		ns_exec "$ns" cat /proc/net/snmp /proc/net/netstat
+	done | awk '
+		/^(Tcp|TcpExt):/ { if (!hdr[$1]) { for (i = 2; i <= NF; i++) name[$1, i] = $i; hdr[$1] = 1; next }
+		                   for (i = 2; i <= NF; i++) v[name[$1, i]] += $i; hdr[$1] = 0 }
+		END { printf "%d %d %d %d %d %d %d\n", v["ActiveOpens"], v["TCPSynRetrans"], v["TCPLossProbes"],
+		      v["TCPTimeouts"], v["TCPFastRetrans"], v["OutRsts"], v["AttemptFails"] }'
+}
+
+lab_collect() {
+	local counters
+	counters=$(node_nft list counters table ip pclab 2>/dev/null | awk '
+		/counter / { name = $2 } /packets/ { print name, $2 }')
+	get() { awk -v n="$1" '$1 == n { print $2; f = 1 } END { if (!f) print 0 }' <<<"$counters"; }
+	local s svc src dst label pre post postf
+	local srcs="client" dsts="client"
+	for s in 0 1 2; do
+		svc=${PLAN_SERVICES[$s]}
+		srcs="$srcs $svc"
+		dsts="$dsts $svc-vip $svc-pod"
+	done
+	for src in $srcs; do
+		for dst in $dsts; do
+			local n=l_${src}_${dst//-/_}
+			pre=$(get "${n}_pre")
+			[ "$pre" -gt 0 ] || continue
+			post=$(get "${n}_post")
+			postf=$(get "${n}_postf")
+			case $dst in
+			client) label=client ;;
+			*-vip) label="${dst%-vip} (Service IP)" ;;
+			*-pod) label="${dst%-pod} (pod IP)" ;;
+			esac
+			printf 'ledger\t%s\t%s\t%d\t%d\t%d\n' "$src" "$label" "$pre" $((postf + pre - post)) $((pre - post))
+		done
+	done
+	local a
+	for ((a = 0; a < PLAN_NACTIONS; a++)); do # lab_plan refused what the lab cannot inject
+		[ "${ACT_KIND[$a]}" = network ] || continue
+		printf 'action\t%d\t%d\t%d\n' "$a" "$(get "a${a}_seen")" "$(get "a${a}_drop")"
+	done
+	local b e
+	read -r -a b <"$LAB_DIR/nstat.begin" 2>/dev/null || b=(0 0 0 0 0 0 0)
+	read -r -a e < <(lab_nstat)
+	# connections, SYN(+SYN-ACK) retransmissions, -, TLPs, RTO expiries, fast retransmits, resets, failed
+	printf 'tcp\t%d\t%d\t0\t%d\t%d\t%d\t%d\t%d\n' $((e[0] - b[0])) $((e[1] - b[1])) $((e[2] - b[2])) \
+		$((e[3] - b[3])) $((e[4] - b[4])) $((e[5] - b[5])) $((e[6] - b[6]))
+	local pod
+	for pod in $LAB_PODS; do
+		printf 'pod\t%s\t%d\t%d\n' "$pod" "$(cat "$LAB_DIR/restarts/$pod" 2>/dev/null || echo 0)" \
+			"$(cat "$LAB_DIR/oom/$pod" 2>/dev/null || echo 0)"
+	done
+}
+
+# ---------------------------------------------------------------------------------------------------
+# one scenario, cleanup and the leak check
+
+# Writes the plan for the options (bin/loadgen runs the simulator to select the pods), checks what the
+# lab cannot inject on this kernel.
+lab_plan() {
+	"$LAB_BIN/loadgen" --plan "$LAB_DIR/plan.sh" "$@" || lab_die "bin/loadgen --plan failed for: $*"
+	lab_load_plan
+	local a
+	for ((a = 0; a < PLAN_NACTIONS; a++)); do
+		[ "${ACT_KIND[$a]}" = pod-failure ] && lab_die "${ACT_NAME[$a]}: pod-failure is not implemented in the lab"
+		[ "${ACT_KIND[$a]}" = network ] || continue
+		[ "${ACT_NET[$a]}" = partition ] && lab_die "${ACT_NAME[$a]}: partitions are not implemented in the lab" \
+			"(the simulator models them as the sender's OUTPUT refusing, which the node's drop would not reproduce)"
+		if [ "${ACT_CORR_PCT[$a]}" != 0 ] || [ "${ACT_DELAY_US[$a]}" != 0 ] || [ "${ACT_JITTER_US[$a]}" != 0 ] ||
+			[ "${ACT_DUP_PCT[$a]}" != 0 ] || [ "${ACT_CORRUPT_PCT[$a]}" != 0 ] || [ "${ACT_NET[$a]}" = bandwidth ]; then
+			[ "${LAB_NETEM:-0}" = 1 ] &&
+				lab_die "${ACT_NAME[$a]}: netem exists on this kernel but the lab only injects loss (nftables) so far"
+			lab_die "${ACT_NAME[$a]}: correlation, delay, jitter, duplicate, corrupt and bandwidth need netem," \
+				"which this kernel does not have (CONFIG_NET_SCH_NETEM); the lab injects loss only (nftables numgen)"
+		fi
+	done
+}
+
+# Runs bin/loadgen in the client namespace (and its own CPU group) for the options; its report goes to
+# stdout. LAB_TARGET overrides the payment Service as the target (calibration drives each service).
+lab_load() {
+	mkdir -p "$CG/cpu/pc-lab-client" "$CG/cpuacct/pc-lab-client"
+	echo "$SHARES" >"$CG/cpu/pc-lab-client/cpu.shares"
+	# in the background and waited for, so that an interrupt runs the trap (teardown) at once instead of
+	# after the load generator's last phase
+	(
+		echo $BASHPID >"$CG/cpu/pc-lab-client/cgroup.procs"
+		echo $BASHPID >"$CG/cpuacct/pc-lab-client/cgroup.procs"
+		exec env LAB_DIR="$LAB_DIR" nsenter --net=/run/netns/$CLIENT "$LAB_BIN/loadgen" \
+			--target "${LAB_TARGET:-http://${PLAN_VIPS[0]}:${PLAN_PORTS[0]}}" --hook "$LAB_SH" --lab-dir "$LAB_DIR" "$@"
+	) &
+	wait $!
+}
+
+# CPU time (ns) used on the whole machine and by the lab's own processes (pods, stressors, load generator,
+# hooks): "busy_ns lab_ns". The difference over a run is what other jobs on the machine took.
+lab_cpu_sample() {
+	local lab=0 f v busy
+	for f in "$CG"/cpuacct/pc-lab-*/cpuacct.usage; do
+		[ -f "$f" ] && v=$(cat "$f" 2>/dev/null) && lab=$((lab + v))
+	done
+	busy=$(awk '/^cpu / { printf "%.0f", ($2 + $3 + $4 + $7 + $8 + $9) * 10000000 }' /proc/stat)
+	echo "$busy $lab"
+}
+
+# Topology for the current plan (replica counts, limits): node, client, pods' namespaces and cgroups.
+lab_up() {
+	lab_assign_pods
+	lab_node_up
+	local pod
+	for pod in $LAB_PODS; do
+		pod_net_up "$pod"
+		pod_cgroups_up "$pod"
+	done
+	lab_nft_pod_sets
+	lab_nft_ledger
+	local a
+	{
+		for ((a = 0; a < 64; a++)); do echo "add counter ip pclab a${a}_seen"; echo "add counter ip pclab a${a}_drop"; done
+	} | node_nft -f -
+}
+
+# Starts the lab's bookkeeping: pids cgroup (joined by this shell: every later process is in it), the
+# temporary directory, and the trap that tears everything down on exit, error or interrupt.
+lab_begin() {
+	lab_require
+	LAB_NETEM=0
+	lab_has_netem && LAB_NETEM=1
+	mkdir -p "$CG/pids/pc-lab"
+	echo $$ >"$CG/pids/pc-lab/cgroup.procs"
+	LAB_DIR=$(mktemp -d /tmp/pc-lab.XXXXXX)
+	export LAB_DIR
+	trap 'lab_end; exit 130' INT TERM
+	trap 'lab_end' EXIT
+}
+
+# Everything this lab created, removed: processes (by pid, from our cgroups), namespaces (their veths go
+# with them), cgroups, the temporary directory. Safe to call twice.
+lab_teardown() {
+	local p i pod d
+	for i in $(seq 1 50); do
+		local left=0
+		for p in $(cat "$CG/pids/pc-lab/cgroup.procs" 2>/dev/null); do
+			[ "$p" = $$ ] || [ "$p" = "$BASHPID" ] && continue
+			kill -9 "$p" 2>/dev/null && left=1
+		done
+		for d in "$CG"/cpu/pc-lab-*; do
+			[ -d "$d" ] || continue
+			for p in $(cat "$d/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null && left=1; done
+		done
+		[ $left = 0 ] && break
+		sleep 0.1
+	done
+	for d in $(ip netns list 2>/dev/null | awk '$1 ~ /^pc-lab/ { print $1 }'); do ip netns del "$d" 2>/dev/null; done
+	for d in "$CG"/cpuacct/pc-lab-*/app "$CG"/cpuacct/pc-lab-*/stress "$CG"/cpuacct/pc-lab-* "$CG"/cpu/pc-lab-* \
+		"$CG"/memory/pc-lab-*; do
+		[ -d "$d" ] && rmdir "$d" 2>/dev/null
+	done
+	if [ -d "$CG/pids/pc-lab" ]; then
+		echo $$ >"$CG/pids/cgroup.procs" 2>/dev/null
+		rmdir "$CG/pids/pc-lab" 2>/dev/null
+	fi
+	[ -n "${LAB_DIR:-}" ] && [ -d "$LAB_DIR" ] && case $LAB_DIR in /tmp/pc-lab.*) rm -rf "$LAB_DIR" ;; esac
+	return 0
+}
+
+# Exit 1 (and say what) if anything of a lab is still on the machine.
+lab_check() {
+	local bad=0 d
+	if ip netns list 2>/dev/null | grep -q '^pc-lab'; then
+		echo "lab: left behind: network namespaces $(ip netns list | awk '/^pc-lab/ { print $1 }' | tr '\n' ' ')" >&2
+		bad=1
+	fi
+	for d in "$CG"/*/pc-lab*; do
+		[ -d "$d" ] && { echo "lab: left behind: cgroup $d" >&2; bad=1; }
+	done
+	if ls -d /tmp/pc-lab.* >/dev/null 2>&1; then
+		for d in /tmp/pc-lab.*; do
+			[ "$d" = "${LAB_KEEP_DIR:-}" ] && continue
+			echo "lab: left behind: directory $d" >&2
+			bad=1
+		done
+	fi
+	if nft list tables 2>/dev/null | grep -q pclab; then
+		echo "lab: left behind: nftables table pclab in the host namespace" >&2
+		bad=1
+	fi
+	# processes: every process the lab starts is in the pids cgroup pc-lab (and a pod's in cpu/pc-lab-<pod>),
+	# and a cgroup with a process in it cannot be removed, so no cgroup left means no process left
+	return $bad
+}
+
+lab_end() {
+	trap - EXIT INT TERM
+	lab_teardown
+	if lab_check; then
+		lab_log "cleaned up: no namespace, cgroup, nftables table, process or directory of the lab is left"
+	else
+		lab_log "cleanup incomplete (see above); run: sudo $LAB_SH cleanup"
+		LAB_LEAK=1
+	fi
+}
+
+lab_run_one() {
+	lab_begin
+	lab_plan "$@"
+	lab_up
+	lab_pods_start
+	local rc=0
+	lab_load "$@" || rc=$?
+	lab_pods_stop
+	lab_end
+	[ "${LAB_LEAK:-0}" = 1 ] && return 3
+	return $rc
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	cmd=${1:-}
+	shift || true
+	case $cmd in
+	run) lab_run_one "$@"; exit $? ;;
+	hook) lab_hook "$@" ;;
+	cleanup)
+		[ "$(id -u)" = 0 ] || lab_die "cleanup must run as root"
+		LAB_DIR=""
+		lab_teardown
+		for d in /tmp/pc-lab.*; do [ -d "$d" ] && rm -rf "$d"; done
+		lab_check && lab_log "nothing of the lab is left"
+		;;
+	check) lab_check && lab_log "nothing of the lab is left" ;;
+	*)
+		sed -n '2,8p' "$LAB_SH" | sed 's/^# \{0,1\}//' >&2
+		exit 2
+		;;
+	esac
+fi

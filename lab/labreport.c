@@ -1,0 +1,304 @@
+/*
+ * labreport.c: the lab's measurements as a sim_result, and its report (see lab.h, labint.h).
+ *
+ * The report is bin/sim's own (report_text / report_json) over a result filled from real measurements;
+ * only the lines that describe the simulation itself (the title, the invariant line, the run line with
+ * the event count and trace hash) are replaced, because the lab has no events, no trace and does not run
+ * the invariant checkers.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/report/report.h"
+#include "lab/labint.h"
+
+#define CG "/sys/fs/cgroup"
+
+/* ---- cgroups ---- */
+
+static uint64_t read_u64(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    unsigned long long v = 0;
+    if (fscanf(f, "%llu", &v) != 1) v = 0;
+    fclose(f);
+    return v;
+}
+
+static uint64_t read_key(const char *path, const char *key) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char k[64];
+    unsigned long long v;
+    uint64_t found = 0;
+    while (fscanf(f, "%63s %llu", k, &v) == 2)
+        if (!strcmp(k, key)) found = v;
+    fclose(f);
+    return found;
+}
+
+void lab_cpu_read(const char *lab_dir, lab_cpu_snapshot *s, int reset_peak) {
+    memset(s, 0, sizeof *s);
+    if (!lab_dir) return;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/pods", lab_dir);
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char name[48];
+    while (s->n < LAB_MAX_PODS && fscanf(f, "%47s", name) == 1) {
+        lab_pod_cpu *p = &s->pods[s->n++];
+        snprintf(p->pod, sizeof p->pod, "%s", name);
+        snprintf(path, sizeof path, CG "/cpu/pc-lab-%s/cpu.stat", name);
+        p->periods = read_key(path, "nr_periods");
+        p->throttled = read_key(path, "nr_throttled");
+        p->throttled_ns = read_key(path, "throttled_time");
+        snprintf(path, sizeof path, CG "/cpuacct/pc-lab-%s/app/cpuacct.usage", name);
+        p->app_ns = read_u64(path);
+        snprintf(path, sizeof path, CG "/cpuacct/pc-lab-%s/stress/cpuacct.usage", name);
+        p->stress_ns = read_u64(path);
+        snprintf(path, sizeof path, CG "/memory/pc-lab-%s/memory.max_usage_in_bytes", name);
+        if (reset_peak) {
+            FILE *w = fopen(path, "w");
+            if (w) {
+                fputs("0\n", w);
+                fclose(w);
+            }
+        }
+        p->mem_peak = (int64_t)read_u64(path);
+        snprintf(path, sizeof path, CG "/memory/pc-lab-%s/memory.limit_in_bytes", name);
+        p->mem_limit = (int64_t)read_u64(path);
+        snprintf(path, sizeof path, CG "/memory/pc-lab-%s/memory.oom_control", name);
+        p->oom_kills = read_key(path, "oom_kill");
+    }
+    fclose(f);
+}
+
+void lab_fill_cpu(sim_result *r, const lab_cpu_snapshot *a, const lab_cpu_snapshot *b) {
+    r->npods = 0;
+    for (int i = 0; i < b->n && r->npods < CLUSTER_MAX_PODS; i++) {
+        const lab_pod_cpu *y = &b->pods[i], *x = NULL;
+        for (int k = 0; k < a->n; k++)
+            if (!strcmp(a->pods[k].pod, y->pod)) x = &a->pods[k];
+        lab_pod_cpu zero;
+        memset(&zero, 0, sizeof zero);
+        if (!x) x = &zero;
+        cpu_row *c = &r->cpu[r->npods];
+        pod_row *p = &r->pods[r->npods];
+        r->npods++;
+        snprintf(c->pod, sizeof c->pod, "%s", y->pod);
+        snprintf(p->pod, sizeof p->pod, "%s", y->pod);
+        c->periods = y->periods - x->periods;
+        c->throttled_periods = y->throttled - x->throttled;
+        c->throttled_ms = (double)(y->throttled_ns - x->throttled_ns) / 1e6;
+        c->work_cpu_ms = (double)(y->app_ns - x->app_ns) / 1e6;
+        c->stress_cpu_ms = (double)(y->stress_ns - x->stress_ns) / 1e6;
+        p->memory_peak_bytes = y->mem_peak;
+        p->memory_limit_bytes = y->mem_limit;
+        p->oom_kills_stressor = y->oom_kills - x->oom_kills; /* the app's own OOM kills are moved below */
+    }
+}
+
+/* ---- what the hook reports ---- */
+
+static char *field(char **cursor) {
+    char *s = *cursor;
+    if (!s) return NULL;
+    char *tab = strchr(s, '\t');
+    if (tab) {
+        *tab = '\0';
+        *cursor = tab + 1;
+    } else {
+        *cursor = NULL;
+    }
+    return s;
+}
+
+static uint64_t num(char **cursor) {
+    char *f = field(cursor);
+    return f ? strtoull(f, NULL, 10) : 0;
+}
+
+void lab_fill_from_hook(sim_result *r, const lab_config *cfg, const sim_result *pred) {
+    /* the actions: the simulator's selection and windows (the lab executed exactly those) */
+    r->nactions = pred->nactions;
+    r->actions = calloc((size_t)(r->nactions ? r->nactions : 1), sizeof *r->actions);
+    if (!r->actions) abort();
+    for (int i = 0; i < r->nactions; i++) {
+        r->actions[i].action = pred->actions[i].action;
+        r->actions[i].status = pred->actions[i].status;
+        r->actions[i].status.nrules = 0;
+        r->actions[i].status.stressor_oom_kills = 0;
+        r->actions[i].status.stressor_respawns = 0;
+    }
+    if (!cfg->hook) return;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s' hook collect 0", cfg->hook);
+    FILE *p = popen(cmd, "r");
+    if (!p) {
+        fprintf(stderr, "loadgen: cannot run the collect hook: %s\n", strerror(errno));
+        return;
+    }
+    char line[1024];
+    size_t cap = 0;
+    while (fgets(line, sizeof line, p)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *cur = line;
+        char *kind = field(&cur);
+        if (!kind) continue;
+        if (!strcmp(kind, "ledger")) {
+            if (r->nledger == cap) {
+                cap = cap ? cap * 2 : 16;
+                r->ledger = realloc(r->ledger, cap * sizeof *r->ledger);
+                if (!r->ledger) abort();
+            }
+            ledger_row *l = &r->ledger[r->nledger++];
+            memset(l, 0, sizeof *l);
+            char *src = field(&cur), *dst = field(&cur);
+            snprintf(l->src, sizeof l->src, "%s", src ? src : "?");
+            snprintf(l->dst, sizeof l->dst, "%s", dst ? dst : "?");
+            l->seen = num(&cur);
+            l->faulted = num(&cur);
+            l->dropped = num(&cur);
+        } else if (!strcmp(kind, "action")) {
+            int id = (int)num(&cur);
+            if (id < 0 || id >= r->nactions) continue;
+            r->actions[id].rule_seen += num(&cur);
+            r->actions[id].rule_dropped += num(&cur);
+        } else if (!strcmp(kind, "tcp")) {
+            r->tcp.connections = num(&cur);
+            r->tcp.syn_retransmits = num(&cur);
+            r->tcp.synack_retransmits = num(&cur);
+            r->tcp.tlp_probes = num(&cur);
+            r->tcp.rto_retransmits = num(&cur);
+            r->tcp.fast_retransmits = num(&cur);
+            r->tcp.resets_sent = num(&cur);
+            r->tcp.connect_failures = num(&cur);
+        } else if (!strcmp(kind, "pod")) {
+            char *name = field(&cur);
+            int restarts = (int)num(&cur);
+            uint64_t oom_app = num(&cur);
+            for (int i = 0; name && i < r->npods; i++) {
+                if (strcmp(r->pods[i].pod, name)) continue;
+                r->pods[i].restarts = restarts;
+                r->pods[i].oom_kills_app = oom_app;
+                r->pods[i].oom_kills_stressor -= oom_app < r->pods[i].oom_kills_stressor ? oom_app : r->pods[i].oom_kills_stressor;
+            }
+        }
+    }
+    pclose(p);
+}
+
+/* ---- records ---- */
+
+int lab_records_write(const char *path, const req_record *recs, size_t n, char *err, size_t errlen) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "start_ns,end_ns,outcome,success,status,step1_ok,step1_us,step2_ok,step2_us,attempts\n");
+    for (size_t i = 0; i < n; i++) {
+        const req_record *r = &recs[i];
+        fprintf(f, "%lld,%lld,%u,%u,%d,%d,%d,%d,%d,%u\n", (long long)r->start_ns, (long long)r->end_ns, r->outcome,
+                r->success, r->status, r->step_ok[0], r->step_latency_us[0], r->step_ok[1], r->step_latency_us[1],
+                r->attempts);
+    }
+    if (fclose(f) != 0) {
+        snprintf(err, errlen, "cannot write %s", path);
+        return -1;
+    }
+    return 0;
+}
+
+int lab_records_read(const char *path, req_record **out, size_t *count, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[512];
+    size_t n = 0, cap = 0;
+    req_record *recs = NULL;
+    while (fgets(line, sizeof line, f)) {
+        long long s, e;
+        unsigned outcome, success, attempts;
+        int status, ok0, us0, ok1, us1;
+        if (sscanf(line, "%lld,%lld,%u,%u,%d,%d,%d,%d,%d,%u", &s, &e, &outcome, &success, &status, &ok0, &us0, &ok1,
+                   &us1, &attempts) != 10)
+            continue; /* the header */
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4096;
+            recs = realloc(recs, cap * sizeof *recs);
+            if (!recs) abort();
+        }
+        req_record *r = &recs[n++];
+        memset(r, 0, sizeof *r);
+        r->start_ns = s;
+        r->end_ns = e;
+        r->outcome = (uint8_t)outcome;
+        r->success = (uint8_t)success;
+        r->status = (int16_t)status;
+        r->step_ok[0] = (int8_t)ok0;
+        r->step_ok[1] = (int8_t)ok1;
+        r->step_latency_us[0] = us0;
+        r->step_latency_us[1] = us1;
+        r->attempts = (uint8_t)attempts;
+    }
+    fclose(f);
+    *out = recs;
+    *count = n;
+    return 0;
+}
+
+/* ---- the report ---- */
+
+static const char *LAB_TITLE = "payment-chaos lab (real binaries in network namespaces and cgroups)";
+
+void lab_report_text(FILE *out, const sim_options *o, const sim_result *r, double wall_s) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) return;
+    report_text(m, o, r);
+    fclose(m);
+    char *save = NULL;
+    int first = 1;
+    for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (first) {
+            fprintf(out, "%s, seed %" PRIu64 "\n", LAB_TITLE, r->seed);
+            first = 0;
+            continue;
+        }
+        if (!strncmp(line, "invariants:", 11)) {
+            fprintf(out, "invariants: not checked in the lab (bin/sim checks them)\n");
+        } else if (!strncmp(line, "run:", 4)) {
+            fprintf(out, "run: %zu requests over %.1f s of wall-clock time (loss by nftables numgen in the node "
+                         "namespace; CPU and memory by stress-ng in the pods' cgroups)\n",
+                    r->nrecords, wall_s);
+        } else {
+            /* blank lines were eaten by strtok: the section headers follow one */
+            if (!strncmp(line, "phase ", 6) || !strncmp(line, "chain step", 10) || !strncmp(line, "failures", 8) ||
+                !strncmp(line, "chaos actions", 13) || !strncmp(line, "fault ledger", 12) ||
+                !strncmp(line, "CPU (", 5) || !strncmp(line, "pods", 4) || !strncmp(line, "TCP:", 4))
+                fputc('\n', out);
+            fprintf(out, "%s\n", line);
+        }
+    }
+    free(buf);
+}
+
+json_t *lab_report_json(const sim_options *o, const sim_result *r, double wall_s) {
+    json_t *doc = report_json(o, r);
+    json_object_set_new(doc, "source", json_string("lab"));
+    json_object_set_new(doc, "invariants", json_pack("{s:b, s:s}", "violation", 0, "note", "not checked in the lab"));
+    json_object_set_new(doc, "run", json_pack("{s:I, s:f, s:s}", "requests", (json_int_t)r->nrecords, "wall_s", wall_s,
+                                              "mechanisms",
+                                              "loss: nftables numgen in the node namespace; CPU and memory: "
+                                              "stress-ng in the pods' cgroups"));
+    return doc;
+}

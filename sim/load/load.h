@@ -1,0 +1,85 @@
+/*
+ * load.h: the clients that drive the system, and the record of every request they made.
+ *
+ * Clients sit outside the cluster (like the seed's test script behind `kubectl port-forward`, or the lab's
+ * load generator) and call the payment Service. Arrivals are either open-loop (Poisson at `rate` per
+ * second, each request independent of the others: what makes CFS throttling show as U(0, P - w) waits) or
+ * closed-loop (N clients, each sending its next request when the previous one ends, after `think`).
+ *
+ * Workloads:
+ *   chain    POST /payment/chain {"product_id":"1"}; success = 200 with overall_status "success";
+ *            the two steps' outcomes and latencies are recorded too
+ *   process  POST /payment/process with an Idempotency-Key per payment; a failed attempt (timeout, reset,
+ *            5xx) is retried with the same key up to `client_retries` times; success = 201
+ *   custom   any METHOD /path with an optional JSON body; success = 2xx
+ *
+ * Each client uses a libcurl-like HTTP client (fresh connection per request, or keep-alive).
+ * Ownership: the load owns its clients and records; records stay valid until load_free().
+ */
+#ifndef PC_SIM_LOAD_H
+#define PC_SIM_LOAD_H
+
+#include <stdint.h>
+
+#include "sim/node/cluster.h"
+
+/* Where the load clients live (outside the pod network, like a laptop behind kubectl port-forward). */
+#define LOAD_CLIENT_ADDR SIM_ADDR(192, 168, 49, 1)
+
+typedef enum load_workload { LOAD_CHAIN = 0, LOAD_PROCESS, LOAD_CUSTOM } load_workload;
+
+typedef struct load_config {
+    load_workload workload;
+    int closed_loop;
+    double rate_per_s;
+    int clients;
+    int64_t think_ns;
+    int keepalive;
+    int64_t timeout_ns;
+    int64_t start_ns, stop_ns; /* arrivals only inside [start, stop) */
+    char method[8];
+    char path[160];
+    char body[512];
+    int client_retries;        /* process workload */
+    int64_t client_backoff_ns;
+    int products;              /* process workload: product ids 1..products */
+} load_config;
+
+void load_config_defaults(load_config *cfg);
+
+typedef struct req_record {
+    int64_t start_ns, end_ns;
+    uint8_t outcome;  /* svc_call_outcome of the last attempt */
+    uint8_t success;
+    int16_t status;
+    int8_t step_ok[2];        /* chain: 1 success, 0 failed, -1 absent */
+    int32_t step_latency_us[2];
+    uint8_t attempts;
+} req_record;
+
+/* A payment the system acknowledged (201) to a client: the invariant checkers verify it survives. */
+typedef struct acked_payment {
+    char key[48];
+    char payment_id[72];
+    int64_t amount_minor;
+    char product_id[16];
+    int quantity;
+} acked_payment;
+
+typedef struct load load;
+
+load *load_new(cluster *c, const load_config *cfg, uint64_t seed);
+void load_free(load *l);
+void load_start(load *l);
+
+size_t load_record_count(const load *l);
+const req_record *load_records(const load *l);
+size_t load_acked_count(const load *l);
+const acked_payment *load_acked(const load *l);
+/* Keys for which the client saw more than one distinct payment_id acknowledged. */
+size_t load_duplicate_acks(const load *l);
+int load_inflight(const load *l);
+const load_config *load_get_config(const load *l);
+const char *load_workload_name(load_workload w);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * options.h: everything a simulation run can be told, and the command-line parser that fills it.
+ *
+ * One struct describes a run completely (with the seed), so a run can be repeated exactly, run on several
+ * threads with different seeds, or written back as a command line. Parsing never exits: errors come back
+ * as a message and the caller exits with status 2.
+ */
+#ifndef PC_SIM_OPTIONS_H
+#define PC_SIM_OPTIONS_H
+
+#include <stdint.h>
+
+#include "services/core/config.h"
+#include "sim/node/cluster.h"
+#include "sim/load/load.h"
+#include "sim/load/scenario.h"
+
+#define OPT_MAX_LINKS 8
+#define OPT_MAX_KILLS 8
+#define OPT_MAX_EXPERIMENTS 8
+#define OPT_MAX_EXPECT 16
+
+typedef struct sim_link {
+    svc_peer from, to;
+} sim_link;
+
+typedef struct sim_pod_kill {
+    svc_peer service;
+    int64_t at_ns; /* after the start of the chaos phase */
+} sim_pod_kill;
+
+typedef struct sim_options {
+    uint64_t seed;
+    uint64_t seed_last; /* --seeds A..B: last seed (== seed for one run) */
+    int64_t baseline_ns, chaos_ns, recovery_ns;
+    /* load */
+    load_config load;
+    /* command-line network fault */
+    double loss_pct, correlation_pct;
+    double client_loss_pct; /* --client-loss: the load clients' link to payment */
+    int64_t delay_ns, jitter_ns;
+    sim_link links[OPT_MAX_LINKS];
+    int nlinks;
+    direction dir;
+    int partition;
+    /* CPU and memory stress */
+    int cpu_workers, cpu_load;
+    unsigned cpu_targets; /* bit per service */
+    int64_t mem_bytes;
+    int mem_workers;
+    unsigned mem_targets;
+    sim_pod_kill kills[OPT_MAX_KILLS];
+    int nkills;
+    /* cluster */
+    cluster_spec cluster;
+    svc_config services;
+    int replicas_set;
+    /* experiments */
+    const char *experiments[OPT_MAX_EXPERIMENTS];
+    int nexperiments;
+    const char *manifest;
+    const char *expects[OPT_MAX_EXPECT];
+    int nexpects;
+    int together; /* apply every document of the experiment files at once, as kubectl apply does */
+    int schedule_cycles; /* Schedule ticks simulated per Schedule object */
+    const char *objects[OPT_MAX_EXPECT]; /* --object: run only these chaos objects (by metadata.name) */
+    int nobjects;
+    /* output */
+    int json;
+    const char *csv_path, *svg_path, *trace_path;
+    int check_determinism;
+    int perf;
+    int quiet;
+    /* correctness (issue 7) */
+    int find_violation, shrink;
+    int idempotency_off;
+    int threads;
+} sim_options;
+
+void sim_options_defaults(sim_options *o);
+/* Returns 0, 1 when --help was printed, or -1 with a message in err (exit status 2). */
+int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t errlen);
+void sim_options_usage(FILE *out);
+/* Parses "90s", "500ms", "2m", "1.5s", "100us"; bare numbers are seconds. 0 or -1. */
+int sim_parse_duration(const char *text, int64_t *ns);
+/* "100MB" (10^6), "100MiB" (2^20), "1GB"...; 0 or -1. */
+int sim_parse_size(const char *text, int64_t *bytes);
+/* The command-line faults as actions in the chaos window. */
+void sim_options_actions(const sim_options *o, scenario *s);
+/* The command line's faults in words, e.g. "80 % loss on every service-to-service link, both directions". */
+void sim_options_describe_faults(const sim_options *o, char *out, size_t outlen);
+/* A command line that reproduces the run (for violation reports). */
+void sim_options_command(const sim_options *o, uint64_t seed, char *out, size_t outlen);
+
+#endif

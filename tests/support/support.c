@@ -1,0 +1,59 @@
+/*
+ * support.c: helpers shared by the Check suites (contract in support.h).
+ */
+#include "tests/support/support.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int support_run_suite(Suite *s, enum print_output mode, int nofork) {
+    SRunner *r = srunner_create(s);
+    if (nofork) srunner_set_fork_status(r, CK_NOFORK);
+    srunner_run_all(r, mode);
+    int failed = srunner_ntests_failed(r);
+    srunner_free(r);
+    return failed;
+}
+
+/* The kernel's ephemeral range (outgoing connections take their local ports from it): a port picked
+ * inside it can be taken by any client socket between the pick and the server's bind. */
+static int ephemeral_low(void) {
+    int lo = 32768, hi = 60999;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2) lo = 32768;
+        fclose(f);
+    }
+    return lo;
+}
+
+int support_free_port(void) {
+    /* Ports handed out by this process are not bound yet when the next one is asked for: never repeat. */
+    static int given[64];
+    static int ngiven;
+    static unsigned seed;
+    if (!seed) seed = (unsigned)getpid() * 2654435761u;
+    int lo = 20000, hi = ephemeral_low(); /* [lo, hi) */
+    if (hi - lo < 1000) lo = 10000, hi = 20000;
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        seed = seed * 1103515245u + 12345u;
+        int port = lo + (int)((seed >> 8) % (unsigned)(hi - lo));
+        int repeated = 0;
+        for (int i = 0; i < ngiven; i++) repeated |= given[i] == port;
+        if (repeated) continue;
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0) return -1;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0;
+        close(s);
+        if (!ok) continue;
+        if (ngiven < (int)(sizeof given / sizeof given[0])) given[ngiven++] = port;
+        return port;
+    }
+    return -1;
+}
