@@ -78,7 +78,8 @@ PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
             $(BINDIR)/sim $(BINDIR)/loadgen
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick fidelity-aa validate
+.PHONY: all test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick fidelity-aa validate \
+        format format-check
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -148,6 +149,13 @@ validate:
 	@if [ -x ../shared/tools/validate-manifests ]; then \
 	  ../shared/tools/validate-manifests k8s/*.yaml chaos-experiments/*.yaml; \
 	else echo "validate: ../shared/tools/validate-manifests not present; skipped"; fi
+
+# The C style is .clang-format's (clang-format 14); CI runs format-check.
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(C_FILES)
+format-check:
+	@clang-format --dry-run --Werror $(C_FILES) && echo "format-check: $(words $(C_FILES)) files as .clang-format says"
 
 # Installs only what is missing; needs root (apt-get). Safe to run repeatedly.
 deps:

@@ -30,6 +30,6 @@ static inline void pc_list_remove(pc_link *item) {
     item->prev = item->next = item;
 }
 
-#define PC_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define PC_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

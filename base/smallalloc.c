@@ -10,7 +10,7 @@
 
 #if !defined(__SANITIZE_ADDRESS__)
 
-#define HEADER 16  /* keeps blocks 16-byte aligned, as malloc's */
+#define HEADER 16 /* keeps blocks 16-byte aligned, as malloc's */
 #define CLASS_BYTES 16
 #define CLASSES 32 /* up to 512 bytes */
 

@@ -51,10 +51,10 @@ typedef struct cfs_task {
     int kind;
     int state;
     cfs_group *g;
-    int cpu;      /* CPU while queued, running or throttled; -1 while asleep */
+    int cpu; /* CPU while queued, running or throttled; -1 while asleep */
     int prev_cpu;
-    int64_t remaining; /* CPU ns left in the current burst; INF_WORK for a spinning worker */
-    int64_t ran_ns;    /* CPU time of the current burst so far */
+    int64_t remaining;      /* CPU ns left in the current burst; INF_WORK for a spinning worker */
+    int64_t ran_ns;         /* CPU time of the current burst so far */
     struct cfs_task *qnext; /* link in a CPU's queue or an rq's throttled list */
     /* service thread (lane) */
     work_item *item;
@@ -225,8 +225,10 @@ static int64_t wake_delay(cfs_node *n) {
 
 static void push(cfs_task **head, cfs_task **tail, cfs_task *t) {
     t->qnext = NULL;
-    if (*tail) (*tail)->qnext = t;
-    else *head = t;
+    if (*tail)
+        (*tail)->qnext = t;
+    else
+        *head = t;
     *tail = t;
 }
 
@@ -234,8 +236,10 @@ static int unlink_task(cfs_task **head, cfs_task **tail, cfs_task *t) {
     cfs_task *prev = NULL;
     for (cfs_task *x = *head; x; prev = x, x = x->qnext) {
         if (x != t) continue;
-        if (prev) prev->qnext = x->qnext;
-        else *head = x->qnext;
+        if (prev)
+            prev->qnext = x->qnext;
+        else
+            *head = x->qnext;
         if (*tail == x) *tail = prev;
         x->qnext = NULL;
         return 1;
@@ -269,8 +273,10 @@ static void update(cfs_node *n) {
         t->ran_ns += dt;
         cfs_group *g = t->g;
         g->stats.cpu_used_ns += dt;
-        if (t->kind == TASK_WORKER) g->stats.work_cpu_ns += dt;
-        else g->stats.stress_cpu_ns += dt;
+        if (t->kind == TASK_WORKER)
+            g->stats.work_cpu_ns += dt;
+        else
+            g->stats.stress_cpu_ns += dt;
         if (limited(g)) g->rq[c].remaining -= dt;
     }
     n->last_update = now;
@@ -438,8 +444,8 @@ static void period_timer_fired(sim_engine *e, void *ctx, uint64_t arg) {
 static void start_period_timer(cfs_node *n, cfs_group *g) {
     int64_t now = now_of(n);
     int64_t k = now >= g->period_anchor ? (now - g->period_anchor) / g->period + 1 : 0;
-    g->period_timer = sim_at(n->e, g->period_anchor + k * g->period, SIM_K_CFS_PERIOD, g->index, period_timer_fired,
-                             g, 0);
+    g->period_timer =
+        sim_at(n->e, g->period_anchor + k * g->period, SIM_K_CFS_PERIOD, g->index, period_timer_fired, g, 0);
 }
 
 /* ---- scheduling ---- */
@@ -632,8 +638,10 @@ uint64_t cfs_work_lane(cfs_group *g, int lane, int64_t cpu_ns, cfs_done_fn done,
     w->cpu_ns = cpu_ns;
     w->done = done;
     w->ctx = ctx;
-    if (t->qtail) t->qtail->next = w;
-    else t->qhead = w;
+    if (t->qtail)
+        t->qtail->next = w;
+    else
+        t->qhead = w;
     t->qtail = w;
     t->queued++;
     g->stats.work_items++;

@@ -54,16 +54,16 @@ typedef enum cfs_stress_timing {
 } cfs_stress_timing;
 
 typedef struct cfs_config {
-    int cpus;                  /* 2 */
-    int64_t tick_ns;           /* 4 ms (HZ=250) */
-    int64_t slice_ns;          /* sched_cfs_bandwidth_slice_us: 5 ms */
-    int64_t min_runtime_ns;    /* min_cfs_rq_runtime: 1 ms kept by an idle cfs_rq */
-    int64_t slack_ns;          /* cfs_bandwidth_slack_period: 5 ms */
-    int64_t stress_slice_ns;   /* --cpu-load-slice 10 */
+    int cpus;                /* 2 */
+    int64_t tick_ns;         /* 4 ms (HZ=250) */
+    int64_t slice_ns;        /* sched_cfs_bandwidth_slice_us: 5 ms */
+    int64_t min_runtime_ns;  /* min_cfs_rq_runtime: 1 ms kept by an idle cfs_rq */
+    int64_t slack_ns;        /* cfs_bandwidth_slack_period: 5 ms */
+    int64_t stress_slice_ns; /* --cpu-load-slice 10 */
     cfs_stress_timing stress_timing;
     int64_t stress_sleep_overshoot_ns; /* select() wake-up latency, corrected by stress-ng's bias */
-    int64_t quantum_ns;        /* time slice of a task on a shared CPU: 1 ms */
-    int64_t wake_latency_ns;   /* an idle CPU starting to run a woken task */
+    int64_t quantum_ns;                /* time slice of a task on a shared CPU: 1 ms */
+    int64_t wake_latency_ns;           /* an idle CPU starting to run a woken task */
 } cfs_config;
 
 void cfs_config_defaults(cfs_config *cfg);
@@ -96,10 +96,10 @@ cfs_stress *cfs_stress_start(cfs_group *g, int workers, int load_pct);
 void cfs_stress_stop(cfs_stress *s);
 
 typedef struct cfs_group_stats {
-    int64_t cpu_used_ns;       /* all tasks of the group */
-    int64_t work_cpu_ns;       /* service work only */
-    int64_t stress_cpu_ns;     /* stress workers only */
-    int64_t throttled_ns;      /* summed over CPUs, as cpu.stat throttled_time */
+    int64_t cpu_used_ns;                 /* all tasks of the group */
+    int64_t work_cpu_ns;                 /* service work only */
+    int64_t stress_cpu_ns;               /* stress workers only */
+    int64_t throttled_ns;                /* summed over CPUs, as cpu.stat throttled_time */
     uint64_t periods, throttled_periods; /* nr_periods, nr_throttled */
     uint64_t work_items;
 } cfs_group_stats;

@@ -69,12 +69,12 @@
 /* Error codes of netem_init (all negative). */
 enum {
     NETEM_OK = 0,
-    NETEM_ERR_ARG = -1,               /* NULL pointer */
-    NETEM_ERR_LIMIT = -2,             /* limit_packets > NETEM_LIMIT_MAX */
-    NETEM_ERR_TIME = -3,              /* latency/jitter negative or too large for tc */
-    NETEM_ERR_REORDER_NO_DELAY = -4,  /* tc: "reordering not possible without specifying some delay" */
-    NETEM_ERR_GAP_NO_REORDER = -5,    /* tc: "gap specified without reorder probability" */
-    NETEM_ERR_RATE = -6,              /* packet overhead / cell size make no sense */
+    NETEM_ERR_ARG = -1,              /* NULL pointer */
+    NETEM_ERR_LIMIT = -2,            /* limit_packets > NETEM_LIMIT_MAX */
+    NETEM_ERR_TIME = -3,             /* latency/jitter negative or too large for tc */
+    NETEM_ERR_REORDER_NO_DELAY = -4, /* tc: "reordering not possible without specifying some delay" */
+    NETEM_ERR_GAP_NO_REORDER = -5,   /* tc: "gap specified without reorder probability" */
+    NETEM_ERR_RATE = -6,             /* packet overhead / cell size make no sense */
 };
 
 /* Correlated random state (sch_netem.c struct crndstate): rho and last are u32 fractions of 2^32. */
@@ -85,70 +85,70 @@ typedef struct netem_crnd {
 
 /* What a manifest (or a `tc qdisc add ... netem` line) asks for. Zero-initialised = no fault. */
 typedef struct netem_config {
-    double loss_pct;             /* loss P [C] */
+    double loss_pct; /* loss P [C] */
     double loss_corr_pct;
-    int64_t latency_ns;          /* delay TIME [JITTER [CORR]] */
+    int64_t latency_ns; /* delay TIME [JITTER [CORR]] */
     int64_t jitter_ns;
-    double delay_corr_pct;       /* tc only parses it after a jitter */
-    double duplicate_pct;        /* duplicate P [C] */
+    double delay_corr_pct; /* tc only parses it after a jitter */
+    double duplicate_pct;  /* duplicate P [C] */
     double duplicate_corr_pct;
-    double corrupt_pct;          /* corrupt P [C] */
+    double corrupt_pct; /* corrupt P [C] */
     double corrupt_corr_pct;
-    double reorder_pct;          /* reorder P [C] [gap N]; needs latency_ns > 0 */
+    double reorder_pct; /* reorder P [C] [gap N]; needs latency_ns > 0 */
     double reorder_corr_pct;
-    uint32_t reorder_gap;        /* 0 = tc's default of 1 when reorder_pct > 0 */
-    uint32_t limit_packets;      /* 0 = NETEM_DEFAULT_LIMIT_PACKETS, as tc */
-    uint64_t rate_bytes_per_s;   /* rate R [OVERHEAD [CELLSIZE [CELLOVERHEAD]]]; 0 = none */
+    uint32_t reorder_gap;      /* 0 = tc's default of 1 when reorder_pct > 0 */
+    uint32_t limit_packets;    /* 0 = NETEM_DEFAULT_LIMIT_PACKETS, as tc */
+    uint64_t rate_bytes_per_s; /* rate R [OVERHEAD [CELLSIZE [CELLOVERHEAD]]]; 0 = none */
     int32_t packet_overhead_bytes;
     uint32_t cell_size_bytes;
     int32_t cell_overhead_bytes;
 } netem_config;
 
 typedef enum netem_fate {
-    NETEM_SENT = 0,        /* leaves the qdisc at time_to_send_ns */
-    NETEM_DROP_LOSS,       /* random loss (loss_event) */
-    NETEM_DROP_LIMIT,      /* tail drop: qlen >= limit */
+    NETEM_SENT = 0,   /* leaves the qdisc at time_to_send_ns */
+    NETEM_DROP_LOSS,  /* random loss (loss_event) */
+    NETEM_DROP_LIMIT, /* tail drop: qlen >= limit */
 } netem_fate;
 
 typedef struct netem_copy {
     netem_fate fate;
-    bool corrupted;             /* sent with one bit flipped: the receiver discards it */
-    bool reordered;             /* sent at once by the reorder rule, ahead of queued packets */
-    int64_t time_to_send_ns;    /* when it leaves; >= now (see netem.c on negative delays) */
+    bool corrupted;          /* sent with one bit flipped: the receiver discards it */
+    bool reordered;          /* sent at once by the reorder rule, ahead of queued packets */
+    int64_t time_to_send_ns; /* when it leaves; >= now (see netem.c on negative delays) */
 } netem_copy;
 
 typedef struct netem_verdict {
-    unsigned copies;            /* 1, or 2 when duplicated */
-    netem_copy copy[2];         /* [0] the original, [1] the duplicate */
+    unsigned copies;    /* 1, or 2 when duplicated */
+    netem_copy copy[2]; /* [0] the original, [1] the duplicate */
 } netem_verdict;
 
 typedef struct netem_counters {
-    uint64_t enqueued;          /* packets offered (netem_enqueue calls) */
-    uint64_t dropped_loss;      /* copies dropped by loss */
-    uint64_t dropped_limit;     /* copies tail-dropped */
-    uint64_t duplicated;        /* packets that produced a second copy */
-    uint64_t corrupted;         /* copies sent corrupted */
-    uint64_t delayed;           /* copies queued with time_to_send > now */
-    uint64_t reordered;         /* copies sent at once by the reorder rule */
+    uint64_t enqueued;      /* packets offered (netem_enqueue calls) */
+    uint64_t dropped_loss;  /* copies dropped by loss */
+    uint64_t dropped_limit; /* copies tail-dropped */
+    uint64_t duplicated;    /* packets that produced a second copy */
+    uint64_t corrupted;     /* copies sent corrupted */
+    uint64_t delayed;       /* copies queued with time_to_send > now */
+    uint64_t reordered;     /* copies sent at once by the reorder rule */
 } netem_counters;
 
 typedef struct netem_qdisc {
     /* Parameters as the kernel holds them after netem_change(). */
-    uint32_t loss, duplicate, corrupt, reorder;   /* u32 fractions of 2^32 */
+    uint32_t loss, duplicate, corrupt, reorder; /* u32 fractions of 2^32 */
     uint32_t gap, limit;
-    int64_t latency_ns, jitter_ns;                /* after tc's tick truncation and the cap */
+    int64_t latency_ns, jitter_ns; /* after tc's tick truncation and the cap */
     uint64_t rate_bytes_per_s;
     int32_t packet_overhead_bytes;
     uint32_t cell_size_bytes;
     int32_t cell_overhead_bytes;
     netem_crnd delay_cor, loss_cor, dup_cor, reorder_cor, corrupt_cor;
     prandom_state prng;
-    uint32_t counter;                             /* packets since the last reorder (gap logic) */
+    uint32_t counter; /* packets since the last reorder (gap logic) */
 
     /* Occupancy: departure times of the packets still inside, as a min-heap. */
     uint32_t qlen;
-    int64_t last_time_to_send_ns;                 /* max over the heap; valid when qlen > 0 */
-    int64_t last_now_ns;                          /* to check now_ns never goes backwards */
+    int64_t last_time_to_send_ns; /* max over the heap; valid when qlen > 0 */
+    int64_t last_now_ns;          /* to check now_ns never goes backwards */
     int64_t heap_ns[NETEM_LIMIT_MAX + 1];
 
     netem_counters stats;

@@ -66,14 +66,14 @@ typedef struct nf_cidr {
 #define NF_MAX_SET 64
 
 typedef struct nf_rule_spec {
-    char name[96];        /* the chaos object's name */
+    char name[96]; /* the chaos object's name */
     nf_kind kind;
     uint32_t hosts[NF_MAX_SET]; /* where the qdisc / chain is installed (host ids) */
     int nhosts;
-    nf_cidr match[NF_MAX_SET];  /* destination filter as the sender writes it; none = unfiltered */
+    nf_cidr match[NF_MAX_SET]; /* destination filter as the sender writes it; none = unfiltered */
     int nmatch;
-    int filtered;               /* 1 when the object has a target or externalTargets */
-    int ingress;                /* partition: drop on the installing host's INPUT (match = sources) */
+    int filtered; /* 1 when the object has a target or externalTargets */
+    int ingress;  /* partition: drop on the installing host's INPUT (match = sources) */
     netem_config netem;
     tbf_config tbf;
 } nf_rule_spec;
@@ -93,10 +93,10 @@ int nf_ingress(nf_layer *l, int64_t now_ns, const nf_packet *p, uint32_t dst_hos
 typedef struct nf_link_stats {
     uint32_t src_host;
     nf_addr dst_addr;
-    uint64_t seen;           /* packets the sender sent to this address */
-    uint64_t faulted;        /* ... that went through at least one fault rule */
-    uint64_t dropped;        /* lost in a qdisc (loss, limit) or dropped by an INPUT chain */
-    uint64_t local_dropped;  /* refused by the sender's OUTPUT chain */
+    uint64_t seen;          /* packets the sender sent to this address */
+    uint64_t faulted;       /* ... that went through at least one fault rule */
+    uint64_t dropped;       /* lost in a qdisc (loss, limit) or dropped by an INPUT chain */
+    uint64_t local_dropped; /* refused by the sender's OUTPUT chain */
     uint64_t delayed;
     uint64_t duplicated;
     uint64_t corrupted;

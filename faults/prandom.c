@@ -12,14 +12,12 @@
  * xor-shifted by a then shifted right by b. The masks clear the low bits the recurrence
  * treats as absent (component k has 32 - (31, 29, 28, 25) bits of state).
  */
-static uint32_t taus_step(uint32_t s, unsigned a, unsigned b, uint32_t mask, unsigned d)
-{
+static uint32_t taus_step(uint32_t s, unsigned a, unsigned b, uint32_t mask, unsigned d) {
     uint32_t feedback = ((s << a) ^ s) >> b;
     return ((s & mask) << d) ^ feedback;
 }
 
-uint32_t prandom_u32_state(prandom_state *state)
-{
+uint32_t prandom_u32_state(prandom_state *state) {
     /* (a, b, mask, d) per component, L'Ecuyer 1999 table for lfsr113. */
     state->s1 = taus_step(state->s1, 6u, 13u, 0xFFFFFFFEu, 18u);
     state->s2 = taus_step(state->s2, 2u, 27u, 0xFFFFFFF8u, 2u);
@@ -29,13 +27,9 @@ uint32_t prandom_u32_state(prandom_state *state)
 }
 
 /* A component below its minimum would lose its top bits forever; the kernel lifts it by m. */
-static uint32_t seed_fixup(uint32_t x, uint32_t minimum)
-{
-    return x < minimum ? x + minimum : x;
-}
+static uint32_t seed_fixup(uint32_t x, uint32_t minimum) { return x < minimum ? x + minimum : x; }
 
-void prandom_seed_state(prandom_state *state, uint64_t seed)
-{
+void prandom_seed_state(prandom_state *state, uint64_t seed) {
     /* The kernel folds 64 bits into one u32 and uses it for all four components. */
     uint32_t folded = (uint32_t)(((seed >> 32) ^ (seed << 10) ^ seed) & 0xFFFFFFFFu);
 
@@ -45,8 +39,7 @@ void prandom_seed_state(prandom_state *state, uint64_t seed)
     state->s4 = seed_fixup(folded, PRANDOM_S4_MIN);
 }
 
-void prandom_seed_early(prandom_state *state, uint32_t seed)
-{
+void prandom_seed_early(prandom_state *state, uint32_t seed) {
     const uint32_t lcg_mult = 69069u; /* Marsaglia's "super-duper" multiplier */
 
     state->s1 = seed_fixup(seed * lcg_mult, PRANDOM_S1_MIN);
@@ -55,9 +48,7 @@ void prandom_seed_early(prandom_state *state, uint32_t seed)
     state->s4 = seed_fixup(state->s3 * lcg_mult, PRANDOM_S4_MIN);
 }
 
-void prandom_warmup(prandom_state *state)
-{
+void prandom_warmup(prandom_state *state) {
     /* Ten draws bring every component past the influence of a degenerate seed. */
-    for (int i = 0; i < 10; i++)
-        (void)prandom_u32_state(state);
+    for (int i = 0; i < 10; i++) (void)prandom_u32_state(state);
 }

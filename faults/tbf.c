@@ -20,8 +20,7 @@
 
 #define NSEC_PER_SEC 1000000000ULL
 
-void tbf_ratecfg_init(tbf_ratecfg *r, uint64_t rate_bytes_per_s)
-{
+void tbf_ratecfg_init(tbf_ratecfg *r, uint64_t rate_bytes_per_s) {
     /* Largest mult that keeps len * mult from overflowing: double the dividend until the
      * quotient reaches 2^31 (or the dividend its top bit). */
     uint64_t factor = NSEC_PER_SEC;
@@ -29,34 +28,25 @@ void tbf_ratecfg_init(tbf_ratecfg *r, uint64_t rate_bytes_per_s)
     r->rate_bytes_per_s = rate_bytes_per_s;
     r->mult = 1;
     r->shift = 0;
-    if (rate_bytes_per_s == 0)
-        return;
+    if (rate_bytes_per_s == 0) return;
     for (;;) {
         r->mult = (uint32_t)(factor / rate_bytes_per_s);
-        if ((r->mult & (1u << 31)) || (factor & (1ULL << 63)))
-            break;
+        if ((r->mult & (1u << 31)) || (factor & (1ULL << 63))) break;
         factor <<= 1;
         r->shift++;
     }
 }
 
-int64_t tbf_l2t_ns(const tbf_ratecfg *r, uint32_t len_bytes)
-{
+int64_t tbf_l2t_ns(const tbf_ratecfg *r, uint32_t len_bytes) {
     return (int64_t)(((uint64_t)len_bytes * r->mult) >> r->shift);
 }
 
-int tbf_init(tbf_qdisc *q, const tbf_config *cfg)
-{
-    if (q == NULL || cfg == NULL)
-        return TBF_ERR_ARG;
-    if (cfg->rate_bytes_per_s == 0)
-        return TBF_ERR_RATE;
-    if (cfg->burst_bytes == 0)
-        return TBF_ERR_BURST;
-    if (cfg->limit_bytes == 0)
-        return TBF_ERR_LIMIT;
-    if (cfg->peakrate_bytes_per_s != 0 &&
-        (cfg->mtu_bytes == 0 || cfg->peakrate_bytes_per_s <= cfg->rate_bytes_per_s))
+int tbf_init(tbf_qdisc *q, const tbf_config *cfg) {
+    if (q == NULL || cfg == NULL) return TBF_ERR_ARG;
+    if (cfg->rate_bytes_per_s == 0) return TBF_ERR_RATE;
+    if (cfg->burst_bytes == 0) return TBF_ERR_BURST;
+    if (cfg->limit_bytes == 0) return TBF_ERR_LIMIT;
+    if (cfg->peakrate_bytes_per_s != 0 && (cfg->mtu_bytes == 0 || cfg->peakrate_bytes_per_s <= cfg->rate_bytes_per_s))
         return TBF_ERR_PEAK;
 
     memset(q, 0, sizeof(*q));
@@ -68,8 +58,7 @@ int tbf_init(tbf_qdisc *q, const tbf_config *cfg)
         q->has_peak = true;
         tbf_ratecfg_init(&q->peak, cfg->peakrate_bytes_per_s);
         /* With TCA_TBF_PBURST: max_size = min(max_size, pburst), mtu = l2t(peak, pburst). */
-        if (cfg->mtu_bytes < q->max_size_bytes)
-            q->max_size_bytes = cfg->mtu_bytes;
+        if (cfg->mtu_bytes < q->max_size_bytes) q->max_size_bytes = cfg->mtu_bytes;
         q->mtu_ns = tbf_l2t_ns(&q->peak, cfg->mtu_bytes);
     }
     q->limit_bytes = cfg->limit_bytes;
@@ -81,8 +70,7 @@ int tbf_init(tbf_qdisc *q, const tbf_config *cfg)
     return TBF_OK;
 }
 
-static void purge(tbf_qdisc *q, int64_t now_ns)
-{
+static void purge(tbf_qdisc *q, int64_t now_ns) {
     /* Departures are FIFO-ordered, so the ones that have happened form a prefix. */
     while (q->count > 0 && q->fifo[q->head].departure_ns <= now_ns) {
         q->backlog_bytes -= q->fifo[q->head].packet_bytes;
@@ -91,8 +79,7 @@ static void purge(tbf_qdisc *q, int64_t now_ns)
     }
 }
 
-uint64_t tbf_backlog_bytes(tbf_qdisc *q, int64_t now_ns)
-{
+uint64_t tbf_backlog_bytes(tbf_qdisc *q, int64_t now_ns) {
     purge(q, now_ns);
     return q->backlog_bytes;
 }
@@ -105,30 +92,25 @@ uint64_t tbf_backlog_bytes(tbf_qdisc *q, int64_t now_ns)
  * max_size keeps each need within its bucket, the first instant both hold is
  * t_c + max(need - tokens, pneed - ptokens), and no earlier than the packet reaches the head.
  */
-static int64_t schedule_departure(tbf_qdisc *q, int64_t head_at_ns, uint32_t len)
-{
+static int64_t schedule_departure(tbf_qdisc *q, int64_t head_at_ns, uint32_t len) {
     int64_t need_ns = tbf_l2t_ns(&q->rate, len);
     int64_t pneed_ns = q->has_peak ? tbf_l2t_ns(&q->peak, len) : 0;
 
     int64_t wait_ns = need_ns - q->tokens_ns;
-    if (q->has_peak && pneed_ns - q->ptokens_ns > wait_ns)
-        wait_ns = pneed_ns - q->ptokens_ns;
+    if (q->has_peak && pneed_ns - q->ptokens_ns > wait_ns) wait_ns = pneed_ns - q->ptokens_ns;
     int64_t depart_ns = q->t_c_ns + (wait_ns > 0 ? wait_ns : 0);
-    if (depart_ns < head_at_ns)
-        depart_ns = head_at_ns;
+    if (depart_ns < head_at_ns) depart_ns = head_at_ns;
 
     int64_t elapsed_ns = depart_ns - q->t_c_ns;
     int64_t toks = elapsed_ns < q->buffer_ns ? elapsed_ns : q->buffer_ns;
     int64_t ptoks = 0;
     if (q->has_peak) {
         ptoks = toks + q->ptokens_ns;
-        if (ptoks > q->mtu_ns)
-            ptoks = q->mtu_ns;
+        if (ptoks > q->mtu_ns) ptoks = q->mtu_ns;
         ptoks -= pneed_ns;
     }
     toks += q->tokens_ns;
-    if (toks > q->buffer_ns)
-        toks = q->buffer_ns;
+    if (toks > q->buffer_ns) toks = q->buffer_ns;
     toks -= need_ns;
     assert(toks >= 0 && ptoks >= 0);
 
@@ -138,8 +120,7 @@ static int64_t schedule_departure(tbf_qdisc *q, int64_t head_at_ns, uint32_t len
     return depart_ns;
 }
 
-bool tbf_enqueue(tbf_qdisc *q, int64_t now_ns, uint32_t packet_bytes, tbf_verdict *out)
-{
+bool tbf_enqueue(tbf_qdisc *q, int64_t now_ns, uint32_t packet_bytes, tbf_verdict *out) {
     assert(q != NULL && out != NULL);
     assert(now_ns >= q->last_now_ns); /* virtual time must not run backwards */
     q->last_now_ns = now_ns;
@@ -188,60 +169,43 @@ bool tbf_enqueue(tbf_qdisc *q, int64_t now_ns, uint32_t packet_bytes, tbf_verdic
 /* ---- Chaos Mesh rate strings ---- */
 
 /* Message: rate "<text>": <reason>. */
-static void set_err(char *err, size_t err_len, const char *text, const char *reason)
-{
-    if (err != NULL && err_len > 0)
-        snprintf(err, err_len, "rate \"%s\": %s", text ? text : "(null)", reason);
+static void set_err(char *err, size_t err_len, const char *text, const char *reason) {
+    if (err != NULL && err_len > 0) snprintf(err, err_len, "rate \"%s\": %s", text ? text : "(null)", reason);
 }
 
-static int ascii_lower(int c)
-{
-    return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
-}
+static int ascii_lower(int c) { return (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c; }
 
-static int is_space(int c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
+static int is_space(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 /* Does the lowercased text[0..len) end with suffix? */
-static bool ends_with(const char *text, size_t len, const char *suffix)
-{
+static bool ends_with(const char *text, size_t len, const char *suffix) {
     size_t n = strlen(suffix);
-    if (n > len)
-        return false;
+    if (n > len) return false;
     for (size_t i = 0; i < n; i++)
-        if (ascii_lower((unsigned char)text[len - n + i]) != suffix[i])
-            return false;
+        if (ascii_lower((unsigned char)text[len - n + i]) != suffix[i]) return false;
     return true;
 }
 
 /* Go strconv.ParseUint(s, 10, 64) on text[0..len) after TrimSpace: digits only, no sign. */
-static int parse_u64(const char *text, size_t len, uint64_t *out)
-{
+static int parse_u64(const char *text, size_t len, uint64_t *out) {
     while (len > 0 && is_space((unsigned char)*text)) {
         text++;
         len--;
     }
-    while (len > 0 && is_space((unsigned char)text[len - 1]))
-        len--;
-    if (len == 0)
-        return TBF_ERR_PARSE;
+    while (len > 0 && is_space((unsigned char)text[len - 1])) len--;
+    if (len == 0) return TBF_ERR_PARSE;
     uint64_t n = 0;
     for (size_t i = 0; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return TBF_ERR_PARSE;
+        if (text[i] < '0' || text[i] > '9') return TBF_ERR_PARSE;
         unsigned d = (unsigned)(text[i] - '0');
-        if (n > (UINT64_MAX - d) / 10)
-            return TBF_ERR_RANGE;
+        if (n > (UINT64_MAX - d) / 10) return TBF_ERR_RANGE;
         n = n * 10 + d;
     }
     *out = n;
     return TBF_OK;
 }
 
-int tbf_parse_rate(const char *text, uint64_t *bytes_per_s, char *err, size_t err_len)
-{
+int tbf_parse_rate(const char *text, uint64_t *bytes_per_s, char *err, size_t err_len) {
     /* Longest prefixes first, as Chaos Mesh tests them (so "kbps" wins over "bps"). Byte units
      * scale by 1024 (ConvertUnitToBytes); bit units by 1000, then / 8 (the bit branch of
      * pkg/chaosdaemon/netem/utils.go parseRate, added with the CRD's "bit, kbit, ..."). */
@@ -267,16 +231,13 @@ int tbf_parse_rate(const char *text, uint64_t *bytes_per_s, char *err, size_t er
         return TBF_ERR_ARG;
     }
     size_t len = strlen(text);
-    while (len > 0 && is_space((unsigned char)text[len - 1]))
-        len--;
+    while (len > 0 && is_space((unsigned char)text[len - 1])) len--;
 
     for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
-        if (!ends_with(text, len, units[u].suffix))
-            continue;
+        if (!ends_with(text, len, units[u].suffix)) continue;
         uint64_t n = 0;
         int rc = parse_u64(text, len - strlen(units[u].suffix), &n);
-        if (rc == TBF_OK && n > UINT64_MAX / units[u].scale)
-            rc = TBF_ERR_RANGE; /* Go would wrap silently; we refuse */
+        if (rc == TBF_OK && n > UINT64_MAX / units[u].scale) rc = TBF_ERR_RANGE; /* Go would wrap silently; we refuse */
         if (rc == TBF_ERR_PARSE) {
             set_err(err, err_len, text, "expected a whole number before the unit (e.g. \"1mbps\")");
             return rc;
@@ -295,21 +256,17 @@ int tbf_parse_rate(const char *text, uint64_t *bytes_per_s, char *err, size_t er
     return TBF_ERR_PARSE;
 }
 
-uint64_t tbf_chaos_mesh_kernel_rate(uint64_t documented_bytes_per_s)
-{
+uint64_t tbf_chaos_mesh_kernel_rate(uint64_t documented_bytes_per_s) {
     /* tc get_rate64(): a bare number is bit/s; "bps /= 8; *rate = bps" truncates. */
     return documented_bytes_per_s / 8;
 }
 
-int tbf_config_from_chaos_mesh(const char *rate, uint32_t limit, uint32_t buffer, uint64_t peakrate,
-                               uint32_t minburst, tbf_config *out, char *err, size_t err_len)
-{
+int tbf_config_from_chaos_mesh(const char *rate, uint32_t limit, uint32_t buffer, uint64_t peakrate, uint32_t minburst,
+                               tbf_config *out, char *err, size_t err_len) {
     uint64_t documented = 0;
     int rc = tbf_parse_rate(rate, &documented, err, err_len);
-    if (rc != TBF_OK)
-        return rc;
-    if (out == NULL)
-        return TBF_ERR_ARG;
+    if (rc != TBF_OK) return rc;
+    if (out == NULL) return TBF_ERR_ARG;
 
     memset(out, 0, sizeof(*out));
     out->rate_bytes_per_s = tbf_chaos_mesh_kernel_rate(documented);
@@ -327,26 +284,16 @@ int tbf_config_from_chaos_mesh(const char *rate, uint32_t limit, uint32_t buffer
     return TBF_OK;
 }
 
-const char *tbf_strerror(int code)
-{
+const char *tbf_strerror(int code) {
     switch (code) {
-    case TBF_OK:
-        return "ok";
-    case TBF_ERR_ARG:
-        return "tbf: NULL argument";
-    case TBF_ERR_RATE:
-        return "tbf: rate is 0";
-    case TBF_ERR_BURST:
-        return "tbf: burst (buffer) is 0";
-    case TBF_ERR_LIMIT:
-        return "tbf: limit is 0";
-    case TBF_ERR_PEAK:
-        return "tbf: peak rate needs an mtu (minburst) and must exceed the rate";
-    case TBF_ERR_PARSE:
-        return "tbf: bad rate string";
-    case TBF_ERR_RANGE:
-        return "tbf: rate string out of range";
-    default:
-        return "tbf: unknown error";
+    case TBF_OK: return "ok";
+    case TBF_ERR_ARG: return "tbf: NULL argument";
+    case TBF_ERR_RATE: return "tbf: rate is 0";
+    case TBF_ERR_BURST: return "tbf: burst (buffer) is 0";
+    case TBF_ERR_LIMIT: return "tbf: limit is 0";
+    case TBF_ERR_PEAK: return "tbf: peak rate needs an mtu (minburst) and must exceed the rate";
+    case TBF_ERR_PARSE: return "tbf: bad rate string";
+    case TBF_ERR_RANGE: return "tbf: rate string out of range";
+    default: return "tbf: unknown error";
     }
 }

@@ -50,21 +50,21 @@
 
 enum {
     TBF_OK = 0,
-    TBF_ERR_ARG = -1,        /* NULL pointer */
-    TBF_ERR_RATE = -2,       /* rate 0: tc "the \"rate\" parameter is mandatory" */
-    TBF_ERR_BURST = -3,      /* burst 0: nothing could ever be sent */
-    TBF_ERR_LIMIT = -4,      /* limit 0: tc wants "limit" or "latency" */
-    TBF_ERR_PEAK = -5,       /* peak rate without mtu, or not above rate (kernel EINVAL) */
-    TBF_ERR_PARSE = -6,      /* bad rate string */
-    TBF_ERR_RANGE = -7,      /* rate string overflows 64 bits */
+    TBF_ERR_ARG = -1,   /* NULL pointer */
+    TBF_ERR_RATE = -2,  /* rate 0: tc "the \"rate\" parameter is mandatory" */
+    TBF_ERR_BURST = -3, /* burst 0: nothing could ever be sent */
+    TBF_ERR_LIMIT = -4, /* limit 0: tc wants "limit" or "latency" */
+    TBF_ERR_PEAK = -5,  /* peak rate without mtu, or not above rate (kernel EINVAL) */
+    TBF_ERR_PARSE = -6, /* bad rate string */
+    TBF_ERR_RANGE = -7, /* rate string overflows 64 bits */
 };
 
 typedef struct tbf_config {
-    uint64_t rate_bytes_per_s;      /* token rate as the kernel holds it */
-    uint32_t burst_bytes;           /* bucket size (tc burst/buffer/maxburst) */
-    uint32_t limit_bytes;           /* bfifo limit: bytes allowed to wait for tokens */
-    uint64_t peakrate_bytes_per_s;  /* 0 = no peak bucket */
-    uint32_t mtu_bytes;             /* peak bucket size (tc mtu/minburst); needed with a peak */
+    uint64_t rate_bytes_per_s;     /* token rate as the kernel holds it */
+    uint32_t burst_bytes;          /* bucket size (tc burst/buffer/maxburst) */
+    uint32_t limit_bytes;          /* bfifo limit: bytes allowed to wait for tokens */
+    uint64_t peakrate_bytes_per_s; /* 0 = no peak bucket */
+    uint32_t mtu_bytes;            /* peak bucket size (tc mtu/minburst); needed with a peak */
 } tbf_config;
 
 /* psched_ratecfg: time_ns(len) = (len * mult) >> shift. */
@@ -76,14 +76,14 @@ typedef struct tbf_ratecfg {
 
 typedef enum tbf_fate {
     TBF_SENT = 0,
-    TBF_DROP_OVERSIZE,   /* larger than the bucket: can never be sent */
-    TBF_DROP_LIMIT,      /* bfifo full */
-    TBF_DROP_SLOTS,      /* this model's TBF_QUEUE_MAX_PACKETS reached (not a kernel drop) */
+    TBF_DROP_OVERSIZE, /* larger than the bucket: can never be sent */
+    TBF_DROP_LIMIT,    /* bfifo full */
+    TBF_DROP_SLOTS,    /* this model's TBF_QUEUE_MAX_PACKETS reached (not a kernel drop) */
 } tbf_fate;
 
 typedef struct tbf_verdict {
     tbf_fate fate;
-    int64_t departure_ns;   /* when it leaves the qdisc; valid when fate == TBF_SENT */
+    int64_t departure_ns; /* when it leaves the qdisc; valid when fate == TBF_SENT */
 } tbf_verdict;
 
 typedef struct tbf_counters {
@@ -103,8 +103,8 @@ typedef struct tbf_slot {
 typedef struct tbf_qdisc {
     tbf_ratecfg rate, peak;
     bool has_peak;
-    int64_t buffer_ns;          /* bucket depth in ns of transmission time */
-    int64_t mtu_ns;             /* peak bucket depth */
+    int64_t buffer_ns; /* bucket depth in ns of transmission time */
+    int64_t mtu_ns;    /* peak bucket depth */
     uint32_t max_size_bytes;
     uint32_t limit_bytes;
 
@@ -150,8 +150,8 @@ uint64_t tbf_chaos_mesh_kernel_rate(uint64_t documented_bytes_per_s);
 /* Build the kernel-side config from NetworkChaos bandwidth fields (rate string, limit, buffer,
  * optional peakrate/minburst; pass peakrate 0 when unset), as the chaos-daemon + tc pipeline
  * does. Errors as tbf_parse_rate(), plus TBF_ERR_RATE when the rate truncates to 0 in tc. */
-int tbf_config_from_chaos_mesh(const char *rate, uint32_t limit, uint32_t buffer, uint64_t peakrate,
-                               uint32_t minburst, tbf_config *out, char *err, size_t err_len);
+int tbf_config_from_chaos_mesh(const char *rate, uint32_t limit, uint32_t buffer, uint64_t peakrate, uint32_t minburst,
+                               tbf_config *out, char *err, size_t err_len);
 
 const char *tbf_strerror(int code);
 

@@ -27,12 +27,12 @@
 #define Z95 1.96
 
 typedef struct side {
-    req_record *recs; /* the requests, in start order once sorted (for the blocks) */
-    double *lat;      /* their latencies in ms, in increasing order once sorted */
+    sim_req_record *recs; /* the requests, in start order once sorted (for the blocks) */
+    double *lat;          /* their latencies in ms, in increasing order once sorted */
     size_t n, cap, ok;
 } side;
 
-static void side_add(side *s, const req_record *r) {
+static void side_add(side *s, const sim_req_record *r) {
     if (s->n == s->cap) {
         s->cap = s->cap ? s->cap * 2 : 4096;
         s->recs = realloc(s->recs, s->cap * sizeof *s->recs);
@@ -50,7 +50,7 @@ static void side_free(side *s) {
 }
 
 /* Adds the records that started in [from, to). */
-static void side_take(side *s, const req_record *recs, size_t n, int64_t from, int64_t to) {
+static void side_take(side *s, const sim_req_record *recs, size_t n, int64_t from, int64_t to) {
     for (size_t i = 0; i < n; i++)
         if (recs[i].start_ns >= from && recs[i].start_ns < to) side_add(s, &recs[i]);
 }
@@ -93,9 +93,12 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 static void fmt_ms(char *buf, size_t len, double v) {
-    if (v >= 1000) snprintf(buf, len, "%.0f", v);
-    else if (v >= 10) snprintf(buf, len, "%.1f", v);
-    else snprintf(buf, len, "%.2f", v);
+    if (v >= 1000)
+        snprintf(buf, len, "%.0f", v);
+    else if (v >= 10)
+        snprintf(buf, len, "%.1f", v);
+    else
+        snprintf(buf, len, "%.2f", v);
 }
 
 /* The lab's requests are not independent samples: they share the machine's state, which drifts (a quiet
@@ -114,7 +117,8 @@ static double block_figure(const side *s, size_t *i, int64_t end, double q, int 
     while (*i < s->n && s->recs[*i].start_ns < end) side_add(&blk, &s->recs[(*i)++]);
     double v = 0, lo, hi;
     *enough = blk.n >= 20;
-    if (blk.n && q < 0) v = (double)blk.ok / (double)blk.n;
+    if (blk.n && q < 0)
+        v = (double)blk.ok / (double)blk.n;
     else if (blk.n) {
         qsort(blk.lat, blk.n, sizeof *blk.lat, cmp_double);
         quantile(&blk, q, &v, &lo, &hi);
@@ -139,7 +143,7 @@ static double block_halfwidth(const side *lab, const side *sim, int64_t from, in
 }
 
 static int cmp_start(const void *a, const void *b) {
-    int64_t x = ((const req_record *)a)->start_ns, y = ((const req_record *)b)->start_ns;
+    int64_t x = ((const sim_req_record *)a)->start_ns, y = ((const sim_req_record *)b)->start_ns;
     return x < y ? -1 : x > y;
 }
 
@@ -187,8 +191,7 @@ static int sim_window(side *sim, const sim_options *o, const experiment_unit *un
 
 static int sim_side(side *sim, const sim_options *o, const experiment_unit *unit, int sim_seeds,
                     double (*per_seed)[NFIG], char *err, size_t errlen) {
-    return sim_window(sim, o, unit, sim_seeds, o->baseline_ns, o->baseline_ns + o->chaos_ns, per_seed, err,
-                      errlen);
+    return sim_window(sim, o, unit, sim_seeds, o->baseline_ns, o->baseline_ns + o->chaos_ns, per_seed, err, errlen);
 }
 
 /* Student's t quantile for probability p (> 0.5) and df degrees of freedom: the Cornish-Fisher expansion
@@ -198,8 +201,10 @@ static double t_quantile(double p, int df) {
     double lo = 0, hi = 10;
     for (int i = 0; i < 100; i++) {
         double mid = (lo + hi) / 2;
-        if (1 - 0.5 * erfc(mid / sqrt(2)) < p) lo = mid;
-        else hi = mid;
+        if (1 - 0.5 * erfc(mid / sqrt(2)) < p)
+            lo = mid;
+        else
+            hi = mid;
     }
     double z = (lo + hi) / 2, z3 = z * z * z, z5 = z3 * z * z, z7 = z5 * z * z, n = df;
     return z + (z3 + z) / (4 * n) + (5 * z5 + 16 * z3 + 3 * z) / (96 * n * n) +
@@ -230,7 +235,7 @@ static void run_range(const double (*per_seed)[NFIG], int seeds, int f, double *
 }
 
 static int lab_window(side *lab, const char *lab_path, int64_t from, int64_t to, char *err, size_t errlen) {
-    req_record *recs = NULL;
+    sim_req_record *recs = NULL;
     size_t nrecs = 0;
     if (lab_records_read(lab_path, &recs, &nrecs, err, errlen) < 0) return -1;
     side_take(lab, recs, nrecs, from, to);
@@ -279,15 +284,19 @@ static int fit_error(const link_fit *f, int64_t link_ns, double *sum, char *err,
 static int fit_link(const link_fit *f, int64_t *fit, double *e_lo, double *e_hi, char *err, size_t errlen) {
     int64_t lo = LAB_LINK_FIT_MIN_NS, hi = LAB_LINK_FIT_MAX_NS;
     if (fit_error(f, lo, e_lo, err, errlen) < 0 || fit_error(f, hi, e_hi, err, errlen) < 0) return -1;
-    if (*e_lo >= 0) *fit = lo;
-    else if (*e_hi <= 0) *fit = hi;
+    if (*e_lo >= 0)
+        *fit = lo;
+    else if (*e_hi <= 0)
+        *fit = hi;
     else {
         while (hi - lo > 250) { /* 0.25 us */
             int64_t mid = (lo + hi) / 2;
             double e;
             if (fit_error(f, mid, &e, err, errlen) < 0) return -1;
-            if (e < 0) lo = mid;
-            else hi = mid;
+            if (e < 0)
+                lo = mid;
+            else
+                hi = mid;
         }
         *fit = (lo + hi) / 2;
     }
@@ -316,19 +325,16 @@ int lab_fit_link(FILE *out, const char *keep_path, const char *fresh_path, const
     int64_t fit;
     double e_lo, e_hi;
     if (fit_link(&f, &fit, &e_lo, &e_hi, err, errlen) < 0) return -1;
-    fprintf(out, "%lld %.4f %.4f %+.4f %+.4f\n", (long long)fit, f.want[0], f.ncells > 1 ? f.want[1] : 0, e_lo,
-            e_hi);
+    fprintf(out, "%lld %.4f %.4f %+.4f %+.4f\n", (long long)fit, f.want[0], f.ncells > 1 ? f.want[1] : 0, e_lo, e_hi);
     return 0;
 }
 
 /* The link latency at which the simulator's baseline-phase p50 is the lab's for this cell. The baseline
  * phase has no fault, so this measures the box as it was during this cell: its speed drifts by 15-40 %
  * within minutes. */
-static int refit_link(const sim_options *o, const experiment_unit *unit, int sim_seeds, const req_record *recs,
-                      size_t nrecs, const char *lab_path, int64_t *link_ns, double *lab_p50, char *err,
-                      size_t errlen) {
-    link_fit f = {
-        .cell = {o}, .from = {0}, .to = {o->baseline_ns}, .ncells = 1, .unit = unit, .sim_seeds = sim_seeds};
+static int refit_link(const sim_options *o, const experiment_unit *unit, int sim_seeds, const sim_req_record *recs,
+                      size_t nrecs, const char *lab_path, int64_t *link_ns, double *lab_p50, char *err, size_t errlen) {
+    link_fit f = {.cell = {o}, .from = {0}, .to = {o->baseline_ns}, .ncells = 1, .unit = unit, .sim_seeds = sim_seeds};
     side lab = {0};
     side_take(&lab, recs, nrecs, f.from[0], f.to[0]);
     side_sort(&lab);
@@ -336,8 +342,7 @@ static int refit_link(const sim_options *o, const experiment_unit *unit, int sim
     size_t n = lab.n;
     side_free(&lab);
     if (n < 20 || !(*lab_p50 > 0)) {
-        snprintf(err, errlen, "%s: %zu requests in the baseline phase, too few to refit the link latency", lab_path,
-                 n);
+        snprintf(err, errlen, "%s: %zu requests in the baseline phase, too few to refit the link latency", lab_path, n);
         return -1;
     }
     double e_lo, e_hi;
@@ -351,7 +356,7 @@ int lab_compare(FILE *out, const char *name, const char *lab_path, const sim_opt
     const sim_options *o = given;
     int64_t link_ns = 0;
     double lab_base_p50 = 0;
-    req_record *recs = NULL; /* read once: the baseline phase for the refit, the chaos phase for the row */
+    sim_req_record *recs = NULL; /* read once: the baseline phase for the refit, the chaos phase for the row */
     size_t nrecs = 0;
     if (lab_records_read(lab_path, &recs, &nrecs, err, errlen) < 0) return -1;
     if (flags & LAB_REFIT_LINK) {
@@ -390,8 +395,10 @@ int lab_compare(FILE *out, const char *name, const char *lab_path, const sim_opt
         double target = f == FIG_SUCCESS ? SUCCESS_BOUND_PP : QUANTILE_BOUND_REL * sf[f];
         double reach = lf[f] >= sf[f] ? rhi - sf[f] : sf[f] - rlo;
         double batch = 0;
-        if (f == FIG_SUCCESS) batch = 100 * block_halfwidth(&lab, &sim, from, to, -1);
-        else if (f == FIG_P50) batch = block_halfwidth(&lab, &sim, from, to, fig_q[f]);
+        if (f == FIG_SUCCESS)
+            batch = 100 * block_halfwidth(&lab, &sim, from, to, -1);
+        else if (f == FIG_P50)
+            batch = block_halfwidth(&lab, &sim, from, to, fig_q[f]);
         double bound = fmax(target, fmax(reach, batch));
         int ok = fabs(lf[f] - sf[f]) <= bound;
         const char *verdict = "  ";
@@ -409,9 +416,11 @@ int lab_compare(FILE *out, const char *name, const char *lab_path, const sim_opt
         if (f == FIG_SUCCESS) {
             double ll, lh;
             wilson(lab.ok, lab.n, &ll, &lh);
-            fprintf(out, "%-24.24s %-8s %6.1f%% [%5.1f-%5.1f]  %6.1f%% [%5.1f-%5.1f]  %+7.1f pp %7.1f pp  %s   (n %zu / %zu)\n",
-                    name, fig_name[f], lf[f], 100 * ll, 100 * lh, sf[f], fmax(rlo, 0), fmin(rhi, 100), lf[f] - sf[f],
-                    bound, verdict, lab.n, sim.n);
+            fprintf(
+                out,
+                "%-24.24s %-8s %6.1f%% [%5.1f-%5.1f]  %6.1f%% [%5.1f-%5.1f]  %+7.1f pp %7.1f pp  %s   (n %zu / %zu)\n",
+                name, fig_name[f], lf[f], 100 * ll, 100 * lh, sf[f], fmax(rlo, 0), fmin(rhi, 100), lf[f] - sf[f], bound,
+                verdict, lab.n, sim.n);
             continue;
         }
         double lv, llo, lhi;

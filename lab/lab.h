@@ -58,8 +58,8 @@ void lab_report_text(FILE *out, const sim_options *o, const sim_result *r, doubl
 struct json_t *lab_report_json(const sim_options *o, const sim_result *r, double wall_s);
 
 /* Request records as CSV (one line each) and back. */
-int lab_records_write(const char *path, const req_record *recs, size_t n, char *err, size_t errlen);
-int lab_records_read(const char *path, req_record **recs, size_t *n, char *err, size_t errlen);
+int lab_records_write(const char *path, const sim_req_record *recs, size_t n, char *err, size_t errlen);
+int lab_records_read(const char *path, sim_req_record **recs, size_t *n, char *err, size_t errlen);
 
 /* One fidelity row: lab records against `sim_seeds` pooled simulator runs; prints it to `out` (see
  * fidelity.c); returns 0 when every difference is within its bound, 1 when one is not, -1 on error.
@@ -70,8 +70,8 @@ int lab_records_read(const char *path, req_record **recs, size_t *n, char *err, 
  * the model's error; the row says which latency it used. */
 #define LAB_CALIBRATION_CELL 1
 #define LAB_REFIT_LINK 2
-int lab_compare(FILE *out, const char *name, const char *lab_records, const sim_options *o,
-                const experiment_unit *unit, int sim_seeds, int flags, char *err, size_t errlen);
+int lab_compare(FILE *out, const char *name, const char *lab_records, const sim_options *o, const experiment_unit *unit,
+                int sim_seeds, int flags, char *err, size_t errlen);
 
 /* The machine's one-way latency per packet (o->cluster.net.link_latency_ns) at which the simulator's pooled
  * chaos-phase p50 matches the lab's for the no-fault cell `keep_records` (options `o`) and, unless NULL, the

@@ -13,8 +13,8 @@
 
 #include <stdint.h>
 
-#include "sim/run/run.h"
 #include "lab/lab.h"
+#include "sim/run/run.h"
 
 #define LAB_MAX_PODS CLUSTER_MAX_PODS
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/report/report.h"
 #include "lab/labint.h"
+#include "sim/report/report.h"
 
 #define CG "/sys/fs/cgroup"
 
@@ -87,8 +87,8 @@ void lab_fill_cpu(sim_result *r, const lab_cpu_snapshot *a, const lab_cpu_snapsh
         lab_pod_cpu zero;
         memset(&zero, 0, sizeof zero);
         if (!x) x = &zero;
-        cpu_row *c = &r->cpu[r->npods];
-        pod_row *p = &r->pods[r->npods];
+        sim_cpu_row *c = &r->cpu[r->npods];
+        sim_pod_row *p = &r->pods[r->npods];
         r->npods++;
         snprintf(c->pod, sizeof c->pod, "%s", y->pod);
         snprintf(p->pod, sizeof p->pod, "%s", y->pod);
@@ -156,7 +156,7 @@ void lab_fill_from_hook(sim_result *r, const lab_config *cfg, const sim_result *
                 r->ledger = realloc(r->ledger, cap * sizeof *r->ledger);
                 if (!r->ledger) abort();
             }
-            ledger_row *l = &r->ledger[r->nledger++];
+            sim_ledger_row *l = &r->ledger[r->nledger++];
             memset(l, 0, sizeof *l);
             char *src = field(&cur), *dst = field(&cur);
             snprintf(l->src, sizeof l->src, "%s", src ? src : "?");
@@ -186,7 +186,8 @@ void lab_fill_from_hook(sim_result *r, const lab_config *cfg, const sim_result *
                 if (strcmp(r->pods[i].pod, name)) continue;
                 r->pods[i].restarts = restarts;
                 r->pods[i].oom_kills_app = oom_app;
-                r->pods[i].oom_kills_stressor -= oom_app < r->pods[i].oom_kills_stressor ? oom_app : r->pods[i].oom_kills_stressor;
+                r->pods[i].oom_kills_stressor -=
+                    oom_app < r->pods[i].oom_kills_stressor ? oom_app : r->pods[i].oom_kills_stressor;
             }
         }
     }
@@ -195,7 +196,7 @@ void lab_fill_from_hook(sim_result *r, const lab_config *cfg, const sim_result *
 
 /* ---- records ---- */
 
-int lab_records_write(const char *path, const req_record *recs, size_t n, char *err, size_t errlen) {
+int lab_records_write(const char *path, const sim_req_record *recs, size_t n, char *err, size_t errlen) {
     FILE *f = fopen(path, "w");
     if (!f) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
@@ -203,7 +204,7 @@ int lab_records_write(const char *path, const req_record *recs, size_t n, char *
     }
     fprintf(f, "start_ns,end_ns,outcome,success,status,step1_ok,step1_us,step2_ok,step2_us,attempts\n");
     for (size_t i = 0; i < n; i++) {
-        const req_record *r = &recs[i];
+        const sim_req_record *r = &recs[i];
         fprintf(f, "%lld,%lld,%u,%u,%d,%d,%d,%d,%d,%u\n", (long long)r->start_ns, (long long)r->end_ns, r->outcome,
                 r->success, r->status, r->step_ok[0], r->step_latency_us[0], r->step_ok[1], r->step_latency_us[1],
                 r->attempts);
@@ -215,7 +216,7 @@ int lab_records_write(const char *path, const req_record *recs, size_t n, char *
     return 0;
 }
 
-int lab_records_read(const char *path, req_record **out, size_t *count, char *err, size_t errlen) {
+int lab_records_read(const char *path, sim_req_record **out, size_t *count, char *err, size_t errlen) {
     FILE *f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
@@ -223,7 +224,7 @@ int lab_records_read(const char *path, req_record **out, size_t *count, char *er
     }
     char line[512];
     size_t n = 0, cap = 0;
-    req_record *recs = NULL;
+    sim_req_record *recs = NULL;
     while (fgets(line, sizeof line, f)) {
         long long s, e;
         unsigned outcome, success, attempts;
@@ -236,7 +237,7 @@ int lab_records_read(const char *path, req_record **out, size_t *count, char *er
             recs = realloc(recs, cap * sizeof *recs);
             if (!recs) abort();
         }
-        req_record *r = &recs[n++];
+        sim_req_record *r = &recs[n++];
         memset(r, 0, sizeof *r);
         r->start_ns = s;
         r->end_ns = e;
@@ -277,8 +278,9 @@ void lab_report_text(FILE *out, const sim_options *o, const sim_result *r, doubl
         if (!strncmp(line, "invariants:", 11)) {
             fprintf(out, "invariants: not checked in the lab (bin/sim checks them)\n");
         } else if (!strncmp(line, "run:", 4)) {
-            fprintf(out, "run: %zu requests over %.1f s of wall-clock time (loss by nftables numgen in the node "
-                         "namespace; CPU and memory by stress-ng in the pods' cgroups)\n",
+            fprintf(out,
+                    "run: %zu requests over %.1f s of wall-clock time (loss by nftables numgen in the node "
+                    "namespace; CPU and memory by stress-ng in the pods' cgroups)\n",
                     r->nrecords, wall_s);
         } else {
             /* blank lines were eaten by strtok: the section headers follow one */
@@ -296,9 +298,10 @@ json_t *lab_report_json(const sim_options *o, const sim_result *r, double wall_s
     json_t *doc = report_json(o, r);
     json_object_set_new(doc, "source", json_string("lab"));
     json_object_set_new(doc, "invariants", json_pack("{s:b, s:s}", "violation", 0, "note", "not checked in the lab"));
-    json_object_set_new(doc, "run", json_pack("{s:I, s:f, s:s}", "requests", (json_int_t)r->nrecords, "wall_s", wall_s,
-                                              "mechanisms",
-                                              "loss: nftables numgen in the node namespace; CPU and memory: "
-                                              "stress-ng in the pods' cgroups"));
+    json_object_set_new(doc, "run",
+                        json_pack("{s:I, s:f, s:s}", "requests", (json_int_t)r->nrecords, "wall_s", wall_s,
+                                  "mechanisms",
+                                  "loss: nftables numgen in the node namespace; CPU and memory: "
+                                  "stress-ng in the pods' cgroups"));
     return doc;
 }

@@ -22,11 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "services/core/jsonr.h"
-#include "services/http/client.h"
 #include "base/rng.h"
 #include "lab/lab.h"
 #include "lab/labint.h"
+#include "services/core/jsonr.h"
+#include "services/http/client.h"
 
 #define MS 1000000LL
 #define SEC 1000000000LL
@@ -36,7 +36,7 @@ typedef struct lreq {
     struct lreq *next; /* retry list */
     CURL *easy;
     struct curl_slist *headers;
-    req_record rec;
+    sim_req_record rec;
     int client;
     int64_t retry_at;
     char key[48];
@@ -53,7 +53,7 @@ typedef struct loadgen {
     CURLM *multi;
     int64_t t0;
     pc_rng arrivals, choices;
-    req_record *recs;
+    sim_req_record *recs;
     size_t nrecs, caprecs;
     uint64_t next_key;
     int inflight;
@@ -117,7 +117,7 @@ static void hook_reap(loadgen *g, int block) {
 
 /* ---- requests ---- */
 
-static void record(loadgen *g, const req_record *rec) {
+static void record(loadgen *g, const sim_req_record *rec) {
     if (g->nrecs == g->caprecs) {
         g->caprecs = g->caprecs ? g->caprecs * 2 : 4096;
         g->recs = realloc(g->recs, g->caprecs * sizeof *g->recs);
@@ -192,7 +192,7 @@ static void start_request(loadgen *g, int client, int64_t at_ns) {
 }
 
 /* Chain answers carry per-step results (as sim/load/load.c parses them). */
-static void parse_chain(req_record *rec, const char *body, size_t len, long status) {
+static void parse_chain(sim_req_record *rec, const char *body, size_t len, long status) {
     json_t *doc = body ? svc_json_read(body, len, 0, NULL) : NULL;
     const char *overall = json_string_value(json_object_get(doc, "overall_status"));
     rec->success = status == 200 && overall && !strcmp(overall, "success");
@@ -208,7 +208,7 @@ static void parse_chain(req_record *rec, const char *body, size_t len, long stat
 }
 
 static void finish(loadgen *g, lreq *q, CURLcode rc, int64_t end_ns) {
-    req_record *rec = &q->rec;
+    sim_req_record *rec = &q->rec;
     long status = 0;
     if (rc == CURLE_OK) curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_multi_remove_handle(g->multi, q->easy);
@@ -218,9 +218,12 @@ static void finish(loadgen *g, lreq *q, CURLcode rc, int64_t end_ns) {
     rec->status = (int16_t)status;
     const load_config *lc = g->lc;
     if (rc == CURLE_OK) {
-        if (lc->workload == LOAD_CHAIN) parse_chain(rec, q->resp.data, q->resp.len, status);
-        else if (lc->workload == LOAD_PROCESS) rec->success = status == 201;
-        else rec->success = status >= 200 && status < 300;
+        if (lc->workload == LOAD_CHAIN)
+            parse_chain(rec, q->resp.data, q->resp.len, status);
+        else if (lc->workload == LOAD_PROCESS)
+            rec->success = status == 201;
+        else
+            rec->success = status >= 200 && status < 300;
     } else {
         rec->success = 0;
     }
@@ -295,7 +298,7 @@ int lab_run(const lab_config *cfg, const sim_options *o, const sim_result *pred,
     tl_event *ev = calloc((size_t)(2 * pred->nactions + 1), sizeof *ev);
     if (!ev) abort();
     for (int i = 0; i < pred->nactions; i++) {
-        const chaos_action *a = &pred->actions[i].action;
+        const sim_chaos_action *a = &pred->actions[i].action;
         /* what happens after the last phase is the lab's teardown's business (it stops every fault) */
         if (!pred->actions[i].status.started || a->start_ns >= lc.stop_ns) continue;
         ev[nev++] = (tl_event){a->start_ns, i, 0};

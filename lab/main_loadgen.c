@@ -29,13 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/report/report.h"
-#include "services/core/jsonw.h"
 #include "lab/lab.h"
+#include "services/core/jsonw.h"
+#include "sim/report/report.h"
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: loadgen [--plan FILE | --compare LAB.csv [--sim-seeds N] [--name S] [--calibration-cell] [--refit-link]\n"
+            "usage: loadgen [--plan FILE | --compare LAB.csv [--sim-seeds N] [--name S] [--calibration-cell] "
+            "[--refit-link]\n"
             "               | --fit-link KEEP.csv[,FRESH.csv] [--sim-seeds N]\n"
             "               | --aa RUN1.csv,RUN2.csv,... [--sim-seeds N] [--name S]]\n"
             "               [--target URL] [--hook PROGRAM] [--lab-dir DIR] [--records FILE] [bin/sim options]\n"
@@ -78,15 +79,24 @@ int main(int argc, char **argv) {
             return 2;
         }
         const char *v = argv[++i];
-        if (!strcmp(a, "--target")) cfg.target_url = v;
-        else if (!strcmp(a, "--hook")) cfg.hook = v;
-        else if (!strcmp(a, "--lab-dir")) cfg.lab_dir = v;
-        else if (!strcmp(a, "--records")) cfg.records_path = v;
-        else if (!strcmp(a, "--plan")) plan = v;
-        else if (!strcmp(a, "--compare")) compare = v;
-        else if (!strcmp(a, "--fit-link")) fit_link = v;
-        else if (!strcmp(a, "--aa")) aa = v;
-        else if (!strcmp(a, "--name")) name = v;
+        if (!strcmp(a, "--target"))
+            cfg.target_url = v;
+        else if (!strcmp(a, "--hook"))
+            cfg.hook = v;
+        else if (!strcmp(a, "--lab-dir"))
+            cfg.lab_dir = v;
+        else if (!strcmp(a, "--records"))
+            cfg.records_path = v;
+        else if (!strcmp(a, "--plan"))
+            plan = v;
+        else if (!strcmp(a, "--compare"))
+            compare = v;
+        else if (!strcmp(a, "--fit-link"))
+            fit_link = v;
+        else if (!strcmp(a, "--aa"))
+            aa = v;
+        else if (!strcmp(a, "--name"))
+            name = v;
         else if ((sim_seeds = atoi(v)) < 1 || sim_seeds > 1000) {
             fprintf(stderr, "loadgen: --sim-seeds expects 1..1000\n");
             return 2;
@@ -98,8 +108,10 @@ int main(int argc, char **argv) {
     if (rc == 1) return 0;
     if (rc == 0 && o.manifest) {
         /* as bin/sim: the manifest's cluster first, then the command line again (explicit flags win) */
-        if (experiment_read_manifest(&o, err, sizeof err) < 0) rc = -1;
-        else rc = sim_options_parse(&o, nrest, rest, err, sizeof err);
+        if (experiment_read_manifest(&o, err, sizeof err) < 0)
+            rc = -1;
+        else
+            rc = sim_options_parse(&o, nrest, rest, err, sizeof err);
     }
     if (rc < 0) {
         fprintf(stderr, "loadgen: %s\n", err);
@@ -135,8 +147,10 @@ int main(int argc, char **argv) {
             return 2;
         }
         if (experiment_unit_count(xs) != 1) {
-            fprintf(stderr, "loadgen: the experiment files hold %d chaos objects; the lab runs one at a time: "
-                            "choose it with --object NAME\n", experiment_unit_count(xs));
+            fprintf(stderr,
+                    "loadgen: the experiment files hold %d chaos objects; the lab runs one at a time: "
+                    "choose it with --object NAME\n",
+                    experiment_unit_count(xs));
             experiment_free(xs);
             return 2;
         }

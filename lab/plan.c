@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sim/load/scenario.h"
 #include "lab/lab.h"
+#include "sim/load/scenario.h"
 
 #define MS 1000000LL
 
@@ -29,7 +29,7 @@ int lab_predict(const sim_options *o, const experiment_unit *unit, uint64_t seed
     return sim_run_once(o, seed, &hooks, out, err, errlen);
 }
 
-static const char *kind_word(action_kind k) {
+static const char *kind_word(sim_action_kind k) {
     switch (k) {
     case ACT_NETWORK: return "network";
     case ACT_STRESS: return "stress";
@@ -59,7 +59,7 @@ static void cidr(FILE *f, int *first, sim_addr a, int prefix) {
 
 /* One rule: packets from `src` pods to `dst` pods or networks (sender's view of the destination). */
 static void rule(FILE *f, int *nrules, int act, const char (*src)[48], int nsrc, const char (*dst)[48], int ndst,
-                 const chaos_action *a, int add_external, const sim_options *o) {
+                 const sim_chaos_action *a, int add_external, const sim_options *o) {
     int k = (*nrules)++;
     fprintf(f, "RULE_ACT[%d]=%d; RULE_SRC[%d]=", k, act, k);
     names(f, src, nsrc);
@@ -95,11 +95,11 @@ int lab_plan_write(FILE *f, const sim_options *o, const sim_result *pred) {
     fprintf(f, "PLAN_SERVICES=(");
     for (int s = 0; s < SVC_PEER_COUNT; s++) fprintf(f, "%s%s", s ? " " : "", cs->svc[s].workload);
     fprintf(f, ")\n");
-#define ARRAY(name, fmt, expr)                                                                                 \
-    do {                                                                                                       \
-        fprintf(f, "%s=(", name);                                                                              \
-        for (int s = 0; s < SVC_PEER_COUNT; s++) fprintf(f, "%s" fmt, s ? " " : "", expr);                    \
-        fprintf(f, ")\n");                                                                                     \
+#define ARRAY(name, fmt, expr)                                                                                         \
+    do {                                                                                                               \
+        fprintf(f, "%s=(", name);                                                                                      \
+        for (int s = 0; s < SVC_PEER_COUNT; s++) fprintf(f, "%s" fmt, s ? " " : "", expr);                             \
+        fprintf(f, ")\n");                                                                                             \
     } while (0)
     ARRAY("PLAN_REPLICAS", "%d", cs->svc[s].replicas);
     ARRAY("PLAN_PORTS", "%d", cs->svc[s].port);
@@ -120,14 +120,14 @@ int lab_plan_write(FILE *f, const sim_options *o, const sim_result *pred) {
             "FORWARD_TIMEOUT_MS=%lld RETRY_ATTEMPTS=%d RETRY_BACKOFF_MS=%lld RETRY_BACKOFF_MAX_MS=%lld "
             "RETRY_DEADLINE_MS=%lld IDEMPOTENCY=%s)\n",
             cs->keepalive_downstream ? "on" : "off", (long long)(sc->downstream_timeout_ns / MS),
-            (long long)(sc->chain_step_timeout_ns / MS), (long long)(sc->forward_timeout_ns / MS),
-            sc->retry.attempts, (long long)(sc->retry.backoff_ns / MS), (long long)(sc->retry.backoff_max_ns / MS),
+            (long long)(sc->chain_step_timeout_ns / MS), (long long)(sc->forward_timeout_ns / MS), sc->retry.attempts,
+            (long long)(sc->retry.backoff_ns / MS), (long long)(sc->retry.backoff_max_ns / MS),
             (long long)(sc->retry.deadline_ns / MS), sc->idempotency ? "on" : "off");
     fprintf(f, "PLAN_NACTIONS=%d\n", pred->nactions);
     int nrules = 0;
     for (int i = 0; i < pred->nactions; i++) {
-        const chaos_action *a = &pred->actions[i].action;
-        const action_status *st = &pred->actions[i].status;
+        const sim_chaos_action *a = &pred->actions[i].action;
+        const sim_action_status *st = &pred->actions[i].status;
         fprintf(f, "ACT_NAME[%d]='%s'; ACT_KIND[%d]=%s; ACT_START_MS[%d]=%lld; ACT_END_MS[%d]=%lld; ACT_PODS[%d]=", i,
                 a->name, i, kind_word(a->kind), i, (long long)(a->start_ns / MS), i,
                 (long long)(a->end_ns < 0 ? -1 : a->end_ns / MS), i);
@@ -155,9 +155,7 @@ int lab_plan_write(FILE *f, const sim_options *o, const sim_result *pred) {
             fprintf(f, "ACT_CPU_WORKERS[%d]=%d; ACT_CPU_LOAD[%d]=%d; ACT_MEM_WORKERS[%d]=%d; ACT_MEM_BYTES[%d]=%lld\n",
                     i, a->cpu_workers, i, a->cpu_load, i, a->mem_workers, i, (long long)a->mem_bytes);
             break;
-        default:
-            fprintf(f, "ACT_RESTART_DELAY_MS[%d]=%lld\n", i, (long long)(a->restart_delay_ns / MS));
-            break;
+        default: fprintf(f, "ACT_RESTART_DELAY_MS[%d]=%lld\n", i, (long long)(a->restart_delay_ns / MS)); break;
         }
     }
     fprintf(f, "PLAN_NRULES=%d\n", nrules);

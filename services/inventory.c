@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/core/ids.h"
 #include "base/list.h"
+#include "services/core/ids.h"
 #include "services/core/money.h"
 #include "services/core/shell.h"
 #include "services/core/table.h"
@@ -71,8 +71,8 @@ static int load_catalogue(inventory_state *st, const char *text, char *err, size
     json_error_t jerr;
     json_t *arr = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
     if (!arr || !json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > CATALOGUE_MAX) {
-        snprintf(err, errlen, "catalogue: expected a JSON array of 1..%d products%s%s", CATALOGUE_MAX,
-                 arr ? "" : ": ", arr ? "" : jerr.text);
+        snprintf(err, errlen, "catalogue: expected a JSON array of 1..%d products%s%s", CATALOGUE_MAX, arr ? "" : ": ",
+                 arr ? "" : jerr.text);
         json_decref(arr);
         return -1;
     }
@@ -88,11 +88,13 @@ static int load_catalogue(inventory_state *st, const char *text, char *err, size
         const char *id = NULL, *name = NULL;
         json_int_t stock = -1;
         json_t *price = NULL;
-        if (json_unpack(item, "{s:s, s:s, s:I, s:o}", "id", &id, "name", &name, "stock", &stock, "price",
-                        &price) != 0 ||
+        if (json_unpack(item, "{s:s, s:s, s:I, s:o}", "id", &id, "name", &name, "stock", &stock, "price", &price) !=
+                0 ||
             !svc_id_acceptable(id) || strlen(name) > NAME_MAX_LEN || stock < 0 || stock > 1000000000) {
-            snprintf(err, errlen, "catalogue item %zu: needs id (1..%d of [A-Za-z0-9._:-]), name (<= %d chars), "
-                     "stock (0..1e9) and price", i, SVC_ID_MAX, NAME_MAX_LEN);
+            snprintf(err, errlen,
+                     "catalogue item %zu: needs id (1..%d of [A-Za-z0-9._:-]), name (<= %d chars), "
+                     "stock (0..1e9) and price",
+                     i, SVC_ID_MAX, NAME_MAX_LEN);
             json_decref(arr);
             return -1;
         }
@@ -250,8 +252,9 @@ static void reply_insufficient(svc_exchange *ex, const product *p, int64_t wante
     char msg[160];
     snprintf(msg, sizeof msg, "only %lld of product %s available, %lld requested", (long long)p->stock, p->id,
              (long long)wanted);
-    svc_ex_reply(ex, 409, json_pack("{s:s, s:s, s:s, s:I}", "error", "insufficient_stock", "message", msg,
-                                    "product_id", p->id, "available", (json_int_t)p->stock));
+    svc_ex_reply(ex, 409,
+                 json_pack("{s:s, s:s, s:s, s:I}", "error", "insufficient_stock", "message", msg, "product_id", p->id,
+                           "available", (json_int_t)p->stock));
 }
 
 static const char *json_str(json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
@@ -291,8 +294,10 @@ static void route_reserve(void *state, svc_exchange *ex) {
     if (svc_ex_redirect_to_owner(ex, owner_of_product(st, p->id))) return;
 
     char rid[SVC_ID_MAX + 8];
-    if (ridv) snprintf(rid, sizeof rid, "%s", json_string_value(ridv));
-    else svc_make_id(rid, sizeof rid, "res", st->cfg->replica, svc_random(st->shell));
+    if (ridv)
+        snprintf(rid, sizeof rid, "%s", json_string_value(ridv));
+    else
+        svc_make_id(rid, sizeof rid, "res", st->cfg->replica, svc_random(st->shell));
 
     reservation *existing = svc_table_get(&st->reservations, rid);
     if (existing && st->cfg->idempotency) {
@@ -302,8 +307,8 @@ static void route_reserve(void *state, svc_exchange *ex) {
             return;
         }
         if (existing->product != (size_t)(p - st->products) || existing->quantity != qty) {
-            svc_ex_error(ex, 422, "reservation_mismatch",
-                         "reservation %s exists with a different product or quantity", rid);
+            svc_ex_error(ex, 422, "reservation_mismatch", "reservation %s exists with a different product or quantity",
+                         rid);
             return;
         }
         svc_ex_reply(ex, 200,
@@ -340,8 +345,7 @@ static void route_reserve(void *state, svc_exchange *ex) {
     op->product = (size_t)(p - st->products);
     op->quantity = qty;
     svc_persist(st->shell,
-                json_pack("{s:s, s:s, s:s, s:I}", "t", "reserve", "rid", rid, "product", p->id, "qty",
-                          (json_int_t)qty),
+                json_pack("{s:s, s:s, s:s, s:I}", "t", "reserve", "rid", rid, "product", p->id, "qty", (json_int_t)qty),
                 reserve_persisted, op);
 }
 
@@ -357,8 +361,8 @@ static void release_persisted(void *arg, int error) {
     }
     svc_ex_reply(op->ex, 200,
                  json_pack("{s:s, s:s, s:I, s:I, s:s}", "reservation_id", op->rid, "product_id", p->id,
-                           "quantity_released", (json_int_t)op->quantity, "stock_count", (json_int_t)p->stock,
-                           "status", "released"));
+                           "quantity_released", (json_int_t)op->quantity, "stock_count", (json_int_t)p->stock, "status",
+                           "released"));
     op_free(op);
 }
 
@@ -447,9 +451,9 @@ static void list_gathered(void *state, svc_exchange *ex, const svc_call_result *
     }
     for (int i = 0; i < count; i++) json_decref(answers[i]);
     free(answers);
-    json_t *doc = json_pack("{s:o, s:I, s:b, s:o}", "products", products, "count",
-                            (json_int_t)json_array_size(products), "complete", json_array_size(unavailable) == 0,
-                            "unavailable_replicas", unavailable);
+    json_t *doc =
+        json_pack("{s:o, s:I, s:b, s:o}", "products", products, "count", (json_int_t)json_array_size(products),
+                  "complete", json_array_size(unavailable) == 0, "unavailable_replicas", unavailable);
     svc_ex_reply(ex, 200, doc);
 }
 
@@ -457,8 +461,9 @@ static void route_list(void *state, svc_exchange *ex) {
     inventory_state *st = state;
     if (svc_ex_wants_local_only(ex)) {
         json_t *products = local_products(st);
-        svc_ex_reply(ex, 200, json_pack("{s:o, s:I, s:i}", "products", products, "count",
-                                        (json_int_t)json_array_size(products), "replica", st->cfg->replica));
+        svc_ex_reply(ex, 200,
+                     json_pack("{s:o, s:I, s:i}", "products", products, "count", (json_int_t)json_array_size(products),
+                               "replica", st->cfg->replica));
         return;
     }
     svc_ex_gather(ex, "/list?scope=local", list_gathered);
@@ -577,8 +582,8 @@ int64_t inventory_reservation_quantity(void *state, const char *reservation_id) 
     return (r && r->state == RES_HELD) ? r->quantity : 0;
 }
 
-void inventory_foreach_held(void *state, void (*fn)(void *ctx, const char *rid, const char *product_id,
-                                                    int64_t quantity),
+void inventory_foreach_held(void *state,
+                            void (*fn)(void *ctx, const char *rid, const char *product_id, int64_t quantity),
                             void *ctx) {
     inventory_state *st = state;
     for (size_t i = 0; i < st->reservations.cap; i++) {

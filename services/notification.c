@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "services/core/ids.h"
 #include "base/list.h"
+#include "services/core/ids.h"
 #include "services/core/shell.h"
 #include "services/core/table.h"
 #include "services/core/text.h"
@@ -166,8 +166,8 @@ static void route_status(void *state, svc_exchange *ex) {
     if (svc_ex_redirect_to_owner(ex, owner_of(st, id))) return;
     notice *n = svc_table_get(&st->index, id);
     if (!n) {
-        svc_ex_error(ex, 404, "not_found", "no notification with id %.64s (unknown, or older than the last %zu)",
-                     id, st->capacity);
+        svc_ex_error(ex, 404, "not_found", "no notification with id %.64s (unknown, or older than the last %zu)", id,
+                     st->capacity);
         return;
     }
     reply_notice(ex, 200, n);
@@ -237,9 +237,10 @@ static void route_history(void *state, svc_exchange *ex) {
     notification_state *st = state;
     if (svc_ex_wants_local_only(ex)) {
         json_t *list = local_history(st, HISTORY_VIEW);
-        svc_ex_reply(ex, 200, json_pack("{s:o, s:I, s:I, s:i}", "notifications", list, "count",
-                                        (json_int_t)json_array_size(list), "total_count", (json_int_t)st->total,
-                                        "replica", st->cfg->replica));
+        svc_ex_reply(ex, 200,
+                     json_pack("{s:o, s:I, s:I, s:i}", "notifications", list, "count",
+                               (json_int_t)json_array_size(list), "total_count", (json_int_t)st->total, "replica",
+                               st->cfg->replica));
         return;
     }
     svc_ex_gather(ex, "/history?scope=local", history_gathered);

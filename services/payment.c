@@ -71,31 +71,32 @@ static void bind_key(payment_state *st, payment *p, const char *key) {
 }
 
 static json_t *payment_json(const payment *p) {
-    json_t *doc = json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:o, s:I}", "payment_id", p->id, "status",
-                            payment_status_name(p->status), "amount", svc_amount_json(p->amount_minor), "currency",
-                            p->currency, "product_id", p->product_id, "quantity", (json_int_t)p->quantity,
-                            "refunded_amount", svc_amount_json(p->refunded_minor), "created_at_ms",
-                            (json_int_t)p->created_ms);
+    json_t *doc =
+        json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:o, s:I}", "payment_id", p->id, "status",
+                  payment_status_name(p->status), "amount", svc_amount_json(p->amount_minor), "currency", p->currency,
+                  "product_id", p->product_id, "quantity", (json_int_t)p->quantity, "refunded_amount",
+                  svc_amount_json(p->refunded_minor), "created_at_ms", (json_int_t)p->created_ms);
     if (p->status != PAY_FAILED && p->status != PAY_PENDING)
         json_object_set_new(doc, "reservation_id", json_string(p->reservation_id));
     if (p->status == PAY_FAILED)
-        json_object_set_new(doc, "failure", json_pack("{s:s, s:s, s:i}", "code", p->fail_code, "message",
-                                                      p->fail_message, "http_status", p->http_status));
+        json_object_set_new(doc, "failure",
+                            json_pack("{s:s, s:s, s:i}", "code", p->fail_code, "message", p->fail_message,
+                                      "http_status", p->http_status));
     if (p->stock_seen >= 0)
-        json_object_set_new(doc, "inventory_check", json_pack("{s:b, s:I}", "available", p->stock_seen > 0,
-                                                              "stock_count", (json_int_t)p->stock_seen));
+        json_object_set_new(
+            doc, "inventory_check",
+            json_pack("{s:b, s:I}", "available", p->stock_seen > 0, "stock_count", (json_int_t)p->stock_seen));
     return doc;
 }
 
 /* The 201 document of a completed payment (also what a repeated Idempotency-Key receives). */
 static json_t *completed_json(const payment *p, double processing_ms) {
-    json_t *doc = json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:s}", "payment_id", p->id, "status", "completed",
-                            "amount", svc_amount_json(p->amount_minor), "currency", p->currency, "product_id",
-                            p->product_id, "quantity", (json_int_t)p->quantity, "reservation_id",
-                            p->reservation_id);
-    json_object_set_new(doc, "inventory_check",
-                        json_pack("{s:b, s:I}", "available", p->stock_seen > 0, "stock_count",
-                                  (json_int_t)p->stock_seen));
+    json_t *doc = json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:s}", "payment_id", p->id, "status", "completed", "amount",
+                            svc_amount_json(p->amount_minor), "currency", p->currency, "product_id", p->product_id,
+                            "quantity", (json_int_t)p->quantity, "reservation_id", p->reservation_id);
+    json_object_set_new(
+        doc, "inventory_check",
+        json_pack("{s:b, s:I}", "available", p->stock_seen > 0, "stock_count", (json_int_t)p->stock_seen));
     json_object_set_new(doc, "processing_time_ms", json_real(processing_ms));
     return doc;
 }
@@ -127,17 +128,14 @@ static void release_persisted(void *arg, int error) {
     payment *p = svc_table_get(&op->st->by_id, op->payment_id);
     if (error) {
         /* Still owed as far as the journal knows: releasing again later is harmless (idempotent). */
-        svc_log(op->st->shell, SVC_LOG_WARN, "release_journal", "could not journal the release of %s",
-                op->payment_id);
+        svc_log(op->st->shell, SVC_LOG_WARN, "release_journal", "could not journal the release of %s", op->payment_id);
     } else if (p) {
         p->release = RELEASE_DONE;
     }
     release_finish(op);
 }
 
-static void release_timer(void *arg) {
-    release_send(arg);
-}
+static void release_timer(void *arg) { release_send(arg); }
 
 static void release_answered(void *arg, const svc_call_result *r) {
     release_op *op = arg;
@@ -167,8 +165,13 @@ static void release_send(release_op *op) {
     char body[256];
     int n = snprintf(body, sizeof body, "{\"reservation_id\":\"%s\",\"product_id\":\"%s\"}", p->reservation_id,
                      p->product_id);
-    svc_call c = {.peer = SVC_INVENTORY, .replica = -1, .method = "POST", .path = "/release", .body = body,
-                  .body_len = (size_t)n, .timeout_ns = op->st->cfg->downstream_timeout_ns};
+    svc_call c = {.peer = SVC_INVENTORY,
+                  .replica = -1,
+                  .method = "POST",
+                  .path = "/release",
+                  .body = body,
+                  .body_len = (size_t)n,
+                  .timeout_ns = op->st->cfg->downstream_timeout_ns};
     svc_call_start(op->st->shell, &c, release_answered, op);
 }
 
@@ -224,8 +227,8 @@ static void process_fail(process_op *op, int http_status, const char *code, cons
     va_end(ap);
     if (op->reserve_sent) p->release = RELEASE_OWED;
     svc_persist(op->st->shell,
-                json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "t", "fail", "id", p->id, "http", http_status, "code",
-                          code, "msg", p->fail_message, "release", op->reserve_sent),
+                json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "t", "fail", "id", p->id, "http", http_status, "code", code,
+                          "msg", p->fail_message, "release", op->reserve_sent),
                 fail_persisted, op);
 }
 
@@ -269,8 +272,13 @@ static void completed_persisted(void *arg, int error) {
                      "{\"notification_id\":\"%s\",\"type\":\"payment\",\"recipient\":\"customer\","
                      "\"message\":\"Payment %s of %s %s completed\"}",
                      id, p->id, amount, p->currency);
-    svc_call c = {.peer = SVC_NOTIFICATION, .replica = -1, .method = "POST", .path = "/send", .body = body,
-                  .body_len = (size_t)n, .timeout_ns = st->cfg->downstream_timeout_ns};
+    svc_call c = {.peer = SVC_NOTIFICATION,
+                  .replica = -1,
+                  .method = "POST",
+                  .path = "/send",
+                  .body = body,
+                  .body_len = (size_t)n,
+                  .timeout_ns = st->cfg->downstream_timeout_ns};
     svc_call_retrying(st->shell, &c, notified, op);
 }
 
@@ -284,8 +292,8 @@ static void reserved(void *arg, const svc_call_result *r) {
     }
     if (r->outcome == SVC_CALL_OK && r->status == 409) {
         op->reserve_sent = 0; /* refused: nothing was taken */
-        process_fail(op, 409, "out_of_stock", "inventory has less than %lld of product %s",
-                     (long long)p->quantity, p->product_id);
+        process_fail(op, 409, "out_of_stock", "inventory has less than %lld of product %s", (long long)p->quantity,
+                     p->product_id);
         return;
     }
     if (r->outcome == SVC_CALL_OK && r->status == 404) {
@@ -324,8 +332,13 @@ static void checked(void *arg, const svc_call_result *r) {
     char body[256];
     int n = snprintf(body, sizeof body, "{\"product_id\":\"%s\",\"quantity\":%lld,\"reservation_id\":\"%s\"}",
                      p->product_id, (long long)p->quantity, p->reservation_id);
-    svc_call c = {.peer = SVC_INVENTORY, .replica = -1, .method = "POST", .path = "/reserve", .body = body,
-                  .body_len = (size_t)n, .timeout_ns = st->cfg->downstream_timeout_ns};
+    svc_call c = {.peer = SVC_INVENTORY,
+                  .replica = -1,
+                  .method = "POST",
+                  .path = "/reserve",
+                  .body = body,
+                  .body_len = (size_t)n,
+                  .timeout_ns = st->cfg->downstream_timeout_ns};
     op->reserve_sent = 1;
     svc_call_retrying(st->shell, &c, reserved, op);
 }
@@ -340,7 +353,10 @@ static void pending_persisted(void *arg, int error) {
     }
     char path[128];
     snprintf(path, sizeof path, "/check/%s", p->product_id);
-    svc_call c = {.peer = SVC_INVENTORY, .replica = -1, .method = "GET", .path = path,
+    svc_call c = {.peer = SVC_INVENTORY,
+                  .replica = -1,
+                  .method = "GET",
+                  .path = path,
                   .timeout_ns = st->cfg->downstream_timeout_ns};
     svc_call_retrying(st->shell, &c, checked, op);
 }
@@ -432,8 +448,7 @@ static int answer_from_key(payment_state *st, svc_exchange *ex, const char *key,
     }
     switch (prev->status) {
     case PAY_PENDING:
-        svc_ex_error(ex, 409, "idempotency_in_progress", "payment %s with this key is still being processed",
-                     prev->id);
+        svc_ex_error(ex, 409, "idempotency_in_progress", "payment %s with this key is still being processed", prev->id);
         return 1;
     case PAY_FAILED:
         if (prev->http_status == 503 || prev->http_status == 504) return 0; /* transient: try again */
@@ -465,7 +480,8 @@ static void route_process(void *state, svc_exchange *ex) {
         if (answer_from_key(st, ex, key, hash)) return;
         expire_keys(st);
         if (!svc_table_get(&st->by_key, key) && st->by_key.count >= st->cfg->idempotency_capacity) {
-            svc_ex_error(ex, 503, "capacity", "too many idempotency keys are held (%zu)", st->cfg->idempotency_capacity);
+            svc_ex_error(ex, 503, "capacity", "too many idempotency keys are held (%zu)",
+                         st->cfg->idempotency_capacity);
             return;
         }
     }
@@ -569,8 +585,8 @@ static void refund_persisted(void *arg, int error) {
         settle_refund(p);
         svc_ex_reply(op->ex, 200,
                      json_pack("{s:s, s:s, s:o, s:s, s:s, s:o}", "refund_id", op->refund_id, "original_payment_id",
-                               p->id, "amount", svc_amount_json(op->amount_minor), "currency", p->currency,
-                               "status", "refunded", "remaining_refundable",
+                               p->id, "amount", svc_amount_json(op->amount_minor), "currency", p->currency, "status",
+                               "refunded", "remaining_refundable",
                                svc_amount_json(p->amount_minor - p->refunded_minor)));
         if (p->release == RELEASE_OWED) release_owed(op->st, p);
     }
@@ -648,8 +664,10 @@ static int payment_replay(void *state, json_t *rec, char *err, size_t errlen) {
         const char *hash = json_str(rec, "hash");
         p->body_hash = hash ? strtoull(hash, NULL, 16) : 0;
         if (json_str(rec, "key")) {
-            if (st->cfg->idempotency) bind_key(st, p, json_str(rec, "key"));
-            else if (!(p->idempotency_key = strdup(json_str(rec, "key")))) abort();
+            if (st->cfg->idempotency)
+                bind_key(st, p, json_str(rec, "key"));
+            else if (!(p->idempotency_key = strdup(json_str(rec, "key"))))
+                abort();
         }
         return 0;
     }

@@ -17,8 +17,8 @@
 
 #include <stdint.h>
 
-#include "services/core/ids.h"
 #include "base/list.h"
+#include "services/core/ids.h"
 #include "services/core/shell.h"
 #include "services/core/table.h"
 
@@ -57,9 +57,9 @@ typedef struct payment_state {
     payment **payments; /* creation order */
     size_t count, cap;
     svc_table by_id;
-    svc_table by_key; /* idempotency key -> latest payment attempt for it */
+    svc_table by_key;  /* idempotency key -> latest payment attempt for it */
     size_t key_cursor; /* payments before this index have had their expired keys forgotten */
-    pc_link ops;     /* operations in flight (freed at destroy) */
+    pc_link ops;       /* operations in flight (freed at destroy) */
 } payment_state;
 
 /* Every operation in flight starts with this header and sits in payment_state.ops, so that destroying the

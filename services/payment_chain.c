@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "services/core/card.h"
-#include "services/payment.h"
 #include "services/core/text.h"
+#include "services/payment.h"
 
 #define CHAIN_STEPS 2
 
@@ -80,8 +80,10 @@ static void chain_step_done(void *arg, const svc_call_result *r) {
     if (!ok) {
         op->failures++;
         char *error = op->steps[op->step].error;
-        if (r->outcome == SVC_CALL_OK) snprintf(error, sizeof op->steps[0].error, "HTTP %d", r->status);
-        else svc_copy(error, sizeof op->steps[0].error, svc_call_outcome_name(r->outcome));
+        if (r->outcome == SVC_CALL_OK)
+            snprintf(error, sizeof op->steps[0].error, "HTTP %d", r->status);
+        else
+            svc_copy(error, sizeof op->steps[0].error, svc_call_outcome_name(r->outcome));
     }
     op->step++;
     if (op->step < CHAIN_STEPS) {
@@ -159,6 +161,7 @@ void payment_route_validate(void *state, svc_exchange *ex) {
         svc_ex_error(ex, 400, "invalid_card_number", "%s", err);
         return;
     }
-    svc_ex_reply(ex, 200, json_pack("{s:b, s:s, s:s, s:s}", "valid", info.luhn_valid, "brand", info.brand,
-                                    "masked_number", info.masked, "last4", info.last4));
+    svc_ex_reply(ex, 200,
+                 json_pack("{s:b, s:s, s:s, s:s}", "valid", info.luhn_valid, "brand", info.brand, "masked_number",
+                           info.masked, "last4", info.last4));
 }

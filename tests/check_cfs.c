@@ -5,9 +5,9 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "base/rng.h"
 #include "faults/cfs.h"
 #include "sim/engine/engine.h"
-#include "base/rng.h"
 #include "tests/support/support.h"
 
 #define MS 1000000LL

@@ -44,7 +44,7 @@
 #define START_TIMEOUT_MS 20000 /* sanitizer builds start slowly */
 #define STOP_TIMEOUT_MS 15000
 #define HTTP_TIMEOUT_MS 15000
-#define DIR_LEN 256   /* directories: files inside them fit in PATH_LEN */
+#define DIR_LEN 256 /* directories: files inside them fit in PATH_LEN */
 #define PATH_LEN 512
 
 /* ---- globals set in main() before the runner forks ---- */
@@ -269,11 +269,29 @@ typedef struct proc {
 } proc;
 
 /* Variables the parent environment might set that would change what a test means. */
-static const char *const scrubbed_env[] = {
-    "PORT", "BIND_ADDRESS", "JOURNAL_PATH", "CATALOGUE", "CATALOGUE_FILE", "PAYMENT_SERVICE", "INVENTORY_SERVICE",
-    "NOTIFICATION_SERVICE", "PAYMENT_PEERS", "INVENTORY_PEERS", "NOTIFICATION_PEERS", "PAYMENT_REPLICAS",
-    "INVENTORY_REPLICAS", "NOTIFICATION_REPLICAS", "REPLICA_INDEX", "POD_NAME", "RETRY_ATTEMPTS",
-    "DOWNSTREAM_TIMEOUT_MS", "CHAIN_STEP_TIMEOUT_MS", "IDEMPOTENCY", "LOG_LEVEL", "SHUTDOWN_GRACE_MS", NULL};
+static const char *const scrubbed_env[] = {"PORT",
+                                           "BIND_ADDRESS",
+                                           "JOURNAL_PATH",
+                                           "CATALOGUE",
+                                           "CATALOGUE_FILE",
+                                           "PAYMENT_SERVICE",
+                                           "INVENTORY_SERVICE",
+                                           "NOTIFICATION_SERVICE",
+                                           "PAYMENT_PEERS",
+                                           "INVENTORY_PEERS",
+                                           "NOTIFICATION_PEERS",
+                                           "PAYMENT_REPLICAS",
+                                           "INVENTORY_REPLICAS",
+                                           "NOTIFICATION_REPLICAS",
+                                           "REPLICA_INDEX",
+                                           "POD_NAME",
+                                           "RETRY_ATTEMPTS",
+                                           "DOWNSTREAM_TIMEOUT_MS",
+                                           "CHAIN_STEP_TIMEOUT_MS",
+                                           "IDEMPOTENCY",
+                                           "LOG_LEVEL",
+                                           "SHUTDOWN_GRACE_MS",
+                                           NULL};
 
 /* Starts bin_dir/<name>-service with PORT=0 plus `env` ("KEY=value", NULL-terminated); stderr goes to log.
  * Returns the pid, or -1 with a message (the port is read by wait_listening). Usable outside a test. */
@@ -457,10 +475,14 @@ START_TEST(unknown_route_404_and_wrong_method_405) {
     struct {
         const char *base, *method, *path, *allow;
     } cases[] = {
-        {pay_url, "GET", "/payment/process", "POST"},   {pay_url, "DELETE", "/health", "GET"},
-        {pay_url, "PUT", "/payment/refund", "POST"},    {pay_url, "POST", "/payment/status/x", "GET"},
-        {inv_url, "GET", "/reserve", "POST"},           {inv_url, "POST", "/check/1", "GET"},
-        {ntf_url, "GET", "/send", "POST"},              {ntf_url, "POST", "/history", "GET"},
+        {pay_url, "GET", "/payment/process", "POST"},
+        {pay_url, "DELETE", "/health", "GET"},
+        {pay_url, "PUT", "/payment/refund", "POST"},
+        {pay_url, "POST", "/payment/status/x", "GET"},
+        {inv_url, "GET", "/reserve", "POST"},
+        {inv_url, "POST", "/check/1", "GET"},
+        {ntf_url, "GET", "/send", "POST"},
+        {ntf_url, "POST", "/history", "GET"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char url[PATH_LEN];
@@ -526,8 +548,7 @@ START_TEST(body_rules_400_413_415) {
     body[limit - 1] = '}';
     for (int chunked = 0; chunked <= 1; chunked++) {
         r = http_ex("POST", url, body, limit, json_ct, chunked);
-        ck_assert_msg(r.status == 400 && strstr(r.body, "amount is required"), "64 KiB body: %ld %s", r.status,
-                      r.body);
+        ck_assert_msg(r.status == 400 && strstr(r.body, "amount is required"), "64 KiB body: %ld %s", r.status, r.body);
         resp_free(&r);
     }
     free(body);
@@ -538,13 +559,20 @@ END_TEST
 
 START_TEST(payment_validation_400) {
     static const char *const bad[] = {
-        "{\"amount\":0,\"product_id\":\"1\"}",          "{\"amount\":-1,\"product_id\":\"1\"}",
-        "{\"amount\":1.001,\"product_id\":\"1\"}",      "{\"amount\":1e300,\"product_id\":\"1\"}",
-        "{\"amount\":\"100\",\"product_id\":\"1\"}",    "{\"amount\":true,\"product_id\":\"1\"}",
-        "{\"product_id\":\"1\"}",                       "{\"amount\":100}",
-        "{\"amount\":100,\"product_id\":[1]}",          "{\"amount\":100,\"product_id\":\"1\",\"currency\":\"XXX\"}",
-        "{\"amount\":100,\"product_id\":\"1\",\"currency\":7}", "{\"amount\":100,\"product_id\":\"1\",\"quantity\":0}",
-        "{\"amount\":100,\"product_id\":\"1\",\"quantity\":1.5}", "{\"amount\":100,\"product_id\":\"a b\"}",
+        "{\"amount\":0,\"product_id\":\"1\"}",
+        "{\"amount\":-1,\"product_id\":\"1\"}",
+        "{\"amount\":1.001,\"product_id\":\"1\"}",
+        "{\"amount\":1e300,\"product_id\":\"1\"}",
+        "{\"amount\":\"100\",\"product_id\":\"1\"}",
+        "{\"amount\":true,\"product_id\":\"1\"}",
+        "{\"product_id\":\"1\"}",
+        "{\"amount\":100}",
+        "{\"amount\":100,\"product_id\":[1]}",
+        "{\"amount\":100,\"product_id\":\"1\",\"currency\":\"XXX\"}",
+        "{\"amount\":100,\"product_id\":\"1\",\"currency\":7}",
+        "{\"amount\":100,\"product_id\":\"1\",\"quantity\":0}",
+        "{\"amount\":100,\"product_id\":\"1\",\"quantity\":1.5}",
+        "{\"amount\":100,\"product_id\":\"a b\"}",
     };
     json_int_t before = stock_of(inv_url, "1");
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -614,8 +642,8 @@ START_TEST(payment_process_status_and_chain_of_effects) {
     char url[PATH_LEN];
     snprintf(url, sizeof url, "%s/metrics", pay_url);
     resp r = http_ex("GET", url, NULL, 0, NULL, 0);
-    ck_assert_ptr_nonnull(
-        strstr(r.body, "http_requests_total{service=\"payment-service\",route=\"POST /payment/process\",code=\"201\"}"));
+    ck_assert_ptr_nonnull(strstr(
+        r.body, "http_requests_total{service=\"payment-service\",route=\"POST /payment/process\",code=\"201\"}"));
     ck_assert_ptr_nonnull(
         strstr(r.body, "downstream_calls_total{service=\"payment-service\",target=\"inventory\",result=\"ok\"}"));
     ck_assert_ptr_nonnull(
@@ -632,8 +660,7 @@ END_TEST
 START_TEST(payment_out_of_stock_and_unknown_product) {
     json_int_t before = stock_of(inv_url, "3");
     long st;
-    json_t *doc =
-        jpost(pay_url, "/payment/process", "{\"amount\":10,\"product_id\":\"3\",\"quantity\":1000000}", &st);
+    json_t *doc = jpost(pay_url, "/payment/process", "{\"amount\":10,\"product_id\":\"3\",\"quantity\":1000000}", &st);
     expect_error(doc, st, 409, "out_of_stock", "quantity beyond the stock");
     const char *id = jstr(doc, "payment_id");
     ck_assert_ptr_nonnull(id);
@@ -855,7 +882,8 @@ END_TEST
 
 START_TEST(notification_routes) {
     long st;
-    json_t *doc = jpost(ntf_url, "/send", "{\"message\":\"hello e2e\",\"type\":\"email\",\"recipient\":\"a@b.c\"}", &st);
+    json_t *doc =
+        jpost(ntf_url, "/send", "{\"message\":\"hello e2e\",\"type\":\"email\",\"recipient\":\"a@b.c\"}", &st);
     ck_assert_int_eq(st, 201);
     ck_assert_str_eq(jstr(doc, "status"), "sent");
     char id[96];
@@ -1113,9 +1141,19 @@ START_TEST(bad_settings_exit_2_and_help) {
     ck_assert_ptr_nonnull(strstr(out, "CATALOGUE_FILE"));
     free(out);
     ck_assert_int_eq(run_capture("notification", "--help", NULL, &out), 0);
-    static const char *const vars[] = {"PORT", "BIND_ADDRESS", "THREADS", "SHUTDOWN_GRACE_MS", "JOURNAL_PATH",
-                                       "CATALOGUE_FILE", "INVENTORY_SERVICE", "NOTIFICATION_PEERS", "LOG_LEVEL",
-                                       "DOWNSTREAM_TIMEOUT_MS", "RETRY_ATTEMPTS", "NOTIFICATION_HISTORY", NULL};
+    static const char *const vars[] = {"PORT",
+                                       "BIND_ADDRESS",
+                                       "THREADS",
+                                       "SHUTDOWN_GRACE_MS",
+                                       "JOURNAL_PATH",
+                                       "CATALOGUE_FILE",
+                                       "INVENTORY_SERVICE",
+                                       "NOTIFICATION_PEERS",
+                                       "LOG_LEVEL",
+                                       "DOWNSTREAM_TIMEOUT_MS",
+                                       "RETRY_ATTEMPTS",
+                                       "NOTIFICATION_HISTORY",
+                                       NULL};
     for (int i = 0; vars[i]; i++) ck_assert_msg(strstr(out, vars[i]), "--help does not mention %s", vars[i]);
     free(out);
     ck_assert_int_eq(run_capture("inventory", "--version", NULL, &out), 0);
@@ -1383,8 +1421,10 @@ int main(void) {
         snprintf(pay_url, sizeof pay_url, "%s", ep);
         snprintf(inv_url, sizeof inv_url, "%s", ei);
         snprintf(ntf_url, sizeof ntf_url, "%s", en);
-        printf("check_e2e: external mode against %s, %s, %s (the 7 restart, journal and signal tests need their own processes and are not run)\n", ep,
-               ei, en);
+        printf(
+            "check_e2e: external mode against %s, %s, %s (the 7 restart, journal and signal tests need their own "
+            "processes and are not run)\n",
+            ep, ei, en);
     } else {
         atexit(stop_shared);
         signal(SIGINT, on_fatal_signal);
@@ -1408,15 +1448,17 @@ int main(void) {
             if (code != 0) {
                 char *text = read_file(shared[i].log, NULL);
                 size_t n = text ? strlen(text) : 0;
-                fprintf(stderr, "check_e2e: %s-service exited %d after SIGTERM; end of its log:\n%s\n",
-                        shared_names[i], code, text ? text + (n > 4000 ? n - 4000 : 0) : "");
+                fprintf(stderr, "check_e2e: %s-service exited %d after SIGTERM; end of its log:\n%s\n", shared_names[i],
+                        code, text ? text + (n > 4000 ? n - 4000 : 0) : "");
                 free(text);
                 failed++;
             }
         }
     }
-    if (failed) fprintf(stderr, "check_e2e: logs kept in %s\n", work_dir);
-    else remove_tree(work_dir);
+    if (failed)
+        fprintf(stderr, "check_e2e: logs kept in %s\n", work_dir);
+    else
+        remove_tree(work_dir);
     curl_global_cleanup();
     return failed ? 1 : 0;
 }

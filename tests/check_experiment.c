@@ -19,10 +19,10 @@
 
 #include "sim/chaosmesh/chaosmesh.h"
 #include "sim/input/cron.h"
+#include "sim/report/report.h"
 #include "sim/run/expect.h"
 #include "sim/run/experiment.h"
 #include "sim/run/options.h"
-#include "sim/report/report.h"
 #include "sim/run/run.h"
 #include "tests/support/support.h"
 
@@ -113,9 +113,9 @@ static char *prediction_text(xrun *x) {
     return text;
 }
 
-static const phase_summary *chaos_phase(const xrun *x) { return &x->r.summary.phase[1]; }
+static const sim_phase_summary *chaos_phase(const xrun *x) { return &x->r.summary.phase[1]; }
 
-static const action_row *action_named(const xrun *x, const char *name) {
+static const sim_action_row *action_named(const xrun *x, const char *name) {
     for (int i = 0; i < x->r.nactions; i++)
         if (!strcmp(x->r.actions[i].action.name, name)) return &x->r.actions[i];
     ck_abort_msg("no action %s", name);
@@ -164,14 +164,14 @@ END_TEST
 START_TEST(loss_80_independent) {
     for (uint64_t seed = 1; seed <= 2; seed++) {
         xrun *x = xobject(LOSS_FILE, "packet-loss-80-percent", seed);
-        const phase_summary *c = chaos_phase(x);
+        const sim_phase_summary *c = chaos_phase(x);
         ck_assert_double_ge(c->success_rate, 0.72);
         ck_assert_double_le(c->success_rate, 0.88);
-        ck_assert_double_le(c->step_success[0], 0.88);  /* the inventory step fails */
-        ck_assert_double_eq(c->step_success[1], 1.0);   /* the notification step never sees the fault */
-        ck_assert_double_ge(c->p50_ms, 500);            /* the median waits for SYN/RTO retransmissions */
+        ck_assert_double_le(c->step_success[0], 0.88); /* the inventory step fails */
+        ck_assert_double_eq(c->step_success[1], 1.0);  /* the notification step never sees the fault */
+        ck_assert_double_ge(c->p50_ms, 500);           /* the median waits for SYN/RTO retransmissions */
         ck_assert_double_ge(x->r.summary.phase[2].success_rate, 0.99);
-        const action_row *a = action_named(x, "packet-loss-80-percent");
+        const sim_action_row *a = action_named(x, "packet-loss-80-percent");
         double realized = (double)a->rule_dropped / (double)a->rule_seen;
         ck_assert_double_ge(realized, 0.78); /* tens of thousands of packets: 80 % within 2 pp */
         ck_assert_double_le(realized, 0.82);
@@ -187,7 +187,8 @@ START_TEST(loss_80_seed_form_misses) {
     ck_assert_double_eq(chaos_phase(x)->success_rate, 1.0);
     ck_assert_uint_eq(action_named(x, "seed-packet-loss-80-corr50")->rule_seen, 0);
     char *text = prediction_text(x);
-    ck_assert(strstr(text, "misses every request payment sends to inventory: they go to the Service IP 10.96.100.3") != NULL);
+    ck_assert(strstr(text, "misses every request payment sends to inventory: they go to the Service IP 10.96.100.3") !=
+              NULL);
     ck_assert(strstr(text, "is NOT 80 %") != NULL);
     free(text);
     xfree(x);
@@ -199,7 +200,8 @@ END_TEST
 START_TEST(loss_80_corr50_hits_harder) {
     const char *doc =
         "apiVersion: chaos-mesh.org/v1alpha1\nkind: NetworkChaos\nmetadata: {name: %s, namespace: payment-chaos}\n"
-        "spec:\n  action: loss\n  mode: all\n  selector: {namespaces: [payment-chaos], labelSelectors: {app: payment-service}}\n"
+        "spec:\n  action: loss\n  mode: all\n  selector: {namespaces: [payment-chaos], labelSelectors: {app: "
+        "payment-service}}\n"
         "  externalTargets: [\"inventory-service.payment-chaos.svc.cluster.local\"]\n"
         "  loss: {loss: \"80\"%s}\n  duration: 60s\n";
     char text[2048];
@@ -212,7 +214,7 @@ START_TEST(loss_80_corr50_hits_harder) {
     ck_assert_double_ge(sa, 0.75);
     ck_assert_double_le(sb, 0.40);
     ck_assert_double_ge(sb, 0.10);
-    const action_row *ra = action_named(b, "correlated");
+    const sim_action_row *ra = action_named(b, "correlated");
     ck_assert_double_ge((double)ra->rule_dropped / (double)ra->rule_seen, 0.94);
     xfree(a);
     xfree(b);
@@ -253,7 +255,7 @@ END_TEST
 START_TEST(cpu_stress_several_times_slower) {
     for (uint64_t seed = 1; seed <= 2; seed++) {
         xrun *x = xobject(STRESS_FILE, "cpu-stress-payment", seed);
-        const phase_summary *b = &x->r.summary.phase[0], *c = chaos_phase(x);
+        const sim_phase_summary *b = &x->r.summary.phase[0], *c = chaos_phase(x);
         ck_assert_double_ge(c->p50_ms, 5 * b->p50_ms);
         ck_assert_double_ge(c->p50_ms, 15);
         ck_assert_double_le(c->p50_ms, 70);
@@ -295,10 +297,11 @@ START_TEST(memory_stress_arithmetic) {
     free(text);
     xfree(x);
     /* 130MiB in one worker: over the limit on its own; the killer takes memStress (adj 1000), which respawns */
-    const char *big = tmp_yaml("big.yaml",
-                               "apiVersion: chaos-mesh.org/v1alpha1\nkind: StressChaos\nmetadata: {name: big, namespace: payment-chaos}\n"
-                               "spec:\n  mode: one\n  selector: {labelSelectors: {app: inventory-service}}\n"
-                               "  stressors: {memory: {workers: 1, size: 130MiB}}\n  duration: 10s\n");
+    const char *big = tmp_yaml(
+        "big.yaml",
+        "apiVersion: chaos-mesh.org/v1alpha1\nkind: StressChaos\nmetadata: {name: big, namespace: payment-chaos}\n"
+        "spec:\n  mode: one\n  selector: {labelSelectors: {app: inventory-service}}\n"
+        "  stressors: {memory: {workers: 1, size: 130MiB}}\n  duration: 10s\n");
     x = xobject(big, NULL, 1);
     ck_assert_int_eq(x->r.actions[0].action.mem_bytes, 130 * MIB);
     ck_assert_uint_ge(x->r.actions[0].status.stressor_oom_kills, 5);
@@ -336,7 +339,8 @@ static const char *net_doc(const char *name, const char *extra) {
     snprintf(b, sizeof buf[0],
              "apiVersion: chaos-mesh.org/v1alpha1\nkind: NetworkChaos\nmetadata: {name: %s, namespace: payment-chaos}\n"
              "spec:\n  mode: all\n  selector: {namespaces: [payment-chaos], labelSelectors: {app: payment-service}}\n"
-             "  direction: to\n  target: {mode: all, selector: {namespaces: [payment-chaos], labelSelectors: {app: inventory-service}}}\n"
+             "  direction: to\n  target: {mode: all, selector: {namespaces: [payment-chaos], labelSelectors: {app: "
+             "inventory-service}}}\n"
              "  duration: 60s\n%s",
              name, extra);
     return b;
@@ -348,13 +352,17 @@ START_TEST(service_clusterip_rule) {
     char text[4096];
     snprintf(text, sizeof text, "%s", net_doc("pod-ips-only", "  action: loss\n  loss: {loss: \"80\"}\n"));
     const char *a = tmp_yaml("podips.yaml", text);
-    snprintf(text, sizeof text, "%s", net_doc("with-clusterip", "  action: loss\n  loss: {loss: \"80\"}\n  externalTargets: [10.96.100.3]\n"));
+    snprintf(text, sizeof text, "%s",
+             net_doc("with-clusterip", "  action: loss\n  loss: {loss: \"80\"}\n  externalTargets: [10.96.100.3]\n"));
     const char *b = tmp_yaml("clusterip.yaml", text);
     xrun *x = xobject(a, NULL, 1);
     ck_assert_uint_eq(action_named(x, "pod-ips-only")->rule_seen, 0);
     ck_assert_double_eq(chaos_phase(x)->step_success[0], 1.0);
     char *p = prediction_text(x);
-    ck_assert(strstr(p, "payment -> inventory requests: they go to the Service IP 10.96.100.3, the filter lists pod IPs only") != NULL);
+    ck_assert(
+        strstr(p,
+               "payment -> inventory requests: they go to the Service IP 10.96.100.3, the filter lists pod IPs only") !=
+        NULL);
     free(p);
     xfree(x);
     x = xobject(b, NULL, 1);
@@ -376,12 +384,15 @@ START_TEST(non_stacking_rule) {
              net_doc("only-loss", "  action: loss\n  loss: {loss: \"50\"}\n  externalTargets: [10.96.100.3]\n"),
              net_doc("only-delay", "  action: delay\n  delay: {latency: 100ms}\n  externalTargets: [10.96.100.3]\n"));
     const char *two = tmp_yaml("two.yaml", text);
-    snprintf(text, sizeof text, "%s",
-             net_doc("both", "  action: netem\n  loss: {loss: \"50\"}\n  delay: {latency: 100ms}\n  externalTargets: [10.96.100.3]\n"));
+    snprintf(
+        text, sizeof text, "%s",
+        net_doc(
+            "both",
+            "  action: netem\n  loss: {loss: \"50\"}\n  delay: {latency: 100ms}\n  externalTargets: [10.96.100.3]\n"));
     const char *one = tmp_yaml("one.yaml", text);
     xrun *x = xload(two, NULL, 1); /* --together: as kubectl apply -f creates both */
     xrun_unit(x, 0, 1);
-    const action_row *l = action_named(x, "only-loss"), *d = action_named(x, "only-delay");
+    const sim_action_row *l = action_named(x, "only-loss"), *d = action_named(x, "only-delay");
     ck_assert_uint_eq(l->rule_delayed, 0);
     ck_assert_uint_eq(d->rule_dropped, 0);
     ck_assert_uint_gt(l->rule_seen, 100);
@@ -397,7 +408,7 @@ START_TEST(non_stacking_rule) {
     free(p);
     xfree(x);
     x = xobject(one, NULL, 1);
-    const action_row *b = action_named(x, "both");
+    const sim_action_row *b = action_named(x, "both");
     ck_assert_uint_gt(b->rule_dropped, 100);
     ck_assert_uint_gt(b->rule_delayed, 100);
     ck_assert_uint_eq(b->rule_lost, 0);
@@ -418,7 +429,7 @@ START_TEST(workflow_timing) {
     static const char *const steps[] = {"gradual-packet-loss/loss-20-percent", "gradual-packet-loss/loss-50-percent",
                                         "gradual-packet-loss/loss-80-percent"};
     for (int i = 0; i < 3; i++) {
-        const action_row *a = action_named(x, steps[i]);
+        const sim_action_row *a = action_named(x, steps[i]);
         ck_assert_int_eq(a->action.start_ns, (30 + 180 * i) * SEC);
         ck_assert_int_eq(a->action.end_ns, (30 + 180 * (i + 1)) * SEC);
     }
@@ -432,12 +443,17 @@ START_TEST(workflow_timing) {
         "    - {name: top, templateType: Serial, children: [wait, fan, capped, hang, never]}\n"
         "    - {name: wait, templateType: Suspend, deadline: 10s}\n"
         "    - {name: fan, templateType: Parallel, children: [a, b]}\n"
-        "    - name: a\n      templateType: PodChaos\n      deadline: 20s\n      podChaos: {action: pod-kill, mode: one, selector: {labelSelectors: {app: payment-service}}}\n"
-        "    - name: b\n      templateType: StressChaos\n      deadline: 30s\n      stressChaos: {mode: all, selector: {labelSelectors: {app: payment-service}}, stressors: {cpu: {workers: 1, load: 50}}}\n"
+        "    - name: a\n      templateType: PodChaos\n      deadline: 20s\n      podChaos: {action: pod-kill, mode: "
+        "one, selector: {labelSelectors: {app: payment-service}}}\n"
+        "    - name: b\n      templateType: StressChaos\n      deadline: 30s\n      stressChaos: {mode: all, selector: "
+        "{labelSelectors: {app: payment-service}}, stressors: {cpu: {workers: 1, load: 50}}}\n"
         "    - {name: capped, templateType: Serial, deadline: 15s, children: [inner]}\n"
-        "    - name: inner\n      templateType: StressChaos\n      stressChaos: {mode: all, selector: {labelSelectors: {app: inventory-service}}, stressors: {cpu: {workers: 1, load: 50}}}\n"
-        "    - name: hang\n      templateType: StressChaos\n      stressChaos: {mode: all, selector: {labelSelectors: {app: notification-service}}, stressors: {cpu: {workers: 1, load: 50}}}\n"
-        "    - name: never\n      templateType: StressChaos\n      deadline: 5s\n      stressChaos: {mode: all, selector: {labelSelectors: {app: notification-service}}, stressors: {cpu: {workers: 1, load: 50}}}\n");
+        "    - name: inner\n      templateType: StressChaos\n      stressChaos: {mode: all, selector: {labelSelectors: "
+        "{app: inventory-service}}, stressors: {cpu: {workers: 1, load: 50}}}\n"
+        "    - name: hang\n      templateType: StressChaos\n      stressChaos: {mode: all, selector: {labelSelectors: "
+        "{app: notification-service}}, stressors: {cpu: {workers: 1, load: 50}}}\n"
+        "    - name: never\n      templateType: StressChaos\n      deadline: 5s\n      stressChaos: {mode: all, "
+        "selector: {labelSelectors: {app: notification-service}}, stressors: {cpu: {workers: 1, load: 50}}}\n");
     short_run = (phases){5 * SEC, 20 * SEC, 5 * SEC, 2};
     x = xload(wf, NULL, 0);
     short_run = (phases){0, 0, 0, 0};
@@ -447,8 +463,8 @@ START_TEST(workflow_timing) {
      * starts 45 s later and is watched for --chaos (20 s) */
     ck_assert_int_eq(x->uo.chaos_ns, 65 * SEC);
     ck_assert_int_eq(x->r.nactions, 4); /* a, b, inner, hang; `never` never starts */
-    const action_row *a = action_named(x, "wf/a"), *b = action_named(x, "wf/b"), *in = action_named(x, "wf/inner"),
-                     *h = action_named(x, "wf/hang");
+    const sim_action_row *a = action_named(x, "wf/a"), *b = action_named(x, "wf/b"), *in = action_named(x, "wf/inner"),
+                         *h = action_named(x, "wf/hang");
     int64_t t0 = 5 * SEC - 10 * SEC; /* the workflow's creation: 10 s (the Suspend) before the first injection */
     ck_assert_int_eq(a->action.start_ns, t0 + 10 * SEC); /* after the 10 s Suspend */
     ck_assert_int_eq(b->action.start_ns, t0 + 10 * SEC); /* in parallel */
@@ -479,7 +495,8 @@ START_TEST(schedule_ticks) {
     const char *sched =
         "apiVersion: chaos-mesh.org/v1alpha1\nkind: Schedule\nmetadata: {name: s, namespace: payment-chaos}\n"
         "spec:\n  schedule: \"@every 60s\"\n  type: StressChaos\n  historyLimit: 2\n%s"
-        "  stressChaos: {mode: all, selector: {labelSelectors: {app: payment-service}}, stressors: {cpu: {workers: 1, load: 50}}, duration: 90s}\n";
+        "  stressChaos: {mode: all, selector: {labelSelectors: {app: payment-service}}, stressors: {cpu: {workers: 1, "
+        "load: 50}}, duration: 90s}\n";
     char text[2048];
     const char *variants[] = {"", "  concurrencyPolicy: Allow\n", "  startingDeadlineSeconds: 0\n"};
     int want[] = {1, 3, 0};
@@ -522,7 +539,7 @@ END_TEST
 /* What chaos-daemon does to the netem blocks: "0.5s" is dropped (string compare with "0ms"); every block
  * present is merged whatever `action` says; memory sizes are go-humanize and the total. */
 START_TEST(chaos_daemon_quirks) {
-    manifest m;
+    sim_manifest m;
     manifest_defaults(&m);
     cm_env env = {&m, 2, 1767225630LL};
     const char *f = tmp_yaml(
@@ -540,11 +557,13 @@ START_TEST(chaos_daemon_quirks) {
     yt_file *yf = yt_load_file(f, err, sizeof err);
     ck_assert_msg(yf != NULL, "%s", err);
     cm_object o[3];
-    for (int i = 0; i < 3; i++) ck_assert_msg(cm_parse(f, yt_doc_at(yf, i), &env, &o[i], err, sizeof err) == 0, "%s", err);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(cm_parse(f, yt_doc_at(yf, i), &env, &o[i], err, sizeof err) == 0, "%s", err);
     ck_assert_int_eq(o[0].acts[0].a.netem.latency_ns, 0); /* "0.5s" < "0ms" as strings: dropped */
     ck_assert_double_eq(o[0].acts[0].a.netem.loss_pct, 20);
     int warned = 0;
-    for (int i = 0; i < o[0].nnotes; i++) warned |= o[0].notes[i].warning && strstr(o[0].notes[i].text, "NO delay is applied");
+    for (int i = 0; i < o[0].nnotes; i++)
+        warned |= o[0].notes[i].warning && strstr(o[0].notes[i].text, "NO delay is applied");
     ck_assert(warned);
     ck_assert_int_eq(o[1].acts[0].a.netem.latency_ns, 500 * 1000000LL); /* merged although action is loss */
     warned = 0;
@@ -558,10 +577,12 @@ START_TEST(chaos_daemon_quirks) {
 END_TEST
 
 START_TEST(expectation_language) {
-    expectation e[8];
+    sim_expectation e[8];
     int n = 0;
     char err[512];
-    ck_assert_int_eq(expect_parse("chain.success_rate >= 0.95 during baseline; recovery_s<=3 during recovery", "t", e, 8, &n, err, sizeof err), 0);
+    ck_assert_int_eq(expect_parse("chain.success_rate >= 0.95 during baseline; recovery_s<=3 during recovery", "t", e,
+                                  8, &n, err, sizeof err),
+                     0);
     ck_assert_int_eq(n, 2);
     ck_assert_str_eq(e[1].text, "recovery_s <= 3 during recovery");
     run_summary s;
@@ -597,8 +618,10 @@ static int run_sim(const char *args, char **output) {
     buf[len] = '\0';
     int status = pclose(p);
     ck_assert_msg(WIFEXITED(status), "sim did not exit normally: %s", cmd);
-    if (output) *output = buf;
-    else free(buf);
+    if (output)
+        *output = buf;
+    else
+        free(buf);
     return WEXITSTATUS(status);
 }
 
@@ -615,7 +638,8 @@ static void expect_exit2(const char *name, const char *text, const char *needle)
 START_TEST(bad_input_exits_2) {
     const char *head = "apiVersion: chaos-mesh.org/v1alpha1\nkind: NetworkChaos\nmetadata: {name: x}\nspec:\n";
     char t[1024];
-    expect_exit2("syntax.yaml", "apiVersion: chaos-mesh.org/v1alpha1\nkind: NetworkChaos\nmetadata:\n  name: x\n   bad: 1\n",
+    expect_exit2("syntax.yaml",
+                 "apiVersion: chaos-mesh.org/v1alpha1\nkind: NetworkChaos\nmetadata:\n  name: x\n   bad: 1\n",
                  "syntax.yaml:5: YAML syntax error");
     expect_exit2("kind.yaml", "apiVersion: chaos-mesh.org/v1alpha1\nkind: FooChaos\nmetadata: {name: x}\nspec: {}\n",
                  "no matches for kind \"FooChaos\"");
@@ -623,25 +647,33 @@ START_TEST(bad_input_exits_2) {
                  "not supported by the simulator");
     snprintf(t, sizeof t, "%s  action: loss\n  mode: all\n  selector: {}\n  loss: {loss: \"5\", burst: \"2\"}\n", head);
     expect_exit2("field.yaml", t, "field.yaml:8: spec.loss.burst: unknown field");
-    snprintf(t, sizeof t, "%s  action: loss\n  mode: all\n  selector: {}\n  loss: {loss: \"5\"}\n  duration: 5x\n", head);
+    snprintf(t, sizeof t, "%s  action: loss\n  mode: all\n  selector: {}\n  loss: {loss: \"5\"}\n  duration: 5x\n",
+             head);
     expect_exit2("duration.yaml", t, "parse duration field error: time: unknown unit \"x\" in duration \"5x\"");
-    snprintf(t, sizeof t, "%s  action: loss\n  mode: all\n  selector: {}\n  loss: {loss: \"5\"}\n  duration: \"90\"\n", head);
+    snprintf(t, sizeof t, "%s  action: loss\n  mode: all\n  selector: {}\n  loss: {loss: \"5\"}\n  duration: \"90\"\n",
+             head);
     expect_exit2("duration2.yaml", t, "time: missing unit in duration \"90\"");
     snprintf(t, sizeof t, "%s  action: loss\n  mode: all\n  selector: {}\n  loss: {loss: 5}\n", head);
     expect_exit2("type.yaml", t, "must be of type string");
-    snprintf(t, sizeof t, "%s  action: loss\n  mode: all\n  selector: {}\n  loss: {loss: \"5\"}\n  externalTargets: [db.example.com]\n", head);
+    snprintf(
+        t, sizeof t,
+        "%s  action: loss\n  mode: all\n  selector: {}\n  loss: {loss: \"5\"}\n  externalTargets: [db.example.com]\n",
+        head);
     expect_exit2("host.yaml", t, "cannot resolve host \"db.example.com\"");
     snprintf(t, sizeof t, "%s  action: drop\n  mode: all\n  selector: {}\n", head);
     expect_exit2("enum.yaml", t, "Unsupported value: \"drop\"");
-    snprintf(t, sizeof t, "%s  action: loss\n  mode: fixed\n  value: \"0\"\n  selector: {}\n  loss: {loss: \"5\"}\n", head);
+    snprintf(t, sizeof t, "%s  action: loss\n  mode: fixed\n  value: \"0\"\n  selector: {}\n  loss: {loss: \"5\"}\n",
+             head);
     expect_exit2("fixed.yaml", t, "value must be greater than 0 with mode:fixed");
     expect_exit2("empty.yaml", "# nothing\n", "no Chaos Mesh object");
     expect_exit2("binary.yaml", "\x01\x02\x03: [\n", "YAML syntax error");
     expect_exit2("dup.yaml", "apiVersion: v1\napiVersion: v1\n", "already defined at line 1");
-    expect_exit2("wf.yaml",
-                 "apiVersion: chaos-mesh.org/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  entry: a\n  templates:\n"
-                 "    - name: a\n      templateType: NetworkChaos\n      networkChaos: {action: loss, mode: all, selector: {}, loss: {loss: \"5\"}, duration: 1m}\n",
-                 "should not define duration in chaos when using Workflow");
+    expect_exit2(
+        "wf.yaml",
+        "apiVersion: chaos-mesh.org/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  entry: a\n  templates:\n"
+        "    - name: a\n      templateType: NetworkChaos\n      networkChaos: {action: loss, mode: all, selector: {}, "
+        "loss: {loss: \"5\"}, duration: 1m}\n",
+        "should not define duration in chaos when using Workflow");
     char *out;
     ck_assert_int_eq(run_sim("--experiment /nonexistent/x.yaml", &out), 2);
     free(out);
@@ -689,7 +721,9 @@ START_TEST(deterministic_and_exit_status) {
     free(a);
     free(b);
     ck_assert_int_eq(run_sim("--experiment " POD_FILE " --object pod-kill-payment --seed 7 --baseline 5s --recovery 5s "
-                             "--expect 'chain.p99_ms < 0.1 during baseline'", &a), 1);
+                             "--expect 'chain.p99_ms < 0.1 during baseline'",
+                             &a),
+                     1);
     ck_assert(strstr(a, "FAIL chain.p99_ms < 0.1 during baseline") != NULL);
     free(a);
     ck_assert_int_eq(run_sim("--experiment " POD_FILE " --seed 7 --baseline 5s --recovery 5s --json", &a), 0);

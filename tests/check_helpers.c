@@ -166,8 +166,14 @@ START_TEST(test_make_id) {
     ck_assert_int_eq(svc_owner_of_id("pay-0-9f1c0b7e5a3d2468", "pay", 3), 0);
     ck_assert_int_eq(svc_owner_of_id("pay-12-abc", "pay", 16), 12);
     /* An owner outside the replica range, a foreign prefix or a malformed id: the hash owner. */
-    const char *fallback[] = {"pay-5-9f1c0b7e5a3d2468", "ntf-1-9f1c0b7e5a3d2468", "pay-x-1", "pay-1", "pay--1-a",
-                              "pay-1234-a", "payment-1-a", "1"};
+    const char *fallback[] = {"pay-5-9f1c0b7e5a3d2468",
+                              "ntf-1-9f1c0b7e5a3d2468",
+                              "pay-x-1",
+                              "pay-1",
+                              "pay--1-a",
+                              "pay-1234-a",
+                              "payment-1-a",
+                              "1"};
     for (size_t i = 0; i < sizeof fallback / sizeof fallback[0]; i++)
         ck_assert_int_eq(svc_owner_of_id(fallback[i], "pay", 3), svc_owner_of_key(fallback[i], 3));
 }
@@ -439,13 +445,27 @@ START_TEST(test_config_defaults) {
 END_TEST
 
 START_TEST(test_config_every_key) {
-    const char *const s[] = {"POD_NAME=payment-7",       "PAYMENT_REPLICAS=9",        "INVENTORY_REPLICAS=2",
-                             "NOTIFICATION_REPLICAS=3",  "DOWNSTREAM_TIMEOUT_MS=250", "CHAIN_STEP_TIMEOUT_MS=300",
-                             "FORWARD_TIMEOUT_MS=350",   "RETRY_ATTEMPTS=4",          "RETRY_BACKOFF_MS=20",
-                             "RETRY_BACKOFF_MAX_MS=80",  "RETRY_DEADLINE_MS=900",     "IDEMPOTENCY=off",
-                             "IDEMPOTENCY_TTL_S=60",     "IDEMPOTENCY_CAPACITY=11",   "PAYMENT_CAPACITY=12",
-                             "NOTIFICATION_HISTORY=13",  "RESERVATION_CAPACITY=14",   "RELEASE_RETRY_MS=15",
-                             "RELEASE_RETRY_MAX_MS=16",  "CATALOGUE=[]",              "LOG_LEVEL=warn",
+    const char *const s[] = {"POD_NAME=payment-7",
+                             "PAYMENT_REPLICAS=9",
+                             "INVENTORY_REPLICAS=2",
+                             "NOTIFICATION_REPLICAS=3",
+                             "DOWNSTREAM_TIMEOUT_MS=250",
+                             "CHAIN_STEP_TIMEOUT_MS=300",
+                             "FORWARD_TIMEOUT_MS=350",
+                             "RETRY_ATTEMPTS=4",
+                             "RETRY_BACKOFF_MS=20",
+                             "RETRY_BACKOFF_MAX_MS=80",
+                             "RETRY_DEADLINE_MS=900",
+                             "IDEMPOTENCY=off",
+                             "IDEMPOTENCY_TTL_S=60",
+                             "IDEMPOTENCY_CAPACITY=11",
+                             "PAYMENT_CAPACITY=12",
+                             "NOTIFICATION_HISTORY=13",
+                             "RESERVATION_CAPACITY=14",
+                             "RELEASE_RETRY_MS=15",
+                             "RELEASE_RETRY_MAX_MS=16",
+                             "CATALOGUE=[]",
+                             "LOG_LEVEL=warn",
                              NULL};
     svc_config cfg;
     char err[256] = "";
@@ -489,15 +509,32 @@ START_TEST(test_config_every_key) {
 END_TEST
 
 static const char *const bad_settings[] = {
-    "REPLICA_INDEX=-1",         "REPLICA_INDEX=64",           "REPLICA_INDEX=one",
-    "PAYMENT_REPLICAS=0",       "INVENTORY_REPLICAS=65",      "NOTIFICATION_REPLICAS=2x",
-    "DOWNSTREAM_TIMEOUT_MS=0",  "DOWNSTREAM_TIMEOUT_MS=",     "CHAIN_STEP_TIMEOUT_MS=600001",
-    "FORWARD_TIMEOUT_MS=1.5",   "RETRY_ATTEMPTS=0",           "RETRY_ATTEMPTS=11",
-    "RETRY_BACKOFF_MS=-5",      "RETRY_BACKOFF_MAX_MS=abc",   "RETRY_DEADLINE_MS=0",
-    "IDEMPOTENCY=maybe",        "IDEMPOTENCY_TTL_S=0",        "IDEMPOTENCY_CAPACITY=0",
-    "PAYMENT_CAPACITY=99999999999999999999", "NOTIFICATION_HISTORY=0", "NOTIFICATION_HISTORY=1000001",
-    "RESERVATION_CAPACITY=x",   "RELEASE_RETRY_MS=0",         "RELEASE_RETRY_MAX_MS=600001",
-    "LOG_LEVEL=verbose",        "RETRY_ATTEMPTS=3 ",
+    "REPLICA_INDEX=-1",
+    "REPLICA_INDEX=64",
+    "REPLICA_INDEX=one",
+    "PAYMENT_REPLICAS=0",
+    "INVENTORY_REPLICAS=65",
+    "NOTIFICATION_REPLICAS=2x",
+    "DOWNSTREAM_TIMEOUT_MS=0",
+    "DOWNSTREAM_TIMEOUT_MS=",
+    "CHAIN_STEP_TIMEOUT_MS=600001",
+    "FORWARD_TIMEOUT_MS=1.5",
+    "RETRY_ATTEMPTS=0",
+    "RETRY_ATTEMPTS=11",
+    "RETRY_BACKOFF_MS=-5",
+    "RETRY_BACKOFF_MAX_MS=abc",
+    "RETRY_DEADLINE_MS=0",
+    "IDEMPOTENCY=maybe",
+    "IDEMPOTENCY_TTL_S=0",
+    "IDEMPOTENCY_CAPACITY=0",
+    "PAYMENT_CAPACITY=99999999999999999999",
+    "NOTIFICATION_HISTORY=0",
+    "NOTIFICATION_HISTORY=1000001",
+    "RESERVATION_CAPACITY=x",
+    "RELEASE_RETRY_MS=0",
+    "RELEASE_RETRY_MAX_MS=600001",
+    "LOG_LEVEL=verbose",
+    "RETRY_ATTEMPTS=3 ",
 };
 
 START_TEST(test_config_bad_value) {
@@ -552,11 +589,11 @@ START_TEST(test_metrics_render) {
     svc_metrics_init(&m, "test-service");
     ck_assert_int_eq(svc_metrics_add_route(&m, "GET /a"), 0);
     ck_assert_int_eq(svc_metrics_add_route(&m, "POST /b"), 1);
-    svc_metrics_observe(&m, 0, 200, 200000);           /* 0.2 ms */
-    svc_metrics_observe(&m, 0, 200, 3 * FAKE_MS);      /* 3 ms */
-    svc_metrics_observe(&m, 0, 404, 40 * FAKE_MS);     /* 40 ms */
-    svc_metrics_observe(&m, 0, 200, 20000 * FAKE_MS);  /* 20 s: beyond the last bound */
-    svc_metrics_observe(&m, 7, 200, 1);                /* unknown route: ignored */
+    svc_metrics_observe(&m, 0, 200, 200000);          /* 0.2 ms */
+    svc_metrics_observe(&m, 0, 200, 3 * FAKE_MS);     /* 3 ms */
+    svc_metrics_observe(&m, 0, 404, 40 * FAKE_MS);    /* 40 ms */
+    svc_metrics_observe(&m, 0, 200, 20000 * FAKE_MS); /* 20 s: beyond the last bound */
+    svc_metrics_observe(&m, 7, 200, 1);               /* unknown route: ignored */
     svc_metrics_observe(&m, -1, 200, 1);
     svc_call_result ok = {.outcome = SVC_CALL_OK, .status = 200};
     svc_call_result err5 = {.outcome = SVC_CALL_OK, .status = 503};
@@ -575,17 +612,35 @@ START_TEST(test_metrics_render) {
     ck_assert(metric_value(text, "http_requests_total{service=\"test-service\",route=\"GET /a\",code=\"404\"} ") == 1);
     ck_assert_ptr_null(strstr(text, "route=\"POST /b\",code")); /* nothing counted there */
     ck_assert_ptr_null(strstr(text, "route=\"POST /b\",le"));
-    ck_assert(metric_value(text, "downstream_calls_total{service=\"test-service\",target=\"inventory\",result=\"ok\"} ") == 2);
-    ck_assert(metric_value(text, "downstream_calls_total{service=\"test-service\",target=\"inventory\",result=\"http_5xx\"} ") == 1);
-    ck_assert(metric_value(text, "downstream_calls_total{service=\"test-service\",target=\"notification\",result=\"timeout\"} ") == 1);
+    ck_assert(metric_value(
+                  text, "downstream_calls_total{service=\"test-service\",target=\"inventory\",result=\"ok\"} ") == 2);
+    ck_assert(metric_value(
+                  text, "downstream_calls_total{service=\"test-service\",target=\"inventory\",result=\"http_5xx\"} ") ==
+              1);
+    ck_assert(
+        metric_value(
+            text, "downstream_calls_total{service=\"test-service\",target=\"notification\",result=\"timeout\"} ") == 1);
     /* The histogram: cumulative, non-decreasing, +Inf equals the count. */
     const char *b = "http_request_duration_seconds_bucket{service=\"test-service\",route=\"GET /a\",le=\"";
-    ck_assert(metric_value(text, "http_request_duration_seconds_bucket{service=\"test-service\",route=\"GET /a\",le=\"0.0005\"} ") == 1);
-    ck_assert(metric_value(text, "http_request_duration_seconds_bucket{service=\"test-service\",route=\"GET /a\",le=\"0.005\"} ") == 2);
-    ck_assert(metric_value(text, "http_request_duration_seconds_bucket{service=\"test-service\",route=\"GET /a\",le=\"0.05\"} ") == 3);
-    ck_assert(metric_value(text, "http_request_duration_seconds_bucket{service=\"test-service\",route=\"GET /a\",le=\"15\"} ") == 3);
-    ck_assert(metric_value(text, "http_request_duration_seconds_bucket{service=\"test-service\",route=\"GET /a\",le=\"+Inf\"} ") == 4);
-    ck_assert(metric_value(text, "http_request_duration_seconds_count{service=\"test-service\",route=\"GET /a\"} ") == 4);
+    ck_assert(
+        metric_value(
+            text, "http_request_duration_seconds_bucket{service=\"test-service\",route=\"GET /a\",le=\"0.0005\"} ") ==
+        1);
+    ck_assert(
+        metric_value(text,
+                     "http_request_duration_seconds_bucket{service=\"test-service\",route=\"GET /a\",le=\"0.005\"} ") ==
+        2);
+    ck_assert(
+        metric_value(
+            text, "http_request_duration_seconds_bucket{service=\"test-service\",route=\"GET /a\",le=\"0.05\"} ") == 3);
+    ck_assert(metric_value(
+                  text, "http_request_duration_seconds_bucket{service=\"test-service\",route=\"GET /a\",le=\"15\"} ") ==
+              3);
+    ck_assert(
+        metric_value(
+            text, "http_request_duration_seconds_bucket{service=\"test-service\",route=\"GET /a\",le=\"+Inf\"} ") == 4);
+    ck_assert(metric_value(text, "http_request_duration_seconds_count{service=\"test-service\",route=\"GET /a\"} ") ==
+              4);
     double sum = metric_value(text, "http_request_duration_seconds_sum{service=\"test-service\",route=\"GET /a\"} ");
     ck_assert_msg(sum > 20.0431 && sum < 20.0433, "sum %f", sum);
     double last = 0;
@@ -707,8 +762,8 @@ START_TEST(test_jw_strings) {
             }
         }
     }
-    static const char *const texts[] = {"", "caf\xc3\xa9", "\xe2\x82\xac 5", "\xf0\x9f\x98\x80", "a/b\\c\"d",
-                                        "line\nbreak\ttab\r\x01\x1f"};
+    static const char *const texts[] = {
+        "", "caf\xc3\xa9", "\xe2\x82\xac 5", "\xf0\x9f\x98\x80", "a/b\\c\"d", "line\nbreak\ttab\r\x01\x1f"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         svc_jw_init(&w);
         svc_jw_string(&w, texts[i]);
@@ -719,9 +774,26 @@ END_TEST
 
 START_TEST(test_jw_numbers) {
     svc_jw w;
-    static const double reals[] = {0.0, -0.0, 1.0, -1.0, 0.1, 99.5, 12.34, 1e-7, 1e-5, 1e15, 1e16, 1e20,
-                                   1e21, 1.5e-300, 123456789012345678.0, 2.5e-5, 1.7976931348623157e308,
-                                   2.2250738585072014e-308, 4.9e-324, 0.30000000000000004};
+    static const double reals[] = {0.0,
+                                   -0.0,
+                                   1.0,
+                                   -1.0,
+                                   0.1,
+                                   99.5,
+                                   12.34,
+                                   1e-7,
+                                   1e-5,
+                                   1e15,
+                                   1e16,
+                                   1e20,
+                                   1e21,
+                                   1.5e-300,
+                                   123456789012345678.0,
+                                   2.5e-5,
+                                   1.7976931348623157e308,
+                                   2.2250738585072014e-308,
+                                   4.9e-324,
+                                   0.30000000000000004};
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) {
         svc_jw_init(&w);
         svc_jw_real(&w, reals[i]);
@@ -751,8 +823,9 @@ START_TEST(test_jw_numbers) {
             }
         }
     }
-    static const double edges[] = {1e-4, 9.9999e-5, 0.00010000000000001, 999999999999999.0, 1e15 - 0.5,
-                                   99999999999999.9, 0.123456789012345, 1.5, 100.25, 7e-4, 12345.678901234};
+    static const double edges[] = {
+        1e-4,   9.9999e-5, 0.00010000000000001, 999999999999999.0, 1e15 - 0.5, 99999999999999.9, 0.123456789012345, 1.5,
+        100.25, 7e-4,      12345.678901234};
     for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
         for (int sign = -1; sign <= 1; sign += 2) {
             svc_jw_init(&w);
@@ -838,7 +911,8 @@ static int check_reader(const char *text, size_t len, size_t flags) {
     json_t *want = json_loadb(text, len, flags, &jerr);
     json_t *fast = svc_json_read_fast(text, len);
     if (fast && !want) ck_abort_msg("fast reader accepted what jansson rejects: %.*s", (int)len, text);
-    if (fast) ck_assert_msg(same_tree(fast, want), "fast reader's tree differs from jansson's for %.*s", (int)len, text);
+    if (fast)
+        ck_assert_msg(same_tree(fast, want), "fast reader's tree differs from jansson's for %.*s", (int)len, text);
     json_t *got = svc_json_read(text, len, flags, &rerr);
     ck_assert_msg(same_tree(got, want), "svc_json_read differs from json_loadb for %.*s", (int)len, text);
     if (!want) {
@@ -885,14 +959,59 @@ END_TEST
 
 START_TEST(test_jsonr_leaves_the_rest_to_jansson) {
     static const char *const odd[] = {
-        "", " ", "1", "\"a\"", "true", "null", "01", "[01]", "[1.]", "[.5]", "[-]", "[1e]", "[1e+]", "[+1]",
-        "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":}", "{a:1}", "{\"a\":1", "[1", "[1]]", "[1] x", "[1]\x01",
-        "{\"a\":1,\"a\":2}", "{\"a\":{\"b\":1,\"b\":1}}", "[tru]", "[truex]", "[nul]", "[True]", "[1x]",
-        "[1-2]", "[\"\\u0041\"]", "[\"\\u0000\"]", "[\"\\ud800\"]", "[\"\\x\"]", "[\"a\x01\"]", "[\"a\tb\"]",
-        "[\"\xc3\xa9\"]", "[\"\xff\"]", "[\"abc", "[\"abc\\", "[1e400]", "[-1e400]", "[1e309]",
-        "[9223372036854775807]", "[-9223372036854775808]", "[9223372036854775808]",
-        "[99999999999999999999]", "[1234567890123456789]", "[0.000000000000000000000000000000000000000000001]",
-        "{\"\":1,\"\":2}", "[\"\\/\"]",
+        "",
+        " ",
+        "1",
+        "\"a\"",
+        "true",
+        "null",
+        "01",
+        "[01]",
+        "[1.]",
+        "[.5]",
+        "[-]",
+        "[1e]",
+        "[1e+]",
+        "[+1]",
+        "[1,]",
+        "{\"a\":1,}",
+        "{\"a\" 1}",
+        "{\"a\":}",
+        "{a:1}",
+        "{\"a\":1",
+        "[1",
+        "[1]]",
+        "[1] x",
+        "[1]\x01",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":{\"b\":1,\"b\":1}}",
+        "[tru]",
+        "[truex]",
+        "[nul]",
+        "[True]",
+        "[1x]",
+        "[1-2]",
+        "[\"\\u0041\"]",
+        "[\"\\u0000\"]",
+        "[\"\\ud800\"]",
+        "[\"\\x\"]",
+        "[\"a\x01\"]",
+        "[\"a\tb\"]",
+        "[\"\xc3\xa9\"]",
+        "[\"\xff\"]",
+        "[\"abc",
+        "[\"abc\\",
+        "[1e400]",
+        "[-1e400]",
+        "[1e309]",
+        "[9223372036854775807]",
+        "[-9223372036854775808]",
+        "[9223372036854775808]",
+        "[99999999999999999999]",
+        "[1234567890123456789]",
+        "[0.000000000000000000000000000000000000000000001]",
+        "{\"\":1,\"\":2}",
+        "[\"\\/\"]",
     };
     for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
         check_reader(odd[i], strlen(odd[i]), 0);
@@ -954,8 +1073,8 @@ static void jr_put(char *buf, size_t cap, size_t *len, const char *s) {
 }
 
 static void jr_string(char *buf, size_t cap, size_t *len) {
-    static const char *const pieces[] = {"a", "Z", "0", " ", "-", "_", ".", "\\\"", "\\\\", "\\/", "\\n", "\\t",
-                                         "\\b", "\\f", "\\r", "~", "{", "]", ":", ","};
+    static const char *const pieces[] = {"a",   "Z",   "0",   " ",   "-",   "_", ".", "\\\"", "\\\\", "\\/",
+                                         "\\n", "\\t", "\\b", "\\f", "\\r", "~", "{", "]",    ":",    ","};
     jr_put(buf, cap, len, "\"");
     for (unsigned i = jr_below(8); i > 0; i--) jr_put(buf, cap, len, pieces[jr_below(20)]);
     jr_put(buf, cap, len, "\"");
@@ -973,8 +1092,8 @@ static void jr_value(char *buf, size_t cap, size_t *len, int depth) {
         break;
     case 2: { /* reals in every form the grammar has */
         static const char *const exps[] = {"", "e5", "E-3", "e+2", "e-300", "E10"};
-        snprintf(num, sizeof num, "%s%u%s%s", jr_below(3) ? "" : "-", jr_below(100000),
-                 jr_below(3) ? "" : ".0625", exps[jr_below(6)]);
+        snprintf(num, sizeof num, "%s%u%s%s", jr_below(3) ? "" : "-", jr_below(100000), jr_below(3) ? "" : ".0625",
+                 exps[jr_below(6)]);
         if (!strchr(num, '.') && !strchr(num, 'e') && !strchr(num, 'E')) strcat(num, ".5");
         jr_put(buf, cap, len, num);
         break;
@@ -982,7 +1101,8 @@ static void jr_value(char *buf, size_t cap, size_t *len, int depth) {
     case 3: jr_put(buf, cap, len, "true"); break;
     case 4: jr_put(buf, cap, len, "false"); break;
     case 5: jr_put(buf, cap, len, "null"); break;
-    case 6: case 7: {
+    case 6:
+    case 7: {
         int object = (int)(kind == 6);
         jr_put(buf, cap, len, object ? "{" : "[");
         unsigned n = jr_below(5);
@@ -1019,8 +1139,15 @@ START_TEST(test_jsonr_matches_jansson_on_generated_documents) {
             char c = alphabet[jr_below(sizeof alphabet - 1)];
             switch (jr_below(3)) {
             case 0: bad[at] = c; break;
-            case 1: memmove(bad + at + 1, bad + at, blen - at); bad[at] = c; blen++; break;
-            default: memmove(bad + at, bad + at + 1, blen - at - 1); blen--; break;
+            case 1:
+                memmove(bad + at + 1, bad + at, blen - at);
+                bad[at] = c;
+                blen++;
+                break;
+            default:
+                memmove(bad + at, bad + at + 1, blen - at - 1);
+                blen--;
+                break;
             }
             mutated++;
             mutated_decided += check_reader(bad, blen, m == 0 ? 0 : JSON_REJECT_DUPLICATES);

@@ -10,11 +10,11 @@
 #include <string.h>
 
 #include "services/core/ids.h"
-#include "services/inventory.h"
 #include "services/core/shell.h"
+#include "services/inventory.h"
+#include "services/modules.h"
 #include "tests/support/fake_runtime.h"
 #include "tests/support/support.h"
-#include "services/modules.h"
 
 static fake_rt *inv(const char *const *settings) { return fake_service(&inventory_module, settings); }
 
@@ -143,10 +143,10 @@ START_TEST(test_seed_catalogue) {
 END_TEST
 
 START_TEST(test_catalogue_replaced) {
-    fake_rt *rt = inv((const char *const[]){
-        "CATALOGUE=[{\"id\":\"sku-a\",\"name\":\"Anvil\",\"stock\":1000000,\"price\":9.99},"
-        "{\"id\":\"sku-b\",\"name\":\"Bell\",\"stock\":0,\"price\":1}]",
-        NULL});
+    fake_rt *rt =
+        inv((const char *const[]){"CATALOGUE=[{\"id\":\"sku-a\",\"name\":\"Anvil\",\"stock\":1000000,\"price\":9.99},"
+                                  "{\"id\":\"sku-b\",\"name\":\"Bell\",\"stock\":0,\"price\":1}]",
+                                  NULL});
     fake_reply *r = fake_req(rt, "GET", "/check/sku-a", NULL);
     FAKE_EXPECT(r, 200);
     ck_assert_str_eq(fake_str(r, "name"), "Anvil");
@@ -178,7 +178,9 @@ static const char *const bad_catalogues[] = {
     "[{\"id\":\"a\",\"name\":\"x\",\"stock\":1,\"price\":1.001}]",
     "[{\"id\":\"a\",\"name\":\"x\",\"stock\":1,\"price\":\"1\"}]",
     "[{\"id\":\"a\",\"name\":\"x\",\"stock\":1,\"price\":1},{\"id\":\"a\",\"name\":\"y\",\"stock\":1,\"price\":1}]",
-    "[{\"id\":\"a\",\"name\":\"" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" "\",\"stock\":1,\"price\":1}]",
+    "[{\"id\":\"a\",\"name\":\""
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+    "\",\"stock\":1,\"price\":1}]",
     "[{\"id\":\"a\",\"id\":\"b\",\"name\":\"x\",\"stock\":1,\"price\":1}]",
 };
 
@@ -404,7 +406,7 @@ START_TEST(test_capacity) {
     FAKE_EXPECT_ERROR(reserve(rt, "1", 1, "c-3"), 503, "capacity");
     FAKE_EXPECT_ERROR(release(rt, "1", "c-unknown"), 503, "capacity");
     FAKE_EXPECT(reserve(rt, "1", 1, "c-1"), 200); /* a repeat needs no room */
-    FAKE_EXPECT(release(rt, "1", "c-1"), 200);   /* nor a release of a known id */
+    FAKE_EXPECT(release(rt, "1", "c-1"), 200);    /* nor a release of a known id */
     snapshot after = snap(rt);
     ck_assert_int_eq(after.stock[0].available, before.stock[0].available + 1);
     fake_free(rt);
@@ -495,7 +497,8 @@ START_TEST(test_replay_rejects_garbage) {
     char err[256] = "";
     const char *bad[] = {"{\"t\":\"reserve\",\"rid\":\"x\",\"product\":\"99\",\"qty\":1}",
                          "{\"t\":\"reserve\",\"rid\":\"x\",\"product\":\"1\",\"qty\":0}",
-                         "{\"t\":\"reserve\",\"product\":\"1\",\"qty\":1}", "{\"t\":\"steal\",\"rid\":\"x\",\"product\":\"1\"}"};
+                         "{\"t\":\"reserve\",\"product\":\"1\",\"qty\":1}",
+                         "{\"t\":\"steal\",\"rid\":\"x\",\"product\":\"1\"}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(svc_shell_replay(fake_shell(rt), bad[i], strlen(bad[i]), err, sizeof err) == -1, "accepted %s",
                       bad[i]);

@@ -39,8 +39,9 @@ static char *plan_for(const char *line) {
 }
 
 START_TEST(plan_link_to) {
-    char *p = plan_for("--seed 3 --baseline 2s --chaos 4s --recovery 1s --loss 50% --link payment:inventory "
-                       "--direction to --pod-kill inventory@1s");
+    char *p = plan_for(
+        "--seed 3 --baseline 2s --chaos 4s --recovery 1s --loss 50% --link payment:inventory "
+        "--direction to --pod-kill inventory@1s");
     /* the sender's pods, the target's pods, and (command line) the target's Service IP */
     ck_assert_ptr_nonnull(strstr(p, "RULE_SRC[0]=\"payment-0 payment-1 payment-2\""));
     ck_assert_ptr_nonnull(strstr(p, "RULE_DST[0]=\"inventory-0 inventory-1\""));
@@ -56,8 +57,9 @@ START_TEST(plan_link_to) {
 END_TEST
 
 START_TEST(plan_link_both_and_default) {
-    char *p = plan_for("--baseline 1s --chaos 2s --recovery 1s --loss 0.2 --link payment:notification "
-                       "--downstream-keepalive off");
+    char *p = plan_for(
+        "--baseline 1s --chaos 2s --recovery 1s --loss 0.2 --link payment:notification "
+        "--downstream-keepalive off");
     /* default direction both: the reverse rule filters on the sender's pod IPs only */
     ck_assert_ptr_nonnull(strstr(p, "RULE_SRC[1]=\"notification-0 notification-1\""));
     ck_assert_ptr_nonnull(strstr(p, "RULE_DST[1]=\"payment-0 payment-1 payment-2\"; RULE_NETS[1]=\"\""));
@@ -75,15 +77,27 @@ START_TEST(records_roundtrip) {
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     close(fd);
-    req_record in[2];
+    sim_req_record in[2];
     memset(in, 0, sizeof in);
-    in[0] = (req_record){.start_ns = 5, .end_ns = 1000005, .outcome = 0, .success = 1, .status = 200,
-                         .step_ok = {1, 0}, .step_latency_us = {300, 15000000}, .attempts = 1};
-    in[1] = (req_record){.start_ns = 7, .end_ns = 35000000007LL, .outcome = 1, .success = 0, .status = 0,
-                         .step_ok = {-1, -1}, .step_latency_us = {-1, -1}, .attempts = 2};
+    in[0] = (sim_req_record){.start_ns = 5,
+                             .end_ns = 1000005,
+                             .outcome = 0,
+                             .success = 1,
+                             .status = 200,
+                             .step_ok = {1, 0},
+                             .step_latency_us = {300, 15000000},
+                             .attempts = 1};
+    in[1] = (sim_req_record){.start_ns = 7,
+                             .end_ns = 35000000007LL,
+                             .outcome = 1,
+                             .success = 0,
+                             .status = 0,
+                             .step_ok = {-1, -1},
+                             .step_latency_us = {-1, -1},
+                             .attempts = 2};
     char err[256];
     ck_assert_int_eq(lab_records_write(path, in, 2, err, sizeof err), 0);
-    req_record *out = NULL;
+    sim_req_record *out = NULL;
     size_t n = 0;
     ck_assert_int_eq(lab_records_read(path, &out, &n, err, sizeof err), 0);
     ck_assert_uint_eq(n, 2);
@@ -116,8 +130,9 @@ static int compare_text(const char *name, const char *path, const sim_options *o
 /* The simulator's own records (another seed) as the "lab": every difference is within its bound. */
 START_TEST(compare_sim_with_itself) {
     static sim_options o;
-    parse(&o, "--seed 40 --baseline 1s --chaos 20s --recovery 1s --rate 20 --loss 50% --link payment:inventory "
-              "--direction to");
+    parse(&o,
+          "--seed 40 --baseline 1s --chaos 20s --recovery 1s --rate 20 --loss 50% --link payment:inventory "
+          "--direction to");
     sim_result r;
     char err[256];
     ck_assert_msg(lab_predict(&o, NULL, 99, &r, err, sizeof err) == 0, "%s", err);
@@ -190,8 +205,8 @@ START_TEST(fit_link_recovers_latency) {
 }
 END_TEST
 
-#define LOSS20_FRESH                                                                                            \
-    "--seed 5 --baseline 5s --chaos 20s --recovery 1s --rate 20 --link payment:inventory --direction to "      \
+#define LOSS20_FRESH                                                                                                   \
+    "--seed 5 --baseline 5s --chaos 20s --recovery 1s --rate 20 --link payment:inventory --direction to "              \
     "--downstream-keepalive off --loss "
 
 /* LAB_REFIT_LINK takes the box's latency from the cell's own baseline phase: a "lab" 40 us per packet slower
@@ -232,8 +247,8 @@ START_TEST(cpu_scale_doubles_work) {
         for (int p = 0; p < r.npods; p++) total[k] += r.cpu[p].work_cpu_ms;
         sim_result_free(&r);
     }
-    ck_assert_msg(total[0] > 100 && total[1] > 1.9 * total[0] && total[1] < 2.1 * total[0], "%.1f / %.1f ms",
-                  total[0], total[1]);
+    ck_assert_msg(total[0] > 100 && total[1] > 1.9 * total[0] && total[1] < 2.1 * total[0], "%.1f / %.1f ms", total[0],
+                  total[1]);
 }
 END_TEST
 

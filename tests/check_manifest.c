@@ -10,17 +10,17 @@
 #include <unistd.h>
 
 #include "services/core/config.h"
-#include "sim/node/cluster.h"
 #include "sim/input/goparse.h"
 #include "sim/input/manifest.h"
+#include "sim/node/cluster.h"
 #include "tests/support/support.h"
 
 #define SEC 1000000000LL
 #define MIB (1024LL * 1024)
 #define MANIFEST "k8s/deployment.yaml"
 
-static manifest *load(void) {
-    manifest *m = malloc(sizeof *m);
+static sim_manifest *load(void) {
+    sim_manifest *m = malloc(sizeof *m);
     char err[512];
     int rc = manifest_load(MANIFEST, m, err, sizeof err);
     ck_assert_msg(rc == 0, "%s", err);
@@ -28,13 +28,13 @@ static manifest *load(void) {
 }
 
 START_TEST(deployment_facts) {
-    manifest *m = load();
+    sim_manifest *m = load();
     const cluster_spec *s = &m->spec;
     static const int replicas[] = {3, 2, 2}, ports[] = {5002, 5003, 5004};
     static const char *const app[] = {"payment-service", "inventory-service", "notification-service"};
     ck_assert_str_eq(s->namespace_, "payment-chaos");
     for (int i = 0; i < SVC_PEER_COUNT; i++) {
-        const service_spec *v = &s->svc[i];
+        const sim_service_spec *v = &s->svc[i];
         ck_assert_int_eq(v->replicas, replicas[i]);
         ck_assert_int_eq(v->port, ports[i]);
         ck_assert_int_eq(v->cpu_limit_millis, 200);
@@ -58,13 +58,13 @@ END_TEST
 
 /* The whole cluster_spec the runs use: the manifest's must be the built-in one, field by field. */
 START_TEST(manifest_equals_defaults) {
-    manifest *m = load();
+    sim_manifest *m = load();
     cluster_spec d;
     cluster_spec_defaults(&d);
     const cluster_spec *s = &m->spec;
     ck_assert_str_eq(s->namespace_, d.namespace_);
     for (int i = 0; i < SVC_PEER_COUNT; i++) {
-        const service_spec *a = &s->svc[i], *b = &d.svc[i];
+        const sim_service_spec *a = &s->svc[i], *b = &d.svc[i];
         ck_assert_str_eq(a->name, b->name);
         ck_assert_str_eq(a->workload, b->workload);
         ck_assert_str_eq(a->app_label, b->app_label);
@@ -97,7 +97,7 @@ static const char *no_keys(void *ctx, const char *key) {
 
 /* The services' settings from the manifest's env are the services' defaults (the seed's timeouts). */
 START_TEST(env_equals_service_defaults) {
-    manifest *m = load();
+    sim_manifest *m = load();
     svc_config a, b;
     char err[256];
     ck_assert_int_eq(svc_config_load(&a, no_keys, NULL, err, sizeof err), 0);
@@ -143,7 +143,7 @@ static char *write_variant(const char *from, const char *to) {
 
 static void expect_error(const char *from, const char *to, const char *needle) {
     char *path = write_variant(from, to);
-    manifest *m = malloc(sizeof *m);
+    sim_manifest *m = malloc(sizeof *m);
     char err[512];
     int rc = manifest_load(path, m, err, sizeof err);
     unlink(path);
@@ -156,7 +156,8 @@ static void expect_error(const char *from, const char *to, const char *needle) {
 START_TEST(errors_name_field_and_line) {
     expect_error("podManagementPolicy: Parallel", "podManagementPolicy: Parallel\n  minReadySeconds: 5",
                  "spec.minReadySeconds: not supported");
-    expect_error("enableServiceLinks: false", "enableServiceLinks: false\n      fooBar: 1", "unknown field \"spec.template.spec.fooBar\"");
+    expect_error("enableServiceLinks: false", "enableServiceLinks: false\n      fooBar: 1",
+                 "unknown field \"spec.template.spec.fooBar\"");
     expect_error("cpu: 200m", "cpu: 200x", "quantities must match");
     expect_error("value: http://inventory-service:5003", "value: http://inventory-0.inventory-headless:5003",
                  "through its Service ClusterIP");

@@ -57,15 +57,13 @@ static const struct {
 static const struct {
     uint32_t seed, iteration, result;
 } k_test2[] = {
-    {931557656u, 959u, 2975593782u},  {1339693295u, 876u, 3887776532u},
-    {1545556285u, 961u, 1615538833u}, {601730776u, 723u, 1776162651u},
-    {1967883163u, 508u, 10734624u},   {1516232129u, 557u, 3173877u},
-    {47485338u, 558u, 3521120834u},   {70616361u, 829u, 22483098u},
-    {1535432887u, 998u, 42610943u},   {407983964u, 921u, 728767059u},
+    {931557656u, 959u, 2975593782u}, {1339693295u, 876u, 3887776532u}, {1545556285u, 961u, 1615538833u},
+    {601730776u, 723u, 1776162651u}, {1967883163u, 508u, 10734624u},   {1516232129u, 557u, 3173877u},
+    {47485338u, 558u, 3521120834u},  {70616361u, 829u, 22483098u},     {1535432887u, 998u, 42610943u},
+    {407983964u, 921u, 728767059u},
 };
 
-START_TEST(test_prandom_kernel_selftest_vectors)
-{
+START_TEST(test_prandom_kernel_selftest_vectors) {
     for (size_t i = 0; i < sizeof(k_test1) / sizeof(k_test1[0]); i++) {
         prandom_state s;
         prandom_seed_early(&s, k_test1[i].seed);
@@ -76,16 +74,13 @@ START_TEST(test_prandom_kernel_selftest_vectors)
         prandom_state s;
         prandom_seed_early(&s, k_test2[i].seed);
         prandom_warmup(&s);
-        for (uint32_t j = 0; j + 1 < k_test2[i].iteration; j++)
-            (void)prandom_u32_state(&s);
-        ck_assert_msg(prandom_u32_state(&s) == k_test2[i].result, "test2[%zu] seed %u", i,
-                      (unsigned)k_test2[i].seed);
+        for (uint32_t j = 0; j + 1 < k_test2[i].iteration; j++) (void)prandom_u32_state(&s);
+        ck_assert_msg(prandom_u32_state(&s) == k_test2[i].result, "test2[%zu] seed %u", i, (unsigned)k_test2[i].seed);
     }
 }
 END_TEST
 
-START_TEST(test_prandom_seed_minimums)
-{
+START_TEST(test_prandom_seed_minimums) {
     prandom_state s;
 
     /* Seed 0 folds to 0: every component is lifted by exactly its minimum. */
@@ -117,8 +112,7 @@ START_TEST(test_prandom_seed_minimums)
         prandom_seed_state(&s, seed * 0x9E3779B97F4A7C15ULL);
         MISS(bad, s.s1 >= PRANDOM_S1_MIN && s.s2 >= PRANDOM_S2_MIN);
         MISS(bad, s.s3 >= PRANDOM_S3_MIN && s.s4 >= PRANDOM_S4_MIN);
-        for (int k = 0; k < 8; k++)
-            (void)prandom_u32_state(&s);
+        for (int k = 0; k < 8; k++) (void)prandom_u32_state(&s);
         /* A component at 0 would stay 0 forever; the fix-up prevents that. */
         MISS(bad, s.s1 != 0 && s.s2 != 0 && s.s3 != 0 && s.s4 != 0);
     }
@@ -126,8 +120,7 @@ START_TEST(test_prandom_seed_minimums)
 }
 END_TEST
 
-START_TEST(test_prandom_determinism)
-{
+START_TEST(test_prandom_determinism) {
     prandom_state a, b, c;
     prandom_seed_state(&a, 12345);
     prandom_seed_state(&b, 12345);
@@ -144,8 +137,7 @@ START_TEST(test_prandom_determinism)
     /* Output is roughly uniform: the top bit is set about half the time. */
     prandom_seed_state(&a, 99);
     int high = 0;
-    for (int i = 0; i < 100000; i++)
-        high += (prandom_u32_state(&a) >> 31) != 0;
+    for (int i = 0; i < 100000; i++) high += (prandom_u32_state(&a) >> 31) != 0;
     ck_assert_int_gt(high, 49000);
     ck_assert_int_lt(high, 51000);
 }
@@ -155,21 +147,19 @@ END_TEST
  * percentages and get_crandom
  * ------------------------------------------------------------------------------------------ */
 
-START_TEST(test_percent_to_u32)
-{
+START_TEST(test_percent_to_u32) {
     ck_assert_uint_eq(netem_percent_to_u32(0), 0);
     ck_assert_uint_eq(netem_percent_to_u32(100), UINT32_MAX);
-    ck_assert_uint_eq(netem_percent_to_u32(80), 3435973836u);   /* 0.8 * (2^32 - 1), exact */
-    ck_assert_uint_eq(netem_percent_to_u32(50), 2147483648u);   /* 2147483647.5 rounds to even */
-    ck_assert_uint_eq(netem_percent_to_u32(25), 1073741824u);   /* 1073741823.75 */
+    ck_assert_uint_eq(netem_percent_to_u32(80), 3435973836u); /* 0.8 * (2^32 - 1), exact */
+    ck_assert_uint_eq(netem_percent_to_u32(50), 2147483648u); /* 2147483647.5 rounds to even */
+    ck_assert_uint_eq(netem_percent_to_u32(25), 1073741824u); /* 1073741823.75 */
     ck_assert_uint_eq(netem_percent_to_u32(-3), 0);
     ck_assert_uint_eq(netem_percent_to_u32(250), UINT32_MAX);
     ck_assert_uint_eq(netem_percent_to_u32(NAN), 0);
 }
 END_TEST
 
-START_TEST(test_crandom_recurrence)
-{
+START_TEST(test_crandom_recurrence) {
     prandom_state p, mirror;
     prandom_seed_state(&p, 5);
     prandom_seed_state(&mirror, 5);
@@ -195,8 +185,7 @@ START_TEST(test_crandom_recurrence)
     /* rho = 2^32 - 1 -> weight of U is 0: stuck at last forever. */
     st.rho = UINT32_MAX;
     st.last = 123456789u;
-    for (int i = 0; i < 100; i++)
-        MISS(bad, netem_get_crandom(&st, &p) == 123456789u);
+    for (int i = 0; i < 100; i++) MISS(bad, netem_get_crandom(&st, &p) == 123456789u);
     ck_assert_int_eq(bad, 0);
 
     /* rho = 3 * 2^30 - 1 -> weight 3/4 on last: (U + 3 * last) >> 2. */
@@ -224,8 +213,7 @@ static const struct {
 #define LOSS_SEEDS 3
 #define LOSS_PACKETS 1000000L
 
-START_TEST(test_loss_table)
-{
+START_TEST(test_loss_table) {
     int c = _i / LOSS_SEEDS;
     uint64_t seed = 1000003ULL * (uint64_t)(_i % LOSS_SEEDS + 1);
     netem_config cfg = {.loss_pct = k_loss_cases[c].loss, .loss_corr_pct = k_loss_cases[c].corr};
@@ -245,9 +233,9 @@ START_TEST(test_loss_table)
     ck_assert_uint_eq(g_q.stats.dropped_limit, 0);
 
     double pct = 100.0 * (double)lost / (double)LOSS_PACKETS;
-    printf("loss %2.0f%% corr %2.0f%% seed %llu: realized %.3f %% (facts %s%.1f %%)\n",
-           k_loss_cases[c].loss, k_loss_cases[c].corr, (unsigned long long)seed, pct,
-           k_loss_cases[c].at_least ? ">= " : "", k_loss_cases[c].expect_pct);
+    printf("loss %2.0f%% corr %2.0f%% seed %llu: realized %.3f %% (facts %s%.1f %%)\n", k_loss_cases[c].loss,
+           k_loss_cases[c].corr, (unsigned long long)seed, pct, k_loss_cases[c].at_least ? ">= " : "",
+           k_loss_cases[c].expect_pct);
     if (k_loss_cases[c].at_least)
         ck_assert_double_ge(pct, k_loss_cases[c].expect_pct);
     else
@@ -259,14 +247,13 @@ END_TEST
  * delay and jitter
  * ------------------------------------------------------------------------------------------ */
 
-START_TEST(test_tc_time_truncation)
-{
+START_TEST(test_tc_time_truncation) {
     ck_assert_int_eq(netem_tc_time_ns(2 * NS_PER_S), 2 * NS_PER_S);
     ck_assert_int_eq(netem_tc_time_ns(500 * NS_PER_MS), 500 * NS_PER_MS);
     ck_assert_int_eq(netem_tc_time_ns(NS_PER_MS), NS_PER_MS);
-    ck_assert_int_eq(netem_tc_time_ns(8000), 8000);  /* 8 us = 125 ticks, exact */
-    ck_assert_int_eq(netem_tc_time_ns(1000), 960);   /* 1 us = 15.625 -> 15 ticks */
-    ck_assert_int_eq(netem_tc_time_ns(1999), 960);   /* sub-microsecond part dropped first */
+    ck_assert_int_eq(netem_tc_time_ns(8000), 8000); /* 8 us = 125 ticks, exact */
+    ck_assert_int_eq(netem_tc_time_ns(1000), 960);  /* 1 us = 15.625 -> 15 ticks */
+    ck_assert_int_eq(netem_tc_time_ns(1999), 960);  /* sub-microsecond part dropped first */
     ck_assert_int_eq(netem_tc_time_ns(100000), 99968);
     ck_assert_int_eq(netem_tc_time_ns(0), 0);
     ck_assert_int_eq(netem_tc_time_ns(-1), -1);
@@ -282,8 +269,7 @@ START_TEST(test_tc_time_truncation)
 }
 END_TEST
 
-static int cmp_i64(const void *a, const void *b)
-{
+static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
 }
@@ -294,24 +280,20 @@ typedef struct {
     double S, q, r, N;
 } modlaw;
 
-static modlaw modlaw_of(double span)
-{
+static modlaw modlaw_of(double span) {
     modlaw m = {.S = span, .N = 4294967296.0};
     m.q = floor(m.N / span);
     m.r = m.N - m.q * span;
     return m;
 }
 
-static double modlaw_quantile(const modlaw *m, double p)
-{
+static double modlaw_quantile(const modlaw *m, double p) {
     double low_mass = (m->q + 1) * m->r / m->N;
-    if (p <= low_mass)
-        return p * m->N / (m->q + 1);
+    if (p <= low_mass) return p * m->N / (m->q + 1);
     return m->r + (p * m->N - (m->q + 1) * m->r) / m->q;
 }
 
-static double modlaw_mean(const modlaw *m)
-{
+static double modlaw_mean(const modlaw *m) {
     double low = (m->q + 1) * m->r * (m->r - 1) / 2;
     double high = m->q * (m->r + m->S - 1) * (m->S - m->r) / 2;
     return (low + high) / m->N;
@@ -323,8 +305,7 @@ static int64_t g_delays[JITTER_N];
 /* Run JITTER_N packets 1 ms apart through 2 s +- 500 ms with the given delay correlation. Fills
  * g_delays (sorted on return if sort), returns the fraction of adjacent pairs delivered out of
  * order and the mean |delay_i - delay_{i-1}|. */
-static double run_jitter(double corr_pct, uint64_t seed, double *mean_step_s, int sort)
-{
+static double run_jitter(double corr_pct, uint64_t seed, double *mean_step_s, int sort) {
     netem_config cfg = {.latency_ns = 2 * NS_PER_S,
                         .jitter_ns = 500 * NS_PER_MS,
                         .delay_corr_pct = corr_pct,
@@ -346,31 +327,24 @@ static double run_jitter(double corr_pct, uint64_t seed, double *mean_step_s, in
         prev_tts = tts;
     }
     ck_assert_int_eq(bad, 0);
-    if (mean_step_s)
-        *mean_step_s = step_sum / (JITTER_N - 1) / 1e9;
-    if (sort)
-        qsort(g_delays, JITTER_N, sizeof(g_delays[0]), cmp_i64);
+    if (mean_step_s) *mean_step_s = step_sum / (JITTER_N - 1) / 1e9;
+    if (sort) qsort(g_delays, JITTER_N, sizeof(g_delays[0]), cmp_i64);
     return (double)inversions / (JITTER_N - 1);
 }
 
-static double delays_mean_s(void)
-{
+static double delays_mean_s(void) {
     double s = 0;
-    for (int i = 0; i < JITTER_N; i++)
-        s += (double)g_delays[i];
+    for (int i = 0; i < JITTER_N; i++) s += (double)g_delays[i];
     return s / JITTER_N / 1e9;
 }
 
-static double delays_sd_s(void)
-{
+static double delays_sd_s(void) {
     double m = delays_mean_s() * 1e9, s = 0;
-    for (int i = 0; i < JITTER_N; i++)
-        s += ((double)g_delays[i] - m) * ((double)g_delays[i] - m);
+    for (int i = 0; i < JITTER_N; i++) s += ((double)g_delays[i] - m) * ((double)g_delays[i] - m);
     return sqrt(s / JITTER_N) / 1e9;
 }
 
-START_TEST(test_jitter_distribution)
-{
+START_TEST(test_jitter_distribution) {
     (void)run_jitter(0, 2024, NULL, 1);
     modlaw m = modlaw_of(1e9);
     double base = 1.5e9;
@@ -399,15 +373,13 @@ START_TEST(test_jitter_distribution)
 }
 END_TEST
 
-START_TEST(test_jitter_reorder_rate)
-{
+START_TEST(test_jitter_reorder_rate) {
     double inv = run_jitter(0, 77, NULL, 0);
     /* Two independent delays D1, D2 uniform over 2*sigma = 1 s, sent g = 1 ms apart: the
      * second overtakes iff D1 - D2 > g, probability (1 - g / (2 sigma))^2 / 2 = 0.4990. */
     double g = 1e-3, span = 1.0;
     double expect = (1 - g / span) * (1 - g / span) / 2;
-    printf("jitter 2s+-500ms, 1 ms spacing: %.4f of adjacent pairs reordered (uniform law %.4f)\n",
-           inv, expect);
+    printf("jitter 2s+-500ms, 1 ms spacing: %.4f of adjacent pairs reordered (uniform law %.4f)\n", inv, expect);
     ck_assert_double_eq_tol(inv, expect, 0.006);
 
     /* Without jitter nothing ever overtakes. */
@@ -426,8 +398,7 @@ START_TEST(test_jitter_reorder_rate)
 }
 END_TEST
 
-START_TEST(test_delay_correlation_spread)
-{
+START_TEST(test_delay_correlation_spread) {
     double step0, step50, step99;
     (void)run_jitter(0, 5, &step0, 0);
     double sd0 = delays_sd_s();
@@ -437,9 +408,10 @@ START_TEST(test_delay_correlation_spread)
     double sd99 = delays_sd_s();
     double median99 = (double)g_delays[JITTER_N / 2] / 1e9;
 
-    printf("delay corr 0/50/99 %%: sd %.4f/%.4f/%.4f s, mean |step| %.4f/%.4f/%.4f s, "
-           "corr-99 median %.4f s, reordered %.4f\n",
-           sd0, sd50, sd99, step0, step50, step99, median99, inv99);
+    printf(
+        "delay corr 0/50/99 %%: sd %.4f/%.4f/%.4f s, mean |step| %.4f/%.4f/%.4f s, "
+        "corr-99 median %.4f s, reordered %.4f\n",
+        sd0, sd50, sd99, step0, step50, step99, median99, inv99);
 
     /* The AR(1) value lives in [0, 2^32) and is then taken mod 2*sigma, so a moderate
      * correlation wraps around several times and leaves the spread unchanged... */
@@ -459,8 +431,7 @@ END_TEST
 
 /* Offer rate_pps packets per second for duration_s through delay (+- jitter); return the
  * fraction tail-dropped after warm_s, and check qlen never exceeds the limit. */
-static double limit_drop_fraction(int rate_pps, int64_t jitter_ns, double duration_s, double warm_s)
-{
+static double limit_drop_fraction(int rate_pps, int64_t jitter_ns, double duration_s, double warm_s) {
     netem_config cfg = {.latency_ns = 2 * NS_PER_S, .jitter_ns = jitter_ns};
     ck_assert_int_eq(netem_init(&g_q, &cfg, 11), NETEM_OK);
     ck_assert_uint_eq(g_q.limit, 1000);
@@ -471,8 +442,7 @@ static double limit_drop_fraction(int rate_pps, int64_t jitter_ns, double durati
         netem_verdict v;
         netem_enqueue(&g_q, now, &v);
         uint32_t qlen = netem_qlen(&g_q, now);
-        if (qlen > max_qlen)
-            max_qlen = qlen;
+        if (qlen > max_qlen) max_qlen = qlen;
         if (now >= (int64_t)(warm_s * NS_PER_S)) {
             counted++;
             dropped += v.copy[0].fate == NETEM_DROP_LIMIT;
@@ -482,17 +452,17 @@ static double limit_drop_fraction(int rate_pps, int64_t jitter_ns, double durati
     return (double)dropped / (double)counted;
 }
 
-START_TEST(test_limit_tail_drop)
-{
+START_TEST(test_limit_tail_drop) {
     /* 1000 packets held for 2 s: the qdisc passes at most 500 pkt/s. */
     double f600 = limit_drop_fraction(600, 0, 30, 6);
     double f600j = limit_drop_fraction(600, 500 * NS_PER_MS, 30, 6);
     double f450 = limit_drop_fraction(450, 0, 30, 0);
     double f450j = limit_drop_fraction(450, 500 * NS_PER_MS, 30, 0);
     double f1000 = limit_drop_fraction(1000, 0, 30, 6);
-    printf("limit 1000 at 2 s delay: tail-drop %.4f at 600 pkt/s (%.4f with +-500ms), "
-           "%.4f at 450 pkt/s (%.4f with jitter), %.4f at 1000 pkt/s\n",
-           f600, f600j, f450, f450j, f1000);
+    printf(
+        "limit 1000 at 2 s delay: tail-drop %.4f at 600 pkt/s (%.4f with +-500ms), "
+        "%.4f at 450 pkt/s (%.4f with jitter), %.4f at 1000 pkt/s\n",
+        f600, f600j, f450, f450j, f1000);
     ck_assert_double_eq_tol(f600, 100.0 / 600.0, 0.01);
     /* With jitter the queue is pinned at the limit too; by Little's law the qdisc then passes
      * limit / E[delay] packets per second, and E[delay] is 1.976 s, not 2 s (modulo bias). */
@@ -509,16 +479,14 @@ END_TEST
  * decision order and individual features
  * ------------------------------------------------------------------------------------------ */
 
-START_TEST(test_kernel_decision_order)
-{
+START_TEST(test_kernel_decision_order) {
     /* Independent replay: with no correlation every feature draws one raw PRNG output, in the
      * order dup, loss, corrupt, then for the clone loss, corrupt; delay/reorder draw nothing. */
     netem_config cfg = {.duplicate_pct = 30, .loss_pct = 40, .corrupt_pct = 20};
     ck_assert_int_eq(netem_init(&g_q, &cfg, 314), NETEM_OK);
     prandom_state ref;
     prandom_seed_state(&ref, 314);
-    uint32_t dup = netem_percent_to_u32(30), loss = netem_percent_to_u32(40),
-             corrupt = netem_percent_to_u32(20);
+    uint32_t dup = netem_percent_to_u32(30), loss = netem_percent_to_u32(40), corrupt = netem_percent_to_u32(20);
     int saw_dup_lost = 0, saw_dup_both = 0, bad = 0;
 
     for (int i = 0; i < 20000; i++) {
@@ -553,8 +521,7 @@ START_TEST(test_kernel_decision_order)
 }
 END_TEST
 
-START_TEST(test_features)
-{
+START_TEST(test_features) {
     netem_verdict v;
 
     /* duplicate 100 %: two intact copies, both delayed by the same fixed latency. */
@@ -603,8 +570,10 @@ START_TEST(test_features)
     }
 
     /* rate + jitter: delays count from the previous packet, so nothing overtakes. */
-    netem_config rj = {.rate_bytes_per_s = 125000, .latency_ns = 50 * NS_PER_MS,
-                       .jitter_ns = 40 * NS_PER_MS, .limit_packets = NETEM_LIMIT_MAX};
+    netem_config rj = {.rate_bytes_per_s = 125000,
+                       .latency_ns = 50 * NS_PER_MS,
+                       .jitter_ns = 40 * NS_PER_MS,
+                       .limit_packets = NETEM_LIMIT_MAX};
     ck_assert_int_eq(netem_init(&g_q, &rj, 9), NETEM_OK);
     int64_t prev = 0;
     int bad = 0;
@@ -617,8 +586,7 @@ START_TEST(test_features)
 }
 END_TEST
 
-START_TEST(test_init_rules)
-{
+START_TEST(test_init_rules) {
     netem_config c = {.reorder_pct = 10};
     ck_assert_int_eq(netem_init(&g_q, &c, 1), NETEM_ERR_REORDER_NO_DELAY);
     c = (netem_config){.latency_ns = 500, .reorder_pct = 10}; /* 0 us -> 0 ticks */
@@ -661,20 +629,23 @@ END_TEST
 #define DET_N 20000
 static netem_verdict g_va[DET_N], g_vb[DET_N];
 
-static void run_everything(netem_qdisc *q, uint64_t seed, netem_verdict *out)
-{
-    netem_config cfg = {.loss_pct = 30, .loss_corr_pct = 25, .latency_ns = 100 * NS_PER_MS,
-                        .jitter_ns = 20 * NS_PER_MS, .delay_corr_pct = 10, .duplicate_pct = 5,
-                        .corrupt_pct = 2, .reorder_pct = 10, .reorder_gap = 3, .limit_packets = 50};
+static void run_everything(netem_qdisc *q, uint64_t seed, netem_verdict *out) {
+    netem_config cfg = {.loss_pct = 30,
+                        .loss_corr_pct = 25,
+                        .latency_ns = 100 * NS_PER_MS,
+                        .jitter_ns = 20 * NS_PER_MS,
+                        .delay_corr_pct = 10,
+                        .duplicate_pct = 5,
+                        .corrupt_pct = 2,
+                        .reorder_pct = 10,
+                        .reorder_gap = 3,
+                        .limit_packets = 50};
     ck_assert_int_eq(netem_init(q, &cfg, seed), NETEM_OK);
-    for (int i = 0; i < DET_N; i++)
-        netem_enqueue(q, (int64_t)i * NS_PER_MS, &out[i]); /* ~100 queued > limit 50 */
+    for (int i = 0; i < DET_N; i++) netem_enqueue(q, (int64_t)i * NS_PER_MS, &out[i]); /* ~100 queued > limit 50 */
 }
 
-static int verdict_eq(const netem_verdict *a, const netem_verdict *b)
-{
-    if (a->copies != b->copies)
-        return 0;
+static int verdict_eq(const netem_verdict *a, const netem_verdict *b) {
+    if (a->copies != b->copies) return 0;
     for (unsigned i = 0; i < a->copies; i++) {
         const netem_copy *x = &a->copy[i], *y = &b->copy[i];
         if (x->fate != y->fate || x->corrupted != y->corrupted || x->reordered != y->reordered ||
@@ -684,14 +655,12 @@ static int verdict_eq(const netem_verdict *a, const netem_verdict *b)
     return 1;
 }
 
-START_TEST(test_determinism)
-{
+START_TEST(test_determinism) {
     run_everything(&g_q, 7, g_va);
     run_everything(&g_q2, 7, g_vb);
     int first_diff = -1;
     for (int i = 0; i < DET_N && first_diff < 0; i++)
-        if (!verdict_eq(&g_va[i], &g_vb[i]))
-            first_diff = i;
+        if (!verdict_eq(&g_va[i], &g_vb[i])) first_diff = i;
     ck_assert_int_eq(first_diff, -1);
     ck_assert_int_eq(memcmp(&g_q.stats, &g_q2.stats, sizeof(g_q.stats)), 0);
     /* Every kind of outcome happened, so the comparison covered them all. */
@@ -703,8 +672,7 @@ START_TEST(test_determinism)
 
     run_everything(&g_q2, 8, g_vb);
     int differ = 0;
-    for (int i = 0; i < DET_N; i++)
-        differ += !verdict_eq(&g_va[i], &g_vb[i]);
+    for (int i = 0; i < DET_N; i++) differ += !verdict_eq(&g_va[i], &g_vb[i]);
     ck_assert_int_gt(differ, DET_N / 2);
 }
 END_TEST
@@ -713,22 +681,19 @@ END_TEST
  * tbf
  * ------------------------------------------------------------------------------------------ */
 
-START_TEST(test_tbf_parse_rate)
-{
+START_TEST(test_tbf_parse_rate) {
     static const struct {
         const char *text;
         uint64_t bytes;
     } good[] = {
-        {"1mbps", 1048576},      {"100kbps", 102400},  {"1gbps", 1073741824},
-        {"10bps", 10},           {"1tbps", 1099511627776ULL},
-        {"1MBPS", 1048576},      {" 2 kbps ", 2048},   {"5mbit", 625000},
-        {"1kbit", 125},          {"12bit", 1},         {"8gbit", 1000000000},
+        {"1mbps", 1048576},    {"100kbps", 102400}, {"1gbps", 1073741824}, {"10bps", 10},  {"1tbps", 1099511627776ULL},
+        {"1MBPS", 1048576},    {" 2 kbps ", 2048},  {"5mbit", 625000},     {"1kbit", 125}, {"12bit", 1},
+        {"8gbit", 1000000000},
     };
     char err[160];
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         uint64_t b = 0;
-        ck_assert_msg(tbf_parse_rate(good[i].text, &b, err, sizeof(err)) == TBF_OK, "%s: %s",
-                      good[i].text, err);
+        ck_assert_msg(tbf_parse_rate(good[i].text, &b, err, sizeof(err)) == TBF_OK, "%s: %s", good[i].text, err);
         ck_assert_msg(b == good[i].bytes, "%s -> %llu", good[i].text, (unsigned long long)b);
     }
     static const char *bad[] = {"", "mbps", "1.5mbps", "-1mbps", "10", "1 mb", "10xbps", "+1kbps"};
@@ -736,8 +701,8 @@ START_TEST(test_tbf_parse_rate)
         uint64_t b = 0;
         err[0] = '\0';
         ck_assert_msg(tbf_parse_rate(bad[i], &b, err, sizeof(err)) == TBF_ERR_PARSE, "%s", bad[i]);
-        ck_assert_msg(strstr(err, bad[i]) != NULL && strlen(err) > strlen(bad[i]) + 10,
-                      "message for \"%s\": %s", bad[i], err);
+        ck_assert_msg(strstr(err, bad[i]) != NULL && strlen(err) > strlen(bad[i]) + 10, "message for \"%s\": %s",
+                      bad[i], err);
     }
     uint64_t b;
     ck_assert_int_eq(tbf_parse_rate("99999999999tbps", &b, err, sizeof(err)), TBF_ERR_RANGE);
@@ -745,21 +710,17 @@ START_TEST(test_tbf_parse_rate)
 
     /* The kernel side: tc reads chaos-daemon's bare number as bits per second. */
     tbf_config cfg;
-    ck_assert_int_eq(tbf_config_from_chaos_mesh("1mbps", 20000, 10000, 0, 0, &cfg, err, sizeof(err)),
-                     TBF_OK);
+    ck_assert_int_eq(tbf_config_from_chaos_mesh("1mbps", 20000, 10000, 0, 0, &cfg, err, sizeof(err)), TBF_OK);
     ck_assert_uint_eq(cfg.rate_bytes_per_s, 131072);
     ck_assert_uint_eq(cfg.burst_bytes, 10000);
     ck_assert_uint_eq(cfg.limit_bytes, 20000);
-    ck_assert_int_eq(tbf_config_from_chaos_mesh("1bps", 20000, 10000, 0, 0, &cfg, err, sizeof(err)),
-                     TBF_ERR_RATE);
-    ck_assert_int_eq(tbf_config_from_chaos_mesh("1kbps", 20000, 10000, 0, 0, &cfg, err, sizeof(err)),
-                     TBF_OK);
+    ck_assert_int_eq(tbf_config_from_chaos_mesh("1bps", 20000, 10000, 0, 0, &cfg, err, sizeof(err)), TBF_ERR_RATE);
+    ck_assert_int_eq(tbf_config_from_chaos_mesh("1kbps", 20000, 10000, 0, 0, &cfg, err, sizeof(err)), TBF_OK);
     ck_assert_uint_eq(cfg.rate_bytes_per_s, 128);
 }
 END_TEST
 
-START_TEST(test_tbf_l2t)
-{
+START_TEST(test_tbf_l2t) {
     tbf_ratecfg r;
     tbf_ratecfg_init(&r, 131072);
     ck_assert_uint_eq(r.mult, 4000000000u);
@@ -785,8 +746,7 @@ START_TEST(test_tbf_l2t)
 }
 END_TEST
 
-START_TEST(test_tbf_exact_small)
-{
+START_TEST(test_tbf_exact_small) {
     /* 1000 B/s, bucket 3000 B, limit 2500 B: l2t(1000 B) = 1 s exactly (mult 4096000000, shift 12). */
     tbf_config cfg = {.rate_bytes_per_s = 1000, .burst_bytes = 3000, .limit_bytes = 2500};
     ck_assert_int_eq(tbf_init(&g_tbf, &cfg), TBF_OK);
@@ -808,17 +768,18 @@ START_TEST(test_tbf_exact_small)
     ck_assert_int_eq(v.fate, TBF_DROP_OVERSIZE);
 
     /* After a long idle period the bucket is full again, but no fuller. */
-    for (int i = 0; i < 4; i++)
-        ck_assert(tbf_enqueue(&g_tbf, 100 * NS_PER_S, 1000, &v));
+    for (int i = 0; i < 4; i++) ck_assert(tbf_enqueue(&g_tbf, 100 * NS_PER_S, 1000, &v));
     ck_assert_int_eq(v.departure_ns, 101 * NS_PER_S);
 
-    tbf_config pk = {.rate_bytes_per_s = 1000, .burst_bytes = 3000, .limit_bytes = 10000,
-                     .peakrate_bytes_per_s = 2000, .mtu_bytes = 1000};
+    tbf_config pk = {.rate_bytes_per_s = 1000,
+                     .burst_bytes = 3000,
+                     .limit_bytes = 10000,
+                     .peakrate_bytes_per_s = 2000,
+                     .mtu_bytes = 1000};
     ck_assert_int_eq(tbf_init(&g_tbf, &pk), TBF_OK);
     /* Peak bucket: at most one packet per 0.5 s; rate bucket: 3000 B + 1000 B/s, so the sixth
      * 1000 B packet (6000 B) has to wait until 3 s. */
-    const int64_t want[] = {0, 500 * NS_PER_MS, 1000 * NS_PER_MS, 1500 * NS_PER_MS, 2000 * NS_PER_MS,
-                            3000 * NS_PER_MS};
+    const int64_t want[] = {0, 500 * NS_PER_MS, 1000 * NS_PER_MS, 1500 * NS_PER_MS, 2000 * NS_PER_MS, 3000 * NS_PER_MS};
     for (int i = 0; i < 6; i++) {
         ck_assert(tbf_enqueue(&g_tbf, 0, 1000, &v));
         ck_assert_int_eq(v.departure_ns, want[i]);
@@ -829,8 +790,11 @@ START_TEST(test_tbf_exact_small)
     ck_assert(tbf_enqueue(&g_tbf, 100 * NS_PER_S, 1000, &v));
     ck_assert_int_eq(v.departure_ns, 100 * NS_PER_S + 500 * NS_PER_MS);
 
-    tbf_config bad = {.rate_bytes_per_s = 1000, .burst_bytes = 3000, .limit_bytes = 1,
-                      .peakrate_bytes_per_s = 1000, .mtu_bytes = 1000};
+    tbf_config bad = {.rate_bytes_per_s = 1000,
+                      .burst_bytes = 3000,
+                      .limit_bytes = 1,
+                      .peakrate_bytes_per_s = 1000,
+                      .mtu_bytes = 1000};
     ck_assert_int_eq(tbf_init(&g_tbf, &bad), TBF_ERR_PEAK);
     bad.peakrate_bytes_per_s = 0;
     bad.rate_bytes_per_s = 0;
@@ -838,12 +802,10 @@ START_TEST(test_tbf_exact_small)
 }
 END_TEST
 
-START_TEST(test_tbf_long_run_rate)
-{
+START_TEST(test_tbf_long_run_rate) {
     char err[160];
     tbf_config cfg;
-    ck_assert_int_eq(tbf_config_from_chaos_mesh("1mbps", 20000, 10000, 0, 0, &cfg, err, sizeof(err)),
-                     TBF_OK);
+    ck_assert_int_eq(tbf_config_from_chaos_mesh("1mbps", 20000, 10000, 0, 0, &cfg, err, sizeof(err)), TBF_OK);
     ck_assert_int_eq(tbf_init(&g_tbf, &cfg), TBF_OK);
 
     /* Offer twice the rate in 1000-byte packets for 60 s; measure what leaves in [10 s, 60 s). */
@@ -861,8 +823,7 @@ START_TEST(test_tbf_long_run_rate)
         }
         MISS(bad, v.departure_ns >= now);
         MISS(bad, tbf_backlog_bytes(&g_tbf, now) <= cfg.limit_bytes);
-        if (v.departure_ns >= 10 * NS_PER_S && v.departure_ns < 60 * NS_PER_S)
-            window_bytes += 1000;
+        if (v.departure_ns >= 10 * NS_PER_S && v.departure_ns < 60 * NS_PER_S) window_bytes += 1000;
     }
     ck_assert_int_eq(bad, 0);
     double rate = (double)window_bytes / 50.0;
@@ -884,8 +845,7 @@ END_TEST
 
 /* ------------------------------------------------------------------------------------------ */
 
-static Suite *netem_suite(void)
-{
+static Suite *netem_suite(void) {
     Suite *s = suite_create("netem");
 
     TCase *tc = tcase_create("prandom");
@@ -898,8 +858,7 @@ static Suite *netem_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_percent_to_u32);
     tcase_add_test(tc, test_crandom_recurrence);
-    tcase_add_loop_test(tc, test_loss_table, 0,
-                        (int)(sizeof(k_loss_cases) / sizeof(k_loss_cases[0])) * LOSS_SEEDS);
+    tcase_add_loop_test(tc, test_loss_table, 0, (int)(sizeof(k_loss_cases) / sizeof(k_loss_cases[0])) * LOSS_SEEDS);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("delay");
@@ -932,8 +891,7 @@ static Suite *netem_suite(void)
     return s;
 }
 
-int main(void)
-{
+int main(void) {
     /* Results go to stdout together with the measured tables; unbuffered keeps them in order
      * when Check forks a child per test. */
     setvbuf(stdout, NULL, _IONBF, 0);

@@ -12,9 +12,9 @@
 
 #include "services/core/ids.h"
 #include "services/core/shell.h"
+#include "services/modules.h"
 #include "tests/support/fake_runtime.h"
 #include "tests/support/support.h"
-#include "services/modules.h"
 
 static fake_rt *ntf(const char *const *settings) { return fake_service(&notification_module, settings); }
 
@@ -107,8 +107,8 @@ START_TEST(test_send_rejected) {
     ck_assert_int_eq(total_count(rt), 1);
     fake_reply *h = fake_req(rt, "GET", "/history", NULL);
     ck_assert_int_eq(fake_int(h, "count"), 1);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(h->json, "notifications"), 0), "id")),
-                     "keep");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(json_object_get(h->json, "notifications"), 0), "id")), "keep");
     fake_free(rt);
 }
 END_TEST

@@ -9,13 +9,13 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <strings.h>
 #include <jansson.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,7 +30,7 @@ typedef struct step {
     const char *path;  /* "{pid}" and "{nid}" are replaced by ids returned earlier */
     const char *ctype; /* NULL: no Content-Type */
     const char *key;
-    const char *body;  /* "{pid}" replaced too; "BIG" means 70 KiB */
+    const char *body; /* "{pid}" replaced too; "BIG" means 70 KiB */
 } step;
 
 #define J "application/json"
@@ -127,10 +127,23 @@ static void learn(const answer *a, svc_peer target, ids *v) {
     json_decref(doc);
 }
 
-static const char *const volatile_keys[] = {"payment_id", "reservation_id", "refund_id", "id", "notification_id",
-                                            "original_payment_id", "created_at_ms", "timestamp_ms", "uptime_s",
-                                            "processing_time_ms", "latency_ms", "total_time_ms", "remaining",
-                                            "stock_count", "available", "total_count", NULL};
+static const char *const volatile_keys[] = {"payment_id",
+                                            "reservation_id",
+                                            "refund_id",
+                                            "id",
+                                            "notification_id",
+                                            "original_payment_id",
+                                            "created_at_ms",
+                                            "timestamp_ms",
+                                            "uptime_s",
+                                            "processing_time_ms",
+                                            "latency_ms",
+                                            "total_time_ms",
+                                            "remaining",
+                                            "stock_count",
+                                            "available",
+                                            "total_count",
+                                            NULL};
 
 static void scrub(json_t *v) {
     if (json_is_object(v)) {
@@ -139,8 +152,10 @@ static void scrub(json_t *v) {
         json_object_foreach(v, k, x) {
             int vol = 0;
             for (int i = 0; volatile_keys[i]; i++) vol |= !strcmp(k, volatile_keys[i]);
-            if (vol) json_object_set_new(v, k, json_string("<volatile>"));
-            else scrub(x);
+            if (vol)
+                json_object_set_new(v, k, json_string("<volatile>"));
+            else
+                scrub(x);
         }
     } else if (json_is_array(v)) {
         size_t i;
@@ -337,8 +352,8 @@ START_TEST(same_answers) {
     int i = _i;
     const step *s = &script[i];
     char *a = normal(http_answers[i].body), *b = normal(sim_answers[i].body);
-    ck_assert_msg(http_answers[i].status == sim_answers[i].status, "step %d %s %s: HTTP %d, simulator %d", i,
-                  s->method, s->path, http_answers[i].status, sim_answers[i].status);
+    ck_assert_msg(http_answers[i].status == sim_answers[i].status, "step %d %s %s: HTTP %d, simulator %d", i, s->method,
+                  s->path, http_answers[i].status, sim_answers[i].status);
     ck_assert_msg(!strcmp(http_answers[i].allow, sim_answers[i].allow), "step %d: Allow '%s' vs '%s'", i,
                   http_answers[i].allow, sim_answers[i].allow);
     if (strcmp(s->path, "/metrics") != 0)

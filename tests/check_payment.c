@@ -11,12 +11,12 @@
 #include <string.h>
 
 #include "services/core/ids.h"
-#include "services/inventory.h"
-#include "services/payment.h"
 #include "services/core/shell.h"
+#include "services/inventory.h"
+#include "services/modules.h"
+#include "services/payment.h"
 #include "tests/support/fake_runtime.h"
 #include "tests/support/support.h"
-#include "services/modules.h"
 
 static fake_rt *pay_svc(const char *const *settings) { return fake_service(&payment_module, settings); }
 
@@ -79,8 +79,12 @@ typedef struct snapshot {
 } snapshot;
 
 static snapshot snap(fake_rt *rt) {
-    snapshot s = {payment_count(fake_state(rt)), fake_journal_count(rt), fake_calls_total(rt),
-                  svc_shell_background(fake_shell(rt)), 0, 0};
+    snapshot s = {payment_count(fake_state(rt)),
+                  fake_journal_count(rt),
+                  fake_calls_total(rt),
+                  svc_shell_background(fake_shell(rt)),
+                  0,
+                  0};
     for (size_t i = 0; i < s.payments; i++) {
         const payment *p = payment_at(fake_state(rt), i);
         s.refunded_total += p->refunded_minor;
@@ -107,8 +111,10 @@ static fake_reply *status_of(fake_rt *rt, const char *id) {
 
 static fake_reply *refund(fake_rt *rt, const char *id, const char *amount) {
     char body[256];
-    if (amount) snprintf(body, sizeof body, "{\"payment_id\":\"%s\",\"amount\":%s}", id, amount);
-    else snprintf(body, sizeof body, "{\"payment_id\":\"%s\"}", id);
+    if (amount)
+        snprintf(body, sizeof body, "{\"payment_id\":\"%s\",\"amount\":%s}", id, amount);
+    else
+        snprintf(body, sizeof body, "{\"payment_id\":\"%s\"}", id);
     return fake_req(rt, "POST", "/payment/refund", body);
 }
 
@@ -362,7 +368,7 @@ static const struct {
     int status;
     const char *code;
 } check_failures[] = {
-    {SVC_CALL_TIMEOUT, 0, 504, "inventory_timeout"}, {SVC_CALL_REFUSED, 0, 503, "inventory_unavailable"},
+    {SVC_CALL_TIMEOUT, 0, 504, "inventory_timeout"},   {SVC_CALL_REFUSED, 0, 503, "inventory_unavailable"},
     {SVC_CALL_RESET, 0, 503, "inventory_unavailable"}, {SVC_CALL_OK, 500, 503, "inventory_error"},
     {SVC_CALL_OK, 503, 503, "inventory_error"},
 };
@@ -371,8 +377,10 @@ START_TEST(test_check_unreachable) {
     fake_rt *rt = pay_svc(NULL);
     fake_reply *r = pay(rt, BODY, NULL);
     fake_call *c = EXPECT_CALL(rt, SVC_INVENTORY, "GET", "/check/1");
-    if (check_failures[_i].outcome == SVC_CALL_OK) fake_answer(rt, c, check_failures[_i].http, "{}");
-    else fake_fail(rt, c, check_failures[_i].outcome);
+    if (check_failures[_i].outcome == SVC_CALL_OK)
+        fake_answer(rt, c, check_failures[_i].http, "{}");
+    else
+        fake_fail(rt, c, check_failures[_i].outcome);
     assert_failed(rt, r, check_failures[_i].status, check_failures[_i].code, 0);
     ck_assert_uint_eq(fake_calls_total(rt), 1); /* retries are off by default */
     ck_assert_uint_eq(svc_shell_background(fake_shell(rt)), 0);
@@ -409,8 +417,10 @@ START_TEST(test_reserve_timeout_owes_release) {
         fake_call *c = EXPECT_CALL(rt, SVC_INVENTORY, "POST", "/release");
         ck_assert_str_eq(json_string_value(json_object_get(c->json, "reservation_id")), rid);
         ck_assert_str_eq(json_string_value(json_object_get(c->json, "product_id")), "1");
-        if (k % 2) fake_answer(rt, c, 503, "{}");
-        else fake_fail(rt, c, SVC_CALL_TIMEOUT);
+        if (k % 2)
+            fake_answer(rt, c, 503, "{}");
+        else
+            fake_fail(rt, c, SVC_CALL_TIMEOUT);
         ck_assert_uint_eq(fake_calls_pending(rt), 0);
         ck_assert_int_eq(fake_next_timer_in(rt), waits[k]); /* backoff, doubling up to the cap */
         fake_advance(rt, waits[k]);
@@ -456,9 +466,12 @@ START_TEST(test_notification_failure_does_not_fail) {
         answer_check(rt, "1", 50);
         answer_reserve(rt, 201);
         fake_call *c = EXPECT_CALL(rt, SVC_NOTIFICATION, "POST", "/send");
-        if (k == 0) fake_answer(rt, c, 500, "{}");
-        else if (k == 1) fake_fail(rt, c, SVC_CALL_REFUSED);
-        else fake_fail(rt, c, SVC_CALL_TIMEOUT);
+        if (k == 0)
+            fake_answer(rt, c, 500, "{}");
+        else if (k == 1)
+            fake_fail(rt, c, SVC_CALL_REFUSED);
+        else
+            fake_fail(rt, c, SVC_CALL_TIMEOUT);
         FAKE_EXPECT(r, 201);
         ck_assert_str_eq(fake_str(r, "status"), "completed");
         ck_assert_str_eq(fake_str(r, "notification"), "failed");
@@ -881,8 +894,8 @@ END_TEST
 START_TEST(test_replay_completed_survive) {
     fake_rt *rt = pay_svc(NULL);
     const char *a = fake_str(pay_ok(rt, BODY, "keep-1", "1"), "payment_id");
-    const char *b = fake_str(pay_ok(rt, "{\"amount\":50.5,\"currency\":\"GBP\",\"product_id\":\"4\"}", NULL, "4"),
-                             "payment_id");
+    const char *b =
+        fake_str(pay_ok(rt, "{\"amount\":50.5,\"currency\":\"GBP\",\"product_id\":\"4\"}", NULL, "4"), "payment_id");
     FAKE_EXPECT(refund(rt, a, "10"), 200);
     fake_reply *f = pay(rt, BODY, NULL);
     answer_check(rt, "1", 0);
@@ -899,7 +912,8 @@ START_TEST(test_replay_completed_survive) {
     ck_assert_str_eq(fake_str(s, "status"), "partially_refunded");
     ck_assert_int_eq(fake_int(s, "refunded_amount"), 10);
     ck_assert_int_eq(fake_int(s, "quantity"), 2);
-    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(s->json, "inventory_check"), "stock_count")), 50);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(s->json, "inventory_check"), "stock_count")),
+                     50);
     s = status_of(rt, idb);
     ck_assert_str_eq(fake_str(s, "status"), "completed");
     ck_assert(fake_num(s, "amount") == 50.5);
@@ -1072,8 +1086,10 @@ START_TEST(test_cluster_conserves_stock) {
         char prefix[16];
         snprintf(prefix, sizeof prefix, "pay-%d-", svc_owner_of_key(key, 3)); /* made by the key's owner */
         ck_assert_int_eq(strncmp(fake_str(r, "payment_id"), prefix, strlen(prefix)), 0);
-        if (i < 20) want_sold += 1 + i % 3;
-        else ck_assert(json_is_true(json_object_get(r->json, "idempotent_replay")));
+        if (i < 20)
+            want_sold += 1 + i % 3;
+        else
+            ck_assert(json_is_true(json_object_get(r->json, "idempotent_replay")));
     }
     size_t payments = 0;
     for (int k = 0; k < 3; k++) payments += payment_count(fake_state(fake_node(cl, SVC_PAYMENT, k)));
@@ -1184,9 +1200,9 @@ START_TEST(test_destroy_with_work_pending) {
     fake_answer(rt, EXPECT_CALL(rt, SVC_INVENTORY, "POST", "/reserve"), 422, "{}");
     FAKE_EXPECT(t, 503);
     fake_fail(rt, EXPECT_CALL(rt, SVC_INVENTORY, "POST", "/release"), SVC_CALL_TIMEOUT); /* outbox on its timer */
-    pay(rt, BODY, "k-pending");                   /* waiting on /check */
-    fake_req(rt, "POST", "/payment/chain", "{}"); /* waiting on step 1 */
-    fake_reply *retrying = pay(rt, BODY, NULL);   /* a /check retry waiting on its backoff */
+    pay(rt, BODY, "k-pending");                                                          /* waiting on /check */
+    fake_req(rt, "POST", "/payment/chain", "{}");                                        /* waiting on step 1 */
+    fake_reply *retrying = pay(rt, BODY, NULL); /* a /check retry waiting on its backoff */
     fake_call *c = fake_next_call(rt);
     while (c->next) c = c->next;
     fake_fail(rt, c, SVC_CALL_TIMEOUT);

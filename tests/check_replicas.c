@@ -68,11 +68,13 @@ static void start(proc *p) {
     snprintf(env[n++], 300, "NOTIFICATION_SERVICE=http://127.0.0.1:%d", procs[PAY + INV].port);
     snprintf(env[n++], 300, "JOURNAL_PATH=%s", p->journal);
     snprintf(env[n++], 300, "LOG_LEVEL=off");
-    snprintf(env[n++], 300,
-             "CATALOGUE=[{\"id\":\"1\",\"name\":\"a\",\"stock\":%d,\"price\":10},{\"id\":\"2\",\"name\":\"b\",\"stock\":%d,"
-             "\"price\":10},{\"id\":\"3\",\"name\":\"c\",\"stock\":%d,\"price\":10},{\"id\":\"4\",\"name\":\"d\",\"stock\":%d,"
-             "\"price\":10},{\"id\":\"5\",\"name\":\"e\",\"stock\":%d,\"price\":10}]",
-             STOCK, STOCK, STOCK, STOCK, STOCK);
+    snprintf(
+        env[n++], 300,
+        "CATALOGUE=[{\"id\":\"1\",\"name\":\"a\",\"stock\":%d,\"price\":10},{\"id\":\"2\",\"name\":\"b\",\"stock\":%d,"
+        "\"price\":10},{\"id\":\"3\",\"name\":\"c\",\"stock\":%d,\"price\":10},{\"id\":\"4\",\"name\":\"d\",\"stock\":%"
+        "d,"
+        "\"price\":10},{\"id\":\"5\",\"name\":\"e\",\"stock\":%d,\"price\":10}]",
+        STOCK, STOCK, STOCK, STOCK, STOCK);
     snprintf(env[n++], 300, "RELEASE_RETRY_MAX_MS=1000");
     char *envp[17];
     for (int i = 0; i < n; i++) envp[i] = env[i];

@@ -63,8 +63,9 @@ static void r_item(void *state, svc_exchange *ex) {
 static void r_owner(void *state, svc_exchange *ex) {
     tstate *st = state;
     if (svc_ex_redirect_to_owner(ex, atoi(svc_ex_param(ex)))) return;
-    svc_ex_reply(ex, 200, json_pack("{s:i, s:b}", "replica", svc_cfg(st->shell)->replica, "forwarded",
-                                    svc_ex_request(ex)->forwarded));
+    svc_ex_reply(
+        ex, 200,
+        json_pack("{s:i, s:b}", "replica", svc_cfg(st->shell)->replica, "forwarded", svc_ex_request(ex)->forwarded));
 }
 
 static void call_done(void *arg, const svc_call_result *r) {
@@ -84,8 +85,13 @@ static void r_call(void *state, svc_exchange *ex) {
     snprintf(path, sizeof path, "/thing?x=1");
     snprintf(body, sizeof body, "{\"n\":7}");
     snprintf(key, sizeof key, "key-7");
-    svc_call c = {.peer = SVC_INVENTORY, .replica = -1, .method = "POST", .path = path, .body = body,
-                  .body_len = strlen(body), .idempotency_key = key,
+    svc_call c = {.peer = SVC_INVENTORY,
+                  .replica = -1,
+                  .method = "POST",
+                  .path = path,
+                  .body = body,
+                  .body_len = strlen(body),
+                  .idempotency_key = key,
                   .timeout_ns = svc_cfg(st->shell)->downstream_timeout_ns};
     svc_call_retrying(st->shell, &c, call_done, op);
     memset(path, 'X', sizeof path - 1);
@@ -98,8 +104,8 @@ static void gathered(void *state, svc_exchange *ex, const svc_call_result *resul
     json_t *arr = json_array();
     int complete = 1;
     for (int i = 0; i < count; i++) {
-        json_t *item = json_pack("{s:s, s:i}", "outcome", svc_call_outcome_name(results[i].outcome), "status",
-                                 results[i].status);
+        json_t *item =
+            json_pack("{s:s, s:i}", "outcome", svc_call_outcome_name(results[i].outcome), "status", results[i].status);
         if (results[i].body) json_object_set_new(item, "body", json_stringn(results[i].body, results[i].body_len));
         if (results[i].outcome != SVC_CALL_OK) complete = 0;
         json_array_append_new(arr, item);
@@ -125,8 +131,10 @@ static void r_timer(void *state, svc_exchange *ex) {
 
 static void persisted(void *arg, int error) {
     top *op = arg;
-    if (error) svc_ex_error(op->ex, 503, "journal_unavailable", "error %d", error);
-    else svc_ex_reply(op->ex, 201, json_pack("{s:s}", "journal", "ok"));
+    if (error)
+        svc_ex_error(op->ex, 503, "journal_unavailable", "error %d", error);
+    else
+        svc_ex_reply(op->ex, 201, json_pack("{s:s}", "journal", "ok"));
     top_free(op);
 }
 
@@ -263,8 +271,13 @@ START_TEST(test_body_too_large) {
 }
 END_TEST
 
-static const char *const bad_types[] = {NULL, "", "text/plain", "application/jsonp", "application/x-www-form-urlencoded",
-                                        "json", "application/json-patch+json"};
+static const char *const bad_types[] = {NULL,
+                                        "",
+                                        "text/plain",
+                                        "application/jsonp",
+                                        "application/x-www-form-urlencoded",
+                                        "json",
+                                        "application/json-patch+json"};
 
 START_TEST(test_unsupported_media_type) {
     fake_rt *rt = svc(NULL);
@@ -289,8 +302,17 @@ START_TEST(test_json_media_types) {
 }
 END_TEST
 
-static const char *const bad_bodies[] = {"", "{", "{\"a\":1,}", "{\"a\":1,\"a\":2}", "[1]", "\"str\"", "42", "null",
-                                         "{\"a\":1} {\"b\":2}", "{'a':1}", "{\"a\":\"\\ud800\"}"};
+static const char *const bad_bodies[] = {"",
+                                         "{",
+                                         "{\"a\":1,}",
+                                         "{\"a\":1,\"a\":2}",
+                                         "[1]",
+                                         "\"str\"",
+                                         "42",
+                                         "null",
+                                         "{\"a\":1} {\"b\":2}",
+                                         "{'a':1}",
+                                         "{\"a\":\"\\ud800\"}"};
 
 START_TEST(test_bad_json) {
     fake_rt *rt = svc(NULL);
@@ -313,8 +335,8 @@ START_TEST(test_root_lists_endpoints) {
     ck_assert(json_is_true(json_object_get(r->json, "test_module")));
     json_t *eps = json_object_get(r->json, "endpoints");
     ck_assert_uint_eq(json_array_size(eps), sizeof test_routes / sizeof test_routes[0] + 4);
-    const char *want[] = {"GET /t/echo", "POST /t/echo", "GET /t/item/*", "GET /", "GET /health", "GET /ready",
-                          "GET /metrics"};
+    const char *want[] = {"GET /t/echo", "POST /t/echo", "GET /t/item/*", "GET /",
+                          "GET /health", "GET /ready",   "GET /metrics"};
     for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
         int found = 0;
         for (size_t i = 0; i < json_array_size(eps); i++)
@@ -402,10 +424,12 @@ START_TEST(test_metrics_by_route_and_code) {
     ck_assert(metric(t, "http_requests_total{service=\"test-service\",route=\"unmatched\",code=\"404\"} ") == 1);
     ck_assert(metric(t, "http_requests_total{service=\"test-service\",route=\"unmatched\",code=\"405\"} ") == 1);
     ck_assert(metric(t, "http_request_duration_seconds_count{service=\"test-service\",route=\"GET /health\"} ") == 3);
-    ck_assert(metric(t, "downstream_calls_total{service=\"test-service\",target=\"inventory\",result=\"http_5xx\"} ") == 1);
+    ck_assert(metric(t, "downstream_calls_total{service=\"test-service\",target=\"inventory\",result=\"http_5xx\"} ") ==
+              1);
     /* The metrics request itself is counted once it is answered. */
     r = fake_req(rt, "GET", "/metrics", NULL);
-    ck_assert(metric(r->body, "http_requests_total{service=\"test-service\",route=\"GET /metrics\",code=\"200\"} ") == 1);
+    ck_assert(metric(r->body, "http_requests_total{service=\"test-service\",route=\"GET /metrics\",code=\"200\"} ") ==
+              1);
     fake_free(rt);
 }
 END_TEST
@@ -495,7 +519,8 @@ END_TEST
 static const struct {
     svc_call_outcome outcome;
     int status;
-} forward_failures[] = {{SVC_CALL_TIMEOUT, 504}, {SVC_CALL_REFUSED, 503}, {SVC_CALL_RESET, 503}, {SVC_CALL_FAILED, 503}};
+} forward_failures[] = {
+    {SVC_CALL_TIMEOUT, 504}, {SVC_CALL_REFUSED, 503}, {SVC_CALL_RESET, 503}, {SVC_CALL_FAILED, 503}};
 
 START_TEST(test_forward_failure) {
     fake_rt *rt = svc((const char *const[]){"PAYMENT_REPLICAS=3", NULL});
@@ -523,23 +548,26 @@ END_TEST
 
 START_TEST(test_replica_out_of_range) {
     char err[256] = "";
-    ck_assert_int_eq(fake_service_error(&test_module, (const char *const[]){"PAYMENT_REPLICAS=3", "REPLICA_INDEX=3", NULL},
-                                        err, sizeof err),
+    ck_assert_int_eq(fake_service_error(&test_module,
+                                        (const char *const[]){"PAYMENT_REPLICAS=3", "REPLICA_INDEX=3", NULL}, err,
+                                        sizeof err),
                      -1);
     ck_assert_ptr_nonnull(strstr(err, "replica index 3"));
-    ck_assert_int_eq(fake_service_error(&test_module, (const char *const[]){"RETRY_ATTEMPTS=zero", NULL}, err, sizeof err),
-                     -1);
+    ck_assert_int_eq(
+        fake_service_error(&test_module, (const char *const[]){"RETRY_ATTEMPTS=zero", NULL}, err, sizeof err), -1);
     ck_assert_ptr_nonnull(strstr(err, "RETRY_ATTEMPTS"));
-    ck_assert_int_eq(fake_service_error(&test_module, (const char *const[]){"PAYMENT_REPLICAS=3", "REPLICA_INDEX=2", NULL},
-                                        err, sizeof err),
+    ck_assert_int_eq(fake_service_error(&test_module,
+                                        (const char *const[]){"PAYMENT_REPLICAS=3", "REPLICA_INDEX=2", NULL}, err,
+                                        sizeof err),
                      0);
 }
 END_TEST
 
 /* ---- retries ---- */
 
-static const char *const retry3[] = {"RETRY_ATTEMPTS=3",     "RETRY_BACKOFF_MS=100", "RETRY_BACKOFF_MAX_MS=1000",
-                                     "RETRY_DEADLINE_MS=5000", "DOWNSTREAM_TIMEOUT_MS=1000", NULL};
+static const char *const retry3[] = {"RETRY_ATTEMPTS=3",           "RETRY_BACKOFF_MS=100",
+                                     "RETRY_BACKOFF_MAX_MS=1000",  "RETRY_DEADLINE_MS=5000",
+                                     "DOWNSTREAM_TIMEOUT_MS=1000", NULL};
 
 static void assert_thing_call(fake_call *c) {
     ck_assert_ptr_nonnull(c);
@@ -577,8 +605,10 @@ START_TEST(test_retry_timeout_then_success) {
     ck_assert_uint_eq(fake_timers_pending(rt), 0);
     /* Metrics see both attempts. */
     fake_reply *m = fake_req(rt, "GET", "/metrics", NULL);
-    ck_assert(metric(m->body, "downstream_calls_total{service=\"test-service\",target=\"inventory\",result=\"timeout\"} ") == 1);
-    ck_assert(metric(m->body, "downstream_calls_total{service=\"test-service\",target=\"inventory\",result=\"ok\"} ") == 1);
+    ck_assert(metric(m->body,
+                     "downstream_calls_total{service=\"test-service\",target=\"inventory\",result=\"timeout\"} ") == 1);
+    ck_assert(metric(m->body, "downstream_calls_total{service=\"test-service\",target=\"inventory\",result=\"ok\"} ") ==
+              1);
     fake_free(rt);
 }
 END_TEST
@@ -749,8 +779,9 @@ START_TEST(test_gather) {
     fake_fail(rt, fake_next_call(rt), SVC_CALL_REFUSED);
     ck_assert(r->done);
     ck_assert(json_is_false(json_object_get(r->json, "complete")));
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(r->json, "results"), 2), "outcome")),
-                     "refused");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(json_object_get(r->json, "results"), 2), "outcome")),
+        "refused");
     fake_free(rt);
 
     /* Alone: completes without calls, and not inside the handler. */
@@ -803,14 +834,14 @@ END_TEST
 
 START_TEST(test_destroy_with_work_pending) {
     fake_rt *rt = svc((const char *const[]){"PAYMENT_REPLICAS=3", "RETRY_ATTEMPTS=3", NULL});
-    fake_reply *a = fake_req(rt, "GET", "/t/call", NULL);               /* a call in flight */
-    fake_reply *b = fake_req(rt, "GET", "/t/call", NULL);               /* a retry waiting on its backoff */
+    fake_reply *a = fake_req(rt, "GET", "/t/call", NULL); /* a call in flight */
+    fake_reply *b = fake_req(rt, "GET", "/t/call", NULL); /* a retry waiting on its backoff */
     fake_call *second = fake_next_call(rt)->next;
     fake_fail(rt, second, SVC_CALL_TIMEOUT);
-    fake_reply *g = fake_req(rt, "GET", "/t/gather", NULL);             /* a gather half answered */
+    fake_reply *g = fake_req(rt, "GET", "/t/gather", NULL); /* a gather half answered */
     fake_call *gc = fake_next_call(rt)->next;
     fake_answer(rt, gc, 200, "{}");
-    fake_reply *t = fake_req(rt, "GET", "/t/timer", NULL);              /* a module timer */
+    fake_reply *t = fake_req(rt, "GET", "/t/timer", NULL);                   /* a module timer */
     fake_reply *f = fake_req(rt, "POST", "/t/owner/2", "{\"big\":[1,2,3]}"); /* a forward */
     fake_journal_hold(rt, 1);
     fake_reply *p = fake_req(rt, "POST", "/t/persist", "{\"t\":\"x\"}"); /* a journal write */
@@ -850,7 +881,8 @@ static Suite *shell_suite(void) {
     tcase_add_test(tc, test_retry_gives_up_after_attempts);
     tcase_add_test(tc, test_retry_backoff_bounds);
     tcase_add_test(tc, test_retry_deadline);
-    tcase_add_loop_test(tc, test_no_retry_on_final_answers, 0, (int)(sizeof no_retry_status / sizeof no_retry_status[0]));
+    tcase_add_loop_test(tc, test_no_retry_on_final_answers, 0,
+                        (int)(sizeof no_retry_status / sizeof no_retry_status[0]));
     tcase_add_test(tc, test_no_retry_with_one_attempt);
     suite_add_tcase(s, tc);
     tc = tcase_create("gather_journal_destroy");

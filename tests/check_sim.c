@@ -10,11 +10,11 @@
 #include <string.h>
 
 #include "sim/engine/engine.h"
-#include "sim/node/http.h"
-#include "sim/run/options.h"
-#include "sim/report/report.h"
-#include "sim/run/run.h"
 #include "sim/load/stats.h"
+#include "sim/node/http.h"
+#include "sim/report/report.h"
+#include "sim/run/options.h"
+#include "sim/run/run.h"
 #include "tests/support/support.h"
 
 #define SEC 1000000000LL
@@ -177,17 +177,17 @@ static net_verdict drop_all(void *ctx, int64_t now, const sim_host *src, sim_add
 }
 
 typedef struct waited {
-    http_result r;
+    sim_http_result r;
     int done;
 } waited;
 
-static void got(void *ctx, const http_result *r) {
+static void got(void *ctx, const sim_http_result *r) {
     waited *w = ctx;
     w->r = *r;
     w->done = 1;
 }
 
-static void never_answer(void *ctx, http_pending *p, const http_msg *req) {
+static void never_answer(void *ctx, sim_http_pending *p, const sim_http_msg *req) {
     (void)ctx;
     (void)p;
     (void)req;
@@ -204,12 +204,12 @@ START_TEST(deadline_times_out_and_closes) {
     net_set_egress_hook(net, drop_all, NULL);
     sim_host *c = net_add_host(net, "client", SIM_ADDR(10, 0, 0, 1), NULL);
     sim_host *s = net_add_host(net, "server", SIM_ADDR(10, 0, 0, 2), NULL);
-    http_server *srv = http_server_new(net, s, 80, 120 * SEC, never_answer, NULL);
-    http_client_config cc;
-    http_client_config_defaults(&cc);
-    http_client *cl = http_client_new(net, c, &cc);
+    sim_http_server *srv = sim_http_server_new(net, s, 80, 120 * SEC, never_answer, NULL);
+    sim_http_client_config cc;
+    sim_http_client_config_defaults(&cc);
+    sim_http_client *cl = sim_http_client_new(net, c, &cc);
     waited w = {0};
-    http_request(cl, s->addr, 80, http_msg_request("GET", "/x", NULL, 0, NULL, 0, "h"), 10 * SEC, got, &w);
+    sim_http_request(cl, s->addr, 80, sim_http_msg_request("GET", "/x", NULL, 0, NULL, 0, "h"), 10 * SEC, got, &w);
     sim_run_until(e, 9 * SEC);
     ck_assert_int_eq(w.done, 0);
     sim_run_until(e, 11 * SEC);
@@ -217,16 +217,16 @@ START_TEST(deadline_times_out_and_closes) {
     ck_assert_int_eq(w.r.outcome, SVC_CALL_TIMEOUT);
     ck_assert_int_ge(w.r.elapsed_ns, 10 * SEC);
     ck_assert_int_lt(w.r.elapsed_ns, 10 * SEC + 1000000);
-    ck_assert_int_eq(http_client_inflight(cl), 0);
+    ck_assert_int_eq(sim_http_client_inflight(cl), 0);
     /* the next request opens a new connection: the timed-out one was closed */
-    uint64_t connects = http_client_get_stats(cl)->connects;
+    uint64_t connects = sim_http_client_get_stats(cl)->connects;
     net_set_egress_hook(net, NULL, NULL);
     waited w2 = {0};
-    http_request(cl, s->addr, 80, http_msg_request("GET", "/y", NULL, 0, NULL, 0, "h"), 1 * SEC, got, &w2);
+    sim_http_request(cl, s->addr, 80, sim_http_msg_request("GET", "/y", NULL, 0, NULL, 0, "h"), 1 * SEC, got, &w2);
     sim_run_until(e, 13 * SEC);
-    ck_assert_uint_eq(http_client_get_stats(cl)->connects, connects + 1);
-    http_client_free(cl);
-    http_server_free(srv);
+    ck_assert_uint_eq(sim_http_client_get_stats(cl)->connects, connects + 1);
+    sim_http_client_free(cl);
+    sim_http_server_free(srv);
     net_free(net);
     sim_engine_free(e);
 }
@@ -244,7 +244,7 @@ typedef struct q_model {
     sim_event_id id[Q_MAX];
     char state[Q_MAX]; /* 0 pending, 1 ran, 2 cancelled */
     int n;
-    int last_ran;   /* the previous event run, -1 before the first */
+    int last_ran; /* the previous event run, -1 before the first */
     int ran, out_of_order, wrong_time, twice;
 } q_model;
 
@@ -261,9 +261,9 @@ static int q_schedule(q_model *m) {
     int64_t now = sim_now(m->e), delay;
     switch (q_next(m) % 6) {
     case 0: delay = 0; break;
-    case 1: delay = (int64_t)(q_next(m) % 1000); break;                     /* ties within a microsecond */
-    case 2: delay = (int64_t)(q_next(m) % 50000000); break;                 /* < 50 ms */
-    case 3: delay = (int64_t)(q_next(m) % 20) * SEC; break;                 /* whole seconds: ties */
+    case 1: delay = (int64_t)(q_next(m) % 1000); break;     /* ties within a microsecond */
+    case 2: delay = (int64_t)(q_next(m) % 50000000); break; /* < 50 ms */
+    case 3: delay = (int64_t)(q_next(m) % 20) * SEC; break; /* whole seconds: ties */
     case 4: delay = (int64_t)(q_next(m) % 200) * SEC + (int64_t)(q_next(m) % 1000); break;
     default: delay = 100 * SEC + (int64_t)(q_next(m) % 2000) * SEC; break; /* beyond the calendar */
     }
@@ -384,17 +384,18 @@ START_TEST(stats_sort_matches_qsort) {
                 x ^= x << 17;
                 double v;
                 switch (shape) {
-                case 0: v = (double)(x % 100000) / 1000.0; break;          /* latencies in ms */
-                case 1: v = (double)(x % 7); break;                          /* many repeats, zeros */
+                case 0: v = (double)(x % 100000) / 1000.0; break;                  /* latencies in ms */
+                case 1: v = (double)(x % 7); break;                                /* many repeats, zeros */
                 case 2: v = ldexp((double)(x >> 11), (int)(x % 200) - 150); break; /* every exponent */
-                case 3: v = (double)((int64_t)(x % 2001) - 1000) / 8.0; break;  /* negatives */
-                default: v = 1.0 + (double)(x % 4) * 1e-12; break;           /* differ in low bytes only */
+                case 3: v = (double)((int64_t)(x % 2001) - 1000) / 8.0; break;     /* negatives */
+                default: v = 1.0 + (double)(x % 4) * 1e-12; break;                 /* differ in low bytes only */
                 }
                 a[i] = b[i] = v;
             }
             stats_sort(a, n);
             qsort(b, n, sizeof *b, cmp_double_test);
-            for (size_t i = 0; i < n; i++) ck_assert_msg(a[i] == b[i], "shape %d n %zu: [%zu] %g != %g", shape, n, i, a[i], b[i]);
+            for (size_t i = 0; i < n; i++)
+                ck_assert_msg(a[i] == b[i], "shape %d n %zu: [%zu] %g != %g", shape, n, i, a[i], b[i]);
             free(a);
             free(b);
         }

@@ -17,11 +17,11 @@
 #define US 1000LL
 
 typedef struct script {
-    int drop_syn;          /* client SYNs to drop */
-    int drop_data;         /* client data segments to drop (any transmission) */
-    int drop_data_after;   /* ... only from this data transmission index on */
+    int drop_syn;        /* client SYNs to drop */
+    int drop_data;       /* client data segments to drop (any transmission) */
+    int drop_data_after; /* ... only from this data transmission index on */
     int data_seen;
-    int64_t data_times[32];/* when each client data segment left */
+    int64_t data_times[32]; /* when each client data segment left */
     int ndata;
 } script;
 
@@ -157,11 +157,9 @@ START_TEST(lost_syns_follow_linear_schedule) {
         if (t > hi) hi = t;
     }
     double mean = sum / SEEDS;
-    ck_assert_msg(fabs(mean - syn_expected_s[k]) < 0.03, "k=%d: mean %.4f s, facts %.3f s", k, mean,
-                  syn_expected_s[k]);
+    ck_assert_msg(fabs(mean - syn_expected_s[k]) < 0.03, "k=%d: mean %.4f s, facts %.3f s", k, mean, syn_expected_s[k]);
     /* The spread is the timer wheel's: never early, at most one level-1/2 bucket late. */
-    ck_assert_msg(lo >= syn_expected_s[k] - 0.03 && hi <= syn_expected_s[k] + 0.3, "k=%d: range %.3f..%.3f", k, lo,
-                  hi);
+    ck_assert_msg(lo >= syn_expected_s[k] - 0.03 && hi <= syn_expected_s[k] + 0.3, "k=%d: range %.3f..%.3f", k, lo, hi);
 }
 END_TEST
 
@@ -259,8 +257,8 @@ START_TEST(old_kernel_syn_schedule_doubles) {
         sim_engine_free(e);
     }
     double mean = sum / 50;
-    ck_assert_msg(mean >= expected[k] && mean <= expected[k] + 0.04 + 2 * chain_slack(expected, k),
-                  "k=%d mean %.3f", k, mean);
+    ck_assert_msg(mean >= expected[k] && mean <= expected[k] + 0.04 + 2 * chain_slack(expected, k), "k=%d mean %.3f", k,
+                  mean);
 }
 END_TEST
 

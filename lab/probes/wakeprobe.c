@@ -105,10 +105,11 @@ int main(int argc, char **argv) {
     qsort(late, (size_t)done, sizeof *late, by_value);
     int over = 0;
     for (int i = 0; i < done; i++) over += late[i] > 200000;
-    printf("hogs=%d duty=%d burst=%lldus n=%d: late >200us %.3f; lateness us p10 %.0f p50 %.0f p90 %.0f p99 %.0f max "
-           "%.0f\n",
-           hogs, duty, burst_ns / 1000, done, (double)over / done, late[done / 10] / 1e3, late[done / 2] / 1e3,
-           late[done * 9 / 10] / 1e3, late[done * 99 / 100] / 1e3, late[done - 1] / 1e3);
+    printf(
+        "hogs=%d duty=%d burst=%lldus n=%d: late >200us %.3f; lateness us p10 %.0f p50 %.0f p90 %.0f p99 %.0f max "
+        "%.0f\n",
+        hogs, duty, burst_ns / 1000, done, (double)over / done, late[done / 10] / 1e3, late[done / 2] / 1e3,
+        late[done * 9 / 10] / 1e3, late[done * 99 / 100] / 1e3, late[done - 1] / 1e3);
     free(late);
     free(when);
     return 0;

@@ -102,8 +102,10 @@ static int get_log_level(svc_config_get_fn get, void *ctx, int *out, char *err, 
 static int get_switch(svc_config_get_fn get, void *ctx, const char *key, int *out, char *err, size_t errlen) {
     const char *v = get(ctx, key);
     if (!v) return 0;
-    if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "true")) *out = 1;
-    else if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "false")) *out = 0;
+    if (!strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "true"))
+        *out = 1;
+    else if (!strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "false"))
+        *out = 0;
     else {
         snprintf(err, errlen, "%s=%s: expected on or off", key, v);
         return -1;

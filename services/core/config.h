@@ -24,21 +24,21 @@ typedef struct svc_retry_policy {
 } svc_retry_policy;
 
 typedef struct svc_config {
-    int replica;                     /* this process's ordinal among its service's replicas */
-    int replicas[SVC_PEER_COUNT];    /* replica count of each service (ownership is hash mod count) */
-    int64_t downstream_timeout_ns;   /* payment/process calls to inventory and notification */
-    int64_t chain_step_timeout_ns;   /* each step of payment/chain */
-    int64_t forward_timeout_ns;      /* a request forwarded to its owner replica */
+    int replica;                   /* this process's ordinal among its service's replicas */
+    int replicas[SVC_PEER_COUNT];  /* replica count of each service (ownership is hash mod count) */
+    int64_t downstream_timeout_ns; /* payment/process calls to inventory and notification */
+    int64_t chain_step_timeout_ns; /* each step of payment/chain */
+    int64_t forward_timeout_ns;    /* a request forwarded to its owner replica */
     svc_retry_policy retry;
-    int idempotency;                 /* 1: Idempotency-Key and reservation ids are honoured (0: demo only) */
-    int64_t idempotency_ttl_ns;      /* how long a key is remembered */
-    size_t idempotency_capacity;     /* most keys remembered at once */
-    size_t payment_capacity;         /* most payments held by one replica */
-    size_t history_capacity;         /* notification ring size */
-    size_t reservation_capacity;     /* most reservation records held by one inventory replica */
-    int64_t release_retry_ns;        /* first wait before re-sending an unacknowledged stock release */
+    int idempotency;             /* 1: Idempotency-Key and reservation ids are honoured (0: demo only) */
+    int64_t idempotency_ttl_ns;  /* how long a key is remembered */
+    size_t idempotency_capacity; /* most keys remembered at once */
+    size_t payment_capacity;     /* most payments held by one replica */
+    size_t history_capacity;     /* notification ring size */
+    size_t reservation_capacity; /* most reservation records held by one inventory replica */
+    int64_t release_retry_ns;    /* first wait before re-sending an unacknowledged stock release */
     int64_t release_retry_max_ns;
-    char *catalogue_json;            /* JSON array of products, or NULL for the built-in catalogue */
+    char *catalogue_json; /* JSON array of products, or NULL for the built-in catalogue */
     int log_level;
 } svc_config;
 

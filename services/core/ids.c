@@ -44,8 +44,8 @@ int svc_id_acceptable(const char *s) {
     size_t n = 0;
     for (; s[n]; n++) {
         char c = s[n];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                 c == '_' || c == ':' || c == '-';
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                 c == ':' || c == '-';
         if (!ok || n >= SVC_ID_MAX) return 0;
     }
     return n > 0;

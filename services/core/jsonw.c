@@ -69,11 +69,10 @@ void svc_jw_end_array(svc_jw *w) { end(w, ']'); }
 
 /* The bytes jansson escapes: '"', '\\' and the control characters (NUL ends the string). */
 static const unsigned char needs_escape[256] = {
-    [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1, [0x07] = 1, [0x08] = 1,
-    [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1,
-    [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1,
-    [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1,
-    ['\\'] = 1,
+    [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1,
+    [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1,
+    [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
+    [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1,  ['\\'] = 1,
 };
 
 /* Whether s[0, len) holds a byte that JSON escapes, read a word at a time where the length allows (never
@@ -205,13 +204,17 @@ void svc_jw_real(svc_jw *w, double v) {
 
 void svc_jw_bool(svc_jw *w, int v) {
     separate(w);
-    if (v) put(w, "true", 4);
-    else put(w, "false", 5);
+    if (v)
+        put(w, "true", 4);
+    else
+        put(w, "false", 5);
 }
 
 void svc_jw_amount(svc_jw *w, int64_t minor) {
-    if (minor % 100 == 0) svc_jw_int(w, minor / 100);
-    else svc_jw_real(w, (double)minor / 100.0);
+    if (minor % 100 == 0)
+        svc_jw_int(w, minor / 100);
+    else
+        svc_jw_real(w, (double)minor / 100.0);
 }
 
 char *svc_jw_take(svc_jw *w, size_t *len) {
@@ -243,8 +246,10 @@ char *svc_json_dumps(const json_t *doc, size_t flags) {
     if (n == 0) return NULL;
     char *text = malloc(n + 1);
     if (!text) abort();
-    if (n <= sizeof first) memcpy(text, first, n);
-    else if (json_dumpb(doc, text, n, flags) != n) abort(); /* the same document, dumped again */
+    if (n <= sizeof first)
+        memcpy(text, first, n);
+    else if (json_dumpb(doc, text, n, flags) != n)
+        abort(); /* the same document, dumped again */
     text[n] = '\0';
     return text;
 }

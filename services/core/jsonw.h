@@ -31,7 +31,7 @@ typedef struct svc_jw {
     char *buf;
     size_t len, cap;
     int depth;
-    int after_key;                    /* a key was written: its value comes next, without a comma */
+    int after_key;                        /* a key was written: its value comes next, without a comma */
     unsigned char has_item[SVC_JW_DEPTH]; /* the container at each depth has an element already */
 } svc_jw;
 

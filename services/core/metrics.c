@@ -10,7 +10,7 @@
 
 /* Upper bounds in seconds; +Inf is implicit. Covers the sub-ms loopback case up to the 15 s chain timeout. */
 static const double bucket_bounds[SVC_METRICS_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                          0.1,    0.25,  0.5,    1.0,   2.5,  5.0,  15.0};
+                                                          0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   15.0};
 
 void svc_metrics_init(svc_metrics *m, const char *service) {
     memset(m, 0, sizeof *m);
@@ -94,19 +94,21 @@ char *svc_metrics_render(const svc_metrics *m, size_t *len) {
     text t = {malloc(4096), 0, 4096, 0};
     if (!t.buf) return NULL;
     t.buf[0] = '\0';
-    text_printf(&t, "# HELP http_requests_total Requests answered, by route and status code.\n"
-                    "# TYPE http_requests_total counter\n");
+    text_printf(&t,
+                "# HELP http_requests_total Requests answered, by route and status code.\n"
+                "# TYPE http_requests_total counter\n");
     for (size_t i = 0; i < m->route_count; i++) {
         const svc_route_metrics *r = &m->routes[i];
         for (int c = 0; c < SVC_METRICS_CODES && r->codes[c]; c++)
-            text_printf(&t, "http_requests_total{service=\"%s\",route=\"%s\",code=\"%d\"} %llu\n", m->service,
-                        r->label, r->codes[c], (unsigned long long)r->counts[c]);
+            text_printf(&t, "http_requests_total{service=\"%s\",route=\"%s\",code=\"%d\"} %llu\n", m->service, r->label,
+                        r->codes[c], (unsigned long long)r->counts[c]);
         if (r->other_count)
             text_printf(&t, "http_requests_total{service=\"%s\",route=\"%s\",code=\"other\"} %llu\n", m->service,
                         r->label, (unsigned long long)r->other_count);
     }
-    text_printf(&t, "# HELP http_request_duration_seconds Time from request to answer.\n"
-                    "# TYPE http_request_duration_seconds histogram\n");
+    text_printf(&t,
+                "# HELP http_request_duration_seconds Time from request to answer.\n"
+                "# TYPE http_request_duration_seconds histogram\n");
     for (size_t i = 0; i < m->route_count; i++) {
         const svc_route_metrics *r = &m->routes[i];
         if (!r->observations) continue;
@@ -118,19 +120,20 @@ char *svc_metrics_render(const svc_metrics *m, size_t *len) {
         }
         text_printf(&t, "http_request_duration_seconds_bucket{service=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n",
                     m->service, r->label, (unsigned long long)r->observations);
-        text_printf(&t, "http_request_duration_seconds_sum{service=\"%s\",route=\"%s\"} %.6f\n", m->service,
-                    r->label, r->sum_seconds);
-        text_printf(&t, "http_request_duration_seconds_count{service=\"%s\",route=\"%s\"} %llu\n", m->service,
-                    r->label, (unsigned long long)r->observations);
+        text_printf(&t, "http_request_duration_seconds_sum{service=\"%s\",route=\"%s\"} %.6f\n", m->service, r->label,
+                    r->sum_seconds);
+        text_printf(&t, "http_request_duration_seconds_count{service=\"%s\",route=\"%s\"} %llu\n", m->service, r->label,
+                    (unsigned long long)r->observations);
     }
-    text_printf(&t, "# HELP downstream_calls_total Calls to other services, by target and result.\n"
-                    "# TYPE downstream_calls_total counter\n");
+    text_printf(&t,
+                "# HELP downstream_calls_total Calls to other services, by target and result.\n"
+                "# TYPE downstream_calls_total counter\n");
     for (int p = 0; p < SVC_PEER_COUNT; p++) {
         for (int o = 0; o <= SVC_CALL_OUTCOME_COUNT; o++) {
             if (!m->calls[p][o]) continue;
             const char *result = o == SVC_CALL_OUTCOME_COUNT ? "http_5xx" : svc_call_outcome_name(o);
-            text_printf(&t, "downstream_calls_total{service=\"%s\",target=\"%s\",result=\"%s\"} %llu\n",
-                        m->service, svc_peer_name((svc_peer)p), result, (unsigned long long)m->calls[p][o]);
+            text_printf(&t, "downstream_calls_total{service=\"%s\",target=\"%s\",result=\"%s\"} %llu\n", m->service,
+                        svc_peer_name((svc_peer)p), result, (unsigned long long)m->calls[p][o]);
         }
     }
     if (t.failed) {

@@ -14,9 +14,11 @@
 
 /* ISO 4217 codes with two minor digits that the service accepts (one list, two views: an array for lookups
  * and a constant string for error messages, so nothing is built at run time). */
-#define CURRENCIES                                                                                            \
-    X(USD) X(EUR) X(GBP) X(TRY) X(CHF) X(CAD) X(AUD) X(NZD) X(SEK) X(NOK) X(DKK) X(PLN) X(CZK) X(HUF) X(RON)  \
-    X(BGN) X(SGD) X(HKD) X(CNY) X(INR) X(BRL) X(MXN) X(ZAR) X(ILS) X(AED) X(SAR)
+// clang-format off
+#define CURRENCIES \
+    X(USD) X(EUR) X(GBP) X(TRY) X(CHF) X(CAD) X(AUD) X(NZD) X(SEK) X(NOK) X(DKK) X(PLN) X(CZK) \
+    X(HUF) X(RON) X(BGN) X(SGD) X(HKD) X(CNY) X(INR) X(BRL) X(MXN) X(ZAR) X(ILS) X(AED) X(SAR)
+// clang-format on
 
 #define X(code) #code,
 static const char *const currencies[] = {CURRENCIES};

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "services/core/jsonr.h"
 #include "base/list.h"
+#include "services/core/jsonr.h"
 #include "services/core/metrics.h"
 #include "services/core/text.h"
 
@@ -84,8 +84,7 @@ static size_t route_total(const svc_shell *s) { return s->module->route_count + 
 
 static char *dup_config_string(const char *s) { return s ? strdup(s) : NULL; }
 
-svc_shell *svc_shell_create(const svc_module *module, const svc_config *cfg, svc_runtime rt, char *err,
-                            size_t errlen) {
+svc_shell *svc_shell_create(const svc_module *module, const svc_config *cfg, svc_runtime rt, char *err, size_t errlen) {
     svc_shell *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -98,8 +97,8 @@ svc_shell *svc_shell_create(const svc_module *module, const svc_config *cfg, svc
     pc_list_init(&s->pending);
     pc_list_init(&s->exchanges);
     if (cfg->replica < 0 || cfg->replica >= cfg->replicas[module->peer]) {
-        snprintf(err, errlen, "replica index %d is outside 0..%d for %s", cfg->replica,
-                 cfg->replicas[module->peer] - 1, module->name);
+        snprintf(err, errlen, "replica index %d is outside 0..%d for %s", cfg->replica, cfg->replicas[module->peer] - 1,
+                 module->name);
         goto fail;
     }
     if (route_total(s) > SVC_METRICS_ROUTES - 1) {
@@ -135,9 +134,9 @@ static void exchange_free(svc_exchange *ex);
 typedef struct shell_wait {
     pc_link link;
     svc_shell *shell;
-    svc_peer peer;             /* calls: the target, for metrics */
-    svc_call_done_fn done;     /* calls */
-    svc_timer_fn fire;         /* timers */
+    svc_peer peer;         /* calls: the target, for metrics */
+    svc_call_done_fn done; /* calls */
+    svc_timer_fn fire;     /* timers */
     void *ctx;
     void (*free_ctx)(void *ctx);
 } shell_wait;
@@ -222,9 +221,9 @@ void svc_log(svc_shell *s, int level, const char *event, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *line = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s}", "ts_ms", (json_int_t)svc_unix_ms(s), "level",
-                             level_names[level], "service", s->module->name, "replica", s->cfg.replica, "event",
-                             event, "msg", msg);
+    json_t *line =
+        json_pack("{s:I, s:s, s:s, s:i, s:s, s:s}", "ts_ms", (json_int_t)svc_unix_ms(s), "level", level_names[level],
+                  "service", s->module->name, "replica", s->cfg.replica, "event", event, "msg", msg);
     char *text = line ? svc_json_dumps(line, JSON_COMPACT) : NULL;
     if (text) s->rt.ops->log(s->rt.self, text);
     free(text);
@@ -255,8 +254,7 @@ static void wait_call_done(void *arg, const svc_call_result *r) {
     done(ctx, r);
 }
 
-static void call_start(svc_shell *s, const svc_call *call, svc_call_done_fn done, void *ctx,
-                       void (*free_ctx)(void *)) {
+static void call_start(svc_shell *s, const svc_call *call, svc_call_done_fn done, void *ctx, void (*free_ctx)(void *)) {
     shell_wait *w = wait_new(s, ctx, free_ctx);
     w->peer = call->peer;
     w->done = done;
@@ -461,8 +459,12 @@ void svc_ex_gather(svc_exchange *ex, const char *path, svc_ex_gather_fn done) {
         if (!slot) abort();
         slot->op = op;
         slot->index = i;
-        svc_call c = {.peer = s->module->peer, .replica = i, .method = "GET", .path = path,
-                      .forwarded = 1, .timeout_ns = s->cfg.forward_timeout_ns};
+        svc_call c = {.peer = s->module->peer,
+                      .replica = i,
+                      .method = "GET",
+                      .path = path,
+                      .forwarded = 1,
+                      .timeout_ns = s->cfg.forward_timeout_ns};
         call_start(s, &c, gather_result, slot, gather_slot_free);
     }
 }
@@ -530,7 +532,10 @@ static void reply_raw(svc_exchange *ex, int status, char *body, size_t len, cons
     /* The exchange is freed before reply runs, so the Allow value is copied out of it first. */
     char allow[ALLOW_MAX];
     memcpy(allow, ex->allow, sizeof allow);
-    svc_response resp = {.status = status, .body = body, .body_len = len, .content_type = content_type,
+    svc_response resp = {.status = status,
+                         .body = body,
+                         .body_len = len,
+                         .content_type = content_type,
                          .allow = allow[0] ? allow : NULL};
     svc_reply_fn reply = ex->reply;
     void *reply_ctx = ex->reply_ctx;
@@ -571,8 +576,7 @@ static void forward_done(void *arg, const svc_call_result *r) {
     svc_exchange *ex = arg;
     if (r->outcome != SVC_CALL_OK) {
         svc_ex_error(ex, svc_status_for_outcome(r->outcome), "owner_unavailable",
-                     "the replica that owns this record could not be reached (%s)",
-                     svc_call_outcome_name(r->outcome));
+                     "the replica that owns this record could not be reached (%s)", svc_call_outcome_name(r->outcome));
         return;
     }
     char *copy = malloc(r->body_len + 1);
@@ -587,8 +591,14 @@ void svc_ex_forward(svc_exchange *ex, svc_peer peer, int replica) {
     char path[1024];
     size_t n = svc_copy(path, sizeof path, q->path);
     if (q->query) svc_append(path, sizeof path, svc_append(path, sizeof path, n, "?"), q->query);
-    svc_call c = {.peer = peer, .replica = replica, .method = q->method, .path = path, .body = q->body,
-                  .body_len = q->body_len, .idempotency_key = q->idempotency_key, .forwarded = 1,
+    svc_call c = {.peer = peer,
+                  .replica = replica,
+                  .method = q->method,
+                  .path = path,
+                  .body = q->body,
+                  .body_len = q->body_len,
+                  .idempotency_key = q->idempotency_key,
+                  .forwarded = 1,
                   .timeout_ns = ex->shell->cfg.forward_timeout_ns};
     svc_call_start(ex->shell, &c, forward_done, ex);
 }
@@ -658,14 +668,14 @@ void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, 
             break;
         }
         if (!strstr(ex->allow, r->method) && allow_len + strlen(r->method) + 3 < ALLOW_MAX) {
-            allow_len += (size_t)snprintf(ex->allow + allow_len, ALLOW_MAX - allow_len, "%s%s",
-                                          allow_len ? ", " : "", r->method);
+            allow_len += (size_t)snprintf(ex->allow + allow_len, ALLOW_MAX - allow_len, "%s%s", allow_len ? ", " : "",
+                                          r->method);
         }
     }
     if (!route) {
         if (allow_len) {
-            svc_ex_error(ex, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", req->method,
-                         req->path, ex->allow);
+            svc_ex_error(ex, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", req->method, req->path,
+                         ex->allow);
         } else {
             svc_ex_error(ex, 404, "not_found", "no route for %s %s", req->method, req->path);
         }
@@ -684,8 +694,8 @@ void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, 
         json_error_t jerr;
         ex->body = svc_json_read(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!ex->body) {
-            svc_ex_error(ex, 400, "invalid_json", "malformed JSON at line %d column %d: %s", jerr.line,
-                         jerr.column, jerr.text);
+            svc_ex_error(ex, 400, "invalid_json", "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
+                         jerr.text);
             return;
         }
         if (!json_is_object(ex->body)) {
@@ -705,9 +715,8 @@ static void route_root(void *state, svc_exchange *ex) {
         const svc_route *r = route_at(s, i);
         json_array_append_new(endpoints, json_sprintf("%s %s", r->method, r->pattern));
     }
-    json_t *info = json_pack("{s:s, s:s, s:i, s:i, s:o}", "service", s->module->name, "version", SVC_VERSION,
-                             "replica", s->cfg.replica, "replicas", s->cfg.replicas[s->module->peer], "endpoints",
-                             endpoints);
+    json_t *info = json_pack("{s:s, s:s, s:i, s:i, s:o}", "service", s->module->name, "version", SVC_VERSION, "replica",
+                             s->cfg.replica, "replicas", s->cfg.replicas[s->module->peer], "endpoints", endpoints);
     if (s->module->describe) s->module->describe(state, info);
     svc_ex_reply(ex, 200, info);
 }

@@ -55,8 +55,7 @@ typedef struct svc_module {
 
 /* ---- runtime side ---- */
 
-svc_shell *svc_shell_create(const svc_module *module, const svc_config *cfg, svc_runtime rt, char *err,
-                            size_t errlen);
+svc_shell *svc_shell_create(const svc_module *module, const svc_config *cfg, svc_runtime rt, char *err, size_t errlen);
 void svc_shell_destroy(svc_shell *shell);
 /* Feeds one journal record (JSON text) to the service; only before svc_shell_start(). */
 int svc_shell_replay(svc_shell *shell, const char *record, size_t len, char *err, size_t errlen);
@@ -110,8 +109,8 @@ json_t *svc_result_json(const svc_call_result *r);
 /* ---- exchanges ---- */
 
 const svc_request *svc_ex_request(const svc_exchange *ex);
-json_t *svc_ex_body(const svc_exchange *ex);       /* the parsed body (routes with SVC_ROUTE_JSON_BODY) */
-const char *svc_ex_param(const svc_exchange *ex);  /* the segment captured by "/<segment>", else "" */
+json_t *svc_ex_body(const svc_exchange *ex);      /* the parsed body (routes with SVC_ROUTE_JSON_BODY) */
+const char *svc_ex_param(const svc_exchange *ex); /* the segment captured by "/<segment>", else "" */
 svc_shell *svc_ex_shell(const svc_exchange *ex);
 int64_t svc_ex_elapsed_ns(svc_exchange *ex);
 /* Answers with a JSON document (stolen). The exchange is gone afterwards. */

@@ -26,12 +26,7 @@
 #include <stdint.h>
 
 /* The three services; also the index of per-service arrays (replica counts, URLs). */
-typedef enum svc_peer {
-    SVC_PAYMENT = 0,
-    SVC_INVENTORY = 1,
-    SVC_NOTIFICATION = 2,
-    SVC_PEER_COUNT = 3
-} svc_peer;
+typedef enum svc_peer { SVC_PAYMENT = 0, SVC_INVENTORY = 1, SVC_NOTIFICATION = 2, SVC_PEER_COUNT = 3 } svc_peer;
 
 const char *svc_peer_name(svc_peer peer); /* "payment", "inventory", "notification" */
 
@@ -66,10 +61,10 @@ typedef void (*svc_reply_fn)(void *reply_ctx, svc_response *response);
 /* A downstream call. The runtime copies what it needs before svc_runtime_ops.call returns. */
 typedef struct svc_call {
     svc_peer peer;
-    int replica;                 /* -1: through the load-balanced Service; >= 0: that replica */
+    int replica; /* -1: through the load-balanced Service; >= 0: that replica */
     const char *method;
-    const char *path;            /* may include a query */
-    const char *body;            /* JSON text or NULL */
+    const char *path; /* may include a query */
+    const char *body; /* JSON text or NULL */
     size_t body_len;
     const char *idempotency_key; /* sent as Idempotency-Key, or NULL */
     int forwarded;               /* sent as X-Forwarded-To-Owner: 1 */
@@ -77,11 +72,11 @@ typedef struct svc_call {
 } svc_call;
 
 typedef enum svc_call_outcome {
-    SVC_CALL_OK = 0,     /* an HTTP response arrived (any status) */
-    SVC_CALL_TIMEOUT,    /* the deadline passed; the connection was closed (curl code 28) */
-    SVC_CALL_REFUSED,    /* could not connect: refused or unreachable (curl code 7) */
-    SVC_CALL_RESET,      /* the connection died before a complete response (curl 52/55/56) */
-    SVC_CALL_FAILED,     /* any other local failure (no memory, bad URL) */
+    SVC_CALL_OK = 0,  /* an HTTP response arrived (any status) */
+    SVC_CALL_TIMEOUT, /* the deadline passed; the connection was closed (curl code 28) */
+    SVC_CALL_REFUSED, /* could not connect: refused or unreachable (curl code 7) */
+    SVC_CALL_RESET,   /* the connection died before a complete response (curl 52/55/56) */
+    SVC_CALL_FAILED,  /* any other local failure (no memory, bad URL) */
     SVC_CALL_OUTCOME_COUNT
 } svc_call_outcome;
 
@@ -89,8 +84,8 @@ const char *svc_call_outcome_name(svc_call_outcome outcome); /* "ok", "timeout",
 
 typedef struct svc_call_result {
     svc_call_outcome outcome;
-    int status;        /* HTTP status when outcome == SVC_CALL_OK, else 0 */
-    const char *body;  /* borrowed for the duration of the callback; may be NULL */
+    int status;       /* HTTP status when outcome == SVC_CALL_OK, else 0 */
+    const char *body; /* borrowed for the duration of the callback; may be NULL */
     size_t body_len;
     int64_t elapsed_ns;
 } svc_call_result;

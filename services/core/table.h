@@ -22,7 +22,7 @@ typedef struct svc_table {
 } svc_table;
 
 int svc_table_init(svc_table *t, size_t initial_cap); /* 0 or -1 (no memory) */
-void svc_table_free(svc_table *t);                     /* frees the slot array, not the values */
+void svc_table_free(svc_table *t);                    /* frees the slot array, not the values */
 void *svc_table_get(const svc_table *t, const char *key);
 int svc_table_put(svc_table *t, const char *key, void *value); /* inserts or replaces; -1 if no memory */
 void *svc_table_remove(svc_table *t, const char *key);         /* returns the removed value or NULL */

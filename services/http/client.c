@@ -19,10 +19,10 @@
 #include "services/core/config.h"
 #include "services/http/log.h"
 
-#define POOL_MAX 64            /* idle easy handles kept for reuse */
-#define MAX_CONNECTS 64        /* idle connections kept alive (CURLMOPT_MAXCONNECTS) */
+#define POOL_MAX 64             /* idle easy handles kept for reuse */
+#define MAX_CONNECTS 64         /* idle connections kept alive (CURLMOPT_MAXCONNECTS) */
 #define MAX_HOST_CONNECTIONS 64 /* open connections to one host:port; more calls wait in libcurl */
-#define POLL_MAX_MS 1000       /* wake up at least this often even when idle */
+#define POLL_MAX_MS 1000        /* wake up at least this often even when idle */
 #define HEADERS_MAX 5
 
 int64_t http_clock_ns(void) {
@@ -33,7 +33,7 @@ int64_t http_clock_ns(void) {
 
 /* One call, from http_client_call to its callback. Strings live in `text` after the struct. */
 typedef struct ccall {
-    struct ccall *next; /* incoming queue, then the done list */
+    struct ccall *next;                      /* incoming queue, then the done list */
     struct ccall *prev_active, *next_active; /* calls owned by libcurl (client thread) */
     CURL *easy;
     svc_call_done_fn done;
@@ -159,14 +159,14 @@ static void add_timer(http_client *c, timer_entry e) {
 }
 
 void http_client_timer(http_client *c, int64_t delay_ns, svc_timer_fn fire, void *ctx) {
-    timer_entry e = {.deadline_ns = http_clock_ns() + (delay_ns > 0 ? delay_ns : 0), .kind = TIMER_FIRE,
-                     .fire = fire, .ctx = ctx};
+    timer_entry e = {
+        .deadline_ns = http_clock_ns() + (delay_ns > 0 ? delay_ns : 0), .kind = TIMER_FIRE, .fire = fire, .ctx = ctx};
     add_timer(c, e);
 }
 
 void http_client_persist_done(http_client *c, svc_persist_done_fn done, void *ctx, int error) {
-    timer_entry e = {.deadline_ns = http_clock_ns(), .kind = TIMER_PERSIST, .persist_done = done, .ctx = ctx,
-                     .error = error};
+    timer_entry e = {
+        .deadline_ns = http_clock_ns(), .kind = TIMER_PERSIST, .persist_done = done, .ctx = ctx, .error = error};
     add_timer(c, e);
 }
 
@@ -179,9 +179,10 @@ void http_client_call(http_client *c, const svc_call *call, svc_call_done_fn don
         http_log_event(SVC_LOG_WARN, "call_unconfigured",
                        json_pack("{s:s, s:i}", "target", svc_peer_name(call->peer), "target_replica", call->replica),
                        "no URL for %s replica %d (set %s_PEERS): the call fails", svc_peer_name(call->peer),
-                       call->replica, call->peer == SVC_PAYMENT     ? "PAYMENT"
-                                      : call->peer == SVC_INVENTORY ? "INVENTORY"
-                                                                    : "NOTIFICATION");
+                       call->replica,
+                       call->peer == SVC_PAYMENT     ? "PAYMENT"
+                       : call->peer == SVC_INVENTORY ? "INVENTORY"
+                                                     : "NOTIFICATION");
         base[0] = '\0';
     }
     const char *path = call->path ? call->path : "/";
@@ -225,8 +226,10 @@ void http_client_call(http_client *c, const svc_call *call, svc_call_done_fn don
         free(cc);
         return;
     }
-    if (c->in_tail) c->in_tail->next = cc;
-    else c->in_head = cc;
+    if (c->in_tail)
+        c->in_tail->next = cc;
+    else
+        c->in_head = cc;
     c->in_tail = cc;
     wake_locked(c);
     pthread_mutex_unlock(&c->mu);
@@ -276,8 +279,10 @@ static void active_link(http_client *c, ccall *cc) {
 }
 
 static void active_unlink(http_client *c, ccall *cc) {
-    if (cc->prev_active) cc->prev_active->next_active = cc->next_active;
-    else c->active = cc->next_active;
+    if (cc->prev_active)
+        cc->prev_active->next_active = cc->next_active;
+    else
+        c->active = cc->next_active;
     if (cc->next_active) cc->next_active->prev_active = cc->prev_active;
     cc->prev_active = cc->next_active = NULL;
 }
@@ -330,8 +335,10 @@ static int start_transfer(http_client *c, ccall *cc) {
 
 static void release_call(http_client *c, ccall *cc) {
     if (cc->easy) {
-        if (c->pool_len < POOL_MAX) c->pool[c->pool_len++] = cc->easy;
-        else curl_easy_cleanup(cc->easy);
+        if (c->pool_len < POOL_MAX)
+            c->pool[c->pool_len++] = cc->easy;
+        else
+            curl_easy_cleanup(cc->easy);
     }
     free(cc->resp.data);
     free(cc);
@@ -369,15 +376,18 @@ static void deliver(http_client *c, ccall *done, const timer_entry *due, size_t 
     if (http_gate_enter(c->gate)) {
         int64_t now = http_clock_ns();
         for (ccall *cc = done; cc; cc = cc->next) {
-            svc_call_result r = {.outcome = cc->outcome, .status = cc->outcome == SVC_CALL_OK ? cc->status : 0,
+            svc_call_result r = {.outcome = cc->outcome,
+                                 .status = cc->outcome == SVC_CALL_OK ? cc->status : 0,
                                  .body = cc->outcome == SVC_CALL_OK ? cc->resp.data : NULL,
                                  .body_len = cc->outcome == SVC_CALL_OK ? cc->resp.len : 0,
                                  .elapsed_ns = now - cc->started_ns};
             cc->done(cc->ctx, &r);
         }
         for (size_t i = 0; i < ndue; i++) {
-            if (due[i].kind == TIMER_FIRE) due[i].fire(due[i].ctx);
-            else due[i].persist_done(due[i].ctx, due[i].error);
+            if (due[i].kind == TIMER_FIRE)
+                due[i].fire(due[i].ctx);
+            else
+                due[i].persist_done(due[i].ctx, due[i].error);
         }
     }
     http_gate_leave(c->gate);
@@ -457,8 +467,7 @@ static void *client_main(void *arg) {
         if (wait_ms <= 0) continue;
         /* Sleep only if nothing was queued since take_work; from here on producers wake us up. */
         pthread_mutex_lock(&c->mu);
-        int busy = c->self_work || c->in_head || c->stop ||
-                   (c->heap_len && c->heap[0].deadline_ns < next_timer);
+        int busy = c->self_work || c->in_head || c->stop || (c->heap_len && c->heap[0].deadline_ns < next_timer);
         c->sleeping = !busy;
         pthread_mutex_unlock(&c->mu);
         if (busy) continue;

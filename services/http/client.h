@@ -25,9 +25,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "services/core/svc.h"
 #include "services/http/env.h"
 #include "services/http/gate.h"
-#include "services/core/svc.h"
 
 #define HTTP_CALL_RESPONSE_MAX (1024 * 1024)
 

@@ -121,7 +121,8 @@ int http_env_load(http_env *env, const svc_module *module, const int replicas[SV
      * --downstream-keepalive off), so the lab can compare both connection policies. */
     const char *ka = http_env_get(NULL, "DOWNSTREAM_KEEPALIVE");
     env->downstream_keepalive = 1;
-    if (ka && !strcmp(ka, "off")) env->downstream_keepalive = 0;
+    if (ka && !strcmp(ka, "off"))
+        env->downstream_keepalive = 0;
     else if (ka && strcmp(ka, "on") != 0) {
         snprintf(err, errlen, "DOWNSTREAM_KEEPALIVE=%s: expected on or off", ka);
         goto fail;

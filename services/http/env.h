@@ -26,17 +26,17 @@
 #define HTTP_URL_MAX 512
 
 typedef struct http_env {
-    int port;                        /* 0 picks a free port */
-    char *bind_address;              /* numeric IPv4 or IPv6 address */
-    int threads;                     /* libmicrohttpd worker threads */
-    int connection_limit;            /* open client connections at once */
-    int64_t shutdown_grace_ms;       /* how long SIGTERM waits for requests in flight */
-    char *journal_path;              /* NULL: no journal */
-    char *catalogue_file;            /* NULL: none */
+    int port;                  /* 0 picks a free port */
+    char *bind_address;        /* numeric IPv4 or IPv6 address */
+    int threads;               /* libmicrohttpd worker threads */
+    int connection_limit;      /* open client connections at once */
+    int64_t shutdown_grace_ms; /* how long SIGTERM waits for requests in flight */
+    char *journal_path;        /* NULL: no journal */
+    char *catalogue_file;      /* NULL: none */
     char *service_url[SVC_PEER_COUNT];
-    char *peers[SVC_PEER_COUNT];     /* list or template, NULL when unset */
-    int replicas[SVC_PEER_COUNT];    /* copied from the service config, for URL resolution */
-    int downstream_keepalive;        /* 1: libcurl reuses connections (default); 0: one per call */
+    char *peers[SVC_PEER_COUNT];  /* list or template, NULL when unset */
+    int replicas[SVC_PEER_COUNT]; /* copied from the service config, for URL resolution */
+    int downstream_keepalive;     /* 1: libcurl reuses connections (default); 0: one per call */
 } http_env;
 
 /* svc_config_get_fn over the process environment (empty values count as unset). */

@@ -34,8 +34,10 @@ void http_gate_leave(http_gate *g) {
 
 void http_gate_defer(http_gate *g, http_deferred *d) {
     d->next = NULL;
-    if (g->tail) g->tail->next = d;
-    else g->head = d;
+    if (g->tail)
+        g->tail->next = d;
+    else
+        g->head = d;
     g->tail = d;
 }
 

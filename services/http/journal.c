@@ -18,8 +18,8 @@
 #include "services/http/log.h"
 
 #define RECORD_MAX_BYTES (16u * 1024 * 1024) /* a longer length field can only be damage */
-#define HEADER_MAX 32                          /* "<len> <crc> " */
-#define BATCH_BUFFER_KEEP (1u << 20)           /* write buffer kept between batches (bytes) */
+#define HEADER_MAX 32                        /* "<len> <crc> " */
+#define BATCH_BUFFER_KEEP (1u << 20)         /* write buffer kept between batches (bytes) */
 
 typedef struct jentry {
     struct jentry *next;
@@ -122,9 +122,12 @@ static size_t parse_record(const char *data, size_t len, size_t off, const char 
         if (i >= len) return 0;
         char ch = data[i];
         uint32_t v;
-        if (ch >= '0' && ch <= '9') v = (uint32_t)(ch - '0');
-        else if (ch >= 'a' && ch <= 'f') v = (uint32_t)(ch - 'a' + 10);
-        else return 0;
+        if (ch >= '0' && ch <= '9')
+            v = (uint32_t)(ch - '0');
+        else if (ch >= 'a' && ch <= 'f')
+            v = (uint32_t)(ch - 'a' + 10);
+        else
+            return 0;
         crc = crc << 4 | v;
     }
     if (i >= len || data[i] != ' ') return 0;
@@ -182,10 +185,10 @@ static int replay_file(http_journal *j, http_journal_replay_fn replay, void *ctx
     free(data);
     if (rc == 0) {
         j->size = (off_t)len;
-        http_log_event(SVC_LOG_INFO, "journal_replayed",
-                       json_pack("{s:s, s:I, s:I}", "path", j->path, "records", (json_int_t)records, "bytes",
-                                 (json_int_t)len),
-                       "replayed %zu journal records", records);
+        http_log_event(
+            SVC_LOG_INFO, "journal_replayed",
+            json_pack("{s:s, s:I, s:I}", "path", j->path, "records", (json_int_t)records, "bytes", (json_int_t)len),
+            "replayed %zu journal records", records);
     }
     return rc;
 }
@@ -202,8 +205,7 @@ static void sync_parent_dir(const char *path) {
     free(copy);
 }
 
-http_journal *http_journal_open(const char *path, http_journal_replay_fn replay, void *ctx, char *err,
-                                size_t errlen) {
+http_journal *http_journal_open(const char *path, http_journal_replay_fn replay, void *ctx, char *err, size_t errlen) {
     http_journal *j = calloc(1, sizeof *j);
     if (!j || !(j->path = strdup(path))) {
         snprintf(err, errlen, "out of memory");
@@ -336,8 +338,10 @@ void http_journal_append(http_journal *j, const char *record, size_t len, svc_pe
         e->len = (size_t)hlen + len + 1;
     }
     pthread_mutex_lock(&j->mu);
-    if (j->tail) j->tail->next = e;
-    else j->head = e;
+    if (j->tail)
+        j->tail->next = e;
+    else
+        j->head = e;
     j->tail = e;
     pthread_cond_signal(&j->cv);
     pthread_mutex_unlock(&j->mu);

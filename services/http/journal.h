@@ -26,16 +26,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "services/http/gate.h"
 #include "services/core/svc.h"
+#include "services/http/gate.h"
 
 typedef struct http_journal http_journal;
 
 /* Applies one record at start-up; -1 with a message if it is not understood (open then fails). */
 typedef int (*http_journal_replay_fn)(void *ctx, const char *record, size_t len, char *err, size_t errlen);
 
-http_journal *http_journal_open(const char *path, http_journal_replay_fn replay, void *ctx, char *err,
-                                size_t errlen);
+http_journal *http_journal_open(const char *path, http_journal_replay_fn replay, void *ctx, char *err, size_t errlen);
 /* Starts the writer thread; completions run under `gate`. */
 int http_journal_start(http_journal *j, http_gate *gate, char *err, size_t errlen);
 /* Queues one record (copied; NULL means "could not encode" and completes with EINVAL). Thread-safe. */

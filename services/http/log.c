@@ -42,7 +42,7 @@ static void write_all(const char *buf, size_t n) {
  * Lines are appended to `fill` under `mu`; the writer swaps it with `out` and writes `out` with one
  * write(2). It waits BATCH_WINDOW_NS after waking so that a busy service writes a few hundred lines per
  * system call instead of one. Until the writer runs (and after it stops) lines are written directly. */
-#define BATCH_WINDOW_NS 1000000L     /* 1 ms: the most a line waits before it is written */
+#define BATCH_WINDOW_NS 1000000L      /* 1 ms: the most a line waits before it is written */
 #define BUFFER_MAX (4u * 1024 * 1024) /* beyond this (a stalled stderr) producers write directly */
 #define BUFFER_KEEP (64u * 1024)      /* capacity kept between batches */
 

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/rng.h"
 #include "services/core/config.h"
 #include "services/http/client.h"
 #include "services/http/env.h"
@@ -31,7 +32,6 @@
 #include "services/http/log.h"
 #include "services/http/server.h"
 #include "services/http/trim.h"
-#include "base/rng.h"
 
 #define CATALOGUE_FILE_MAX (16 * 1024 * 1024)
 #define DRAIN_POLL_NS (5 * 1000000L)
@@ -75,8 +75,10 @@ static void rt_timer(void *self, int64_t delay_ns, svc_timer_fn fire, void *ctx)
 
 static void rt_persist(void *self, const char *record, size_t len, svc_persist_done_fn done, void *ctx) {
     http_runtime *rt = self;
-    if (rt->journal) http_journal_append(rt->journal, record, len, done, ctx);
-    else http_client_persist_done(rt->client, done, ctx, record ? 0 : EINVAL);
+    if (rt->journal)
+        http_journal_append(rt->journal, record, len, done, ctx);
+    else
+        http_client_persist_done(rt->client, done, ctx, record ? 0 : EINVAL);
 }
 
 static void rt_log(void *self, const char *line) {
@@ -261,14 +263,16 @@ int http_main(const svc_module *module, int argc, char **argv) {
     svc_shell_start(rt.shell);
     http_gate_leave(&rt.gate);
 
-    http_server_config scfg = {.bind_address = rt.env.bind_address, .port = rt.env.port,
-                               .threads = rt.env.threads, .connection_limit = rt.env.connection_limit};
+    http_server_config scfg = {.bind_address = rt.env.bind_address,
+                               .port = rt.env.port,
+                               .threads = rt.env.threads,
+                               .connection_limit = rt.env.connection_limit};
     if (!(rt.server = http_server_start(&scfg, rt.shell, &rt.gate, err, sizeof err))) goto fail;
     int port = http_server_port(rt.server);
     http_log_always("listening",
                     json_pack("{s:i, s:s, s:i, s:i, s:s?, s:i}", "port", port, "bind", rt.env.bind_address, "threads",
-                              rt.env.threads, "replicas", rt.cfg.replicas[module->peer], "journal",
-                              rt.env.journal_path, "pid", (int)getpid()),
+                              rt.env.threads, "replicas", rt.cfg.replicas[module->peer], "journal", rt.env.journal_path,
+                              "pid", (int)getpid()),
                     "%s listening on %s:%d", name, rt.env.bind_address, port);
     size_t rss_before = http_rss_kib();
     int advised = http_trim_file_pages();

@@ -46,15 +46,15 @@ typedef struct http_request {
     int started;    /* headers seen */
     int dispatched; /* handed to the shell */
     svc_request req;
-    char *query;    /* raw text after '?', owned */
-    char *body;     /* owned */
+    char *query; /* raw text after '?', owned */
+    char *body;  /* owned */
     size_t body_len, body_cap;
     int too_large;
     /* the reply: written under the gate */
-    int in_handle;  /* inside svc_shell_handle on the worker thread: a reply now is synchronous */
+    int in_handle; /* inside svc_shell_handle on the worker thread: a reply now is synchronous */
     int replied;
-    int sent;       /* the response was queued (worker thread) */
-    int orphaned;   /* the connection went away before the reply (defensive; see on_completed) */
+    int sent;     /* the response was queued (worker thread) */
+    int orphaned; /* the connection went away before the reply (defensive; see on_completed) */
     int status;
     char *resp_body; /* owned until handed to libmicrohttpd */
     size_t resp_len;
@@ -81,12 +81,9 @@ static http_request *request_new(http_server *s, struct MHD_Connection *conn, co
 }
 
 /* MHD_OPTION_URI_LOG_CALLBACK: the raw URI, before libmicrohttpd splits off the query. */
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
-    return request_new(cls, conn, uri);
-}
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) { return request_new(cls, conn, uri); }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe) {
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
     (void)conn;
     (void)toe;
     http_server *s = cls;
@@ -158,8 +155,10 @@ static void begin(http_request *rq, struct MHD_Connection *conn) {
     if (cl) {
         char *end = NULL;
         unsigned long long n = strtoull(cl, &end, 10);
-        if (n > SVC_BODY_MAX_BYTES) rq->too_large = 1;
-        else if (n > 0 && (rq->body = malloc((size_t)n))) rq->body_cap = (size_t)n;
+        if (n > SVC_BODY_MAX_BYTES)
+            rq->too_large = 1;
+        else if (n > 0 && (rq->body = malloc((size_t)n)))
+            rq->body_cap = (size_t)n;
     }
 }
 
@@ -266,8 +265,10 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 
 /* Sets the port of an AF_INET or AF_INET6 address. */
 static void sockaddr_set_port(struct sockaddr *addr, int port) {
-    if (addr->sa_family == AF_INET) ((struct sockaddr_in *)(void *)addr)->sin_port = htons((uint16_t)port);
-    else ((struct sockaddr_in6 *)(void *)addr)->sin6_port = htons((uint16_t)port);
+    if (addr->sa_family == AF_INET)
+        ((struct sockaddr_in *)(void *)addr)->sin_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in6 *)(void *)addr)->sin6_port = htons((uint16_t)port);
 }
 
 /* Whether another socket holds addr's port: a bind without SO_REUSEPORT fails then. The workers bind with
@@ -305,8 +306,7 @@ http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, 
     struct sockaddr_in6 v6;
     struct sockaddr *addr;
     socklen_t addr_len;
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                         MHD_USE_ERROR_LOG;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     memset(&v4, 0, sizeof v4);
     memset(&v6, 0, sizeof v6);
     if (inet_pton(AF_INET, cfg->bind_address, &v4.sin_addr) == 1) {
@@ -343,12 +343,12 @@ http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, 
         unsigned int limit = (unsigned int)(cfg->connection_limit / n + (i < cfg->connection_limit % n));
         http_worker *w = &s->workers[i];
         w->listen_fd = MHD_INVALID_SOCKET;
-        w->daemon = MHD_start_daemon(
-            flags, (uint16_t)s->port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-            MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-            MHD_OPTION_CONNECTION_LIMIT, limit ? limit : 1u, MHD_OPTION_CONNECTION_TIMEOUT,
-            (unsigned int)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        w->daemon =
+            MHD_start_daemon(flags, (uint16_t)s->port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+                             NULL, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+                             MHD_OPTION_CONNECTION_LIMIT, limit ? limit : 1u, MHD_OPTION_CONNECTION_TIMEOUT,
+                             (unsigned int)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
         if (!w->daemon) {
             snprintf(err, errlen, "cannot listen on %s:%d (port in use, or not allowed)", cfg->bind_address, s->port);
             s->nworkers = i;

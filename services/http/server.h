@@ -25,10 +25,11 @@
 
 #include <stddef.h>
 
-#include "services/http/gate.h"
 #include "services/core/shell.h"
+#include "services/http/gate.h"
 
-#define HTTP_CONNECTION_TIMEOUT_S 120 /* longer than libcurl's 118 s idle max age: clients retire idle
+#define HTTP_CONNECTION_TIMEOUT_S                                                                                      \
+    120 /* longer than libcurl's 118 s idle max age: clients retire idle
                                          connections before the server closes them under their feet */
 
 typedef struct http_server_config {

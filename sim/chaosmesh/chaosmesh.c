@@ -21,15 +21,29 @@
 static const char *const chaos_kinds[] = {"NetworkChaos", "StressChaos", "PodChaos", NULL};
 static const char *const chaos_fields[] = {"networkChaos", "stressChaos", "podChaos", NULL};
 /* Chaos Mesh kinds the simulator has no model for (their CRDs exist). */
-static const char *const other_kinds[] = {"IOChaos",      "TimeChaos",   "HTTPChaos",  "DNSChaos",   "JVMChaos",
-                                          "KernelChaos",  "AWSChaos",    "GCPChaos",   "AzureChaos", "BlockChaos",
-                                          "PhysicalMachineChaos", "StatusCheck", "RemoteCluster", "PodHttpChaos",
-                                          "PodIOChaos",   "PodNetworkChaos", "CiliumChaos", "RollingRestartChaos",
-                                          "PhysicalMachine", NULL};
-static const char *const other_fields[] = {"awsChaos",   "azureChaos",  "blockChaos", "dnsChaos",
-                                           "gcpChaos",   "httpChaos",   "ioChaos",    "jvmChaos",
-                                           "kernelChaos", "physicalmachineChaos", "timeChaos", "ciliumChaos",
-                                           "rollingrestartChaos", NULL};
+static const char *const other_kinds[] = {"IOChaos",
+                                          "TimeChaos",
+                                          "HTTPChaos",
+                                          "DNSChaos",
+                                          "JVMChaos",
+                                          "KernelChaos",
+                                          "AWSChaos",
+                                          "GCPChaos",
+                                          "AzureChaos",
+                                          "BlockChaos",
+                                          "PhysicalMachineChaos",
+                                          "StatusCheck",
+                                          "RemoteCluster",
+                                          "PodHttpChaos",
+                                          "PodIOChaos",
+                                          "PodNetworkChaos",
+                                          "CiliumChaos",
+                                          "RollingRestartChaos",
+                                          "PhysicalMachine",
+                                          NULL};
+static const char *const other_fields[] = {
+    "awsChaos", "azureChaos",  "blockChaos",           "dnsChaos",  "gcpChaos",    "httpChaos",           "ioChaos",
+    "jvmChaos", "kernelChaos", "physicalmachineChaos", "timeChaos", "ciliumChaos", "rollingrestartChaos", NULL};
 static const char *const modes[] = {"all", "one", "fixed", "fixed-percent", "random-max-percent", NULL};
 
 typedef struct parser {
@@ -113,8 +127,12 @@ static int get_int(parser *p, const yt_node *parent, const char *key, const char
     if (yt_check_type(&p->c, parent, n, full, YK_INT, 0) < 0) return -1;
     int64_t v;
     if (yt_int(n, &v) < 0) return yt_fail(&p->c, n, "%s: Invalid value: %s: out of range", full, n->value);
-    if (v < lo) return yt_fail(&p->c, n, "%s: Invalid value: %lld: %s in body should be greater than or equal to %lld", full, (long long)v, full, (long long)lo);
-    if (v > hi) return yt_fail(&p->c, n, "%s: Invalid value: %lld: %s in body should be less than or equal to %lld", full, (long long)v, full, (long long)hi);
+    if (v < lo)
+        return yt_fail(&p->c, n, "%s: Invalid value: %lld: %s in body should be greater than or equal to %lld", full,
+                       (long long)v, full, (long long)lo);
+    if (v > hi)
+        return yt_fail(&p->c, n, "%s: Invalid value: %lld: %s in body should be less than or equal to %lld", full,
+                       (long long)v, full, (long long)hi);
     *out = v;
     if (present) *present = 1;
     return 0;
@@ -186,14 +204,14 @@ static const char *svc_word(unsigned services, char *buf, size_t len) {
     return buf;
 }
 
-static int parse_mode(parser *p, const yt_node *holder, const char *path, pod_selector *sel) {
+static int parse_mode(parser *p, const yt_node *holder, const char *path, sim_pod_selector *sel) {
     const yt_node *mn = yt_get(holder, "mode");
     char full[256];
     yt_pathf(full, sizeof full, "%s%smode", path, *path ? "." : "");
     if (yt_check_type(&p->c, holder, mn, full, YK_STRING, 1) < 0) return -1;
     int mode;
     if (yt_check_enum(&p->c, mn, full, modes, &mode) < 0) return -1;
-    sel->mode = (select_mode)mode;
+    sel->mode = (sim_select_mode)mode;
     const char *value;
     if (get_str(p, holder, "value", path, 0, &value) < 0) return -1;
     yt_pathf(full, sizeof full, "%s%svalue", path, *path ? "." : "");
@@ -211,13 +229,14 @@ static int parse_mode(parser *p, const yt_node *holder, const char *path, pod_se
                          full, value, (long long)v, modes[sel->mode]);
         sel->value = (int)v;
     } else if (sel->mode == SEL_ONE) {
-        note(p, 0, "mode one: Chaos Mesh picks the pod with crypto/rand at injection; the simulator draws it from "
-                   "the seed, so another seed may pick another pod");
+        note(p, 0,
+             "mode one: Chaos Mesh picks the pod with crypto/rand at injection; the simulator draws it from "
+             "the seed, so another seed may pick another pod");
     }
     return 0;
 }
 
-static int expr_match(const yt_node *exprs, svc_peer s, const manifest *m) {
+static int expr_match(const yt_node *exprs, svc_peer s, const sim_manifest *m) {
     for (size_t i = 0; exprs && i < exprs->n; i++) {
         const yt_node *e = exprs->items[i];
         const char *key = yt_get(e, "key")->value, *op = yt_get(e, "operator")->value;
@@ -247,20 +266,20 @@ static const yt_node *parse_action(parser *p, const yt_node *spec, const char *p
     return an;
 }
 
-static int parse_selector(parser *p, const yt_node *holder, const char *path, pod_selector *sel, char *desc,
+static int parse_selector(parser *p, const yt_node *holder, const char *path, sim_pod_selector *sel, char *desc,
                           size_t desclen) {
-    const manifest *m = p->env->m;
+    const sim_manifest *m = p->env->m;
     memset(sel, 0, sizeof *sel);
     if (parse_mode(p, holder, path, sel) < 0) return -1;
     char full[256];
     yt_pathf(full, sizeof full, "%s%sselector", path, *path ? "." : "");
     const yt_node *s = yt_get(holder, "selector");
     if (check_map(p, holder, s, full, 1) < 0) return -1;
-    static const char *const ok[] = {"namespaces", "labelSelectors", "expressionSelectors", "pods",
-                                     "podPhaseSelectors", NULL};
+    static const char *const ok[] = {"namespaces", "labelSelectors",    "expressionSelectors",
+                                     "pods",       "podPhaseSelectors", NULL};
     static const char *const unsupported[] = {"annotationSelectors|select pods by labels or names",
-                                              "fieldSelectors|select pods by labels or names",
-                                              "nodeSelectors|one node", "nodes|one node", NULL};
+                                              "fieldSelectors|select pods by labels or names", "nodeSelectors|one node",
+                                              "nodes|one node", NULL};
     if (yt_check_fields(&p->c, s, full, ok, unsupported) < 0) return -1;
     char sub[288];
     /* namespaces: default the object's own */
@@ -313,8 +332,10 @@ static int parse_selector(parser *p, const yt_node *holder, const char *path, po
         if (yt_check_type(&p->c, phases, phases->items[i], sub, YK_STRING, 1) < 0) return -1;
         if (strcmp(phases->items[i]->value, "Running")) {
             if (!strcmp(phases->items[i]->value, "Pending"))
-                return yt_fail(&p->c, phases->items[i], "%s: not supported by the simulator: \"Pending\" (pods are "
-                                                        "Running when chaos is injected)", sub);
+                return yt_fail(&p->c, phases->items[i],
+                               "%s: not supported by the simulator: \"Pending\" (pods are "
+                               "Running when chaos is injected)",
+                               sub);
             return yt_fail(&p->c, phases->items[i], "%s: Unsupported value: \"%s\"", sub, phases->items[i]->value);
         }
     }
@@ -373,26 +394,30 @@ static int parse_selector(parser *p, const yt_node *holder, const char *path, po
         char sw[96];
         snprintf(what, sizeof what, "%s pods", svc_word(sel->services, sw, sizeof sw));
         if (!ns_ok)
-            note(p, 1, "%s: no namespace of the selector is %s, where the pods run: it selects no pod and Chaos "
-                       "Mesh reports \"no pod is selected\"",
+            note(p, 1,
+                 "%s: no namespace of the selector is %s, where the pods run: it selects no pod and Chaos "
+                 "Mesh reports \"no pod is selected\"",
                  full, m->spec.namespace_);
     }
     int none = pods && pods->n ? !strcmp(sel->pod_names[0], "(none)") : !sel->services;
-    if (none && ns_ok) note(p, 1, "%s selects no pod: Chaos Mesh reports \"no pod is selected\" and injects nothing", full);
+    if (none && ns_ok)
+        note(p, 1, "%s selects no pod: Chaos Mesh reports \"no pod is selected\" and injects nothing", full);
     switch (sel->mode) {
     case SEL_ALL: snprintf(desc, desclen, "all %s", what); break;
     case SEL_ONE: snprintf(desc, desclen, "one of the %s", what); break;
     case SEL_FIXED: snprintf(desc, desclen, "%d of the %s", sel->value, what); break;
     case SEL_FIXED_PERCENT: snprintf(desc, desclen, "%d %% of the %s", sel->value, what); break;
-    case SEL_RANDOM_MAX_PERCENT: snprintf(desc, desclen, "a random share (up to %d %%) of the %s", sel->value, what); break;
+    case SEL_RANDOM_MAX_PERCENT:
+        snprintf(desc, desclen, "a random share (up to %d %%) of the %s", sel->value, what);
+        break;
     }
     return 0;
 }
 
 /* containerNames: keep only the services whose container is named; note the others. */
-static int parse_containers(parser *p, const yt_node *spec, const char *path, pod_selector *sel, int required,
+static int parse_containers(parser *p, const yt_node *spec, const char *path, sim_pod_selector *sel, int required,
                             const char *action) {
-    const manifest *m = p->env->m;
+    const sim_manifest *m = p->env->m;
     const yt_node *cn = yt_get(spec, "containerNames");
     char full[256];
     yt_pathf(full, sizeof full, "%s.containerNames", path);
@@ -412,13 +437,16 @@ static int parse_containers(parser *p, const yt_node *spec, const char *path, po
         for (int i = 0; i < sel->npod_names; i++) {
             int ok = 0;
             for (int s = 0; s < SVC_PEER_COUNT; s++)
-                if ((keep & (1u << s)) && !strncmp(sel->pod_names[i], m->spec.svc[s].workload, strlen(m->spec.svc[s].workload)))
+                if ((keep & (1u << s)) &&
+                    !strncmp(sel->pod_names[i], m->spec.svc[s].workload, strlen(m->spec.svc[s].workload)))
                     ok = 1;
             if (ok) memmove(sel->pod_names[k++], sel->pod_names[i], sizeof sel->pod_names[0]);
         }
         if (!k) {
-            note(p, 1, "%s: no selected pod has a container of that name: Chaos Mesh selects no container and "
-                       "injects nothing", full);
+            note(p, 1,
+                 "%s: no selected pod has a container of that name: Chaos Mesh selects no container and "
+                 "injects nothing",
+                 full);
             snprintf(sel->pod_names[0], sizeof sel->pod_names[0], "(none)");
             k = 1;
         }
@@ -484,8 +512,10 @@ static int parse_delay(parser *p, const yt_node *blk, const char *path, netem_co
         yt_pathf(full, sizeof full, "%s.%s", path, i ? "jitter" : "latency");
         const yt_node *n = yt_get(blk, i ? "jitter" : "latency");
         if (!duration_pattern_ok(fields[i]))
-            return yt_fail(&p->c, n, "%s: Invalid value: \"%s\": %s in body should match "
-                                     "'^[0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h)$'", full, fields[i], full);
+            return yt_fail(&p->c, n,
+                           "%s: Invalid value: \"%s\": %s in body should match "
+                           "'^[0-9]+(\\.[0-9]+)?(ns|us|ms|s|m|h)$'",
+                           full, fields[i], full);
         if (go_parse_duration(fields[i], &ns[i], e, sizeof e) < 0)
             return wfail(p, n, "%s: Invalid value: \"%s\": parse %s field error: %s", full, fields[i],
                          i ? "jitter" : "latency", e);
@@ -497,12 +527,14 @@ static int parse_delay(parser *p, const yt_node *blk, const char *path, netem_co
     int lat_on = strcmp(lat, "0ms") > 0;
     int jit_on = lat_on && jit && strcmp(jit, "0ms") > 0;
     if (!lat_on && ns[0] > 0)
-        note(p, 1, "%s.latency \"%s\" compares <= \"0ms\" as a Go string in chaos-daemon (tc_server.go "
-                   "convertNetemToArgs): NO delay is applied (write \"%lldms\")",
+        note(p, 1,
+             "%s.latency \"%s\" compares <= \"0ms\" as a Go string in chaos-daemon (tc_server.go "
+             "convertNetemToArgs): NO delay is applied (write \"%lldms\")",
              path, lat, (long long)(ns[0] / MS));
     if (lat_on && jit && !jit_on && ns[1] > 0)
-        note(p, 1, "%s.jitter \"%s\" compares <= \"0ms\" as a Go string in chaos-daemon: NO jitter is applied (write "
-                   "\"%lldms\")",
+        note(p, 1,
+             "%s.jitter \"%s\" compares <= \"0ms\" as a Go string in chaos-daemon: NO jitter is applied (write "
+             "\"%lldms\")",
              path, jit, (long long)(ns[1] / MS));
     if (lat_on) {
         ne->latency_ns = ns[0];
@@ -560,18 +592,23 @@ static int parse_rate_block(parser *p, const yt_node *spec, const char *path, co
     if (*corr > 0 && *pct > 0) {
         double eff = cm_netem_effective_pct(*pct, *corr);
         if (eff - *pct > 1 || *pct - eff > 1)
-            note(p, 1, "%s: %g %% with correlation %g %% is NOT %g %%: netem averages each uniform draw with the "
-                       "previous one (sch_netem.c get_crandom), so %.1f %% of packets are %s",
-                 full, *pct, *corr, *pct, eff, !strcmp(key, "loss") ? "dropped" : !strcmp(key, "duplicate") ? "duplicated" : "corrupted");
+            note(p, 1,
+                 "%s: %g %% with correlation %g %% is NOT %g %%: netem averages each uniform draw with the "
+                 "previous one (sch_netem.c get_crandom), so %.1f %% of packets are %s",
+                 full, *pct, *corr, *pct, eff,
+                 !strcmp(key, "loss")        ? "dropped"
+                 : !strcmp(key, "duplicate") ? "duplicated"
+                                             : "corrupted");
         else
-            note(p, 0, "%s: correlation %g %% keeps the long-run rate at %.1f %% but makes it bursty", full, *corr, eff);
+            note(p, 0, "%s: correlation %g %% keeps the long-run rate at %.1f %% but makes it bursty", full, *corr,
+                 eff);
     }
     return 0;
 }
 
 static int resolve_target(parser *p, const yt_node *n, const char *path, cm_action *ca) {
-    const manifest *m = p->env->m;
-    chaos_action *a = &ca->a;
+    const sim_manifest *m = p->env->m;
+    sim_chaos_action *a = &ca->a;
     const char *t = n->value;
     if (a->nexternal >= ACTION_MAX_EXTERNAL)
         return yt_fail(&p->c, n, "%s: more than %d externalTargets", path, ACTION_MAX_EXTERNAL);
@@ -589,8 +626,7 @@ static int resolve_target(parser *p, const yt_node *n, const char *path, cm_acti
         prefix = (int)v;
     }
     sim_addr addr;
-    if (strchr(buf, ':'))
-        return yt_fail(&p->c, n, "%s: \"%s\": not supported by the simulator (IPv4 only)", path, t);
+    if (strchr(buf, ':')) return yt_fail(&p->c, n, "%s: \"%s\": not supported by the simulator (IPv4 only)", path, t);
     if (sim_addr_parse(buf, &addr) == 0) {
         c->addr = addr;
         c->prefix = prefix;
@@ -647,14 +683,15 @@ static int resolve_target(parser *p, const yt_node *n, const char *path, cm_acti
 }
 
 static int parse_network(parser *p, const yt_node *spec, const char *path, cm_action *ca) {
-    static const char *const ok[] = {"action",     "mode",      "value",    "selector",     "direction", "target",
-                                     "externalTargets", "duration", "loss",  "delay",        "duplicate", "corrupt",
-                                     "bandwidth",  "device",    "targetDevice", NULL};
+    static const char *const ok[] = {"action",          "mode",     "value",        "selector", "direction", "target",
+                                     "externalTargets", "duration", "loss",         "delay",    "duplicate", "corrupt",
+                                     "bandwidth",       "device",   "targetDevice", NULL};
     static const char *const unsupported[] = {"rate|netem's rate is not modelled (use action bandwidth)",
                                               "remoteCluster|one cluster", NULL};
     if (yt_check_fields(&p->c, spec, path, ok, unsupported) < 0) return -1;
-    chaos_action *a = &ca->a;
-    static const char *const actions[] = {"netem", "delay", "loss", "duplicate", "corrupt", "partition", "bandwidth", NULL};
+    sim_chaos_action *a = &ca->a;
+    static const char *const actions[] = {"netem",   "delay",     "loss",      "duplicate",
+                                          "corrupt", "partition", "bandwidth", NULL};
     char full[256];
     int act;
     const yt_node *an = parse_action(p, spec, path, actions, &act);
@@ -667,7 +704,7 @@ static int parse_network(parser *p, const yt_node *spec, const char *path, cm_ac
     int dir = 0;
     if (yt_check_type(&p->c, spec, dn, full, YK_STRING, 0) < 0) return -1;
     if (dn && yt_kind_of(dn) == YK_STRING && dn->value[0] && yt_check_enum(&p->c, dn, full, dirs, &dir) < 0) return -1;
-    a->dir = (direction)dir;
+    a->dir = (sim_direction)dir;
     for (int d = 0; d < 2; d++) {
         const char *dev;
         if (get_str(p, spec, d ? "targetDevice" : "device", path, 0, &dev) < 0) return -1;
@@ -700,14 +737,20 @@ static int parse_network(parser *p, const yt_node *spec, const char *path, cm_ac
     int has_ext = et && et->n;
     if (act != 5) { /* not partition */
         if (a->dir != DIR_TO && has_ext)
-            return wfail(p, dn, "%s.direction: Invalid value: \"%s\": external targets cannot be used with `from` and "
-                                "`both` direction in netem action yet", path, dirs[a->dir]);
+            return wfail(p, dn,
+                         "%s.direction: Invalid value: \"%s\": external targets cannot be used with `from` and "
+                         "`both` direction in netem action yet",
+                         path, dirs[a->dir]);
         if (a->dir != DIR_TO && !tn)
-            return wfail(p, dn, "%s.direction: Invalid value: \"%s\": `from` and `both` direction cannot be used when "
-                                "targets is empty in netem action", path, dirs[a->dir]);
+            return wfail(p, dn,
+                         "%s.direction: Invalid value: \"%s\": `from` and `both` direction cannot be used when "
+                         "targets is empty in netem action",
+                         path, dirs[a->dir]);
     } else if (a->dir != DIR_TO && !tn && !has_ext) {
-        return wfail(p, dn, "%s.direction: Invalid value: \"%s\": `from` and `both` direction cannot be used when "
-                            "targets and external targets are both empty", path, dirs[a->dir]);
+        return wfail(p, dn,
+                     "%s.direction: Invalid value: \"%s\": `from` and `both` direction cannot be used when "
+                     "targets and external targets are both empty",
+                     path, dirs[a->dir]);
     }
     ca->unfiltered = !tn && !has_ext;
     /* the tc blocks */
@@ -721,25 +764,29 @@ static int parse_network(parser *p, const yt_node *spec, const char *path, cm_ac
     if (check_map(p, spec, dl, full, 0) < 0) return -1;
     if (act == 5 || act == 6) {
         for (int b = 0; b < 4; b++)
-            if (present[b])
-                note(p, 1, "%s: action %s ignores the `%s` block", path, actions[act], blocks[b]);
+            if (present[b]) note(p, 1, "%s: action %s ignores the `%s` block", path, actions[act], blocks[b]);
     } else {
         if (dl && parse_delay(p, dl, full, ne, what, sizeof what) < 0) return -1;
         if (parse_rate_block(p, spec, path, "loss", &ne->loss_pct, &ne->loss_corr_pct, what, sizeof what) < 0 ||
-            parse_rate_block(p, spec, path, "duplicate", &ne->duplicate_pct, &ne->duplicate_corr_pct, what, sizeof what) < 0 ||
+            parse_rate_block(p, spec, path, "duplicate", &ne->duplicate_pct, &ne->duplicate_corr_pct, what,
+                             sizeof what) < 0 ||
             parse_rate_block(p, spec, path, "corrupt", &ne->corrupt_pct, &ne->corrupt_corr_pct, what, sizeof what) < 0)
             return -1;
         if (act >= 1 && act <= 4 && !present[act - 1])
-            return yt_fail(&p->c, an, "%s.%s: action `%s` needs a `%s` block (podnetworkchaos controller: \"invalid "
-                                      "spec for netem action, at least one is required from delay, loss, duplicate, "
-                                      "corrupt\")", path, actions[act], actions[act], actions[act]);
+            return yt_fail(&p->c, an,
+                           "%s.%s: action `%s` needs a `%s` block (podnetworkchaos controller: \"invalid "
+                           "spec for netem action, at least one is required from delay, loss, duplicate, "
+                           "corrupt\")",
+                           path, actions[act], actions[act], actions[act]);
         if (act == 0 && !present[0] && !present[1] && !present[2] && !present[3])
             return yt_fail(&p->c, an, "%s: action netem needs at least one of delay, loss, duplicate, corrupt", path);
         int extra = 0;
         for (int b = 0; b < 4; b++) extra += present[b] && act != b + 1;
         if (act != 0 && extra)
-            note(p, 1, "%s: action is `%s` but other netem blocks are present: Chaos Mesh merges EVERY block into one "
-                       "qdisc (mergeNetem), so they apply too: %s", path, actions[act], what);
+            note(p, 1,
+                 "%s: action is `%s` but other netem blocks are present: Chaos Mesh merges EVERY block into one "
+                 "qdisc (mergeNetem), so they apply too: %s",
+                 path, actions[act], what);
         netem_qdisc *q = malloc(sizeof *q);
         if (!q) abort();
         int rc = netem_init(q, ne, 1);
@@ -757,7 +804,8 @@ static int parse_network(parser *p, const yt_node *spec, const char *path, cm_ac
         const char *rate;
         int64_t limit = 0, buffer = 0, peak = 0, minburst = 0;
         int has_limit, has_buffer;
-        if (get_str(p, bw, "rate", full, 1, &rate) < 0 || get_int(p, bw, "limit", full, 1, UINT32_MAX, &limit, &has_limit) < 0 ||
+        if (get_str(p, bw, "rate", full, 1, &rate) < 0 ||
+            get_int(p, bw, "limit", full, 1, UINT32_MAX, &limit, &has_limit) < 0 ||
             get_int(p, bw, "buffer", full, 1, UINT32_MAX, &buffer, &has_buffer) < 0 ||
             get_int(p, bw, "peakrate", full, 0, INT64_MAX, &peak, NULL) < 0 ||
             get_int(p, bw, "minburst", full, 0, UINT32_MAX, &minburst, NULL) < 0)
@@ -771,8 +819,9 @@ static int parse_network(parser *p, const yt_node *spec, const char *path, cm_ac
         uint64_t documented = 0;
         tbf_parse_rate(rate, &documented, NULL, 0);
         snprintf(what, sizeof what, "bandwidth %s", rate);
-        note(p, 1, "%s.rate \"%s\" reads as %llu bytes/s, but chaos-daemon prints the number bare to `tc ... tbf "
-                   "rate`, which reads bits/s: the kernel shapes to %llu bytes/s (chaos-mesh #4118)",
+        note(p, 1,
+             "%s.rate \"%s\" reads as %llu bytes/s, but chaos-daemon prints the number bare to `tc ... tbf "
+             "rate`, which reads bits/s: the kernel shapes to %llu bytes/s (chaos-mesh #4118)",
              full, rate, (unsigned long long)documented, (unsigned long long)a->tbf.rate_bytes_per_s);
     }
     if (act == 5) snprintf(what, sizeof what, "partition");
@@ -790,7 +839,7 @@ static int parse_stress(parser *p, const yt_node *spec, const char *path, cm_act
         "stressngStressors|raw stress-ng arguments are not modelled (use stressors.cpu / stressors.memory)",
         "remoteCluster|one cluster", NULL};
     if (yt_check_fields(&p->c, spec, path, ok, unsupported) < 0) return -1;
-    chaos_action *a = &ca->a;
+    sim_chaos_action *a = &ca->a;
     char who[200];
     if (parse_selector(p, spec, path, &a->selector, who, sizeof who) < 0 ||
         parse_containers(p, spec, path, &a->selector, 0, "stress") < 0)
@@ -821,7 +870,8 @@ static int parse_stress(parser *p, const yt_node *spec, const char *path, cm_act
         if (opt && opt->type == YT_SEQ && opt->n)
             return yt_fail(&p->c, opt, "%s.options: not supported by the simulator (extra stress-ng arguments)", cp);
         if (workers <= 0) {
-            note(p, 1, "%s.workers %lld: Stressors.Normalize() skips the CPU stressor (nothing runs)", cp, (long long)workers);
+            note(p, 1, "%s.workers %lld: Stressors.Normalize() skips the CPU stressor (nothing runs)", cp,
+                 (long long)workers);
         } else if (workers > 64) {
             return yt_fail(&p->c, yt_get(cpu, "workers"), "%s.workers: not supported by the simulator above 64", cp);
         } else {
@@ -841,7 +891,8 @@ static int parse_stress(parser *p, const yt_node *spec, const char *path, cm_act
         int has_workers, has_adj;
         const char *size;
         if (get_int(p, mem, "workers", mp, INT64_MIN, 8192, &workers, &has_workers) < 0 ||
-            get_int(p, mem, "oomScoreAdj", mp, -1000, 1000, &adj, &has_adj) < 0 || get_str(p, mem, "size", mp, 0, &size) < 0)
+            get_int(p, mem, "oomScoreAdj", mp, -1000, 1000, &adj, &has_adj) < 0 ||
+            get_str(p, mem, "size", mp, 0, &size) < 0)
             return -1;
         if (!has_workers) return yt_fail(&p->c, mem, "%s.workers: Required value", mp);
         const yt_node *opt = yt_get(mem, "options");
@@ -860,11 +911,13 @@ static int parse_stress(parser *p, const yt_node *spec, const char *path, cm_act
                 if (go_atoi(num, &pct, e, sizeof e) < 0)
                     return wfail(p, sn, "%s: Invalid value: \"%s\": incorrect bytes format: %s", sp, size, e);
                 if (pct < 0 || pct > 100)
-                    return wfail(p, sn, "%s: Invalid value: \"%s\": incorrect bytes format: illegal proportion", sp, size);
+                    return wfail(p, sn, "%s: Invalid value: \"%s\": incorrect bytes format: illegal proportion", sp,
+                                 size);
                 bytes = p->env->m->spec.node_memory_bytes / 100 * pct;
                 ca->mem_percent = 1;
-                note(p, 1, "%s \"%s\" is a share of the HOST's memory (gopsutil MemTotal, %.0f MiB on this node), not of "
-                           "the pod's limit (chaos-mesh #4547): %.1f MiB",
+                note(p, 1,
+                     "%s \"%s\" is a share of the HOST's memory (gopsutil MemTotal, %.0f MiB on this node), not of "
+                     "the pod's limit (chaos-mesh #4547): %.1f MiB",
                      sp, size, (double)p->env->m->spec.node_memory_bytes / MIB, (double)bytes / MIB);
             } else {
                 if (go_units_size_ok(size, e, sizeof e) < 0)
@@ -873,11 +926,14 @@ static int parse_stress(parser *p, const yt_node *spec, const char *path, cm_act
                     return yt_fail(&p->c, sn, "%s: \"%s\": memStress cannot parse it: %s", sp, size, e);
             }
         } else if (workers > 0) {
-            return yt_fail(&p->c, mem, "%s: not supported by the simulator without a size (memStress would fill the "
-                                       "host's available memory)", sp);
+            return yt_fail(&p->c, mem,
+                           "%s: not supported by the simulator without a size (memStress would fill the "
+                           "host's available memory)",
+                           sp);
         }
         if (workers <= 0) {
-            note(p, 1, "%s.workers %lld: Stressors.Normalize() skips the memory stressor (nothing runs)", mp, (long long)workers);
+            note(p, 1, "%s.workers %lld: Stressors.Normalize() skips the memory stressor (nothing runs)", mp,
+                 (long long)workers);
         } else if (workers > 16) {
             return yt_fail(&p->c, yt_get(mem, "workers"), "%s.workers: not supported by the simulator above 16", mp);
         } else {
@@ -891,8 +947,9 @@ static int parse_stress(parser *p, const yt_node *spec, const char *path, cm_act
             snprintf(what + k, sizeof what - k, "%smemory %s (%.1f MiB) in %lld workers", k ? " + " : "", size,
                      (double)bytes / MIB, (long long)workers);
             if (workers > 1)
-                note(p, 0, "%s: `size` is the TOTAL across the %lld workers (memStress splits it, commit 37c1719): "
-                           "%.1f MiB each, not %s each",
+                note(p, 0,
+                     "%s: `size` is the TOTAL across the %lld workers (memStress splits it, commit 37c1719): "
+                     "%.1f MiB each, not %s each",
                      mp, (long long)workers, (double)bytes / workers / MIB, size);
         }
     }
@@ -904,10 +961,11 @@ static int parse_stress(parser *p, const yt_node *spec, const char *path, cm_act
 /* ---- PodChaos ---- */
 
 static int parse_pod(parser *p, const yt_node *spec, const char *path, cm_action *ca, int64_t duration) {
-    static const char *const ok[] = {"action", "mode", "value", "selector", "containerNames", "duration", "gracePeriod", NULL};
+    static const char *const ok[] = {"action",         "mode",     "value",       "selector",
+                                     "containerNames", "duration", "gracePeriod", NULL};
     static const char *const unsupported[] = {"remoteCluster|one cluster", NULL};
     if (yt_check_fields(&p->c, spec, path, ok, unsupported) < 0) return -1;
-    chaos_action *a = &ca->a;
+    sim_chaos_action *a = &ca->a;
     static const char *const actions[] = {"pod-kill", "pod-failure", "container-kill", NULL};
     int act;
     if (!parse_action(p, spec, path, actions, &act)) return -1;
@@ -934,11 +992,14 @@ static int parse_pod(parser *p, const yt_node *spec, const char *path, cm_action
     }
     ca->ready_after_ns = ready;
     if (act == 1 && duration < 0)
-        note(p, 1, "pod-failure without duration keeps the pause image until the object is deleted: the pods never "
-                   "come back in this simulation");
+        note(p, 1,
+             "pod-failure without duration keeps the pause image until the object is deleted: the pods never "
+             "come back in this simulation");
     if (act != 1 && duration >= 0)
-        note(p, 1, "%s.duration: %s is one-shot: the duration undoes nothing (the object counts as finished once "
-                   "the pods are killed)", path, actions[act]);
+        note(p, 1,
+             "%s.duration: %s is one-shot: the duration undoes nothing (the object counts as finished once "
+             "the pods are killed)",
+             path, actions[act]);
     snprintf(ca->says, sizeof ca->says, "%s on %s", actions[act], who);
     return 0;
 }
@@ -960,11 +1021,15 @@ static int parse_chaos_spec(parser *p, int kind, const yt_node *spec, const char
     if (!rc && !duration_allowed && yt_get(spec, "duration"))
         rc = wfail(p, yt_get(spec, "duration"),
                    "%s: Invalid value: should not define duration in chaos when using Workflow, use Template#Deadline "
-                   "instead.", path);
+                   "instead.",
+                   path);
     if (!rc) {
-        if (kind == 0) rc = parse_network(p, spec, path, out);
-        else if (kind == 1) rc = parse_stress(p, spec, path, out);
-        else rc = parse_pod(p, spec, path, out, *duration);
+        if (kind == 0)
+            rc = parse_network(p, spec, path, out);
+        else if (kind == 1)
+            rc = parse_stress(p, spec, path, out);
+        else
+            rc = parse_pod(p, spec, path, out, *duration);
     }
     p->webhook = saved;
     return rc;
@@ -977,8 +1042,10 @@ static int instantiate(parser *p, const yt_node *at, const cm_action *tmpl, cons
     if (!ca) return -1;
     *ca = *tmpl;
     snprintf(ca->step, sizeof ca->step, "%s", step);
-    if (step[0]) snprintf(ca->a.name, sizeof ca->a.name, "%.40s/%.50s", p->o->name, step);
-    else snprintf(ca->a.name, sizeof ca->a.name, "%s", p->o->name);
+    if (step[0])
+        snprintf(ca->a.name, sizeof ca->a.name, "%.40s/%.50s", p->o->name, step);
+    else
+        snprintf(ca->a.name, sizeof ca->a.name, "%s", p->o->name);
     ca->a.start_ns = start;
     ca->a.end_ns = ca->one_shot ? -1 : end;
     return 0;
@@ -1044,16 +1111,21 @@ static int64_t wf_run(parser *p, workflow *w, wf_template *t, int64_t start, int
             return -1;
         }
         if (end < 0) {
-            note(p, 1, "Workflow node %s (%s) has no deadline and no ancestor deadline: a chaos node only ends on "
-                       "DeadlineExceed, so it never ends and the workflow hangs (chaos-mesh #3846)", t->name, t->type);
-            timeline(p, "%s%-20s %-12s starts %s, never ends (no deadline on its path)", run_prefix, t->name, t->type, s0);
+            note(p, 1,
+                 "Workflow node %s (%s) has no deadline and no ancestor deadline: a chaos node only ends on "
+                 "DeadlineExceed, so it never ends and the workflow hangs (chaos-mesh #3846)",
+                 t->name, t->type);
+            timeline(p, "%s%-20s %-12s starts %s, never ends (no deadline on its path)", run_prefix, t->name, t->type,
+                     s0);
         } else {
             fmt_s(end, s1, sizeof s1);
             timeline(p, "%s%-20s %-12s %s - %s (%s)", run_prefix, t->name, t->type, s0, s1,
                      own == end ? "its deadline" : "an ancestor's deadline");
             if (t->deadline_ns < 0)
-                note(p, 1, "Workflow node %s has no deadline of its own: it ends only when an ancestor's deadline "
-                           "fires, so a later Serial sibling never starts", t->name);
+                note(p, 1,
+                     "Workflow node %s has no deadline of its own: it ends only when an ancestor's deadline "
+                     "fires, so a later Serial sibling never starts",
+                     t->name);
         }
     } else if (!strcmp(t->type, "Suspend")) {
         end = lim;
@@ -1071,17 +1143,20 @@ static int64_t wf_run(parser *p, workflow *w, wf_template *t, int64_t start, int
                 if (never || (lim >= 0 && at >= lim)) {
                     timeline(p, "%s%-20s %-12s never starts (%s)", run_prefix, c->name, c->type,
                              never ? "the previous step never ends" : "the Serial node's deadline passed first");
-                    if (never)
-                        note(p, 1, "Workflow node %s never starts: the step before it never ends", c->name);
+                    if (never) note(p, 1, "Workflow node %s never starts: the step before it never ends", c->name);
                     continue;
                 }
                 int64_t e = wf_run(p, w, c, at, lim, run_prefix, rc);
-                if (e < 0) never = 1;
-                else at = last = e;
+                if (e < 0)
+                    never = 1;
+                else
+                    at = last = e;
             } else {
                 int64_t e = wf_run(p, w, c, start, lim, run_prefix, rc);
-                if (e < 0) never = 1;
-                else if (e > last) last = e;
+                if (e < 0)
+                    never = 1;
+                else if (e > last)
+                    last = e;
             }
         }
         end = never ? lim : (lim >= 0 && last > lim ? lim : last);
@@ -1110,15 +1185,27 @@ static int parse_workflow_templates(parser *p, const yt_node *spec, const char *
     if (get_str(p, spec, "entry", path, 1, entry) < 0 || yt_check_type(&p->c, spec, tl, full, YK_SEQ, 1) < 0) return -1;
     if (!tl->n) return wfail(p, tl, "%s: Invalid value: null: templates in workflow could not be empty", full);
     if (tl->n > CM_MAX_TEMPLATES) return yt_fail(&p->c, tl, "%s: more than %d templates", full, CM_MAX_TEMPLATES);
-    static const char *const tok[] = {"name", "templateType", "deadline", "children", "networkChaos", "stressChaos",
-                                      "podChaos", NULL};
-    static const char *const tunsupported[] = {
-        "conditionalBranches|no Task/StatusCheck model", "task|no Task model", "statusCheck|no StatusCheck model",
-        "abortWithStatusCheck|no StatusCheck model", "schedule|Schedule templates inside a Workflow are not modelled",
-        "awsChaos|no model", "azureChaos|no model", "blockChaos|no model", "dnsChaos|no model", "gcpChaos|no model",
-        "httpChaos|no model", "ioChaos|no model", "jvmChaos|no model", "kernelChaos|no model",
-        "physicalmachineChaos|no model", "timeChaos|no model", "ciliumChaos|no model", "rollingrestartChaos|no model",
-        NULL};
+    static const char *const tok[] = {"name",         "templateType", "deadline", "children",
+                                      "networkChaos", "stressChaos",  "podChaos", NULL};
+    static const char *const tunsupported[] = {"conditionalBranches|no Task/StatusCheck model",
+                                               "task|no Task model",
+                                               "statusCheck|no StatusCheck model",
+                                               "abortWithStatusCheck|no StatusCheck model",
+                                               "schedule|Schedule templates inside a Workflow are not modelled",
+                                               "awsChaos|no model",
+                                               "azureChaos|no model",
+                                               "blockChaos|no model",
+                                               "dnsChaos|no model",
+                                               "gcpChaos|no model",
+                                               "httpChaos|no model",
+                                               "ioChaos|no model",
+                                               "jvmChaos|no model",
+                                               "kernelChaos|no model",
+                                               "physicalmachineChaos|no model",
+                                               "timeChaos|no model",
+                                               "ciliumChaos|no model",
+                                               "rollingrestartChaos|no model",
+                                               NULL};
     w->n = 0;
     for (size_t i = 0; i < tl->n; i++) {
         const yt_node *t = tl->items[i];
@@ -1129,13 +1216,17 @@ static int parse_workflow_templates(parser *p, const yt_node *spec, const char *
         memset(wt, 0, sizeof *wt);
         wt->node = t;
         wt->chaos_kind = -1;
-        if (get_str(p, t, "name", tp, 1, &wt->name) < 0 || get_str(p, t, "templateType", tp, 1, &wt->type) < 0) return -1;
+        if (get_str(p, t, "name", tp, 1, &wt->name) < 0 || get_str(p, t, "templateType", tp, 1, &wt->type) < 0)
+            return -1;
         if (!dns1123_subdomain(wt->name))
-            return wfail(p, yt_get(t, "name"), "%s.name: Invalid value: \"%s\": field name must be DNS-1123 subdomain", tp, wt->name);
+            return wfail(p, yt_get(t, "name"), "%s.name: Invalid value: \"%s\": field name must be DNS-1123 subdomain",
+                         tp, wt->name);
         for (int k = 0; k < w->n - 1; k++)
             if (!strcmp(w->t[k].name, wt->name))
-                return wfail(p, yt_get(t, "name"), "%s: Invalid value: template name must be unique, duplicated names: "
-                                                   "[%s]", full, wt->name);
+                return wfail(p, yt_get(t, "name"),
+                             "%s: Invalid value: template name must be unique, duplicated names: "
+                             "[%s]",
+                             full, wt->name);
         if (get_duration(p, t, "deadline", tp, &wt->deadline_ns, "deadline") < 0) return -1;
         const yt_node *children = yt_get(t, "children");
         char cp[300];
@@ -1147,8 +1238,10 @@ static int parse_workflow_templates(parser *p, const yt_node *spec, const char *
             if (has_chaos) return wfail(p, t, "%s: Invalid value: this template should not contain any Chaos", tp);
         } else if (!strcmp(wt->type, "Suspend")) {
             if (wt->deadline_ns < 0)
-                return wfail(p, t, "%s.deadline: Invalid value: deadline in template with type Suspend could not be "
-                                   "empty", tp);
+                return wfail(p, t,
+                             "%s.deadline: Invalid value: deadline in template with type Suspend could not be "
+                             "empty",
+                             tp);
         } else {
             int k;
             for (k = 0; chaos_kinds[k]; k++)
@@ -1157,16 +1250,17 @@ static int parse_workflow_templates(parser *p, const yt_node *spec, const char *
                 if (in_list(other_kinds, wt->type) || !strcmp(wt->type, "Schedule") || !strcmp(wt->type, "Task"))
                     return yt_fail(&p->c, yt_get(t, "templateType"),
                                    "%s.templateType: %s: not supported by the simulator", tp, wt->type);
-                return wfail(p, yt_get(t, "templateType"), "%s.templateType: Invalid value: \"%s\": unrecognized "
-                                                           "template type: %s", tp, wt->type, wt->type);
+                return wfail(p, yt_get(t, "templateType"),
+                             "%s.templateType: Invalid value: \"%s\": unrecognized "
+                             "template type: %s",
+                             tp, wt->type, wt->type);
             }
             if (children && children->n)
                 return wfail(p, t, "%s: Invalid value: this template should not contain Children", tp);
             const yt_node *cs = yt_get(t, chaos_fields[k]);
             char sp[320];
             yt_pathf(sp, sizeof sp, "%s.%s", tp, chaos_fields[k]);
-            if (!cs)
-                return wfail(p, t, "%s: Invalid value: the value of chaos %s is required", sp, chaos_kinds[k]);
+            if (!cs) return wfail(p, t, "%s: Invalid value: the value of chaos %s is required", sp, chaos_kinds[k]);
             for (int o = 0; chaos_fields[o]; o++)
                 if (o != k && yt_get(t, chaos_fields[o]))
                     note(p, 1, "%s: templateType is %s but %s is also set; only %s is used", tp, wt->type,
@@ -1196,7 +1290,8 @@ static int parse_workflow_templates(parser *p, const yt_node *spec, const char *
 }
 
 /* Expands a workflow created at `start`; returns when its entry node finishes (-1: never). */
-static int64_t workflow_expand(parser *p, workflow *w, const char *entry, int64_t start, const char *run_prefix, int *rc) {
+static int64_t workflow_expand(parser *p, workflow *w, const char *entry, int64_t start, const char *run_prefix,
+                               int *rc) {
     w->depth = 0;
     return wf_run(p, w, wf_find(w, entry), start, -1, run_prefix, rc);
 }
@@ -1204,8 +1299,9 @@ static int64_t workflow_expand(parser *p, workflow *w, const char *entry, int64_
 /* ---- Schedule ---- */
 
 static int parse_schedule(parser *p, const yt_node *spec) {
-    static const char *const ok[] = {"schedule", "type", "concurrencyPolicy", "historyLimit", "startingDeadlineSeconds",
-                                     "networkChaos", "stressChaos", "podChaos", "workflow", NULL};
+    static const char *const ok[] = {
+        "schedule",     "type",        "concurrencyPolicy", "historyLimit", "startingDeadlineSeconds",
+        "networkChaos", "stressChaos", "podChaos",          "workflow",     NULL};
     if (yt_check_fields(&p->c, spec, "spec", ok, other_fields) < 0) return -1;
     p->webhook = "vschedule.kb.io";
     const char *cron_text, *type, *policy;
@@ -1262,8 +1358,9 @@ static int parse_schedule(parser *p, const yt_node *spec) {
         return -1;
     }
     if (!has_history || history == 0)
-        note(p, 0, "historyLimit unset (0): the schedule-gc controller deletes every finished child at once, so "
-                   "`kubectl get` never shows past runs");
+        note(p, 0,
+             "historyLimit unset (0): the schedule-gc controller deletes every finished child at once, so "
+             "`kubectl get` never shows past runs");
     /* the ticks */
     int64_t created = p->env->creation_unix_s;
     int64_t first = -1, last_end = 0;
@@ -1284,9 +1381,10 @@ static int parse_schedule(parser *p, const yt_node *spec) {
         fmt_s(at, s0, sizeof s0);
         if (has_deadline && deadline_s == 0) {
             timeline(p, "tick %d at %s UTC (+%s): missed (startingDeadlineSeconds 0)", k + 1, when, s0);
-            note(p, 1, "startingDeadlineSeconds 0: the controller wakes a few ms after each tick, later than the "
-                       "deadline, so it records MissSchedule and returns without requeueing: the schedule never "
-                       "creates an object");
+            note(p, 1,
+                 "startingDeadlineSeconds 0: the controller wakes a few ms after each tick, later than the "
+                 "deadline, so it records MissSchedule and returns without requeueing: the schedule never "
+                 "creates an object");
             stuck = 1;
             break;
         }
@@ -1294,11 +1392,15 @@ static int parse_schedule(parser *p, const yt_node *spec) {
         for (int c = 0; c < nchildren; c++)
             if (child_end[c] < 0 || child_end[c] > at) running = 1;
         if (running && !allow) {
-            timeline(p, "tick %d at %s UTC (+%s): skipped (Forbid: the previous run is still active); the controller "
-                        "returns without requeueing, so the schedule is stuck from here", k + 1, when, s0);
-            note(p, 1, "concurrencyPolicy Forbid: tick %d comes while the previous run is still active; it is skipped "
-                       "and the cron controller returns without RequeueAfter, so no later tick runs until something "
-                       "else updates the Schedule (chaos-mesh #2984, #4470)", k + 1);
+            timeline(p,
+                     "tick %d at %s UTC (+%s): skipped (Forbid: the previous run is still active); the controller "
+                     "returns without requeueing, so the schedule is stuck from here",
+                     k + 1, when, s0);
+            note(p, 1,
+                 "concurrencyPolicy Forbid: tick %d comes while the previous run is still active; it is skipped "
+                 "and the cron controller returns without RequeueAfter, so no later tick runs until something "
+                 "else updates the Schedule (chaos-mesh #2984, #4470)",
+                 k + 1);
             stuck = 1;
             break;
         }
@@ -1319,23 +1421,30 @@ static int parse_schedule(parser *p, const yt_node *spec) {
             if (tmpl.one_shot) end = at; /* IsChaosFinished: one-shot actions finish once injected */
             if (end >= 0) fmt_s(end, s1, sizeof s1);
             timeline(p, "tick %d at %s UTC (+%s): creates %s %s-%d, %s%s", k + 1, when, s0, type, p->o->name, k + 1,
-                     end < 0 ? "which never ends (no duration)" : tmpl.one_shot ? "one-shot" : "active until +",
+                     end < 0         ? "which never ends (no duration)"
+                     : tmpl.one_shot ? "one-shot"
+                                     : "active until +",
                      end < 0 || tmpl.one_shot ? "" : s1);
         }
         if (nchildren < 64) child_end[nchildren++] = end;
         spawned++;
-        if (end < 0) last_end = -1;
-        else if (last_end >= 0 && end > last_end) last_end = end;
+        if (end < 0)
+            last_end = -1;
+        else if (last_end >= 0 && end > last_end)
+            last_end = end;
     }
     free(w);
     if (rc) return -1;
     if (!spawned) note(p, 1, "the schedule creates no object in the simulated cycles");
     if (duration < 0 && !is_workflow && !tmpl.one_shot)
-        note(p, 1, "scheduled %s without duration never finishes: with concurrencyPolicy Forbid (the default) no "
-                   "further run is ever spawned", type);
+        note(p, 1,
+             "scheduled %s without duration never finishes: with concurrencyPolicy Forbid (the default) no "
+             "further run is ever spawned",
+             type);
     if (spawned && allow)
-        note(p, 0, "concurrencyPolicy Allow: runs may overlap; overlapping filtered NetworkChaos runs do not add up "
-                   "(one netem per packet)");
+        note(p, 0,
+             "concurrencyPolicy Allow: runs may overlap; overlapping filtered NetworkChaos runs do not add up "
+             "(one netem per packet)");
     (void)last_end;
     return 0;
 }
@@ -1351,16 +1460,19 @@ static int parse_metadata(parser *p, const yt_node *doc) {
     cm_object *o = p->o;
     const yt_node *md = yt_get(doc, "metadata");
     static const char *const ok[] = {"name", "namespace", "labels", "annotations", NULL};
-    static const char *const unsupported[] = {"generateName|the simulator needs fixed names",
-                                              "finalizers|no model", "ownerReferences|no model", NULL};
+    static const char *const unsupported[] = {"generateName|the simulator needs fixed names", "finalizers|no model",
+                                              "ownerReferences|no model", NULL};
     if (check_map(p, doc, md, "metadata", 1) < 0 || yt_check_fields(&p->c, md, "metadata", ok, unsupported) < 0)
         return -1;
     const char *name, *ns;
-    if (get_str(p, md, "name", "metadata", 1, &name) < 0 || get_str(p, md, "namespace", "metadata", 0, &ns) < 0) return -1;
+    if (get_str(p, md, "name", "metadata", 1, &name) < 0 || get_str(p, md, "namespace", "metadata", 0, &ns) < 0)
+        return -1;
     if (!dns1123_subdomain(name))
-        return yt_fail(&p->c, yt_get(md, "name"), "metadata.name: Invalid value: \"%s\": a lowercase RFC 1123 "
-                                                  "subdomain must consist of lower case alphanumeric characters, '-' "
-                                                  "or '.'", name);
+        return yt_fail(&p->c, yt_get(md, "name"),
+                       "metadata.name: Invalid value: \"%s\": a lowercase RFC 1123 "
+                       "subdomain must consist of lower case alphanumeric characters, '-' "
+                       "or '.'",
+                       name);
     snprintf(o->name, sizeof o->name, "%s", name);
     snprintf(p->ns, sizeof p->ns, "%s", ns ? ns : "default");
     if (check_map(p, md, yt_get(md, "labels"), "metadata.labels", 0) < 0) return -1;
@@ -1377,7 +1489,8 @@ static int parse_metadata(parser *p, const yt_node *doc) {
         if (!strncmp(k, "payment-chaos/", 14) && !in_list(ours, k))
             return yt_fail(&p->c, an->keys[i],
                            "%s: unknown annotation (payment-chaos/expect, payment-chaos/pair, "
-                           "payment-chaos/description, payment-chaos/really-does)", ap);
+                           "payment-chaos/description, payment-chaos/really-does)",
+                           ap);
         if (!strcmp(k, "payment-chaos/expect")) {
             snprintf(o->expect, sizeof o->expect, "%s", v);
             o->expect_line = an->items[i]->line;
@@ -1418,14 +1531,17 @@ int cm_parse(const char *file, const yt_doc *d, const cm_env *env, cm_object *o,
     int is_schedule = !strcmp(kind, "Schedule"), is_workflow = !strcmp(kind, "Workflow");
     if (k < 0 && !is_schedule && !is_workflow) {
         if (in_list(other_kinds, kind))
-            return yt_fail(&p.c, yt_get(doc, "kind"), "kind %s: not supported by the simulator (NetworkChaos, "
-                                                      "StressChaos, PodChaos, Schedule, Workflow)", kind);
+            return yt_fail(&p.c, yt_get(doc, "kind"),
+                           "kind %s: not supported by the simulator (NetworkChaos, "
+                           "StressChaos, PodChaos, Schedule, Workflow)",
+                           kind);
         return yt_fail(&p.c, yt_get(doc, "kind"),
                        "no matches for kind \"%s\" in version \"%s\" (ensure CRDs are installed first)", kind, api);
     }
     if (strcmp(api, "chaos-mesh.org/v1alpha1"))
         return yt_fail(&p.c, yt_get(doc, "apiVersion"),
-                       "no matches for kind \"%s\" in version \"%s\" (Chaos Mesh serves chaos-mesh.org/v1alpha1)", kind, api);
+                       "no matches for kind \"%s\" in version \"%s\" (Chaos Mesh serves chaos-mesh.org/v1alpha1)", kind,
+                       api);
     static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", NULL};
     static const char *const top_unsupported[] = {"status|status is written by Chaos Mesh, not applied", NULL};
     if (yt_check_fields(&p.c, doc, "", top, top_unsupported) < 0 || parse_metadata(&p, doc) < 0) return -1;
@@ -1438,8 +1554,9 @@ int cm_parse(const char *file, const yt_doc *d, const cm_env *env, cm_object *o,
         rc = parse_chaos_spec(&p, k, spec, "spec", 1, &tmpl, &duration);
         if (!rc) rc = instantiate(&p, doc, &tmpl, "", 0, duration);
         if (!rc && duration < 0 && !tmpl.one_shot && k != 2)
-            note(&p, 1, "no duration: the object runs until it is deleted; the simulation never deletes it, so the "
-                        "recovery phase still has it (observed for --chaos)");
+            note(&p, 1,
+                 "no duration: the object runs until it is deleted; the simulation never deletes it, so the "
+                 "recovery phase still has it (observed for --chaos)");
     } else if (is_schedule) {
         rc = parse_schedule(&p, spec);
     } else {
@@ -1455,8 +1572,9 @@ int cm_parse(const char *file, const yt_doc *d, const cm_env *env, cm_object *o,
     }
     if (rc) return -1;
     if (o->paused) {
-        note(&p, 1, "annotation experiment.chaos-mesh.org/pause: \"true\": Chaos Mesh injects nothing until it is "
-                    "resumed");
+        note(&p, 1,
+             "annotation experiment.chaos-mesh.org/pause: \"true\": Chaos Mesh injects nothing until it is "
+             "resumed");
         o->nacts = 0;
     }
     /* span */

@@ -36,27 +36,27 @@
 #include <stdint.h>
 
 #include "sim/input/manifest.h"
-#include "sim/load/scenario.h"
 #include "sim/input/yamltree.h"
+#include "sim/load/scenario.h"
 
 #define CM_MAX_ACTIONS 128
 #define CM_MAX_NOTES 48
 #define CM_MAX_TIMELINE 48
 
 typedef struct cm_action {
-    chaos_action a;          /* start/end relative to the object's creation; end_ns -1: never ends */
-    char step[96];           /* "" for a plain object; else the Workflow node or Schedule run that creates it */
-    int one_shot;            /* pod-kill, container-kill: injected once, nothing to stop */
-    int64_t ready_after_ns;  /* one-shot: when the killed pods should be Ready again (manifest timings) */
-    char says[320];          /* what the YAML appears to ask for, in words */
+    sim_chaos_action a;     /* start/end relative to the object's creation; end_ns -1: never ends */
+    char step[96];          /* "" for a plain object; else the Workflow node or Schedule run that creates it */
+    int one_shot;           /* pod-kill, container-kill: injected once, nothing to stop */
+    int64_t ready_after_ns; /* one-shot: when the killed pods should be Ready again (manifest timings) */
+    char says[320];         /* what the YAML appears to ask for, in words */
     /* NetworkChaos, as written */
-    int target_pods;         /* a `target` selector: its pods' IPs are in the filter */
-    unsigned external_vips;  /* bit per service whose ClusterIP is in externalTargets */
-    int external_other;      /* externalTargets that are not a Service ClusterIP */
-    int unfiltered;          /* no target, no externalTargets: a root netem on all egress */
+    int target_pods;        /* a `target` selector: its pods' IPs are in the filter */
+    unsigned external_vips; /* bit per service whose ClusterIP is in externalTargets */
+    int external_other;     /* externalTargets that are not a Service ClusterIP */
+    int unfiltered;         /* no target, no externalTargets: a root netem on all egress */
     /* StressChaos */
-    int mem_percent;         /* size was "N%" (of the host's memory) */
-    int64_t oom_score_adj;   /* memory.oomScoreAdj when given (else 0 with has_oom_adj 0) */
+    int mem_percent;       /* size was "N%" (of the host's memory) */
+    int64_t oom_score_adj; /* memory.oomScoreAdj when given (else 0 with has_oom_adj 0) */
     int has_oom_adj;
 } cm_action;
 
@@ -90,7 +90,7 @@ typedef struct cm_object {
 } cm_object;
 
 typedef struct cm_env {
-    const manifest *m;
+    const sim_manifest *m;
     int schedule_cycles;     /* Schedule ticks to simulate */
     int64_t creation_unix_s; /* calendar time at which the object is created (cron ticks follow it) */
 } cm_env;

@@ -14,13 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/smallalloc.h"
 #include "services/core/jsonw.h"
+#include "sim/report/report.h"
 #include "sim/run/experiment.h"
 #include "sim/run/multi.h"
 #include "sim/run/options.h"
-#include "sim/report/report.h"
 #include "sim/run/run.h"
-#include "base/smallalloc.h"
 
 static int check_determinism(const sim_options *o, run_hooks *hooks) {
     uint64_t *prints = NULL, count = 0;
@@ -129,10 +129,14 @@ static int label_svg(const char *path, const char *label, char *err, size_t errl
     fwrite(buf, 1, (size_t)(end - buf), f);
     fprintf(f, "<text x=\"70\" y=\"38\" fill=\"#555\">");
     for (const char *p = label; *p; p++) {
-        if (*p == '&') fputs("&amp;", f);
-        else if (*p == '<') fputs("&lt;", f);
-        else if (*p == '>') fputs("&gt;", f);
-        else fputc(*p, f);
+        if (*p == '&')
+            fputs("&amp;", f);
+        else if (*p == '<')
+            fputs("&lt;", f);
+        else if (*p == '>')
+            fputs("&gt;", f);
+        else
+            fputc(*p, f);
     }
     fprintf(f, "</text>\n%s", end);
     free(buf);
@@ -174,8 +178,10 @@ static int run_units(const sim_options *o, const experiment_set *xs, FILE *trace
         if (o->json) {
             json_t *doc = report_json(&uo, &r);
             failed = experiment_report_json(u, &uo, &r, doc);
-            if (units == 1 && !o->nexperiments) single = doc;
-            else json_array_append_new(all, doc);
+            if (units == 1 && !o->nexperiments)
+                single = doc;
+            else
+                json_array_append_new(all, doc);
         } else {
             if (i) fputs("\n\n", stdout);
             experiment_report_header(u, stdout, i, units);
@@ -227,7 +233,7 @@ static int run_units(const sim_options *o, const experiment_set *xs, FILE *trace
 
 int main(int argc, char **argv) {
     pc_smallalloc_install(); /* before anything builds a jansson tree */
-    static sim_options o; /* large; one per process */
+    static sim_options o;    /* large; one per process */
     char err[1024];
     sim_options_defaults(&o);
     int rc = sim_options_parse(&o, argc, argv, err, sizeof err);
@@ -242,7 +248,8 @@ int main(int argc, char **argv) {
         o.manifest = NULL;
         for (int i = 1; i + 1 < argc; i++)
             if (!strcmp(argv[i], "--manifest")) o.manifest = argv[i + 1];
-        if (experiment_read_manifest(&o, err, sizeof err) < 0 || sim_options_parse(&o, argc, argv, err, sizeof err) < 0) {
+        if (experiment_read_manifest(&o, err, sizeof err) < 0 ||
+            sim_options_parse(&o, argc, argv, err, sizeof err) < 0) {
             fprintf(stderr, "sim: %s\n", err);
             return 2;
         }

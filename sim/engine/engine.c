@@ -20,9 +20,9 @@
 #include "base/kinds.h"
 #include "base/room.h"
 
-#define FAR_SHIFT 25                     /* FAR_SPAN = 2^25 ns, about 34 ms */
+#define FAR_SHIFT 25 /* FAR_SPAN = 2^25 ns, about 34 ms */
 #define FAR_SPAN ((int64_t)1 << FAR_SHIFT)
-#define FAR_BUCKETS 4096                  /* the calendar covers 4096 spans (about 137 s) ahead */
+#define FAR_BUCKETS 4096 /* the calendar covers 4096 spans (about 137 s) ahead */
 #define NOT_QUEUED UINT32_MAX
 #define TIME_MAX ((int64_t)1 << 62) /* ~146 years: later times are taken as this (the horizon cannot overflow) */
 
@@ -31,7 +31,7 @@ typedef struct sim_event {
     uint64_t arg;
     sim_fn fn;
     void *ctx;
-    int64_t at;   /* its key, kept here while it waits in the calendar */
+    int64_t at; /* its key, kept here while it waits in the calendar */
     uint64_t seq;
     uint32_t gen;
     uint32_t heap_pos; /* index in heap, or NOT_QUEUED */
@@ -65,12 +65,12 @@ struct sim_engine {
     uint32_t free_count;
     heap_entry *heap;
     uint32_t heap_len;
-    int64_t horizon;  /* heap events are due before it, calendar events at or after it */
+    int64_t horizon; /* heap events are due before it, calendar events at or after it */
     uint32_t far_count;
-    slot_set *buckets; /* FAR_BUCKETS, allocated with the first far event */
+    slot_set *buckets;     /* FAR_BUCKETS, allocated with the first far event */
     uint32_t *bucket_room; /* BUCKET_ROOM slots for each bucket in one block: a run uses thousands */
-    slot_set overflow; /* due beyond the calendar's reach */
-    int64_t overflow_min; /* earliest time in overflow (INT64_MAX when empty) */
+    slot_set overflow;     /* due beyond the calendar's reach */
+    int64_t overflow_min;  /* earliest time in overflow (INT64_MAX when empty) */
     FILE *trace;
     int recording;
     uint64_t *prints;
@@ -157,8 +157,10 @@ static void heap_remove_at(sim_engine *e, uint32_t pos) {
     heap_entry last = e->heap[--e->heap_len];
     if (pos == e->heap_len) return;
     heap_set(e, pos, last);
-    if (pos > 0 && earlier(&last, &e->heap[(pos - 1) / 2])) sift_up(e, pos);
-    else sift_down(e, pos);
+    if (pos > 0 && earlier(&last, &e->heap[(pos - 1) / 2]))
+        sift_up(e, pos);
+    else
+        sift_down(e, pos);
 }
 
 static uint32_t slot_alloc(sim_engine *e) {
@@ -255,8 +257,10 @@ static void advance_horizon(sim_engine *e) {
             }
             set_remove(e, o, slot); /* moves the last one to i: look at i again */
             e->far_count--;
-            if (at < e->horizon) heap_push(e, slot, at, e->pool[slot].seq);
-            else far_add(e, slot);
+            if (at < e->horizon)
+                heap_push(e, slot, at, e->pool[slot].seq);
+            else
+                far_add(e, slot);
         }
     }
 }
@@ -288,8 +292,10 @@ sim_event_id sim_at(sim_engine *e, int64_t at_ns, uint16_t kind, uint64_t obj, s
     ev->kind = kind;
     ev->at = at_ns;
     ev->seq = e->next_seq++;
-    if (at_ns < e->horizon) heap_push(e, slot, at_ns, ev->seq);
-    else far_add(e, slot);
+    if (at_ns < e->horizon)
+        heap_push(e, slot, at_ns, ev->seq);
+    else
+        far_add(e, slot);
     return (sim_event_id){slot, ev->gen};
 }
 
@@ -303,7 +309,9 @@ int sim_is_pending(const sim_engine *e, sim_event_id id) {
            (e->pool[id.slot].heap_pos != NOT_QUEUED || e->pool[id.slot].far_pos != NOT_QUEUED);
 }
 
-int64_t sim_event_time(const sim_engine *e, sim_event_id id) { return sim_is_pending(e, id) ? e->pool[id.slot].at : -1; }
+int64_t sim_event_time(const sim_engine *e, sim_event_id id) {
+    return sim_is_pending(e, id) ? e->pool[id.slot].at : -1;
+}
 
 int sim_cancel(sim_engine *e, sim_event_id *id) {
     if (!sim_is_pending(e, *id)) {

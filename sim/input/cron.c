@@ -20,8 +20,8 @@ typedef struct bounds {
     int names_base;
 } bounds;
 
-static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
-                                          "dec", NULL};
+static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul",
+                                          "aug", "sep", "oct", "nov", "dec", NULL};
 static const char *const dow_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
 
 static const bounds B_SECOND = {0, 59, NULL, 0}, B_MINUTE = {0, 59, NULL, 0}, B_HOUR = {0, 23, NULL, 0},
@@ -35,7 +35,8 @@ static int parse_uint(const char *tok, int *out, char *err, size_t errlen) {
     for (const char *p = tok; *p; p++) {
         if (*p == '-' && p == tok) continue;
         if (!isdigit((unsigned char)*p)) {
-            snprintf(err, errlen, "failed to parse int from %s: strconv.Atoi: parsing \"%s\": invalid syntax", tok, tok);
+            snprintf(err, errlen, "failed to parse int from %s: strconv.Atoi: parsing \"%s\": invalid syntax", tok,
+                     tok);
             return -1;
         }
     }
@@ -204,7 +205,8 @@ int cron_parse(const char *text, cron_spec *out, char *err, size_t errlen) {
     }
     if (get_field(f6[0], &B_SECOND, &out->second, err, errlen) < 0 ||
         get_field(f6[1], &B_MINUTE, &out->minute, err, errlen) < 0 ||
-        get_field(f6[2], &B_HOUR, &out->hour, err, errlen) < 0 || get_field(f6[3], &B_DOM, &out->dom, err, errlen) < 0 ||
+        get_field(f6[2], &B_HOUR, &out->hour, err, errlen) < 0 ||
+        get_field(f6[3], &B_DOM, &out->dom, err, errlen) < 0 ||
         get_field(f6[4], &B_MONTH, &out->month, err, errlen) < 0 ||
         get_field(f6[5], &B_DOW, &out->dow, err, errlen) < 0)
         return -1;

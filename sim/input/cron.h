@@ -18,7 +18,7 @@
 
 typedef struct cron_spec {
     uint64_t second, minute, hour, dom, month, dow; /* bit i set: value i allowed; bit 63: the field was '*' */
-    int64_t every_s;                                  /* > 0 for "@every" */
+    int64_t every_s;                                /* > 0 for "@every" */
 } cron_spec;
 
 int cron_parse(const char *text, cron_spec *out, char *err, size_t errlen);

@@ -17,14 +17,9 @@ static int dur_unit(const char *u, size_t len, uint64_t *ns) {
     static const struct {
         const char *name;
         uint64_t ns;
-    } units[] = {{"ns", 1ULL},
-                 {"us", 1000ULL},
-                 {"\xc2\xb5s", 1000ULL}, /* U+00B5 micro sign */
-                 {"\xce\xbcs", 1000ULL}, /* U+03BC Greek mu */
-                 {"ms", 1000000ULL},
-                 {"s", 1000000000ULL},
-                 {"m", 60000000000ULL},
-                 {"h", 3600000000000ULL}};
+    } units[] = {{"ns", 1ULL},           {"us", 1000ULL},      {"\xc2\xb5s", 1000ULL}, /* U+00B5 micro sign */
+                 {"\xce\xbcs", 1000ULL},                                               /* U+03BC Greek mu */
+                 {"ms", 1000000ULL},     {"s", 1000000000ULL}, {"m", 60000000000ULL},  {"h", 3600000000000ULL}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (strlen(units[i].name) == len && !memcmp(units[i].name, u, len)) {
             *ns = units[i].ns;
@@ -92,8 +87,10 @@ int go_parse_duration(const char *orig, int64_t *out, char *err, size_t errlen) 
         if (total > (UINT64_C(1) << 63)) goto invalid;
     }
     if (!neg && total > (uint64_t)INT64_MAX) goto invalid;
-    if (neg) *out = total == (UINT64_C(1) << 63) ? INT64_MIN : -(int64_t)total;
-    else *out = (int64_t)total;
+    if (neg)
+        *out = total == (UINT64_C(1) << 63) ? INT64_MIN : -(int64_t)total;
+    else
+        *out = (int64_t)total;
     return 0;
 invalid:
     snprintf(err, errlen, "time: invalid duration \"%s\"", orig);
@@ -106,18 +103,25 @@ void go_format_duration(int64_t ns, char *out, size_t outlen) {
         return;
     }
     if (ns < 1000000000LL && ns > -1000000000LL) {
-        if (ns % 1000000 == 0) snprintf(out, outlen, "%lldms", (long long)(ns / 1000000));
-        else snprintf(out, outlen, "%gms", (double)ns / 1e6);
+        if (ns % 1000000 == 0)
+            snprintf(out, outlen, "%lldms", (long long)(ns / 1000000));
+        else
+            snprintf(out, outlen, "%gms", (double)ns / 1e6);
         return;
     }
     int64_t s = ns / 1000000000LL, frac = ns % 1000000000LL;
     int64_t h = s / 3600, m = (s / 60) % 60, sec = s % 60;
     char secs[32];
-    if (frac) snprintf(secs, sizeof secs, "%gs", (double)sec + (double)frac / 1e9);
-    else snprintf(secs, sizeof secs, "%llds", (long long)sec);
-    if (h) snprintf(out, outlen, "%lldh%lldm%s", (long long)h, (long long)m, secs);
-    else if (m) snprintf(out, outlen, "%lldm%s", (long long)m, secs);
-    else snprintf(out, outlen, "%s", secs);
+    if (frac)
+        snprintf(secs, sizeof secs, "%gs", (double)sec + (double)frac / 1e9);
+    else
+        snprintf(secs, sizeof secs, "%llds", (long long)sec);
+    if (h)
+        snprintf(out, outlen, "%lldh%lldm%s", (long long)h, (long long)m, secs);
+    else if (m)
+        snprintf(out, outlen, "%lldm%s", (long long)m, secs);
+    else
+        snprintf(out, outlen, "%s", secs);
 }
 
 /* ---- strconv ---- */
@@ -221,10 +225,24 @@ int go_humanize_bytes(const char *s, int64_t *bytes, char *err, size_t errlen) {
     static const struct {
         const char *name;
         double mult;
-    } table[] = {{"", 1},          {"b", 1},           {"kb", 1e3},        {"k", 1e3},         {"kib", 1024.0},
-                 {"ki", 1024.0},   {"mb", 1e6},        {"m", 1e6},         {"mib", 1048576.0}, {"mi", 1048576.0},
-                 {"gb", 1e9},      {"g", 1e9},         {"gib", 1073741824.0}, {"gi", 1073741824.0},
-                 {"tb", 1e12},     {"t", 1e12},        {"tib", 1099511627776.0}, {"ti", 1099511627776.0}};
+    } table[] = {{"", 1},
+                 {"b", 1},
+                 {"kb", 1e3},
+                 {"k", 1e3},
+                 {"kib", 1024.0},
+                 {"ki", 1024.0},
+                 {"mb", 1e6},
+                 {"m", 1e6},
+                 {"mib", 1048576.0},
+                 {"mi", 1048576.0},
+                 {"gb", 1e9},
+                 {"g", 1e9},
+                 {"gib", 1073741824.0},
+                 {"gi", 1073741824.0},
+                 {"tb", 1e12},
+                 {"t", 1e12},
+                 {"tib", 1099511627776.0},
+                 {"ti", 1099511627776.0}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         if (strcmp(unit, table[i].name)) continue;
         double v = f * table[i].mult;
@@ -250,18 +268,30 @@ int k8s_quantity(const char *s, int milli, int64_t *out, char *err, size_t errle
     double v = strtod(p, &end);
     if (errno || end == p) goto bad;
     double mult;
-    if (!*end) mult = 1;
-    else if (!strcmp(end, "Ki")) mult = 1024.0;
-    else if (!strcmp(end, "Mi")) mult = 1048576.0;
-    else if (!strcmp(end, "Gi")) mult = 1073741824.0;
-    else if (!strcmp(end, "Ti")) mult = 1099511627776.0;
-    else if (!strcmp(end, "n")) mult = 1e-9;
-    else if (!strcmp(end, "u")) mult = 1e-6;
-    else if (!strcmp(end, "m")) mult = 1e-3;
-    else if (!strcmp(end, "k")) mult = 1e3;
-    else if (!strcmp(end, "M")) mult = 1e6;
-    else if (!strcmp(end, "G")) mult = 1e9;
-    else if (!strcmp(end, "T")) mult = 1e12;
+    if (!*end)
+        mult = 1;
+    else if (!strcmp(end, "Ki"))
+        mult = 1024.0;
+    else if (!strcmp(end, "Mi"))
+        mult = 1048576.0;
+    else if (!strcmp(end, "Gi"))
+        mult = 1073741824.0;
+    else if (!strcmp(end, "Ti"))
+        mult = 1099511627776.0;
+    else if (!strcmp(end, "n"))
+        mult = 1e-9;
+    else if (!strcmp(end, "u"))
+        mult = 1e-6;
+    else if (!strcmp(end, "m"))
+        mult = 1e-3;
+    else if (!strcmp(end, "k"))
+        mult = 1e3;
+    else if (!strcmp(end, "M"))
+        mult = 1e6;
+    else if (!strcmp(end, "G"))
+        mult = 1e9;
+    else if (!strcmp(end, "T"))
+        mult = 1e12;
     else if ((end[0] == 'e' || end[0] == 'E') && end[1]) {
         char *e2;
         long ex = strtol(end + 1, &e2, 10);

@@ -14,15 +14,33 @@
 #define SEC 1000000000LL
 
 /* Settings the services read (services/core/config.c) and the HTTP runtime reads (services/http/env.c). */
-static const char *const service_keys[] = {
-    "LOG_LEVEL", "PAYMENT_REPLICAS", "INVENTORY_REPLICAS", "NOTIFICATION_REPLICAS", "POD_NAME", "REPLICA_INDEX",
-    "DOWNSTREAM_TIMEOUT_MS", "CHAIN_STEP_TIMEOUT_MS", "FORWARD_TIMEOUT_MS", "RETRY_ATTEMPTS", "RETRY_BACKOFF_MS",
-    "RETRY_BACKOFF_MAX_MS", "RETRY_DEADLINE_MS", "IDEMPOTENCY", "IDEMPOTENCY_TTL_S", "IDEMPOTENCY_CAPACITY",
-    "PAYMENT_CAPACITY", "NOTIFICATION_HISTORY", "RESERVATION_CAPACITY", "RELEASE_RETRY_MS", "RELEASE_RETRY_MAX_MS",
-    "CATALOGUE", NULL};
+static const char *const service_keys[] = {"LOG_LEVEL",
+                                           "PAYMENT_REPLICAS",
+                                           "INVENTORY_REPLICAS",
+                                           "NOTIFICATION_REPLICAS",
+                                           "POD_NAME",
+                                           "REPLICA_INDEX",
+                                           "DOWNSTREAM_TIMEOUT_MS",
+                                           "CHAIN_STEP_TIMEOUT_MS",
+                                           "FORWARD_TIMEOUT_MS",
+                                           "RETRY_ATTEMPTS",
+                                           "RETRY_BACKOFF_MS",
+                                           "RETRY_BACKOFF_MAX_MS",
+                                           "RETRY_DEADLINE_MS",
+                                           "IDEMPOTENCY",
+                                           "IDEMPOTENCY_TTL_S",
+                                           "IDEMPOTENCY_CAPACITY",
+                                           "PAYMENT_CAPACITY",
+                                           "NOTIFICATION_HISTORY",
+                                           "RESERVATION_CAPACITY",
+                                           "RELEASE_RETRY_MS",
+                                           "RELEASE_RETRY_MAX_MS",
+                                           "CATALOGUE",
+                                           NULL};
 /* Per-pod runtime settings: a different value in each container is normal. */
-static const char *const runtime_keys[] = {"PORT", "POD_NAME", "JOURNAL_PATH", "PAYMENT_PEERS", "INVENTORY_PEERS",
-                                           "NOTIFICATION_PEERS", "BIND_ADDRESS", "CATALOGUE_FILE", NULL};
+static const char *const runtime_keys[] = {"PORT",          "POD_NAME",        "JOURNAL_PATH",
+                                           "PAYMENT_PEERS", "INVENTORY_PEERS", "NOTIFICATION_PEERS",
+                                           "BIND_ADDRESS",  "CATALOGUE_FILE",  NULL};
 /* Runtime settings with no model in the simulator (noted, not applied). */
 static const char *const unmodelled_keys[] = {"THREADS", "CONNECTION_LIMIT", "SHUTDOWN_GRACE_MS", NULL};
 
@@ -32,7 +50,7 @@ static int in_list(const char *const *list, const char *s) {
     return 0;
 }
 
-static void note(manifest *m, const char *fmt, const char *a, const char *b) {
+static void note(sim_manifest *m, const char *fmt, const char *a, const char *b) {
     char text[sizeof m->notes[0]];
     snprintf(text, sizeof text, fmt, a, b);
     for (int i = 0; i < m->nnotes; i++)
@@ -41,7 +59,7 @@ static void note(manifest *m, const char *fmt, const char *a, const char *b) {
     snprintf(m->notes[m->nnotes++], sizeof m->notes[0], "%s", text);
 }
 
-void manifest_defaults(manifest *m) {
+void manifest_defaults(sim_manifest *m) {
     memset(m, 0, sizeof *m);
     snprintf(m->source, sizeof m->source, "built-in defaults");
     cluster_spec_defaults(&m->spec);
@@ -56,7 +74,7 @@ void manifest_defaults(manifest *m) {
     }
 }
 
-const char *manifest_label_of(const manifest *m, svc_peer s, const char *key) {
+const char *manifest_label_of(const sim_manifest *m, svc_peer s, const char *key) {
     for (int i = 0; i < m->svc[s].nlabels; i++)
         if (!strcmp(m->svc[s].labels[i].key, key)) return m->svc[s].labels[i].value;
     return NULL;
@@ -66,7 +84,7 @@ const char *manifest_label_of(const manifest *m, svc_peer s, const char *key) {
 
 typedef struct reader {
     yt_ctx c;
-    manifest *m;
+    sim_manifest *m;
     int seen_workload[SVC_PEER_COUNT];
     int seen_service[SVC_PEER_COUNT];
     char ns[64];
@@ -89,8 +107,8 @@ static int get_int(reader *r, const yt_node *parent, const char *key, const char
     if (yt_check_type(&r->c, parent, n, path, YK_INT, 0) < 0) return -1;
     int64_t v;
     if (yt_int(n, &v) < 0 || v < lo || v > hi)
-        return yt_fail(&r->c, n, "%s: Invalid value: %s: must be between %lld and %lld", path, n->value,
-                       (long long)lo, (long long)hi);
+        return yt_fail(&r->c, n, "%s: Invalid value: %s: must be between %lld and %lld", path, n->value, (long long)lo,
+                       (long long)hi);
     *out = v;
     return 0;
 }
@@ -149,7 +167,8 @@ static int read_labels(reader *r, const yt_node *map, const char *path, manifest
             yt_pathf(p, sizeof p, "%s.%s", path, map->keys[i]->value);
             return yt_check_type(&r->c, map, map->items[i], p, YK_STRING, 1);
         }
-        if (*n >= MANIFEST_MAX_LABELS) return yt_fail(&r->c, map->keys[i], "%s: more than %d labels", path, MANIFEST_MAX_LABELS);
+        if (*n >= MANIFEST_MAX_LABELS)
+            return yt_fail(&r->c, map->keys[i], "%s: more than %d labels", path, MANIFEST_MAX_LABELS);
         snprintf(out[*n].key, sizeof out[*n].key, "%s", map->keys[i]->value);
         snprintf(out[*n].value, sizeof out[*n].value, "%s", map->items[i]->value);
         (*n)++;
@@ -172,7 +191,7 @@ static int labels_match(const yt_node *selector, const manifest_label *labels, i
 
 /* ---- containers ---- */
 
-static int read_resources(reader *r, const yt_node *res, const char *path, service_spec *ss) {
+static int read_resources(reader *r, const yt_node *res, const char *path, sim_service_spec *ss) {
     static const char *const ok[] = {"requests", "limits", NULL};
     static const char *const unsupported[] = {"claims|dynamic resources", NULL};
     if (yt_check_fields(&r->c, res, path, ok, unsupported) < 0) return -1;
@@ -206,13 +225,14 @@ static int read_resources(reader *r, const yt_node *res, const char *path, servi
     return 0;
 }
 
-static int read_probe(reader *r, const yt_node *probe, const char *path, service_spec *ss, int readiness) {
-    static const char *const ok[] = {"httpGet",          "initialDelaySeconds", "periodSeconds", "timeoutSeconds",
-                                     "failureThreshold", "successThreshold",    NULL};
-    static const char *const unsupported[] = {
-        "exec|the simulator probes over HTTP only", "tcpSocket|the simulator probes over HTTP only",
-        "grpc|the simulator probes over HTTP only", "terminationGracePeriodSeconds|no graceful termination model",
+static int read_probe(reader *r, const yt_node *probe, const char *path, sim_service_spec *ss, int readiness) {
+    static const char *const ok[] = {
+        "httpGet", "initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold", "successThreshold",
         NULL};
+    static const char *const unsupported[] = {"exec|the simulator probes over HTTP only",
+                                              "tcpSocket|the simulator probes over HTTP only",
+                                              "grpc|the simulator probes over HTTP only",
+                                              "terminationGracePeriodSeconds|no graceful termination model", NULL};
     if (yt_check_fields(&r->c, probe, path, ok, unsupported) < 0) return -1;
     const yt_node *http = yt_get(probe, "httpGet");
     char p[160];
@@ -240,7 +260,7 @@ static int read_probe(reader *r, const yt_node *probe, const char *path, service
 }
 
 static int add_env(reader *r, const char *key, const char *value, const yt_node *at, svc_peer s) {
-    manifest *m = r->m;
+    sim_manifest *m = r->m;
     if (in_list(runtime_keys, key)) return 0;
     if (in_list(unmodelled_keys, key)) {
         if (!strcmp(key, "THREADS")) {
@@ -253,13 +273,14 @@ static int add_env(reader *r, const char *key, const char *value, const yt_node 
     }
     if (!strcmp(key, "INVENTORY_SERVICE") || !strcmp(key, "NOTIFICATION_SERVICE")) {
         svc_peer to = key[0] == 'I' ? SVC_INVENTORY : SVC_NOTIFICATION;
-        const service_spec *ts = &m->spec.svc[to];
+        const sim_service_spec *ts = &m->spec.svc[to];
         char want1[160], want2[200];
         snprintf(want1, sizeof want1, "http://%s:%d", ts->name, ts->port);
         snprintf(want2, sizeof want2, "http://%s.%s.svc.cluster.local:%d", ts->name, m->spec.namespace_, ts->port);
         size_t len = strlen(value);
         while (len && value[len - 1] == '/') len--;
-        if ((strlen(want1) != len || strncmp(value, want1, len)) && (strlen(want2) != len || strncmp(value, want2, len)))
+        if ((strlen(want1) != len || strncmp(value, want1, len)) &&
+            (strlen(want2) != len || strncmp(value, want2, len)))
             return yt_fail(&r->c, at,
                            "env %s=%s: not supported by the simulator: payment calls %s through its Service "
                            "ClusterIP (%s); a pod or headless address would change what a NetworkChaos `to` filter "
@@ -295,17 +316,33 @@ static int add_env(reader *r, const char *key, const char *value, const yt_node 
 }
 
 static int read_container(reader *r, const yt_node *c, const char *path, svc_peer s) {
-    static const char *const ok[] = {"name",           "image",         "imagePullPolicy", "ports",
-                                     "env",            "resources",     "readinessProbe",  "livenessProbe",
-                                     "lifecycle",      "securityContext", "volumeMounts",  "terminationMessagePath",
-                                     "terminationMessagePolicy", NULL};
-    static const char *const unsupported[] = {
-        "command|the simulator runs the service module itself", "args|the simulator runs the service module itself",
-        "envFrom|the simulator reads env values only", "startupProbe|no startup probe model",
-        "workingDir|no model", "stdin|no model", "tty|no model", "volumeDevices|no model",
-        "resizePolicy|no model", "restartPolicy|no sidecar model", NULL};
-    manifest *m = r->m;
-    service_spec *ss = &m->spec.svc[s];
+    static const char *const ok[] = {"name",
+                                     "image",
+                                     "imagePullPolicy",
+                                     "ports",
+                                     "env",
+                                     "resources",
+                                     "readinessProbe",
+                                     "livenessProbe",
+                                     "lifecycle",
+                                     "securityContext",
+                                     "volumeMounts",
+                                     "terminationMessagePath",
+                                     "terminationMessagePolicy",
+                                     NULL};
+    static const char *const unsupported[] = {"command|the simulator runs the service module itself",
+                                              "args|the simulator runs the service module itself",
+                                              "envFrom|the simulator reads env values only",
+                                              "startupProbe|no startup probe model",
+                                              "workingDir|no model",
+                                              "stdin|no model",
+                                              "tty|no model",
+                                              "volumeDevices|no model",
+                                              "resizePolicy|no model",
+                                              "restartPolicy|no sidecar model",
+                                              NULL};
+    sim_manifest *m = r->m;
+    sim_service_spec *ss = &m->spec.svc[s];
     if (check_map(r, c, c, path, 1) < 0 || yt_check_fields(&r->c, c, path, ok, unsupported) < 0) return -1;
     const char *name;
     char p[192];
@@ -369,19 +406,46 @@ static int read_container(reader *r, const yt_node *c, const char *path, svc_pee
 }
 
 static int read_pod_spec(reader *r, const yt_node *ps, const char *path, svc_peer s) {
-    static const char *const ok[] = {"containers", "automountServiceAccountToken", "enableServiceLinks",
-                                     "terminationGracePeriodSeconds", "securityContext", "volumes",
-                                     "serviceAccountName", "imagePullSecrets", "restartPolicy", "dnsPolicy", NULL};
-    static const char *const unsupported[] = {
-        "initContainers|no init container model", "hostNetwork|no node networking model",
-        "nodeSelector|one node", "nodeName|one node", "affinity|one node", "tolerations|one node",
-        "topologySpreadConstraints|one node", "priorityClassName|no preemption model", "priority|no preemption model",
-        "runtimeClassName|no model", "overhead|no model", "dnsConfig|no DNS model", "hostAliases|no DNS model",
-        "shareProcessNamespace|no model", "ephemeralContainers|no model", "readinessGates|no model",
-        "schedulerName|no scheduler model", "activeDeadlineSeconds|no model", "hostPID|no model", "hostIPC|no model",
-        "hostname|no DNS model", "subdomain|no DNS model", "setHostnameAsFQDN|no DNS model", "os|no model",
-        "hostUsers|no model", "schedulingGates|no scheduler model", "resourceClaims|no model",
-        "preemptionPolicy|no preemption model", NULL};
+    static const char *const ok[] = {"containers",
+                                     "automountServiceAccountToken",
+                                     "enableServiceLinks",
+                                     "terminationGracePeriodSeconds",
+                                     "securityContext",
+                                     "volumes",
+                                     "serviceAccountName",
+                                     "imagePullSecrets",
+                                     "restartPolicy",
+                                     "dnsPolicy",
+                                     NULL};
+    static const char *const unsupported[] = {"initContainers|no init container model",
+                                              "hostNetwork|no node networking model",
+                                              "nodeSelector|one node",
+                                              "nodeName|one node",
+                                              "affinity|one node",
+                                              "tolerations|one node",
+                                              "topologySpreadConstraints|one node",
+                                              "priorityClassName|no preemption model",
+                                              "priority|no preemption model",
+                                              "runtimeClassName|no model",
+                                              "overhead|no model",
+                                              "dnsConfig|no DNS model",
+                                              "hostAliases|no DNS model",
+                                              "shareProcessNamespace|no model",
+                                              "ephemeralContainers|no model",
+                                              "readinessGates|no model",
+                                              "schedulerName|no scheduler model",
+                                              "activeDeadlineSeconds|no model",
+                                              "hostPID|no model",
+                                              "hostIPC|no model",
+                                              "hostname|no DNS model",
+                                              "subdomain|no DNS model",
+                                              "setHostnameAsFQDN|no DNS model",
+                                              "os|no model",
+                                              "hostUsers|no model",
+                                              "schedulingGates|no scheduler model",
+                                              "resourceClaims|no model",
+                                              "preemptionPolicy|no preemption model",
+                                              NULL};
     if (yt_check_fields(&r->c, ps, path, ok, unsupported) < 0) return -1;
     const char *restart;
     char p[192];
@@ -389,8 +453,8 @@ static int read_pod_spec(reader *r, const yt_node *ps, const char *path, svc_pee
     if (get_string(r, ps, "restartPolicy", p, 0, &restart) < 0) return -1;
     if (restart && strcmp(restart, "Always"))
         return yt_fail(&r->c, yt_get(ps, "restartPolicy"),
-                       "%s: Unsupported value: \"%s\": supported values: \"Always\" (StatefulSets and Deployments)",
-                       p, restart);
+                       "%s: Unsupported value: \"%s\": supported values: \"Always\" (StatefulSets and Deployments)", p,
+                       restart);
     const yt_node *cs = yt_get(ps, "containers");
     yt_pathf(p, sizeof p, "%s.containers", path);
     if (yt_check_type(&r->c, ps, cs, p, YK_SEQ, 1) < 0) return -1;
@@ -402,7 +466,7 @@ static int read_pod_spec(reader *r, const yt_node *ps, const char *path, svc_pee
 }
 
 static int read_workload(reader *r, const yt_node *doc, const char *kind) {
-    manifest *m = r->m;
+    sim_manifest *m = r->m;
     const char *name;
     if (read_metadata(r, doc, &name) < 0) return -1;
     svc_peer s = SVC_PAYMENT;
@@ -412,7 +476,7 @@ static int read_workload(reader *r, const yt_node *doc, const char *kind) {
                        svc_peer_name(s), m->svc[s].line);
     r->seen_workload[s] = 1;
     manifest_workload *w = &m->svc[s];
-    service_spec *ss = &m->spec.svc[s];
+    sim_service_spec *ss = &m->spec.svc[s];
     w->present = 1;
     w->line = doc->line;
     snprintf(w->kind, sizeof w->kind, "%s", kind);
@@ -420,11 +484,18 @@ static int read_workload(reader *r, const yt_node *doc, const char *kind) {
     ss->stateful = !strcmp(kind, "StatefulSet");
     const yt_node *spec = yt_get(doc, "spec");
     if (check_map(r, doc, spec, "spec", 1) < 0) return -1;
-    static const char *const sts_ok[] = {"replicas", "selector", "template", "serviceName", "podManagementPolicy",
-                                         "volumeClaimTemplates", "updateStrategy", "revisionHistoryLimit",
-                                         "persistentVolumeClaimRetentionPolicy", NULL};
-    static const char *const dep_ok[] = {"replicas", "selector", "template", "strategy", "revisionHistoryLimit",
-                                         "progressDeadlineSeconds", NULL};
+    static const char *const sts_ok[] = {"replicas",
+                                         "selector",
+                                         "template",
+                                         "serviceName",
+                                         "podManagementPolicy",
+                                         "volumeClaimTemplates",
+                                         "updateStrategy",
+                                         "revisionHistoryLimit",
+                                         "persistentVolumeClaimRetentionPolicy",
+                                         NULL};
+    static const char *const dep_ok[] = {
+        "replicas", "selector", "template", "strategy", "revisionHistoryLimit", "progressDeadlineSeconds", NULL};
     static const char *const unsupported[] = {"minReadySeconds|no model of it", "paused|no rollout model",
                                               "ordinals|ordinals start at 0 in the simulator", NULL};
     if (yt_check_fields(&r->c, spec, "spec", ss->stateful ? sts_ok : dep_ok, unsupported) < 0) return -1;
@@ -449,7 +520,8 @@ static int read_workload(reader *r, const yt_node *doc, const char *kind) {
     static const char *const sel_unsupported[] = {"matchExpressions|write the selector with matchLabels", NULL};
     if (yt_check_fields(&r->c, sel, "spec.selector", sel_ok, sel_unsupported) < 0) return -1;
     if (!labels_match(yt_get(sel, "matchLabels"), w->labels, w->nlabels))
-        return yt_fail(&r->c, sel, "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`");
+        return yt_fail(&r->c, sel,
+                       "spec.template.metadata.labels: Invalid value: `selector` does not match template `labels`");
     if (ss->stateful) {
         const char *svcname;
         if (get_string(r, spec, "serviceName", "spec.serviceName", 0, &svcname) < 0) return -1;
@@ -461,25 +533,35 @@ static int read_workload(reader *r, const yt_node *doc, const char *kind) {
 }
 
 static int read_service(reader *r, const yt_node *doc) {
-    manifest *m = r->m;
+    sim_manifest *m = r->m;
     const char *name;
     if (read_metadata(r, doc, &name) < 0) return -1;
     const yt_node *spec = yt_get(doc, "spec");
     if (check_map(r, doc, spec, "spec", 1) < 0) return -1;
-    static const char *const ok[] = {"type", "clusterIP", "clusterIPs", "selector", "ports", "publishNotReadyAddresses",
+    static const char *const ok[] = {"type",       "clusterIP",      "clusterIPs",
+                                     "selector",   "ports",          "publishNotReadyAddresses",
                                      "ipFamilies", "ipFamilyPolicy", NULL};
-    static const char *const unsupported[] = {
-        "externalName|no DNS model", "externalIPs|no external traffic model", "loadBalancerIP|no load balancer model",
-        "sessionAffinity|kube-proxy picks a backend per connection at random",
-        "sessionAffinityConfig|no session affinity model", "externalTrafficPolicy|no external traffic model",
-        "internalTrafficPolicy|one node", "healthCheckNodePort|no model", "loadBalancerSourceRanges|no model",
-        "allocateLoadBalancerNodePorts|no model", "loadBalancerClass|no model", "trafficDistribution|one node", NULL};
+    static const char *const unsupported[] = {"externalName|no DNS model",
+                                              "externalIPs|no external traffic model",
+                                              "loadBalancerIP|no load balancer model",
+                                              "sessionAffinity|kube-proxy picks a backend per connection at random",
+                                              "sessionAffinityConfig|no session affinity model",
+                                              "externalTrafficPolicy|no external traffic model",
+                                              "internalTrafficPolicy|one node",
+                                              "healthCheckNodePort|no model",
+                                              "loadBalancerSourceRanges|no model",
+                                              "allocateLoadBalancerNodePorts|no model",
+                                              "loadBalancerClass|no model",
+                                              "trafficDistribution|one node",
+                                              NULL};
     if (yt_check_fields(&r->c, spec, "spec", ok, unsupported) < 0) return -1;
     const char *type, *ip;
-    if (get_string(r, spec, "type", "spec.type", 0, &type) < 0 || get_string(r, spec, "clusterIP", "spec.clusterIP", 0, &ip) < 0)
+    if (get_string(r, spec, "type", "spec.type", 0, &type) < 0 ||
+        get_string(r, spec, "clusterIP", "spec.clusterIP", 0, &ip) < 0)
         return -1;
     if (type && strcmp(type, "ClusterIP"))
-        return yt_fail(&r->c, yt_get(spec, "type"), "spec.type: not supported by the simulator: \"%s\" (ClusterIP only)", type);
+        return yt_fail(&r->c, yt_get(spec, "type"),
+                       "spec.type: not supported by the simulator: \"%s\" (ClusterIP only)", type);
     const yt_node *sel = yt_get(spec, "selector");
     if (check_map(r, spec, sel, "spec.selector", 1) < 0) return -1;
     int which = -1;
@@ -495,11 +577,12 @@ static int read_service(reader *r, const yt_node *doc) {
                        "spec.selector: selects no pods of the StatefulSets or Deployments in this manifest (the "
                        "simulator maps each Service to one workload)");
     manifest_workload *w = &m->svc[which];
-    service_spec *ss = &m->spec.svc[which];
+    sim_service_spec *ss = &m->spec.svc[which];
     const yt_node *ports = yt_get(spec, "ports");
     if (yt_check_type(&r->c, spec, ports, "spec.ports", YK_SEQ, 1) < 0) return -1;
     if (ports->n != 1)
-        return yt_fail(&r->c, ports, "spec.ports: not supported by the simulator: one port per Service (found %zu)", ports->n);
+        return yt_fail(&r->c, ports, "spec.ports: not supported by the simulator: one port per Service (found %zu)",
+                       ports->n);
     const yt_node *port = ports->items[0];
     static const char *const port_ok[] = {"name", "port", "targetPort", "protocol", "appProtocol", NULL};
     static const char *const port_unsupported[] = {"nodePort|ClusterIP only", NULL};
@@ -526,10 +609,13 @@ static int read_service(reader *r, const yt_node *doc) {
         snprintf(w->headless, sizeof w->headless, "%s", name);
         const yt_node *pna = yt_get(spec, "publishNotReadyAddresses");
         int v = 0;
-        if (pna && yt_bool(pna, &v) < 0) return yt_check_type(&r->c, spec, pna, "spec.publishNotReadyAddresses", YK_BOOL, 1);
+        if (pna && yt_bool(pna, &v) < 0)
+            return yt_check_type(&r->c, spec, pna, "spec.publishNotReadyAddresses", YK_BOOL, 1);
         if (!v)
-            note(m, "Service %s: publishNotReadyAddresses is false, but the simulator resolves a not-ready pod's "
-                    "headless name as with true (sim/node/cluster.c rt_call)%s", name, "");
+            note(m,
+                 "Service %s: publishNotReadyAddresses is false, but the simulator resolves a not-ready pod's "
+                 "headless name as with true (sim/node/cluster.c rt_call)%s",
+                 name, "");
         return 0;
     }
     if (r->seen_service[which])
@@ -540,7 +626,8 @@ static int read_service(reader *r, const yt_node *doc) {
     if (ip) {
         sim_addr a;
         if (sim_addr_parse(ip, &a) < 0)
-            return yt_fail(&r->c, yt_get(spec, "clusterIP"), "spec.clusterIP: Invalid value: \"%s\": must be a valid IP address", ip);
+            return yt_fail(&r->c, yt_get(spec, "clusterIP"),
+                           "spec.clusterIP: Invalid value: \"%s\": must be a valid IP address", ip);
         if ((a >> 20) != (SIM_ADDR(10, 96, 0, 0) >> 20))
             return yt_fail(&r->c, yt_get(spec, "clusterIP"),
                            "spec.clusterIP: Invalid value: \"%s\": provided IP is not in the valid range. The range of "
@@ -565,7 +652,8 @@ static int read_node(reader *r, const yt_node *doc) {
     if (check_map(r, doc, st, "status", 1) < 0 || yt_check_fields(&r->c, st, "status", st_ok, NULL) < 0) return -1;
     const yt_node *cap = yt_get(st, "capacity");
     static const char *const cap_ok[] = {"cpu", "memory", "pods", "ephemeral-storage", NULL};
-    if (check_map(r, st, cap, "status.capacity", 1) < 0 || yt_check_fields(&r->c, cap, "status.capacity", cap_ok, NULL) < 0)
+    if (check_map(r, st, cap, "status.capacity", 1) < 0 ||
+        yt_check_fields(&r->c, cap, "status.capacity", cap_ok, NULL) < 0)
         return -1;
     char qerr[256];
     int64_t v;
@@ -593,8 +681,12 @@ static int read_doc(reader *r, const yt_node *doc) {
         return -1;
     static const struct {
         const char *api, *kind;
-    } known[] = {{"v1", "Namespace"},   {"v1", "Service"},         {"apps/v1", "StatefulSet"},
-                 {"apps/v1", "Deployment"}, {"policy/v1", "PodDisruptionBudget"}, {"v1", "Node"}};
+    } known[] = {{"v1", "Namespace"},
+                 {"v1", "Service"},
+                 {"apps/v1", "StatefulSet"},
+                 {"apps/v1", "Deployment"},
+                 {"policy/v1", "PodDisruptionBudget"},
+                 {"v1", "Node"}};
     size_t i;
     for (i = 0; i < sizeof known / sizeof known[0]; i++)
         if (!strcmp(kind, known[i].kind)) break;
@@ -629,7 +721,7 @@ static int read_doc(reader *r, const yt_node *doc) {
     return read_metadata(r, doc, &name);
 }
 
-int manifest_load(const char *path, manifest *m, char *err, size_t errlen) {
+int manifest_load(const char *path, sim_manifest *m, char *err, size_t errlen) {
     manifest_defaults(m);
     snprintf(m->source, sizeof m->source, "%s", path);
     yt_file *f = yt_load_file(path, err, errlen);
@@ -660,8 +752,8 @@ int manifest_load(const char *path, manifest *m, char *err, size_t errlen) {
                 break;
             }
             if (!r.seen_service[s]) {
-                snprintf(err, errlen, "%s: no ClusterIP Service selects the %s pods (payment calls it through one)", path,
-                         svc_peer_name((svc_peer)s));
+                snprintf(err, errlen, "%s: no ClusterIP Service selects the %s pods (payment calls it through one)",
+                         path, svc_peer_name((svc_peer)s));
                 rc = -1;
                 break;
             }
@@ -675,8 +767,9 @@ int manifest_load(const char *path, manifest *m, char *err, size_t errlen) {
                     char a[64], b[64];
                     snprintf(a, sizeof a, "%s=%s", rk[s], m->env[i].value);
                     snprintf(b, sizeof b, "%d", m->spec.svc[s].replicas);
-                    note(m, "env %s but the workload has %s replicas: on a cluster the services would hash ownership "
-                            "over the wrong count (the simulator uses the replica count)",
+                    note(m,
+                         "env %s but the workload has %s replicas: on a cluster the services would hash ownership "
+                         "over the wrong count (the simulator uses the replica count)",
                          a, b);
                 }
     }
@@ -685,13 +778,13 @@ int manifest_load(const char *path, manifest *m, char *err, size_t errlen) {
 }
 
 static const char *env_lookup(void *ctx, const char *key) {
-    const manifest *m = ctx;
+    const sim_manifest *m = ctx;
     for (int i = 0; i < m->nenv; i++)
         if (!strcmp(m->env[i].key, key)) return m->env[i].value;
     return NULL;
 }
 
-int manifest_services_config(const manifest *m, svc_config *cfg, char *err, size_t errlen) {
+int manifest_services_config(const sim_manifest *m, svc_config *cfg, char *err, size_t errlen) {
     char e[256];
     svc_config fresh;
     if (svc_config_load(&fresh, env_lookup, (void *)(uintptr_t)m, e, sizeof e) < 0) {

@@ -39,12 +39,12 @@ typedef struct manifest_label {
 } manifest_label;
 
 typedef struct manifest_workload {
-    int present;                    /* 0: built-in defaults */
-    char kind[16];                  /* "StatefulSet", "Deployment" */
+    int present;                                /* 0: built-in defaults */
+    char kind[16];                              /* "StatefulSet", "Deployment" */
     manifest_label labels[MANIFEST_MAX_LABELS]; /* pod template labels */
     int nlabels;
     char container[64];
-    char headless[64];              /* headless Service name, or "" */
+    char headless[64]; /* headless Service name, or "" */
     int line;
 } manifest_workload;
 
@@ -54,24 +54,24 @@ typedef struct manifest_env {
     int line;
 } manifest_env;
 
-typedef struct manifest {
-    char source[256];               /* the file, or "built-in defaults" */
+typedef struct sim_manifest {
+    char source[256]; /* the file, or "built-in defaults" */
     cluster_spec spec;
     manifest_workload svc[SVC_PEER_COUNT];
     manifest_env env[MANIFEST_MAX_ENV]; /* merged over the containers; one value per key */
     int nenv;
     char notes[MANIFEST_MAX_NOTES][320]; /* where the manifest and the simulator's model differ */
     int nnotes;
-} manifest;
+} sim_manifest;
 
 /* The built-in cluster: cluster_spec_defaults(), labels app=<service>-service, containers named after the
  * workloads, headless Services <workload>-headless. */
-void manifest_defaults(manifest *m);
+void manifest_defaults(sim_manifest *m);
 /* Reads every document of `path`; 0, or -1 with "FILE:LINE: ..." in err. */
-int manifest_load(const char *path, manifest *m, char *err, size_t errlen);
+int manifest_load(const char *path, sim_manifest *m, char *err, size_t errlen);
 /* The services' settings from the manifest's env over `cfg`'s current values (svc_config_load). */
-int manifest_services_config(const manifest *m, svc_config *cfg, char *err, size_t errlen);
+int manifest_services_config(const sim_manifest *m, svc_config *cfg, char *err, size_t errlen);
 /* Value of a pod template label of a service, or NULL. */
-const char *manifest_label_of(const manifest *m, svc_peer s, const char *key);
+const char *manifest_label_of(const sim_manifest *m, svc_peer s, const char *key);
 
 #endif

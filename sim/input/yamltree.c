@@ -216,19 +216,16 @@ static int handle(builder *b, yaml_event_t *ev, int *doc_index) {
         remember_anchor(b, ev->data.mapping_start.anchor, n);
         return push(b, n);
     case YAML_SEQUENCE_END_EVENT:
-    case YAML_MAPPING_END_EVENT:
-        n = b->stack[--b->depth].node;
-        return attach(b, n);
+    case YAML_MAPPING_END_EVENT: n = b->stack[--b->depth].node; return attach(b, n);
     case YAML_ALIAS_EVENT: {
         const char *name = (const char *)ev->data.alias.anchor;
         for (int i = b->nanchors - 1; i >= 0; i--)
             if (!strcmp(b->anchors[i].name, name)) return attach(b, b->anchors[i].node);
-        snprintf(b->err, b->errlen, "%s:%d: unknown anchor \"%s\" referenced", b->f->name,
-                 (int)ev->start_mark.line + 1, name);
+        snprintf(b->err, b->errlen, "%s:%d: unknown anchor \"%s\" referenced", b->f->name, (int)ev->start_mark.line + 1,
+                 name);
         return -1;
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -252,8 +249,8 @@ yt_file *yt_load_string(const char *name, const char *text, size_t len, char *er
             const char *problem = parser.problem ? parser.problem : "unknown problem";
             int line = (int)parser.problem_mark.line + 1;
             if (parser.context)
-                snprintf(err, errlen, "%s:%d: YAML syntax error: %s %s (line %d)", name, line, problem,
-                         parser.context, (int)parser.context_mark.line + 1);
+                snprintf(err, errlen, "%s:%d: YAML syntax error: %s %s (line %d)", name, line, problem, parser.context,
+                         (int)parser.context_mark.line + 1);
             else
                 snprintf(err, errlen, "%s:%d: YAML syntax error: %s", name, line, problem);
             rc = -1;
@@ -350,16 +347,19 @@ static int is_int_text(const char *v) {
 }
 
 static int is_float_text(const char *v) {
-    static const char *const special[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf",
-                                          "-.INF", ".nan", ".NaN", ".NAN", NULL};
+    static const char *const special[] = {".inf",  ".Inf",  ".INF", "+.inf", "+.Inf", "+.INF", "-.inf",
+                                          "-.Inf", "-.INF", ".nan", ".NaN",  ".NAN",  NULL};
     if (one_of(v, special)) return 1;
     const char *p = v;
     if (*p == '+' || *p == '-') p++;
     int digits = 0, dot = 0;
     for (; *p && *p != 'e' && *p != 'E'; p++) {
-        if (*p >= '0' && *p <= '9') digits++;
-        else if (*p == '.' && !dot) dot = 1;
-        else if (*p != '_') return 0;
+        if (*p >= '0' && *p <= '9')
+            digits++;
+        else if (*p == '.' && !dot)
+            dot = 1;
+        else if (*p != '_')
+            return 0;
     }
     if (!digits && !(dot && digits)) return 0;
     if (*p == 'e' || *p == 'E') {
@@ -375,9 +375,9 @@ static int is_float_text(const char *v) {
 
 yt_kind yt_kind_of(const yt_node *n) {
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
-    static const char *const bools[] = {"y",    "Y",    "yes", "Yes", "YES",   "n",     "N",     "no",
-                                        "No",   "NO",   "true", "True", "TRUE", "false", "False", "FALSE",
-                                        "on",   "On",   "ON",  "off", "Off",   "OFF",   NULL};
+    static const char *const bools[] = {"y",  "Y",  "yes",  "Yes",  "YES",  "n",     "N",     "no",
+                                        "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+                                        "on", "On", "ON",   "off",  "Off",  "OFF",   NULL};
     if (!n) return YK_NULL;
     if (n->type == YT_MAP) return YK_MAP;
     if (n->type == YT_SEQ) return YK_SEQ;
@@ -407,9 +407,12 @@ int yt_int(const yt_node *n, int64_t *out) {
     const char *s = clean;
     int neg = 0;
     if (*s == '+' || *s == '-') neg = *s++ == '-';
-    if (s[0] == '0' && s[1] == 'b') v = strtoll(s + 2, &end, 2);
-    else if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) v = strtoll(s + 2, &end, 16);
-    else v = strtoll(s, &end, 10);
+    if (s[0] == '0' && s[1] == 'b')
+        v = strtoll(s + 2, &end, 2);
+    else if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+        v = strtoll(s + 2, &end, 16);
+    else
+        v = strtoll(s, &end, 10);
     if (errno || *end) return -1;
     *out = neg ? -v : v;
     return 0;
@@ -418,7 +421,8 @@ int yt_int(const yt_node *n, int64_t *out) {
 int yt_bool(const yt_node *n, int *out) {
     if (yt_kind_of(n) != YK_BOOL) return -1;
     char c = n->value[0];
-    *out = c == 'y' || c == 'Y' || c == 't' || c == 'T' || (c == 'o' || c == 'O' ? (n->value[1] == 'n' || n->value[1] == 'N') : 0);
+    *out = c == 'y' || c == 'Y' || c == 't' || c == 'T' ||
+           (c == 'o' || c == 'O' ? (n->value[1] == 'n' || n->value[1] == 'N') : 0);
     return 0;
 }
 

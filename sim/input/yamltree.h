@@ -28,12 +28,12 @@ typedef enum yt_kind { YK_NULL = 0, YK_BOOL, YK_INT, YK_FLOAT, YK_STRING, YK_MAP
 typedef struct yt_node yt_node;
 struct yt_node {
     yt_type type;
-    int line, col;      /* 1-based position of the node's first character */
-    const char *value;  /* scalars: the text (NUL-terminated); else NULL */
-    int quoted;         /* scalars written quoted or as a block: always strings */
-    size_t n;           /* maps: pairs; sequences: items */
-    yt_node **keys;     /* maps: the keys (scalars) */
-    yt_node **items;    /* maps: the values; sequences: the items */
+    int line, col;     /* 1-based position of the node's first character */
+    const char *value; /* scalars: the text (NUL-terminated); else NULL */
+    int quoted;        /* scalars written quoted or as a block: always strings */
+    size_t n;          /* maps: pairs; sequences: items */
+    yt_node **keys;    /* maps: the keys (scalars) */
+    yt_node **items;   /* maps: the values; sequences: the items */
 };
 
 typedef struct yt_doc {

@@ -9,26 +9,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/kinds.h"
+#include "base/rng.h"
 #include "services/core/jsonr.h"
 #include "services/core/shell.h"
 #include "services/core/text.h"
-#include "base/kinds.h"
-#include "base/rng.h"
 
 #define MS 1000000LL
 #define SEC 1000000000LL
 
 typedef struct load_req load_req;
 
-struct load {
-    cluster *cl;
+struct sim_load {
+    sim_cluster *cl;
     load_config cfg;
     pc_rng arrivals, choices;
     sim_host *host;
-    http_client *client;
-    req_record *recs;
+    sim_http_client *client;
+    sim_req_record *recs;
     size_t nrecs, caprecs;
-    acked_payment *acked;
+    sim_acked_payment *acked;
     size_t nacked, capacked;
     size_t duplicates;
     uint64_t next_key;
@@ -37,9 +37,9 @@ struct load {
 };
 
 struct load_req {
-    load *l;
+    sim_load *l;
     int client; /* closed-loop client index, or -1 */
-    req_record rec;
+    sim_req_record rec;
     char key[48];
     char product[16];
     sim_event_id retry;
@@ -64,25 +64,25 @@ void load_config_defaults(load_config *cfg) {
     cfg->products = 5;
 }
 
-load *load_new(cluster *c, const load_config *cfg, uint64_t seed) {
-    load *l = calloc(1, sizeof *l);
+sim_load *load_new(sim_cluster *c, const load_config *cfg, uint64_t seed) {
+    sim_load *l = calloc(1, sizeof *l);
     if (!l) abort();
     l->cl = c;
     l->cfg = *cfg;
     pc_rng_init(&l->arrivals, seed, "client/arrivals");
     pc_rng_init(&l->choices, seed, "client/choices");
     l->host = net_add_host(cluster_net(c), "client", LOAD_CLIENT_ADDR, l);
-    http_client_config hc;
-    http_client_config_defaults(&hc);
+    sim_http_client_config hc;
+    sim_http_client_config_defaults(&hc);
     hc.keepalive = cfg->keepalive;
     hc.max_idle = 1024;
-    l->client = http_client_new(cluster_net(c), l->host, &hc);
+    l->client = sim_http_client_new(cluster_net(c), l->host, &hc);
     return l;
 }
 
-void load_free(load *l) {
+void load_free(sim_load *l) {
     if (!l) return;
-    http_client_free(l->client);
+    sim_http_client_free(l->client);
     while (l->live) {
         load_req *r = l->live;
         l->live = r->next;
@@ -93,24 +93,26 @@ void load_free(load *l) {
     free(l);
 }
 
-size_t load_record_count(const load *l) { return l->nrecs; }
-const req_record *load_records(const load *l) { return l->recs; }
-size_t load_acked_count(const load *l) { return l->nacked; }
-const acked_payment *load_acked(const load *l) { return l->acked; }
-size_t load_duplicate_acks(const load *l) { return l->duplicates; }
-int load_inflight(const load *l) { return l->inflight; }
-const load_config *load_get_config(const load *l) { return &l->cfg; }
+size_t load_record_count(const sim_load *l) { return l->nrecs; }
+const sim_req_record *load_records(const sim_load *l) { return l->recs; }
+size_t load_acked_count(const sim_load *l) { return l->nacked; }
+const sim_acked_payment *load_acked(const sim_load *l) { return l->acked; }
+size_t load_duplicate_acks(const sim_load *l) { return l->duplicates; }
+int load_inflight(const sim_load *l) { return l->inflight; }
+const load_config *load_get_config(const sim_load *l) { return &l->cfg; }
 
-static sim_engine *E(load *l) { return cluster_engine(l->cl); }
+static sim_engine *E(sim_load *l) { return cluster_engine(l->cl); }
 
 static void req_unlink(load_req *r) {
-    load *l = r->l;
-    if (r->prev) r->prev->next = r->next;
-    else l->live = r->next;
+    sim_load *l = r->l;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        l->live = r->next;
     if (r->next) r->next->prev = r->prev;
 }
 
-static void record(load *l, const req_record *rec) {
+static void record(sim_load *l, const sim_req_record *rec) {
     if (l->nrecs == l->caprecs) {
         l->caprecs = l->caprecs ? l->caprecs * 2 : 4096;
         l->recs = realloc(l->recs, l->caprecs * sizeof *l->recs);
@@ -132,7 +134,7 @@ static const char *field_after(const char *from, const char *end, const char *ke
 /* Chain answers carry per-step results; read them so the report can show where it broke. The answer is
  * the chain route's compact JSON (steps[] then overall_status); a full JSON parse per request would cost
  * the simulator a sixth of its time, so only the few fields needed are read, in order. */
-static void parse_chain(req_record *rec, const http_result *r) {
+static void parse_chain(sim_req_record *rec, const sim_http_result *r) {
     rec->success = 0;
     if (r->status != 200 || !r->body) return;
     const char *p = r->body, *end = r->body + r->body_len;
@@ -148,7 +150,7 @@ static void parse_chain(req_record *rec, const http_result *r) {
     rec->success = overall && !strncmp(overall, "\"success\"", 9);
 }
 
-static void note_ack(load *l, load_req *q, const http_result *r) {
+static void note_ack(sim_load *l, load_req *q, const sim_http_result *r) {
     json_t *doc = r->body ? svc_json_read(r->body, r->body_len, 0, NULL) : NULL;
     const char *pid = json_string_value(json_object_get(doc, "payment_id"));
     if (pid) {
@@ -159,7 +161,7 @@ static void note_ack(load *l, load_req *q, const http_result *r) {
             l->acked = realloc(l->acked, l->capacked * sizeof *l->acked);
             if (!l->acked) abort();
         }
-        acked_payment *a = &l->acked[l->nacked++];
+        sim_acked_payment *a = &l->acked[l->nacked++];
         memset(a, 0, sizeof *a);
         snprintf(a->key, sizeof a->key, "%s", q->key);
         snprintf(a->payment_id, sizeof a->payment_id, "%s", pid);
@@ -171,7 +173,7 @@ static void note_ack(load *l, load_req *q, const http_result *r) {
 }
 
 static void send_attempt(load_req *q);
-static void closed_next(load *l, int client);
+static void closed_next(sim_load *l, int client);
 
 static void retry_fired(sim_engine *e, void *ctx, uint64_t arg) {
     (void)e;
@@ -181,16 +183,19 @@ static void retry_fired(sim_engine *e, void *ctx, uint64_t arg) {
     send_attempt(q);
 }
 
-static void answered(void *ctx, const http_result *r) {
+static void answered(void *ctx, const sim_http_result *r) {
     load_req *q = ctx;
-    load *l = q->l;
-    req_record *rec = &q->rec;
+    sim_load *l = q->l;
+    sim_req_record *rec = &q->rec;
     rec->outcome = (uint8_t)r->outcome;
     rec->status = (int16_t)r->status;
     if (r->outcome == SVC_CALL_OK) {
-        if (l->cfg.workload == LOAD_CHAIN) parse_chain(rec, r);
-        else if (l->cfg.workload == LOAD_PROCESS) rec->success = r->status == 201;
-        else rec->success = r->status >= 200 && r->status < 300;
+        if (l->cfg.workload == LOAD_CHAIN)
+            parse_chain(rec, r);
+        else if (l->cfg.workload == LOAD_PROCESS)
+            rec->success = r->status == 201;
+        else
+            rec->success = r->status >= 200 && r->status < 300;
     } else {
         rec->success = 0;
     }
@@ -216,24 +221,24 @@ static void answered(void *ctx, const http_result *r) {
 }
 
 static void send_attempt(load_req *q) {
-    load *l = q->l;
+    sim_load *l = q->l;
     q->rec.attempts++;
     const char *host = "payment-service:5002";
-    http_msg *m;
+    sim_http_msg *m;
     if (l->cfg.workload == LOAD_PROCESS) {
         char body[160];
         int n = snprintf(body, sizeof body,
                          "{\"amount\":100,\"currency\":\"USD\",\"product_id\":\"%s\",\"quantity\":1}", q->product);
-        m = http_msg_request("POST", "/payment/process", body, (size_t)n, q->key, 0, host);
+        m = sim_http_msg_request("POST", "/payment/process", body, (size_t)n, q->key, 0, host);
     } else {
         size_t blen = strlen(l->cfg.body);
-        m = http_msg_request(l->cfg.method, l->cfg.path, blen ? l->cfg.body : NULL, blen, NULL, 0, host);
+        m = sim_http_msg_request(l->cfg.method, l->cfg.path, blen ? l->cfg.body : NULL, blen, NULL, 0, host);
     }
-    http_request(l->client, cluster_service_ip(l->cl, SVC_PAYMENT), cluster_service_port(l->cl, SVC_PAYMENT), m,
-                 l->cfg.timeout_ns, answered, q);
+    sim_http_request(l->client, cluster_service_ip(l->cl, SVC_PAYMENT), cluster_service_port(l->cl, SVC_PAYMENT), m,
+                     l->cfg.timeout_ns, answered, q);
 }
 
-static void start_request(load *l, int client) {
+static void start_request(sim_load *l, int client) {
     load_req *q = svc_zalloc(sizeof *q);
     q->l = l;
     q->client = client;
@@ -252,7 +257,7 @@ static void start_request(load *l, int client) {
 
 static void open_arrival(sim_engine *e, void *ctx, uint64_t arg) {
     (void)arg;
-    load *l = ctx;
+    sim_load *l = ctx;
     if (sim_now(e) >= l->cfg.stop_ns) return;
     start_request(l, -1);
     int64_t gap = pc_rng_exp_ns(&l->arrivals, 1e9 / l->cfg.rate_per_s);
@@ -260,17 +265,17 @@ static void open_arrival(sim_engine *e, void *ctx, uint64_t arg) {
 }
 
 static void closed_arrival(sim_engine *e, void *ctx, uint64_t arg) {
-    load *l = ctx;
+    sim_load *l = ctx;
     if (sim_now(e) >= l->cfg.stop_ns) return;
     start_request(l, (int)arg);
 }
 
-static void closed_next(load *l, int client) {
+static void closed_next(sim_load *l, int client) {
     if (sim_now(E(l)) >= l->cfg.stop_ns) return;
     sim_after(E(l), l->cfg.think_ns, SIM_K_ARRIVAL, 1, closed_arrival, l, (uint64_t)client);
 }
 
-void load_start(load *l) {
+void load_start(sim_load *l) {
     sim_engine *e = E(l);
     if (l->cfg.closed_loop) {
         for (int i = 0; i < l->cfg.clients; i++) {

@@ -40,46 +40,46 @@ typedef struct load_config {
     char method[8];
     char path[160];
     char body[512];
-    int client_retries;        /* process workload */
+    int client_retries; /* process workload */
     int64_t client_backoff_ns;
-    int products;              /* process workload: product ids 1..products */
+    int products; /* process workload: product ids 1..products */
 } load_config;
 
 void load_config_defaults(load_config *cfg);
 
-typedef struct req_record {
+typedef struct sim_req_record {
     int64_t start_ns, end_ns;
-    uint8_t outcome;  /* svc_call_outcome of the last attempt */
+    uint8_t outcome; /* svc_call_outcome of the last attempt */
     uint8_t success;
     int16_t status;
-    int8_t step_ok[2];        /* chain: 1 success, 0 failed, -1 absent */
+    int8_t step_ok[2]; /* chain: 1 success, 0 failed, -1 absent */
     int32_t step_latency_us[2];
     uint8_t attempts;
-} req_record;
+} sim_req_record;
 
 /* A payment the system acknowledged (201) to a client: the invariant checkers verify it survives. */
-typedef struct acked_payment {
+typedef struct sim_acked_payment {
     char key[48];
     char payment_id[72];
     int64_t amount_minor;
     char product_id[16];
     int quantity;
-} acked_payment;
+} sim_acked_payment;
 
-typedef struct load load;
+typedef struct sim_load sim_load;
 
-load *load_new(cluster *c, const load_config *cfg, uint64_t seed);
-void load_free(load *l);
-void load_start(load *l);
+sim_load *load_new(sim_cluster *c, const load_config *cfg, uint64_t seed);
+void load_free(sim_load *l);
+void load_start(sim_load *l);
 
-size_t load_record_count(const load *l);
-const req_record *load_records(const load *l);
-size_t load_acked_count(const load *l);
-const acked_payment *load_acked(const load *l);
+size_t load_record_count(const sim_load *l);
+const sim_req_record *load_records(const sim_load *l);
+size_t load_acked_count(const sim_load *l);
+const sim_acked_payment *load_acked(const sim_load *l);
 /* Keys for which the client saw more than one distinct payment_id acknowledged. */
-size_t load_duplicate_acks(const load *l);
-int load_inflight(const load *l);
-const load_config *load_get_config(const load *l);
+size_t load_duplicate_acks(const sim_load *l);
+int load_inflight(const sim_load *l);
+const load_config *load_get_config(const sim_load *l);
 const char *load_workload_name(load_workload w);
 
 #endif

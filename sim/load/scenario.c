@@ -8,27 +8,27 @@
 #include <string.h>
 
 #include "base/kinds.h"
-#include "sim/load/load.h"
 #include "base/rng.h"
+#include "sim/load/load.h"
 
 #define SEC 1000000000LL
 #define MAX_ACTIONS 128
 #define MAX_HOGS 16
 
 typedef struct action_state {
-    chaos_action a;
-    action_status st;
+    sim_chaos_action a;
+    sim_action_status st;
     sim_pod *pods[ACTION_MAX_PODS];
     sim_pod *targets[ACTION_MAX_PODS];
     cfs_stress *stress[ACTION_MAX_PODS];
-    mem_hog *hogs[ACTION_MAX_PODS][MAX_HOGS];
+    sim_mem_hog *hogs[ACTION_MAX_PODS][MAX_HOGS];
     sim_event_id mem_tick;
     pc_rng rng;
-    struct scenario *s;
+    struct sim_scenario *s;
 } action_state;
 
-struct scenario {
-    cluster *cl;
+struct sim_scenario {
+    sim_cluster *cl;
     uint64_t seed;
     action_state *acts[MAX_ACTIONS];
     int n;
@@ -36,10 +36,10 @@ struct scenario {
 
 static const char *const mode_names[] = {"all", "one", "fixed", "fixed-percent", "random-max-percent"};
 static const char *const dir_names[] = {"to", "from", "both"};
-const char *select_mode_name(select_mode m) { return mode_names[m]; }
-const char *direction_name(direction d) { return dir_names[d]; }
+const char *select_mode_name(sim_select_mode m) { return mode_names[m]; }
+const char *direction_name(sim_direction d) { return dir_names[d]; }
 
-void chaos_action_init(chaos_action *a, const char *name, action_kind kind) {
+void chaos_action_init(sim_chaos_action *a, const char *name, sim_action_kind kind) {
     memset(a, 0, sizeof *a);
     snprintf(a->name, sizeof a->name, "%s", name);
     snprintf(a->kind_name, sizeof a->kind_name, "command line");
@@ -48,25 +48,25 @@ void chaos_action_init(chaos_action *a, const char *name, action_kind kind) {
     a->restart_delay_ns = 1 * SEC;
 }
 
-scenario *scenario_new(cluster *c, uint64_t seed) {
-    scenario *s = calloc(1, sizeof *s);
+sim_scenario *scenario_new(sim_cluster *c, uint64_t seed) {
+    sim_scenario *s = calloc(1, sizeof *s);
     if (!s) abort();
     s->cl = c;
     s->seed = seed;
     return s;
 }
 
-void scenario_free(scenario *s) {
+void scenario_free(sim_scenario *s) {
     if (!s) return;
     for (int i = 0; i < s->n; i++) free(s->acts[i]);
     free(s);
 }
 
-int scenario_count(const scenario *s) { return s->n; }
-const chaos_action *scenario_action(const scenario *s, int i) { return &s->acts[i]->a; }
-const action_status *scenario_status(const scenario *s, int i) { return &s->acts[i]->st; }
+int scenario_count(const sim_scenario *s) { return s->n; }
+const sim_chaos_action *scenario_action(const sim_scenario *s, int i) { return &s->acts[i]->a; }
+const sim_action_status *scenario_status(const sim_scenario *s, int i) { return &s->acts[i]->st; }
 
-int scenario_add(scenario *s, const chaos_action *a) {
+int scenario_add(sim_scenario *s, const sim_chaos_action *a) {
     if (s->n >= MAX_ACTIONS) return -1;
     action_state *st = calloc(1, sizeof *st);
     if (!st) abort();
@@ -79,14 +79,14 @@ int scenario_add(scenario *s, const chaos_action *a) {
     return s->n - 1;
 }
 
-int64_t scenario_first_start(const scenario *s) {
+int64_t scenario_first_start(const sim_scenario *s) {
     int64_t first = -1;
     for (int i = 0; i < s->n; i++)
         if (first < 0 || s->acts[i]->a.start_ns < first) first = s->acts[i]->a.start_ns;
     return first;
 }
 
-int64_t scenario_last_end(const scenario *s, int64_t run_end) {
+int64_t scenario_last_end(const sim_scenario *s, int64_t run_end) {
     int64_t last = -1;
     for (int i = 0; i < s->n; i++) {
         int64_t e = s->acts[i]->a.end_ns < 0 ? run_end : s->acts[i]->a.end_ns;
@@ -99,8 +99,8 @@ int64_t scenario_last_end(const scenario *s, int64_t run_end) {
 
 /* ---- selection ---- */
 
-static int select_pods(action_state *as, const pod_selector *sel, sim_pod **out) {
-    cluster *c = as->s->cl;
+static int select_pods(action_state *as, const sim_pod_selector *sel, sim_pod **out) {
+    sim_cluster *c = as->s->cl;
     sim_pod *cand[CLUSTER_MAX_PODS];
     int n = 0;
     for (int i = 0; i < cluster_pod_count(c); i++) {
@@ -155,10 +155,10 @@ static void add_addr(nf_rule_spec *r, sim_addr a, int prefix) {
     r->nmatch++;
 }
 
-static void install(action_state *as, sim_pod **on, int non, sim_pod **peers, int npeers, int add_external,
-                    int ingress, const char *suffix) {
-    cluster *c = as->s->cl;
-    chaos_action *a = &as->a;
+static void install(action_state *as, sim_pod **on, int non, sim_pod **peers, int npeers, int add_external, int ingress,
+                    const char *suffix) {
+    sim_cluster *c = as->s->cl;
+    sim_chaos_action *a = &as->a;
     nf_rule_spec r;
     memset(&r, 0, sizeof r);
     snprintf(r.name, sizeof r.name, "%s%s", a->name, suffix);
@@ -193,8 +193,8 @@ static void install(action_state *as, sim_pod **on, int non, sim_pod **peers, in
 /* The clients' link: a netem on the client host toward the service (its Service IP and pods), and one on
  * the service's pods toward the client. */
 static void start_client_side(action_state *as) {
-    cluster *c = as->s->cl;
-    chaos_action *a = &as->a;
+    sim_cluster *c = as->s->cl;
+    sim_chaos_action *a = &as->a;
     sim_host *client = net_host_by_addr(cluster_net(c), LOAD_CLIENT_ADDR);
     if (!client) return;
     char err[256];
@@ -211,7 +211,8 @@ static void start_client_side(action_state *as) {
                 if (a->selector.services & (1u << s)) add_addr(&r, cluster_service_ip(c, (svc_peer)s), 32);
             for (int i = 0; i < as->st.npods; i++) add_addr(&r, pod_host(as->pods[i])->addr, 32);
         } else {
-            for (int i = 0; i < as->st.npods && r.nhosts < NF_MAX_SET; i++) r.hosts[r.nhosts++] = pod_host(as->pods[i])->id;
+            for (int i = 0; i < as->st.npods && r.nhosts < NF_MAX_SET; i++)
+                r.hosts[r.nhosts++] = pod_host(as->pods[i])->id;
             add_addr(&r, LOAD_CLIENT_ADDR, 32);
         }
         int id = nf_add(cluster_faults(c), &r, err, sizeof err);
@@ -220,7 +221,7 @@ static void start_client_side(action_state *as) {
 }
 
 static void start_network(action_state *as) {
-    chaos_action *a = &as->a;
+    sim_chaos_action *a = &as->a;
     if (a->client_side) {
         start_client_side(as);
         return;
@@ -252,7 +253,7 @@ static void start_network(action_state *as) {
 static void mem_tick(sim_engine *e, void *ctx, uint64_t arg);
 
 static void mem_allocate(action_state *as, int pod, int worker) {
-    chaos_action *a = &as->a;
+    sim_chaos_action *a = &as->a;
     char name[128];
     snprintf(name, sizeof name, "memStress/%s/%d", a->name, worker);
     as->hogs[pod][worker] = cluster_mem_hog(as->s->cl, as->pods[pod], a->mem_bytes / a->mem_workers, name);
@@ -267,7 +268,7 @@ static void mem_tick(sim_engine *e, void *ctx, uint64_t arg) {
     for (int p = 0; p < as->st.npods; p++) {
         if (pod_get_state(as->pods[p]) == POD_DEAD) continue;
         for (int w = 0; w < as->a.mem_workers && w < MAX_HOGS; w++) {
-            mem_hog *h = as->hogs[p][w];
+            sim_mem_hog *h = as->hogs[p][w];
             if (h && !mem_hog_alive(h)) {
                 as->st.stressor_oom_kills++;
                 as->st.stressor_respawns++;
@@ -285,8 +286,8 @@ static void mem_tick(sim_engine *e, void *ctx, uint64_t arg) {
 static void action_start(sim_engine *e, void *ctx, uint64_t arg) {
     (void)arg;
     action_state *as = ctx;
-    cluster *c = as->s->cl;
-    chaos_action *a = &as->a;
+    sim_cluster *c = as->s->cl;
+    sim_chaos_action *a = &as->a;
     as->st.started = 1;
     as->st.npods = select_pods(as, &a->selector, as->pods);
     for (int i = 0; i < as->st.npods; i++) snprintf(as->st.pods[i], 48, "%s", pod_name(as->pods[i]));
@@ -321,7 +322,7 @@ static void action_stop(sim_engine *e, void *ctx, uint64_t arg) {
     (void)e;
     (void)arg;
     action_state *as = ctx;
-    cluster *c = as->s->cl;
+    sim_cluster *c = as->s->cl;
     if (!as->st.started || as->st.stopped) return;
     as->st.stopped = 1;
     for (int i = 0; i < as->st.nrules; i++) nf_remove(cluster_faults(c), as->st.rule_ids[i]);
@@ -338,7 +339,7 @@ static void action_stop(sim_engine *e, void *ctx, uint64_t arg) {
         for (int i = 0; i < as->st.npods; i++) cluster_recover_pod(c, as->pods[i]);
 }
 
-void scenario_arm(scenario *s) {
+void scenario_arm(sim_scenario *s) {
     sim_engine *e = cluster_engine(s->cl);
     for (int i = 0; i < s->n; i++) {
         action_state *as = s->acts[i];

@@ -29,39 +29,45 @@
 #define ACTION_MAX_PODS 32
 #define ACTION_MAX_EXTERNAL 16
 
-typedef enum action_kind {
+typedef enum sim_action_kind {
     ACT_NETWORK = 0,
     ACT_STRESS,
     ACT_POD_KILL,
     ACT_POD_FAILURE,
     ACT_CONTAINER_KILL
-} action_kind;
+} sim_action_kind;
 
-typedef enum select_mode { SEL_ALL = 0, SEL_ONE, SEL_FIXED, SEL_FIXED_PERCENT, SEL_RANDOM_MAX_PERCENT } select_mode;
+typedef enum sim_select_mode {
+    SEL_ALL = 0,
+    SEL_ONE,
+    SEL_FIXED,
+    SEL_FIXED_PERCENT,
+    SEL_RANDOM_MAX_PERCENT
+} sim_select_mode;
 
-typedef struct pod_selector {
+typedef struct sim_pod_selector {
     unsigned services; /* bit i: pods of svc_peer i */
-    select_mode mode;
-    int value;         /* N for fixed, percent for the percent modes */
+    sim_select_mode mode;
+    int value;                           /* N for fixed, percent for the percent modes */
     char pod_names[ACTION_MAX_PODS][48]; /* explicit pods (spec.selector.pods); none = by service */
     int npod_names;
-} pod_selector;
+} sim_pod_selector;
 
-typedef enum direction { DIR_TO = 0, DIR_FROM, DIR_BOTH } direction;
+typedef enum sim_direction { DIR_TO = 0, DIR_FROM, DIR_BOTH } sim_direction;
 
-typedef struct chaos_action {
+typedef struct sim_chaos_action {
     char name[96];
     char kind_name[32]; /* "NetworkChaos", "StressChaos", "PodChaos", or "command line" */
-    action_kind kind;
+    sim_action_kind kind;
     int64_t start_ns;
     int64_t end_ns; /* -1: until the end of the run */
-    pod_selector selector;
+    sim_pod_selector selector;
     int has_target;
-    pod_selector target;
-    direction dir;
+    sim_pod_selector target;
+    sim_direction dir;
     nf_cidr external[ACTION_MAX_EXTERNAL];
     int nexternal;
-    int match_service_ips; /* command-line links: also match the target Service's ClusterIP */
+    int match_service_ips;    /* command-line links: also match the target Service's ClusterIP */
     int match_all_in_cluster; /* --loss without --link: every pod-to-pod and pod-to-Service packet */
     int client_side;          /* --client-loss: the load clients' link to the selected service, both ways */
     nf_kind net_kind;
@@ -71,12 +77,12 @@ typedef struct chaos_action {
     int mem_workers;
     int64_t mem_bytes; /* total across workers */
     int64_t restart_delay_ns;
-} chaos_action;
+} sim_chaos_action;
 
-typedef struct scenario scenario;
+typedef struct sim_scenario sim_scenario;
 
 /* What an action did, for the report and the predictions. */
-typedef struct action_status {
+typedef struct sim_action_status {
     int started, stopped;
     int npods, ntargets;
     char pods[ACTION_MAX_PODS][48];
@@ -85,22 +91,22 @@ typedef struct action_status {
     int nrules;
     uint64_t stressor_oom_kills;
     uint64_t stressor_respawns;
-} action_status;
+} sim_action_status;
 
-void chaos_action_init(chaos_action *a, const char *name, action_kind kind);
-scenario *scenario_new(cluster *c, uint64_t seed);
-void scenario_free(scenario *s);
-int scenario_add(scenario *s, const chaos_action *a);
+void chaos_action_init(sim_chaos_action *a, const char *name, sim_action_kind kind);
+sim_scenario *scenario_new(sim_cluster *c, uint64_t seed);
+void scenario_free(sim_scenario *s);
+int scenario_add(sim_scenario *s, const sim_chaos_action *a);
 /* Schedules every action's start and stop. */
-void scenario_arm(scenario *s);
-int scenario_count(const scenario *s);
-const chaos_action *scenario_action(const scenario *s, int i);
-const action_status *scenario_status(const scenario *s, int i);
+void scenario_arm(sim_scenario *s);
+int scenario_count(const sim_scenario *s);
+const sim_chaos_action *scenario_action(const sim_scenario *s, int i);
+const sim_action_status *scenario_status(const sim_scenario *s, int i);
 /* The first and last instants any action is active (-1 when there is none). */
-int64_t scenario_first_start(const scenario *s);
-int64_t scenario_last_end(const scenario *s, int64_t run_end);
+int64_t scenario_first_start(const sim_scenario *s);
+int64_t scenario_last_end(const sim_scenario *s, int64_t run_end);
 
-const char *select_mode_name(select_mode m);
-const char *direction_name(direction d);
+const char *select_mode_name(sim_select_mode m);
+const char *direction_name(sim_direction d);
 
 #endif

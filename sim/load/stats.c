@@ -78,9 +78,9 @@ double stats_quantile(double *v, size_t n, double q) {
     return quantile_of_sorted(v, n, q);
 }
 
-static double latency_ms(const req_record *r) { return (double)(r->end_ns - r->start_ns) / 1e6; }
+static double latency_ms(const sim_req_record *r) { return (double)(r->end_ns - r->start_ns) / 1e6; }
 
-static void summarize(const req_record *recs, size_t n, int64_t from, int64_t to, phase_summary *p) {
+static void summarize(const sim_req_record *recs, size_t n, int64_t from, int64_t to, sim_phase_summary *p) {
     p->from_ns = from;
     p->to_ns = to;
     double *lat = malloc((n ? n : 1) * sizeof *lat);
@@ -88,7 +88,7 @@ static void summarize(const req_record *recs, size_t n, int64_t from, int64_t to
     if (!lat || !steps[0] || !steps[1]) abort();
     double sum = 0, attempts = 0;
     for (size_t i = 0; i < n; i++) {
-        const req_record *r = &recs[i];
+        const sim_req_record *r = &recs[i];
         if (r->start_ns < from || r->start_ns >= to) continue;
         double l = latency_ms(r);
         lat[p->requests++] = l;
@@ -96,10 +96,14 @@ static void summarize(const req_record *recs, size_t n, int64_t from, int64_t to
         attempts += r->attempts;
         if (l > p->max_ms) p->max_ms = l;
         if (r->success) p->successes++;
-        if (r->outcome == SVC_CALL_TIMEOUT) p->timeouts++;
-        else if (r->outcome == SVC_CALL_RESET) p->resets++;
-        else if (r->outcome == SVC_CALL_REFUSED) p->refused++;
-        else if (r->outcome == SVC_CALL_OK && r->status >= 400) p->http_errors++;
+        if (r->outcome == SVC_CALL_TIMEOUT)
+            p->timeouts++;
+        else if (r->outcome == SVC_CALL_RESET)
+            p->resets++;
+        else if (r->outcome == SVC_CALL_REFUSED)
+            p->refused++;
+        else if (r->outcome == SVC_CALL_OK && r->status >= 400)
+            p->http_errors++;
         for (int k = 0; k < 2; k++) {
             if (r->step_ok[k] < 0) continue;
             steps[k][p->step_n[k]++] = r->step_latency_us[k] / 1000.0;
@@ -127,7 +131,7 @@ static void summarize(const req_record *recs, size_t n, int64_t from, int64_t to
 }
 
 /* Success rate and p50 of requests that started in [from, from + 1 s); -1 rate if none. */
-static void window(const req_record *recs, size_t n, int64_t from, double *rate, double *p50, double *buf) {
+static void window(const sim_req_record *recs, size_t n, int64_t from, double *rate, double *p50, double *buf) {
     size_t count = 0, ok = 0;
     for (size_t i = 0; i < n; i++) {
         if (recs[i].start_ns < from || recs[i].start_ns >= from + SEC) continue;
@@ -138,7 +142,7 @@ static void window(const req_record *recs, size_t n, int64_t from, double *rate,
     *p50 = stats_quantile(buf, count, 0.5);
 }
 
-void stats_compute(const req_record *recs, size_t n, int64_t b, int64_t c, int64_t r, run_summary *out) {
+void stats_compute(const sim_req_record *recs, size_t n, int64_t b, int64_t c, int64_t r, run_summary *out) {
     memset(out, 0, sizeof *out);
     static const char *const names[PHASES] = {"baseline", "chaos", "recovery"};
     int64_t bounds[PHASES + 1] = {0, b, c, r};
@@ -167,7 +171,7 @@ void stats_compute(const req_record *recs, size_t n, int64_t b, int64_t c, int64
         buf[first[s]++] = latency_ms(&recs[i]);
     }
     for (size_t s = 0, at = 0; s < out->timeline_len; s++) {
-        timeline_point *t = &out->timeline[s];
+        sim_timeline_point *t = &out->timeline[s];
         size_t count = t->requests;
         t->second = (int64_t)s;
         t->success_rate = count ? (double)t->successes / (double)count : 0;
@@ -178,7 +182,7 @@ void stats_compute(const req_record *recs, size_t n, int64_t b, int64_t c, int64
     }
     free(first);
     /* recovery */
-    const phase_summary *base = &out->phase[0];
+    const sim_phase_summary *base = &out->phase[0];
     double target = (base->requests ? base->success_rate : 1.0) - RECOVERY_TOLERANCE;
     double lat_target = base->p50_ms * 1.5 + 1.0;
     int affected = out->phase[1].requests && out->phase[1].success_rate < target;

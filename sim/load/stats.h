@@ -21,7 +21,7 @@
 #define RECOVERY_TOLERANCE 0.05
 #define PHASES 3
 
-typedef struct phase_summary {
+typedef struct sim_phase_summary {
     const char *name;
     int64_t from_ns, to_ns;
     size_t requests, successes;
@@ -32,26 +32,26 @@ typedef struct phase_summary {
     size_t step_n[2], step_ok[2];
     double step_success[2], step_p50_ms[2], step_p99_ms[2];
     double attempts_mean;
-} phase_summary;
+} sim_phase_summary;
 
-typedef struct timeline_point {
+typedef struct sim_timeline_point {
     int64_t second;
     size_t requests, successes;
     double success_rate, p50_ms, p99_ms;
-} timeline_point;
+} sim_timeline_point;
 
 typedef struct run_summary {
-    phase_summary phase[PHASES];
+    sim_phase_summary phase[PHASES];
     double recovery_s;
     double latency_recovery_s; /* first 1 s window whose p50 is within 1.5x the baseline's again */
     int affected;              /* the chaos phase's success rate fell below the baseline's (- tolerance) */
     int latency_affected;      /* the chaos phase's p50 rose above 1.5x the baseline's */
-    timeline_point *timeline;
+    sim_timeline_point *timeline;
     size_t timeline_len;
 } run_summary;
 
 /* Phase boundaries: baseline [0, b), chaos [b, c), recovery [c, r). */
-void stats_compute(const req_record *recs, size_t n, int64_t b_ns, int64_t c_ns, int64_t r_ns, run_summary *out);
+void stats_compute(const sim_req_record *recs, size_t n, int64_t b_ns, int64_t c_ns, int64_t r_ns, run_summary *out);
 void stats_free(run_summary *s);
 /* Nearest-rank quantile of an array (sorted in place). */
 double stats_quantile(double *values, size_t n, double q);

@@ -31,8 +31,8 @@
 
 #include <stdint.h>
 
-#include "sim/engine/engine.h"
 #include "base/rng.h"
+#include "sim/engine/engine.h"
 
 typedef uint32_t sim_addr;
 typedef struct sim_net sim_net;
@@ -49,9 +49,9 @@ int sim_addr_parse(const char *text, sim_addr *out); /* 0 or -1 */
 
 /* What the egress hook decides for one packet. */
 typedef enum net_verdict_kind {
-    NET_PASS = 0,   /* leaves normally (possibly delayed) */
-    NET_DROP,       /* lost after the sender believes it left (netem loss, network loss) */
-    NET_LOCAL_DROP  /* refused by the sender's own stack (iptables OUTPUT DROP: the send fails) */
+    NET_PASS = 0,  /* leaves normally (possibly delayed) */
+    NET_DROP,      /* lost after the sender believes it left (netem loss, network loss) */
+    NET_LOCAL_DROP /* refused by the sender's own stack (iptables OUTPUT DROP: the send fails) */
 } net_verdict_kind;
 
 typedef struct net_verdict {
@@ -66,18 +66,18 @@ typedef net_verdict (*net_egress_hook)(void *ctx, int64_t now_ns, const sim_host
                                        const sim_packet *p);
 
 struct sim_host {
-    uint32_t id;   /* index in the net, stable for the run */
+    uint32_t id; /* index in the net, stable for the run */
     sim_addr addr;
     char name[48];
-    int up;        /* 0: the host is gone; packets to it vanish */
+    int up; /* 0: the host is gone; packets to it vanish */
     uint32_t incarnation;
-    void *owner;   /* the pod or client that owns this host */
+    void *owner; /* the pod or client that owns this host */
 };
 
 typedef struct net_config {
-    int64_t link_latency_ns;      /* one-way, per packet (default 50 µs) */
-    int64_t neigh_timeout_ns;     /* unreachable report for a SYN to a vanished host (3 s) */
-    int64_t jiffy_ns;             /* 4 ms at HZ=250 */
+    int64_t link_latency_ns;  /* one-way, per packet (default 50 µs) */
+    int64_t neigh_timeout_ns; /* unreachable report for a SYN to a vanished host (3 s) */
+    int64_t jiffy_ns;         /* 4 ms at HZ=250 */
 } net_config;
 
 void net_config_defaults(net_config *cfg);
@@ -124,18 +124,18 @@ typedef enum net_error {
 
 /* What the wire knows of a connection: the transport embeds it first in its own connection. */
 typedef struct net_flow {
-    uint64_t id;                /* stable object id for events */
-    sim_host *host[2];          /* NET_CLIENT, NET_SERVER (NULL until the first SYN is routed) */
-    uint32_t incarnation[2];    /* the hosts' incarnations when the flow met them */
-    int server_bound;           /* DNAT (or the pod address) chose the server */
+    uint64_t id;             /* stable object id for events */
+    sim_host *host[2];       /* NET_CLIENT, NET_SERVER (NULL until the first SYN is routed) */
+    uint32_t incarnation[2]; /* the hosts' incarnations when the flow met them */
+    int server_bound;        /* DNAT (or the pod address) chose the server */
 } net_flow;
 
 /* The transport above the wire. Every callback gets the context given to net_set_transport(). */
 typedef struct net_transport {
     void (*receive)(void *ctx, sim_host *dst, const sim_packet *p); /* a packet reached its host */
-    void (*unreachable)(void *ctx, net_flow *f, net_error err);    /* its SYN cannot be delivered */
-    void (*sent)(void *ctx, net_flow *f); /* a packet of f entered the wire (or an ICMP error for it) */
-    void (*gone)(void *ctx, net_flow *f); /* ... and left it, delivered or lost */
+    void (*unreachable)(void *ctx, net_flow *f, net_error err);     /* its SYN cannot be delivered */
+    void (*sent)(void *ctx, net_flow *f);      /* a packet of f entered the wire (or an ICMP error for it) */
+    void (*gone)(void *ctx, net_flow *f);      /* ... and left it, delivered or lost */
     void (*host_down)(void *ctx, sim_host *h); /* the host's sockets are gone */
     void (*free)(void *ctx);                   /* net_free(): the transport's own state */
 } net_transport;

@@ -119,8 +119,8 @@ typedef struct tcp_global {
     tcp_config cfg;
     tcp_stats stats;
     uint64_t next_id;
-    tcp_conn live;  /* sentinel of the list of live connections */
-    freelist spare; /* freed connections, for the next ones */
+    tcp_conn live;                      /* sentinel of the list of live connections */
+    freelist spare;                     /* freed connections, for the next ones */
     tcp_listener listen[SIM_MAX_HOSTS]; /* by host id */
 } tcp_global;
 
@@ -304,8 +304,10 @@ static net_verdict_kind transmit(tcp_conn *c, int s, sim_packet *p) {
         sd->rcv_wup = sd->rcv_nxt;
         sim_cancel(E(c), &sd->delack_timer);
     }
-    if (p->len || (p->flags & (TCP_F_SYN | TCP_F_FIN))) G(c)->stats.data_segments++;
-    else if (!(p->flags & TCP_F_RST)) G(c)->stats.pure_acks++;
+    if (p->len || (p->flags & (TCP_F_SYN | TCP_F_FIN)))
+        G(c)->stats.data_segments++;
+    else if (!(p->flags & TCP_F_RST))
+        G(c)->stats.pure_acks++;
     return net_transmit(c->net, c->flow.host[s], p);
 }
 
@@ -476,7 +478,8 @@ static void rtt_sample_ts(tcp_conn *c, int s, int64_t tsecr_us) {
 /* ---- sending ---- */
 
 static void seg_push(tcp_side *sd, uint64_t seq, uint32_t len, int fin) {
-    if (sd->nsegs == sd->segs_cap) sd->segs = room_grow(sd->segs, sd->seg_room, SEGS_INLINE, &sd->segs_cap, sizeof *sd->segs);
+    if (sd->nsegs == sd->segs_cap)
+        sd->segs = room_grow(sd->segs, sd->seg_room, SEGS_INLINE, &sd->segs_cap, sizeof *sd->segs);
     tcp_seg *g = &sd->segs[sd->nsegs++];
     memset(g, 0, sizeof *g);
     g->seq = seq;
@@ -525,8 +528,8 @@ static void push_pending(tcp_conn *c, int s) {
                 int64_t when = sd->rto_ns << (sd->probes_out < 16 ? sd->probes_out : 16);
                 sim_cancel(E(c), &sd->xmit_timer);
                 sd->pending = T_PROBE0;
-                sd->xmit_timer = sim_at(E(c), net_timer_expiry(c->net, now_ns(c), when), SIM_K_TCP_PROBE0,
-                                        obj_id(c, s), probe0_fired, c, (uint64_t)s);
+                sd->xmit_timer = sim_at(E(c), net_timer_expiry(c->net, now_ns(c), when), SIM_K_TCP_PROBE0, obj_id(c, s),
+                                        probe0_fired, c, (uint64_t)s);
             }
             break;
         }
@@ -566,7 +569,8 @@ void tcp_send(tcp_conn *c, int s, uint32_t bytes, void *msg, void (*msg_free)(vo
     }
     sd->write_seq += bytes;
     int d = s;
-    if (c->nmsgs[d] == c->msgs_cap[d]) c->msgs[d] = room_grow(c->msgs[d], c->msg_room[d], MSGS_INLINE, &c->msgs_cap[d], sizeof *c->msgs[d]);
+    if (c->nmsgs[d] == c->msgs_cap[d])
+        c->msgs[d] = room_grow(c->msgs[d], c->msg_room[d], MSGS_INLINE, &c->msgs_cap[d], sizeof *c->msgs[d]);
     c->msgs[d][c->nmsgs[d]++] = (tcp_msg){sd->write_seq, msg, msg_free};
     push_pending(c, s);
 }
@@ -993,19 +997,27 @@ static void receive_ack(tcp_conn *c, int s, const sim_packet *p) {
     /* tcp_process_tlp_ack */
     if (sd->tlp_high_seq && ack >= sd->tlp_high_seq) {
         int flag_not_dup = una_advanced || p->len > 0;
-        if (!sd->tlp_retrans) sd->tlp_high_seq = 0;
-        else if (dsack_tlp) sd->tlp_high_seq = 0;
-        else if (ack > sd->tlp_high_seq) sd->tlp_high_seq = 0; /* recovered a real loss (cwnd reduction) */
-        else if (!flag_not_dup && !new_sack) sd->tlp_high_seq = 0;
+        if (!sd->tlp_retrans)
+            sd->tlp_high_seq = 0;
+        else if (dsack_tlp)
+            sd->tlp_high_seq = 0;
+        else if (ack > sd->tlp_high_seq)
+            sd->tlp_high_seq = 0; /* recovered a real loss (cwnd reduction) */
+        else if (!flag_not_dup && !new_sack)
+            sd->tlp_high_seq = 0;
     }
 
     if (acked_any) {
-        if (!acked_retrans_only && first_ackt >= 0) rtt_sample(c, s, (now_ns(c) - first_ackt) / US);
-        else rtt_sample_ts(c, s, p->tsecr_us);
+        if (!acked_retrans_only && first_ackt >= 0)
+            rtt_sample(c, s, (now_ns(c) - first_ackt) / US);
+        else
+            rtt_sample_ts(c, s, p->tsecr_us);
         sd->retransmits = 0;
         sd->probes_out = 0;
-        if (sd->cwnd < sd->ssthresh) sd->cwnd++;
-        else if (sd->cwnd < 1000) sd->cwnd++;
+        if (sd->cwnd < sd->ssthresh)
+            sd->cwnd++;
+        else if (sd->cwnd < 1000)
+            sd->cwnd++;
         if (sd->ca != CA_OPEN && sd->snd_una >= sd->high_seq) sd->ca = CA_OPEN;
     }
 
@@ -1082,8 +1094,10 @@ static void server_establish(tcp_conn *c, sim_host *dst, const sim_packet *p) {
     sd->established_ns = now_ns(c);
     sd->snd_una = 1;
     /* tcp_synack_rtt_meas: from the SYN-ACK's send time unless it was retransmitted */
-    if (sd->syn_retries == 0) rtt_sample(c, TCP_SERVER, (now_ns(c) - sd->syn_sent_ns) / US);
-    else rtt_sample_ts(c, TCP_SERVER, p->tsecr_us);
+    if (sd->syn_retries == 0)
+        rtt_sample(c, TCP_SERVER, (now_ns(c) - sd->syn_sent_ns) / US);
+    else
+        rtt_sample_ts(c, TCP_SERVER, p->tsecr_us);
     const tcp_listener *l = &G(c)->listen[dst->id];
     if (l->accept) l->accept(l->ctx, c);
 }
@@ -1128,8 +1142,10 @@ static void on_receive(void *ctx, sim_host *dst, const sim_packet *p) {
             sd->rcv_nxt = 1;
             sd->rcv_wup = 1;
             sd->ts_recent_us = p->tsval_us;
-            if (sd->syn_retries == 0) rtt_sample(c, TCP_CLIENT, (now_ns(c) - sd->syn_sent_ns) / US);
-            else rtt_sample_ts(c, TCP_CLIENT, p->tsecr_us);
+            if (sd->syn_retries == 0)
+                rtt_sample(c, TCP_CLIENT, (now_ns(c) - sd->syn_sent_ns) / US);
+            else
+                rtt_sample_ts(c, TCP_CLIENT, p->tsecr_us);
             send_ack(c, TCP_CLIENT); /* the handshake ACK */
             if (sd->app_attached && sd->app && sd->app->connected) sd->app->connected(sd->ctx, c);
         } else if (sd->state == S_ESTABLISHED) {

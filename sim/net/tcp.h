@@ -44,17 +44,17 @@ enum { TCP_F_SYN = NET_F_SYN, TCP_F_ACK = NET_F_ACK, TCP_F_FIN = NET_F_FIN, TCP_
 enum { TCP_CLIENT = NET_CLIENT, TCP_SERVER = NET_SERVER };
 
 typedef enum tcp_error {
-    TCP_ERR_REFUSED = 1,     /* RST in reply to the SYN, or no Service endpoint (ECONNREFUSED) */
-    TCP_ERR_UNREACHABLE,     /* ICMP host unreachable during connect (EHOSTUNREACH) */
-    TCP_ERR_RESET,           /* the peer reset an established connection */
-    TCP_ERR_TIMEDOUT         /* the kernel gave up retransmitting */
+    TCP_ERR_REFUSED = 1, /* RST in reply to the SYN, or no Service endpoint (ECONNREFUSED) */
+    TCP_ERR_UNREACHABLE, /* ICMP host unreachable during connect (EHOSTUNREACH) */
+    TCP_ERR_RESET,       /* the peer reset an established connection */
+    TCP_ERR_TIMEDOUT     /* the kernel gave up retransmitting */
 } tcp_error;
 
 typedef struct tcp_app {
-    void (*connected)(void *ctx, tcp_conn *c);                /* client: handshake complete */
-    void (*message)(void *ctx, tcp_conn *c, void *msg);       /* a whole message arrived; the app owns msg */
-    void (*peer_closed)(void *ctx, tcp_conn *c);              /* the peer's FIN arrived (after all its data) */
-    void (*error)(void *ctx, tcp_conn *c, tcp_error err);     /* connect failed or connection reset */
+    void (*connected)(void *ctx, tcp_conn *c);            /* client: handshake complete */
+    void (*message)(void *ctx, tcp_conn *c, void *msg);   /* a whole message arrived; the app owns msg */
+    void (*peer_closed)(void *ctx, tcp_conn *c);          /* the peer's FIN arrived (after all its data) */
+    void (*error)(void *ctx, tcp_conn *c, tcp_error err); /* connect failed or connection reset */
 } tcp_app;
 
 typedef struct tcp_config {
@@ -92,10 +92,10 @@ void tcp_close(tcp_conn *c, int side); /* FIN after the queued data; no more cal
 void tcp_abort(tcp_conn *c, int side); /* RST now; no more callbacks */
 
 uint64_t tcp_conn_id(const tcp_conn *c);
-sim_host *tcp_host(const tcp_conn *c, int side);      /* NULL for the server before the SYN arrives */
-sim_addr tcp_dst_addr(const tcp_conn *c);             /* as the client addressed it */
+sim_host *tcp_host(const tcp_conn *c, int side); /* NULL for the server before the SYN arrives */
+sim_addr tcp_dst_addr(const tcp_conn *c);        /* as the client addressed it */
 int tcp_is_established(const tcp_conn *c, int side);
-int64_t tcp_connected_at(const tcp_conn *c);          /* client: when the handshake completed, else -1 */
+int64_t tcp_connected_at(const tcp_conn *c); /* client: when the handshake completed, else -1 */
 int tcp_peer_closed(const tcp_conn *c, int side);
 
 /* Every connection a host has open gets a RST / vanishes: used when a pod is killed. */

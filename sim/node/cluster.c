@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/list.h"
 #include "base/freelist.h"
 #include "base/kinds.h"
+#include "base/list.h"
 #include "base/rng.h"
-#include "sim/net/tcp.h"
 #include "services/modules.h"
+#include "sim/net/tcp.h"
 
 #define US 1000LL
 #define MS 1000000LL
@@ -28,7 +28,7 @@ typedef struct journal {
     size_t count, cap;
 } journal;
 
-struct mem_hog {
+struct sim_mem_hog {
     sim_pod *pod;
     int64_t bytes;
     char name[128];
@@ -37,32 +37,32 @@ struct mem_hog {
 };
 
 struct sim_pod {
-    cluster *cl;
+    sim_cluster *cl;
     int index;
     svc_peer peer;
     int ordinal;
     char name[64];
     char headless_host[160]; /* Host header of a call to this pod by name: <pod>.<workload>-headless:<port> */
-    pod_state state;
+    sim_pod_state state;
     int ready;
     int failed; /* pod-failure: image replaced by pause */
     uint32_t incarnation;
     sim_host *host;
     cfs_group *cpu;
-    http_server *server;
-    http_client *client;
+    sim_http_server *server;
+    sim_http_client *client;
     svc_shell *shell;
     svc_runtime rt;
     pc_rng rng;
     journal *journal; /* the ordinal's volume */
-    pc_link work;    /* pod_work items: requests, calls, timers, persists in flight */
+    pc_link work;     /* pod_work items: requests, calls, timers, persists in flight */
     pc_link hogs;
     int restarts;
     sim_event_id lifecycle;
-    memory_stats mem;
+    sim_memory_stats mem;
 };
 
-struct cluster {
+struct sim_cluster {
     sim_engine *e;
     uint64_t seed;
     cluster_spec spec;
@@ -77,7 +77,7 @@ struct cluster {
     journal journals[CLUSTER_MAX_PODS];
     uint32_t next_pod_ip;
     int8_t ip_service[65536]; /* 10.244.x.y -> service, -1 unknown */
-    cluster_stats stats;
+    sim_cluster_stats stats;
     freelist spare_work; /* pod_work blocks for reuse: one per request, call and timer */
 };
 
@@ -88,7 +88,7 @@ void cluster_spec_defaults(cluster_spec *spec) {
     static const int replicas[] = {3, 2, 2};
     static const int ports[] = {5002, 5003, 5004};
     for (int i = 0; i < SVC_PEER_COUNT; i++) {
-        service_spec *s = &spec->svc[i];
+        sim_service_spec *s = &spec->svc[i];
         snprintf(s->name, sizeof s->name, "%s-service", names[i]);
         snprintf(s->workload, sizeof s->workload, "%s", names[i]);
         snprintf(s->app_label, sizeof s->app_label, "%s-service", names[i]);
@@ -109,7 +109,8 @@ void cluster_spec_defaults(cluster_spec *spec) {
     spec->node_memory_bytes = 24LL * 1024 * MIB;
     spec->endpoint_delay_ns = 500 * MS;
     spec->fsync_ns = 1 * MS;
-    spec->app_rss_bytes = 5 * MIB; /* VmRSS of the services after 30 s of chain load: 3.7-4.8 MiB (docs/calibration.md) */
+    spec->app_rss_bytes =
+        5 * MIB;       /* VmRSS of the services after 30 s of chain load: 3.7-4.8 MiB (docs/calibration.md) */
     spec->threads = 9; /* THREADS=8 libmicrohttpd workers (k8s/deployment.yaml) + libcurl's thread */
     spec->keepalive_downstream = 1;
     tcp_config_defaults(&spec->tcp);
@@ -138,38 +139,38 @@ void cluster_spec_defaults(cluster_spec *spec) {
     spec->mem_touch_ns_per_mib = 384 * US;
 }
 
-sim_net *cluster_net(cluster *c) { return c->net; }
-nf_layer *cluster_faults(cluster *c) { return c->faults; }
-cfs_node *cluster_cpu(cluster *c) { return c->cpu; }
-const cluster_spec *cluster_get_spec(const cluster *c) { return &c->spec; }
-sim_engine *cluster_engine(cluster *c) { return c->e; }
-uint64_t cluster_seed(const cluster *c) { return c->seed; }
-int cluster_pod_count(const cluster *c) { return c->npods; }
-sim_pod *cluster_pod(cluster *c, int i) { return i >= 0 && i < c->npods ? c->pods[i] : NULL; }
-const cluster_stats *cluster_get_stats(const cluster *c) { return &c->stats; }
+sim_net *cluster_net(sim_cluster *c) { return c->net; }
+nf_layer *cluster_faults(sim_cluster *c) { return c->faults; }
+cfs_node *cluster_cpu(sim_cluster *c) { return c->cpu; }
+const cluster_spec *cluster_get_spec(const sim_cluster *c) { return &c->spec; }
+sim_engine *cluster_engine(sim_cluster *c) { return c->e; }
+uint64_t cluster_seed(const sim_cluster *c) { return c->seed; }
+int cluster_pod_count(const sim_cluster *c) { return c->npods; }
+sim_pod *cluster_pod(sim_cluster *c, int i) { return i >= 0 && i < c->npods ? c->pods[i] : NULL; }
+const sim_cluster_stats *cluster_get_stats(const sim_cluster *c) { return &c->stats; }
 const char *pod_name(const sim_pod *p) { return p->name; }
 svc_peer pod_service(const sim_pod *p) { return p->peer; }
 int pod_ordinal(const sim_pod *p) { return p->ordinal; }
-pod_state pod_get_state(const sim_pod *p) { return p->state; }
+sim_pod_state pod_get_state(const sim_pod *p) { return p->state; }
 int pod_ready(const sim_pod *p) { return p->ready; }
 sim_host *pod_host(sim_pod *p) { return p->host; }
 cfs_group *pod_cpu(sim_pod *p) { return p->cpu; }
-static void oom_check(cluster *c, sim_pod *p);
+static void oom_check(sim_cluster *c, sim_pod *p);
 
 svc_shell *pod_shell(sim_pod *p) { return p->state == POD_RUNNING ? p->shell : NULL; }
 int pod_restarts(const sim_pod *p) { return p->restarts; }
 int64_t pod_memory_limit(const sim_pod *p) { return p->cl->spec.svc[p->peer].mem_limit_bytes; }
-const memory_stats *pod_memory_stats(const sim_pod *p) { return &p->mem; }
-sim_addr cluster_service_ip(const cluster *c, svc_peer peer) { return c->spec.svc[peer].cluster_ip; }
-int cluster_service_port(const cluster *c, svc_peer peer) { return c->spec.svc[peer].port; }
+const sim_memory_stats *pod_memory_stats(const sim_pod *p) { return &p->mem; }
+sim_addr cluster_service_ip(const sim_cluster *c, svc_peer peer) { return c->spec.svc[peer].cluster_ip; }
+int cluster_service_port(const sim_cluster *c, svc_peer peer) { return c->spec.svc[peer].port; }
 
-sim_pod *cluster_pod_by_name(cluster *c, const char *name) {
+sim_pod *cluster_pod_by_name(sim_cluster *c, const char *name) {
     for (int i = 0; i < c->npods; i++)
         if (!strcmp(c->pods[i]->name, name)) return c->pods[i];
     return NULL;
 }
 
-int cluster_pods_of(cluster *c, svc_peer peer, sim_pod **out, int max) {
+int cluster_pods_of(sim_cluster *c, svc_peer peer, sim_pod **out, int max) {
     int n = 0;
     for (int i = 0; i < c->npods && n < max; i++)
         if (c->pods[i]->peer == peer) out[n++] = c->pods[i];
@@ -186,9 +187,9 @@ typedef struct pod_work {
     work_kind kind;
     sim_event_id event;
     /* request */
-    http_pending *pending;
+    sim_http_pending *pending;
     svc_request req;
-    char *path, *query;  /* path is path_room when it fits */
+    char *path, *query; /* path is path_room when it fits */
     char path_room[64];
     /* call / timer / persist */
     svc_call_done_fn call_done;
@@ -235,7 +236,7 @@ static void cpu_noop(void *arg) { (void)arg; }
 
 /* The measured CPU of a piece of work, split: the part before its result is handed on delays it; the rest
  * (cpu_offpath_pct) runs right after on the same pod (it takes quota and delays later work, not this). */
-static int64_t cpu_split(const cluster *c, int64_t work_ns, int64_t conn_ns, int64_t *post_ns) {
+static int64_t cpu_split(const sim_cluster *c, int64_t work_ns, int64_t conn_ns, int64_t *post_ns) {
     *post_ns = work_ns * c->spec.cpu_offpath_pct / 100 + conn_ns * c->spec.cpu_offpath_conn_pct / 100;
     return work_ns + conn_ns - *post_ns;
 }
@@ -261,7 +262,7 @@ static void call_run(void *arg) {
     free(body);
 }
 
-static void call_answered(void *arg, const http_result *r) {
+static void call_answered(void *arg, const sim_http_result *r) {
     pod_work *w = arg;
     sim_pod *p = w->pod;
     w->result.outcome = r->outcome;
@@ -282,7 +283,7 @@ static void call_answered(void *arg, const http_result *r) {
     cfs_work_lane(p->cpu, w->lane, cpu_split(p->cl, p->cl->spec.cost_completion_ns, conn, &w->post_ns), call_run, w);
 }
 
-static sim_pod *replica_pod(cluster *c, svc_peer peer, int ordinal) {
+static sim_pod *replica_pod(sim_cluster *c, svc_peer peer, int ordinal) {
     for (int i = 0; i < c->npods; i++)
         if (c->pods[i]->peer == peer && c->pods[i]->ordinal == ordinal) return c->pods[i];
     return NULL;
@@ -290,11 +291,11 @@ static sim_pod *replica_pod(cluster *c, svc_peer peer, int ordinal) {
 
 static void rt_call(void *self, const svc_call *call, svc_call_done_fn done, void *ctx) {
     sim_pod *p = self;
-    cluster *c = p->cl;
+    sim_cluster *c = p->cl;
     pod_work *w = work_new(p, W_CALL);
     w->call_done = done;
     w->ctx = ctx;
-    const service_spec *target = &c->spec.svc[call->peer];
+    const sim_service_spec *target = &c->spec.svc[call->peer];
     sim_addr addr;
     const char *host_header;
     if (call->replica < 0) {
@@ -305,15 +306,15 @@ static void rt_call(void *self, const svc_call *call, svc_call_done_fn done, voi
         if (!t || t->state == POD_DEAD) {
             /* the headless Service publishes not-ready pods (k8s/deployment.yaml), but a deleted pod has no
              * record until its replacement exists: curl 6, "could not resolve" */
-            http_fail_async(p->client, SVC_CALL_REFUSED, call_answered, w);
+            sim_http_fail_async(p->client, SVC_CALL_REFUSED, call_answered, w);
             return;
         }
         addr = t->host->addr;
         host_header = t->headless_host;
     }
-    http_msg *m = http_msg_request(call->method, call->path, call->body, call->body_len, call->idempotency_key,
-                                   call->forwarded, host_header);
-    http_request(p->client, addr, target->port, m, call->timeout_ns, call_answered, w);
+    sim_http_msg *m = sim_http_msg_request(call->method, call->path, call->body, call->body_len, call->idempotency_key,
+                                           call->forwarded, host_header);
+    sim_http_request(p->client, addr, target->port, m, call->timeout_ns, call_answered, w);
 }
 
 static void timer_run(void *arg) {
@@ -400,11 +401,11 @@ static const svc_runtime_ops pod_ops = {rt_now, rt_unix_ms, rt_random, rt_call, 
 static void request_reply(void *arg, svc_response *resp) {
     pod_work *w = arg;
     sim_pod *p = w->pod;
-    http_msg *m = http_msg_response(resp->status, resp->body, resp->body_len, resp->content_type, resp->allow);
+    sim_http_msg *m = sim_http_msg_response(resp->status, resp->body, resp->body_len, resp->content_type, resp->allow);
     free(resp->body);
-    http_pending *pending = w->pending;
+    sim_http_pending *pending = w->pending;
     work_free(w);
-    http_server_reply(p->server, pending, m);
+    sim_http_server_reply(p->server, pending, m);
 }
 
 static void request_run(void *arg) {
@@ -415,14 +416,14 @@ static void request_run(void *arg) {
     svc_shell_handle(p->shell, &w->req, request_reply, w);
 }
 
-static int64_t request_cost(const cluster *c, svc_peer peer, const char *path) {
+static int64_t request_cost(const sim_cluster *c, svc_peer peer, const char *path) {
     int64_t cost = c->spec.cost_request_ns[peer];
     if (peer == SVC_PAYMENT && (!strcmp(path, "/payment/chain") || !strcmp(path, "/payment/process")))
         cost += c->spec.cost_chain_extra_ns;
     return cost;
 }
 
-static void on_request(void *ctx, http_pending *pending, const http_msg *req) {
+static void on_request(void *ctx, sim_http_pending *pending, const sim_http_msg *req) {
     sim_pod *p = ctx;
     pod_work *w = work_new(p, W_REQUEST);
     w->pending = pending;
@@ -443,7 +444,7 @@ static void on_request(void *ctx, http_pending *pending, const http_msg *req) {
     w->req.body_len = req->body_len > SVC_BODY_MAX_BYTES ? SVC_BODY_MAX_BYTES : req->body_len;
     w->req.body_too_large = req->body_len > SVC_BODY_MAX_BYTES;
     /* the first request of a connection also pays for accepting it (and, later, closing it) */
-    int64_t conn = http_pending_first(pending) ? p->cl->spec.cost_accept_ns : 0;
+    int64_t conn = sim_http_pending_first(pending) ? p->cl->spec.cost_accept_ns : 0;
     /* the kernel hands each connection to one of the server threads (each listens on the port with
      * SO_REUSEPORT, services/http/server.c); the model draws the thread per request */
     w->lane = cfs_random_server_lane(p->cpu);
@@ -455,7 +456,7 @@ static void on_request(void *ctx, http_pending *pending, const http_msg *req) {
 
 static void endpoints_sync(sim_engine *e, void *ctx, uint64_t arg) {
     (void)e;
-    cluster *c = ctx;
+    sim_cluster *c = ctx;
     svc_peer peer = (svc_peer)arg;
     uint32_t hosts[CLUSTER_MAX_PODS];
     int n = 0;
@@ -464,7 +465,7 @@ static void endpoints_sync(sim_engine *e, void *ctx, uint64_t arg) {
     net_vip_set_backends(c->net, c->vip[peer], hosts, n);
 }
 
-static void endpoints_changed(cluster *c, svc_peer peer) {
+static void endpoints_changed(sim_cluster *c, svc_peer peer) {
     sim_after(c->e, c->spec.endpoint_delay_ns, SIM_K_ENDPOINTS, (uint64_t)peer, endpoints_sync, c, (uint64_t)peer);
 }
 
@@ -476,14 +477,14 @@ static const char *cfg_lookup(void *ctx, const char *key) {
     return NULL;
 }
 
-static sim_addr next_ip(cluster *c, svc_peer owner) {
+static sim_addr next_ip(sim_cluster *c, svc_peer owner) {
     /* pod CIDR 10.244.0.0/16, handed out in order like a node's IPAM */
     uint32_t n = c->next_pod_ip++ & 0xffff;
     c->ip_service[n] = (int8_t)owner;
     return SIM_ADDR(10, 244, (n >> 8) & 255, n & 255);
 }
 
-int cluster_addr_service(const cluster *c, sim_addr a, int *is_service_ip) {
+int cluster_addr_service(const sim_cluster *c, sim_addr a, int *is_service_ip) {
     *is_service_ip = 0;
     for (int i = 0; i < SVC_PEER_COUNT; i++)
         if (c->spec.svc[i].cluster_ip == a) {
@@ -508,7 +509,7 @@ static void start_process(sim_engine *e, void *ctx, uint64_t arg);
 static int64_t app_badness(const sim_pod *p);
 
 static void pod_boot(sim_pod *p, int ready_now) {
-    cluster *c = p->cl;
+    sim_cluster *c = p->cl;
     svc_config cfg = c->base;
     cfg.replica = p->ordinal;
     for (int i = 0; i < SVC_PEER_COUNT; i++) cfg.replicas[i] = c->spec.svc[i].replicas;
@@ -530,7 +531,7 @@ static void pod_boot(sim_pod *p, int ready_now) {
     svc_shell_start(p->shell);
     p->state = POD_RUNNING;
     oom_check(c, p); /* the service's own memory now counts (and shows in the peak) */
-    p->server = http_server_new(c->net, p->host, c->spec.svc[p->peer].port, 120 * SEC, on_request, p);
+    p->server = sim_http_server_new(c->net, p->host, c->spec.svc[p->peer].port, 120 * SEC, on_request, p);
     if (ready_now) {
         p->ready = 1;
     } else {
@@ -548,7 +549,7 @@ static void start_process(sim_engine *e, void *ctx, uint64_t arg) {
     pod_boot(p, 0);
 }
 
-static sim_pod *pod_new(cluster *c, svc_peer peer, int ordinal) {
+static sim_pod *pod_new(sim_cluster *c, svc_peer peer, int ordinal) {
     sim_pod *p = calloc(1, sizeof *p);
     if (!p) abort();
     p->cl = c;
@@ -565,12 +566,12 @@ static sim_pod *pod_new(cluster *c, svc_peer peer, int ordinal) {
     snprintf(stream, sizeof stream, "pod/%s", p->name);
     pc_rng_init(&p->rng, c->seed, stream);
     p->host = net_add_host(c->net, p->name, next_ip(c, peer), p);
-    const service_spec *s = &c->spec.svc[peer];
+    const sim_service_spec *s = &c->spec.svc[peer];
     p->cpu = cfs_group_new(c->cpu, p->name, s->cpu_limit_millis * MS / 10, 100 * MS, c->spec.threads);
-    http_client_config hc;
-    http_client_config_defaults(&hc);
+    sim_http_client_config hc;
+    sim_http_client_config_defaults(&hc);
     hc.keepalive = c->spec.keepalive_downstream;
-    p->client = http_client_new(c->net, p->host, &hc);
+    p->client = sim_http_client_new(c->net, p->host, &hc);
     c->pods[c->npods++] = p;
     return p;
 }
@@ -579,14 +580,14 @@ static sim_pod *pod_new(cluster *c, svc_peer peer, int ordinal) {
  * as the kernel closes a dead process's, unless the whole run ends (run_ends): then the network is freed
  * with every connection, and nothing would receive the FINs. */
 static void pod_teardown(sim_pod *p, int run_ends) {
-    cluster *c = p->cl;
+    sim_cluster *c = p->cl;
     p->incarnation++;
     sim_cancel(c->e, &p->lifecycle);
     cfs_group_kill_work(p->cpu);
-    http_client_abort_all(p->client);
+    sim_http_client_abort_all(p->client);
     if (p->server) {
-        http_server_abort_all(p->server);
-        http_server_free(p->server);
+        sim_http_server_abort_all(p->server);
+        sim_http_server_free(p->server);
         p->server = NULL;
     }
     tcp_listen(c->net, p->host, 0, NULL, NULL);
@@ -599,23 +600,27 @@ static void pod_teardown(sim_pod *p, int run_ends) {
 static void recreate(sim_engine *e, void *ctx, uint64_t arg) {
     (void)e;
     sim_pod *p = ctx;
-    cluster *c = p->cl;
+    sim_cluster *c = p->cl;
     p->lifecycle = SIM_NO_EVENT;
     if (p->state != POD_DEAD) return;
-    if (arg) net_host_up(c->net, p->host, next_ip(c, p->peer)); /* a new pod: new IP */
-    else net_host_up(c->net, p->host, p->host->addr); /* a restarted container keeps the pod IP */
+    if (arg)
+        net_host_up(c->net, p->host, next_ip(c, p->peer)); /* a new pod: new IP */
+    else
+        net_host_up(c->net, p->host, p->host->addr); /* a restarted container keeps the pod IP */
     p->state = POD_STARTING;
     p->restarts++;
     c->stats.pod_restarts++;
-    p->lifecycle = sim_after(c->e, c->spec.svc[p->peer].start_delay_ns, SIM_K_POD, (uint64_t)p->index,
-                             start_process, p, 0);
+    p->lifecycle =
+        sim_after(c->e, c->spec.svc[p->peer].start_delay_ns, SIM_K_POD, (uint64_t)p->index, start_process, p, 0);
 }
 
-static void kill_process(cluster *c, sim_pod *p, int64_t restart_delay_ns, int new_pod) {
+static void kill_process(sim_cluster *c, sim_pod *p, int64_t restart_delay_ns, int new_pod) {
     if (p->state == POD_DEAD) return;
     int was_ready = p->ready;
-    if (p->state == POD_RUNNING) pod_teardown(p, 0);
-    else sim_cancel(c->e, &p->lifecycle);
+    if (p->state == POD_RUNNING)
+        pod_teardown(p, 0);
+    else
+        sim_cancel(c->e, &p->lifecycle);
     p->state = POD_DEAD;
     p->ready = 0;
     if (new_pod) {
@@ -629,34 +634,34 @@ static void kill_process(cluster *c, sim_pod *p, int64_t restart_delay_ns, int n
         p->lifecycle = sim_after(c->e, restart_delay_ns, SIM_K_POD, (uint64_t)p->index, recreate, p, (uint64_t)new_pod);
 }
 
-void cluster_kill_pod(cluster *c, sim_pod *p, int64_t restart_delay_ns, const char *why) {
+void cluster_kill_pod(sim_cluster *c, sim_pod *p, int64_t restart_delay_ns, const char *why) {
     (void)why;
     c->stats.pod_kills++;
     /* a deleted pod releases its memory: stressors inside die with it */
-    for (pc_link *l = p->hogs.next; l != &p->hogs; l = l->next) PC_CONTAINER_OF(l, mem_hog, link)->alive = 0;
+    for (pc_link *l = p->hogs.next; l != &p->hogs; l = l->next) PC_CONTAINER_OF(l, sim_mem_hog, link)->alive = 0;
     kill_process(c, p, restart_delay_ns, 1);
 }
 
-void cluster_kill_container(cluster *c, sim_pod *p, int64_t restart_delay_ns) {
+void cluster_kill_container(sim_cluster *c, sim_pod *p, int64_t restart_delay_ns) {
     c->stats.pod_kills++;
     kill_process(c, p, restart_delay_ns, 0);
 }
 
-void cluster_fail_pod(cluster *c, sim_pod *p) {
+void cluster_fail_pod(sim_cluster *c, sim_pod *p) {
     p->failed = 1;
     kill_process(c, p, -1, 0);
     net_host_up(c->net, p->host, p->host->addr); /* pause container: the sandbox (and IP) stays */
     tcp_listen(c->net, p->host, 0, NULL, NULL);
 }
 
-void cluster_recover_pod(cluster *c, sim_pod *p) {
+void cluster_recover_pod(sim_cluster *c, sim_pod *p) {
     if (!p->failed) return;
     p->failed = 0;
     p->state = POD_STARTING;
     p->restarts++;
     c->stats.pod_restarts++;
-    p->lifecycle = sim_after(c->e, c->spec.svc[p->peer].start_delay_ns, SIM_K_POD, (uint64_t)p->index,
-                             start_process, p, 0);
+    p->lifecycle =
+        sim_after(c->e, c->spec.svc[p->peer].start_delay_ns, SIM_K_POD, (uint64_t)p->index, start_process, p, 0);
 }
 
 /* ---- memory cgroups and the OOM killer ---- */
@@ -664,7 +669,7 @@ void cluster_recover_pod(cluster *c, sim_pod *p) {
 static int64_t usage(const sim_pod *p) {
     int64_t u = p->state == POD_RUNNING || p->state == POD_STARTING ? p->cl->spec.app_rss_bytes : 0;
     for (pc_link *l = p->hogs.next; l != &p->hogs; l = l->next) {
-        mem_hog *h = PC_CONTAINER_OF(l, mem_hog, link);
+        sim_mem_hog *h = PC_CONTAINER_OF(l, sim_mem_hog, link);
         if (h->alive) u += h->bytes;
     }
     return u;
@@ -673,7 +678,7 @@ static int64_t usage(const sim_pod *p) {
 /* oom_badness(): RSS plus oom_score_adj thousandths of the cgroup limit. */
 static int64_t app_badness(const sim_pod *p) {
     const cluster_spec *s = &p->cl->spec;
-    const service_spec *svc = &s->svc[p->peer];
+    const sim_service_spec *svc = &s->svc[p->peer];
     /* kubelet, Burstable QoS: 1000 - 1000 * memory request / node memory, within [2, 999] */
     int64_t adj = 1000 - 1000 * svc->mem_request_bytes / s->node_memory_bytes;
     if (adj < 2) adj = 2;
@@ -681,15 +686,15 @@ static int64_t app_badness(const sim_pod *p) {
     return s->app_rss_bytes + adj * svc->mem_limit_bytes / 1000;
 }
 
-static void oom_check(cluster *c, sim_pod *p) {
+static void oom_check(sim_cluster *c, sim_pod *p) {
     int64_t limit = pod_memory_limit(p);
     int64_t u = usage(p);
     if (u > p->mem.peak_usage_bytes) p->mem.peak_usage_bytes = u;
     while ((u = usage(p)) > limit) {
-        mem_hog *victim = NULL;
+        sim_mem_hog *victim = NULL;
         int64_t worst = p->state == POD_DEAD ? -1 : app_badness(p);
         for (pc_link *l = p->hogs.next; l != &p->hogs; l = l->next) {
-            mem_hog *h = PC_CONTAINER_OF(l, mem_hog, link);
+            sim_mem_hog *h = PC_CONTAINER_OF(l, sim_mem_hog, link);
             if (!h->alive) continue;
             int64_t b = h->bytes + c->spec.stressor_oom_score_adj * limit / 1000;
             if (b > worst) {
@@ -710,8 +715,8 @@ static void oom_check(cluster *c, sim_pod *p) {
     }
 }
 
-mem_hog *cluster_mem_hog(cluster *c, sim_pod *p, int64_t bytes, const char *name) {
-    mem_hog *h = calloc(1, sizeof *h);
+sim_mem_hog *cluster_mem_hog(sim_cluster *c, sim_pod *p, int64_t bytes, const char *name) {
+    sim_mem_hog *h = calloc(1, sizeof *h);
     if (!h) abort();
     h->pod = p;
     h->bytes = bytes + c->spec.stressor_rss_bytes;
@@ -723,9 +728,9 @@ mem_hog *cluster_mem_hog(cluster *c, sim_pod *p, int64_t bytes, const char *name
     return h;
 }
 
-int mem_hog_alive(const mem_hog *h) { return h->alive; }
+int mem_hog_alive(const sim_mem_hog *h) { return h->alive; }
 
-void cluster_mem_hog_free(cluster *c, mem_hog *h) {
+void cluster_mem_hog_free(sim_cluster *c, sim_mem_hog *h) {
     (void)c;
     if (!h) return;
     pc_list_remove(&h->link);
@@ -745,7 +750,6 @@ static void scale_costs(cluster_spec *s, double k) {
     s->cost_timer_ns = llround((double)s->cost_timer_ns * k);
 }
 
-
 /* The wire's hooks, answered by the fault layer (faults/netfault.h sees hosts by index and addresses as
  * numbers, nothing of the wire). */
 _Static_assert(SIM_MAX_HOSTS <= NF_MAX_HOSTS, "the fault layer indexes every host");
@@ -763,8 +767,8 @@ static int fault_ingress(void *ctx, int64_t now_ns, const sim_host *src, const s
     return nf_ingress(ctx, now_ns, &q, dst->id);
 }
 
-cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, const svc_config *base_cfg) {
-    cluster *c = calloc(1, sizeof *c);
+sim_cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, const svc_config *base_cfg) {
+    sim_cluster *c = calloc(1, sizeof *c);
     if (!c) abort();
     c->e = e;
     c->spare_work = FREELIST_INIT(pod_work);
@@ -772,8 +776,10 @@ cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, con
     c->spec = *spec;
     c->spec.cfs.cpus = spec->node_cpus;
     scale_costs(&c->spec, spec->cpu_scale);
-    if (base_cfg) c->base = *base_cfg;
-    else svc_config_load(&c->base, cfg_lookup, NULL, NULL, 0);
+    if (base_cfg)
+        c->base = *base_cfg;
+    else
+        svc_config_load(&c->base, cfg_lookup, NULL, NULL, 0);
     c->base.catalogue_json = NULL; /* shells copy their own; the cluster does not own one */
     if (base_cfg && base_cfg->catalogue_json) c->base.catalogue_json = base_cfg->catalogue_json;
     c->net = net_new(e, seed, &c->spec.net);
@@ -785,7 +791,7 @@ cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, con
     c->next_pod_ip = 10;
     memset(c->ip_service, -1, sizeof c->ip_service);
     for (int s = 0; s < SVC_PEER_COUNT; s++) {
-        const service_spec *ss = &c->spec.svc[s];
+        const sim_service_spec *ss = &c->spec.svc[s];
         c->vip[s] = net_add_vip(c->net, ss->name, ss->cluster_ip, ss->port);
         snprintf(c->vip_host[s], sizeof c->vip_host[s], "%s:%d", ss->name, ss->port);
         for (int k = 0; k < ss->replicas; k++) {
@@ -797,18 +803,18 @@ cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, con
     return c;
 }
 
-void cluster_free(cluster *c) {
+void cluster_free(sim_cluster *c) {
     if (!c) return;
     for (int i = 0; i < c->npods; i++) {
         sim_pod *p = c->pods[i];
         if (p->state == POD_RUNNING) pod_teardown(p, 1);
         while (!pc_list_empty(&p->work)) work_free(PC_CONTAINER_OF(p->work.next, pod_work, link));
         while (!pc_list_empty(&p->hogs)) {
-            mem_hog *h = PC_CONTAINER_OF(p->hogs.next, mem_hog, link);
+            sim_mem_hog *h = PC_CONTAINER_OF(p->hogs.next, sim_mem_hog, link);
             pc_list_remove(&h->link);
             free(h);
         }
-        http_client_free(p->client);
+        sim_http_client_free(p->client);
         free(p);
     }
     for (int i = 0; i < CLUSTER_MAX_PODS; i++) {
@@ -822,13 +828,13 @@ void cluster_free(cluster *c) {
     free(c);
 }
 
-int cluster_quiet(cluster *c) {
+int cluster_quiet(sim_cluster *c) {
     for (int i = 0; i < c->npods; i++) {
         sim_pod *p = c->pods[i];
         /* a pod that is restarting still owes its state to the checks: not quiet until it is back */
         if (p->state != POD_RUNNING && !p->failed) return 0;
         if (p->state != POD_RUNNING) continue;
-        if (svc_shell_inflight(p->shell) || svc_shell_background(p->shell) || http_client_inflight(p->client))
+        if (svc_shell_inflight(p->shell) || svc_shell_background(p->shell) || sim_http_client_inflight(p->client))
             return 0;
     }
     return 1;

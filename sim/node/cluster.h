@@ -35,15 +35,15 @@
 #include "services/core/config.h"
 #include "services/core/shell.h"
 #include "sim/engine/engine.h"
-#include "sim/node/http.h"
 #include "sim/net/net.h"
+#include "sim/node/http.h"
 
 #define CLUSTER_MAX_PODS 64
 
-typedef struct service_spec {
-    char name[48];          /* "payment-service" (the Service) */
-    char workload[48];      /* "payment" (StatefulSet/Deployment name, pod name prefix) */
-    char app_label[48];     /* value of the `app` label */
+typedef struct sim_service_spec {
+    char name[48];      /* "payment-service" (the Service) */
+    char workload[48];  /* "payment" (StatefulSet/Deployment name, pod name prefix) */
+    char app_label[48]; /* value of the `app` label */
     svc_peer peer;
     int replicas;
     int port;
@@ -54,21 +54,21 @@ typedef struct service_spec {
     int64_t mem_request_bytes;  /* 64 Mi */
     int64_t readiness_delay_ns; /* initialDelaySeconds */
     int64_t readiness_period_ns;
-    int64_t start_delay_ns;     /* from pod creation to the process listening */
-    int stateful;               /* StatefulSet: stable names and journals */
-} service_spec;
+    int64_t start_delay_ns; /* from pod creation to the process listening */
+    int stateful;           /* StatefulSet: stable names and journals */
+} sim_service_spec;
 
 typedef struct cluster_spec {
     char namespace_[64];
-    service_spec svc[SVC_PEER_COUNT];
+    sim_service_spec svc[SVC_PEER_COUNT];
     int node_cpus;
     int64_t node_memory_bytes;
-    int64_t endpoint_delay_ns;   /* pod readiness change -> kube-proxy rules */
-    int64_t fsync_ns;            /* journal write + fsync */
-    int64_t app_rss_bytes;       /* the service process's memory */
-    int threads;                 /* threads per pod in the CPU model: server threads + the client thread */
-    int keepalive_downstream;    /* libcurl connection reuse in the services (on by default) */
-    int service_logs;            /* let the services format their per-request log lines (costly; off) */
+    int64_t endpoint_delay_ns; /* pod readiness change -> kube-proxy rules */
+    int64_t fsync_ns;          /* journal write + fsync */
+    int64_t app_rss_bytes;     /* the service process's memory */
+    int threads;               /* threads per pod in the CPU model: server threads + the client thread */
+    int keepalive_downstream;  /* libcurl connection reuse in the services (on by default) */
+    int service_logs;          /* let the services format their per-request log lines (costly; off) */
     tcp_config tcp;
     net_config net;
     cfs_config cfs;
@@ -83,41 +83,41 @@ typedef struct cluster_spec {
                                               * pod's CPU right after, but does not delay that result */
     int cpu_offpath_conn_pct;                /* the same for the accept and connect costs (close comes last) */
     int64_t cost_timer_ns;
-    double cpu_scale;                        /* this machine's CPU time per piece of work relative to the
+    double cpu_scale;               /* this machine's CPU time per piece of work relative to the
                                               * calibration machine's (the costs above); applied by
                                               * cluster_new, so the costs stay the calibrated ones */
-    int64_t stressor_oom_score_adj;          /* memStress inherits chaos-daemon's adj */
-    int64_t stressor_rss_bytes;              /* a stressor process's own memory, besides what it allocates */
-    int64_t mem_touch_ns_per_mib;            /* CPU to fault in and zero 1 MiB of anonymous memory */
+    int64_t stressor_oom_score_adj; /* memStress inherits chaos-daemon's adj */
+    int64_t stressor_rss_bytes;     /* a stressor process's own memory, besides what it allocates */
+    int64_t mem_touch_ns_per_mib;   /* CPU to fault in and zero 1 MiB of anonymous memory */
 } cluster_spec;
 
 void cluster_spec_defaults(cluster_spec *spec);
 
-typedef struct cluster cluster;
+typedef struct sim_cluster sim_cluster;
 typedef struct sim_pod sim_pod;
 
-typedef enum pod_state { POD_STARTING = 0, POD_RUNNING, POD_DEAD } pod_state;
+typedef enum sim_pod_state { POD_STARTING = 0, POD_RUNNING, POD_DEAD } sim_pod_state;
 
-cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, const svc_config *base_cfg);
-void cluster_free(cluster *c);
+sim_cluster *cluster_new(sim_engine *e, uint64_t seed, const cluster_spec *spec, const svc_config *base_cfg);
+void cluster_free(sim_cluster *c);
 
-sim_net *cluster_net(cluster *c);
-nf_layer *cluster_faults(cluster *c);
-cfs_node *cluster_cpu(cluster *c);
-const cluster_spec *cluster_get_spec(const cluster *c);
-sim_engine *cluster_engine(cluster *c);
-uint64_t cluster_seed(const cluster *c);
+sim_net *cluster_net(sim_cluster *c);
+nf_layer *cluster_faults(sim_cluster *c);
+cfs_node *cluster_cpu(sim_cluster *c);
+const cluster_spec *cluster_get_spec(const sim_cluster *c);
+sim_engine *cluster_engine(sim_cluster *c);
+uint64_t cluster_seed(const sim_cluster *c);
 
-int cluster_pod_count(const cluster *c);
-sim_pod *cluster_pod(cluster *c, int index);
-sim_pod *cluster_pod_by_name(cluster *c, const char *name);
+int cluster_pod_count(const sim_cluster *c);
+sim_pod *cluster_pod(sim_cluster *c, int index);
+sim_pod *cluster_pod_by_name(sim_cluster *c, const char *name);
 /* Pods of one service, in ordinal order. */
-int cluster_pods_of(cluster *c, svc_peer peer, sim_pod **out, int max);
+int cluster_pods_of(sim_cluster *c, svc_peer peer, sim_pod **out, int max);
 
 const char *pod_name(const sim_pod *p);
 svc_peer pod_service(const sim_pod *p);
 int pod_ordinal(const sim_pod *p);
-pod_state pod_get_state(const sim_pod *p);
+sim_pod_state pod_get_state(const sim_pod *p);
 int pod_ready(const sim_pod *p);
 sim_host *pod_host(sim_pod *p);
 cfs_group *pod_cpu(sim_pod *p);
@@ -126,40 +126,40 @@ int pod_restarts(const sim_pod *p);
 int64_t pod_memory_limit(const sim_pod *p);
 
 /* Kills the pod's process now; `recreate`: a replacement (same ordinal) starts after `restart_delay_ns`. */
-void cluster_kill_pod(cluster *c, sim_pod *p, int64_t restart_delay_ns, const char *why);
+void cluster_kill_pod(sim_cluster *c, sim_pod *p, int64_t restart_delay_ns, const char *why);
 /* container-kill / OOM of the app: the container restarts after the delay, keeping the pod and its IP. */
-void cluster_kill_container(cluster *c, sim_pod *p, int64_t restart_delay_ns);
+void cluster_kill_container(sim_cluster *c, sim_pod *p, int64_t restart_delay_ns);
 /* pod-failure: the container image becomes "pause" (down, not ready) until cluster_recover_pod. */
-void cluster_fail_pod(cluster *c, sim_pod *p);
-void cluster_recover_pod(cluster *c, sim_pod *p);
+void cluster_fail_pod(sim_cluster *c, sim_pod *p);
+void cluster_recover_pod(sim_cluster *c, sim_pod *p);
 
 /* Memory: bytes allocated in the pod's cgroup by a stressor process (killable by the OOM killer). */
-typedef struct mem_hog mem_hog;
-mem_hog *cluster_mem_hog(cluster *c, sim_pod *p, int64_t bytes, const char *name);
-void cluster_mem_hog_free(cluster *c, mem_hog *h);
-int mem_hog_alive(const mem_hog *h); /* 0 once the OOM killer took it (or its pod died) */
-typedef struct memory_stats {
+typedef struct sim_mem_hog sim_mem_hog;
+sim_mem_hog *cluster_mem_hog(sim_cluster *c, sim_pod *p, int64_t bytes, const char *name);
+void cluster_mem_hog_free(sim_cluster *c, sim_mem_hog *h);
+int mem_hog_alive(const sim_mem_hog *h); /* 0 once the OOM killer took it (or its pod died) */
+typedef struct sim_memory_stats {
     uint64_t oom_kills_stressor, oom_kills_app;
     int64_t peak_usage_bytes;
-} memory_stats;
-const memory_stats *pod_memory_stats(const sim_pod *p);
+} sim_memory_stats;
+const sim_memory_stats *pod_memory_stats(const sim_pod *p);
 
 /* Everything pods did: for the report. */
-typedef struct cluster_stats {
+typedef struct sim_cluster_stats {
     uint64_t pod_kills, pod_restarts, log_lines, journal_records;
-} cluster_stats;
-const cluster_stats *cluster_get_stats(const cluster *c);
+} sim_cluster_stats;
+const sim_cluster_stats *cluster_get_stats(const sim_cluster *c);
 
 /* True when every pod is running (none restarting) and no request, call or background work (an owed
  * release) is pending in any of them: the system is quiet. */
-int cluster_quiet(cluster *c);
+int cluster_quiet(sim_cluster *c);
 
 /* Which service an address belongs to (a pod IP, even of a pod that has since been replaced, or a Service
  * IP); *is_service_ip tells which. -1 when the address is not the cluster's. */
-int cluster_addr_service(const cluster *c, sim_addr a, int *is_service_ip);
+int cluster_addr_service(const sim_cluster *c, sim_addr a, int *is_service_ip);
 
 /* The Service address clients use for a service. */
-sim_addr cluster_service_ip(const cluster *c, svc_peer peer);
-int cluster_service_port(const cluster *c, svc_peer peer);
+sim_addr cluster_service_ip(const sim_cluster *c, svc_peer peer);
+int cluster_service_port(const sim_cluster *c, svc_peer peer);
 
 #endif

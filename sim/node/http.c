@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/list.h"
 #include "base/freelist.h"
 #include "base/kinds.h"
+#include "base/list.h"
 #include "base/smallalloc.h"
 
 #define SEC 1000000000LL
@@ -24,21 +24,22 @@ static const char *put_text(char **cursor, const char *s, size_t n) {
     return d;
 }
 
-static http_msg *msg_alloc(size_t text_bytes) {
-    http_msg *m = pc_small_alloc(sizeof *m + text_bytes); /* the text is written in full by the caller */
+static sim_http_msg *msg_alloc(size_t text_bytes) {
+    sim_http_msg *m = pc_small_alloc(sizeof *m + text_bytes); /* the text is written in full by the caller */
     if (!m) abort();
     memset(m, 0, sizeof *m);
     m->refs = 1;
     return m;
 }
 
-http_msg *http_msg_request(const char *method, const char *path, const char *body, size_t body_len,
-                           const char *key, int forwarded, const char *host_header) {
+sim_http_msg *sim_http_msg_request(const char *method, const char *path, const char *body, size_t body_len,
+                                   const char *key, int forwarded, const char *host_header) {
     size_t path_len = strlen(path), key_len = key ? strlen(key) : 0;
-    http_msg *m = msg_alloc(path_len + 1 + (key ? key_len + 1 : 0) + (body ? body_len + 1 : 0));
+    sim_http_msg *m = msg_alloc(path_len + 1 + (key ? key_len + 1 : 0) + (body ? body_len + 1 : 0));
     char *cursor = m->text;
     size_t method_len = strlen(method);
-    memcpy(m->method, method, method_len < sizeof m->method ? method_len : sizeof m->method - 1); /* zeroed by msg_alloc */
+    memcpy(m->method, method,
+           method_len < sizeof m->method ? method_len : sizeof m->method - 1); /* zeroed by msg_alloc */
     m->path = put_text(&cursor, path, path_len);
     if (body) {
         m->body = put_text(&cursor, body, body_len);
@@ -56,10 +57,10 @@ http_msg *http_msg_request(const char *method, const char *path, const char *bod
     return m;
 }
 
-http_msg *http_msg_response(int status, const char *body, size_t body_len, const char *content_type,
-                            const char *allow) {
+sim_http_msg *sim_http_msg_response(int status, const char *body, size_t body_len, const char *content_type,
+                                    const char *allow) {
     size_t allow_len = allow ? strlen(allow) : 0;
-    http_msg *m = msg_alloc(body_len + 1 + (allow ? allow_len + 1 : 0));
+    sim_http_msg *m = msg_alloc(body_len + 1 + (allow ? allow_len + 1 : 0));
     char *cursor = m->text;
     m->is_response = 1;
     if (allow) m->allow = put_text(&cursor, allow, allow_len);
@@ -73,7 +74,7 @@ http_msg *http_msg_response(int status, const char *body, size_t body_len, const
     return m;
 }
 
-void http_msg_set_content_type(http_msg *m, const char *content_type) {
+void sim_http_msg_set_content_type(sim_http_msg *m, const char *content_type) {
     size_t old = m->content_type ? 16 + strlen(m->content_type) : 0;
     free(m->content_type_set);
     m->content_type_set = NULL;
@@ -85,13 +86,13 @@ void http_msg_set_content_type(http_msg *m, const char *content_type) {
     m->wire_bytes = (uint32_t)(m->wire_bytes - old + (content_type ? 16 + strlen(content_type) : 0));
 }
 
-http_msg *http_msg_ref(http_msg *m) {
+sim_http_msg *sim_http_msg_ref(sim_http_msg *m) {
     m->refs++;
     return m;
 }
 
-void http_msg_free(void *p) {
-    http_msg *m = p;
+void sim_http_msg_free(void *p) {
+    sim_http_msg *m = p;
     if (!m || --m->refs > 0) return;
     free(m->content_type_set);
     pc_small_free(m);
@@ -105,36 +106,36 @@ typedef struct exchange exchange;
 
 typedef struct cconn {
     tcp_conn *tcp;
-    http_client *client;
+    sim_http_client *client;
     sim_addr dst;
     int port;
     int state;
     int64_t idle_since;
     exchange *ex;
-    uint64_t serial; /* creation order: the order of http_client.conns */
-    pc_link link;      /* in http_client.conns */
-    pc_link idle_link; /* in http_client.idle while CC_IDLE */
+    uint64_t serial;   /* creation order: the order of sim_http_client.conns */
+    pc_link link;      /* in sim_http_client.conns */
+    pc_link idle_link; /* in sim_http_client.idle while CC_IDLE */
 } cconn;
 
 struct exchange {
-    http_client *client;
-    http_msg *req;
+    sim_http_client *client;
+    sim_http_msg *req;
     sim_addr dst;
     int port;
     int64_t start;
     sim_event_id deadline;
-    http_done_fn done;
+    sim_http_done_fn done;
     void *ctx;
     cconn *conn;
     int reused, retried;
     svc_call_outcome async_outcome;
-    pc_link link; /* in http_client.exs */
+    pc_link link; /* in sim_http_client.exs */
 };
 
-struct http_client {
+struct sim_http_client {
     sim_net *net;
     sim_host *host;
-    http_client_config cfg;
+    sim_http_client_config cfg;
     pc_link conns; /* every connection (busy or idle), oldest first */
     pc_link idle;  /* the idle ones, in the same order (a reuse looks only at these) */
     pc_link exs;   /* every exchange in flight */
@@ -142,19 +143,19 @@ struct http_client {
     freelist spare_conns, spare_exchanges; /* freed ones, for reuse */
     int nidle;
     int inflight;
-    http_client_stats stats;
+    sim_http_client_stats stats;
 };
 
-void http_client_config_defaults(http_client_config *cfg) {
+void sim_http_client_config_defaults(sim_http_client_config *cfg) {
     cfg->keepalive = 1;
     cfg->max_idle = 64;
     cfg->max_age_ns = 118 * SEC;
 }
 
-static sim_engine *CE(http_client *c) { return net_engine(c->net); }
+static sim_engine *CE(sim_http_client *c) { return net_engine(c->net); }
 
-http_client *http_client_new(sim_net *net, sim_host *host, const http_client_config *cfg) {
-    http_client *c = calloc(1, sizeof *c);
+sim_http_client *sim_http_client_new(sim_net *net, sim_host *host, const sim_http_client_config *cfg) {
+    sim_http_client *c = calloc(1, sizeof *c);
     if (!c) abort();
     c->net = net;
     c->host = host;
@@ -167,8 +168,8 @@ http_client *http_client_new(sim_net *net, sim_host *host, const http_client_con
     return c;
 }
 
-const http_client_stats *http_client_get_stats(const http_client *c) { return &c->stats; }
-int http_client_inflight(const http_client *c) { return c->inflight; }
+const sim_http_client_stats *sim_http_client_get_stats(const sim_http_client *c) { return &c->stats; }
+int sim_http_client_inflight(const sim_http_client *c) { return c->inflight; }
 
 static cconn *cconn_of(pc_link *l) { return PC_CONTAINER_OF(l, cconn, link); }
 static cconn *idle_of(pc_link *l) { return PC_CONTAINER_OF(l, cconn, idle_link); }
@@ -177,7 +178,7 @@ static cconn *idle_of(pc_link *l) { return PC_CONTAINER_OF(l, cconn, idle_link);
  * list meets connections in the order a walk over every connection would (the reuse choice and the
  * eviction of the oldest are the same), without stepping over the busy ones, which at high loss are most. */
 static void idle_enter(cconn *k) {
-    http_client *c = k->client;
+    sim_http_client *c = k->client;
     k->state = CC_IDLE;
     k->idle_since = sim_now(CE(c));
     c->nidle++;
@@ -197,31 +198,36 @@ static void idle_leave(cconn *k, int state) {
 /* Closes and forgets a connection (FIN; the kernel finishes it without us). */
 static void conn_drop(cconn *k, int reset) {
     if (k->state == CC_IDLE) idle_leave(k, CC_BUSY);
-    if (reset) tcp_abort(k->tcp, TCP_CLIENT);
-    else tcp_close(k->tcp, TCP_CLIENT);
+    if (reset)
+        tcp_abort(k->tcp, TCP_CLIENT);
+    else
+        tcp_close(k->tcp, TCP_CLIENT);
     pc_list_remove(&k->link);
     freelist_give(&k->client->spare_conns, k);
 }
 
-static void ex_finish(exchange *x, svc_call_outcome outcome, const http_msg *resp) {
-    http_client *c = x->client;
+static void ex_finish(exchange *x, svc_call_outcome outcome, const sim_http_msg *resp) {
+    sim_http_client *c = x->client;
     sim_cancel(CE(c), &x->deadline);
     pc_list_remove(&x->link);
     c->inflight--;
-    http_result r = {.outcome = outcome,
-                     .status = resp ? resp->status : 0,
-                     .allow = resp ? resp->allow : NULL,
-                     .body = resp ? resp->body : NULL,
-                     .body_len = resp ? resp->body_len : 0,
-                     .elapsed_ns = sim_now(CE(c)) - x->start,
-                     .reused = x->reused,
-                     .retried_fresh = x->retried};
-    if (outcome == SVC_CALL_TIMEOUT) c->stats.timeouts++;
-    else if (outcome == SVC_CALL_REFUSED) c->stats.refused++;
-    else if (outcome == SVC_CALL_RESET) c->stats.resets++;
-    http_done_fn done = x->done;
+    sim_http_result r = {.outcome = outcome,
+                         .status = resp ? resp->status : 0,
+                         .allow = resp ? resp->allow : NULL,
+                         .body = resp ? resp->body : NULL,
+                         .body_len = resp ? resp->body_len : 0,
+                         .elapsed_ns = sim_now(CE(c)) - x->start,
+                         .reused = x->reused,
+                         .retried_fresh = x->retried};
+    if (outcome == SVC_CALL_TIMEOUT)
+        c->stats.timeouts++;
+    else if (outcome == SVC_CALL_REFUSED)
+        c->stats.refused++;
+    else if (outcome == SVC_CALL_RESET)
+        c->stats.resets++;
+    sim_http_done_fn done = x->done;
     void *ctx = x->ctx;
-    http_msg_free(x->req);
+    sim_http_msg_free(x->req);
     freelist_give(&c->spare_exchanges, x);
     done(ctx, &r);
 }
@@ -231,8 +237,8 @@ static void send_on(exchange *x, cconn *k) {
     if (k->state == CC_IDLE) idle_leave(k, CC_BUSY);
     k->state = CC_BUSY;
     x->conn = k;
-    http_msg *sent = http_msg_ref(x->req); /* the TCP model's reference; x keeps its own for a retry */
-    tcp_send(k->tcp, TCP_CLIENT, sent->wire_bytes, sent, http_msg_free);
+    sim_http_msg *sent = sim_http_msg_ref(x->req); /* the TCP model's reference; x keeps its own for a retry */
+    tcp_send(k->tcp, TCP_CLIENT, sent->wire_bytes, sent, sim_http_msg_free);
 }
 
 static void c_connected(void *ctx, tcp_conn *t) {
@@ -244,11 +250,11 @@ static void c_connected(void *ctx, tcp_conn *t) {
 static void c_message(void *ctx, tcp_conn *t, void *msg) {
     (void)t;
     cconn *k = ctx;
-    http_client *c = k->client;
-    http_msg *resp = msg;
+    sim_http_client *c = k->client;
+    sim_http_msg *resp = msg;
     exchange *x = k->ex;
     if (!x) {
-        http_msg_free(resp); /* an answer nobody waits for any more */
+        sim_http_msg_free(resp); /* an answer nobody waits for any more */
         return;
     }
     k->ex = NULL;
@@ -260,7 +266,7 @@ static void c_message(void *ctx, tcp_conn *t, void *msg) {
         conn_drop(k, 0);
     }
     ex_finish(x, SVC_CALL_OK, resp);
-    http_msg_free(resp);
+    sim_http_msg_free(resp);
 }
 
 static void start_fresh(exchange *x);
@@ -268,7 +274,7 @@ static void start_fresh(exchange *x);
 /* The connection died under an exchange: libcurl's transparent retry for reused connections. */
 static void conn_failed(cconn *k, svc_call_outcome outcome, int reset) {
     exchange *x = k->ex;
-    http_client *c = k->client;
+    sim_http_client *c = k->client;
     k->ex = NULL;
     conn_drop(k, reset);
     if (!x) return;
@@ -297,8 +303,10 @@ static void c_error(void *ctx, tcp_conn *t, tcp_error err) {
     (void)t;
     cconn *k = ctx;
     svc_call_outcome o = SVC_CALL_RESET;
-    if (err == TCP_ERR_REFUSED || err == TCP_ERR_UNREACHABLE) o = SVC_CALL_REFUSED;
-    else if (err == TCP_ERR_TIMEDOUT) o = SVC_CALL_TIMEOUT;
+    if (err == TCP_ERR_REFUSED || err == TCP_ERR_UNREACHABLE)
+        o = SVC_CALL_REFUSED;
+    else if (err == TCP_ERR_TIMEDOUT)
+        o = SVC_CALL_TIMEOUT;
     if (k->state == CC_IDLE) idle_leave(k, CC_BUSY);
     /* the TCP side is already finished: closing it again is a no-op */
     conn_failed(k, o, 0);
@@ -307,7 +315,7 @@ static void c_error(void *ctx, tcp_conn *t, tcp_error err) {
 static const tcp_app client_app = {c_connected, c_message, c_peer_closed, c_error};
 
 static void start_fresh(exchange *x) {
-    http_client *c = x->client;
+    sim_http_client *c = x->client;
     cconn *k = freelist_take(&c->spare_conns);
     k->client = c;
     k->dst = x->dst;
@@ -336,8 +344,8 @@ static void deadline_fired(sim_engine *e, void *ctx, uint64_t arg) {
     ex_finish(x, SVC_CALL_TIMEOUT, NULL);
 }
 
-void http_request(http_client *c, sim_addr dst, int port, http_msg *req, int64_t timeout_ns, http_done_fn done,
-                  void *ctx) {
+void sim_http_request(sim_http_client *c, sim_addr dst, int port, sim_http_msg *req, int64_t timeout_ns,
+                      sim_http_done_fn done, void *ctx) {
     exchange *x = freelist_take(&c->spare_exchanges);
     x->client = c;
     x->req = req;
@@ -377,7 +385,7 @@ static void async_fail_fired(sim_engine *e, void *ctx, uint64_t arg) {
     ex_finish(x, x->async_outcome, NULL);
 }
 
-void http_fail_async(http_client *c, svc_call_outcome outcome, http_done_fn done, void *ctx) {
+void sim_http_fail_async(sim_http_client *c, svc_call_outcome outcome, sim_http_done_fn done, void *ctx) {
     exchange *x = freelist_take(&c->spare_exchanges);
     x->client = c;
     x->start = sim_now(CE(c));
@@ -389,12 +397,12 @@ void http_fail_async(http_client *c, svc_call_outcome outcome, http_done_fn done
     x->deadline = sim_after(CE(c), 0, SIM_K_HTTP_ASYNC, c->host->id, async_fail_fired, x, (uint64_t)outcome);
 }
 
-void http_client_abort_all(http_client *c) {
+void sim_http_client_abort_all(sim_http_client *c) {
     while (!pc_list_empty(&c->exs)) {
         exchange *x = PC_CONTAINER_OF(c->exs.next, exchange, link);
         sim_cancel(CE(c), &x->deadline);
         pc_list_remove(&x->link);
-        http_msg_free(x->req);
+        sim_http_msg_free(x->req);
         freelist_give(&c->spare_exchanges, x);
         c->inflight--;
     }
@@ -405,9 +413,9 @@ void http_client_abort_all(http_client *c) {
     }
 }
 
-void http_client_free(http_client *c) {
+void sim_http_client_free(sim_http_client *c) {
     if (!c) return;
-    http_client_abort_all(c);
+    sim_http_client_abort_all(c);
     freelist_clear(&c->spare_conns);
     freelist_clear(&c->spare_exchanges);
     free(c);
@@ -417,36 +425,36 @@ void http_client_free(http_client *c) {
 
 typedef struct sconn {
     tcp_conn *tcp;
-    http_server *srv;
-    http_pending *pending;
+    sim_http_server *srv;
+    sim_http_pending *pending;
     int peer_gone;
     sim_event_id idle;
     int64_t idle_deadline; /* lazily checked: the timer is moved only when it fires early */
     uint32_t served;       /* requests received on this connection */
-    pc_link link;         /* in http_server.conns */
+    pc_link link;          /* in sim_http_server.conns */
 } sconn;
 
-struct http_pending {
+struct sim_http_pending {
     sconn *conn; /* NULL once the connection is gone */
     int first;   /* the first request of its connection */
-    http_server *srv;
-    http_msg *req;
-    pc_link link; /* in http_server.pendings */
+    sim_http_server *srv;
+    sim_http_msg *req;
+    pc_link link; /* in sim_http_server.pendings */
 };
 
-struct http_server {
+struct sim_http_server {
     sim_net *net;
     sim_host *host;
     int port;
     int64_t idle_timeout_ns;
-    http_request_fn on_request;
+    sim_http_request_fn on_request;
     void *ctx;
-    pc_link conns;    /* every accepted connection */
-    pc_link pendings; /* every request not yet answered */
+    pc_link conns;                        /* every accepted connection */
+    pc_link pendings;                     /* every request not yet answered */
     freelist spare_conns, spare_pendings; /* freed ones, for reuse */
 };
 
-static sim_engine *SE(http_server *s) { return net_engine(s->net); }
+static sim_engine *SE(sim_http_server *s) { return net_engine(s->net); }
 
 static void sconn_free(sconn *k) {
     sim_cancel(SE(k->srv), &k->idle);
@@ -479,8 +487,8 @@ static void arm_idle(sconn *k) {
 static void s_message(void *ctx, tcp_conn *t, void *msg) {
     (void)t;
     sconn *k = ctx;
-    http_server *s = k->srv;
-    http_pending *p = freelist_take(&s->spare_pendings);
+    sim_http_server *s = k->srv;
+    sim_http_pending *p = freelist_take(&s->spare_pendings);
     p->conn = k;
     p->srv = s;
     p->req = msg;
@@ -490,7 +498,7 @@ static void s_message(void *ctx, tcp_conn *t, void *msg) {
     s->on_request(s->ctx, p, p->req);
 }
 
-int http_pending_first(const http_pending *p) { return p->first; }
+int sim_http_pending_first(const sim_http_pending *p) { return p->first; }
 
 static void s_peer_closed(void *ctx, tcp_conn *t) {
     (void)t;
@@ -512,7 +520,7 @@ static void s_error(void *ctx, tcp_conn *t, tcp_error err) {
 static const tcp_app server_app = {NULL, s_message, s_peer_closed, s_error};
 
 static void s_accept(void *ctx, tcp_conn *t) {
-    http_server *s = ctx;
+    sim_http_server *s = ctx;
     sconn *k = freelist_take(&s->spare_conns);
     k->tcp = t;
     k->srv = s;
@@ -521,9 +529,9 @@ static void s_accept(void *ctx, tcp_conn *t) {
     arm_idle(k);
 }
 
-http_server *http_server_new(sim_net *net, sim_host *host, int port, int64_t idle_timeout_ns,
-                             http_request_fn on_request, void *ctx) {
-    http_server *s = calloc(1, sizeof *s);
+sim_http_server *sim_http_server_new(sim_net *net, sim_host *host, int port, int64_t idle_timeout_ns,
+                                     sim_http_request_fn on_request, void *ctx) {
+    sim_http_server *s = calloc(1, sizeof *s);
     if (!s) abort();
     s->net = net;
     s->host = host;
@@ -534,27 +542,27 @@ http_server *http_server_new(sim_net *net, sim_host *host, int port, int64_t idl
     pc_list_init(&s->conns);
     pc_list_init(&s->pendings);
     s->spare_conns = FREELIST_INIT(sconn);
-    s->spare_pendings = FREELIST_INIT(http_pending);
+    s->spare_pendings = FREELIST_INIT(sim_http_pending);
     tcp_listen(net, host, port, s_accept, s);
     return s;
 }
 
-static void pending_free(http_pending *p) {
+static void pending_free(sim_http_pending *p) {
     pc_list_remove(&p->link);
-    http_msg_free(p->req);
+    sim_http_msg_free(p->req);
     freelist_give(&p->srv->spare_pendings, p);
 }
 
-void http_server_reply(http_server *s, http_pending *p, http_msg *resp) {
+void sim_http_server_reply(sim_http_server *s, sim_http_pending *p, sim_http_msg *resp) {
     (void)s;
     sconn *k = p->conn;
     pending_free(p);
     if (!k) {
-        http_msg_free(resp);
+        sim_http_msg_free(resp);
         return;
     }
     k->pending = NULL;
-    tcp_send(k->tcp, TCP_SERVER, resp->wire_bytes, resp, http_msg_free);
+    tcp_send(k->tcp, TCP_SERVER, resp->wire_bytes, resp, sim_http_msg_free);
     if (k->peer_gone) {
         tcp_close(k->tcp, TCP_SERVER);
         sconn_free(k);
@@ -563,15 +571,15 @@ void http_server_reply(http_server *s, http_pending *p, http_msg *resp) {
     arm_idle(k);
 }
 
-void http_server_abort_all(http_server *s) {
+void sim_http_server_abort_all(sim_http_server *s) {
     /* TCP state is torn down by tcp_host_crash(); here only our bookkeeping goes. */
     while (!pc_list_empty(&s->conns)) sconn_free(PC_CONTAINER_OF(s->conns.next, sconn, link));
-    while (!pc_list_empty(&s->pendings)) pending_free(PC_CONTAINER_OF(s->pendings.next, http_pending, link));
+    while (!pc_list_empty(&s->pendings)) pending_free(PC_CONTAINER_OF(s->pendings.next, sim_http_pending, link));
 }
 
-void http_server_free(http_server *s) {
+void sim_http_server_free(sim_http_server *s) {
     if (!s) return;
-    http_server_abort_all(s);
+    sim_http_server_abort_all(s);
     freelist_clear(&s->spare_conns);
     freelist_clear(&s->spare_pendings);
     free(s);

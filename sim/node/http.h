@@ -19,9 +19,9 @@
  * Messages carry the parsed request or response plus their size on the wire (request line, headers as
  * libcurl / libmicrohttpd write them, body), which decides segmentation.
  *
- * Ownership: a request message passed to http_request() belongs to the client until the done callback,
+ * Ownership: a request message passed to sim_http_request() belongs to the client until the done callback,
  * which receives the response (owned by the callee only during the callback). Server-side requests belong
- * to the server until http_server_reply().
+ * to the server until sim_http_server_reply().
  */
 #ifndef PC_SIM_HTTP_H
 #define PC_SIM_HTTP_H
@@ -36,7 +36,7 @@
 /* A request or a response. Immutable once built (except the probe's Content-Type, set before it is sent)
  * and reference-counted: the sender keeps one reference for retries while the TCP model carries another,
  * so a send costs no copy. The strings live in the same allocation as the struct. */
-typedef struct http_msg {
+typedef struct sim_http_msg {
     uint32_t refs;
     int is_response;
     char method[8];
@@ -49,74 +49,74 @@ typedef struct http_msg {
     const char *body;
     size_t body_len;
     uint32_t wire_bytes;
-    char *content_type_set; /* owned copy behind content_type after http_msg_set_content_type */
+    char *content_type_set; /* owned copy behind content_type after sim_http_msg_set_content_type */
     char text[];            /* the strings above */
-} http_msg;
+} sim_http_msg;
 
-http_msg *http_msg_request(const char *method, const char *path, const char *body, size_t body_len,
-                           const char *idempotency_key, int forwarded, const char *host_header);
-http_msg *http_msg_response(int status, const char *body, size_t body_len, const char *content_type,
-                            const char *allow);
+sim_http_msg *sim_http_msg_request(const char *method, const char *path, const char *body, size_t body_len,
+                                   const char *idempotency_key, int forwarded, const char *host_header);
+sim_http_msg *sim_http_msg_response(int status, const char *body, size_t body_len, const char *content_type,
+                                    const char *allow);
 /* Replaces a request's Content-Type (NULL: none), keeping the wire size consistent. Only before sending. */
-void http_msg_set_content_type(http_msg *m, const char *content_type);
+void sim_http_msg_set_content_type(sim_http_msg *m, const char *content_type);
 /* Another reference to m. */
-http_msg *http_msg_ref(http_msg *m);
+sim_http_msg *sim_http_msg_ref(sim_http_msg *m);
 /* Drops a reference (the message is freed with the last one); NULL is ignored. */
-void http_msg_free(void *msg);
+void sim_http_msg_free(void *msg);
 
-typedef struct http_result {
+typedef struct sim_http_result {
     svc_call_outcome outcome;
     int status;
     const char *allow; /* Allow header of a 405, or NULL */
     const char *body;
     size_t body_len;
     int64_t elapsed_ns;
-    int reused;         /* went over a kept-alive connection */
-    int retried_fresh;  /* libcurl's one transparent retry happened */
-} http_result;
+    int reused;        /* went over a kept-alive connection */
+    int retried_fresh; /* libcurl's one transparent retry happened */
+} sim_http_result;
 
-typedef void (*http_done_fn)(void *ctx, const http_result *r);
+typedef void (*sim_http_done_fn)(void *ctx, const sim_http_result *r);
 
-typedef struct http_client_config {
+typedef struct sim_http_client_config {
     int keepalive;
     int max_idle;
     int64_t max_age_ns;
-} http_client_config;
+} sim_http_client_config;
 
-void http_client_config_defaults(http_client_config *cfg);
+void sim_http_client_config_defaults(sim_http_client_config *cfg);
 
-typedef struct http_client http_client;
-http_client *http_client_new(sim_net *net, sim_host *host, const http_client_config *cfg);
+typedef struct sim_http_client sim_http_client;
+sim_http_client *sim_http_client_new(sim_net *net, sim_host *host, const sim_http_client_config *cfg);
 /* Drops every exchange in flight without callbacks and closes every connection (the process died). */
-void http_client_abort_all(http_client *c);
-void http_client_free(http_client *c);
+void sim_http_client_abort_all(sim_http_client *c);
+void sim_http_client_free(sim_http_client *c);
 /* Starts an exchange; `done` runs later, exactly once (unless the client is aborted). */
-void http_request(http_client *c, sim_addr dst, int port, http_msg *req, int64_t timeout_ns, http_done_fn done,
-                  void *ctx);
+void sim_http_request(sim_http_client *c, sim_addr dst, int port, sim_http_msg *req, int64_t timeout_ns,
+                      sim_http_done_fn done, void *ctx);
 /* Fails asynchronously with `outcome` without touching the network (e.g. a name that does not resolve). */
-void http_fail_async(http_client *c, svc_call_outcome outcome, http_done_fn done, void *ctx);
-int http_client_inflight(const http_client *c);
+void sim_http_fail_async(sim_http_client *c, svc_call_outcome outcome, sim_http_done_fn done, void *ctx);
+int sim_http_client_inflight(const sim_http_client *c);
 
-typedef struct http_client_stats {
+typedef struct sim_http_client_stats {
     uint64_t exchanges, connects, reuses, timeouts, refused, resets, fresh_retries;
-} http_client_stats;
-const http_client_stats *http_client_get_stats(const http_client *c);
+} sim_http_client_stats;
+const sim_http_client_stats *sim_http_client_get_stats(const sim_http_client *c);
 
 /* ---- server ---- */
 
-typedef struct http_server http_server;
-typedef struct http_pending http_pending; /* one request being handled */
-typedef void (*http_request_fn)(void *ctx, http_pending *p, const http_msg *req);
+typedef struct sim_http_server sim_http_server;
+typedef struct sim_http_pending sim_http_pending; /* one request being handled */
+typedef void (*sim_http_request_fn)(void *ctx, sim_http_pending *p, const sim_http_msg *req);
 
-http_server *http_server_new(sim_net *net, sim_host *host, int port, int64_t idle_timeout_ns,
-                             http_request_fn on_request, void *ctx);
+sim_http_server *sim_http_server_new(sim_net *net, sim_host *host, int port, int64_t idle_timeout_ns,
+                                     sim_http_request_fn on_request, void *ctx);
 /* 1 when the request is the first one on its connection: the server process has just accepted it (the
  * pod's CPU model charges the accept then, see cluster.h). */
-int http_pending_first(const http_pending *p);
+int sim_http_pending_first(const sim_http_pending *p);
 /* Answers a request (the message is taken). If its connection is gone, the answer is dropped. */
-void http_server_reply(http_server *s, http_pending *p, http_msg *resp);
+void sim_http_server_reply(sim_http_server *s, sim_http_pending *p, sim_http_msg *resp);
 /* The host died: forget every connection and pending request without answering. */
-void http_server_abort_all(http_server *s);
-void http_server_free(http_server *s);
+void sim_http_server_abort_all(sim_http_server *s);
+void sim_http_server_free(sim_http_server *s);
 
 #endif

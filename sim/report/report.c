@@ -30,10 +30,11 @@ static const char *workload_line(const sim_options *o, char *buf, size_t len) {
     return buf;
 }
 
-static const char *action_kind_text(const chaos_action *a, char *buf, size_t len) {
+static const char *action_kind_text(const sim_chaos_action *a, char *buf, size_t len) {
     switch (a->kind) {
     case ACT_NETWORK:
-        if (a->net_kind == NF_PARTITION) snprintf(buf, len, "partition (%s)", direction_name(a->dir));
+        if (a->net_kind == NF_PARTITION)
+            snprintf(buf, len, "partition (%s)", direction_name(a->dir));
         else if (a->net_kind == NF_BANDWIDTH)
             snprintf(buf, len, "bandwidth %.0f B/s", (double)a->tbf.rate_bytes_per_s);
         else {
@@ -57,8 +58,10 @@ static const char *action_kind_text(const chaos_action *a, char *buf, size_t len
     case ACT_STRESS:
         if (a->cpu_workers && a->mem_bytes)
             snprintf(buf, len, "cpu %dx%d%% + memory %.1f MiB", a->cpu_workers, a->cpu_load, a->mem_bytes / MIB);
-        else if (a->cpu_workers) snprintf(buf, len, "cpu %d workers x %d%%", a->cpu_workers, a->cpu_load);
-        else snprintf(buf, len, "memory %.1f MiB in %d workers", a->mem_bytes / MIB, a->mem_workers);
+        else if (a->cpu_workers)
+            snprintf(buf, len, "cpu %d workers x %d%%", a->cpu_workers, a->cpu_load);
+        else
+            snprintf(buf, len, "memory %.1f MiB in %d workers", a->mem_bytes / MIB, a->mem_workers);
         break;
     case ACT_POD_KILL: snprintf(buf, len, "pod-kill"); break;
     case ACT_POD_FAILURE: snprintf(buf, len, "pod-failure"); break;
@@ -67,10 +70,11 @@ static const char *action_kind_text(const chaos_action *a, char *buf, size_t len
     return buf;
 }
 
-static void pods_list(const action_status *st, char *buf, size_t len) {
+static void pods_list(const sim_action_status *st, char *buf, size_t len) {
     size_t n = 0;
     buf[0] = '\0';
-    for (int i = 0; i < st->npods && n < len; i++) n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "", st->pods[i]);
+    for (int i = 0; i < st->npods && n < len; i++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "," : "", st->pods[i]);
     if (st->ntargets && n < len) {
         n += (size_t)snprintf(buf + n, len - n, " -> ");
         for (int i = 0; i < st->ntargets && n < len; i++)
@@ -96,26 +100,27 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
     fprintf(out, "%-10s %8s %8s %9s %9s %9s %9s %8s\n", "phase", "requests", "success", "p50 ms", "p90 ms", "p99 ms",
             "max ms", "ok/s");
     for (int i = 0; i < PHASES; i++) {
-        const phase_summary *p = &s->phase[i];
-        fprintf(out, "%-10s %8zu %7.1f%% %9.2f %9.2f %9.2f %9.2f %8.2f\n", p->name, p->requests,
-                100 * p->success_rate, p->p50_ms, p->p90_ms, p->p99_ms, p->max_ms, p->throughput_per_s);
+        const sim_phase_summary *p = &s->phase[i];
+        fprintf(out, "%-10s %8zu %7.1f%% %9.2f %9.2f %9.2f %9.2f %8.2f\n", p->name, p->requests, 100 * p->success_rate,
+                p->p50_ms, p->p90_ms, p->p99_ms, p->max_ms, p->throughput_per_s);
     }
     if (o->load.workload == LOAD_CHAIN) {
         fprintf(out, "\n%-10s %30s   %30s\n", "chain step", "1 inventory check", "2 notification send");
-        fprintf(out, "%-10s %9s %9s %10s   %9s %9s %10s\n", "phase", "success", "p50 ms", "p99 ms", "success",
-                "p50 ms", "p99 ms");
+        fprintf(out, "%-10s %9s %9s %10s   %9s %9s %10s\n", "phase", "success", "p50 ms", "p99 ms", "success", "p50 ms",
+                "p99 ms");
         for (int i = 0; i < PHASES; i++) {
-            const phase_summary *p = &s->phase[i];
+            const sim_phase_summary *p = &s->phase[i];
             fprintf(out, "%-10s %8.1f%% %9.2f %10.2f   %8.1f%% %9.2f %10.2f\n", p->name, 100 * p->step_success[0],
                     p->step_p50_ms[0], p->step_p99_ms[0], 100 * p->step_success[1], p->step_p50_ms[1],
                     p->step_p99_ms[1]);
         }
     }
-    const phase_summary *ch = &s->phase[1];
+    const sim_phase_summary *ch = &s->phase[1];
     fprintf(out, "\nfailures during chaos: %zu timeouts, %zu resets, %zu refused, %zu HTTP errors\n", ch->timeouts,
             ch->resets, ch->refused, ch->http_errors);
     if (!s->affected)
-        fprintf(out, "recovery: the success rate never left the baseline's (within %.0f %%)\n", 100 * RECOVERY_TOLERANCE);
+        fprintf(out, "recovery: the success rate never left the baseline's (within %.0f %%)\n",
+                100 * RECOVERY_TOLERANCE);
     else if (s->recovery_s < 0)
         fprintf(out, "recovery: the success rate did not return to the baseline's before the end\n");
     else
@@ -129,12 +134,14 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
     if (r->nactions) {
         fprintf(out, "\nchaos actions\n%-34s %-26s %-15s %s\n", "name", "what", "window s", "pods");
         for (int i = 0; i < r->nactions; i++) {
-            const action_row *a = &r->actions[i];
+            const sim_action_row *a = &r->actions[i];
             char win[48];
             if (a->action.kind == ACT_POD_KILL || a->action.kind == ACT_CONTAINER_KILL)
                 snprintf(win, sizeof win, "at %.1f", s_of(a->action.start_ns));
-            else if (a->action.end_ns < 0) snprintf(win, sizeof win, "%.1f-end", s_of(a->action.start_ns));
-            else snprintf(win, sizeof win, "%.1f-%.1f", s_of(a->action.start_ns), s_of(a->action.end_ns));
+            else if (a->action.end_ns < 0)
+                snprintf(win, sizeof win, "%.1f-end", s_of(a->action.start_ns));
+            else
+                snprintf(win, sizeof win, "%.1f-%.1f", s_of(a->action.start_ns), s_of(a->action.end_ns));
             pods_list(&a->status, buf2, sizeof buf2);
             fprintf(out, "%-34.34s %-26.26s %-15s %s\n", a->action.name, action_kind_text(&a->action, buf, sizeof buf),
                     win, buf2);
@@ -159,10 +166,10 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
     fprintf(out, "\nfault ledger (every packet each side sent, by destination as written in the packet)\n");
     fprintf(out, "%-13s %-28s %9s %9s %9s %8s\n", "from", "to", "packets", "faulted", "dropped", "loss");
     for (size_t i = 0; i < r->nledger; i++) {
-        const ledger_row *l = &r->ledger[i];
+        const sim_ledger_row *l = &r->ledger[i];
         uint64_t lost = l->dropped + l->local_dropped;
-        fprintf(out, "%-13s %-28s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %7.1f%%", l->src, l->dst, l->seen,
-                l->faulted, lost, l->seen ? 100.0 * (double)lost / (double)l->seen : 0.0);
+        fprintf(out, "%-13s %-28s %9" PRIu64 " %9" PRIu64 " %9" PRIu64 " %7.1f%%", l->src, l->dst, l->seen, l->faulted,
+                lost, l->seen ? 100.0 * (double)lost / (double)l->seen : 0.0);
         if (l->delayed) fprintf(out, "  (%" PRIu64 " delayed, mean %.1f ms)", l->delayed, l->mean_delay_ms);
         fprintf(out, "\n");
     }
@@ -174,7 +181,7 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
     fprintf(out, "%-16s %9s %10s %14s %15s %14s\n", "pod", "periods", "throttled", "throttled ms", "service cpu ms",
             "stress cpu ms");
     for (int i = 0; i < r->npods; i++) {
-        const cpu_row *c = &r->cpu[i];
+        const sim_cpu_row *c = &r->cpu[i];
         if (any_cpu && !c->throttled_periods && c->stress_cpu_ms == 0) continue;
         fprintf(out, "%-16s %9" PRIu64 " %10" PRIu64 " %14.1f %15.1f %14.1f\n", c->pod, c->periods,
                 c->throttled_periods, c->throttled_ms, c->work_cpu_ms, c->stress_cpu_ms);
@@ -187,30 +194,34 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
         fprintf(out, "\npods\n%-16s %8s %12s %12s %14s %10s\n", "pod", "restarts", "mem peak MiB", "limit MiB",
                 "OOM stressor", "OOM app");
         for (int i = 0; i < r->npods; i++) {
-            const pod_row *p = &r->pods[i];
+            const sim_pod_row *p = &r->pods[i];
             fprintf(out, "%-16s %8d %12.1f %12.1f %14" PRIu64 " %10" PRIu64 "\n", p->pod, p->restarts,
                     p->memory_peak_bytes / MIB, p->memory_limit_bytes / MIB, p->oom_kills_stressor, p->oom_kills_app);
         }
     }
-    fprintf(out, "\nTCP: %" PRIu64 " connections, %" PRIu64 " SYN retransmissions, %" PRIu64
-                 " SYN-ACK retransmissions, %" PRIu64 " tail loss probes, %" PRIu64 " RTO retransmissions, %" PRIu64
-                 " fast retransmits, %" PRIu64 " resets, %" PRIu64 " failed connects\n",
+    fprintf(out,
+            "\nTCP: %" PRIu64 " connections, %" PRIu64 " SYN retransmissions, %" PRIu64
+            " SYN-ACK retransmissions, %" PRIu64 " tail loss probes, %" PRIu64 " RTO retransmissions, %" PRIu64
+            " fast retransmits, %" PRIu64 " resets, %" PRIu64 " failed connects\n",
             r->tcp.connections, r->tcp.syn_retransmits, r->tcp.synack_retransmits, r->tcp.tlp_probes,
             r->tcp.rto_retransmits, r->tcp.fast_retransmits, r->tcp.resets_sent, r->tcp.connect_failures);
-    if (o->load.workload == LOAD_PROCESS)
-        fprintf(out, "payments acknowledged to clients: %zu\n", r->acked);
+    if (o->load.workload == LOAD_PROCESS) fprintf(out, "payments acknowledged to clients: %zu\n", r->acked);
     if (r->violation.found) {
         char cmd[1024];
         sim_options_command(o, r->seed, cmd, sizeof cmd);
         fprintf(out, "\nINVARIANT VIOLATION at %.3f s: %s\n  seed %" PRIu64 "; reproduce with: %s\n",
                 s_of(r->violation.at_ns), r->violation.what, r->seed, cmd);
     } else if (r->violation.final_checked) {
-        fprintf(out, "invariants: hold (checked %" PRIu64 " times: stock conservation, refunds, one payment per key; "
-                     "at the end: acknowledged payments durable, no reservation without a payment)\n",
+        fprintf(out,
+                "invariants: hold (checked %" PRIu64
+                " times: stock conservation, refunds, one payment per key; "
+                "at the end: acknowledged payments durable, no reservation without a payment)\n",
                 r->violation.checks);
     } else {
-        fprintf(out, "invariants: hold while running (checked %" PRIu64 " times); the end-of-run checks did not run: "
-                     "the system was not quiet by %.1f s (a pod restarting or work still owed)\n",
+        fprintf(out,
+                "invariants: hold while running (checked %" PRIu64
+                " times); the end-of-run checks did not run: "
+                "the system was not quiet by %.1f s (a pod restarting or work still owed)\n",
                 r->violation.checks, s_of(r->drained_ns));
     }
     fprintf(out, "run: %" PRIu64 " events over %.1f simulated seconds, trace hash %016" PRIx64 "\n", r->events,
@@ -219,19 +230,22 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
 
 void report_perf(FILE *out, const sim_result *r) {
     double wall = r->wall_s > 0 ? r->wall_s : 1e-9;
-    fprintf(out, "perf: %" PRIu64 " events in %.3f s wall = %.2f M events/s; %.1f s simulated = %.0fx faster than real time\n",
+    fprintf(out,
+            "perf: %" PRIu64
+            " events in %.3f s wall = %.2f M events/s; %.1f s simulated = %.0fx faster than real time\n",
             r->events, r->wall_s, (double)r->events / wall / 1e6, s_of(r->drained_ns), s_of(r->drained_ns) / wall);
 }
 
-static json_t *phase_json(const phase_summary *p) {
+static json_t *phase_json(const sim_phase_summary *p) {
     json_t *o = json_pack("{s:s, s:f, s:f, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "phase", p->name, "from_s",
                           s_of(p->from_ns), "to_s", s_of(p->to_ns), "requests", (json_int_t)p->requests, "successes",
                           (json_int_t)p->successes, "success_rate", p->success_rate, "p50_ms", p->p50_ms, "p90_ms",
                           p->p90_ms, "p99_ms", p->p99_ms, "max_ms", p->max_ms, "mean_ms", p->mean_ms,
                           "throughput_per_s", p->throughput_per_s);
-    json_object_set_new(o, "failures", json_pack("{s:I, s:I, s:I, s:I}", "timeouts", (json_int_t)p->timeouts,
-                                                 "resets", (json_int_t)p->resets, "refused", (json_int_t)p->refused,
-                                                 "http_errors", (json_int_t)p->http_errors));
+    json_object_set_new(o, "failures",
+                        json_pack("{s:I, s:I, s:I, s:I}", "timeouts", (json_int_t)p->timeouts, "resets",
+                                  (json_int_t)p->resets, "refused", (json_int_t)p->refused, "http_errors",
+                                  (json_int_t)p->http_errors));
     static const char *const step_names[2] = {"inventory", "notification"};
     json_t *steps = json_object();
     for (int k = 0; k < 2; k++)
@@ -249,8 +263,9 @@ json_t *report_json(const sim_options *o, const sim_result *r) {
     sim_options_describe_faults(o, buf, sizeof buf);
     json_object_set_new(doc, "faults", json_string(buf));
     json_object_set_new(doc, "load", json_string(workload_line(o, buf, sizeof buf)));
-    json_object_set_new(doc, "phases_s", json_pack("{s:f, s:f, s:f}", "baseline_end", s_of(r->baseline_end_ns),
-                                                   "chaos_end", s_of(r->chaos_end_ns), "end", s_of(r->end_ns)));
+    json_object_set_new(doc, "phases_s",
+                        json_pack("{s:f, s:f, s:f}", "baseline_end", s_of(r->baseline_end_ns), "chaos_end",
+                                  s_of(r->chaos_end_ns), "end", s_of(r->end_ns)));
     json_t *phases = json_array();
     for (int i = 0; i < PHASES; i++) json_array_append_new(phases, phase_json(&r->summary.phase[i]));
     json_object_set_new(doc, "phases", phases);
@@ -258,22 +273,22 @@ json_t *report_json(const sim_options *o, const sim_result *r) {
     json_object_set_new(doc, "latency_recovery_s", json_real(r->summary.latency_recovery_s));
     json_t *actions = json_array();
     for (int i = 0; i < r->nactions; i++) {
-        const action_row *a = &r->actions[i];
+        const sim_action_row *a = &r->actions[i];
         json_t *pods = json_array(), *targets = json_array();
         for (int k = 0; k < a->status.npods; k++) json_array_append_new(pods, json_string(a->status.pods[k]));
         for (int k = 0; k < a->status.ntargets; k++) json_array_append_new(targets, json_string(a->status.targets[k]));
-        json_t *j = json_pack("{s:s, s:s, s:s, s:f, s:f, s:o, s:o}", "name", a->action.name, "kind", a->action.kind_name,
-                              "what", action_kind_text(&a->action, buf, sizeof buf), "start_s", s_of(a->action.start_ns),
-                              "end_s", a->action.end_ns < 0 ? -1.0 : s_of(a->action.end_ns), "pods", pods, "targets",
-                              targets);
+        json_t *j =
+            json_pack("{s:s, s:s, s:s, s:f, s:f, s:o, s:o}", "name", a->action.name, "kind", a->action.kind_name,
+                      "what", action_kind_text(&a->action, buf, sizeof buf), "start_s", s_of(a->action.start_ns),
+                      "end_s", a->action.end_ns < 0 ? -1.0 : s_of(a->action.end_ns), "pods", pods, "targets", targets);
         if (a->action.kind == ACT_NETWORK)
             json_object_set_new(j, "realized",
                                 json_pack("{s:I, s:I, s:I, s:I, s:f}", "packets", (json_int_t)a->rule_seen, "dropped",
                                           (json_int_t)(a->rule_dropped + a->rule_local_dropped), "delayed",
-                                          (json_int_t)a->rule_delayed, "overridden", (json_int_t)a->rule_lost,
-                                          "loss", a->rule_seen ? (double)(a->rule_dropped + a->rule_local_dropped) /
-                                                                     (double)a->rule_seen
-                                                               : 0.0));
+                                          (json_int_t)a->rule_delayed, "overridden", (json_int_t)a->rule_lost, "loss",
+                                          a->rule_seen
+                                              ? (double)(a->rule_dropped + a->rule_local_dropped) / (double)a->rule_seen
+                                              : 0.0));
         if (a->status.stressor_oom_kills)
             json_object_set_new(j, "stressor_oom_kills", json_integer((json_int_t)a->status.stressor_oom_kills));
         json_array_append_new(actions, j);
@@ -281,26 +296,25 @@ json_t *report_json(const sim_options *o, const sim_result *r) {
     json_object_set_new(doc, "actions", actions);
     json_t *ledger = json_array();
     for (size_t i = 0; i < r->nledger; i++) {
-        const ledger_row *l = &r->ledger[i];
+        const sim_ledger_row *l = &r->ledger[i];
         uint64_t lost = l->dropped + l->local_dropped;
-        json_array_append_new(ledger, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f}", "from", l->src, "to", l->dst,
-                                                "packets", (json_int_t)l->seen, "faulted", (json_int_t)l->faulted,
-                                                "dropped", (json_int_t)lost, "delayed", (json_int_t)l->delayed,
-                                                "loss", l->seen ? (double)lost / (double)l->seen : 0.0,
-                                                "mean_delay_ms", l->mean_delay_ms));
+        json_array_append_new(
+            ledger, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f}", "from", l->src, "to", l->dst, "packets",
+                              (json_int_t)l->seen, "faulted", (json_int_t)l->faulted, "dropped", (json_int_t)lost,
+                              "delayed", (json_int_t)l->delayed, "loss", l->seen ? (double)lost / (double)l->seen : 0.0,
+                              "mean_delay_ms", l->mean_delay_ms));
     }
     json_object_set_new(doc, "ledger", ledger);
     json_t *cpu = json_array();
     for (int i = 0; i < r->npods; i++) {
-        const cpu_row *c = &r->cpu[i];
-        json_array_append_new(cpu, json_pack("{s:s, s:I, s:I, s:f, s:f, s:f, s:i, s:f, s:I, s:I}", "pod", c->pod,
-                                             "periods", (json_int_t)c->periods, "throttled_periods",
-                                             (json_int_t)c->throttled_periods, "throttled_ms", c->throttled_ms,
-                                             "service_cpu_ms", c->work_cpu_ms, "stress_cpu_ms", c->stress_cpu_ms,
-                                             "restarts", r->pods[i].restarts, "memory_peak_mib",
-                                             r->pods[i].memory_peak_bytes / MIB, "oom_kills_stressor",
-                                             (json_int_t)r->pods[i].oom_kills_stressor, "oom_kills_app",
-                                             (json_int_t)r->pods[i].oom_kills_app));
+        const sim_cpu_row *c = &r->cpu[i];
+        json_array_append_new(
+            cpu, json_pack(
+                     "{s:s, s:I, s:I, s:f, s:f, s:f, s:i, s:f, s:I, s:I}", "pod", c->pod, "periods",
+                     (json_int_t)c->periods, "throttled_periods", (json_int_t)c->throttled_periods, "throttled_ms",
+                     c->throttled_ms, "service_cpu_ms", c->work_cpu_ms, "stress_cpu_ms", c->stress_cpu_ms, "restarts",
+                     r->pods[i].restarts, "memory_peak_mib", r->pods[i].memory_peak_bytes / MIB, "oom_kills_stressor",
+                     (json_int_t)r->pods[i].oom_kills_stressor, "oom_kills_app", (json_int_t)r->pods[i].oom_kills_app));
     }
     json_object_set_new(doc, "pods", cpu);
     json_object_set_new(doc, "tcp",
@@ -322,8 +336,9 @@ json_t *report_json(const sim_options *o, const sim_result *r) {
     json_object_set_new(doc, "invariants", inv);
     char hash[24];
     snprintf(hash, sizeof hash, "%016" PRIx64, r->trace_hash);
-    json_object_set_new(doc, "run", json_pack("{s:I, s:f, s:s}", "events", (json_int_t)r->events, "simulated_s",
-                                              s_of(r->drained_ns), "trace_hash", hash));
+    json_object_set_new(doc, "run",
+                        json_pack("{s:I, s:f, s:s}", "events", (json_int_t)r->events, "simulated_s",
+                                  s_of(r->drained_ns), "trace_hash", hash));
     return doc;
 }
 
@@ -335,7 +350,7 @@ int report_csv(const char *path, const sim_result *r, char *err, size_t errlen) 
     }
     fprintf(f, "second,phase,requests,successes,success_rate,p50_ms,p99_ms\n");
     for (size_t i = 0; i < r->summary.timeline_len; i++) {
-        const timeline_point *t = &r->summary.timeline[i];
+        const sim_timeline_point *t = &r->summary.timeline[i];
         int64_t at = t->second * SEC;
         const char *phase = at < r->baseline_end_ns ? "baseline" : at < r->chaos_end_ns ? "chaos" : "recovery";
         fprintf(f, "%lld,%s,%zu,%zu,%.4f,%.3f,%.3f\n", (long long)t->second, phase, t->requests, t->successes,
@@ -379,10 +394,14 @@ int report_svg(const char *path, const sim_options *o, const sim_result *r, char
     double max_log = ceil(log10(max_ms));
     char faults[256];
     sim_options_describe_faults(o, faults, sizeof faults);
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
-               "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H);
-    fprintf(f, "<text x=\"%d\" y=\"22\" font-size=\"15\" font-weight=\"bold\">payment-chaos simulation, seed %" PRIu64
-               "</text>\n<text x=\"%d\" y=\"38\" fill=\"#555\">%s</text>\n", L, r->seed, L, faults);
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+            "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+            W, H);
+    fprintf(f,
+            "<text x=\"%d\" y=\"22\" font-size=\"15\" font-weight=\"bold\">payment-chaos simulation, seed %" PRIu64
+            "</text>\n<text x=\"%d\" y=\"38\" fill=\"#555\">%s</text>\n",
+            L, r->seed, L, faults);
     /* chaos windows: the chaos phase, and every action's own window */
     fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#f4c7c3\" opacity=\"0.45\"/>\n",
             L + s_of(r->baseline_end_ns) * xs, TOP1, (s_of(r->chaos_end_ns) - s_of(r->baseline_end_ns)) * xs,
@@ -390,7 +409,7 @@ int report_svg(const char *path, const sim_options *o, const sim_result *r, char
     fprintf(f, "<text x=\"%.1f\" y=\"%d\" fill=\"#a33\">chaos</text>\n", L + s_of(r->baseline_end_ns) * xs + 4,
             TOP1 + 12);
     for (int i = 0; i < r->nactions; i++) {
-        const chaos_action *a = &r->actions[i].action;
+        const sim_chaos_action *a = &r->actions[i].action;
         double s0 = s_of(a->start_ns), s1 = a->end_ns < 0 ? total : s_of(a->end_ns);
         if (a->kind == ACT_POD_KILL || a->kind == ACT_CONTAINER_KILL) s1 = s0 + 0.3;
         fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"6\" fill=\"#c0392b\"><title>%s</title></rect>\n",
@@ -420,16 +439,18 @@ int report_svg(const char *path, const sim_options *o, const sim_result *r, char
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" points=\"", colors[series]);
         double last_y = 0;
         for (size_t i = 0; i < r->summary.timeline_len; i++) {
-            const timeline_point *t = &r->summary.timeline[i];
+            const sim_timeline_point *t = &r->summary.timeline[i];
             if (!t->requests) continue;
             double x = L + ((double)t->second + 0.5) * xs;
-            double y = series == 0 ? TOP1 + H1 - t->success_rate * H1
-                                   : lat_y(series == 1 ? t->p50_ms : t->p99_ms, max_log);
+            double y =
+                series == 0 ? TOP1 + H1 - t->success_rate * H1 : lat_y(series == 1 ? t->p50_ms : t->p99_ms, max_log);
             fprintf(f, "%.1f,%.1f ", x, y);
             last_y = y;
         }
         fprintf(f, "\"/>\n<text x=\"%d\" y=\"%.1f\" fill=\"%s\">%s</text>\n", W - R + 6, last_y + 4, colors[series],
-                series == 0 ? "success" : series == 1 ? "p50" : "p99");
+                series == 0   ? "success"
+                : series == 1 ? "p50"
+                              : "p99");
     }
     fprintf(f, "</svg>\n");
     if (fclose(f) != 0) {

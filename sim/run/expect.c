@@ -10,18 +10,53 @@
 #include <string.h>
 
 enum {
-    M_SUCCESS = 0, M_P50, M_P90, M_P99, M_MAX, M_MEAN, M_REQUESTS, M_THROUGHPUT, M_TIMEOUTS, M_RESETS, M_REFUSED,
-    M_HTTP_ERRORS, M_INV_SUCCESS, M_INV_P50, M_INV_P99, M_INV_REQUESTS, M_NOT_SUCCESS, M_NOT_P50, M_NOT_P99,
-    M_NOT_REQUESTS, M_RECOVERY, M_LAT_RECOVERY, M_COUNT
+    M_SUCCESS = 0,
+    M_P50,
+    M_P90,
+    M_P99,
+    M_MAX,
+    M_MEAN,
+    M_REQUESTS,
+    M_THROUGHPUT,
+    M_TIMEOUTS,
+    M_RESETS,
+    M_REFUSED,
+    M_HTTP_ERRORS,
+    M_INV_SUCCESS,
+    M_INV_P50,
+    M_INV_P99,
+    M_INV_REQUESTS,
+    M_NOT_SUCCESS,
+    M_NOT_P50,
+    M_NOT_P99,
+    M_NOT_REQUESTS,
+    M_RECOVERY,
+    M_LAT_RECOVERY,
+    M_COUNT
 };
 
-static const char *const names[M_COUNT] = {
-    "chain.success_rate",     "chain.p50_ms",         "chain.p90_ms",          "chain.p99_ms",
-    "chain.max_ms",           "chain.mean_ms",        "chain.requests",        "chain.throughput_per_s",
-    "chain.timeouts",         "chain.resets",         "chain.refused",         "chain.http_errors",
-    "inventory.success_rate", "inventory.p50_ms",     "inventory.p99_ms",      "inventory.requests",
-    "notification.success_rate", "notification.p50_ms", "notification.p99_ms", "notification.requests",
-    "recovery_s",             "latency_recovery_s"};
+static const char *const names[M_COUNT] = {"chain.success_rate",
+                                           "chain.p50_ms",
+                                           "chain.p90_ms",
+                                           "chain.p99_ms",
+                                           "chain.max_ms",
+                                           "chain.mean_ms",
+                                           "chain.requests",
+                                           "chain.throughput_per_s",
+                                           "chain.timeouts",
+                                           "chain.resets",
+                                           "chain.refused",
+                                           "chain.http_errors",
+                                           "inventory.success_rate",
+                                           "inventory.p50_ms",
+                                           "inventory.p99_ms",
+                                           "inventory.requests",
+                                           "notification.success_rate",
+                                           "notification.p50_ms",
+                                           "notification.p99_ms",
+                                           "notification.requests",
+                                           "recovery_s",
+                                           "latency_recovery_s"};
 static const char *const ops[] = {"<", "<=", ">", ">=", "=="};
 static const char *const phases[] = {"baseline", "chaos", "recovery"};
 
@@ -30,7 +65,7 @@ const char *expect_metric_name(int m) { return m >= 0 && m < M_COUNT ? names[m] 
 int expect_metric_is_recovery(int m) { return m == M_RECOVERY || m == M_LAT_RECOVERY; }
 
 double expect_metric_value(int m, int phase, const run_summary *s) {
-    const phase_summary *p = &s->phase[phase];
+    const sim_phase_summary *p = &s->phase[phase];
     switch (m) {
     case M_SUCCESS: return p->requests ? p->success_rate : NAN;
     case M_P50: return p->requests ? p->p50_ms : NAN;
@@ -63,7 +98,7 @@ static const char *skip(const char *s) {
     return s;
 }
 
-static int parse_one(const char *text, size_t len, const char *source, expectation *e, char *err, size_t errlen) {
+static int parse_one(const char *text, size_t len, const char *source, sim_expectation *e, char *err, size_t errlen) {
     char buf[256];
     if (len >= sizeof buf) {
         snprintf(err, errlen, "%s: expectation too long: \"%.60s...\"", source, text);
@@ -82,17 +117,23 @@ static int parse_one(const char *text, size_t len, const char *source, expectati
     if (m == M_COUNT) {
         char list[1024];
         size_t n = 0;
-        for (int i = 0; i < M_COUNT && n < sizeof list; i++) n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", names[i]);
+        for (int i = 0; i < M_COUNT && n < sizeof list; i++)
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", names[i]);
         snprintf(err, errlen, "%s: \"%s\": unknown metric \"%s\" (one of %s)", source, skip(buf), metric, list);
         return -1;
     }
     p = skip(p);
     int op = -1;
-    if (!strncmp(p, "<=", 2)) op = EXP_LE, p += 2;
-    else if (!strncmp(p, ">=", 2)) op = EXP_GE, p += 2;
-    else if (!strncmp(p, "==", 2)) op = EXP_EQ, p += 2;
-    else if (*p == '<') op = EXP_LT, p++;
-    else if (*p == '>') op = EXP_GT, p++;
+    if (!strncmp(p, "<=", 2))
+        op = EXP_LE, p += 2;
+    else if (!strncmp(p, ">=", 2))
+        op = EXP_GE, p += 2;
+    else if (!strncmp(p, "==", 2))
+        op = EXP_EQ, p += 2;
+    else if (*p == '<')
+        op = EXP_LT, p++;
+    else if (*p == '>')
+        op = EXP_GT, p++;
     if (op < 0) {
         snprintf(err, errlen, "%s: \"%s\": expected an operator (< <= > >= ==) after %s", source, skip(buf), metric);
         return -1;
@@ -106,8 +147,9 @@ static int parse_one(const char *text, size_t len, const char *source, expectati
     }
     p = skip(end);
     if (strncmp(p, "during", 6) || !isspace((unsigned char)p[6])) {
-        snprintf(err, errlen, "%s: \"%s\": expected `during <phase>` after the number (phases: baseline, chaos, recovery)",
-                 source, skip(buf));
+        snprintf(err, errlen,
+                 "%s: \"%s\": expected `during <phase>` after the number (phases: baseline, chaos, recovery)", source,
+                 skip(buf));
         return -1;
     }
     p = skip(p + 6);
@@ -126,7 +168,8 @@ static int parse_one(const char *text, size_t len, const char *source, expectati
         return -1;
     }
     if (strstr(metric, "success_rate") && (v < 0 || v > 1)) {
-        snprintf(err, errlen, "%s: \"%s\": a success rate is a fraction between 0 and 1 (0.95, not 95)", source, skip(buf));
+        snprintf(err, errlen, "%s: \"%s\": a success rate is a fraction between 0 and 1 (0.95, not 95)", source,
+                 skip(buf));
         return -1;
     }
     memset(e, 0, sizeof *e);
@@ -139,7 +182,8 @@ static int parse_one(const char *text, size_t len, const char *source, expectati
     return 0;
 }
 
-int expect_parse(const char *text, const char *source, expectation *out, int max, int *n, char *err, size_t errlen) {
+int expect_parse(const char *text, const char *source, sim_expectation *out, int max, int *n, char *err,
+                 size_t errlen) {
     const char *s = text;
     int any = 0;
     while (*s) {
@@ -169,7 +213,7 @@ int expect_parse(const char *text, const char *source, expectation *out, int max
     return 0;
 }
 
-expect_result expect_eval(const expectation *e, const run_summary *s) {
+expect_result expect_eval(const sim_expectation *e, const run_summary *s) {
     expect_result r = {0, 1, 0};
     double v = expect_metric_value(e->metric, e->phase, s);
     r.actual = v;
@@ -187,9 +231,13 @@ expect_result expect_eval(const expectation *e, const run_summary *s) {
     return r;
 }
 
-void expect_format_actual(const expectation *e, const expect_result *r, char *out, size_t outlen) {
-    if (!r->available) snprintf(out, outlen, "n/a");
-    else if (isinf(r->actual)) snprintf(out, outlen, "never");
-    else if (strstr(names[e->metric], "success_rate")) snprintf(out, outlen, "%.3f", r->actual);
-    else snprintf(out, outlen, "%.2f", r->actual);
+void expect_format_actual(const sim_expectation *e, const expect_result *r, char *out, size_t outlen) {
+    if (!r->available)
+        snprintf(out, outlen, "n/a");
+    else if (isinf(r->actual))
+        snprintf(out, outlen, "never");
+    else if (strstr(names[e->metric], "success_rate"))
+        snprintf(out, outlen, "%.3f", r->actual);
+    else
+        snprintf(out, outlen, "%.2f", r->actual);
 }

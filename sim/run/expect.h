@@ -25,26 +25,26 @@
 
 typedef enum expect_op { EXP_LT = 0, EXP_LE, EXP_GT, EXP_GE, EXP_EQ } expect_op;
 
-typedef struct expectation {
+typedef struct sim_expectation {
     char text[200];   /* normalised: "chain.success_rate >= 0.95 during baseline" */
     char source[160]; /* "annotation of packet-loss-80-percent (FILE:LINE)" or "--expect" */
     int metric;
     expect_op op;
     double value;
     int phase; /* 0 baseline, 1 chaos, 2 recovery */
-} expectation;
+} sim_expectation;
 
 typedef struct expect_result {
     int pass;
-    int available;  /* 0: the metric has no value in that phase */
-    double actual;  /* INFINITY for "never recovered" */
+    int available; /* 0: the metric has no value in that phase */
+    double actual; /* INFINITY for "never recovered" */
 } expect_result;
 
 /* Parses `text` (one or more `;`-separated expressions) into out[*n...]; 0, or -1 with a message. */
-int expect_parse(const char *text, const char *source, expectation *out, int max, int *n, char *err, size_t errlen);
-expect_result expect_eval(const expectation *e, const run_summary *s);
+int expect_parse(const char *text, const char *source, sim_expectation *out, int max, int *n, char *err, size_t errlen);
+expect_result expect_eval(const sim_expectation *e, const run_summary *s);
 /* The metric's value as text ("0.982", "12.40", "never", "n/a"). */
-void expect_format_actual(const expectation *e, const expect_result *r, char *out, size_t outlen);
+void expect_format_actual(const sim_expectation *e, const expect_result *r, char *out, size_t outlen);
 /* A metric's value in a phase (NAN when unavailable); for multi-seed statistics. */
 double expect_metric_value(int metric, int phase, const run_summary *s);
 int expect_metric_count(void);

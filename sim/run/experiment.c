@@ -9,8 +9,8 @@
 
 #include "sim/chaosmesh/chaosmesh.h"
 #include "sim/input/manifest.h"
-#include "sim/run/predict.h"
 #include "sim/input/yamltree.h"
+#include "sim/run/predict.h"
 
 #define SEC 1000000000LL
 #define EPOCH_S 1767225600LL /* 2026-01-01T00:00:00Z: the cluster's wall clock at virtual time 0 */
@@ -21,7 +21,7 @@ struct experiment_unit {
     char name[160];
     const cm_object **objs;
     int nobjs;
-    expectation expects[MAX_UNIT_EXPECT];
+    sim_expectation expects[MAX_UNIT_EXPECT];
     int nexpects;
     int64_t shift_ns; /* added to every action's times */
     int64_t chaos_ns; /* the chaos phase */
@@ -31,7 +31,7 @@ struct experiment_unit {
 };
 
 struct experiment_set {
-    manifest m;
+    sim_manifest m;
     cm_object *objs;
     int nobjs;
     experiment_unit *units;
@@ -40,7 +40,7 @@ struct experiment_set {
 
 int experiment_read_manifest(sim_options *o, char *err, size_t errlen) {
     if (!o->manifest) return 0;
-    manifest *m = malloc(sizeof *m);
+    sim_manifest *m = malloc(sizeof *m);
     if (!m) abort();
     int rc = manifest_load(o->manifest, m, err, errlen);
     if (rc == 0) rc = manifest_services_config(m, &o->services, err, errlen);
@@ -55,7 +55,7 @@ int experiment_read_manifest(sim_options *o, char *err, size_t errlen) {
 int experiment_unit_count(const experiment_set *xs) { return xs->nunits; }
 const experiment_unit *experiment_unit_at(const experiment_set *xs, int i) { return &xs->units[i]; }
 const char *experiment_unit_name(const experiment_unit *u) { return u->name; }
-int experiment_unit_expectations(const experiment_unit *u, const expectation **out) {
+int experiment_unit_expectations(const experiment_unit *u, const sim_expectation **out) {
     *out = u->expects;
     return u->nexpects;
 }
@@ -84,9 +84,10 @@ static int load_file(experiment_set *xs, const char *path, const cm_env *env, ch
         const yt_doc *d = yt_doc_at(f, i);
         if (!cm_is_chaos_document(d->root)) {
             const yt_node *kind = yt_get(d->root, "kind");
-            snprintf(err, errlen, "%s:%d: %s: not a Chaos Mesh object (apiVersion chaos-mesh.org/v1alpha1); cluster "
-                                  "objects belong in --manifest", path, d->root->line,
-                     kind && kind->value ? kind->value : "document");
+            snprintf(err, errlen,
+                     "%s:%d: %s: not a Chaos Mesh object (apiVersion chaos-mesh.org/v1alpha1); cluster "
+                     "objects belong in --manifest",
+                     path, d->root->line, kind && kind->value ? kind->value : "document");
             rc = -1;
             break;
         }
@@ -103,9 +104,10 @@ static int load_file(experiment_set *xs, const char *path, const cm_env *env, ch
         }
         for (int k = 0; k < xs->nobjs; k++)
             if (!strcmp(xs->objs[k].name, o->name) && !strcmp(xs->objs[k].kind, o->kind)) {
-                snprintf(err, errlen, "%s:%d: %s %s is defined twice (first at %s:%d): kubectl apply would configure "
-                                      "the same object twice", path, o->line, o->kind, o->name, xs->objs[k].file,
-                         xs->objs[k].line);
+                snprintf(err, errlen,
+                         "%s:%d: %s %s is defined twice (first at %s:%d): kubectl apply would configure "
+                         "the same object twice",
+                         path, o->line, o->kind, o->name, xs->objs[k].file, xs->objs[k].line);
                 cm_object_free(o);
                 rc = -1;
                 break;
@@ -158,7 +160,8 @@ static int unit_expectations(experiment_unit *u, const sim_options *o, int annot
             if (expect_parse(ob->expect, src, u->expects, MAX_UNIT_EXPECT, &u->nexpects, err, errlen) < 0) return -1;
         }
     for (int i = 0; i < o->nexpects; i++)
-        if (expect_parse(o->expects[i], "--expect", u->expects, MAX_UNIT_EXPECT, &u->nexpects, err, errlen) < 0) return -1;
+        if (expect_parse(o->expects[i], "--expect", u->expects, MAX_UNIT_EXPECT, &u->nexpects, err, errlen) < 0)
+            return -1;
     return 0;
 }
 
@@ -166,7 +169,8 @@ static int unit_expectations(experiment_unit *u, const sim_options *o, int annot
 static int select_units(experiment_set *xs, const sim_options *o, char *err, size_t errlen) {
     for (int k = 0; k < o->nobjects; k++)
         if (find_object(xs, o->objects[k]) < 0) {
-            size_t n = (size_t)snprintf(err, errlen, "--object %s: no such chaos object in the experiment files (", o->objects[k]);
+            size_t n = (size_t)snprintf(err, errlen, "--object %s: no such chaos object in the experiment files (",
+                                        o->objects[k]);
             for (int i = 0; i < xs->nobjs && n < errlen; i++)
                 n += (size_t)snprintf(err + n, errlen - n, "%s%s", i ? ", " : "", xs->objs[i].name);
             if (n < errlen) snprintf(err + n, errlen - n, ")");
@@ -177,8 +181,10 @@ static int select_units(experiment_set *xs, const sim_options *o, char *err, siz
         int keep = 0;
         for (int i = 0; i < xs->units[u].nobjs; i++)
             for (int k = 0; k < o->nobjects; k++) keep |= !strcmp(xs->units[u].objs[i]->name, o->objects[k]);
-        if (keep) xs->units[w++] = xs->units[u];
-        else free(xs->units[u].objs);
+        if (keep)
+            xs->units[w++] = xs->units[u];
+        else
+            free(xs->units[u].objs);
     }
     xs->nunits = w;
     return 0;
@@ -188,8 +194,9 @@ experiment_set *experiment_load(const sim_options *o, char *err, size_t errlen) 
     experiment_set *xs = calloc(1, sizeof *xs);
     if (!xs) abort();
     if (o->nexperiments && cli_faults(o)) {
-        snprintf(err, errlen, "--experiment runs the chaos objects of its files; command-line faults (--loss, --delay, "
-                              "--partition, --client-loss, --cpu-workers, --mem-stress, --pod-kill) cannot be added to them");
+        snprintf(err, errlen,
+                 "--experiment runs the chaos objects of its files; command-line faults (--loss, --delay, "
+                 "--partition, --client-loss, --cpu-workers, --mem-stress, --pod-kill) cannot be added to them");
         goto fail;
     }
     if (o->nexperiments && (o->shrink || o->find_violation)) {
@@ -271,17 +278,22 @@ experiment_set *experiment_load(const sim_options *o, char *err, size_t errlen) 
                 u->objs[b] = u->objs[b - 1];
                 u->objs[b - 1] = t;
             }
-        if (o->together) snprintf(u->name, sizeof u->name, "all %d objects together", u->nobjs);
-        else if (u->nobjs == 1) snprintf(u->name, sizeof u->name, "%s", u->objs[0]->name);
-        else snprintf(u->name, sizeof u->name, "%.60s + %.60s%s", u->objs[0]->name, u->objs[1]->name, u->nobjs > 2 ? " + ..." : "");
+        if (o->together)
+            snprintf(u->name, sizeof u->name, "all %d objects together", u->nobjs);
+        else if (u->nobjs == 1)
+            snprintf(u->name, sizeof u->name, "%s", u->objs[0]->name);
+        else
+            snprintf(u->name, sizeof u->name, "%.60s + %.60s%s", u->objs[0]->name, u->objs[1]->name,
+                     u->nobjs > 2 ? " + ..." : "");
         unit_timing(u, o, o->together);
         for (int k = 0; k < u->nobjs; k++)
             for (int a = 0; a < u->objs[k]->nacts; a++) {
                 const cm_action *ca = &u->objs[k]->acts[a];
                 if (!ca->has_oom_adj) continue;
                 if (u->has_oom_adj && u->oom_adj != ca->oom_score_adj) {
-                    snprintf(err, errlen, "%s:%d: memory.oomScoreAdj %lld differs from another object's %lld in the same "
-                                          "run: not supported by the simulator (one stressor adj per run)",
+                    snprintf(err, errlen,
+                             "%s:%d: memory.oomScoreAdj %lld differs from another object's %lld in the same "
+                             "run: not supported by the simulator (one stressor adj per run)",
                              u->objs[k]->file, u->objs[k]->line, (long long)ca->oom_score_adj, (long long)u->oom_adj);
                     goto fail;
                 }
@@ -305,12 +317,12 @@ void experiment_unit_options(const experiment_unit *u, const sim_options *base, 
     if (u->has_oom_adj) out->cluster.stressor_oom_score_adj = u->oom_adj;
 }
 
-int experiment_add_actions(void *ctx, scenario *s, const sim_options *o, char *err, size_t errlen) {
+int experiment_add_actions(void *ctx, sim_scenario *s, const sim_options *o, char *err, size_t errlen) {
     (void)o;
     const experiment_unit *u = ctx;
     for (int k = 0; k < u->nobjs; k++)
         for (int i = 0; i < u->objs[k]->nacts; i++) {
-            chaos_action a = u->objs[k]->acts[i].a;
+            sim_chaos_action a = u->objs[k]->acts[i].a;
             a.start_ns += u->shift_ns;
             if (a.end_ns >= 0) a.end_ns += u->shift_ns;
             if (scenario_add(s, &a) < 0) {
@@ -347,13 +359,16 @@ static double ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
 static void impact_line(FILE *out, const sim_result *r) {
     const run_summary *s = &r->summary;
-    const phase_summary *b = &s->phase[0], *c = &s->phase[1];
-    fprintf(out, "\nimpact: chain success %.1f %% -> %.1f %% during chaos; p50 %.2f -> %.2f ms (x%.1f); p99 %.2f -> "
-                 "%.2f ms; ",
+    const sim_phase_summary *b = &s->phase[0], *c = &s->phase[1];
+    fprintf(out,
+            "\nimpact: chain success %.1f %% -> %.1f %% during chaos; p50 %.2f -> %.2f ms (x%.1f); p99 %.2f -> "
+            "%.2f ms; ",
             100 * b->success_rate, 100 * c->success_rate, b->p50_ms, c->p50_ms, ratio(c->p50_ms, b->p50_ms), b->p99_ms,
             c->p99_ms);
-    if (s->recovery_s < 0) fprintf(out, "success not back before the end\n");
-    else fprintf(out, "success back %.1f s after the chaos phase\n", s->recovery_s);
+    if (s->recovery_s < 0)
+        fprintf(out, "success not back before the end\n");
+    else
+        fprintf(out, "success back %.1f s after the chaos phase\n", s->recovery_s);
 }
 
 int experiment_report_text(const experiment_unit *u, FILE *out, const sim_options *o, const sim_result *r) {
@@ -361,7 +376,7 @@ int experiment_report_text(const experiment_unit *u, FILE *out, const sim_option
     if (out && !u->command_line) {
         impact_line(out, r);
         for (int k = 0; k < u->nobjs; k++) {
-            prediction p;
+            sim_prediction p;
             predict_object(u->objs[k], first_action(u, r, k), o, r, &p);
             predict_print(out, &p);
             prediction_free(&p);
@@ -392,14 +407,15 @@ int experiment_report_json(const experiment_unit *u, const sim_options *o, const
             const cm_object *ob = u->objs[k];
             json_array_append_new(objs, json_pack("{s:s, s:s, s:s, s:i}", "name", ob->name, "kind", ob->kind, "file",
                                                   ob->file, "line", ob->line));
-            prediction p;
+            sim_prediction p;
             predict_object(ob, first_action(u, r, k), o, r, &p);
             json_array_append_new(preds, predict_json(&p));
             prediction_free(&p);
         }
-        json_object_set_new(doc, "experiment", json_pack("{s:s, s:o, s:f, s:f}", "name", u->name, "objects", objs,
-                                                         "chaos_start_s", (double)o->baseline_ns / SEC, "chaos_end_s",
-                                                         (double)(o->baseline_ns + o->chaos_ns) / SEC));
+        json_object_set_new(doc, "experiment",
+                            json_pack("{s:s, s:o, s:f, s:f}", "name", u->name, "objects", objs, "chaos_start_s",
+                                      (double)o->baseline_ns / SEC, "chaos_end_s",
+                                      (double)(o->baseline_ns + o->chaos_ns) / SEC));
         json_object_set_new(doc, "predictions", preds);
     }
     json_t *ex = json_array();

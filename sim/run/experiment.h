@@ -29,10 +29,10 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "sim/load/scenario.h"
 #include "sim/run/expect.h"
 #include "sim/run/options.h"
 #include "sim/run/run.h"
-#include "sim/load/scenario.h"
 
 typedef struct experiment_set experiment_set;
 typedef struct experiment_unit experiment_unit;
@@ -46,10 +46,10 @@ const experiment_unit *experiment_unit_at(const experiment_set *xs, int i);
 const char *experiment_unit_name(const experiment_unit *u);
 /* The unit's run options: `base` with the phases (and the stressor oom_score_adj) of the unit. */
 void experiment_unit_options(const experiment_unit *u, const sim_options *base, sim_options *out);
-int experiment_unit_expectations(const experiment_unit *u, const expectation **out);
+int experiment_unit_expectations(const experiment_unit *u, const sim_expectation **out);
 
 /* Run hook (run_hooks.add_actions); ctx is a const experiment_unit *. */
-int experiment_add_actions(void *ctx, scenario *s, const sim_options *o, char *err, size_t errlen);
+int experiment_add_actions(void *ctx, sim_scenario *s, const sim_options *o, char *err, size_t errlen);
 
 /* "==== chaos object 1 of 7: ..." and the objects' descriptions, before the run's report. */
 void experiment_report_header(const experiment_unit *u, FILE *out, int index, int total);

@@ -11,16 +11,16 @@
 #include "services/inventory.h"
 #include "services/payment.h"
 
-struct invariants {
-    cluster *cl;
-    load *ld;
+struct sim_invariants {
+    sim_cluster *cl;
+    sim_load *ld;
     const sim_options *o;
     uint64_t seed;
-    violation v;
+    sim_violation v;
 };
 
-invariants *invariants_new(cluster *c, load *l, const sim_options *o, uint64_t seed) {
-    invariants *inv = calloc(1, sizeof *inv);
+sim_invariants *invariants_new(sim_cluster *c, sim_load *l, const sim_options *o, uint64_t seed) {
+    sim_invariants *inv = calloc(1, sizeof *inv);
     if (!inv) abort();
     inv->cl = c;
     inv->ld = l;
@@ -29,12 +29,12 @@ invariants *invariants_new(cluster *c, load *l, const sim_options *o, uint64_t s
     return inv;
 }
 
-void invariants_free(invariants *inv) { free(inv); }
-const violation *invariants_violation(const invariants *inv) { return &inv->v; }
+void invariants_free(sim_invariants *inv) { free(inv); }
+const sim_violation *invariants_violation(const sim_invariants *inv) { return &inv->v; }
 
-static void fail(invariants *inv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(sim_invariants *inv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void fail(invariants *inv, const char *fmt, ...) {
+static void fail(sim_invariants *inv, const char *fmt, ...) {
     if (inv->v.found) return;
     inv->v.found = 1;
     inv->v.at_ns = sim_now(cluster_engine(inv->cl));
@@ -44,9 +44,9 @@ static void fail(invariants *inv, const char *fmt, ...) {
     va_end(ap);
 }
 
-int invariants_quiet(invariants *inv) { return load_inflight(inv->ld) == 0 && cluster_quiet(inv->cl); }
+int invariants_quiet(sim_invariants *inv) { return load_inflight(inv->ld) == 0 && cluster_quiet(inv->cl); }
 
-static void check_stock(invariants *inv) {
+static void check_stock(sim_invariants *inv) {
     sim_pod *pods[CLUSTER_MAX_PODS];
     int n = cluster_pods_of(inv->cl, SVC_INVENTORY, pods, CLUSTER_MAX_PODS);
     for (int i = 0; i < n; i++) {
@@ -65,7 +65,8 @@ static void check_stock(invariants *inv) {
 }
 
 /* Calls fn for every payment on every running payment replica. */
-static void each_payment(invariants *inv, void (*fn)(invariants *, sim_pod *, const payment *, void *), void *ctx) {
+static void each_payment(sim_invariants *inv, void (*fn)(sim_invariants *, sim_pod *, const payment *, void *),
+                         void *ctx) {
     sim_pod *pods[CLUSTER_MAX_PODS];
     int n = cluster_pods_of(inv->cl, SVC_PAYMENT, pods, CLUSTER_MAX_PODS);
     for (int i = 0; i < n; i++) {
@@ -76,7 +77,7 @@ static void each_payment(invariants *inv, void (*fn)(invariants *, sim_pod *, co
     }
 }
 
-static void refund_check(invariants *inv, sim_pod *pod, const payment *p, void *ctx) {
+static void refund_check(sim_invariants *inv, sim_pod *pod, const payment *p, void *ctx) {
     (void)ctx;
     if (p->refunded_minor > p->amount_minor)
         fail(inv, "refunds: payment %s on %s has %lld refunded of %lld", p->id, pod_name(pod),
@@ -88,11 +89,11 @@ typedef struct key_seen {
     size_t n, cap;
 } key_seen;
 
-static void key_check(invariants *inv, sim_pod *pod, const payment *p, void *ctx) {
+static void key_check(sim_invariants *inv, sim_pod *pod, const payment *p, void *ctx) {
     key_seen *ks = ctx;
     (void)pod;
-    if (!p->idempotency_key || (p->status != PAY_COMPLETED && p->status != PAY_REFUNDED &&
-                                p->status != PAY_PARTIALLY_REFUNDED))
+    if (!p->idempotency_key ||
+        (p->status != PAY_COMPLETED && p->status != PAY_REFUNDED && p->status != PAY_PARTIALLY_REFUNDED))
         return;
     for (size_t i = 0; i < ks->n; i++)
         if (!strcmp(ks->keys[i], p->idempotency_key)) {
@@ -108,7 +109,7 @@ static void key_check(invariants *inv, sim_pod *pod, const payment *p, void *ctx
     ks->keys[ks->n++] = p->idempotency_key;
 }
 
-static const payment *find_payment(invariants *inv, const char *id) {
+static const payment *find_payment(sim_invariants *inv, const char *id) {
     sim_pod *pods[CLUSTER_MAX_PODS];
     int n = cluster_pods_of(inv->cl, SVC_PAYMENT, pods, CLUSTER_MAX_PODS);
     for (int i = 0; i < n; i++) {
@@ -121,7 +122,7 @@ static const payment *find_payment(invariants *inv, const char *id) {
 }
 
 typedef struct held_ctx {
-    invariants *inv;
+    sim_invariants *inv;
     sim_pod *pod;
 } held_ctx;
 
@@ -135,7 +136,7 @@ static void held_check(void *ctx, const char *rid, const char *product_id, int64
              product_id, pod_name(h->pod), rid + 4, p ? payment_status_name(p->status) : "unknown");
 }
 
-static void completed_holds(invariants *inv, sim_pod *pod, const payment *p, void *ctx) {
+static void completed_holds(sim_invariants *inv, sim_pod *pod, const payment *p, void *ctx) {
     (void)pod;
     (void)ctx;
     if (p->status != PAY_COMPLETED && p->status != PAY_PARTIALLY_REFUNDED) return;
@@ -151,7 +152,7 @@ static void completed_holds(invariants *inv, sim_pod *pod, const payment *p, voi
              (long long)p->quantity, p->product_id, (long long)held);
 }
 
-void invariants_check(invariants *inv, int final) {
+void invariants_check(sim_invariants *inv, int final) {
     if (inv->v.found) return;
     inv->v.checks++;
     check_stock(inv);
@@ -165,7 +166,7 @@ void invariants_check(invariants *inv, int final) {
     if (!invariants_quiet(inv)) return; /* the end-of-run checks need a quiet system; the report says so */
     inv->v.final_checked = 1;
     for (size_t i = 0; i < load_acked_count(inv->ld) && !inv->v.found; i++) {
-        const acked_payment *a = &load_acked(inv->ld)[i];
+        const sim_acked_payment *a = &load_acked(inv->ld)[i];
         const payment *p = find_payment(inv, a->payment_id);
         if (!p || (p->status != PAY_COMPLETED && p->status != PAY_REFUNDED && p->status != PAY_PARTIALLY_REFUNDED))
             fail(inv, "durable: payment %s was acknowledged to the client (key %s) but is %s", a->payment_id, a->key,

@@ -20,27 +20,26 @@
 #ifndef PC_SIM_INVARIANTS_H
 #define PC_SIM_INVARIANTS_H
 
-#include "sim/node/cluster.h"
 #include "sim/load/load.h"
+#include "sim/node/cluster.h"
 #include "sim/run/options.h"
 
-typedef struct invariants invariants;
+typedef struct sim_invariants sim_invariants;
 
 /* The first violation found (found = 0: none yet). */
-typedef struct violation {
+typedef struct sim_violation {
     int found;
     int64_t at_ns;
     char what[512];
     int final_checked; /* the end-of-run checks ran (the system became quiet before the drain limit) */
     uint64_t checks;   /* how many times the continuous checks ran */
-} violation;
+} sim_violation;
 
-
-invariants *invariants_new(cluster *c, load *l, const sim_options *o, uint64_t seed);
-void invariants_free(invariants *inv);
+sim_invariants *invariants_new(sim_cluster *c, sim_load *l, const sim_options *o, uint64_t seed);
+void invariants_free(sim_invariants *inv);
 /* final = 1 also runs the end-of-run checks (when the system is quiet). */
-void invariants_check(invariants *inv, int final);
-int invariants_quiet(invariants *inv);
-const violation *invariants_violation(const invariants *inv);
+void invariants_check(sim_invariants *inv, int final);
+int invariants_quiet(sim_invariants *inv);
+const sim_violation *invariants_violation(const sim_invariants *inv);
 
 #endif

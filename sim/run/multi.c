@@ -16,10 +16,19 @@
 #define METRICS 13
 #define MAX_EXPECT_BITS 64
 
-static const char *const metric_names[METRICS] = {
-    "baseline.success_rate", "baseline.p50_ms", "baseline.p99_ms", "chaos.success_rate", "chaos.p50_ms",
-    "chaos.p99_ms",          "recovery.success_rate", "recovery.p50_ms", "recovery.p99_ms", "recovery_s",
-    "chaos.timeouts",        "chaos.inventory.success", "chaos.notification.success"};
+static const char *const metric_names[METRICS] = {"baseline.success_rate",
+                                                  "baseline.p50_ms",
+                                                  "baseline.p99_ms",
+                                                  "chaos.success_rate",
+                                                  "chaos.p50_ms",
+                                                  "chaos.p99_ms",
+                                                  "recovery.success_rate",
+                                                  "recovery.p50_ms",
+                                                  "recovery.p99_ms",
+                                                  "recovery_s",
+                                                  "chaos.timeouts",
+                                                  "chaos.inventory.success",
+                                                  "chaos.notification.success"};
 
 typedef struct seed_slot {
     int done;
@@ -86,7 +95,7 @@ static void *worker(void *arg) {
         seed_slot *s = &p->slots[seed - p->first];
         fill(s, &r);
         if (p->unit) {
-            const expectation *ex;
+            const sim_expectation *ex;
             int ne = experiment_unit_expectations(p->unit, &ex);
             for (int i = 0; i < ne && i < MAX_EXPECT_BITS; i++)
                 if (expect_eval(&ex[i], &r.summary).pass) s->passed_bits |= UINT64_C(1) << i;
@@ -127,8 +136,8 @@ static int run_pool(pool *p, const sim_options *o, const run_hooks *hooks, const
 
 /* Two-sided 97.5 % t quantile for n - 1 degrees of freedom (table, then the normal limit). */
 static double t975(size_t n) {
-    static const double t[] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                               2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086};
+    static const double t[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                               2.201, 2.179,  2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086};
     size_t df = n > 1 ? n - 1 : 1;
     if (df < sizeof t / sizeof t[0]) return t[df];
     if (df < 40) return 2.03;
@@ -169,7 +178,7 @@ static int print_table(const pool *p, const experiment_unit *unit, FILE *out) {
     fprintf(out, "\nruns that did not recover before the end: %zu of %zu\n", unrecovered, n);
     fprintf(out, "runs with an invariant violation: %zu of %zu\n", violations, n);
     if (unit) {
-        const expectation *ex;
+        const sim_expectation *ex;
         int ne = experiment_unit_expectations(unit, &ex);
         if (ne) {
             fprintf(out, "runs whose expectations all passed: %zu of %zu (%.1f %%)\n", n - failed, n,

@@ -114,13 +114,20 @@ int sim_parse_duration(const char *text, int64_t *ns) {
     double v = strtod(text, &end);
     if (errno || end == text || v < 0 || !isfinite(v)) return -1;
     double mult;
-    if (!*end || !strcmp(end, "s")) mult = 1e9;
-    else if (!strcmp(end, "ms")) mult = 1e6;
-    else if (!strcmp(end, "us") || !strcmp(end, "µs")) mult = 1e3;
-    else if (!strcmp(end, "ns")) mult = 1;
-    else if (!strcmp(end, "m")) mult = 60e9;
-    else if (!strcmp(end, "h")) mult = 3600e9;
-    else return -1;
+    if (!*end || !strcmp(end, "s"))
+        mult = 1e9;
+    else if (!strcmp(end, "ms"))
+        mult = 1e6;
+    else if (!strcmp(end, "us") || !strcmp(end, "µs"))
+        mult = 1e3;
+    else if (!strcmp(end, "ns"))
+        mult = 1;
+    else if (!strcmp(end, "m"))
+        mult = 60e9;
+    else if (!strcmp(end, "h"))
+        mult = 3600e9;
+    else
+        return -1;
     if (v * mult > 9e18) return -1;
     *ns = (int64_t)llround(v * mult);
     return 0;
@@ -134,10 +141,9 @@ int sim_parse_size(const char *text, int64_t *bytes) {
     static const struct {
         const char *unit;
         double mult;
-    } units[] = {{"", 1},        {"B", 1},           {"KB", 1e3},       {"MB", 1e6},       {"GB", 1e9},
-                 {"kB", 1e3},    {"KiB", 1024.0},    {"MiB", 1048576.0}, {"GiB", 1073741824.0},
-                 {"K", 1e3},     {"M", 1e6},         {"G", 1e9},        {"Ki", 1024.0},    {"Mi", 1048576.0},
-                 {"Gi", 1073741824.0}};
+    } units[] = {{"", 1},     {"B", 1},        {"KB", 1e3},        {"MB", 1e6},           {"GB", 1e9},
+                 {"kB", 1e3}, {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"K", 1e3},
+                 {"M", 1e6},  {"G", 1e9},      {"Ki", 1024.0},     {"Mi", 1048576.0},     {"Gi", 1073741824.0}};
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(end, units[i].unit) == 0) {
             if (v * units[i].mult > 9e18) return -1;
@@ -196,19 +202,19 @@ static int parse_int(const char *text, long lo, long hi, int *out) {
     return 0;
 }
 
-#define NEED_ARG()                                                                                             \
-    do {                                                                                                       \
-        if (i + 1 >= argc) {                                                                                   \
-            snprintf(err, errlen, "%s needs a value (see --help)", a);                                         \
-            return -1;                                                                                         \
-        }                                                                                                      \
-        v = argv[++i];                                                                                         \
+#define NEED_ARG()                                                                                                     \
+    do {                                                                                                               \
+        if (i + 1 >= argc) {                                                                                           \
+            snprintf(err, errlen, "%s needs a value (see --help)", a);                                                 \
+            return -1;                                                                                                 \
+        }                                                                                                              \
+        v = argv[++i];                                                                                                 \
     } while (0)
 
-#define BAD(what)                                                                                              \
-    do {                                                                                                       \
-        snprintf(err, errlen, "%s %s: %s", a, v, what);                                                        \
-        return -1;                                                                                             \
+#define BAD(what)                                                                                                      \
+    do {                                                                                                               \
+        snprintf(err, errlen, "%s %s: %s", a, v, what);                                                                \
+        return -1;                                                                                                     \
     } while (0)
 
 int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t errlen) {
@@ -237,9 +243,12 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
         } else if (!strcmp(a, "--baseline") || !strcmp(a, "--chaos") || !strcmp(a, "--recovery")) {
             NEED_ARG();
             if (sim_parse_duration(v, &d) < 0 || d > 86400 * SEC) BAD("expected a duration such as 30s or 2m");
-            if (!strcmp(a, "--baseline")) o->baseline_ns = d;
-            else if (!strcmp(a, "--chaos")) o->chaos_ns = d;
-            else o->recovery_ns = d;
+            if (!strcmp(a, "--baseline"))
+                o->baseline_ns = d;
+            else if (!strcmp(a, "--chaos"))
+                o->chaos_ns = d;
+            else
+                o->recovery_ns = d;
         } else if (!strcmp(a, "--rate")) {
             NEED_ARG();
             char *end;
@@ -257,10 +266,14 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
             if (sim_parse_duration(v, &o->load.think_ns) < 0) BAD("expected a duration");
         } else if (!strcmp(a, "--workload")) {
             NEED_ARG();
-            if (!strcmp(v, "chain")) o->load.workload = LOAD_CHAIN;
-            else if (!strcmp(v, "process")) o->load.workload = LOAD_PROCESS;
-            else if (!strcmp(v, "custom")) o->load.workload = LOAD_CUSTOM;
-            else BAD("expected chain, process or custom");
+            if (!strcmp(v, "chain"))
+                o->load.workload = LOAD_CHAIN;
+            else if (!strcmp(v, "process"))
+                o->load.workload = LOAD_PROCESS;
+            else if (!strcmp(v, "custom"))
+                o->load.workload = LOAD_CUSTOM;
+            else
+                BAD("expected chain, process or custom");
         } else if (!strcmp(a, "--endpoint")) {
             NEED_ARG();
             char method[8], path[160];
@@ -299,8 +312,10 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
         } else if (!strcmp(a, "--delay") || !strcmp(a, "--jitter")) {
             NEED_ARG();
             if (sim_parse_duration(v, &d) < 0 || d > 200 * SEC) BAD("expected a duration up to 200s");
-            if (!strcmp(a, "--delay")) o->delay_ns = d;
-            else o->jitter_ns = d;
+            if (!strcmp(a, "--delay"))
+                o->delay_ns = d;
+            else
+                o->jitter_ns = d;
         } else if (!strcmp(a, "--link")) {
             NEED_ARG();
             char x[64], y[64];
@@ -314,10 +329,14 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
             o->nlinks++;
         } else if (!strcmp(a, "--direction")) {
             NEED_ARG();
-            if (!strcmp(v, "to")) o->dir = DIR_TO;
-            else if (!strcmp(v, "from")) o->dir = DIR_FROM;
-            else if (!strcmp(v, "both")) o->dir = DIR_BOTH;
-            else BAD("expected to, from or both");
+            if (!strcmp(v, "to"))
+                o->dir = DIR_TO;
+            else if (!strcmp(v, "from"))
+                o->dir = DIR_FROM;
+            else if (!strcmp(v, "both"))
+                o->dir = DIR_BOTH;
+            else
+                BAD("expected to, from or both");
         } else if (!strcmp(a, "--partition")) {
             o->partition = 1;
         } else if (!strcmp(a, "--cpu-workers")) {
@@ -405,14 +424,20 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
             o->cluster.net.link_latency_ns = d;
         } else if (!strcmp(a, "--syn-schedule")) {
             NEED_ARG();
-            if (!strcmp(v, "linear")) o->cluster.tcp.syn_linear_timeouts = 4;
-            else if (!strcmp(v, "doubling")) o->cluster.tcp.syn_linear_timeouts = 0;
-            else BAD("expected linear or doubling");
+            if (!strcmp(v, "linear"))
+                o->cluster.tcp.syn_linear_timeouts = 4;
+            else if (!strcmp(v, "doubling"))
+                o->cluster.tcp.syn_linear_timeouts = 0;
+            else
+                BAD("expected linear or doubling");
         } else if (!strcmp(a, "--downstream-keepalive")) {
             NEED_ARG();
-            if (!strcmp(v, "on")) o->cluster.keepalive_downstream = 1;
-            else if (!strcmp(v, "off")) o->cluster.keepalive_downstream = 0;
-            else BAD("expected on or off");
+            if (!strcmp(v, "on"))
+                o->cluster.keepalive_downstream = 1;
+            else if (!strcmp(v, "off"))
+                o->cluster.keepalive_downstream = 0;
+            else
+                BAD("expected on or off");
         } else if (!strcmp(a, "--retries")) {
             NEED_ARG();
             if (parse_int(v, 1, 10, &n) < 0) BAD("expected total attempts 1..10");
@@ -424,9 +449,12 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
             if (o->services.retry.backoff_max_ns < d) o->services.retry.backoff_max_ns = d;
         } else if (!strcmp(a, "--idempotency")) {
             NEED_ARG();
-            if (!strcmp(v, "on")) o->services.idempotency = 1;
-            else if (!strcmp(v, "off")) o->services.idempotency = 0;
-            else BAD("expected on or off");
+            if (!strcmp(v, "on"))
+                o->services.idempotency = 1;
+            else if (!strcmp(v, "off"))
+                o->services.idempotency = 0;
+            else
+                BAD("expected on or off");
             o->idempotency_off = !o->services.idempotency;
         } else if (!strcmp(a, "--fsync")) {
             NEED_ARG();
@@ -476,13 +504,13 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
     return 0;
 }
 
-void sim_options_actions(const sim_options *o, scenario *s) {
+void sim_options_actions(const sim_options *o, sim_scenario *s) {
     int64_t start = o->baseline_ns, end = o->baseline_ns + o->chaos_ns;
     int network = o->loss_pct > 0 || o->delay_ns > 0 || o->partition;
     if (network) {
         int nlinks = o->nlinks ? o->nlinks : 1;
         for (int i = 0; i < nlinks; i++) {
-            chaos_action a;
+            sim_chaos_action a;
             char name[96];
             if (o->nlinks)
                 snprintf(name, sizeof name, "cli-%s-%s-%s", o->partition ? "partition" : "netem",
@@ -513,7 +541,7 @@ void sim_options_actions(const sim_options *o, scenario *s) {
         }
     }
     if (o->client_loss_pct > 0) {
-        chaos_action a;
+        sim_chaos_action a;
         chaos_action_init(&a, "cli-netem-client-link", ACT_NETWORK);
         a.start_ns = start;
         a.end_ns = end;
@@ -528,7 +556,7 @@ void sim_options_actions(const sim_options *o, scenario *s) {
             int cpu = o->cpu_workers > 0 && (o->cpu_targets & (1u << svc));
             int mem = o->mem_bytes > 0 && (o->mem_targets & (1u << svc));
             if (!cpu && !mem) continue;
-            chaos_action a;
+            sim_chaos_action a;
             char name[96];
             snprintf(name, sizeof name, "cli-stress-%s", svc_peer_name((svc_peer)svc));
             chaos_action_init(&a, name, ACT_STRESS);
@@ -547,7 +575,7 @@ void sim_options_actions(const sim_options *o, scenario *s) {
         }
     }
     for (int k = 0; k < o->nkills; k++) {
-        chaos_action a;
+        sim_chaos_action a;
         char name[96];
         snprintf(name, sizeof name, "cli-pod-kill-%s-%d", svc_peer_name(o->kills[k].service), k);
         chaos_action_init(&a, name, ACT_POD_KILL);
@@ -580,8 +608,10 @@ void sim_options_command(const sim_options *o, uint64_t seed, char *out, size_t 
         ADD(" --pod-kill %s@%lldms", svc_peer_name(o->kills[k].service), (long long)(o->kills[k].at_ns / MS));
     ADD(" --baseline %lldms --chaos %lldms --recovery %lldms", (long long)(o->baseline_ns / MS),
         (long long)(o->chaos_ns / MS), (long long)(o->recovery_ns / MS));
-    if (o->load.closed_loop) ADD(" --clients %d", o->load.clients);
-    else ADD(" --rate %g", o->load.rate_per_s);
+    if (o->load.closed_loop)
+        ADD(" --clients %d", o->load.clients);
+    else
+        ADD(" --rate %g", o->load.rate_per_s);
     ADD(" --workload %s", load_workload_name(o->load.workload));
     if (o->load.keepalive) ADD(" --keepalive");
     if (o->load.client_retries) ADD(" --client-retries %d", o->load.client_retries);
@@ -596,7 +626,8 @@ void sim_options_describe_faults(const sim_options *o, char *out, size_t outlen)
     out[0] = '\0';
 #define ADD(...) n += (size_t)snprintf(out + n, n < outlen ? outlen - n : 0, __VA_ARGS__)
     if (o->loss_pct > 0 || o->delay_ns > 0 || o->partition) {
-        if (o->partition) ADD("partition");
+        if (o->partition)
+            ADD("partition");
         else {
             if (o->loss_pct > 0) ADD("%g %% loss", o->loss_pct);
             if (o->correlation_pct > 0) ADD(" (correlation %g %%)", o->correlation_pct);
@@ -606,7 +637,10 @@ void sim_options_describe_faults(const sim_options *o, char *out, size_t outlen)
         if (o->nlinks) {
             for (int i = 0; i < o->nlinks; i++)
                 ADD("%s %s %s %s", i ? "," : " on", svc_peer_name(o->links[i].from),
-                    o->dir == DIR_BOTH ? "<->" : o->dir == DIR_TO ? "->" : "<-", svc_peer_name(o->links[i].to));
+                    o->dir == DIR_BOTH ? "<->"
+                    : o->dir == DIR_TO ? "->"
+                                       : "<-",
+                    svc_peer_name(o->links[i].to));
         } else {
             ADD(" on every service-to-service link, both directions");
         }
@@ -618,7 +652,8 @@ void sim_options_describe_faults(const sim_options *o, char *out, size_t outlen)
             if (o->cpu_targets & (1u << s)) ADD(" %s", svc_peer_name((svc_peer)s));
     }
     if (o->mem_bytes > 0) {
-        ADD("%smemory stress %.1f MiB (%d workers) on", n ? "; " : "", (double)o->mem_bytes / (1024.0 * 1024.0), o->mem_workers);
+        ADD("%smemory stress %.1f MiB (%d workers) on", n ? "; " : "", (double)o->mem_bytes / (1024.0 * 1024.0),
+            o->mem_workers);
         for (int s = 0; s < SVC_PEER_COUNT; s++)
             if (o->mem_targets & (1u << s)) ADD(" %s", svc_peer_name((svc_peer)s));
     }

@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 #include "services/core/config.h"
-#include "sim/node/cluster.h"
 #include "sim/load/load.h"
 #include "sim/load/scenario.h"
+#include "sim/node/cluster.h"
 
 #define OPT_MAX_LINKS 8
 #define OPT_MAX_KILLS 8
@@ -41,7 +41,7 @@ typedef struct sim_options {
     int64_t delay_ns, jitter_ns;
     sim_link links[OPT_MAX_LINKS];
     int nlinks;
-    direction dir;
+    sim_direction dir;
     int partition;
     /* CPU and memory stress */
     int cpu_workers, cpu_load;
@@ -61,7 +61,7 @@ typedef struct sim_options {
     const char *manifest;
     const char *expects[OPT_MAX_EXPECT];
     int nexpects;
-    int together; /* apply every document of the experiment files at once, as kubectl apply does */
+    int together;        /* apply every document of the experiment files at once, as kubectl apply does */
     int schedule_cycles; /* Schedule ticks simulated per Schedule object */
     const char *objects[OPT_MAX_EXPECT]; /* --object: run only these chaos objects (by metadata.name) */
     int nobjects;
@@ -86,7 +86,7 @@ int sim_parse_duration(const char *text, int64_t *ns);
 /* "100MB" (10^6), "100MiB" (2^20), "1GB"...; 0 or -1. */
 int sim_parse_size(const char *text, int64_t *bytes);
 /* The command-line faults as actions in the chaos window. */
-void sim_options_actions(const sim_options *o, scenario *s);
+void sim_options_actions(const sim_options *o, sim_scenario *s);
 /* The command line's faults in words, e.g. "80 % loss on every service-to-service link, both directions". */
 void sim_options_describe_faults(const sim_options *o, char *out, size_t outlen);
 /* A command line that reproduces the run (for violation reports). */

@@ -12,10 +12,11 @@
 #define SEC 1000000000LL
 #define MIB (1024.0 * 1024.0)
 
-static const char *const kind_names[PRED_KINDS] = {"says", "does", "touches", "misses", "timeline", "warnings", "notes"};
+static const char *const kind_names[PRED_KINDS] = {"says",     "does",     "touches", "misses",
+                                                   "timeline", "warnings", "notes"};
 
-static void add(prediction *p, pred_kind k, const char *fmt, ...) YT_PRINTF(3, 4);
-static void add(prediction *p, pred_kind k, const char *fmt, ...) {
+static void add(sim_prediction *p, pred_kind k, const char *fmt, ...) YT_PRINTF(3, 4);
+static void add(sim_prediction *p, pred_kind k, const char *fmt, ...) {
     char text[720];
     va_list ap;
     va_start(ap, fmt);
@@ -33,12 +34,12 @@ static void add(prediction *p, pred_kind k, const char *fmt, ...) {
     p->n++;
 }
 
-void prediction_free(prediction *p) {
+void prediction_free(sim_prediction *p) {
     free(p->lines);
     memset(p, 0, sizeof *p);
 }
 
-int predict_warnings(const prediction *p) {
+int predict_warnings(const sim_prediction *p) {
     int n = 0;
     for (int i = 0; i < p->n; i++) n += p->lines[i].kind == PRED_WARNING;
     return n;
@@ -63,7 +64,7 @@ static unsigned services_of(const sim_options *o, const char (*names)[48], int n
     return m;
 }
 
-static unsigned selector_services(const sim_options *o, const pod_selector *sel) {
+static unsigned selector_services(const sim_options *o, const sim_pod_selector *sel) {
     if (!sel->npod_names) return sel->services;
     return services_of(o, sel->pod_names, sel->npod_names);
 }
@@ -92,7 +93,7 @@ typedef struct flow {
     int src, dst, vip;
 } flow;
 
-static flow parse_row(const ledger_row *l) {
+static flow parse_row(const sim_ledger_row *l) {
     flow f = {-1, -1, 0};
     for (int s = 0; s < SVC_PEER_COUNT; s++) {
         const char *n = svc_peer_name((svc_peer)s);
@@ -154,11 +155,11 @@ static int rule_matches(const rule *r, flow f) {
     return ((r->dst_pods >> f.dst) & 1) || r->any_pod;
 }
 
-static int build_rules(const sim_options *o, const cm_action *ca, const action_row *ar, rule *rules) {
-    const chaos_action *a = &ca->a;
-    unsigned sel = ar->status.started ? services_of(o, ar->status.pods, ar->status.npods)
-                                      : selector_services(o, &a->selector);
-    unsigned tgt = !a->has_target ? 0
+static int build_rules(const sim_options *o, const cm_action *ca, const sim_action_row *ar, rule *rules) {
+    const sim_chaos_action *a = &ca->a;
+    unsigned sel =
+        ar->status.started ? services_of(o, ar->status.pods, ar->status.npods) : selector_services(o, &a->selector);
+    unsigned tgt = !a->has_target       ? 0
                    : ar->status.started ? services_of(o, ar->status.targets, ar->status.ntargets)
                                         : selector_services(o, &a->target);
     int any_pod = 0;
@@ -190,9 +191,9 @@ static int build_rules(const sim_options *o, const cm_action *ca, const action_r
     return n;
 }
 
-static void describe_filter(const sim_options *o, const cm_action *ca, const action_row *ar, int from_half, char *out,
-                            size_t len) {
-    const chaos_action *a = &ca->a;
+static void describe_filter(const sim_options *o, const cm_action *ca, const sim_action_row *ar, int from_half,
+                            char *out, size_t len) {
+    const sim_chaos_action *a = &ca->a;
     char pods[400], ip[32];
     size_t k = 0;
     out[0] = '\0';
@@ -201,7 +202,8 @@ static void describe_filter(const sim_options *o, const cm_action *ca, const act
         return;
     }
     if (from_half) {
-        snprintf(out, len, "destination in the source pods' IPs (%s)", pod_list(ar->status.pods, ar->status.npods, pods, sizeof pods));
+        snprintf(out, len, "destination in the source pods' IPs (%s)",
+                 pod_list(ar->status.pods, ar->status.npods, pods, sizeof pods));
         return;
     }
     if (a->has_target)
@@ -212,7 +214,8 @@ static void describe_filter(const sim_options *o, const cm_action *ca, const act
         fmt_ip(a->external[i].addr, ip, sizeof ip);
         const char *what = "";
         for (int s = 0; s < SVC_PEER_COUNT; s++)
-            if (a->external[i].prefix == 32 && a->external[i].addr == o->cluster.svc[s].cluster_ip) what = o->cluster.svc[s].name;
+            if (a->external[i].prefix == 32 && a->external[i].addr == o->cluster.svc[s].cluster_ip)
+                what = o->cluster.svc[s].name;
         k += (size_t)snprintf(out + k, len - k, "%s%s/%d%s%s%s", k ? " + " : "", ip, a->external[i].prefix,
                               what[0] ? " (" : "", what, what[0] ? " ClusterIP)" : "");
     }
@@ -221,31 +224,33 @@ static void describe_filter(const sim_options *o, const cm_action *ca, const act
 static void netem_words(const netem_config *ne, char *out, size_t len) {
     size_t k = 0;
     out[0] = '\0';
-    if (ne->latency_ns > 0)
-        k += (size_t)snprintf(out + k, len - k, "delay %g ms", (double)ne->latency_ns / MS);
+    if (ne->latency_ns > 0) k += (size_t)snprintf(out + k, len - k, "delay %g ms", (double)ne->latency_ns / MS);
     if (ne->jitter_ns > 0 && k < len) k += (size_t)snprintf(out + k, len - k, " ± %g ms", (double)ne->jitter_ns / MS);
     if (ne->loss_pct > 0 && k < len) {
         k += (size_t)snprintf(out + k, len - k, "%sloss %g %%", k ? " + " : "", ne->loss_pct);
         if (ne->loss_corr_pct > 0 && k < len) k += (size_t)snprintf(out + k, len - k, " %g %%", ne->loss_corr_pct);
     }
-    if (ne->duplicate_pct > 0 && k < len) k += (size_t)snprintf(out + k, len - k, "%sduplicate %g %%", k ? " + " : "", ne->duplicate_pct);
-    if (ne->corrupt_pct > 0 && k < len) k += (size_t)snprintf(out + k, len - k, "%scorrupt %g %%", k ? " + " : "", ne->corrupt_pct);
+    if (ne->duplicate_pct > 0 && k < len)
+        k += (size_t)snprintf(out + k, len - k, "%sduplicate %g %%", k ? " + " : "", ne->duplicate_pct);
+    if (ne->corrupt_pct > 0 && k < len)
+        k += (size_t)snprintf(out + k, len - k, "%scorrupt %g %%", k ? " + " : "", ne->corrupt_pct);
     if (ne->reorder_pct > 0 && k < len) k += (size_t)snprintf(out + k, len - k, " reorder %g %%", ne->reorder_pct);
     if (!k) snprintf(out, len, "nothing (every block was dropped)");
 }
 
-static void predict_network(prediction *p, const sim_options *o, const sim_result *r, const cm_action *ca,
-                            const action_row *ar, int many, const char *pre, int *touched_rows) {
-    const chaos_action *a = &ca->a;
+static void predict_network(sim_prediction *p, const sim_options *o, const sim_result *r, const cm_action *ca,
+                            const sim_action_row *ar, int many, const char *pre, int *touched_rows) {
+    const sim_chaos_action *a = &ca->a;
     char where[400], filter[600], what[200];
     if (a->net_kind == NF_NETEM) {
         netem_words(&a->netem, what, sizeof what);
         snprintf(filter, sizeof filter, "netem %s", what);
     } else if (a->net_kind == NF_BANDWIDTH) {
-        snprintf(filter, sizeof filter, "tbf rate %" PRIu64 " bytes/s (burst %u B, limit %u B)", a->tbf.rate_bytes_per_s,
-                 a->tbf.burst_bytes, a->tbf.limit_bytes);
+        snprintf(filter, sizeof filter, "tbf rate %" PRIu64 " bytes/s (burst %u B, limit %u B)",
+                 a->tbf.rate_bytes_per_s, a->tbf.burst_bytes, a->tbf.limit_bytes);
     } else {
-        snprintf(filter, sizeof filter, "iptables DROP (the sender's OUTPUT refuses the send, the receiver's INPUT drops it)");
+        snprintf(filter, sizeof filter,
+                 "iptables DROP (the sender's OUTPUT refuses the send, the receiver's INPUT drops it)");
     }
     snprintf(what, sizeof what, "%.190s", filter);
     int to = a->dir == DIR_TO || a->dir == DIR_BOTH, from = a->dir == DIR_FROM || a->dir == DIR_BOTH;
@@ -264,19 +269,25 @@ static void predict_network(prediction *p, const sim_options *o, const sim_resul
         const netem_config *ne = &a->netem;
         if (ne->loss_pct > 0) {
             double eff = cm_netem_effective_pct(ne->loss_pct, ne->loss_corr_pct);
-            add(p, PRED_DOES, "%seffective loss by netem's formula (get_crandom over 4 * 10^6 packets): %.1f %% of the packets "
-                              "it sees (configured %g %%%s)", pre, eff, ne->loss_pct,
-                ne->loss_corr_pct > 0 ? ", correlation included" : ", no correlation");
+            add(p, PRED_DOES,
+                "%seffective loss by netem's formula (get_crandom over 4 * 10^6 packets): %.1f %% of the packets "
+                "it sees (configured %g %%%s)",
+                pre, eff, ne->loss_pct, ne->loss_corr_pct > 0 ? ", correlation included" : ", no correlation");
         }
         if (ne->latency_ns > 0) {
-            double lo = (double)(ne->latency_ns - ne->jitter_ns) / MS, hi = (double)(ne->latency_ns + ne->jitter_ns) / MS;
+            double lo = (double)(ne->latency_ns - ne->jitter_ns) / MS,
+                   hi = (double)(ne->latency_ns + ne->jitter_ns) / MS;
             if (ne->jitter_ns > 0)
-                add(p, PRED_DOES, "%seach matched packet waits uniformly %.0f-%.0f ms (no distribution table is sent, "
-                                  "so jitter is uniform) and the jitter reorders packets; netem's 1000-packet limit "
-                                  "tail-drops above %.0f packets/s per pod", pre, lo, hi, 1000.0 / ((double)ne->latency_ns / SEC));
+                add(p, PRED_DOES,
+                    "%seach matched packet waits uniformly %.0f-%.0f ms (no distribution table is sent, "
+                    "so jitter is uniform) and the jitter reorders packets; netem's 1000-packet limit "
+                    "tail-drops above %.0f packets/s per pod",
+                    pre, lo, hi, 1000.0 / ((double)ne->latency_ns / SEC));
             else
-                add(p, PRED_DOES, "%seach matched packet waits %.0f ms; netem's 1000-packet limit tail-drops above %.0f "
-                                  "packets/s per pod", pre, lo, 1000.0 / ((double)ne->latency_ns / SEC));
+                add(p, PRED_DOES,
+                    "%seach matched packet waits %.0f ms; netem's 1000-packet limit tail-drops above %.0f "
+                    "packets/s per pod",
+                    pre, lo, 1000.0 / ((double)ne->latency_ns / SEC));
         }
     }
     /* realized by its own rules */
@@ -287,21 +298,25 @@ static void predict_network(prediction *p, const sim_options *o, const sim_resul
         add(p, PRED_TOUCHES, "%srealized by its rules: %" PRIu64 " packets, %" PRIu64 " dropped (%.1f %%)%s", pre,
             ar->rule_seen, lost, 100.0 * (double)lost / (double)ar->rule_seen, extra);
     } else {
-        add(p, PRED_WARNING, "%sno packet of the system ever matched its rules: it changes nothing for the clients", pre);
+        add(p, PRED_WARNING, "%sno packet of the system ever matched its rules: it changes nothing for the clients",
+            pre);
     }
     if (ar->rule_lost)
         add(p, PRED_WARNING,
-            "%s%" PRIu64 " packets matched both this and another filtered NetworkChaos on the same pods: only one netem "
+            "%s%" PRIu64
+            " packets matched both this and another filtered NetworkChaos on the same pods: only one netem "
             "applies per packet (the last matching iptables CLASSIFY chain, in Go map order), so the effects do NOT "
-            "add up; put both blocks in ONE object", pre, ar->rule_lost);
-    if (ar->rule_won) add(p, PRED_NOTE, "%s%" PRIu64 " packets got this object's netem over another's", pre, ar->rule_won);
+            "add up; put both blocks in ONE object",
+            pre, ar->rule_lost);
+    if (ar->rule_won)
+        add(p, PRED_NOTE, "%s%" PRIu64 " packets got this object's netem over another's", pre, ar->rule_won);
     /* flows: which ones its rules match, which ones it seems to aim at but misses */
     rule rules[4];
     int nr = build_rules(o, ca, ar, rules);
     unsigned sel = services_of(o, ar->status.pods, ar->status.npods);
     unsigned tgt = a->has_target ? services_of(o, ar->status.targets, ar->status.ntargets) : 0;
     for (size_t i = 0; i < r->nledger; i++) {
-        const ledger_row *l = &r->ledger[i];
+        const sim_ledger_row *l = &r->ledger[i];
         if (!l->seen) continue;
         flow f = parse_row(l);
         int hit = 0;
@@ -313,7 +328,8 @@ static void predict_network(prediction *p, const sim_options *o, const sim_resul
             if (!many) {
                 uint64_t dropped = l->dropped + l->local_dropped;
                 char delay[96] = "";
-                if (l->delayed) snprintf(delay, sizeof delay, ", %" PRIu64 " delayed (mean %.0f ms)", l->delayed, l->mean_delay_ms);
+                if (l->delayed)
+                    snprintf(delay, sizeof delay, ", %" PRIu64 " delayed (mean %.0f ms)", l->delayed, l->mean_delay_ms);
                 add(p, PRED_TOUCHES, "%s: %" PRIu64 " packets went through it, %" PRIu64 " dropped (%.1f %%)%s", words,
                     l->faulted, dropped, l->faulted ? 100.0 * (double)dropped / (double)l->faulted : 0.0, delay);
             }
@@ -323,15 +339,18 @@ static void predict_network(prediction *p, const sim_options *o, const sim_resul
         int fwd = (sel >> f.src & 1) && (tgt >> f.dst & 1), back = (tgt >> f.src & 1) && (sel >> f.dst & 1);
         if (fwd && to && f.vip && !(ca->external_vips >> f.dst & 1)) {
             fmt_ip(o->cluster.svc[f.dst].cluster_ip, ip, sizeof ip);
-            add(p, PRED_MISSES, "%s -> %s requests: they go to the Service IP %s, the filter lists pod IPs only "
-                                "(kube-proxy DNATs the ClusterIP outside the pod's network namespace)",
+            add(p, PRED_MISSES,
+                "%s -> %s requests: they go to the Service IP %s, the filter lists pod IPs only "
+                "(kube-proxy DNATs the ClusterIP outside the pod's network namespace)",
                 svc_peer_name((svc_peer)f.src), svc_peer_name((svc_peer)f.dst), ip);
-            add(p, PRED_WARNING, "the YAML reads as %s on %s -> %s, but it misses every request %s sends to %s: "
-                                 "they go to the Service IP %s; add it to externalTargets to hit them",
+            add(p, PRED_WARNING,
+                "the YAML reads as %s on %s -> %s, but it misses every request %s sends to %s: "
+                "they go to the Service IP %s; add it to externalTargets to hit them",
                 a->net_kind == NF_PARTITION ? "a partition" : "a fault", svc_peer_name((svc_peer)f.src),
                 svc_peer_name((svc_peer)f.dst), svc_peer_name((svc_peer)f.src), svc_peer_name((svc_peer)f.dst), ip);
         } else if (back && a->dir == DIR_TO && f.src != f.dst) {
-            add(p, PRED_MISSES, "%s: direction to shapes only the %s pods' egress", words, svc_peer_name((svc_peer)f.dst));
+            add(p, PRED_MISSES, "%s: direction to shapes only the %s pods' egress", words,
+                svc_peer_name((svc_peer)f.dst));
         } else if (fwd && a->dir == DIR_FROM && f.src != f.dst) {
             add(p, PRED_MISSES, "%s: direction from shapes only the target pods' egress", words);
         }
@@ -340,29 +359,29 @@ static void predict_network(prediction *p, const sim_options *o, const sim_resul
 
 /* ---- CPU and memory ---- */
 
-static const cpu_row *cpu_of(const sim_result *r, const char *pod) {
+static const sim_cpu_row *cpu_of(const sim_result *r, const char *pod) {
     for (int i = 0; i < r->npods; i++)
         if (!strcmp(r->cpu[i].pod, pod)) return &r->cpu[i];
     return NULL;
 }
 
-static const pod_row *pod_of(const sim_result *r, const char *pod) {
+static const sim_pod_row *pod_of(const sim_result *r, const char *pod) {
     for (int i = 0; i < r->npods; i++)
         if (!strcmp(r->pods[i].pod, pod)) return &r->pods[i];
     return NULL;
 }
 
-static int64_t active_ns(const chaos_action *a, const sim_result *r) {
+static int64_t active_ns(const sim_chaos_action *a, const sim_result *r) {
     int64_t end = a->end_ns < 0 || a->end_ns > r->end_ns ? r->end_ns : a->end_ns;
     return end > a->start_ns ? end - a->start_ns : 0;
 }
 
-static void predict_cpu(prediction *p, const cm_object *obj, int first, const sim_options *o, const sim_result *r) {
+static void predict_cpu(sim_prediction *p, const cm_object *obj, int first, const sim_options *o, const sim_result *r) {
     /* per pod: the stressors' CPU over every window in which this object stressed it */
     char done[CLUSTER_MAX_PODS][48];
     int ndone = 0;
     for (int i = 0; i < obj->nacts; i++) {
-        const action_row *ar = &r->actions[first + i];
+        const sim_action_row *ar = &r->actions[first + i];
         if (ar->action.kind != ACT_STRESS || !ar->action.cpu_workers) continue;
         for (int k = 0; k < ar->status.npods; k++) {
             const char *pod = ar->status.pods[k];
@@ -372,12 +391,12 @@ static void predict_cpu(prediction *p, const cm_object *obj, int first, const si
             snprintf(done[ndone++], sizeof done[0], "%s", pod);
             int64_t window = 0;
             for (int j = 0; j < obj->nacts; j++) {
-                const action_row *aj = &r->actions[first + j];
+                const sim_action_row *aj = &r->actions[first + j];
                 if (aj->action.kind != ACT_STRESS || !aj->action.cpu_workers) continue;
                 for (int q = 0; q < aj->status.npods; q++)
                     if (!strcmp(aj->status.pods[q], pod)) window += active_ns(&aj->action, r);
             }
-            const cpu_row *c = cpu_of(r, pod);
+            const sim_cpu_row *c = cpu_of(r, pod);
             int s = svc_of_pod(o, pod);
             if (!c || s < 0 || window <= 0) continue;
             double limit = (double)o->cluster.svc[s].cpu_limit_millis / 1000.0;
@@ -395,9 +414,9 @@ static void predict_cpu(prediction *p, const cm_object *obj, int first, const si
     }
 }
 
-static void predict_stress(prediction *p, const sim_options *o, const sim_result *r, const cm_action *ca,
-                           const action_row *ar, const char *pre) {
-    const chaos_action *a = &ca->a;
+static void predict_stress(sim_prediction *p, const sim_options *o, const sim_result *r, const cm_action *ca,
+                           const sim_action_row *ar, const char *pre) {
+    const sim_chaos_action *a = &ca->a;
     char pods[400];
     if (!ar->status.npods) {
         add(p, PRED_WARNING, "%sselects no pod: nothing is stressed", pre);
@@ -406,17 +425,19 @@ static void predict_stress(prediction *p, const sim_options *o, const sim_result
     pod_list(ar->status.pods, ar->status.npods, pods, sizeof pods);
     int s = svc_of_pod(o, ar->status.pods[0]);
     if (s < 0) return;
-    const service_spec *ss = &o->cluster.svc[s];
+    const sim_service_spec *ss = &o->cluster.svc[s];
     if (a->cpu_workers) {
         double ask = a->cpu_workers * a->cpu_load / 100.0, limit = (double)ss->cpu_limit_millis / 1000.0;
-        add(p, PRED_DOES, "%sstress-ng --cpu %d --cpu-load %d --cpu-load-slice 10 inside the cgroup of %s: it asks "
-                          "%.2f CPU; the container's limit (%lldm) caps app + stressors together", pre, a->cpu_workers,
-            a->cpu_load, pods, ask, (long long)ss->cpu_limit_millis);
+        add(p, PRED_DOES,
+            "%sstress-ng --cpu %d --cpu-load %d --cpu-load-slice 10 inside the cgroup of %s: it asks "
+            "%.2f CPU; the container's limit (%lldm) caps app + stressors together",
+            pre, a->cpu_workers, a->cpu_load, pods, ask, (long long)ss->cpu_limit_millis);
         if (limit > 0 && ask > limit)
-            add(p, PRED_WARNING, "%s%d workers x %d %% read as %.2f CPU of load, but the stressors run in the "
-                                 "container's cgroup with a %.2f CPU quota: they cannot reach that load, and the "
-                                 "service is throttled with them until the next 100 ms period", pre, a->cpu_workers,
-                a->cpu_load, ask, limit);
+            add(p, PRED_WARNING,
+                "%s%d workers x %d %% read as %.2f CPU of load, but the stressors run in the "
+                "container's cgroup with a %.2f CPU quota: they cannot reach that load, and the "
+                "service is throttled with them until the next 100 ms period",
+                pre, a->cpu_workers, a->cpu_load, ask, limit);
     }
     if (a->mem_workers && a->mem_bytes > 0) {
         int64_t limit = ss->mem_limit_bytes, app = o->cluster.app_rss_bytes, per = a->mem_bytes / a->mem_workers;
@@ -427,42 +448,49 @@ static void predict_stress(prediction *p, const sim_options *o, const sim_result
         int64_t bad_app = app + adj_app * limit / 1000,
                 bad_hog = per + own + o->cluster.stressor_oom_score_adj * limit / 1000;
         int64_t total = app + a->mem_bytes + own * a->mem_workers;
-        add(p, PRED_DOES, "%smemStress: %d workers x %.1f MiB = %.1f MiB in the cgroup of %s, + %.1f MiB of the "
-                          "stressor processes themselves + the service's %.1f MiB = %.1f MiB against the %.1f MiB "
-                          "limit; touching the pages costs about %.0f ms of the pod's CPU quota at the start",
+        add(p, PRED_DOES,
+            "%smemStress: %d workers x %.1f MiB = %.1f MiB in the cgroup of %s, + %.1f MiB of the "
+            "stressor processes themselves + the service's %.1f MiB = %.1f MiB against the %.1f MiB "
+            "limit; touching the pages costs about %.0f ms of the pod's CPU quota at the start",
             pre, a->mem_workers, per / MIB, a->mem_bytes / MIB, pods, own * a->mem_workers / MIB, app / MIB,
             total / MIB, limit / MIB, (double)(a->mem_bytes / (1024 * 1024)) * o->cluster.mem_touch_ns_per_mib / 1e6);
         if (total > limit) {
             const char *victim = bad_hog >= bad_app ? "a memStress worker" : "the service itself";
-            add(p, PRED_DOES, "%sOOM kills expected: the cgroup is over its limit; the killer takes the largest "
-                              "badness (RSS + oom_score_adj/1000 of the limit): %s (worker %.1f MiB with adj %lld vs "
-                              "service %.1f MiB with adj %lld); memStress respawns a killed worker after >= 1 s, so it "
-                              "repeats", pre, victim, bad_hog / MIB, (long long)o->cluster.stressor_oom_score_adj,
-                bad_app / MIB, (long long)adj_app);
+            add(p, PRED_DOES,
+                "%sOOM kills expected: the cgroup is over its limit; the killer takes the largest "
+                "badness (RSS + oom_score_adj/1000 of the limit): %s (worker %.1f MiB with adj %lld vs "
+                "service %.1f MiB with adj %lld); memStress respawns a killed worker after >= 1 s, so it "
+                "repeats",
+                pre, victim, bad_hog / MIB, (long long)o->cluster.stressor_oom_score_adj, bad_app / MIB,
+                (long long)adj_app);
         } else {
             add(p, PRED_DOES, "%sno OOM kill expected: %.1f MiB of headroom", pre, (limit - total) / MIB);
         }
         uint64_t ooms = 0, app_ooms = 0;
         double peak = 0;
         for (int k = 0; k < ar->status.npods; k++) {
-            const pod_row *pr = pod_of(r, ar->status.pods[k]);
+            const sim_pod_row *pr = pod_of(r, ar->status.pods[k]);
             if (!pr) continue;
             ooms += pr->oom_kills_stressor;
             app_ooms += pr->oom_kills_app;
             if (pr->memory_peak_bytes / MIB > peak) peak = pr->memory_peak_bytes / MIB;
         }
-        add(p, PRED_TOUCHES, "%smemory in the run: peak %.1f MiB of %.1f MiB; OOM kills: %" PRIu64 " memStress workers, "
-                             "%" PRIu64 " of the service", pre, peak, limit / MIB, ooms, app_ooms);
+        add(p, PRED_TOUCHES,
+            "%smemory in the run: peak %.1f MiB of %.1f MiB; OOM kills: %" PRIu64
+            " memStress workers, "
+            "%" PRIu64 " of the service",
+            pre, peak, limit / MIB, ooms, app_ooms);
         if (ooms || app_ooms)
-            add(p, PRED_WARNING, "%sthe YAML reads as holding %.1f MiB for the whole window, but the cgroup OOM killer "
-                                 "kills %s %" PRIu64 " times (memStress respawns its workers)", pre, a->mem_bytes / MIB,
-                app_ooms ? "the service" : "memStress workers", app_ooms ? app_ooms : ooms);
+            add(p, PRED_WARNING,
+                "%sthe YAML reads as holding %.1f MiB for the whole window, but the cgroup OOM killer "
+                "kills %s %" PRIu64 " times (memStress respawns its workers)",
+                pre, a->mem_bytes / MIB, app_ooms ? "the service" : "memStress workers", app_ooms ? app_ooms : ooms);
     }
 }
 
-static void predict_pod(prediction *p, const sim_options *o, const sim_result *r, const cm_action *ca,
-                        const action_row *ar, const char *pre) {
-    const chaos_action *a = &ca->a;
+static void predict_pod(sim_prediction *p, const sim_options *o, const sim_result *r, const cm_action *ca,
+                        const sim_action_row *ar, const char *pre) {
+    const sim_chaos_action *a = &ca->a;
     char pods[400];
     pod_list(ar->status.pods, ar->status.npods, pods, sizeof pods);
     if (!ar->status.npods) {
@@ -471,33 +499,40 @@ static void predict_pod(prediction *p, const sim_options *o, const sim_result *r
     }
     double at = (double)ar->action.start_ns / SEC;
     int s = svc_of_pod(o, ar->status.pods[0]);
-    const service_spec *ss = s >= 0 ? &o->cluster.svc[s] : &o->cluster.svc[0];
+    const sim_service_spec *ss = s >= 0 ? &o->cluster.svc[s] : &o->cluster.svc[0];
     double start = (double)ss->start_delay_ns / SEC, ready = (double)ss->readiness_delay_ns / SEC,
            ep = (double)o->cluster.endpoint_delay_ns / SEC, restart = (double)a->restart_delay_ns / SEC;
     if (a->kind == ACT_POD_KILL)
-        add(p, PRED_DOES, "%sdeletes %s at %.1f s (grace period 0: no preStop, no drain); the %s recreates it under the "
-                          "same name with a new IP: back in the Service after ~%.1f s (recreate %.1f s + container "
-                          "start %.1f s + first readiness probe %.1f s + kube-proxy %.1f s)",
-            pre, pods, at, ss->stateful ? "StatefulSet" : "ReplicaSet", restart + start + ready + ep, restart, start, ready, ep);
+        add(p, PRED_DOES,
+            "%sdeletes %s at %.1f s (grace period 0: no preStop, no drain); the %s recreates it under the "
+            "same name with a new IP: back in the Service after ~%.1f s (recreate %.1f s + container "
+            "start %.1f s + first readiness probe %.1f s + kube-proxy %.1f s)",
+            pre, pods, at, ss->stateful ? "StatefulSet" : "ReplicaSet", restart + start + ready + ep, restart, start,
+            ready, ep);
     else if (a->kind == ACT_CONTAINER_KILL)
-        add(p, PRED_DOES, "%sSIGKILLs the container of %s at %.1f s; the kubelet restarts it (same pod, same IP): back "
-                          "after ~%.1f s", pre, pods, at, restart + start + ready + ep);
+        add(p, PRED_DOES,
+            "%sSIGKILLs the container of %s at %.1f s; the kubelet restarts it (same pod, same IP): back "
+            "after ~%.1f s",
+            pre, pods, at, restart + start + ready + ep);
     else
-        add(p, PRED_DOES, "%sreplaces the image of %s with pause at %.1f s: the service is down and not Ready until the "
-                          "object ends%s", pre, pods, at, a->end_ns < 0 ? " (never, without duration)" : "");
+        add(p, PRED_DOES,
+            "%sreplaces the image of %s with pause at %.1f s: the service is down and not Ready until the "
+            "object ends%s",
+            pre, pods, at, a->end_ns < 0 ? " (never, without duration)" : "");
     int restarts = 0;
     for (int k = 0; k < ar->status.npods; k++) {
-        const pod_row *pr = pod_of(r, ar->status.pods[k]);
+        const sim_pod_row *pr = pod_of(r, ar->status.pods[k]);
         if (pr) restarts += pr->restarts;
     }
-    add(p, PRED_TOUCHES, "%s%d restart(s) of %s in the run; requests to it meanwhile: refused by the Service until "
-                         "kube-proxy drops the endpoint, then sent to the other replicas; forwards to a dead owner fail",
+    add(p, PRED_TOUCHES,
+        "%s%d restart(s) of %s in the run; requests to it meanwhile: refused by the Service until "
+        "kube-proxy drops the endpoint, then sent to the other replicas; forwards to a dead owner fail",
         pre, restarts, pods);
 }
 
 /* ---- the object ---- */
 
-void predict_object(const cm_object *obj, int first, const sim_options *o, const sim_result *r, prediction *p) {
+void predict_object(const cm_object *obj, int first, const sim_options *o, const sim_result *r, sim_prediction *p) {
     memset(p, 0, sizeof *p);
     snprintf(p->object, sizeof p->object, "%s", obj->name);
     snprintf(p->kind, sizeof p->kind, "%s", obj->kind);
@@ -507,11 +542,14 @@ void predict_object(const cm_object *obj, int first, const sim_options *o, const
         const cm_action *ca = &obj->acts[i];
         char win[96];
         /* the run's times (shifted behind the baseline), when the run has them */
-        const chaos_action *ra = first + i < r->nactions ? &r->actions[first + i].action : &ca->a;
+        const sim_chaos_action *ra = first + i < r->nactions ? &r->actions[first + i].action : &ca->a;
         int64_t s = ra->start_ns, e = ra->end_ns;
-        if (ca->one_shot) snprintf(win, sizeof win, "at %.1f s", (double)s / SEC);
-        else if (e < 0) snprintf(win, sizeof win, "from %.1f s, never ends", (double)s / SEC);
-        else snprintf(win, sizeof win, "%.1f-%.1f s", (double)s / SEC, (double)e / SEC);
+        if (ca->one_shot)
+            snprintf(win, sizeof win, "at %.1f s", (double)s / SEC);
+        else if (e < 0)
+            snprintf(win, sizeof win, "from %.1f s, never ends", (double)s / SEC);
+        else
+            snprintf(win, sizeof win, "%.1f-%.1f s", (double)s / SEC, (double)e / SEC);
         add(p, PRED_SAYS, "%s%s%s (%s)", many ? ca->step : "", many ? ": " : "", ca->says, win);
     }
     if (!obj->nacts) add(p, PRED_SAYS, "nothing is injected");
@@ -520,21 +558,25 @@ void predict_object(const cm_object *obj, int first, const sim_options *o, const
     int stress_cpu = 0;
     for (int i = 0; i < obj->nacts && first + i < r->nactions; i++) {
         const cm_action *ca = &obj->acts[i];
-        const action_row *ar = &r->actions[first + i];
+        const sim_action_row *ar = &r->actions[first + i];
         if (ca->a.kind == ACT_STRESS) stress_cpu |= ca->a.cpu_workers > 0;
         char pre[128]; /* each line about a step of several names the step */
         snprintf(pre, sizeof pre, "%s%s", many ? ca->step : "", many ? ": " : "");
-        if (!ar->status.started) add(p, PRED_DOES, "%snot injected during the run", pre);
-        else if (ca->a.kind == ACT_NETWORK) predict_network(p, o, r, ca, ar, many, pre, touched);
-        else if (ca->a.kind == ACT_STRESS) predict_stress(p, o, r, ca, ar, pre);
-        else predict_pod(p, o, r, ca, ar, pre);
+        if (!ar->status.started)
+            add(p, PRED_DOES, "%snot injected during the run", pre);
+        else if (ca->a.kind == ACT_NETWORK)
+            predict_network(p, o, r, ca, ar, many, pre, touched);
+        else if (ca->a.kind == ACT_STRESS)
+            predict_stress(p, o, r, ca, ar, pre);
+        else
+            predict_pod(p, o, r, ca, ar, pre);
     }
     if (stress_cpu) predict_cpu(p, obj, first, o, r);
     if (many) {
         /* the links, once for all the steps (the ledger counts the whole run) */
         for (size_t i = 0; i < r->nledger; i++) {
             if (!touched[i]) continue;
-            const ledger_row *l = &r->ledger[i];
+            const sim_ledger_row *l = &r->ledger[i];
             uint64_t dropped = l->dropped + l->local_dropped;
             char words[200];
             flow_words(o, parse_row(l), words, sizeof words);
@@ -548,17 +590,23 @@ void predict_object(const cm_object *obj, int first, const sim_options *o, const
         add(p, obj->notes[i].warning ? PRED_WARNING : PRED_NOTE, "%s", obj->notes[i].text);
 }
 
-void predict_print(FILE *out, const prediction *p) {
-    static const char *const head[PRED_KINDS] = {"the YAML says (times in the run)", "it really does", "touches",
-                                                 "misses", "timeline (seconds after the start of the chaos phase)", "",
+void predict_print(FILE *out, const sim_prediction *p) {
+    static const char *const head[PRED_KINDS] = {"the YAML says (times in the run)",
+                                                 "it really does",
+                                                 "touches",
+                                                 "misses",
+                                                 "timeline (seconds after the start of the chaos phase)",
+                                                 "",
                                                  ""};
     fprintf(out, "\nprediction: %s (%s, %s)\n", p->object, p->kind, p->where);
     for (int k = 0; k < PRED_KINDS; k++) {
         int any = 0;
         for (int i = 0; i < p->n; i++) {
             if (p->lines[i].kind != (pred_kind)k) continue;
-            if (k == PRED_WARNING) fprintf(out, "  WARNING: %s\n", p->lines[i].text);
-            else if (k == PRED_NOTE) fprintf(out, "  note: %s\n", p->lines[i].text);
+            if (k == PRED_WARNING)
+                fprintf(out, "  WARNING: %s\n", p->lines[i].text);
+            else if (k == PRED_NOTE)
+                fprintf(out, "  note: %s\n", p->lines[i].text);
             else {
                 if (!any) fprintf(out, "  %s:\n", head[k]);
                 fprintf(out, "    - %s\n", p->lines[i].text);
@@ -568,7 +616,7 @@ void predict_print(FILE *out, const prediction *p) {
     }
 }
 
-json_t *predict_json(const prediction *p) {
+json_t *predict_json(const sim_prediction *p) {
     json_t *o = json_pack("{s:s, s:s, s:s}", "object", p->object, "kind", p->kind, "where", p->where);
     for (int k = 0; k < PRED_KINDS; k++) {
         json_t *a = json_array();

@@ -43,19 +43,19 @@ typedef struct pred_line {
     char text[720];
 } pred_line;
 
-typedef struct prediction {
+typedef struct sim_prediction {
     char object[96];
     char kind[24];
     char where[300];
     pred_line *lines;
     int n, cap;
-} prediction;
+} sim_prediction;
 
 /* Builds the prediction of `obj`, whose actions are r->actions[first .. first + obj->nacts). */
-void predict_object(const cm_object *obj, int first, const sim_options *o, const sim_result *r, prediction *out);
-void prediction_free(prediction *p);
-void predict_print(FILE *out, const prediction *p);
-json_t *predict_json(const prediction *p);
-int predict_warnings(const prediction *p);
+void predict_object(const cm_object *obj, int first, const sim_options *o, const sim_result *r, sim_prediction *out);
+void prediction_free(sim_prediction *p);
+void predict_print(FILE *out, const sim_prediction *p);
+json_t *predict_json(const sim_prediction *p);
+int predict_warnings(const sim_prediction *p);
 
 #endif

@@ -7,11 +7,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "sim/node/cluster.h"
 #include "sim/engine/engine.h"
-#include "sim/run/invariants.h"
 #include "sim/load/load.h"
 #include "sim/load/scenario.h"
+#include "sim/node/cluster.h"
+#include "sim/run/invariants.h"
 
 #define SEC 1000000000LL
 
@@ -23,24 +23,29 @@ static double wall_seconds(void) {
 }
 
 typedef struct ledger_ctx {
-    cluster *cl;
-    ledger_row *rows;
+    sim_cluster *cl;
+    sim_ledger_row *rows;
     size_t n, cap;
 } ledger_ctx;
 
-static void src_label(cluster *cl, uint32_t host, char *out, size_t outlen) {
+static void src_label(sim_cluster *cl, uint32_t host, char *out, size_t outlen) {
     sim_host *h = net_host(cluster_net(cl), host);
     sim_pod *p = h ? h->owner && strcmp(h->name, "client") ? (sim_pod *)h->owner : NULL : NULL;
-    if (p) snprintf(out, outlen, "%s", svc_peer_name(pod_service(p)));
-    else snprintf(out, outlen, "%s", h ? h->name : "?");
+    if (p)
+        snprintf(out, outlen, "%s", svc_peer_name(pod_service(p)));
+    else
+        snprintf(out, outlen, "%s", h ? h->name : "?");
 }
 
-static void dst_label(cluster *cl, sim_addr a, char *out, size_t outlen) {
+static void dst_label(sim_cluster *cl, sim_addr a, char *out, size_t outlen) {
     int is_vip = 0;
     int svc = cluster_addr_service(cl, a, &is_vip);
-    if (svc >= 0 && is_vip) snprintf(out, outlen, "%s (Service IP)", svc_peer_name((svc_peer)svc));
-    else if (svc >= 0) snprintf(out, outlen, "%s (pod IP)", svc_peer_name((svc_peer)svc));
-    else snprintf(out, outlen, "client");
+    if (svc >= 0 && is_vip)
+        snprintf(out, outlen, "%s (Service IP)", svc_peer_name((svc_peer)svc));
+    else if (svc >= 0)
+        snprintf(out, outlen, "%s (pod IP)", svc_peer_name((svc_peer)svc));
+    else
+        snprintf(out, outlen, "client");
 }
 
 static void add_link(void *ctx, const nf_link_stats *s) {
@@ -48,7 +53,7 @@ static void add_link(void *ctx, const nf_link_stats *s) {
     char src[48], dst[48];
     src_label(l->cl, s->src_host, src, sizeof src);
     dst_label(l->cl, s->dst_addr, dst, sizeof dst);
-    ledger_row *row = NULL;
+    sim_ledger_row *row = NULL;
     for (size_t i = 0; i < l->n; i++)
         if (!strcmp(l->rows[i].src, src) && !strcmp(l->rows[i].dst, dst)) row = &l->rows[i];
     if (!row) {
@@ -72,24 +77,25 @@ static void add_link(void *ctx, const nf_link_stats *s) {
     row->mean_delay_ms += (double)s->delay_ns_sum / 1e6; /* sum for now, divided below */
 }
 
-static void collect(cluster *cl, scenario *sc, load *ld, const sim_options *o, sim_result *r) {
+static void collect(sim_cluster *cl, sim_scenario *sc, sim_load *ld, const sim_options *o, sim_result *r) {
     ledger_ctx l = {cl, NULL, 0, 0};
     nf_foreach_link(cluster_faults(cl), add_link, &l);
-    for (size_t i = 0; i < l.n; i++) l.rows[i].mean_delay_ms = l.rows[i].delayed ? l.rows[i].mean_delay_ms / (double)l.rows[i].delayed : 0;
+    for (size_t i = 0; i < l.n; i++)
+        l.rows[i].mean_delay_ms = l.rows[i].delayed ? l.rows[i].mean_delay_ms / (double)l.rows[i].delayed : 0;
     r->ledger = l.rows;
     r->nledger = l.n;
     r->npods = cluster_pod_count(cl);
     for (int i = 0; i < r->npods; i++) {
         sim_pod *p = cluster_pod(cl, i);
         const cfs_group_stats *cs = cfs_group_get_stats(pod_cpu(p));
-        cpu_row *c = &r->cpu[i];
+        sim_cpu_row *c = &r->cpu[i];
         snprintf(c->pod, sizeof c->pod, "%s", pod_name(p));
         c->periods = cs->periods;
         c->throttled_periods = cs->throttled_periods;
         c->throttled_ms = (double)cs->throttled_ns / 1e6;
         c->work_cpu_ms = (double)cs->work_cpu_ns / 1e6;
         c->stress_cpu_ms = (double)cs->stress_cpu_ns / 1e6;
-        pod_row *pr = &r->pods[i];
+        sim_pod_row *pr = &r->pods[i];
         snprintf(pr->pod, sizeof pr->pod, "%s", pod_name(p));
         pr->restarts = pod_restarts(p);
         pr->memory_peak_bytes = pod_memory_stats(p)->peak_usage_bytes;
@@ -101,7 +107,7 @@ static void collect(cluster *cl, scenario *sc, load *ld, const sim_options *o, s
     r->actions = calloc((size_t)(r->nactions ? r->nactions : 1), sizeof *r->actions);
     if (!r->actions) abort();
     for (int i = 0; i < r->nactions; i++) {
-        action_row *a = &r->actions[i];
+        sim_action_row *a = &r->actions[i];
         a->action = *scenario_action(sc, i);
         a->status = *scenario_status(sc, i);
         for (int k = 0; k < a->status.nrules; k++) {
@@ -122,8 +128,7 @@ static void collect(cluster *cl, scenario *sc, load *ld, const sim_options *o, s
     (void)ld;
 }
 
-int sim_run_once(const sim_options *o, uint64_t seed, const run_hooks *hooks, sim_result *r, char *err,
-                 size_t errlen) {
+int sim_run_once(const sim_options *o, uint64_t seed, const run_hooks *hooks, sim_result *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     r->seed = seed;
     r->mismatch = -1;
@@ -138,8 +143,8 @@ int sim_run_once(const sim_options *o, uint64_t seed, const run_hooks *hooks, si
     if (hooks && hooks->expect_prints) sim_compare_fingerprints(e, hooks->expect_prints, hooks->expect_count);
     if (hooks && hooks->capture_plus1 > 0) sim_capture_at(e, hooks->capture_plus1 - 1);
 
-    cluster *cl = cluster_new(e, seed, &o->cluster, &o->services);
-    scenario *sc = scenario_new(cl, seed);
+    sim_cluster *cl = cluster_new(e, seed, &o->cluster, &o->services);
+    sim_scenario *sc = scenario_new(cl, seed);
     sim_options_actions(o, sc);
     if (hooks && hooks->add_actions && hooks->add_actions(hooks->add_actions_ctx, sc, o, err, errlen) < 0) {
         scenario_free(sc);
@@ -151,9 +156,9 @@ int sim_run_once(const sim_options *o, uint64_t seed, const run_hooks *hooks, si
     load_config lc = o->load;
     lc.start_ns = 0;
     lc.stop_ns = o->baseline_ns + o->chaos_ns + o->recovery_ns;
-    load *ld = load_new(cl, &lc, seed);
+    sim_load *ld = load_new(cl, &lc, seed);
     load_start(ld);
-    invariants *inv = invariants_new(cl, ld, o, seed);
+    sim_invariants *inv = invariants_new(cl, ld, o, seed);
 
     r->baseline_end_ns = o->baseline_ns;
     r->chaos_end_ns = o->baseline_ns + o->chaos_ns;
@@ -171,10 +176,9 @@ int sim_run_once(const sim_options *o, uint64_t seed, const run_hooks *hooks, si
     r->drained_ns = sim_now(e);
     r->violation = *invariants_violation(inv);
 
-    stats_compute(load_records(ld), load_record_count(ld), r->baseline_end_ns, r->chaos_end_ns, r->end_ns,
-                  &r->summary);
+    stats_compute(load_records(ld), load_record_count(ld), r->baseline_end_ns, r->chaos_end_ns, r->end_ns, &r->summary);
     collect(cl, sc, ld, o, r);
-    const http_client_stats *hs = NULL;
+    const sim_http_client_stats *hs = NULL;
     (void)hs;
     r->acked = load_acked_count(ld);
     r->duplicate_acks = load_duplicate_acks(ld);

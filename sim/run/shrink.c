@@ -87,8 +87,7 @@ static int candidate(sim_options *o, int k) {
         if (o->cpu_workers < 1) return 0;
         o->cpu_workers = 0;
         return 1;
-    default:
-        return -1; /* no more candidates */
+    default: return -1; /* no more candidates */
     }
 }
 
@@ -100,33 +99,40 @@ static void write_yaml(const sim_options *o, uint64_t seed, const char *cmd, con
         return;
     }
     long chaos_s = (long)((o->chaos_ns + SEC - 1) / SEC);
-    fprintf(f, "# Written by `bin/sim --shrink`: the smallest fault schedule found that still breaks an invariant\n"
-               "# with seed %" PRIu64 ". Reproduce in the simulator with:\n#   %s\n", seed, cmd);
+    fprintf(f,
+            "# Written by `bin/sim --shrink`: the smallest fault schedule found that still breaks an invariant\n"
+            "# with seed %" PRIu64 ". Reproduce in the simulator with:\n#   %s\n",
+            seed, cmd);
     if (o->client_loss_pct > 0)
-        fprintf(f, "# Not expressible in Chaos Mesh: %g %% loss between the load clients and payment (the clients\n"
-                   "# are outside the cluster); apply it on the client side (e.g. tc/nftables) when reproducing.\n",
+        fprintf(f,
+                "# Not expressible in Chaos Mesh: %g %% loss between the load clients and payment (the clients\n"
+                "# are outside the cluster); apply it on the client side (e.g. tc/nftables) when reproducing.\n",
                 o->client_loss_pct);
-    fprintf(f, "apiVersion: chaos-mesh.org/v1alpha1\nkind: Workflow\nmetadata:\n  name: shrunk-seed-%" PRIu64
-               "\n  namespace: payment-chaos\nspec:\n  entry: main\n  templates:\n    - name: main\n"
-               "      templateType: Parallel\n      deadline: %lds\n      children:\n", seed, chaos_s + 5);
+    fprintf(f,
+            "apiVersion: chaos-mesh.org/v1alpha1\nkind: Workflow\nmetadata:\n  name: shrunk-seed-%" PRIu64
+            "\n  namespace: payment-chaos\nspec:\n  entry: main\n  templates:\n    - name: main\n"
+            "      templateType: Parallel\n      deadline: %lds\n      children:\n",
+            seed, chaos_s + 5);
     if (o->loss_pct > 0) fprintf(f, "        - loss\n");
     for (int i = 0; i < o->nkills; i++) fprintf(f, "        - kill-%d\n", i);
     if (o->loss_pct > 0) {
-        fprintf(f, "    - name: loss\n      templateType: NetworkChaos\n      deadline: %lds\n      networkChaos:\n"
-                   "        action: loss\n        mode: all\n        selector:\n          namespaces: [payment-chaos]\n"
-                   "        direction: to\n        target:\n          mode: all\n          selector:\n"
-                   "            namespaces: [payment-chaos]\n        externalTargets: [10.96.100.2, 10.96.100.3, "
-                   "10.96.100.4]\n        loss:\n          loss: \"%g\"\n",
+        fprintf(f,
+                "    - name: loss\n      templateType: NetworkChaos\n      deadline: %lds\n      networkChaos:\n"
+                "        action: loss\n        mode: all\n        selector:\n          namespaces: [payment-chaos]\n"
+                "        direction: to\n        target:\n          mode: all\n          selector:\n"
+                "            namespaces: [payment-chaos]\n        externalTargets: [10.96.100.2, 10.96.100.3, "
+                "10.96.100.4]\n        loss:\n          loss: \"%g\"\n",
                 chaos_s, o->loss_pct);
     }
     for (int i = 0; i < o->nkills; i++) {
         const char *svc = svc_peer_name(o->kills[i].service);
         long at_ms = (long)(o->kills[i].at_ns / MS);
-        fprintf(f, "    - name: kill-%d\n      templateType: Serial\n      deadline: %lds\n      children:\n"
-                   "        - wait-%d\n        - kill-%d-pod\n    - name: wait-%d\n      templateType: Suspend\n"
-                   "      deadline: %ldms\n    - name: kill-%d-pod\n      templateType: PodChaos\n      deadline: 1s\n"
-                   "      podChaos:\n        action: pod-kill\n        mode: one\n        selector:\n"
-                   "          namespaces: [payment-chaos]\n          labelSelectors:\n            app: %s-service\n",
+        fprintf(f,
+                "    - name: kill-%d\n      templateType: Serial\n      deadline: %lds\n      children:\n"
+                "        - wait-%d\n        - kill-%d-pod\n    - name: wait-%d\n      templateType: Suspend\n"
+                "      deadline: %ldms\n    - name: kill-%d-pod\n      templateType: PodChaos\n      deadline: 1s\n"
+                "      podChaos:\n        action: pod-kill\n        mode: one\n        selector:\n"
+                "          namespaces: [payment-chaos]\n          labelSelectors:\n            app: %s-service\n",
                 i, chaos_s + 5, i, i, i, at_ms > 0 ? at_ms : 1, i, svc);
     }
     fclose(f);

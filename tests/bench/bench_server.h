@@ -11,8 +11,8 @@
 #ifndef PC_BENCH_SERVER_H
 #define PC_BENCH_SERVER_H
 
-#include <microhttpd.h>
 #include <arpa/inet.h>
+#include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,11 +65,11 @@ static int bench_start_daemons(struct MHD_Daemon **daemons, bench_listen *l, uns
                                const char *name) {
     unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | extra_flags;
     for (unsigned int i = 0; i < l->threads; i++) {
-        daemons[i] = MHD_start_daemon(
-            flags, ntohs(l->addr.sin_port), NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-            (struct sockaddr *)&l->addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-            MHD_OPTION_CONNECTION_LIMIT, 512 / l->threads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-            MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
+        daemons[i] =
+            MHD_start_daemon(flags, ntohs(l->addr.sin_port), NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
+                             (struct sockaddr *)&l->addr, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+                             MHD_OPTION_CONNECTION_LIMIT, 512 / l->threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                             (unsigned int)120, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_END);
         if (!daemons[i]) {
             fprintf(stderr, "%s: cannot listen on port %u\n", name, (unsigned)ntohs(l->addr.sin_port));
             return -1;

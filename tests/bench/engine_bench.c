@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "sim/engine/engine.h"
 #include "base/rng.h"
+#include "sim/engine/engine.h"
 
 typedef struct item {
     pc_rng *rng;
@@ -50,9 +50,10 @@ int main(int argc, char **argv) {
     }
     clock_gettime(CLOCK_MONOTONIC, &b);
     double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-    printf("engine: %llu events with %ld pending in %.3f s = %.2f M events/s (one core; each event also cancels and "
-           "re-arms a timer)\n",
-           (unsigned long long)done, population, s, (double)done / s / 1e6);
+    printf(
+        "engine: %llu events with %ld pending in %.3f s = %.2f M events/s (one core; each event also cancels and "
+        "re-arms a timer)\n",
+        (unsigned long long)done, population, s, (double)done / s / 1e6);
     sim_engine_free(e);
     free(items);
     return 0;

@@ -38,7 +38,7 @@ typedef struct client {
     CURLM *multi;
     CURL *pool[POOL_MAX];
     int pool_len;
-    int inflight; /* chains between their first call and their resume */
+    int inflight;              /* chains between their first call and their resume */
     struct MHD_Daemon *daemon; /* loop design: the daemon this thread runs */
     pthread_t thread;
 } client;
@@ -119,8 +119,10 @@ static int run_calls(client *c) {
             continue;
         }
         j->ok = ok;
-        if (c->pool_len < POOL_MAX) c->pool[c->pool_len++] = j->easy;
-        else curl_easy_cleanup(j->easy);
+        if (c->pool_len < POOL_MAX)
+            c->pool[c->pool_len++] = j->easy;
+        else
+            curl_easy_cleanup(j->easy);
         j->easy = NULL;
         MHD_resume_connection(j->conn);
         c->inflight--;
@@ -228,8 +230,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                  : MHD_queue_response(conn, MHD_HTTP_BAD_GATEWAY, answer_failed);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode code) {
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode code) {
     (void)cls;
     (void)conn;
     (void)code;
@@ -251,8 +252,10 @@ int main(void) {
     bench_listen l;
     if (bench_listen_from_env(&l) < 0 || !upstream1 || !upstream2 ||
         (design && !loop_design && strcmp(design, "handoff"))) {
-        fprintf(stderr, "min_chain: needs UPSTREAM1 and UPSTREAM2 (URLs); DESIGN handoff or loop; PORT 0-65535; "
-                        "THREADS 1-%d; BIND_ADDRESS IPv4\n", BENCH_THREADS_MAX);
+        fprintf(stderr,
+                "min_chain: needs UPSTREAM1 and UPSTREAM2 (URLs); DESIGN handoff or loop; PORT 0-65535; "
+                "THREADS 1-%d; BIND_ADDRESS IPv4\n",
+                BENCH_THREADS_MAX);
         return 2;
     }
     sigset_t signals;
@@ -268,8 +271,8 @@ int main(void) {
 
     /* The loop design runs each daemon on its own loop thread, started once the daemons listen. */
     struct MHD_Daemon *daemons[BENCH_THREADS_MAX];
-    if (bench_start_daemons(daemons, &l, loop_design ? 0 : MHD_USE_INTERNAL_POLLING_THREAD, on_request,
-                            on_completed, "min_chain") < 0)
+    if (bench_start_daemons(daemons, &l, loop_design ? 0 : MHD_USE_INTERNAL_POLLING_THREAD, on_request, on_completed,
+                            "min_chain") < 0)
         return 1;
     for (unsigned int i = 0; loop_design && i < l.threads; i++) {
         loops[i].daemon = daemons[i];

@@ -186,8 +186,10 @@ static void op_call(void *self, const svc_call *call, svc_call_done_fn done, voi
     c->from = rt;
     c->done = done;
     c->ctx = ctx;
-    if (rt->calls_tail) rt->calls_tail->next = c;
-    else rt->calls = c;
+    if (rt->calls_tail)
+        rt->calls_tail->next = c;
+    else
+        rt->calls = c;
     rt->calls_tail = c;
     rt->calls_total++;
     trace(rt->world, "call %s -> %s#%d %s %s%s", rt->name, svc_peer_name(c->peer), c->replica, c->method, c->path,
@@ -209,8 +211,10 @@ static void op_timer(void *self, int64_t delay_ns, svc_timer_fn fire, void *ctx)
 
 static void event_append(fake_event **head, fake_event **tail, fake_event *ev) {
     ev->next = NULL;
-    if (*tail) (*tail)->next = ev;
-    else *head = ev;
+    if (*tail)
+        (*tail)->next = ev;
+    else
+        *head = ev;
     *tail = ev;
 }
 
@@ -237,8 +241,10 @@ static void op_persist(void *self, const char *record, size_t len, svc_persist_d
         strvec_push(&rt->journal, xstrndup(record, len));
     }
     trace(rt->world, "persist %s %s%s", rt->name, ev->t, ev->error ? " (will fail)" : "");
-    if (rt->hold) event_append(&rt->held_head, &rt->held_tail, ev);
-    else event_append(&rt->world->done_head, &rt->world->done_tail, ev);
+    if (rt->hold)
+        event_append(&rt->held_head, &rt->held_tail, ev);
+    else
+        event_append(&rt->world->done_head, &rt->world->done_tail, ev);
 }
 
 static void op_log(void *self, const char *line) {
@@ -264,8 +270,10 @@ static void call_unlink(fake_rt *rt, fake_call *c) {
     fake_call *prev = NULL;
     for (fake_call *it = rt->calls; it; prev = it, it = it->next) {
         if (it != c) continue;
-        if (prev) prev->next = c->next;
-        else rt->calls = c->next;
+        if (prev)
+            prev->next = c->next;
+        else
+            rt->calls = c->next;
         if (rt->calls_tail == c) rt->calls_tail = prev;
         c->next = NULL;
         return;
@@ -361,8 +369,10 @@ static fake_reply *reply_new(fake_rt *rt, const char *method, const char *target
     r->query = q ? xstrdup(q + 1) : NULL;
     if (body) r->reqbody = xstrndup(body, body_len);
     if (!(opts && opts->no_content_type)) {
-        if (opts && opts->content_type) r->ctype = xstrdup(opts->content_type);
-        else if (body) r->ctype = xstrdup("application/json");
+        if (opts && opts->content_type)
+            r->ctype = xstrdup(opts->content_type);
+        else if (body)
+            r->ctype = xstrdup("application/json");
     }
     if (opts && opts->idempotency_key) r->key = xstrdup(opts->idempotency_key);
     r->req = (svc_request){.method = r->method,
@@ -410,22 +420,17 @@ void fake_expect_at(const char *file, int line, const fake_reply *r, int status,
     ck_assert_msg(r->status == status, "%s:%d: %s %s answered %d, expected %d: %s", file, line, r->method, r->path,
                   r->status, status, r->body);
     if (!code) return;
-    ck_assert_msg(!strcmp(r->content_type, "application/json"), "%s:%d: content type %s", file, line,
-                  r->content_type);
+    ck_assert_msg(!strcmp(r->content_type, "application/json"), "%s:%d: content type %s", file, line, r->content_type);
     const char *got = fake_str(r, "error");
-    ck_assert_msg(got && !strcmp(got, code), "%s:%d: error %s, expected %s: %s", file, line, got ? got : "(none)",
-                  code, r->body);
+    ck_assert_msg(got && !strcmp(got, code), "%s:%d: error %s, expected %s: %s", file, line, got ? got : "(none)", code,
+                  r->body);
     const char *msg = fake_str(r, "message");
     ck_assert_msg(msg && msg[0], "%s:%d: error without a message: %s", file, line, r->body);
 }
 
-const char *fake_str(const fake_reply *r, const char *key) {
-    return json_string_value(json_object_get(r->json, key));
-}
+const char *fake_str(const fake_reply *r, const char *key) { return json_string_value(json_object_get(r->json, key)); }
 
-json_int_t fake_int(const fake_reply *r, const char *key) {
-    return json_integer_value(json_object_get(r->json, key));
-}
+json_int_t fake_int(const fake_reply *r, const char *key) { return json_integer_value(json_object_get(r->json, key)); }
 
 double fake_num(const fake_reply *r, const char *key) { return json_number_value(json_object_get(r->json, key)); }
 
@@ -688,8 +693,10 @@ static void node_drop_work(fake_rt *rt) {
     while (w->done_head) {
         fake_event *ev = w->done_head;
         w->done_head = ev->next;
-        if (ev->owner == rt) free(ev);
-        else event_append(&keep_head, &keep_tail, ev);
+        if (ev->owner == rt)
+            free(ev);
+        else
+            event_append(&keep_head, &keep_tail, ev);
     }
     w->done_head = keep_head;
     w->done_tail = keep_tail;

@@ -52,8 +52,8 @@ typedef struct fake_call {
     svc_peer peer;
     int replica;
     char method[16];
-    char *path;  /* with the query, as the service passed it */
-    char *body;  /* NUL-terminated copy, or NULL */
+    char *path; /* with the query, as the service passed it */
+    char *body; /* NUL-terminated copy, or NULL */
     size_t body_len;
     json_t *json; /* the body parsed, or NULL */
     char *key;    /* Idempotency-Key, or NULL */
@@ -71,7 +71,7 @@ typedef struct fake_call {
 
 /* A request made by the test (or routed by the cluster) and its captured answer. */
 struct fake_reply {
-    int done;   /* 1 once the shell answered */
+    int done; /* 1 once the shell answered */
     int status;
     char *body; /* NUL-terminated */
     size_t body_len;
@@ -137,9 +137,9 @@ double fake_num(const fake_reply *r, const char *key); /* integer or real */
 
 /* ---- calls ---- */
 
-size_t fake_calls_pending(fake_rt *rt);     /* queued and not routed */
-fake_call *fake_next_call(fake_rt *rt);     /* the oldest one, or NULL */
-size_t fake_calls_total(fake_rt *rt);       /* every call ever made by this node */
+size_t fake_calls_pending(fake_rt *rt); /* queued and not routed */
+fake_call *fake_next_call(fake_rt *rt); /* the oldest one, or NULL */
+size_t fake_calls_total(fake_rt *rt);   /* every call ever made by this node */
 void fake_answer(fake_rt *rt, fake_call *c, int status, const char *body);
 void fake_fail(fake_rt *rt, fake_call *c, svc_call_outcome outcome);
 
@@ -156,8 +156,8 @@ void fake_run_pending(fake_rt *rt);
 
 size_t fake_journal_count(fake_rt *rt);
 const char *fake_journal_at(fake_rt *rt, size_t i);
-json_t *fake_journal_json(fake_rt *rt, size_t i); /* borrowed */
-const char *fake_journal_type(fake_rt *rt, size_t i); /* the record's "t" */
+json_t *fake_journal_json(fake_rt *rt, size_t i);          /* borrowed */
+const char *fake_journal_type(fake_rt *rt, size_t i);      /* the record's "t" */
 void fake_journal_append(fake_rt *rt, const char *record); /* as if an earlier run had written it */
 void fake_journal_fail_next(fake_rt *rt, int error);
 void fake_journal_hold(fake_rt *rt, int hold);

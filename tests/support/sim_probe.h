@@ -13,8 +13,8 @@
 typedef struct sim_probe sim_probe;
 
 typedef struct probe_answer {
-    int status;    /* 0 when the exchange failed */
-    char *body;    /* malloc'd, NUL-terminated */
+    int status; /* 0 when the exchange failed */
+    char *body; /* malloc'd, NUL-terminated */
     char allow[64];
 } probe_answer;
 

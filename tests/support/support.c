@@ -47,8 +47,8 @@ int support_free_port(void) {
         if (repeated) continue;
         int s = socket(AF_INET, SOCK_STREAM, 0);
         if (s < 0) return -1;
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct sockaddr_in a = {
+            .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         int ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0;
         close(s);
         if (!ok) continue;
