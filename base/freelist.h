@@ -15,8 +15,8 @@
  * Under AddressSanitizer every give is a free (and so every take a calloc), so that a use after free of
  * these objects is still caught.
  */
-#ifndef PC_FREELIST_H
-#define PC_FREELIST_H
+#ifndef PC_BASE_FREELIST_H
+#define PC_BASE_FREELIST_H
 
 #include <stdlib.h>
 #include <string.h>

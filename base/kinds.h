@@ -4,8 +4,8 @@
  * A kind is part of every event's fingerprint, so the numbering is fixed here, in one place; adding a kind
  * at the end does not change the trace hash of runs that never use it.
  */
-#ifndef PC_SIM_KINDS_H
-#define PC_SIM_KINDS_H
+#ifndef PC_BASE_KINDS_H
+#define PC_BASE_KINDS_H
 
 #include <stdint.h>
 

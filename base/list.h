@@ -5,8 +5,8 @@
  * so that destroying a service or a simulation frees all of it even when callbacks will never fire.
  * The list never owns its elements; the owner frees them.
  */
-#ifndef PC_LIST_H
-#define PC_LIST_H
+#ifndef PC_BASE_LIST_H
+#define PC_BASE_LIST_H
 
 #include <stddef.h>
 

@@ -7,8 +7,8 @@
  * xoshiro256** seeded through splitmix64 (Blackman & Vigna); it is fast, has 256 bits of state and no
  * dependence on anything but the seed and the name.
  */
-#ifndef PC_SIM_RNG_H
-#define PC_SIM_RNG_H
+#ifndef PC_BASE_RNG_H
+#define PC_BASE_RNG_H
 
 #include <stdint.h>
 

@@ -11,8 +11,8 @@
  * aborts, as everywhere in the simulator. Ownership: the room belongs to the owner; a heap block belongs to
  * the owner's array, which frees it when it is not the room.
  */
-#ifndef PC_ROOM_H
-#define PC_ROOM_H
+#ifndef PC_BASE_ROOM_H
+#define PC_BASE_ROOM_H
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -14,8 +14,8 @@
  * thread's peak; a thread's lists are freed when it exits (the seeds of --seeds run on several threads),
  * the main thread's at exit(). Under AddressSanitizer pc_small_alloc and pc_small_free are malloc and free.
  */
-#ifndef PC_SMALLALLOC_H
-#define PC_SMALLALLOC_H
+#ifndef PC_BASE_SMALLALLOC_H
+#define PC_BASE_SMALLALLOC_H
 
 #include <stddef.h>
 

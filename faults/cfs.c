@@ -29,9 +29,8 @@
 #include "base/freelist.h"
 #include "base/kinds.h"
 #include "base/rng.h"
+#include "base/units.h"
 
-#define MS 1000000LL
-#define US 1000LL
 #define MAX_CPUS 64
 #define INF_WORK INT64_MAX
 #define DONE_SLACK 4 /* ns of rounding left in a burst that count as done */

@@ -53,8 +53,8 @@
  * Ownership: the caller owns netem_config, netem_qdisc and netem_verdict (all plain structs;
  * netem_qdisc is ~64 KiB because the heap is inline). Nothing allocates; no globals; no clock.
  */
-#ifndef FAULTS_NETEM_H
-#define FAULTS_NETEM_H
+#ifndef PC_FAULTS_NETEM_H
+#define PC_FAULTS_NETEM_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -191,4 +191,4 @@ uint32_t netem_qlen(netem_qdisc *q, int64_t now_ns);
 /* A short English message for a NETEM_ERR_* code. */
 const char *netem_strerror(int code);
 
-#endif /* FAULTS_NETEM_H */
+#endif /* PC_FAULTS_NETEM_H */

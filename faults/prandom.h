@@ -21,8 +21,8 @@
  *
  * Ownership: the caller owns every prandom_state; nothing allocates, nothing is global.
  */
-#ifndef FAULTS_PRANDOM_H
-#define FAULTS_PRANDOM_H
+#ifndef PC_FAULTS_PRANDOM_H
+#define PC_FAULTS_PRANDOM_H
 
 #include <stdint.h>
 
@@ -52,4 +52,4 @@ void prandom_seed_early(prandom_state *state, uint32_t seed);
 /* Discard ten outputs (lib/random32.c prandom_warmup). */
 void prandom_warmup(prandom_state *state);
 
-#endif /* FAULTS_PRANDOM_H */
+#endif /* PC_FAULTS_PRANDOM_H */

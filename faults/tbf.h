@@ -36,8 +36,8 @@
  * Ownership: the caller owns tbf_config, tbf_qdisc (~128 KiB, the FIFO is inline) and
  * tbf_verdict. Nothing allocates; no globals; no clock.
  */
-#ifndef FAULTS_TBF_H
-#define FAULTS_TBF_H
+#ifndef PC_FAULTS_TBF_H
+#define PC_FAULTS_TBF_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -155,4 +155,4 @@ int tbf_config_from_chaos_mesh(const char *rate, uint32_t limit, uint32_t buffer
 
 const char *tbf_strerror(int code);
 
-#endif /* FAULTS_TBF_H */
+#endif /* PC_FAULTS_TBF_H */

@@ -24,8 +24,8 @@
  * Ownership: every function here owns what it allocates and frees it before returning, except the
  * sim_result filled by lab_run(), which the caller releases with sim_result_free().
  */
-#ifndef PC_LAB_H
-#define PC_LAB_H
+#ifndef PC_LAB_LAB_H
+#define PC_LAB_LAB_H
 
 #include <stdio.h>
 

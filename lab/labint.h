@@ -8,8 +8,8 @@
  *   /sys/fs/cgroup/memory/pc-lab-<pod>          the pod's memory limit (service and stressors together)
  * The pod list is LAB_DIR/pods, one name per line.
  */
-#ifndef PC_LAB_INT_H
-#define PC_LAB_INT_H
+#ifndef PC_LAB_LABINT_H
+#define PC_LAB_LABINT_H
 
 #include <stdint.h>
 

@@ -23,13 +23,12 @@
 #include <unistd.h>
 
 #include "base/rng.h"
+#include "base/units.h"
 #include "lab/lab.h"
 #include "lab/labint.h"
 #include "services/core/jsonr.h"
 #include "services/http/client.h"
 
-#define MS 1000000LL
-#define SEC 1000000000LL
 #define DRAIN_EXTRA_NS (2 * SEC)
 
 typedef struct lreq {

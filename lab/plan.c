@@ -12,10 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/units.h"
 #include "lab/lab.h"
 #include "sim/load/scenario.h"
-
-#define MS 1000000LL
 
 int lab_predict(const sim_options *o, const experiment_unit *unit, uint64_t seed, sim_result *out, char *err,
                 size_t errlen) {

@@ -2,8 +2,8 @@
  * inventory.h: read-only introspection of an inventory replica's state, for the simulator's invariant
  * checkers and the unit tests. Pointers returned stay valid until the next request is handled.
  */
-#ifndef PC_INVENTORY_H
-#define PC_INVENTORY_H
+#ifndef PC_SERVICES_INVENTORY_H
+#define PC_SERVICES_INVENTORY_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -12,8 +12,8 @@
  *
  * Ownership: payment_state owns payments (and their idempotency keys), operation contexts and the outbox.
  */
-#ifndef PC_PAYMENT_H
-#define PC_PAYMENT_H
+#ifndef PC_SERVICES_PAYMENT_H
+#define PC_SERVICES_PAYMENT_H
 
 #include <stdint.h>
 

@@ -6,12 +6,10 @@
 #include <stdlib.h>
 
 #include "base/rng.h"
+#include "base/units.h"
 #include "faults/cfs.h"
 #include "sim/engine/engine.h"
 #include "tests/support/support.h"
-
-#define MS 1000000LL
-#define US 1000LL
 
 typedef struct probe {
     sim_engine *e;

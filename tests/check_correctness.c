@@ -13,13 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/units.h"
 #include "sim/run/multi.h"
 #include "sim/run/options.h"
 #include "sim/run/run.h"
 #include "sim/run/shrink.h"
 #include "tests/support/support.h"
-
-#define SEC 1000000000LL
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define SEEDS 300

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/units.h"
 #include "sim/chaosmesh/chaosmesh.h"
 #include "sim/input/cron.h"
 #include "sim/report/report.h"
@@ -26,8 +27,6 @@
 #include "sim/run/run.h"
 #include "tests/support/support.h"
 
-#define SEC 1000000000LL
-#define MIB (1024LL * 1024)
 #define LOSS_FILE "chaos-experiments/02-packet-loss-80-percent.yaml"
 #define STRESS_FILE "chaos-experiments/05-stress-chaos.yaml"
 #define POD_FILE "chaos-experiments/06-pod-kill.yaml"

@@ -9,14 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/units.h"
 #include "services/core/config.h"
 #include "sim/input/goparse.h"
 #include "sim/input/manifest.h"
 #include "sim/node/cluster.h"
 #include "tests/support/support.h"
 
-#define SEC 1000000000LL
-#define MIB (1024LL * 1024)
 #define MANIFEST "k8s/deployment.yaml"
 
 static sim_manifest *load(void) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/units.h"
 #include "sim/engine/engine.h"
 #include "sim/load/stats.h"
 #include "sim/node/http.h"
@@ -16,8 +17,6 @@
 #include "sim/run/options.h"
 #include "sim/run/run.h"
 #include "tests/support/support.h"
-
-#define SEC 1000000000LL
 
 /* A short version of the headline run: same faults, shorter phases. */
 static void headline(sim_options *o, double loss, uint64_t seed) {

@@ -8,13 +8,11 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "base/units.h"
 #include "sim/engine/engine.h"
 #include "sim/net/net.h"
 #include "sim/net/tcp.h"
 #include "tests/support/support.h"
-
-#define MS 1000000LL
-#define US 1000LL
 
 typedef struct script {
     int drop_syn;        /* client SYNs to drop */

@@ -4,8 +4,8 @@
  * The full number only ever lives in the caller's request buffer: the result holds the brand, the last four
  * digits and the masked form, never the number, so nothing downstream can store or log it by accident.
  */
-#ifndef PC_CARD_H
-#define PC_CARD_H
+#ifndef PC_SERVICES_CORE_CARD_H
+#define PC_SERVICES_CORE_CARD_H
 
 #include <stddef.h>
 

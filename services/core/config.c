@@ -5,13 +5,12 @@
  * a silent clamp, because a mistyped timeout in a chaos experiment silently changes what is measured.
  */
 #include "services/core/config.h"
+#include "base/units.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MS (1000000LL)
 
 void svc_config_defaults(svc_config *cfg) {
     memset(cfg, 0, sizeof *cfg);

@@ -5,8 +5,8 @@
  * serve both. Keys and defaults are listed in svc_config_load() and in the README. The caller owns the
  * svc_config and releases it with svc_config_free(); strings inside it are owned copies.
  */
-#ifndef PC_CONFIG_H
-#define PC_CONFIG_H
+#ifndef PC_SERVICES_CORE_CONFIG_H
+#define PC_SERVICES_CORE_CONFIG_H
 
 #include <stddef.h>
 #include <stdint.h>

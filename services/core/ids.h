@@ -6,8 +6,8 @@
  * owned by fnv1a(key) mod replicas. Both rules are pure functions of the id and the replica count, so every
  * replica (and the simulator's checkers) computes the same owner without asking anyone.
  */
-#ifndef PC_IDS_H
-#define PC_IDS_H
+#ifndef PC_SERVICES_CORE_IDS_H
+#define PC_SERVICES_CORE_IDS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -21,8 +21,8 @@
  * Ownership: the caller owns the returned tree (json_decref). The input is not modified and need not be
  * NUL-terminated.
  */
-#ifndef PC_JSONR_H
-#define PC_JSONR_H
+#ifndef PC_SERVICES_CORE_JSONR_H
+#define PC_SERVICES_CORE_JSONR_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -17,8 +17,8 @@
  * terminated; the caller frees it). Out of memory aborts, as elsewhere in the services: an answer that is
  * silently cut would be worse.
  */
-#ifndef PC_JSONW_H
-#define PC_JSONW_H
+#ifndef PC_SERVICES_CORE_JSONW_H
+#define PC_SERVICES_CORE_JSONW_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -7,8 +7,8 @@
  * SVC_METRICS_CODES distinct codes per route; further codes are counted under code "other").
  * The caller owns the svc_metrics struct; svc_metrics_render returns a malloc'd string the caller frees.
  */
-#ifndef PC_METRICS_H
-#define PC_METRICS_H
+#ifndef PC_SERVICES_CORE_METRICS_H
+#define PC_SERVICES_CORE_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>

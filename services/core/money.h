@@ -6,8 +6,8 @@
  * decimals (the list is in money.c and the README); an amount with more decimals, zero, negative,
  * non-finite or above SVC_AMOUNT_MAX_MINOR is rejected.
  */
-#ifndef PC_MONEY_H
-#define PC_MONEY_H
+#ifndef PC_SERVICES_CORE_MONEY_H
+#define PC_SERVICES_CORE_MONEY_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -11,8 +11,8 @@
  * config; the shell owns the service state (module->create/destroy). An exchange (one request in flight)
  * belongs to the shell from svc_shell_handle() until its reply; handlers must not touch it after replying.
  */
-#ifndef PC_SHELL_H
-#define PC_SHELL_H
+#ifndef PC_SERVICES_CORE_SHELL_H
+#define PC_SERVICES_CORE_SHELL_H
 
 #include <jansson.h>
 #include <stdarg.h>

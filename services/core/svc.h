@@ -19,8 +19,8 @@
  * (valid during the callback); the service owns its state and the context pointers it hands to callbacks;
  * a response body passed to reply is handed over to the runtime, which frees it.
  */
-#ifndef PC_SVC_H
-#define PC_SVC_H
+#ifndef PC_SERVICES_CORE_SVC_H
+#define PC_SERVICES_CORE_SVC_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -5,8 +5,8 @@
  * owner frees values itself (typically by walking svc_table_slot()). Nothing here depends on pointer
  * values, and lookups never iterate, so behaviour is identical across runs and runtimes.
  */
-#ifndef PC_TABLE_H
-#define PC_TABLE_H
+#ifndef PC_SERVICES_CORE_TABLE_H
+#define PC_SERVICES_CORE_TABLE_H
 
 #include <stddef.h>
 

@@ -10,8 +10,8 @@
  * to cap - 1 bytes; the return value is the number of bytes written (without the NUL). cap must be at
  * least 1. Nothing is allocated.
  */
-#ifndef PC_TEXT_H
-#define PC_TEXT_H
+#ifndef PC_SERVICES_CORE_TEXT_H
+#define PC_SERVICES_CORE_TEXT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -19,8 +19,8 @@
  * Ownership: the client copies the call (method, URL, body, headers) before http_client_call returns; the
  * result's body is valid only during `done`.
  */
-#ifndef PC_HTTP_CLIENT_H
-#define PC_HTTP_CLIENT_H
+#ifndef PC_SERVICES_HTTP_CLIENT_H
+#define PC_SERVICES_HTTP_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -14,8 +14,8 @@
  *
  * Ownership: http_env owns copies of every string; release with http_env_free().
  */
-#ifndef PC_HTTP_ENV_H
-#define PC_HTTP_ENV_H
+#ifndef PC_SERVICES_HTTP_ENV_H
+#define PC_SERVICES_HTTP_ENV_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -14,8 +14,8 @@
  * Ownership: the caller owns the gate and every http_deferred node; a node must stay valid until its
  * function has run (the function may free it: the gate reads the node before calling it).
  */
-#ifndef PC_HTTP_GATE_H
-#define PC_HTTP_GATE_H
+#ifndef PC_SERVICES_HTTP_GATE_H
+#define PC_SERVICES_HTTP_GATE_H
 
 #include <pthread.h>
 

@@ -20,8 +20,8 @@
  * Ownership: the journal copies each record; callbacks whose service is closed (http_gate_close) are
  * dropped; http_journal_close() writes what is still queued, drops its callbacks, and frees everything.
  */
-#ifndef PC_HTTP_JOURNAL_H
-#define PC_HTTP_JOURNAL_H
+#ifndef PC_SERVICES_HTTP_JOURNAL_H
+#define PC_SERVICES_HTTP_JOURNAL_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -8,8 +8,8 @@
  *
  * Ownership: nothing is retained; callers keep their strings.
  */
-#ifndef PC_HTTP_LOG_H
-#define PC_HTTP_LOG_H
+#ifndef PC_SERVICES_HTTP_LOG_H
+#define PC_SERVICES_HTTP_LOG_H
 
 #include <jansson.h>
 

@@ -14,8 +14,8 @@
  * A bin/<name>-service program is `int main(int argc, char **argv) { return http_main(&<name>_module, argc,
  * argv); }`.
  */
-#ifndef PC_HTTP_RUNTIME_H
-#define PC_HTTP_RUNTIME_H
+#ifndef PC_SERVICES_HTTP_RUNTIME_H
+#define PC_SERVICES_HTTP_RUNTIME_H
 
 #include "services/core/shell.h"
 

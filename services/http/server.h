@@ -20,8 +20,8 @@
  * Ownership: the server owns its per-request state; request strings handed to the shell stay valid until
  * the reply; response bodies handed over by the shell are freed by libmicrohttpd after sending.
  */
-#ifndef PC_HTTP_SERVER_H
-#define PC_HTTP_SERVER_H
+#ifndef PC_SERVICES_HTTP_SERVER_H
+#define PC_SERVICES_HTTP_SERVER_H
 
 #include <stddef.h>
 

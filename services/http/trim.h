@@ -14,8 +14,8 @@
  * RELRO segments (relocated, then made read-only) hold private pages and are always skipped. Anonymous
  * memory (heap, stacks) is never touched.
  */
-#ifndef PC_HTTP_TRIM_H
-#define PC_HTTP_TRIM_H
+#ifndef PC_SERVICES_HTTP_TRIM_H
+#define PC_SERVICES_HTTP_TRIM_H
 
 #include <stddef.h>
 

@@ -8,14 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/units.h"
 #include "faults/netem.h"
 #include "faults/prandom.h"
 #include "sim/input/cron.h"
 #include "sim/input/goparse.h"
 
-#define MS 1000000LL
-#define SEC 1000000000LL
-#define MIB (1024.0 * 1024.0)
 #define CM_MAX_TEMPLATES 32
 
 static const char *const chaos_kinds[] = {"NetworkChaos", "StressChaos", "PodChaos", NULL};
@@ -918,7 +916,7 @@ static int parse_stress(parser *p, const yt_node *spec, const char *path, cm_act
                 note(p, 1,
                      "%s \"%s\" is a share of the HOST's memory (gopsutil MemTotal, %.0f MiB on this node), not of "
                      "the pod's limit (chaos-mesh #4547): %.1f MiB",
-                     sp, size, (double)p->env->m->spec.node_memory_bytes / MIB, (double)bytes / MIB);
+                     sp, size, (double)p->env->m->spec.node_memory_bytes / MIB_F, (double)bytes / MIB_F);
             } else {
                 if (go_units_size_ok(size, e, sizeof e) < 0)
                     return wfail(p, sn, "%s: Invalid value: \"%s\": incorrect bytes format: %s", sp, size, e);
@@ -945,12 +943,12 @@ static int parse_stress(parser *p, const yt_node *spec, const char *path, cm_act
             }
             size_t k = strlen(what);
             snprintf(what + k, sizeof what - k, "%smemory %s (%.1f MiB) in %lld workers", k ? " + " : "", size,
-                     (double)bytes / MIB, (long long)workers);
+                     (double)bytes / MIB_F, (long long)workers);
             if (workers > 1)
                 note(p, 0,
                      "%s: `size` is the TOTAL across the %lld workers (memStress splits it, commit 37c1719): "
                      "%.1f MiB each, not %s each",
-                     mp, (long long)workers, (double)bytes / workers / MIB, size);
+                     mp, (long long)workers, (double)bytes / workers / MIB_F, size);
         }
     }
     snprintf(ca->says, sizeof ca->says, "%s on %s", what[0] ? what : "nothing", who);

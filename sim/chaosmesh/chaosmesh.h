@@ -29,8 +29,8 @@
  *
  * Ownership: cm_parse fills a caller-owned cm_object; cm_object_free releases its action array.
  */
-#ifndef PC_SIM_CHAOSMESH_H
-#define PC_SIM_CHAOSMESH_H
+#ifndef PC_SIM_CHAOSMESH_CHAOSMESH_H
+#define PC_SIM_CHAOSMESH_CHAOSMESH_H
 
 #include <stddef.h>
 #include <stdint.h>

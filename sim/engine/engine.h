@@ -23,8 +23,8 @@
  * Ownership: the engine owns its pool; callers own the contexts they pass and must keep them alive until
  * the event runs or is cancelled. Freeing the engine drops pending events without running them.
  */
-#ifndef PC_SIM_ENGINE_H
-#define PC_SIM_ENGINE_H
+#ifndef PC_SIM_ENGINE_ENGINE_H
+#define PC_SIM_ENGINE_ENGINE_H
 
 #include <stdint.h>
 #include <stdio.h>

@@ -10,8 +10,8 @@
  * Day of month and day of week combine as robfig does: when either is "*" both must match, otherwise
  * either may. Errors carry robfig's wording ("expected 5 to 6 fields, found 4: [...]").
  */
-#ifndef PC_SIM_CRON_H
-#define PC_SIM_CRON_H
+#ifndef PC_SIM_INPUT_CRON_H
+#define PC_SIM_INPUT_CRON_H
 
 #include <stddef.h>
 #include <stdint.h>

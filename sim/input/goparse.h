@@ -14,8 +14,8 @@
  *                       100MiB = 100 * 2^20, "100m" = 10^8, case-insensitive)
  *   k8s_quantity        resource.Quantity ("200m", "0.5", "128Mi", "1G") in milli-units or bytes
  */
-#ifndef PC_SIM_GOPARSE_H
-#define PC_SIM_GOPARSE_H
+#ifndef PC_SIM_INPUT_GOPARSE_H
+#define PC_SIM_INPUT_GOPARSE_H
 
 #include <stddef.h>
 #include <stdint.h>

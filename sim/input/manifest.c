@@ -8,10 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/units.h"
 #include "sim/input/goparse.h"
 #include "sim/input/yamltree.h"
-
-#define SEC 1000000000LL
 
 /* Settings the services read (services/core/config.c) and the HTTP runtime reads (services/http/env.c). */
 static const char *const service_keys[] = {"LOG_LEVEL",

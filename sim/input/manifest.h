@@ -21,8 +21,8 @@
  *
  * Ownership: a manifest is a plain struct the caller owns; nothing inside is allocated.
  */
-#ifndef PC_SIM_MANIFEST_H
-#define PC_SIM_MANIFEST_H
+#ifndef PC_SIM_INPUT_MANIFEST_H
+#define PC_SIM_INPUT_MANIFEST_H
 
 #include <stddef.h>
 

@@ -14,8 +14,8 @@
  * Ownership: a yt_file owns every node, string and document of the file (one arena); nodes are valid until
  * yt_free(). Aliases point at the anchored node, so a node may be reachable twice.
  */
-#ifndef PC_SIM_YAMLTREE_H
-#define PC_SIM_YAMLTREE_H
+#ifndef PC_SIM_INPUT_YAMLTREE_H
+#define PC_SIM_INPUT_YAMLTREE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -11,12 +11,10 @@
 
 #include "base/kinds.h"
 #include "base/rng.h"
+#include "base/units.h"
 #include "services/core/jsonr.h"
 #include "services/core/shell.h"
 #include "services/core/text.h"
-
-#define MS 1000000LL
-#define SEC 1000000000LL
 
 typedef struct load_req load_req;
 

@@ -16,8 +16,8 @@
  * Each client uses a libcurl-like HTTP client (fresh connection per request, or keep-alive).
  * Ownership: the load owns its clients and records; records stay valid until load_free().
  */
-#ifndef PC_SIM_LOAD_H
-#define PC_SIM_LOAD_H
+#ifndef PC_SIM_LOAD_LOAD_H
+#define PC_SIM_LOAD_LOAD_H
 
 #include <stdint.h>
 

@@ -9,9 +9,9 @@
 
 #include "base/kinds.h"
 #include "base/rng.h"
+#include "base/units.h"
 #include "sim/load/load.h"
 
-#define SEC 1000000000LL
 #define MAX_ACTIONS 128
 #define MAX_HOGS 16
 

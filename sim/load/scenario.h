@@ -18,8 +18,8 @@
  * Ownership: the scenario owns its actions and everything they install; scenario_free() removes nothing
  * from the cluster (free the cluster afterwards or before, either order works).
  */
-#ifndef PC_SIM_SCENARIO_H
-#define PC_SIM_SCENARIO_H
+#ifndef PC_SIM_LOAD_SCENARIO_H
+#define PC_SIM_LOAD_SCENARIO_H
 
 #include <stdint.h>
 

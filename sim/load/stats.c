@@ -2,13 +2,13 @@
  * stats.c: phase summaries, timeline and recovery time (see stats.h).
  */
 #include "sim/load/stats.h"
+#include "base/units.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SEC 1000000000LL
 #define STEP 100000000LL /* recovery windows slide by 100 ms */
 
 /* Nearest-rank quantile of values already sorted. */

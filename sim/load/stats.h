@@ -10,8 +10,8 @@
  * steps) whose success rate is back within RECOVERY_TOLERANCE of the baseline's; 0 when the success
  * rate never left the baseline, -1 when it did not come back before the run ended.
  */
-#ifndef PC_SIM_STATS_H
-#define PC_SIM_STATS_H
+#ifndef PC_SIM_LOAD_STATS_H
+#define PC_SIM_LOAD_STATS_H
 
 #include <stddef.h>
 #include <stdint.h>

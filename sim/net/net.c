@@ -8,9 +8,7 @@
 #include <string.h>
 
 #include "base/kinds.h"
-
-#define US 1000LL
-#define MS 1000000LL
+#include "base/units.h"
 
 typedef struct vip {
     char name[48];

@@ -26,8 +26,8 @@
  * Ownership: the net owns hosts and Services; flows belong to the transport's connections; packets are
  * owned by the net from net_transmit() until delivery.
  */
-#ifndef PC_SIM_NET_H
-#define PC_SIM_NET_H
+#ifndef PC_SIM_NET_NET_H
+#define PC_SIM_NET_NET_H
 
 #include <stdint.h>
 

@@ -14,10 +14,8 @@
 #include "base/freelist.h"
 #include "base/kinds.h"
 #include "base/room.h"
+#include "base/units.h"
 
-#define US 1000LL
-#define MS 1000000LL
-#define SEC 1000000000LL
 #define MAX_OOO 8
 #define SEGS_INLINE 4 /* segments a side keeps inside its connection (a request, its FIN, room to spare) */
 #define MSGS_INLINE 2 /* messages in flight per direction inside the connection */

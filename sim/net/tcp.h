@@ -31,8 +31,8 @@
  * application never frees it. After tcp_close()/tcp_abort() a side makes no more callbacks. Undelivered
  * messages are released with the free function given to tcp_send().
  */
-#ifndef PC_SIM_TCP_H
-#define PC_SIM_TCP_H
+#ifndef PC_SIM_NET_TCP_H
+#define PC_SIM_NET_TCP_H
 
 #include <stdint.h>
 

@@ -13,13 +13,10 @@
 #include "base/kinds.h"
 #include "base/list.h"
 #include "base/rng.h"
+#include "base/units.h"
 #include "services/modules.h"
 #include "sim/net/tcp.h"
 
-#define US 1000LL
-#define MS 1000000LL
-#define SEC 1000000000LL
-#define MIB (1024LL * 1024)
 #define EPOCH_MS 1767225600000LL /* 2026-01-01T00:00:00Z */
 #define JOURNAL_MAX_RECORDS 4000000
 

@@ -25,8 +25,8 @@
  *
  * Ownership: the cluster owns everything it creates; cluster_free() releases all of it.
  */
-#ifndef PC_SIM_CLUSTER_H
-#define PC_SIM_CLUSTER_H
+#ifndef PC_SIM_NODE_CLUSTER_H
+#define PC_SIM_NODE_CLUSTER_H
 
 #include <stdint.h>
 

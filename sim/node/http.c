@@ -10,8 +10,7 @@
 #include "base/kinds.h"
 #include "base/list.h"
 #include "base/smallalloc.h"
-
-#define SEC 1000000000LL
+#include "base/units.h"
 
 /* ---- messages ---- */
 

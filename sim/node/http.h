@@ -23,8 +23,8 @@
  * which receives the response (owned by the callee only during the callback). Server-side requests belong
  * to the server until sim_http_server_reply().
  */
-#ifndef PC_SIM_HTTP_H
-#define PC_SIM_HTTP_H
+#ifndef PC_SIM_NODE_HTTP_H
+#define PC_SIM_NODE_HTTP_H
 
 #include <stddef.h>
 #include <stdint.h>

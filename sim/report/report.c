@@ -2,14 +2,12 @@
  * report.c: text, JSON, CSV and SVG renderings of a run (see report.h).
  */
 #include "sim/report/report.h"
+#include "base/units.h"
 
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
-
-#define SEC 1000000000LL
-#define MIB (1024.0 * 1024.0)
 
 static double s_of(int64_t ns) { return (double)ns / 1e9; }
 
@@ -57,11 +55,11 @@ static const char *action_kind_text(const sim_chaos_action *a, char *buf, size_t
         break;
     case ACT_STRESS:
         if (a->cpu_workers && a->mem_bytes)
-            snprintf(buf, len, "cpu %dx%d%% + memory %.1f MiB", a->cpu_workers, a->cpu_load, a->mem_bytes / MIB);
+            snprintf(buf, len, "cpu %dx%d%% + memory %.1f MiB", a->cpu_workers, a->cpu_load, a->mem_bytes / MIB_F);
         else if (a->cpu_workers)
             snprintf(buf, len, "cpu %d workers x %d%%", a->cpu_workers, a->cpu_load);
         else
-            snprintf(buf, len, "memory %.1f MiB in %d workers", a->mem_bytes / MIB, a->mem_workers);
+            snprintf(buf, len, "memory %.1f MiB in %d workers", a->mem_bytes / MIB_F, a->mem_workers);
         break;
     case ACT_POD_KILL: snprintf(buf, len, "pod-kill"); break;
     case ACT_POD_FAILURE: snprintf(buf, len, "pod-failure"); break;
@@ -93,7 +91,7 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
     const cluster_spec *cs = &o->cluster;
     fprintf(out, "cluster:  payment x%d, inventory x%d, notification x%d; %lldm CPU and %.0f MiB per pod; %d CPUs\n",
             cs->svc[0].replicas, cs->svc[1].replicas, cs->svc[2].replicas, (long long)cs->svc[0].cpu_limit_millis,
-            cs->svc[0].mem_limit_bytes / MIB, cs->node_cpus);
+            cs->svc[0].mem_limit_bytes / MIB_F, cs->node_cpus);
     fprintf(out, "phases:   baseline 0-%g s, chaos %g-%g s, recovery %g-%g s\n\n", s_of(r->baseline_end_ns),
             s_of(r->baseline_end_ns), s_of(r->chaos_end_ns), s_of(r->chaos_end_ns), s_of(r->end_ns));
 
@@ -196,7 +194,8 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
         for (int i = 0; i < r->npods; i++) {
             const sim_pod_row *p = &r->pods[i];
             fprintf(out, "%-16s %8d %12.1f %12.1f %14" PRIu64 " %10" PRIu64 "\n", p->pod, p->restarts,
-                    p->memory_peak_bytes / MIB, p->memory_limit_bytes / MIB, p->oom_kills_stressor, p->oom_kills_app);
+                    p->memory_peak_bytes / MIB_F, p->memory_limit_bytes / MIB_F, p->oom_kills_stressor,
+                    p->oom_kills_app);
         }
     }
     fprintf(out,
@@ -313,7 +312,7 @@ json_t *report_json(const sim_options *o, const sim_result *r) {
                      "{s:s, s:I, s:I, s:f, s:f, s:f, s:i, s:f, s:I, s:I}", "pod", c->pod, "periods",
                      (json_int_t)c->periods, "throttled_periods", (json_int_t)c->throttled_periods, "throttled_ms",
                      c->throttled_ms, "service_cpu_ms", c->work_cpu_ms, "stress_cpu_ms", c->stress_cpu_ms, "restarts",
-                     r->pods[i].restarts, "memory_peak_mib", r->pods[i].memory_peak_bytes / MIB, "oom_kills_stressor",
+                     r->pods[i].restarts, "memory_peak_mib", r->pods[i].memory_peak_bytes / MIB_F, "oom_kills_stressor",
                      (json_int_t)r->pods[i].oom_kills_stressor, "oom_kills_app", (json_int_t)r->pods[i].oom_kills_app));
     }
     json_object_set_new(doc, "pods", cpu);

@@ -7,8 +7,8 @@
  * second, virtual:wall ratio) are printed only by report_perf(), to stderr or with --perf.
  * The lab's load generator prints the same report from its own measurements (same table, same JSON).
  */
-#ifndef PC_SIM_REPORT_H
-#define PC_SIM_REPORT_H
+#ifndef PC_SIM_REPORT_REPORT_H
+#define PC_SIM_REPORT_REPORT_H
 
 #include <stdio.h>
 

@@ -16,8 +16,8 @@
  *
  * Ownership: plain structs; nothing allocated.
  */
-#ifndef PC_SIM_EXPECT_H
-#define PC_SIM_EXPECT_H
+#ifndef PC_SIM_RUN_EXPECT_H
+#define PC_SIM_RUN_EXPECT_H
 
 #include <stddef.h>
 

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/units.h"
 #include "sim/chaosmesh/chaosmesh.h"
 #include "sim/input/manifest.h"
 #include "sim/input/yamltree.h"
 #include "sim/run/predict.h"
 
-#define SEC 1000000000LL
 #define EPOCH_S 1767225600LL /* 2026-01-01T00:00:00Z: the cluster's wall clock at virtual time 0 */
 #define MAX_OBJECTS 256
 #define MAX_UNIT_EXPECT 48

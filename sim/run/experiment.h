@@ -23,8 +23,8 @@
  * Ownership: the set owns its units, objects and expectations; units stay valid until experiment_free().
  * Runs only read a unit, so several threads may run the same unit at once (--seeds).
  */
-#ifndef PC_SIM_EXPERIMENT_H
-#define PC_SIM_EXPERIMENT_H
+#ifndef PC_SIM_RUN_EXPERIMENT_H
+#define PC_SIM_RUN_EXPERIMENT_H
 
 #include <jansson.h>
 #include <stdio.h>

@@ -17,8 +17,8 @@
  *              payment holds exactly its quantity: no stock reserved without a payment
  * The first violation stops the run; the report shows it with the seed and the command that reproduces it.
  */
-#ifndef PC_SIM_INVARIANTS_H
-#define PC_SIM_INVARIANTS_H
+#ifndef PC_SIM_RUN_INVARIANTS_H
+#define PC_SIM_RUN_INVARIANTS_H
 
 #include "sim/load/load.h"
 #include "sim/node/cluster.h"

@@ -8,8 +8,8 @@
  * --find-violation runs the seeds until one breaks an invariant and reports it with the command that
  * reproduces it; --shrink then reduces that run's faults and load to the smallest that still fails.
  */
-#ifndef PC_SIM_MULTI_H
-#define PC_SIM_MULTI_H
+#ifndef PC_SIM_RUN_MULTI_H
+#define PC_SIM_RUN_MULTI_H
 
 #include <stdio.h>
 

@@ -2,16 +2,13 @@
  * options.c: defaults, the command-line parser and the command-line faults (see options.h).
  */
 #include "sim/run/options.h"
+#include "base/units.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define US 1000LL
-#define MS 1000000LL
-#define SEC 1000000000LL
 
 static const char *empty_lookup(void *ctx, const char *key) {
     (void)ctx;

@@ -5,8 +5,8 @@
  * threads with different seeds, or written back as a command line. Parsing never exits: errors come back
  * as a message and the caller exits with status 2.
  */
-#ifndef PC_SIM_OPTIONS_H
-#define PC_SIM_OPTIONS_H
+#ifndef PC_SIM_RUN_OPTIONS_H
+#define PC_SIM_RUN_OPTIONS_H
 
 #include <stdint.h>
 

@@ -2,15 +2,12 @@
  * predict.c: what each chaos object really does (see predict.h).
  */
 #include "sim/run/predict.h"
+#include "base/units.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MS 1000000LL
-#define SEC 1000000000LL
-#define MIB (1024.0 * 1024.0)
 
 static const char *const kind_names[PRED_KINDS] = {"says",     "does",     "touches", "misses",
                                                    "timeline", "warnings", "notes"};
@@ -452,8 +449,9 @@ static void predict_stress(sim_prediction *p, const sim_options *o, const sim_re
             "%smemStress: %d workers x %.1f MiB = %.1f MiB in the cgroup of %s, + %.1f MiB of the "
             "stressor processes themselves + the service's %.1f MiB = %.1f MiB against the %.1f MiB "
             "limit; touching the pages costs about %.0f ms of the pod's CPU quota at the start",
-            pre, a->mem_workers, per / MIB, a->mem_bytes / MIB, pods, own * a->mem_workers / MIB, app / MIB,
-            total / MIB, limit / MIB, (double)(a->mem_bytes / (1024 * 1024)) * o->cluster.mem_touch_ns_per_mib / 1e6);
+            pre, a->mem_workers, per / MIB_F, a->mem_bytes / MIB_F, pods, own * a->mem_workers / MIB_F, app / MIB_F,
+            total / MIB_F, limit / MIB_F,
+            (double)(a->mem_bytes / (1024 * 1024)) * o->cluster.mem_touch_ns_per_mib / 1e6);
         if (total > limit) {
             const char *victim = bad_hog >= bad_app ? "a memStress worker" : "the service itself";
             add(p, PRED_DOES,
@@ -461,10 +459,10 @@ static void predict_stress(sim_prediction *p, const sim_options *o, const sim_re
                 "badness (RSS + oom_score_adj/1000 of the limit): %s (worker %.1f MiB with adj %lld vs "
                 "service %.1f MiB with adj %lld); memStress respawns a killed worker after >= 1 s, so it "
                 "repeats",
-                pre, victim, bad_hog / MIB, (long long)o->cluster.stressor_oom_score_adj, bad_app / MIB,
+                pre, victim, bad_hog / MIB_F, (long long)o->cluster.stressor_oom_score_adj, bad_app / MIB_F,
                 (long long)adj_app);
         } else {
-            add(p, PRED_DOES, "%sno OOM kill expected: %.1f MiB of headroom", pre, (limit - total) / MIB);
+            add(p, PRED_DOES, "%sno OOM kill expected: %.1f MiB of headroom", pre, (limit - total) / MIB_F);
         }
         uint64_t ooms = 0, app_ooms = 0;
         double peak = 0;
@@ -473,18 +471,18 @@ static void predict_stress(sim_prediction *p, const sim_options *o, const sim_re
             if (!pr) continue;
             ooms += pr->oom_kills_stressor;
             app_ooms += pr->oom_kills_app;
-            if (pr->memory_peak_bytes / MIB > peak) peak = pr->memory_peak_bytes / MIB;
+            if (pr->memory_peak_bytes / MIB_F > peak) peak = pr->memory_peak_bytes / MIB_F;
         }
         add(p, PRED_TOUCHES,
             "%smemory in the run: peak %.1f MiB of %.1f MiB; OOM kills: %" PRIu64
             " memStress workers, "
             "%" PRIu64 " of the service",
-            pre, peak, limit / MIB, ooms, app_ooms);
+            pre, peak, limit / MIB_F, ooms, app_ooms);
         if (ooms || app_ooms)
             add(p, PRED_WARNING,
                 "%sthe YAML reads as holding %.1f MiB for the whole window, but the cgroup OOM killer "
                 "kills %s %" PRIu64 " times (memStress respawns its workers)",
-                pre, a->mem_bytes / MIB, app_ooms ? "the service" : "memStress workers", app_ooms ? app_ooms : ooms);
+                pre, a->mem_bytes / MIB_F, app_ooms ? "the service" : "memStress workers", app_ooms ? app_ooms : ooms);
     }
 }
 

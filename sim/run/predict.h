@@ -17,8 +17,8 @@
  *
  * Ownership: a prediction owns its lines; prediction_free() releases them.
  */
-#ifndef PC_SIM_PREDICT_H
-#define PC_SIM_PREDICT_H
+#ifndef PC_SIM_RUN_PREDICT_H
+#define PC_SIM_RUN_PREDICT_H
 
 #include <jansson.h>
 #include <stdio.h>

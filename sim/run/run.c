@@ -7,13 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/units.h"
 #include "sim/engine/engine.h"
 #include "sim/load/load.h"
 #include "sim/load/scenario.h"
 #include "sim/node/cluster.h"
 #include "sim/run/invariants.h"
-
-#define SEC 1000000000LL
 
 static double wall_seconds(void) {
     /* Only for the performance line: never feeds the simulation. */

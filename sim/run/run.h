@@ -8,8 +8,8 @@
  *
  * Ownership: the caller owns the result and releases it with sim_result_free().
  */
-#ifndef PC_SIM_RUN_H
-#define PC_SIM_RUN_H
+#ifndef PC_SIM_RUN_RUN_H
+#define PC_SIM_RUN_RUN_H
 
 #include <stdint.h>
 #include <stdio.h>

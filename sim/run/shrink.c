@@ -7,12 +7,11 @@
  * full deterministic run, so the result is reproducible and bounded (at most MAX_STEPS runs).
  */
 #include "sim/run/shrink.h"
+#include "base/units.h"
 
 #include <inttypes.h>
 #include <string.h>
 
-#define SEC 1000000000LL
-#define MS 1000000LL
 #define MAX_STEPS 200
 
 static int fails(const sim_options *o, const run_hooks *hooks, uint64_t seed, char *what, size_t whatlen) {

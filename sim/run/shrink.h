@@ -6,8 +6,8 @@
  * same seed still breaks an invariant. The result is printed as a sim command and written as a Chaos Mesh
  * experiment file (shrunk-<seed>.yaml) describing the remaining faults.
  */
-#ifndef PC_SIM_SHRINK_H
-#define PC_SIM_SHRINK_H
+#ifndef PC_SIM_RUN_SHRINK_H
+#define PC_SIM_RUN_SHRINK_H
 
 #include <stdint.h>
 #include <stdio.h>

@@ -8,8 +8,8 @@
  * Header-only (static functions): tests/bench/run.sh compiles each baseline from its one .c file. Not part
  * of the library. Nothing here allocates beyond what libmicrohttpd returns to the caller, who owns it.
  */
-#ifndef PC_BENCH_SERVER_H
-#define PC_BENCH_SERVER_H
+#ifndef PC_TESTS_BENCH_BENCH_SERVER_H
+#define PC_TESTS_BENCH_BENCH_SERVER_H
 
 #include <arpa/inet.h>
 #include <microhttpd.h>

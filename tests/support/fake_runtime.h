@@ -29,8 +29,8 @@
  * Failures inside the helpers (a shell that cannot be created, a journal that cannot be replayed) are
  * Check assertion failures.
  */
-#ifndef PC_TESTS_FAKE_RUNTIME_H
-#define PC_TESTS_FAKE_RUNTIME_H
+#ifndef PC_TESTS_SUPPORT_FAKE_RUNTIME_H
+#define PC_TESTS_SUPPORT_FAKE_RUNTIME_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -2,8 +2,8 @@
  * sim_probe.h (tests): send one HTTP request into a simulated cluster and get the answer, so tests can
  * drive the services inside the simulator exactly as they drive the real binaries over HTTP.
  */
-#ifndef PC_TESTS_SIM_PROBE_H
-#define PC_TESTS_SIM_PROBE_H
+#ifndef PC_TESTS_SUPPORT_SIM_PROBE_H
+#define PC_TESTS_SUPPORT_SIM_PROBE_H
 
 #include <stddef.h>
 #include <stdint.h>

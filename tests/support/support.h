@@ -2,8 +2,8 @@
  * support.h: what several Check suites share: running a suite, and a free loopback port for the suites
  * that start service processes. Linked into every test (Makefile: TEST_HELPERS).
  */
-#ifndef PC_TESTS_SUPPORT_H
-#define PC_TESTS_SUPPORT_H
+#ifndef PC_TESTS_SUPPORT_SUPPORT_H
+#define PC_TESTS_SUPPORT_SUPPORT_H
 
 #include <check.h>
 
