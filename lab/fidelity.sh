@@ -25,8 +25,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lab.sh
 source "$HERE/lab.sh"
 MODE=${1:-quick}
-SEEDS=${FIDELITY_SIM_SEEDS:-20}
+SEEDS=${FIDELITY_SIM_SEEDS:-40}
 RATE=${FIDELITY_RATE:-20}
+# FIDELITY_MODEL: options given to the simulator's side only, to check that the gate catches a wrong model,
+# e.g. FIDELITY_MODEL="--syn-schedule doubling" make fidelity-quick (the pre-6.5 SYN timers): exit 1
+read -r -a MODEL <<<"${FIDELITY_MODEL:-}"
 OUTDIR=$LAB_ROOT/build/fidelity/$MODE
 LINK=(--link payment:inventory --direction to)
 
@@ -154,7 +157,7 @@ compare_cell() {
 	case $name in none-keep | none-fresh) cal=(--calibration-cell) ;; esac
 	ROW_RC=0
 	"$LAB_BIN/loadgen" --compare "$OUTDIR/$name.csv" --sim-seeds "$SEEDS" --name "$name" "${cal[@]}" \
-		"${args[@]}" "${MACHINE[@]}" >"$OUTDIR/$name.row" || ROW_RC=$?
+		"${args[@]}" "${MACHINE[@]}" "${MODEL[@]}" >"$OUTDIR/$name.row" || ROW_RC=$?
 	[ $ROW_RC -ge 2 ] && lab_die "cell $name: the comparison failed"
 	printf '%-24s machine: other jobs used %s of 2 CPUs during the run; load average %s\n' "" \
 		"${OTHERS[$name]}" "${LOAD[$name]}" >>"$OUTDIR/$name.row"
@@ -254,7 +257,7 @@ run_aa() {
 		name=${spec%%|*}
 		read -r -a args <<<"$(cell_args "$spec")"
 		runs=$(seq -f "$OUTDIR/$name.r%g.csv" 1 "$REPS" | paste -sd,)
-		"$LAB_BIN/loadgen" --aa "$runs" --sim-seeds "$SEEDS" --name "$name" "${args[@]}" "${MACHINE[@]}" \
+		"$LAB_BIN/loadgen" --aa "$runs" --sim-seeds "$SEEDS" --name "$name" "${args[@]}" "${MACHINE[@]}" "${MODEL[@]}" \
 			>>"$TABLE" || lab_die "cell $name: the A/A table failed"
 	done
 	echo "$REPS runs of ${#CELLS[@]} cells; $(($(date +%s) - T0)) s in all" >>"$TABLE"
