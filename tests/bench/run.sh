@@ -50,8 +50,8 @@ die() { echo "bench: $*" >&2; exit 2; }
 
 if ! command -v wrk >/dev/null; then
     echo "bench: wrk missing; installing the Debian package"
-    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-    else sudo apt-get install -y -qq wrk >/dev/null; fi
+    [ "$(id -u)" = 0 ] || die "wrk is missing and installing it needs root (apt-get install wrk, as root)"
+    apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 fi
 for s in payment inventory notification; do [ -x "$BIN/$s-service" ] || die "$BIN/$s-service missing (run make)"; done
 
