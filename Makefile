@@ -135,8 +135,9 @@ bench: all
 container-test: all
 	bash tests/container/run.sh
 
+# CELLS="a b ...": only those cells of the full matrix (after the two no-fault cells, which calibrate)
 fidelity: all
-	bash lab/fidelity.sh full
+	bash lab/fidelity.sh $(if $(CELLS),$(CELLS),full)
 
 fidelity-quick: all
 	bash lab/fidelity.sh quick
