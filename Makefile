@@ -10,7 +10,8 @@
 # Sources are found by directory, one folder per layer (docs/architecture.md): base/*.c the building blocks,
 # services/core/*.c and services/*.c the service logic, services/http/*.c the HTTP runtime, faults/*.c the
 # fault models, sim/*/*.c the simulator's layers (sim/cli/*.c only in bin/sim), lab/*.c the lab's load
-# generator (only in bin/loadgen), tests/check_*.c one Check suite each, tests/support/*.c their helpers.
+# generator (only in bin/loadgen), lab/wire/*.c the lab's userspace wire (bin/labwire: base/ and faults/
+# only), tests/check_*.c one Check suite each, tests/support/*.c their helpers.
 # Files named main_*.c hold a program's main() and are linked only into that program.
 
 .DELETE_ON_ERROR:
@@ -65,6 +66,7 @@ FAULTS_SRC := $(wildcard faults/*.c)
 SIM_SRC    := $(filter-out sim/cli/%,$(wildcard sim/*/*.c))
 CLI_SRC    := $(wildcard sim/cli/*.c)
 LAB_SRC    := $(filter-out lab/main_%.c,$(wildcard lab/*.c))
+WIRE_SRC   := $(filter-out lab/wire/main_%.c,$(wildcard lab/wire/*.c))
 TEST_SRC   := $(wildcard tests/check_*.c)
 TEST_HELPERS := $(wildcard tests/support/*.c)
 
@@ -72,10 +74,11 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB := $(BUILD)/libpaymentchaos.a
 LIB_OBJS := $(call obj,$(BASE_SRC) $(SVC_SRC) $(HTTP_SRC) $(FAULTS_SRC) $(SIM_SRC))
 LAB_OBJS := $(call obj,$(LAB_SRC))
+WIRE_OBJS := $(call obj,$(WIRE_SRC))
 
 SERVICES := payment inventory notification
 PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
-            $(BINDIR)/sim $(BINDIR)/loadgen
+            $(BINDIR)/sim $(BINDIR)/loadgen $(BINDIR)/labwire
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick fidelity-aa validate \
@@ -103,6 +106,15 @@ $(BINDIR)/loadgen: $(call obj,lab/main_loadgen.c) $(LAB_OBJS) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/%: $(call obj,tests/%.c) $(call obj,$(TEST_HELPERS)) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+# The wire links only base/ and faults/ (the library's archive: only what it references is pulled in).
+$(BINDIR)/labwire: $(call obj,lab/wire/main_labwire.c) $(WIRE_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
+
+$(BUILD)/tests/check_labwire: $(call obj,tests/check_labwire.c) $(call obj,$(TEST_HELPERS)) $(WIRE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 

@@ -31,6 +31,7 @@ LAYERS = {
     'sim/report': ['sim/run'],
     'sim/cli': ['sim/report'],
     'lab': ['sim/report', 'services/http'],
+    'lab/wire': ['faults'],
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
