@@ -11,10 +11,20 @@
 #   netns pc-lab-node      a bridge br0 (10.244.0.1/16, 192.168.49.254/24), IP forwarding, and the nftables
 #                          table `ip pclab`: kube-proxy-like DNAT for the Service IPs (numgen random over the
 #                          READY backends, per connection), the chaos rules, the fault ledger's counters
-#   netns pc-lab-<pod>     one per pod (payment-0.. from the plan's replica counts), eth0 = a veth into br0
-#                          with the pod IP as a /32 and the node as gateway, so every packet between pods
-#                          crosses the node's IP layer (conntrack, DNAT, the chaos rules) as on a CNI node
+#   netns pc-lab-<pod>     one per pod (payment-0.. from the plan's replica counts), eth0 = the pod's link to
+#                          br0 (below) with the pod IP as a /32 and the node as gateway, so every packet
+#                          between pods crosses the node's IP layer (conntrack, DNAT, the chaos rules) as on
+#                          a CNI node; an nftables table `ip pclabpod` for partitions (OUTPUT and INPUT)
 #   netns pc-lab-client    the load generator, 192.168.49.1
+#   the wire (LAB_WIRE)    how eth0 reaches br0, chosen once per lab (lab_begin):
+#                          labwire  (kernel without sch_netem: this machine) eth0 is a TAP device, and so is
+#                                   its port on br0; bin/labwire forwards between them and runs netem and tbf
+#                                   (faults/, the kernel's algorithms) on the pod's egress. The client too.
+#                          kernel   (kernel with sch_netem) a veth; netem and tbf are tc qdiscs on the pod's
+#                                   eth0, as chaos-daemon installs them (root, or prio bands behind nftables
+#                                   `meta priority` for a filter)
+#                          nft      a veth, and loss only, dropped by nftables in the node (the lab before the
+#                                   wire existed; kept to compare the two)
 #   cgroups (v1)           cpu/pc-lab-<pod> (cfs_quota_us from the pod's CPU limit, period 100 ms),
 #                          memory/pc-lab-<pod> (limit), cpuacct/pc-lab-<pod>/{app,stress} (CPU accounting),
 #                          pids/pc-lab (every process the lab starts, for the cleanup)
@@ -24,11 +34,14 @@
 #
 # Faults (from the plan that bin/loadgen writes for the same options and seed, so the lab injects the
 # simulator's actions on the pods the simulator selected):
-#   loss         dropped in the node's prerouting hook at raw priority (before conntrack and DNAT), on packets
-#                from the sender pods whose destination, as the sender wrote it, is in the action's set
-#                (pod IPs, plus the Service IP for bin/sim's --link). The sender's stack believes the
-#                packet left, as with netem. nftables `numgen random mod 10000 < P*100`: i.i.d. per packet.
-#                This kernel has no netem, so correlation, delay and jitter cannot be injected: refused.
+#   netem        loss, correlation, delay, jitter, duplicate, corrupt, reorder: on the sender pods' egress
+#                (the wire), filtered on the destination as the sender wrote it (pod IPs, externalTargets,
+#                the Service IP for bin/sim's --link), before the node's DNAT; with LAB_WIRE=nft, loss only,
+#                dropped in the node's prerouting hook at raw priority with nftables numgen (i.i.d.)
+#   bandwidth    tbf: the kernel's own qdisc on the pod's eth0 where it has sch_tbf and the action has no
+#                filter; bin/labwire's tbf otherwise
+#   partition    nftables in the pods' namespaces, as Chaos Mesh's iptables chains: the sender's OUTPUT
+#                drops (the send fails with EPERM), the receiver's INPUT drops packets from the other side
 #   CPU stress   stress-ng --cpu W --cpu-load L --cpu-load-slice 10 --cpu-method sqrt in the pod's cgroups
 #                (it writes itself into the cgroups before exec: it never runs outside them)
 #   memory       stress-ng --vm W --vm-bytes SIZE --vm-hang 0 (0.15.06 divides SIZE among the workers; touch
@@ -87,14 +100,39 @@ lab_require() {
 	return 0
 }
 
-# 1 when this kernel has sch_netem (tried in a scratch namespace, never on the host's devices)
-lab_has_netem() {
-	local ns=pc-lab-netemprobe r=0
+# 0 when this kernel has the qdisc KIND (tried in a scratch namespace, never on the host's devices)
+lab_has_qdisc() {
+	local ns=pc-lab-qdiscprobe r=1
 	ip netns add $ns 2>/dev/null || return 1
 	ip -n $ns link set lo up
-	ns_exec $ns tc qdisc add dev lo root netem loss 1% 2>/dev/null && r=1
+	case $1 in
+	netem) ns_exec $ns tc qdisc add dev lo root netem loss 1% 2>/dev/null && r=0 ;;
+	tbf) ns_exec $ns tc qdisc add dev lo root tbf rate 1mbit burst 10k limit 10k 2>/dev/null && r=0 ;;
+	esac
 	ip netns del $ns
-	[ $r = 1 ]
+	return $r
+}
+
+# The wire for this lab (LAB_WIRE=auto|labwire|kernel|nft, see the header): auto takes the kernel's
+# qdiscs where it has sch_netem, else bin/labwire. Kept in LAB_DIR/wire.mode for the hooks.
+lab_choose_wire() {
+	local has_netem=0
+	HAVE_TBF=0
+	lab_has_qdisc netem && has_netem=1
+	lab_has_qdisc tbf && HAVE_TBF=1
+	WIRE=${LAB_WIRE:-auto}
+	[ "$WIRE" = auto ] && { [ $has_netem = 1 ] && WIRE=kernel || WIRE=labwire; }
+	case $WIRE in
+	labwire)
+		[ -c /dev/net/tun ] || lab_die "LAB_WIRE=labwire needs /dev/net/tun (TAP devices)"
+		[ -x "$LAB_BIN/labwire" ] || lab_die "build first: make (no $LAB_BIN/labwire)"
+		;;
+	kernel) [ $has_netem = 1 ] || lab_die "LAB_WIRE=kernel: this kernel has no sch_netem (use labwire)" ;;
+	nft) ;;
+	*) lab_die "LAB_WIRE is auto, labwire, kernel or nft, not \"$WIRE\"" ;;
+	esac
+	echo "$WIRE $HAVE_TBF" >"$LAB_DIR/wire.mode"
+	lab_log "wire: $WIRE (sch_netem: $([ $has_netem = 1 ] && echo yes || echo no), sch_tbf: $([ $HAVE_TBF = 1 ] && echo yes || echo no))"
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -103,8 +141,9 @@ lab_has_netem() {
 lab_load_plan() { # shellcheck disable=SC1091
 	declare -ga ACT_NAME ACT_KIND ACT_START_MS ACT_END_MS ACT_PODS ACT_NET ACT_LOSS_PCT ACT_CORR_PCT \
 		ACT_DELAY_US ACT_JITTER_US ACT_DUP_PCT ACT_CORRUPT_PCT ACT_CPU_WORKERS ACT_CPU_LOAD ACT_MEM_WORKERS \
-		ACT_MEM_BYTES ACT_RESTART_DELAY_MS RULE_ACT RULE_SRC RULE_DST RULE_NETS RULE_ANY
+		ACT_MEM_BYTES ACT_RESTART_DELAY_MS ACT_WIRE ACT_TC RULE_ACT RULE_HOOK RULE_SRC RULE_DST RULE_NETS RULE_ANY
 	source "$LAB_DIR/plan.sh"
+	read -r WIRE HAVE_TBF <"$LAB_DIR/wire.mode" 2>/dev/null || { WIRE=nft; HAVE_TBF=0; }
 }
 
 # svc_index NAME -> 0/1/2
@@ -146,23 +185,45 @@ lab_node_up() {
 	lab_nft_base
 	# the client
 	ip netns add $CLIENT
-	ip -n $NODE link add vcl type veth peer name eth0 netns $CLIENT
-	ip -n $NODE link set vcl master br0 up
+	link_up client $CLIENT vcl
 	ip -n $CLIENT link set lo up
 	ip -n $CLIENT addr add $CLIENT_IP/24 dev eth0
 	ip -n $CLIENT link set eth0 up
 	ip -n $CLIENT route add default via 192.168.49.254
 }
 
-# The pod's namespace and veth (also for a replacement pod).
+# eth0 in namespace NS and its port NODEIF on the node's bridge: a veth pair, or two TAP devices of the wire.
+link_up() {
+	local name=$1 ns=$2 nodeif=$3
+	if [ "$WIRE" = labwire ]; then
+		wire_ctl port add "$name" "/run/netns/$ns" eth0 "/run/netns/$NODE" "$nodeif" >/dev/null ||
+			lab_die "bin/labwire cannot add the port of $name"
+	else
+		ip -n $NODE link add "$nodeif" type veth peer name eth0 netns "$ns"
+	fi
+	ip -n $NODE link set "$nodeif" master br0 up
+}
+
+# The pod's own nftables table: partitions (OUTPUT, INPUT) and, with kernel qdiscs, the CLASSIFY rules.
+pod_nft_base() {
+	{
+		echo "table ip pclabpod {"
+		echo "  chain output { type filter hook output priority filter; policy accept; }"
+		echo "  chain input { type filter hook input priority filter; policy accept; }"
+		echo "  chain classify { type filter hook output priority mangle; policy accept; }"
+		echo "}"
+	} | ns_exec "pc-lab-$1" nft -f - || lab_die "cannot load the nftables table of $1"
+}
+
+# The pod's namespace and link (also for a replacement pod).
 pod_net_up() {
 	local pod=$1 ip veth
 	ip=$(pod_ip "$pod")
 	veth=v${ip##*.}
 	ip netns add "pc-lab-$pod"
 	ip -n "pc-lab-$pod" link set lo up
-	ip -n $NODE link add "$veth" type veth peer name eth0 netns "pc-lab-$pod"
-	ip -n $NODE link set "$veth" master br0 up
+	link_up "$pod" "pc-lab-$pod" "$veth"
+	pod_nft_base "$pod"
 	ip -n "pc-lab-$pod" addr add "$ip/32" dev eth0
 	ip -n "pc-lab-$pod" link set eth0 up
 	ip -n "pc-lab-$pod" route add $NODE_IP dev eth0 scope link
@@ -382,6 +443,7 @@ pod_kill() {
 	pod_kill_procs "$pod"
 	rm -f "$LAB_DIR/ready/$pod"
 	node_nft "add element ip pclab dead { $ip }"
+	[ "$WIRE" = labwire ] && wire_ctl port del "$pod" >/dev/null
 	ip netns del "pc-lab-$pod" 2>/dev/null
 	ip -n $NODE neigh del "$ip" dev br0 2>/dev/null || true
 	echo "$(date +%s.%N) kill $pod" >>"$LAB_DIR/events"
@@ -488,17 +550,18 @@ lab_pods_stop() {
 		pod_kill_procs "$pod"
 	done
 	node_nft "flush chain ip pclab chaos; flush set ip pclab dead"
+	net_clear
 }
 
 # ---------------------------------------------------------------------------------------------------
 # the hook: bin/loadgen calls it at each action's start and stop
 
-chaos_rebuild() { # the chaos chain = the rules of every active network action
-	local k a src dst nets pod ips dips s cmds
+chaos_rebuild() { # LAB_WIRE=nft: the node's chaos chain = the loss rules of every active network action
+	local k a pod ips dips nets cmds
 	cmds="flush chain ip pclab chaos"$'\n'
 	for ((k = 0; k < PLAN_NRULES; k++)); do
 		a=${RULE_ACT[$k]}
-		[ -e "$LAB_DIR/active/$a" ] || continue
+		[ -e "$LAB_DIR/active/$a" ] && [ "${RULE_HOOK[$k]}" = egress ] || continue
 		ips=""
 		for pod in ${RULE_SRC[$k]}; do ips="$ips${ips:+, }$(pod_ip "$pod")"; done
 		[ -n "$ips" ] || continue
@@ -513,13 +576,197 @@ chaos_rebuild() { # the chaos chain = the rules of every active network action
 		local thr
 		thr=$(awk -v p="${ACT_LOSS_PCT[$a]}" 'BEGIN { printf "%d", p * 100 + 0.5 }')
 		cmds+="add rule ip pclab chaos $match counter name \"a${a}_seen\" meta mark set meta mark or 0x2"
-		if [ "${ACT_NET[$a]}" = partition ]; then
-			cmds+=" counter name \"a${a}_drop\" drop"$'\n'
-		else
-			cmds+=" numgen random mod 10000 < $thr counter name \"a${a}_drop\" drop"$'\n'
-		fi
+		cmds+=" numgen random mod 10000 < $thr counter name \"a${a}_drop\" drop"$'\n'
 	done
 	printf '%s' "$cmds" | node_nft -f -
+}
+
+wire_ctl() { "$LAB_BIN/labwire" ctl "$LAB_DIR/wire.sock" "$@"; }
+
+# bin/labwire, in its own CPU groups (cpu.shares as the pods'; counted as the lab's own CPU, not as other
+# jobs'), SCHED_FIFO where the kernel grants the group real-time time (the kernel's qdiscs run in softirq
+# context, ahead of every thread). Started before the topology: every link is one of its ports.
+wire_start() {
+	[ "$WIRE" = labwire ] || return 0
+	mkdir -p "$CG/cpu/pc-lab-wire" "$CG/cpuacct/pc-lab-wire"
+	echo "$SHARES" >"$CG/cpu/pc-lab-wire/cpu.shares"
+	local rt=${LAB_WIRE_RT:-10}
+	if [ -f "$CG/cpu/pc-lab-wire/cpu.rt_runtime_us" ] && ! echo 200000 >"$CG/cpu/pc-lab-wire/cpu.rt_runtime_us" 2>/dev/null; then
+		lab_log "no real-time time for bin/labwire's group: it runs as an ordinary process"
+		rt=0
+	fi
+	(
+		echo $BASHPID >"$CG/cpu/pc-lab-wire/cgroup.procs"
+		echo $BASHPID >"$CG/cpuacct/pc-lab-wire/cgroup.procs"
+		exec "$LAB_BIN/labwire" --control "$LAB_DIR/wire.sock" --seed "$(date +%s)" --rt "$rt"
+	) >>"$LAB_DIR/logs/labwire.log" 2>&1 &
+	echo $! >"$LAB_DIR/wire.pid"
+	disown $! 2>/dev/null
+	local i
+	for i in $(seq 100); do
+		wire_ctl ping >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	lab_die "bin/labwire did not start (see $LAB_DIR/logs/labwire.log)"
+}
+
+# SIGTERM first: the forwarder removes its devices and its socket (the teardown kills what is left).
+wire_stop() {
+	[ -n "${LAB_DIR:-}" ] && [ -f "$LAB_DIR/wire.pid" ] || return 0
+	local pid i
+	pid=$(cat "$LAB_DIR/wire.pid")
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	rm -f "$LAB_DIR/wire.pid"
+}
+
+# The destinations (or, for an INPUT rule, the sources) of rule k, comma-separated; "any" for no filter.
+rule_addrs() {
+	local k=$1 p n out=""
+	if [ "${RULE_ANY[$k]}" = 1 ]; then echo any; return; fi
+	for p in ${RULE_DST[$k]}; do out="$out${out:+,}$(pod_ip "$p")"; done
+	for n in ${RULE_NETS[$k]}; do out="$out${out:+,}$n"; done
+	echo "$out"
+}
+
+# A netem or tbf rule on the wire: one qdisc per pod, each with its own state (as tc installs one per pod),
+# and a random PRNG seed as the kernel draws one (Chaos Mesh passes none); the seed is in the events.
+wire_rule() {
+	local verb=$1 k=$2 a=${RULE_ACT[$2]} pod addrs kind params seed
+	addrs=$(rule_addrs "$k")
+	[ -n "$addrs" ] || return 0
+	read -r kind params <<<"${ACT_WIRE[$a]}"
+	for pod in ${RULE_SRC[$k]}; do
+		if [ "$verb" = stop ]; then
+			wire_ctl rule del "a$a.r$k.$pod" >/dev/null 2>&1
+			continue
+		fi
+		seed=""
+		[ "$kind" = netem ] && seed="seed $((SRANDOM * 2147483648 + SRANDOM))"
+		echo "$(date +%s.%N) wire rule a$a.r$k.$pod $kind $addrs ${params} $seed" >>"$LAB_DIR/events"
+		# shellcheck disable=SC2086
+		wire_ctl rule add "a$a.r$k.$pod" "$pod" "$kind" "$addrs" $params $seed >/dev/null ||
+			lab_log "hook: bin/labwire refused rule a$a.r$k.$pod"
+	done
+}
+
+# The kernel's tbf as the root qdisc of the pod's eth0 (a bandwidth action without a filter).
+tbf_rule() {
+	local verb=$1 k=$2 a=${RULE_ACT[$2]} pod
+	for pod in ${RULE_SRC[$k]}; do
+		if [ "$verb" = start ]; then
+			# shellcheck disable=SC2086
+			ns_exec "pc-lab-$pod" tc qdisc replace dev eth0 root ${ACT_TC[$a]} ||
+				lab_log "hook: tc refused: ${ACT_TC[$a]}"
+		else
+			qdisc_save "$a" "$pod"
+			ns_exec "pc-lab-$pod" tc qdisc del dev eth0 root 2>/dev/null
+		fi
+	done
+}
+
+# A qdisc's counters before it goes (tc -s): "qdisc ACTION POD sent dropped" for the collect.
+qdisc_save() {
+	ns_exec "pc-lab-$2" tc -s qdisc show dev eth0 2>/dev/null | awk -v a="$1" -v pod="$2" '
+		/^qdisc (tbf|netem)/ { on = 1; next } on && /Sent/ { d = $7; sub(/,/, "", d); s += $4; dr += d; on = 0 }
+		END { printf "qdisc\t%d\t%s\t%d\t%d\n", a, pod, s, dr }' >>"$LAB_DIR/qdisc.stats"
+}
+
+# The kernel's netem and tbf on the pods' eth0, rebuilt from every active action as chaos-daemon does on
+# each change: unfiltered qdiscs stacked at the root, then a prio qdisc whose bands 4.. hold the filtered
+# ones, selected by nftables `meta priority` rules in the pod's OUTPUT path (Chaos Mesh: iptables CLASSIFY,
+# in Go map order: drawn at random here; the last matching rule wins).
+tc_rebuild() {
+	local pod=$1 k a h=1 parent=root roots=() filt=() i cmds
+	qdisc_save_all "$pod"
+	ns_exec "pc-lab-$pod" tc qdisc del dev eth0 root 2>/dev/null
+	ns_exec "pc-lab-$pod" nft flush chain ip pclabpod classify
+	for ((k = 0; k < PLAN_NRULES; k++)); do
+		a=${RULE_ACT[$k]}
+		[ -e "$LAB_DIR/active/$a" ] && [ "${RULE_HOOK[$k]}" = egress ] || continue
+		case " ${RULE_SRC[$k]} " in *" $pod "*) ;; *) continue ;; esac
+		if [ "${RULE_ANY[$k]}" = 1 ]; then roots+=("$k"); else filt+=("$k"); fi
+	done
+	for k in "${roots[@]}"; do
+		# shellcheck disable=SC2086
+		ns_exec "pc-lab-$pod" tc qdisc add dev eth0 $parent handle $h: ${ACT_TC[${RULE_ACT[$k]}]}
+		parent="parent $h:1"
+		h=$((h + 1))
+	done
+	[ ${#filt[@]} -gt 0 ] || return 0
+	ns_exec "pc-lab-$pod" tc qdisc add dev eth0 $parent handle 100: prio bands $((3 + ${#filt[@]})) \
+		priomap 1 2 2 2 1 2 0 0 1 1 1 1 1 1 1 1
+	cmds=""
+	for ((i = 0; i < ${#filt[@]}; i++)); do
+		k=${filt[$i]}
+		# shellcheck disable=SC2086
+		ns_exec "pc-lab-$pod" tc qdisc add dev eth0 parent 100:$((4 + i)) handle $((110 + i)): ${ACT_TC[${RULE_ACT[$k]}]}
+		cmds+="add rule ip pclabpod classify ip daddr { $(rule_addrs "$k") } meta priority set 100:$((4 + i))"$'\n'
+	done
+	printf '%s' "$cmds" | shuf | ns_exec "pc-lab-$pod" nft -f -
+}
+
+qdisc_save_all() { # every netem/tbf qdisc of the pod, attributed to the active egress actions on it
+	local pod=$1 k
+	for ((k = 0; k < PLAN_NRULES; k++)); do
+		[ -e "$LAB_DIR/active/${RULE_ACT[$k]}" ] && [ "${RULE_HOOK[$k]}" = egress ] || continue
+		case " ${RULE_SRC[$k]} " in *" $pod "*) qdisc_save "${RULE_ACT[$k]}" "$pod" ;; esac
+	done
+}
+
+# A partition rule in the pods' own nftables: OUTPUT drops packets to the destinations (the send fails),
+# INPUT drops packets from the sources. One chain per rule, one named counter per address.
+partition_rule() {
+	local verb=$1 k=$2 hook=${RULE_HOOK[$2]} pod x cmds field=daddr addrs
+	[ "$hook" = input ] && field=saddr
+	addrs=$(rule_addrs "$k")
+	[ "$addrs" = any ] && addrs=0.0.0.0/0
+	for pod in ${RULE_SRC[$k]}; do
+		if [ "$verb" = stop ]; then
+			ns_exec "pc-lab-$pod" nft flush chain ip pclabpod "r$k" 2>/dev/null
+			continue
+		fi
+		cmds="add chain ip pclabpod r$k"$'\n'"add rule ip pclabpod $hook jump r$k"$'\n'
+		for x in ${addrs//,/ }; do
+			cmds+="add counter ip pclabpod c${k}_${x//[.\/]/_}"$'\n'
+			cmds+="add rule ip pclabpod r$k ip $field $x counter name c${k}_${x//[.\/]/_} drop"$'\n'
+		done
+		printf '%s' "$cmds" | ns_exec "pc-lab-$pod" nft -f - || lab_log "hook: cannot install partition rule $k on $pod"
+	done
+}
+
+# A network action starts or stops: each of its rules where it acts.
+net_apply() {
+	local a=$1 verb=$2 k pod pods=""
+	[ "$WIRE" = nft ] && chaos_rebuild
+	for ((k = 0; k < PLAN_NRULES; k++)); do
+		[ "${RULE_ACT[$k]}" = "$a" ] || continue
+		case ${RULE_HOOK[$k]}:$WIRE in
+		output:* | input:*) partition_rule "$verb" "$k" ;;
+		egress:labwire)
+			if [ "${ACT_NET[$a]}" = bandwidth ] && [ "$HAVE_TBF" = 1 ] && [ "${RULE_ANY[$k]}" = 1 ]; then
+				tbf_rule "$verb" "$k"
+			else
+				wire_rule "$verb" "$k"
+			fi
+			;;
+		egress:kernel) pods="$pods ${RULE_SRC[$k]}" ;;
+		esac
+	done
+	for pod in $(tr ' ' '\n' <<<"$pods" | sort -u); do tc_rebuild "$pod"; done
+}
+
+# Between cells: every fault of the wire, the qdiscs and the pods' partition rules removed.
+net_clear() {
+	local pod
+	[ "$WIRE" = labwire ] && wire_ctl rule clear >/dev/null 2>&1
+	for pod in $LAB_PODS; do
+		[ -e "/run/netns/pc-lab-$pod" ] || continue
+		ns_exec "pc-lab-$pod" tc qdisc del dev eth0 root 2>/dev/null
+		ns_exec "pc-lab-$pod" nft delete table ip pclabpod 2>/dev/null
+		pod_nft_base "$pod"
+	done
+	rm -f "$LAB_DIR/qdisc.stats"
 }
 
 stress_start() {
@@ -568,13 +815,16 @@ lab_hook() {
 	case $verb in
 	begin)
 		node_nft "reset counters table ip pclab" >/dev/null
+		[ "$WIRE" = labwire ] && wire_ctl reset >/dev/null
+		for pod in $LAB_PODS; do ns_exec "pc-lab-$pod" nft reset counters table ip pclabpod >/dev/null 2>&1; done
+		rm -f "$LAB_DIR/qdisc.stats"
 		lab_nstat >"$LAB_DIR/nstat.begin"
 		;;
 	start)
 		case ${ACT_KIND[$a]} in
 		network)
 			touch "$LAB_DIR/active/$a"
-			chaos_rebuild
+			net_apply "$a" start
 			;;
 		stress)
 			for pod in ${ACT_PODS[$a]}; do stress_start "$a" "$pod"; done
@@ -598,7 +848,7 @@ lab_hook() {
 		case ${ACT_KIND[$a]} in
 		network)
 			rm -f "$LAB_DIR/active/$a"
-			chaos_rebuild
+			net_apply "$a" stop
 			;;
 		stress) stress_stop "$a" ;;
 		esac
@@ -622,7 +872,16 @@ lab_nstat() {
 		      v["TCPTimeouts"], v["TCPFastRetrans"], v["OutRsts"], v["AttemptFails"] }'
 }
 
+# Everything the collect reports is also kept in LAB_DIR/collect.out (fidelity.sh keeps it per cell).
 lab_collect() {
+	{
+		if [ "$WIRE" = nft ]; then lab_collect_node; else lab_collect_wire; fi
+		lab_collect_tcp_pods
+	} | tee "$LAB_DIR/collect.out"
+}
+
+# LAB_WIRE=nft: the node's counters: per (sender, destination as written), before and after the chaos rules.
+lab_collect_node() {
 	local counters
 	counters=$(node_nft list counters table ip pclab 2>/dev/null | awk '
 		/counter / { name = $2 } /packets/ { print name, $2 }')
@@ -654,6 +913,33 @@ lab_collect() {
 		[ "${ACT_KIND[$a]}" = network ] || continue
 		printf 'action\t%d\t%d\t%d\n' "$a" "$(get "a${a}_seen")" "$(get "a${a}_drop")"
 	done
+}
+
+# The wire (or the kernel's qdiscs): what every pod sent, from bin/labwire's ledger (before any fault),
+# the partition counters of the pods' OUTPUT and INPUT chains, the kernel qdiscs' counters, and what reached
+# the node (its prerouting counters, before DNAT), all by (sender's service, destination as written).
+# A packet dropped at the receiver's INPUT is booked to the sender's call as the receiver's service sees
+# it: its Service IP for payment's calls and the clients', its pod IP otherwise (the receiver does not see
+# the address the sender wrote). Lines: ledger, action (seen dropped delayed local_dropped), and for the
+# fidelity check wirerule, wireself, wirelink (sent, corrupted, arrived at the node), partition, qdisc.
+lab_collect_wire() {
+	local s pod k
+	{
+		for s in 0 1 2; do echo "map ${PLAN_VIPS[$s]} ${PLAN_SERVICES[$s]} vip"; done
+		echo "map $CLIENT_IP client client"
+		for pod in $LAB_PODS; do echo "map $(pod_ip "$pod") $(pod_svc "$pod") pod"; done
+		for ((k = 0; k < PLAN_NRULES; k++)); do echo "planrule $k ${RULE_ACT[$k]} ${RULE_HOOK[$k]}"; done
+		[ "$WIRE" = labwire ] && wire_ctl stats
+		for pod in $LAB_PODS; do
+			ns_exec "pc-lab-$pod" nft list counters table ip pclabpod 2>/dev/null |
+				awk -v pod="$pod" '/counter / { n = $2 } /packets/ { print "pcount", pod, n, $2 }'
+		done
+		node_nft list counters table ip pclab 2>/dev/null | awk '/counter / { n = $2 } /packets/ { print "node", n, $2 }'
+		cat "$LAB_DIR/qdisc.stats" 2>/dev/null
+	} | awk -v nact="$PLAN_NACTIONS" -f "$LAB_HERE/collect_wire.awk"
+}
+
+lab_collect_tcp_pods() {
 	local b e
 	read -r -a b <"$LAB_DIR/nstat.begin" 2>/dev/null || b=(0 0 0 0 0 0 0)
 	read -r -a e < <(lab_nstat)
@@ -678,15 +964,13 @@ lab_plan() {
 	local a
 	for ((a = 0; a < PLAN_NACTIONS; a++)); do
 		[ "${ACT_KIND[$a]}" = pod-failure ] && lab_die "${ACT_NAME[$a]}: pod-failure is not implemented in the lab"
-		[ "${ACT_KIND[$a]}" = network ] || continue
-		[ "${ACT_NET[$a]}" = partition ] && lab_die "${ACT_NAME[$a]}: partitions are not implemented in the lab" \
-			"(the simulator models them as the sender's OUTPUT refusing, which the node's drop would not reproduce)"
+		[ "${ACT_KIND[$a]}" = network ] && [ "$WIRE" = nft ] || continue
+		[ "${ACT_NET[$a]}" = partition ] && continue # the pods' own nftables, whatever the wire
 		if [ "${ACT_CORR_PCT[$a]}" != 0 ] || [ "${ACT_DELAY_US[$a]}" != 0 ] || [ "${ACT_JITTER_US[$a]}" != 0 ] ||
-			[ "${ACT_DUP_PCT[$a]}" != 0 ] || [ "${ACT_CORRUPT_PCT[$a]}" != 0 ] || [ "${ACT_NET[$a]}" = bandwidth ]; then
-			[ "${LAB_NETEM:-0}" = 1 ] &&
-				lab_die "${ACT_NAME[$a]}: netem exists on this kernel but the lab only injects loss (nftables) so far"
-			lab_die "${ACT_NAME[$a]}: correlation, delay, jitter, duplicate, corrupt and bandwidth need netem," \
-				"which this kernel does not have (CONFIG_NET_SCH_NETEM); the lab injects loss only (nftables numgen)"
+			[ "${ACT_DUP_PCT[$a]}" != 0 ] || [ "${ACT_CORRUPT_PCT[$a]}" != 0 ] || [ "${ACT_NET[$a]}" = bandwidth ] ||
+			[[ "${ACT_WIRE[$a]}" != *" reorder 0 "* ]]; then
+			lab_die "${ACT_NAME[$a]}: LAB_WIRE=nft injects loss only (nftables numgen in the node); correlation," \
+				"delay, jitter, duplicate, corrupt, reorder and bandwidth need LAB_WIRE=labwire or kernel"
 		fi
 	done
 }
@@ -721,6 +1005,8 @@ lab_cpu_sample() {
 # Topology for the current plan (replica counts, limits): node, client, pods' namespaces and cgroups.
 lab_up() {
 	lab_assign_pods
+	mkdir -p "$LAB_DIR/logs"
+	wire_start
 	lab_node_up
 	local pod
 	for pod in $LAB_PODS; do
@@ -739,20 +1025,20 @@ lab_up() {
 # temporary directory, and the trap that tears everything down on exit, error or interrupt.
 lab_begin() {
 	lab_require
-	LAB_NETEM=0
-	lab_has_netem && LAB_NETEM=1
 	mkdir -p "$CG/pids/pc-lab"
 	echo $$ >"$CG/pids/pc-lab/cgroup.procs"
 	LAB_DIR=$(mktemp -d /tmp/pc-lab.XXXXXX)
 	export LAB_DIR
 	trap 'lab_end; exit 130' INT TERM
 	trap 'lab_end' EXIT
+	lab_choose_wire
 }
 
 # Everything this lab created, removed: processes (by pid, from our cgroups), namespaces (their veths go
 # with them), cgroups, the temporary directory. Safe to call twice.
 lab_teardown() {
 	local p i pod d
+	wire_stop
 	for i in $(seq 1 50); do
 		local left=0
 		for p in $(cat "$CG/pids/pc-lab/cgroup.procs" 2>/dev/null); do
@@ -791,10 +1077,15 @@ lab_check() {
 	done
 	if ls -d /tmp/pc-lab.* >/dev/null 2>&1; then
 		for d in /tmp/pc-lab.*; do
+			[ -d "$d" ] || continue # /tmp/pc-lab.lock is the shared lock's file, not ours
 			[ "$d" = "${LAB_KEEP_DIR:-}" ] && continue
 			echo "lab: left behind: directory $d" >&2
 			bad=1
 		done
+	fi
+	if ip -o link show type tun 2>/dev/null | grep -qE '^[0-9]+: (v[0-9]+|vcl)[:@]'; then
+		echo "lab: left behind: a TAP device of the wire in the host namespace" >&2
+		bad=1
 	fi
 	if nft list tables 2>/dev/null | grep -q pclab; then
 		echo "lab: left behind: nftables table pclab in the host namespace" >&2

@@ -164,11 +164,20 @@ void lab_fill_from_hook(sim_result *r, const lab_config *cfg, const sim_result *
             l->seen = num(&cur);
             l->faulted = num(&cur);
             l->dropped = num(&cur);
+            /* the wire's ledger says more (lab.sh lab_collect_wire); the node's stops here */
+            l->local_dropped = num(&cur);
+            l->delayed = num(&cur);
+            l->duplicated = num(&cur);
+            l->corrupted = num(&cur);
+            char *md = field(&cur);
+            l->mean_delay_ms = md ? strtod(md, NULL) : 0;
         } else if (!strcmp(kind, "action")) {
             int id = (int)num(&cur);
             if (id < 0 || id >= r->nactions) continue;
             r->actions[id].rule_seen += num(&cur);
             r->actions[id].rule_dropped += num(&cur);
+            r->actions[id].rule_delayed += num(&cur);
+            r->actions[id].rule_local_dropped += num(&cur);
         } else if (!strcmp(kind, "tcp")) {
             r->tcp.connections = num(&cur);
             r->tcp.syn_retransmits = num(&cur);
@@ -260,6 +269,21 @@ int lab_records_read(const char *path, sim_req_record **out, size_t *count, char
 
 static const char *LAB_TITLE = "payment-chaos lab (real binaries in network namespaces and cgroups)";
 
+/* Which wire carried the faults (lab.sh writes LAB_DIR/wire.mode: "labwire 1"). */
+static const char *wire_words(void) {
+    const char *dir = getenv("LAB_DIR");
+    char path[1024], mode[32] = "";
+    snprintf(path, sizeof path, "%s/wire.mode", dir ? dir : ".");
+    FILE *f = dir ? fopen(path, "r") : NULL;
+    if (f) {
+        if (fscanf(f, "%31s", mode) != 1) mode[0] = '\0';
+        fclose(f);
+    }
+    if (!strcmp(mode, "labwire")) return "netem and tbf by bin/labwire on the pods' egress";
+    if (!strcmp(mode, "kernel")) return "the kernel's netem and tbf on the pods' eth0";
+    return "loss by nftables numgen in the node namespace";
+}
+
 void lab_report_text(FILE *out, const sim_options *o, const sim_result *r, double wall_s) {
     char *buf = NULL;
     size_t len = 0;
@@ -279,9 +303,9 @@ void lab_report_text(FILE *out, const sim_options *o, const sim_result *r, doubl
             fprintf(out, "invariants: not checked in the lab (bin/sim checks them)\n");
         } else if (!strncmp(line, "run:", 4)) {
             fprintf(out,
-                    "run: %zu requests over %.1f s of wall-clock time (loss by nftables numgen in the node "
-                    "namespace; CPU and memory by stress-ng in the pods' cgroups)\n",
-                    r->nrecords, wall_s);
+                    "run: %zu requests over %.1f s of wall-clock time (network faults: %s; partitions by nftables "
+                    "in the pods; CPU and memory by stress-ng in the pods' cgroups)\n",
+                    r->nrecords, wall_s, wire_words());
         } else {
             /* blank lines were eaten by strtok: the section headers follow one */
             if (!strncmp(line, "phase ", 6) || !strncmp(line, "chain step", 10) || !strncmp(line, "failures", 8) ||

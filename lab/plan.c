@@ -6,7 +6,12 @@
  * pods filtered on the targets' pod IPs, plus the target Services' IPs for command-line links and the
  * externalTargets; `from` on the targets filtered on the selected pods' IPs; `both` both; no target: all
  * egress, or every pod and Service address for the command line's default link set), so the lab matches
- * on the destination as the sender wrote it, like Chaos Mesh.
+ * on the destination as the sender wrote it, like Chaos Mesh. Each rule says where it acts (RULE_HOOK):
+ * `egress` (a qdisc on RULE_SRC's egress, filtered on the destinations RULE_DST and RULE_NETS unless
+ * RULE_ANY), `output` (partition: RULE_SRC's OUTPUT chain drops packets to those destinations) or `input`
+ * (partition: RULE_SRC's INPUT chain drops packets whose SOURCE is a pod of RULE_DST), as scenario.c's
+ * install() calls. A network action's qdisc is written twice: in labwire's words (ACT_WIRE,
+ * lab/wire/control.h) and in tc's (ACT_TC, for kernels with sch_netem and sch_tbf).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -56,11 +61,12 @@ static void cidr(FILE *f, int *first, sim_addr a, int prefix) {
     *first = 0;
 }
 
-/* One rule: packets from `src` pods to `dst` pods or networks (sender's view of the destination). */
-static void rule(FILE *f, int *nrules, int act, const char (*src)[48], int nsrc, const char (*dst)[48], int ndst,
-                 const sim_chaos_action *a, int add_external, const sim_options *o) {
+/* One rule installed on the `src` pods: packets to `dst` pods or networks (sender's view of the destination),
+ * or for hook "input" packets from `dst` pods. */
+static void rule(FILE *f, int *nrules, int act, const char *hook, const char (*src)[48], int nsrc,
+                 const char (*dst)[48], int ndst, const sim_chaos_action *a, int add_external, const sim_options *o) {
     int k = (*nrules)++;
-    fprintf(f, "RULE_ACT[%d]=%d; RULE_SRC[%d]=", k, act, k);
+    fprintf(f, "RULE_ACT[%d]=%d; RULE_HOOK[%d]=%s; RULE_SRC[%d]=", k, act, k, hook, k);
     names(f, src, nsrc);
     fprintf(f, "; RULE_DST[%d]=", k);
     names(f, dst, ndst);
@@ -80,6 +86,71 @@ static void rule(FILE *f, int *nrules, int act, const char (*src)[48], int nsrc,
         any = 1; /* a root netem: every packet the pod sends */
     }
     fprintf(f, "\"; RULE_ANY[%d]=%d\n", k, any);
+}
+
+/* netem's or tbf's parameters in labwire's words (lab/wire/control.h) and in tc's. */
+static void qdisc_words(FILE *f, int i, const sim_chaos_action *a) {
+    const netem_config *n = &a->netem;
+    if (a->net_kind == NF_PARTITION) {
+        fprintf(f, "ACT_WIRE[%d]=''; ACT_TC[%d]=''\n", i, i);
+        return;
+    }
+    if (a->net_kind == NF_BANDWIDTH) {
+        const tbf_config *t = &a->tbf;
+        fprintf(f, "ACT_WIRE[%d]='tbf rate %llu burst %u limit %u", i, (unsigned long long)t->rate_bytes_per_s,
+                t->burst_bytes, t->limit_bytes);
+        if (t->peakrate_bytes_per_s)
+            fprintf(f, " peakrate %llu mtu %u", (unsigned long long)t->peakrate_bytes_per_s, t->mtu_bytes);
+        /* tc: "bps" is bytes per second */
+        fprintf(f, "'; ACT_TC[%d]='tbf rate %llubps burst %u limit %u", i, (unsigned long long)t->rate_bytes_per_s,
+                t->burst_bytes, t->limit_bytes);
+        if (t->peakrate_bytes_per_s)
+            fprintf(f, " peakrate %llubps mtu %u", (unsigned long long)t->peakrate_bytes_per_s, t->mtu_bytes);
+        fprintf(f, "'\n");
+        return;
+    }
+    fprintf(f,
+            "ACT_WIRE[%d]='netem loss %g loss_corr %g delay %lld jitter %lld delay_corr %g dup %g dup_corr %g "
+            "corrupt %g corrupt_corr %g reorder %g reorder_corr %g gap %u limit %u'; ACT_TC[%d]='netem",
+            i, n->loss_pct, n->loss_corr_pct, (long long)n->latency_ns, (long long)n->jitter_ns, n->delay_corr_pct,
+            n->duplicate_pct, n->duplicate_corr_pct, n->corrupt_pct, n->corrupt_corr_pct, n->reorder_pct,
+            n->reorder_corr_pct, n->reorder_gap, n->limit_packets, i);
+    /* chaos-daemon's order (convertNetemToArgs): delay [jitter [corr]], loss, duplicate, corrupt, reorder */
+    if (n->latency_ns > 0) {
+        fprintf(f, " delay %lldus", (long long)(n->latency_ns / 1000));
+        if (n->jitter_ns > 0) fprintf(f, " %lldus", (long long)(n->jitter_ns / 1000));
+        if (n->jitter_ns > 0 && n->delay_corr_pct > 0) fprintf(f, " %g%%", n->delay_corr_pct);
+    }
+    if (n->loss_pct > 0) fprintf(f, " loss %g%% %g%%", n->loss_pct, n->loss_corr_pct);
+    if (n->duplicate_pct > 0) fprintf(f, " duplicate %g%% %g%%", n->duplicate_pct, n->duplicate_corr_pct);
+    if (n->corrupt_pct > 0) fprintf(f, " corrupt %g%% %g%%", n->corrupt_pct, n->corrupt_corr_pct);
+    if (n->reorder_pct > 0) fprintf(f, " reorder %g%% %g%%", n->reorder_pct, n->reorder_corr_pct);
+    if (n->reorder_pct > 0 && n->reorder_gap) fprintf(f, " gap %u", n->reorder_gap);
+    fprintf(f, "'\n");
+}
+
+/* The rules of one network action, as scenario.c's start_network() installs them. */
+static void network_rules(FILE *f, int *nrules, int i, const sim_chaos_action *a, const sim_action_status *st,
+                          const sim_options *o) {
+    int to = a->dir == DIR_TO || a->dir == DIR_BOTH, from = a->dir == DIR_FROM || a->dir == DIR_BOTH;
+    if (a->net_kind == NF_PARTITION) {
+        /* iptables: the sending side's OUTPUT refuses, the receiving side's INPUT drops */
+        if (to) {
+            rule(f, nrules, i, "output", st->pods, st->npods, st->targets, st->ntargets, a, 1, o);
+            rule(f, nrules, i, "input", st->targets, st->ntargets, st->pods, st->npods, a, 0, o);
+        }
+        if (from) {
+            rule(f, nrules, i, "input", st->pods, st->npods, st->targets, st->ntargets, a, 0, o);
+            rule(f, nrules, i, "output", st->targets, st->ntargets, st->pods, st->npods, a, 0, o);
+        }
+        return;
+    }
+    if (!a->has_target && !a->nexternal) {
+        rule(f, nrules, i, "egress", st->pods, st->npods, NULL, 0, a, 0, o);
+        return;
+    }
+    if (to) rule(f, nrules, i, "egress", st->pods, st->npods, st->targets, st->ntargets, a, 1, o);
+    if (from) rule(f, nrules, i, "egress", st->targets, st->ntargets, st->pods, st->npods, a, 0, o);
 }
 
 int lab_plan_write(FILE *f, const sim_options *o, const sim_result *pred) {
@@ -140,15 +211,8 @@ int lab_plan_write(FILE *f, const sim_options *o, const sim_result *pred) {
                     i, net_word(a->net_kind), i, a->netem.loss_pct, i, a->netem.loss_corr_pct, i,
                     (long long)(a->netem.latency_ns / 1000), i, (long long)(a->netem.jitter_ns / 1000), i,
                     a->netem.duplicate_pct, i, a->netem.corrupt_pct);
-            if (!st->started) break;
-            if (!a->has_target && !a->nexternal) {
-                rule(f, &nrules, i, st->pods, st->npods, NULL, 0, a, 0, o);
-                break;
-            }
-            if (a->dir == DIR_TO || a->dir == DIR_BOTH)
-                rule(f, &nrules, i, st->pods, st->npods, st->targets, st->ntargets, a, 1, o);
-            if (a->dir == DIR_FROM || a->dir == DIR_BOTH)
-                rule(f, &nrules, i, st->targets, st->ntargets, st->pods, st->npods, a, 0, o);
+            qdisc_words(f, i, a);
+            if (st->started) network_rules(f, &nrules, i, a, st, o);
             break;
         case ACT_STRESS:
             fprintf(f, "ACT_CPU_WORKERS[%d]=%d; ACT_CPU_LOAD[%d]=%d; ACT_MEM_WORKERS[%d]=%d; ACT_MEM_BYTES[%d]=%lld\n",

@@ -10,6 +10,7 @@
  *   rule add NAME PORT tbf any|CIDR[,...] rate BYTES_PER_S burst BYTES limit BYTES [peakrate B/S mtu BYTES]
  *        `any`: a root qdisc on the port (every frame); CIDRs: a filter on the IPv4 destination
  *   rule del NAME                     removes it; its held frames are dropped ("purged N")
+ *   rule clear                        removes every rule
  *   stats                             the ledger (format below)
  *   reset                             zeroes the counters
  *   ping                              answers ok
