@@ -33,7 +33,10 @@ read -r -a MODEL <<<"${FIDELITY_MODEL:-}"
 OUTDIR=$LAB_ROOT/build/fidelity/$MODE
 LINK=(--link payment:inventory --direction to)
 
-# name | chaos seconds | options (besides --seed, phases, --rate)
+# name | chaos seconds | options (besides --seed, phases, --rate) [| duration]
+# An experiment cell runs for its object's own span (chaos 0); a fourth field sets the `duration` of the
+# file's objects first (cell_args: a copy in OUTDIR/yaml), so a 5-minute seed object runs as a 40 s cell.
+SEED02=chaos-experiments/02-packet-loss-80-percent.yaml
 FULL=(
 	"none-keep|40|"
 	"none-fresh|40|--downstream-keepalive off"
@@ -48,6 +51,24 @@ FULL=(
 	"cpu2x100|40|--cpu-workers 2 --cpu-load 100 --cpu-target payment"
 	"kill-inventory|40|--pod-kill inventory@10s"
 	"exp-cpu-stress-100|0|--experiment chaos-experiments/05-stress-chaos.yaml --object cpu-stress-100-percent"
+	# every NetworkChaos action (the wire: bin/labwire where the kernel has no sch_netem; docs/lab.md): the
+	# seed's own objects of 02 (its 80 %/50 with a pod-IP filter that never sees payment's calls to the
+	# Service IP: predicted no effect; the 95 % pair; loss with 2 s +- 500 ms delay; the whole file at once,
+	# as kubectl apply -f applies it: 9 minutes), then lab/cells.yaml: one object per netem field, tbf,
+	# partitions
+	"seed-02-loss80-corr50|0|--experiment $SEED02 --object seed-packet-loss-80-corr50|40s"
+	"seed-02-loss95-both|0|--experiment $SEED02 --object packet-loss-95-percent|40s"
+	"seed-02-loss-delay|0|--experiment $SEED02 --object packet-loss-with-delay|40s"
+	"seed-02-together|0|--experiment $SEED02 --together"
+	"delay100|0|--experiment lab/cells.yaml --object delay100"
+	"delay200-jitter50-corr25|0|--experiment lab/cells.yaml --object delay200-jitter50-corr25"
+	"loss80-corr50-svc|0|--experiment lab/cells.yaml --object loss80-corr50-svc"
+	"duplicate50|0|--experiment lab/cells.yaml --object duplicate50"
+	"corrupt50|0|--experiment lab/cells.yaml --object corrupt50"
+	"reorder25-delay10|0|--experiment lab/cells.yaml --object reorder25-delay10"
+	"bandwidth1mbps|0|--experiment lab/cells.yaml --object bandwidth1mbps"
+	"partition-both|0|--experiment lab/cells.yaml --object partition-both"
+	"partition-to|0|--experiment lab/cells.yaml --object partition-to"
 )
 # The CI subset: the cells whose every bound the model meets on this machine in every lab run so far
 # (docs/calibration.md lists the misses of the full matrix). cpu1x80 agrees on average but its lab p50 moved
@@ -63,6 +84,10 @@ QUICK=(
 	"loss20-fresh|25|--loss 20% ${LINK[*]} --downstream-keepalive off"
 	"loss50-fresh|25|--loss 50% ${LINK[*]} --downstream-keepalive off"
 	"loss80-fresh|25|--loss 80% ${LINK[*]} --downstream-keepalive off"
+	# through the wire: the seed's 80 %/50 that matches nothing (its ledger must show 0 packets faulted), and
+	# a plain 100 ms delay
+	"seed-02-loss80-corr50|0|--experiment $SEED02 --object seed-packet-loss-80-corr50|20s"
+	"delay100|0|--experiment lab/cells.yaml --object delay100|20s"
 )
 
 case $MODE in
@@ -96,9 +121,18 @@ trap 'lab_end; exit 130' INT TERM
 trap 'lab_end' EXIT
 
 cell_args() { # cell -> the options both sides run
-	local spec=$1 chaos opts
+	local spec=$1 chaos opts dur file copy
 	chaos=$(cut -d'|' -f2 <<<"$spec")
 	opts=$(cut -d'|' -f3 <<<"$spec")
+	dur=$(cut -d'|' -f4 <<<"$spec")
+	if [ -n "$dur" ]; then
+		file=$(sed -E 's/.*--experiment ([^ ]+).*/\1/' <<<"$opts")
+		copy=$OUTDIR/yaml/${spec%%|*}.yaml
+		mkdir -p "$OUTDIR/yaml"
+		# spec.duration of the top-level objects (two spaces in); a Schedule's child (four) keeps its own
+		awk -v d="$dur" '/^  duration: / { print "  duration: " d; next } { print }' "$file" >"$copy"
+		opts=${opts/--experiment $file/--experiment $copy}
+	fi
 	echo "--seed 1 --rate $RATE --baseline 5s --chaos ${chaos}s --recovery 5s $opts"
 }
 
@@ -108,11 +142,16 @@ lab_plan "${first[@]}"
 lab_up
 TABLE=$OUTDIR/table.txt
 {
-	echo "fidelity ($MODE): the chaos phase of each scenario, lab (real services, nftables loss, stress-ng in the"
+	echo "fidelity ($MODE): the chaos phase of each scenario, lab (real services, network faults as below, stress-ng in the"
 	echo "pods' cgroups) vs bin/sim pooled over $SEEDS seeds. In brackets: the lab's 95 % interval, and the range one run"
 	echo "of the model reaches (99 %, from its seeds). Bounds: success +-3 pp, p50/p95/p99 +-15 % of the simulator's"
 	echo "value, or that range when wider, or the batch-means interval (success, p50); docs/fidelity.md."
-	echo "Loss is injected with nftables numgen in the node's prerouting hook (this kernel has no netem)."
+	case $WIRE in
+	labwire) echo "Network faults: bin/labwire (TAP devices between the pods and the bridge) runs netem and tbf from faults/ on the" \
+		"pods' egress (this kernel has no sch_netem); bandwidth without a filter: the kernel's tbf; partitions: nftables in the pods." ;;
+	kernel) echo "Network faults: the kernel's netem and tbf on the pods' eth0, as chaos-daemon installs them; partitions: nftables in the pods." ;;
+	nft) echo "Loss is injected with nftables numgen in the node's prerouting hook (LAB_WIRE=nft)." ;;
+	esac
 	printf '%-24s %-8s %-24s %-24s %10s %10s   %s\n' "scenario" "metric" "lab [95% CI]" "sim [one run]" "diff" "bound" "ok"
 } >"$TABLE"
 # CPU used by other jobs over the next 2 s (the lab is idle between cells), in CPUs
@@ -139,6 +178,7 @@ lab_cell() {
 		lab_die "cell $name: the lab run failed"
 	fi
 	read -r busy1 ours1 t1 <<<"$(lab_cpu_sample) $(date +%s%N)"
+	cp "$LAB_DIR/collect.out" "$OUTDIR/$name.ledger" 2>/dev/null
 	lab_pods_stop
 	OTHERS["$name"]=$(awk -v b=$((busy1 - busy0)) -v o=$((ours1 - ours0)) -v t=$((t1 - t0)) \
 		'BEGIN { x = (b - o) / t; if (x < 0) x = 0; printf "%.2f", x }')
@@ -159,6 +199,16 @@ compare_cell() {
 	"$LAB_BIN/loadgen" --compare "$OUTDIR/$name.csv" --sim-seeds "$SEEDS" --name "$name" "${cal[@]}" \
 		"${args[@]}" "${MACHINE[@]}" "${MODEL[@]}" >"$OUTDIR/$name.row" || ROW_RC=$?
 	[ $ROW_RC -ge 2 ] && lab_die "cell $name: the comparison failed"
+	# the simulator's ledger and warnings ("no packet matched", "80 % with correlation 50 % drops 97.0 %")
+	# against the lab's counters, for the cells with a network fault
+	local lrc=0
+	"$LAB_BIN/loadgen" --ledger-check "$OUTDIR/$name.ledger" --name "$name" "${args[@]}" "${MACHINE[@]}" \
+		>"$OUTDIR/$name.ledgercheck" || lrc=$?
+	[ $lrc -ge 2 ] && lab_die "cell $name: the ledger check failed"
+	if ! grep -q "(no network action)" "$OUTDIR/$name.ledgercheck"; then
+		cat "$OUTDIR/$name.ledgercheck" >>"$OUTDIR/$name.row"
+		[ $lrc = 1 ] && ROW_RC=1
+	fi
 	printf '%-24s machine: other jobs used %s of 2 CPUs during the run; load average %s\n' "" \
 		"${OTHERS[$name]}" "${LOAD[$name]}" >>"$OUTDIR/$name.row"
 }
@@ -195,10 +245,27 @@ calibrate_machine() {
 		if (m <= 0) printf " (the lab is slower than the model at the largest latency tried)"
 		printf "; defaults x1, 50 us.\n  The simulator runs every cell with --cpu-scale %s --link-latency %.1fus\n", k, w / 1000 }' |
 		tee -a "$TABLE" >&2
+	[ "$WIRE" = labwire ] && wire_line | tee -a "$TABLE" >&2
 	for c in none-keep none-fresh; do # their simulator reports on this machine's calibration
 		read -r -a args <<<"$(cell_args "$(cell_spec "$c")")"
 		"$LAB_BIN/sim" "${args[@]}" "${MACHINE[@]}" >"$OUTDIR/$c.sim.txt" 2>/dev/null
 	done
+}
+
+# The wire's own cost, from its ledger in the two calibration cells (no fault: every frame leaves at once):
+# the time from reading a frame to writing it (the wake-up before the read is not in it: that is in the
+# link latency fitted to these cells, which every packet pays twice, on its sender's and its receiver's
+# port).
+wire_line() {
+	local sched
+	sched=$(grep -h -o 'SCHED_FIFO [0-9]*\|ordinary process' "$LAB_DIR/logs/labwire.log" 2>/dev/null | tail -1)
+	cat "$OUTDIR/none-keep.ledger" "$OUTDIR/none-fresh.ledger" 2>/dev/null | awk -F'\t' -v sched="${sched:-?}" '
+		$1 == "wireself" { n += $2 + $3; drops += $6; if ($9 > mx) mx = $9; k = split($10, h, ",")
+		                   for (i = 1; i <= k; i++) H[i] += h[i]; K = k }
+		function q(p,  i, acc) { for (i = 1; i <= K; i++) { acc += H[i]; if (acc >= p * tot) return i == 1 ? 1 : 2 ^ (i - 1) } }
+		END { for (i = 1; i <= K; i++) tot += H[i]
+		      printf "wire: bin/labwire (%s) forwarded %d frames in the two calibration cells, read to write p50 < %d us,\n", sched, n, q(0.5)
+		      printf "  p99 < %d us, max %.2f ms, %d dropped for want of room; its wake-up and copies are in the link latency above\n", q(0.99), mx / 1e6, drops }'
 }
 
 cell_spec() { local c; for c in "${CELLS[@]}"; do [ "${c%%|*}" = "$1" ] && echo "$c"; done; }

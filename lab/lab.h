@@ -87,6 +87,12 @@ int lab_compare(FILE *out, const char *name, const char *lab_records, const sim_
 int lab_aa(FILE *out, const char *name, char *const *lab_paths, int nruns, const sim_options *o,
            const experiment_unit *unit, int sim_seeds, char *err, size_t errlen);
 
+/* The simulator's fault ledger and warnings against the lab's counters for one cell (ledger.c): the
+ * collect's output `ledger_path` (LAB_DIR/collect.out) against the simulator's run for the same options and
+ * seed. Prints a block of the fidelity table; 0 when every check holds, 1 when one misses, -1 with err. */
+int lab_ledger_check(FILE *out, const char *name, const char *ledger_path, const sim_options *o,
+                     const experiment_unit *unit, char *err, size_t errlen);
+
 #define LAB_LINK_FIT_MIN_NS 5000
 #define LAB_LINK_FIT_MAX_NS 200000
 int lab_fit_link(FILE *out, const char *keep_records, const char *fresh_records, const sim_options *o,

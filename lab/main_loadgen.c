@@ -14,6 +14,9 @@
  *                                                     match the lab's no-fault cells (keep-alive, and
  *                                                     fresh downstream connections); fidelity.sh
  *                                                     calibrates the machine with it
+ *   loadgen --ledger-check COLLECT.out [--name S] [sim options]
+ *                                                     the simulator's fault ledger and warnings against
+ *                                                     the lab's counters for one cell (ledger.c)
  *   loadgen --aa RUN1.csv,RUN2.csv,... [--sim-seeds N] [--name S] [sim options]
  *                                                     the A/A table of one cell: the lab's run-to-run
  *                                                     spread of each figure beside the simulator's
@@ -38,7 +41,8 @@ static void usage(FILE *out) {
             "usage: loadgen [--plan FILE | --compare LAB.csv [--sim-seeds N] [--name S] [--calibration-cell] "
             "[--refit-link]\n"
             "               | --fit-link KEEP.csv[,FRESH.csv] [--sim-seeds N]\n"
-            "               | --aa RUN1.csv,RUN2.csv,... [--sim-seeds N] [--name S]]\n"
+            "               | --aa RUN1.csv,RUN2.csv,... [--sim-seeds N] [--name S]\n"
+            "               | --ledger-check COLLECT.out [--name S]]\n"
             "               [--target URL] [--hook PROGRAM] [--lab-dir DIR] [--records FILE] [bin/sim options]\n"
             "The lab's load generator (lab/lab.sh runs it inside the lab): the simulator's load, faults\n"
             "and report, against the real services. bin/sim options: see bin/sim --help.\n");
@@ -47,7 +51,7 @@ static void usage(FILE *out) {
 int main(int argc, char **argv) {
     static sim_options o;
     lab_config cfg = {.target_url = "http://10.96.100.2:5002"};
-    const char *plan = NULL, *compare = NULL, *fit_link = NULL, *aa = NULL, *name = "scenario";
+    const char *plan = NULL, *compare = NULL, *fit_link = NULL, *aa = NULL, *ledger = NULL, *name = "scenario";
     int sim_seeds = 10, compare_flags = 0;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     if (!rest) return 2;
@@ -57,7 +61,8 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         int takes = !strcmp(a, "--target") || !strcmp(a, "--hook") || !strcmp(a, "--lab-dir") ||
                     !strcmp(a, "--records") || !strcmp(a, "--plan") || !strcmp(a, "--compare") ||
-                    !strcmp(a, "--sim-seeds") || !strcmp(a, "--name") || !strcmp(a, "--fit-link") || !strcmp(a, "--aa");
+                    !strcmp(a, "--sim-seeds") || !strcmp(a, "--name") || !strcmp(a, "--fit-link") ||
+                    !strcmp(a, "--aa") || !strcmp(a, "--ledger-check");
         if (!strcmp(a, "--calibration-cell")) {
             compare_flags |= LAB_CALIBRATION_CELL;
             continue;
@@ -95,6 +100,8 @@ int main(int argc, char **argv) {
             fit_link = v;
         else if (!strcmp(a, "--aa"))
             aa = v;
+        else if (!strcmp(a, "--ledger-check"))
+            ledger = v;
         else if (!strcmp(a, "--name"))
             name = v;
         else if ((sim_seeds = atoi(v)) < 1 || sim_seeds > 1000) {
@@ -187,6 +194,16 @@ int main(int argc, char **argv) {
             status = 2;
         }
         free(list);
+        experiment_free(xs);
+        free(rest);
+        return status;
+    }
+    if (ledger) {
+        status = lab_ledger_check(stdout, name, ledger, &o, unit, err, sizeof err);
+        if (status < 0) {
+            fprintf(stderr, "loadgen: %s\n", err);
+            status = 2;
+        }
         experiment_free(xs);
         free(rest);
         return status;

@@ -313,6 +313,8 @@ static void go_realtime(int prio) {
     struct sched_param sp = {.sched_priority = prio};
     if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0)
         fprintf(stderr, "labwire: SCHED_FIFO %d refused (%s): running as an ordinary process\n", prio, strerror(errno));
+    else
+        fprintf(stderr, "labwire: running SCHED_FIFO %d\n", prio);
 }
 
 static int setup(wire *w, const char *path, uint64_t seed, int rt) {
