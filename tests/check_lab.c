@@ -72,6 +72,94 @@ START_TEST(plan_link_both_and_default) {
 }
 END_TEST
 
+START_TEST(plan_wire_words_and_hooks) {
+    char *p = plan_for(
+        "--baseline 1s --chaos 2s --recovery 1s --delay 100ms --jitter 10ms --loss 5% "
+        "--link payment:inventory --direction to");
+    /* the qdisc in labwire's words and in tc's (chaos-daemon's order: delay, jitter, loss) */
+    ck_assert_ptr_nonnull(strstr(p, "ACT_WIRE[0]='netem loss 5 loss_corr 0 delay 100000000 jitter 10000000 "));
+    ck_assert_ptr_nonnull(strstr(p, "ACT_TC[0]='netem delay 100000us 10000us loss 5% 0%'"));
+    ck_assert_ptr_nonnull(strstr(p, "RULE_HOOK[0]=egress"));
+    free(p);
+    /* a partition both ways: the senders' OUTPUT and the receivers' INPUT, each way (scenario.c's install) */
+    p = plan_for("--baseline 1s --chaos 2s --recovery 1s --partition --link payment:inventory --direction both");
+    ck_assert_ptr_nonnull(strstr(p, "ACT_WIRE[0]=''"));
+    ck_assert_ptr_nonnull(strstr(p, "RULE_HOOK[0]=output; RULE_SRC[0]=\"payment-0 payment-1 payment-2\""));
+    ck_assert_ptr_nonnull(strstr(p, "RULE_NETS[0]=\"10.96.100.3/32\""));
+    ck_assert_ptr_nonnull(strstr(p,
+                                 "RULE_HOOK[1]=input; RULE_SRC[1]=\"inventory-0 inventory-1\"; "
+                                 "RULE_DST[1]=\"payment-0 payment-1 payment-2\""));
+    ck_assert_ptr_nonnull(strstr(p, "RULE_HOOK[2]=input; RULE_SRC[2]=\"payment-0 payment-1 payment-2\""));
+    ck_assert_ptr_nonnull(strstr(p, "RULE_HOOK[3]=output; RULE_SRC[3]=\"inventory-0 inventory-1\""));
+    ck_assert_ptr_nonnull(strstr(p, "PLAN_NRULES=4"));
+    free(p);
+}
+END_TEST
+
+/* Runs the ledger check of `line` against a collect file holding `text`; returns its verdict. */
+static int ledger_verdict(const char *line, const char *text, char **report) {
+    static sim_options o;
+    parse(&o, line);
+    char path[] = "/tmp/check_lab_ledger_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    size_t len = 0;
+    FILE *out = open_memstream(report, &len);
+    char err[256];
+    int rc = lab_ledger_check(out, "cell", path, &o, NULL, err, sizeof err);
+    fclose(out);
+    unlink(path);
+    ck_assert_msg(rc >= 0, "%s", err);
+    return rc;
+}
+
+START_TEST(ledger_check_judges_warnings) {
+    const char *corr =
+        "--seed 1 --baseline 1s --chaos 5s --recovery 1s --rate 20 --loss 80% --correlation 50% "
+        "--link payment:inventory --direction to";
+    char *r = NULL;
+    /* 80 % with correlation 50 %: netem's formula quotes 97.0 %; a lab that drops 97.0 % of 5000 agrees */
+    ck_assert_int_eq(ledger_verdict(corr,
+                                    "action\t0\t5000\t4850\t0\t0\n"
+                                    "wirerule\t0\tpayment-0\tnetem\t0\t5000\t4850\t0\t0\t0\t0\t0\t150\t0\t0\t0\t0"
+                                    "\t0\t0\t150\n"
+                                    "wirelink\tpayment\tinventory (Service IP)\t150\t0\t150\n",
+                                    &r),
+                     0);
+    ck_assert_ptr_nonnull(strstr(r, "quoted 97.0 %"));
+    ck_assert_ptr_nonnull(strstr(r, "within 1 pp: yes"));
+    free(r);
+    /* one that drops the configured 80 % does not: the correlation was not applied */
+    ck_assert_int_eq(ledger_verdict(corr,
+                                    "action\t0\t5000\t4000\t0\t0\n"
+                                    "wirerule\t0\tpayment-0\tnetem\t0\t5000\t4000\t0\t0\t0\t0\t0\t1000\t0\t0\t0\t0"
+                                    "\t0\t0\t1000\n",
+                                    &r),
+                     1);
+    ck_assert_ptr_nonnull(strstr(r, "MISS"));
+    free(r);
+    /* the wire's frames must reach the node */
+    ck_assert_int_eq(ledger_verdict(corr,
+                                    "action\t0\t5000\t4850\t0\t0\n"
+                                    "wirelink\tpayment\tinventory (Service IP)\t150\t0\t120\n",
+                                    &r),
+                     1);
+    ck_assert_ptr_nonnull(strstr(r, "the node saw 120"));
+    free(r);
+    /* inventory never calls notification: the simulator warns that no packet matched; the lab must agree */
+    const char *none =
+        "--seed 1 --baseline 1s --chaos 5s --recovery 1s --rate 20 --loss 80% "
+        "--link inventory:notification --direction to";
+    ck_assert_int_eq(ledger_verdict(none, "action\t0\t0\t0\t0\t0\n", &r), 0);
+    ck_assert_ptr_nonnull(strstr(r, "no packet matched"));
+    free(r);
+    ck_assert_int_eq(ledger_verdict(none, "action\t0\t12\t10\t0\t0\n", &r), 1);
+    free(r);
+}
+END_TEST
+
 START_TEST(records_roundtrip) {
     char path[] = "/tmp/check_lab_XXXXXX";
     int fd = mkstemp(path);
@@ -290,6 +378,8 @@ static Suite *suite(void) {
     tcase_set_timeout(t, 60);
     tcase_add_test(t, plan_link_to);
     tcase_add_test(t, plan_link_both_and_default);
+    tcase_add_test(t, plan_wire_words_and_hooks);
+    tcase_add_test(t, ledger_check_judges_warnings);
     tcase_add_test(t, records_roundtrip);
     tcase_add_test(t, compare_sim_with_itself);
     tcase_add_test(t, compare_other_machine_misses);
