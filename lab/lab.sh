@@ -131,7 +131,8 @@ lab_choose_wire() {
 	nft) ;;
 	*) lab_die "LAB_WIRE is auto, labwire, kernel or nft, not \"$WIRE\"" ;;
 	esac
-	echo "$WIRE $HAVE_TBF" >"$LAB_DIR/wire.mode"
+	PURGE=${LAB_WIRE_PURGE:-1}
+	echo "$WIRE $HAVE_TBF $PURGE" >"$LAB_DIR/wire.mode"
 	lab_log "wire: $WIRE (sch_netem: $([ $has_netem = 1 ] && echo yes || echo no), sch_tbf: $([ $HAVE_TBF = 1 ] && echo yes || echo no))"
 }
 
@@ -143,7 +144,7 @@ lab_load_plan() { # shellcheck disable=SC1091
 		ACT_DELAY_US ACT_JITTER_US ACT_DUP_PCT ACT_CORRUPT_PCT ACT_CPU_WORKERS ACT_CPU_LOAD ACT_MEM_WORKERS \
 		ACT_MEM_BYTES ACT_RESTART_DELAY_MS ACT_WIRE ACT_TC RULE_ACT RULE_HOOK RULE_SRC RULE_DST RULE_NETS RULE_ANY
 	source "$LAB_DIR/plan.sh"
-	read -r WIRE HAVE_TBF <"$LAB_DIR/wire.mode" 2>/dev/null || { WIRE=nft; HAVE_TBF=0; }
+	read -r WIRE HAVE_TBF PURGE <"$LAB_DIR/wire.mode" 2>/dev/null || { WIRE=nft; HAVE_TBF=0; PURGE=1; }
 }
 
 # svc_index NAME -> 0/1/2
@@ -638,7 +639,10 @@ wire_rule() {
 	read -r kind params <<<"${ACT_WIRE[$a]}"
 	for pod in ${RULE_SRC[$k]}; do
 		if [ "$verb" = stop ]; then
-			wire_ctl rule del "a$a.r$k.$pod" >/dev/null 2>&1
+			# the kernel drops what a deleted qdisc still holds; LAB_WIRE_PURGE=0 lets it leave when due instead
+			# (as the simulator does), to measure what the purge costs
+			# shellcheck disable=SC2046
+			wire_ctl rule del "a$a.r$k.$pod" $([ "$PURGE" = 0 ] && echo keep) >/dev/null 2>&1
 			continue
 		fi
 		seed=""

@@ -219,6 +219,12 @@ static int check_told(FILE *out, const netem_config *ne, const act_side *la) {
                 (double)lat / 1e6, (double)jit / 1e6, (double)la->sched_min / 1e6, (double)la->sched_max / 1e6,
                 mean / 1e6, 4 * se / 1e6, ok_range && ok_mean ? "ok" : "MISS");
     }
+    if (la->w_purged)
+        fprintf(out,
+                IND "%" PRIu64
+                    " frames were still inside when the qdisc was removed: dropped, as the kernel drops a "
+                    "deleted qdisc's queue (the simulator delivers them)\n",
+                la->w_purged);
     if (la->w_released) {
         double p50 = late_quantile_us(la, 0.5), p99 = late_quantile_us(la, 0.99);
         int ok = p99 <= 2048;

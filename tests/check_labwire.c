@@ -405,10 +405,29 @@ START_TEST(test_rule_del_purges_and_pool_bound) {
     ck_assert_int_eq(held, LW_POOL_FRAMES);
     ck_assert_uint_eq(lw_self(c)->pool_drops, 100);
     ck_assert_uint_eq(lw_core_held(c), LW_POOL_FRAMES);
-    ck_assert_uint_eq(lw_rule_del(c, lw_rule_find(c, "d")), LW_POOL_FRAMES);
+    ck_assert_uint_eq(lw_rule_del(c, lw_rule_find(c, "d"), 0), LW_POOL_FRAMES);
     ck_assert_uint_eq(lw_core_held(c), 0);
     ck_assert_int_eq(lw_core_pop(c, 10000 * MS, &g_out), 0);
     ck_assert_uint_eq(lw_rule_get(c, 0)->purged, LW_POOL_FRAMES);
+    lw_core_free(c);
+}
+END_TEST
+
+START_TEST(test_rule_del_keep) {
+    /* keep: the held frames leave at their due time (the simulator's assumption), and a reset keeps the rule
+     * until they are gone */
+    lw_core *c = core_with("rule add d payment-0 netem any delay 50000000", 41);
+    uint8_t f[200];
+    for (int i = 0; i < 10; i++) lw_core_offer(c, 0, LW_FROM_POD, MS + i, f, make_frame(f, VIP, 100, (uint32_t)i));
+    ck_assert_uint_eq(lw_rule_del(c, lw_rule_find(c, "d"), 1), 0);
+    lw_core_reset(c);
+    ck_assert_ptr_nonnull(lw_rule_get(c, 0));
+    int out = 0;
+    while (lw_core_pop(c, 60 * MS, &g_out)) out++;
+    ck_assert_int_eq(out, 10);
+    ck_assert_int_eq(g_out.due_ns, 51 * MS + 9);
+    lw_core_reset(c);
+    ck_assert_ptr_null(lw_rule_get(c, 0));
     lw_core_free(c);
 }
 END_TEST
@@ -517,6 +536,7 @@ static Suite *labwire_suite(void) {
     tcase_add_test(tc, test_last_matching_filter_wins);
     tcase_add_test(tc, test_tbf_spacing);
     tcase_add_test(tc, test_rule_del_purges_and_pool_bound);
+    tcase_add_test(tc, test_rule_del_keep);
     tcase_add_test(tc, test_ledger);
     tcase_add_test(tc, test_control_errors);
     suite_add_tcase(s, tc);

@@ -243,17 +243,17 @@ int lw_control(lw_core *c, int argc, char **argv, FILE *out) {
     if (argc == 2 && !strcmp(argv[0], "rule") && !strcmp(argv[1], "clear")) {
         uint64_t purged = 0;
         for (int r = 0; r < lw_rule_count(c); r++)
-            if (lw_rule_get(c, r) && lw_rule_get(c, r)->active) purged += lw_rule_del(c, r);
+            if (lw_rule_get(c, r) && lw_rule_get(c, r)->active) purged += lw_rule_del(c, r, 0);
         fprintf(out, "purged %" PRIu64 "\nok\n", purged);
         return 0;
     }
-    if (argc == 3 && !strcmp(argv[0], "rule") && !strcmp(argv[1], "del")) {
+    if ((argc == 3 || (argc == 4 && !strcmp(argv[3], "keep"))) && !strcmp(argv[0], "rule") && !strcmp(argv[1], "del")) {
         int r = lw_rule_find(c, argv[2]);
         if (r < 0) {
             fprintf(out, "error: no active rule named \"%s\"\n", argv[2]);
             return -1;
         }
-        fprintf(out, "purged %" PRIu64 "\nok\n", lw_rule_del(c, r));
+        fprintf(out, "purged %" PRIu64 "\nok\n", lw_rule_del(c, r, argc == 4));
         return 0;
     }
     return 1;

@@ -9,7 +9,8 @@
  *        0..100), delay jitter (nanoseconds), gap limit (packets), seed (the PRNG's, 64 bits)
  *   rule add NAME PORT tbf any|CIDR[,...] rate BYTES_PER_S burst BYTES limit BYTES [peakrate B/S mtu BYTES]
  *        `any`: a root qdisc on the port (every frame); CIDRs: a filter on the IPv4 destination
- *   rule del NAME                     removes it; its held frames are dropped ("purged N")
+ *   rule del NAME [keep]              removes it; its held frames are dropped ("purged N"), as the kernel
+ *                                     drops a deleted qdisc's queue, or with `keep` leave when due
  *   rule clear                        removes every rule
  *   stats                             the ledger (format below)
  *   reset                             zeroes the counters

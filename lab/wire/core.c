@@ -265,7 +265,7 @@ static int on_port(const slot *s, int p) { return s->port == p; }
 void lw_port_del(lw_core *c, int p) {
     if (p < 0 || p >= LW_MAX_PORTS || !c->ports[p].used) return;
     for (int r = 0; r < LW_MAX_RULES; r++)
-        if (c->rules[r].used && c->rules[r].st.active && c->rules[r].spec.port == p) lw_rule_del(c, r);
+        if (c->rules[r].used && c->rules[r].st.active && c->rules[r].spec.port == p) lw_rule_del(c, r, 0);
     purge_if(c, on_port, p);
     c->ports[p].used = 0;
 }
@@ -352,7 +352,7 @@ int lw_rule_add(lw_core *c, const lw_rule_spec *spec, char *err, size_t errlen) 
     return r;
 }
 
-uint64_t lw_rule_del(lw_core *c, int r) {
+uint64_t lw_rule_del(lw_core *c, int r, int keep_held) {
     if (r < 0 || r >= LW_MAX_RULES || !c->rules[r].used || !c->rules[r].st.active) return 0;
     rule *ru = &c->rules[r];
     ru->st.active = 0;
@@ -362,7 +362,7 @@ uint64_t lw_rule_del(lw_core *c, int r) {
         if (pt->roots[i] != r) pt->roots[k++] = pt->roots[i];
     pt->nroots = k;
     if (ru->spec.filtered) redraw_order(c, ru->spec.port);
-    uint64_t n = purge_if(c, in_rule, r);
+    uint64_t n = keep_held ? 0 : purge_if(c, in_rule, r);
     ru->st.purged += n;
     rule_release(ru);
     return n;
@@ -601,15 +601,17 @@ void lw_core_reset(lw_core *c) {
         rule *ru = &c->rules[r];
         if (!ru->used) continue;
         if (!ru->st.active) {
-            ru->used = 0; /* forgotten: its index may be reused (the generation tells copies apart) */
-            continue;
+            int holds = 0; /* a rule removed with keep_held may still hold copies: keep it until they leave */
+            for (int h = 0; h < c->nheap && !holds; h++) holds = c->slots[c->heap[h]].cur_rule == r;
+            if (!holds) ru->used = 0; /* forgotten: its index may be reused (the generation tells copies apart) */
+            if (!holds) continue;
         }
         lw_rule_stats keep = ru->st;
         memset(&ru->st, 0, sizeof ru->st);
         memcpy(ru->st.name, keep.name, sizeof keep.name);
         ru->st.port = keep.port;
         ru->st.kind = keep.kind;
-        ru->st.active = 1;
+        ru->st.active = keep.active;
         ru->st.sched_min_ns = INT64_MAX;
     }
 }

@@ -137,8 +137,10 @@ void lw_port_del(lw_core *c, int port);
  * refusing the configuration in tc's words). */
 int lw_rule_add(lw_core *c, const lw_rule_spec *spec, char *err, size_t errlen);
 int lw_rule_find(const lw_core *c, const char *name); /* an active rule by name, or -1 */
-/* Removes an active rule (by index); the frames inside it are dropped. Returns how many. */
-uint64_t lw_rule_del(lw_core *c, int rule);
+/* Removes an active rule (by index); the frames inside it are dropped, as the kernel drops a deleted
+ * qdisc's queue, and counted; returns how many. With keep_held they leave at their due time instead (what
+ * the simulator assumes: a lab knob to measure what the purge costs). */
+uint64_t lw_rule_del(lw_core *c, int rule, int keep_held);
 
 /* Offers one frame that arrived on `port` from `from` at now_ns. Returns the copies now held (0: dropped). */
 int lw_core_offer(lw_core *c, int port, lw_side from, int64_t now_ns, const uint8_t *frame, uint32_t len);
