@@ -19,7 +19,7 @@
  * Timing: one thread, non-blocking descriptors; a timerfd (absolute CLOCK_MONOTONIC, 1 ns timer slack) wakes
  * the loop for the next due frame. --rt PRIO runs it SCHED_FIFO at PRIO (the kernel's qdiscs run in softirq
  * context, ahead of every thread); when the kernel refuses, it says so and runs as an ordinary process.
- * Bounded: at most LW_MAX_PORTS ports, LW_POOL_FRAMES held frames, 8 control connections.
+ * Bounded: at most LW_MAX_PORTS ports, LW_POOL_FRAMES held frames, 64 control connections at once.
  * Exit status: 0 after quit/SIGTERM/SIGINT, 1 when it cannot start (socket, epoll), 2 on bad arguments;
  * ctl: 0 when the answer ends in `ok`, 1 on `error:`, 2 when it cannot reach the forwarder or bad usage.
  */
@@ -48,7 +48,7 @@
 #include "lab/wire/control.h"
 #include "lab/wire/core.h"
 
-#define MAX_CONNS 8
+#define MAX_CONNS 64 /* hooks of actions that start together each hold one */
 #define CONN_BUF 4096
 #define MAX_WORDS 64
 /* epoll tags: kind in the high half, index in the low half */
@@ -300,7 +300,7 @@ static int listen_on(const char *path) {
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path); /* a dead forwarder's */
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 8) < 0) {
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 64) < 0) {
         fprintf(stderr, "labwire: cannot listen on %s: %s\n", path, strerror(errno));
         if (fd >= 0) close(fd);
         return -1;
