@@ -86,8 +86,8 @@ QUICK=(
 	"loss80-fresh|25|--loss 80% ${LINK[*]} --downstream-keepalive off"
 	# through the wire: the seed's 80 %/50 that matches nothing (its ledger must show 0 packets faulted), and
 	# a plain 100 ms delay
-	"seed-02-loss80-corr50|0|--experiment $SEED02 --object seed-packet-loss-80-corr50|20s"
-	"delay100|0|--experiment lab/cells.yaml --object delay100|20s"
+	"seed-02-loss80-corr50|0|--experiment $SEED02 --object seed-packet-loss-80-corr50|10s"
+	"delay100|0|--experiment lab/cells.yaml --object delay100|10s"
 )
 
 case $MODE in
