@@ -41,6 +41,7 @@ typedef struct act_side {
     uint64_t w_seen, w_loss, w_limit, w_dup, w_corrupt, w_reorder, w_delayed, w_released, w_purged;
     double sched_sum, sched_sq;
     int64_t sched_min, sched_max, late_max;
+    int have_min;
     uint64_t late[LATE_BUCKETS];
 } act_side;
 
@@ -82,7 +83,8 @@ static void parse_wirerule(act_side *a, char *cur) {
     f = next_field(&cur);
     a->sched_sq += f ? strtod(f, NULL) : 0;
     int64_t mn = (int64_t)u(&cur), mx = (int64_t)u(&cur), late = (int64_t)u(&cur);
-    if (!a->nrules || (v[7] && mn < a->sched_min)) a->sched_min = mn;
+    /* only rules that released something have a minimum (a pod whose rule never won reports 0) */
+    if (v[7] && (!a->have_min || mn < a->sched_min)) a->sched_min = mn, a->have_min = 1;
     if (mx > a->sched_max) a->sched_max = mx;
     if (late > a->late_max) a->late_max = late;
     char *hist = next_field(&cur), *save = NULL;

@@ -148,6 +148,20 @@ START_TEST(ledger_check_judges_warnings) {
                      1);
     ck_assert_ptr_nonnull(strstr(r, "the node saw 120"));
     free(r);
+    /* a delay: the scheduled delays are judged over the pods whose rule released something (a pod whose
+     * rule never won reports a minimum of 0) */
+    const char *delay =
+        "--seed 1 --baseline 1s --chaos 5s --recovery 1s --rate 20 --delay 100ms "
+        "--link payment:inventory --direction to";
+    ck_assert_int_eq(ledger_verdict(delay,
+                                    "action\t0\t100\t0\t100\t0\n"
+                                    "wirerule\t0\tpayment-0\tnetem\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\t0\n"
+                                    "wirerule\t0\tpayment-1\tnetem\t0\t100\t0\t0\t0\t0\t0\t100\t100\t0\t10000000000"
+                                    "\t1e15\t100000000\t100000000\t5000\t0,100\n",
+                                    &r),
+                     0);
+    ck_assert_ptr_nonnull(strstr(r, "scheduled 100.00-100.00 ms"));
+    free(r);
     /* inventory never calls notification: the simulator warns that no packet matched; the lab must agree */
     const char *none =
         "--seed 1 --baseline 1s --chaos 5s --recovery 1s --rate 20 --loss 80% "
