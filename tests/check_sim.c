@@ -166,12 +166,12 @@ END_TEST
 
 /* ---- the HTTP client's deadline: code 28 after 10 s, connection closed ---- */
 
-static net_verdict drop_all(void *ctx, int64_t now, const sim_host *src, sim_addr dst, const sim_packet *p) {
+static nf_verdict drop_all(void *ctx, int64_t now, const sim_host *src, sim_addr dst, const sim_packet *p) {
     (void)ctx;
     (void)now;
     (void)src;
     (void)dst;
-    net_verdict v = {p->dir == 0 && p->len ? NET_DROP : NET_PASS, 0, 1, 0};
+    nf_verdict v = {p->dir == 0 && p->len ? NF_DROP : NF_PASS, 0, 1, 0};
     return v;
 }
 

@@ -265,12 +265,12 @@ static void maybe_finish(tcp_conn *c, int s) {
 
 /* ---- packets ---- */
 
-static void send_packet(tcp_conn *c, int s, uint8_t flags, uint64_t seq, uint32_t len, net_verdict_kind *verdict);
+static void send_packet(tcp_conn *c, int s, uint8_t flags, uint64_t seq, uint32_t len, nf_verdict_kind *verdict);
 
 /* Timestamp clock in µs, offset by one so that a valid TSval is never 0 (0 means "no echo"). */
 static int64_t now_us(tcp_conn *c) { return now_ns(c) / US + 1; }
 
-static net_verdict_kind transmit(tcp_conn *c, int s, sim_packet *p) {
+static nf_verdict_kind transmit(tcp_conn *c, int s, sim_packet *p) {
     tcp_side *sd = &c->side[s];
     p->flow = &c->flow;
     p->dir = (uint8_t)s;
@@ -309,13 +309,13 @@ static net_verdict_kind transmit(tcp_conn *c, int s, sim_packet *p) {
     return net_transmit(c->net, c->flow.host[s], p);
 }
 
-static void send_packet(tcp_conn *c, int s, uint8_t flags, uint64_t seq, uint32_t len, net_verdict_kind *verdict) {
+static void send_packet(tcp_conn *c, int s, uint8_t flags, uint64_t seq, uint32_t len, nf_verdict_kind *verdict) {
     sim_packet p;
     memset(&p, 0, sizeof p);
     p.flags = flags;
     p.seq = seq;
     p.len = len;
-    net_verdict_kind v = transmit(c, s, &p);
+    nf_verdict_kind v = transmit(c, s, &p);
     if (verdict) *verdict = v;
 }
 
@@ -491,9 +491,9 @@ static uint32_t data_len(const tcp_seg *g) { return g->len - g->fin; }
 static int xmit_seg(tcp_conn *c, int s, tcp_seg *g, int is_retransmit) {
     tcp_side *sd = &c->side[s];
     uint8_t flags = TCP_F_ACK | (g->fin ? TCP_F_FIN : 0);
-    net_verdict_kind v;
+    nf_verdict_kind v;
     send_packet(c, s, flags, g->seq, data_len(g), &v);
-    if (v == NET_LOCAL_DROP) return 0;
+    if (v == NF_LOCAL_DROP) return 0;
     g->xmit_ns = now_ns(c);
     if (is_retransmit) g->retrans = 1;
     g->lost = 0;
