@@ -376,7 +376,8 @@ confirm_delete_objects() {
 }
 
 confirm_stop() {
-    local t=$1 name kind
+    local t=$1 name kind t0
+    t0=$(now_s)
     CF_STOP_AT=$t
     confirm_read_counters
     # pause: Chaos Mesh recovers every record and reports AllRecovered; then the object goes
@@ -384,6 +385,7 @@ confirm_stop() {
         kc -n "$NAMESPACE" annotate "$(resource_of "$kind")" "$name" experiment.chaos-mesh.org/pause=true --overwrite \
             >>"$CF_OUT/delete.log" 2>&1
     done < <(yaml_index "$CF_OUT/experiment.yaml")
+    CF_PAUSE_S=$(elapsed "$t0")
     if confirm_poll AllRecovered "$CONFIRM_RECOVER_TIMEOUT"; then CF_RECOVERED=1; else CF_RECOVERED=0; fi
     CF_RECOVER_S=$CF_POLL_S
     CF_CONDS_END=$CF_CONDS
@@ -500,7 +502,12 @@ confirm_table() {
         cat "$CF_OUT/experiment.row"
         echo
         echo "Chaos Mesh: $CF_OBJECTS applied when the Job's log reached the chaos phase (${CF_APPLY_AT} s of the plan;"
-        echo "  kubectl apply returned $CF_APPLY_S s after that line arrived), paused and deleted when it reached the end (${CF_STOP_AT:-the end of the Job} s)"
+        echo "  kubectl apply returned $CF_APPLY_S s after that line arrived); paused when the log reached the end of the phase"
+        if [ "$CF_STOP_AT" = end ]; then
+            echo "  (no end line: a one-shot action; paused when the Job had ended), then deleted"
+        else
+            echo "  (${CF_STOP_AT} s; the pause returned $CF_PAUSE_S s after that line arrived: the netem counters are read first), then deleted"
+        fi
         while read -r name conds; do
             echo "  $name while injected: ${conds:-no conditions}$([ "$CF_INJECTED" = 1 ] && echo " (AllInjected after $CF_INJECT_S s)" || echo " (AllInjected never True within $CONFIRM_INJECT_TIMEOUT s)")"
         done <<<"$CF_CONDS_CHAOS"
@@ -650,7 +657,7 @@ cmd_confirm() {
 # The no-fault Job, and the cluster measured from it; sets CF_MACHINE, CF_MACHINE_LINE, CF_CAL_RC (0 ok, 1 a
 # bound of its own row missed).
 confirm_calibrate() {
-    local cluster=("${CF_CLUSTER[@]}") load=("${CF_CALLOAD[@]}") cpu0 cpu1 lab sim scale fit link keep
+    local cluster=("${CF_CLUSTER[@]}") load=("${CF_CALLOAD[@]}") cpu0 cpu1 lab sim scale fit link keep atmin atmax
     write_args "$CF_OUT/calibration.args" --manifest manifest.yaml --replicas "$CF_REPLICAS" --cpus "$CF_CPUS" "${load[@]}"
     confirm_configmap "$CF_OUT/calibration.args"
     "$LOADGEN" --plan "$CF_OUT/calibration.plan" "${cluster[@]}" "${load[@]}" 2>/dev/null
@@ -671,9 +678,13 @@ confirm_calibrate() {
     fi
     fit=$("$LOADGEN" --fit-link "$CF_OUT/calibration.csv" --sim-seeds "$CF_SIM_SEEDS" "${cluster[@]}" "${load[@]}" \
         --cpu-scale "$scale" 2>"$CF_OUT/compare.err") || die "confirm: the calibration's fit failed: $(cat "$CF_OUT/compare.err")"
-    read -r link keep _ <<<"$fit"
+    read -r link keep _ atmin atmax <<<"$fit"
     CF_MACHINE=(--cpu-scale "$scale" --link-latency "${link}ns")
-    CF_MACHINE_LINE="$CF_MACHINE_LINE; one-way packet latency $(awk -v l="$link" 'BEGIN { printf "%.1f", l / 1000 }') us, fitted to its p50 ($keep ms); defaults x1, 50 us"
+    CF_MACHINE_LINE="$CF_MACHINE_LINE; $(awk -v l="$link" -v p="$keep" -v a="$atmin" -v m="$atmax" 'BEGIN {
+        printf "one-way packet latency %.1f us, fitted to its p50 (%.2f ms)", l / 1000, p
+        if (a >= 0) printf " (the cluster is faster than the model at the smallest latency tried)"
+        if (m <= 0) printf " (the cluster is slower than the model at the largest latency tried)"
+        printf "; defaults x1, 50 us" }')"
     CF_CAL_RC=0
     "$LOADGEN" --compare "$CF_OUT/calibration.csv" --calibration-cell --sim-seeds "$CF_SIM_SEEDS" --name calibration \
         "${cluster[@]}" "${load[@]}" "${CF_MACHINE[@]}" >"$CF_OUT/calibration.row" 2>"$CF_OUT/compare.err" || CF_CAL_RC=$?

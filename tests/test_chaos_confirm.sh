@@ -133,7 +133,7 @@ if [ -z "$OUT" ]; then pass "the checks applied nothing"; else fail "the checks 
 echo "-- a whole run: calibration, experiment, table"
 reset_standin
 run "confirm packet-loss-80-percent (the stand-in injects nothing: not confirmed)" 1 \
-    bash "$CHAOS" confirm "$FILE" packet-loss-80-percent "${SHORT[@]}" --calibration 6s --out "$TMP/out" "${LOAD[@]}"
+    bash "$CHAOS" confirm "$FILE" packet-loss-80-percent "${SHORT[@]}" --calibration 4s --out "$TMP/out" "${LOAD[@]}"
 has "table header" '^scenario +metric +cluster \[95% CI\] +sim \[95% CI\] +diff +bound +ok'
 has "cluster line: the stand-in's node and replicas" 'payment-0 on standin-node with [0-9]+ CPUs; replicas payment,inventory,notification = 1,1,1'
 has "machine calibrated from the no-fault Job" 'machine: CPU time per piece of work x[0-9.]+ of the defaults .*cluster [0-9.]+ ms, model [0-9.]+ ms.*one-way packet latency [0-9.]+ us'
@@ -168,6 +168,21 @@ has "order: calibration Job, then the experiment's Job, object applied, paused, 
     '^apply job/loadgen delete job/loadgen apply job/loadgen apply networkchaos/packet-loss-80-percent annotate networkchaos/packet-loss-80-percent pause delete networkchaos/packet-loss-80-percent delete job/loadgen $'
 nothing_left "whole run"
 [ -s "$STANDIN_DIR/unknown" ] && fail "unsupported calls: $(cat "$STANDIN_DIR/unknown")"
+
+echo "-- Chaos Mesh's side replayed from fixtures (the seed's form of the rule: no Service IP), still no fault"
+reset_standin
+run "confirm with replayed conditions, rules and counters" 1 env STANDIN_REPLAY="$HERE/support/chaos-mesh-replay" \
+    bash "$CHAOS" confirm "$FILE" packet-loss-80-percent --baseline 2s --chaos 3s --recovery 1s --sim-seeds 10 \
+    --calibration none --out "$TMP/outr" "${LOAD[@]}"
+has "replay: injected" 'packet-loss-80-percent while injected: Selected=True AllInjected=True .*\(AllInjected after [0-9.]+ s\)'
+has "replay: recovered" 'after the pause: .*AllRecovered=True .*\(AllRecovered after [0-9.]+ s\)'
+has "replay: the rules differ" 'rules \(PodNetworkChaos\): DIFFER from the prediction'
+has "replay: the Service IP is missing on the cluster" '^      packet-loss-80-percent on payment-0: 10\.96\.100\.3$'
+hasnt "replay: nothing extra on the cluster" 'on the cluster, not predicted'
+has "replay: netem counters parsed" 'netem counters at the end of the chaos phase, payment-0: 0 packets through netem, 0 dropped'
+has "replay: no packet matched" 'netem counters: no packet matched the rules'
+has "replay: verdict names the MISS and the rules" 'verdict: NOT CONFIRMED: a judged figure .* outside its bound .*; the rules Chaos Mesh wrote differ'
+nothing_left "replayed run"
 
 echo "-- the Job dies while the object is applied"
 reset_standin

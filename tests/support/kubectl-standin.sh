@@ -9,6 +9,10 @@
 #     `tc -s qdisc show dev lo`, where no netem is (nothing was injected);
 #   * a chaos object is recorded as applied, paused, deleted; nothing selects it, so its conditions are
 #     Selected=False AllInjected=False AllRecovered=True, and there is no PodNetworkChaos.
+# STANDIN_REPLAY=DIR replays Chaos Mesh's side from fixtures instead (tests/support/chaos-mesh-replay/), to
+# check that confirm reads it: conditions AllInjected=True once applied and AllRecovered=True once paused,
+# DIR/podnetworkchaos.txt as the rules, DIR/tc.txt as chaos-daemon's tc output. Nothing is injected then
+# either: the Job still measures the services without a fault.
 # Every call that changes something is appended to $STANDIN_DIR/ledger ("apply networkchaos/NAME", ...);
 # a call it does not know is appended to $STANDIN_DIR/unknown and fails (exit 1), so the test sees any
 # call confirm makes that this file does not answer.
@@ -139,10 +143,15 @@ case "${1-} ${2-}" in
         esac ;;
     "get networkchaos" | "get stresschaos" | "get podchaos" | "get schedule" | "get workflow")
         [ -e "$S/objects/$2.${3-}" ] || notfound "$2 \"${3-}\""
-        paused=False
-        [ -e "$S/paused/$2.${3-}" ] && paused=True
-        echo "Selected=False AllInjected=False AllRecovered=True Paused=$paused " ;;
-    "get podnetworkchaos") : ;; # nothing injected, so no per-pod rules
+        if [ -e "$S/paused/$2.${3-}" ]; then paused=True; else paused=False; fi
+        if [ -n "${STANDIN_REPLAY:-}" ]; then
+            if [ $paused = True ]; then injected=False; else injected=True; fi
+            echo "Selected=True AllInjected=$injected AllRecovered=$paused Paused=$paused "
+        else
+            echo "Selected=False AllInjected=False AllRecovered=True Paused=$paused "
+        fi ;;
+    "get podnetworkchaos") # nothing injected, so no per-pod rules, unless replayed
+        if [ -n "${STANDIN_REPLAY:-}" ]; then cat "$STANDIN_REPLAY/podnetworkchaos.txt"; fi ;;
     "annotate "*)
         [ -e "$S/objects/$2.${3-}" ] || notfound "$2 \"${3-}\""
         [ "${4-}" = experiment.chaos-mesh.org/pause=true ] || unknown
@@ -192,6 +201,10 @@ case "${1-} ${2-}" in
         [ -d "$S/job" ] || notfound 'jobs.batch "loadgen"'
         cat "$S/job/log" ;;
     "exec "*)
+        if [ "$ns" = chaos-mesh ] && [ -n "${STANDIN_REPLAY:-}" ]; then
+            cat "$STANDIN_REPLAY/tc.txt"
+            exit 0
+        fi
         if [ "$ns" = chaos-mesh ]; then
             command -v tc >/dev/null || { echo "no process of container (tc missing)"; exit 3; }
             tc -s qdisc show dev lo
