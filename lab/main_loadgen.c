@@ -107,7 +107,11 @@ int main(int argc, char **argv) {
     int rc = sim_options_parse(&o, nrest, rest, err, sizeof err);
     if (rc == 1) return 0;
     if (rc == 0 && o.manifest) {
-        /* as bin/sim: the manifest's cluster first, then the command line again (explicit flags win) */
+        /* as bin/sim: the manifest's cluster first, then the command line again (explicit flags win), from the
+         * defaults, so that the lists the command line fills (--experiment, --object, --expect) are not doubled */
+        const char *manifest = o.manifest;
+        sim_options_defaults(&o);
+        o.manifest = manifest;
         if (experiment_read_manifest(&o, err, sizeof err) < 0)
             rc = -1;
         else
