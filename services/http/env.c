@@ -223,6 +223,7 @@ void http_env_usage(FILE *out, const char *program, const svc_module *module) {
             "\n"
             "Behaviour\n"
             "  DOWNSTREAM_TIMEOUT_MS  payment/process calls, connect included     (default %lld)\n"
+            "  NOTIFICATION_TIMEOUT_MS payment/process's notification (best effort) (default %lld)\n"
             "  CHAIN_STEP_TIMEOUT_MS  each payment/chain step                     (default %lld)\n"
             "  FORWARD_TIMEOUT_MS     a request forwarded to its owner replica    (default %lld)\n"
             "  RETRY_ATTEMPTS         attempts per idempotent call, 1..10         (default %d)\n"
@@ -244,7 +245,8 @@ void http_env_usage(FILE *out, const char *program, const svc_module *module) {
             "exit 0. Exit status 2: bad settings; 1: start-up failure (port in use, corrupt journal).\n",
             program, module->name, module->default_port, DEFAULT_BIND, DEFAULT_THREADS, DEFAULT_CONNECTION_LIMIT,
             DEFAULT_GRACE_MS, default_urls[0], default_urls[1], default_urls[2],
-            (long long)(d.downstream_timeout_ns / ms), (long long)(d.chain_step_timeout_ns / ms),
+            (long long)(d.downstream_timeout_ns / ms), (long long)(d.notify_timeout_ns / ms),
+            (long long)(d.chain_step_timeout_ns / ms),
             (long long)(d.forward_timeout_ns / ms), d.retry.attempts, (long long)(d.retry.backoff_ns / ms),
             (long long)(d.retry.backoff_max_ns / ms), (long long)(d.retry.deadline_ns / ms),
             (long long)(d.idempotency_ttl_ns / (1000 * ms)), d.idempotency_capacity, d.payment_capacity,
