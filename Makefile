@@ -79,7 +79,7 @@ PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
 .PHONY: all test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick fidelity-aa validate \
-        format format-check
+        format format-check reliability
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -127,6 +127,11 @@ test: check-unit check-scripts
 TSAN_TESTS := $(filter $(BUILD)/tests/check_e2e $(BUILD)/tests/check_replicas $(BUILD)/tests/check_correctness,$(TESTS))
 check-tsan: $(TSAN_TESTS) $(PROGRAMS)
 	@set -e; for t in $(TSAN_TESTS); do echo "== $$t"; PC_BIN_DIR=$(abspath $(BINDIR)) $$t; done
+
+# The services against a hostile client (tests/reliability.sh): the bad-input matrix, mutated requests, a
+# slowloris flood, a capacity flood and a restart, the credentials, SIGTERM under load, kill -9 rounds.
+reliability: $(PROGRAMS) $(BUILD)/tests/check_replicas
+	PC_BIN_DIR=$(abspath $(BINDIR)) PC_REPLICAS_TEST=$(abspath $(BUILD)/tests/check_replicas) bash tests/reliability.sh
 
 bench: all
 	bash tests/bench/sim.sh

@@ -20,7 +20,10 @@ static const char *const default_urls[SVC_PEER_COUNT] = {"http://127.0.0.1:5002"
                                                          "http://127.0.0.1:5004"};
 
 #define DEFAULT_THREADS 2
-#define DEFAULT_CONNECTION_LIMIT 512
+/* An idle connection costs ~5.5 KiB of resident memory (measured: 2 000 held, +11 MiB) and two descriptors:
+ * holding a slowloris flood of a few thousand costs less than queueing it in the kernel's accept queue,
+ * where every probe and client waits behind it (512: a /health probe waited up to 240 ms behind 2 000). */
+#define DEFAULT_CONNECTION_LIMIT 4096
 #define DEFAULT_GRACE_MS 10000
 #define DEFAULT_HEADER_TIMEOUT_MS 10000
 #define CREDENTIAL_MIN 16
@@ -296,7 +299,7 @@ void http_env_usage(FILE *out, const char *program, const svc_module *module) {
             "  PORT                   listening port; 0 picks a free one          (default %d)\n"
             "  BIND_ADDRESS           numeric IPv4/IPv6 address to listen on      (default %s)\n"
             "  THREADS                HTTP server worker threads, 1..64           (default %d)\n"
-            "  CONNECTION_LIMIT       open client connections at once             (default %d)\n"
+            "  CONNECTION_LIMIT       open client connections; beyond, the longest idle is closed (default %d)\n"
             "  SHUTDOWN_DELAY_MS      SIGTERM: keep serving, /ready 503, this long (default 0; a preStop's sleep)\n"
             "  SHUTDOWN_GRACE_MS      then wait this long for requests in flight  (default %d)\n"
             "  HEADER_TIMEOUT_MS      a new connection's request head, at most    (default %d)\n"

@@ -144,12 +144,25 @@ static const svc_runtime_ops http_ops = {
 
 /* The soft descriptor limit raised to the hard one: the flood guard holds two descriptors per connection
  * (libmicrohttpd's and its own duplicate), and the default soft limit of 1024 is below what
- * CONNECTION_LIMIT's default needs under a flood. */
-static void raise_fd_limit(void) {
+ * CONNECTION_LIMIT's default needs under a flood. If the hard limit is lower still, the connection limit is
+ * lowered to fit (an accept that fails for want of a descriptor helps nobody), and the log says so. */
+static void raise_fd_limit(http_env *env) {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    const rlim_t reserve = 256; /* journal, log, libcurl's connections, listening sockets */
+    if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)env->connection_limit * 2 + reserve > rl.rlim_cur) {
+        int fit = rl.rlim_cur > reserve + 2 ? (int)((rl.rlim_cur - reserve) / 2) : 1;
+        http_log_always("connection_limit_lowered",
+                        json_pack("{s:i, s:i, s:I}", "requested", env->connection_limit, "limit", fit, "nofile",
+                                  (json_int_t)rl.rlim_cur),
+                        "CONNECTION_LIMIT=%d needs %d descriptors, RLIMIT_NOFILE allows %llu: %d connections",
+                        env->connection_limit, env->connection_limit * 2, (unsigned long long)rl.rlim_cur, fit);
+        env->connection_limit = fit;
     }
 }
 
@@ -305,7 +318,7 @@ int http_main(const svc_module *module, int argc, char **argv) {
         return 1;
     }
     json_object_seed(0);
-    raise_fd_limit();
+    raise_fd_limit(&rt.env);
     if (http_log_start_writer() < 0) {
         fprintf(stderr, "%s: cannot start the log writer thread\n", name);
         curl_global_cleanup();
