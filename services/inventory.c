@@ -324,6 +324,25 @@ static int body_holder(svc_exchange *ex, const char **holder) {
     return 0;
 }
 
+/* A reserve whose reservation id is known: the first result again, or why not. */
+static void reserve_repeated(inventory_state *st, svc_exchange *ex, const reservation *existing, const char *rid,
+                             const product *p, int64_t qty, const char *holder) {
+    if (existing->state == RES_RELEASED) {
+        svc_ex_error(ex, 409, "reservation_released",
+                     "reservation %s was already released (or cancelled before it arrived)", rid);
+        return;
+    }
+    if (existing->product != (size_t)(p - st->products) || existing->quantity != qty ||
+        strcmp(existing->holder, holder ? holder : "") != 0) {
+        svc_ex_error(ex, 422, "reservation_mismatch",
+                     "reservation %s exists with a different product, quantity or payment", rid);
+        return;
+    }
+    svc_ex_reply(ex, 200,
+                 json_pack("{s:s, s:s, s:I, s:I, s:s}", "reservation_id", rid, "product_id", p->id, "quantity",
+                           (json_int_t)qty, "remaining", (json_int_t)p->stock, "status", "reserved"));
+}
+
 static void route_reserve(void *state, svc_exchange *ex) {
     inventory_state *st = state;
     json_t *body = svc_ex_body(ex);
@@ -356,20 +375,7 @@ static void route_reserve(void *state, svc_exchange *ex) {
 
     reservation *existing = svc_table_get(&st->reservations, rid);
     if (existing && st->cfg->idempotency) {
-        if (existing->state == RES_RELEASED) {
-            svc_ex_error(ex, 409, "reservation_released",
-                         "reservation %s was already released (or cancelled before it arrived)", rid);
-            return;
-        }
-        if (existing->product != (size_t)(p - st->products) || existing->quantity != qty ||
-            strcmp(existing->holder, holder ? holder : "") != 0) {
-            svc_ex_error(ex, 422, "reservation_mismatch",
-                         "reservation %s exists with a different product, quantity or payment", rid);
-            return;
-        }
-        svc_ex_reply(ex, 200,
-                     json_pack("{s:s, s:s, s:I, s:I, s:s}", "reservation_id", rid, "product_id", p->id, "quantity",
-                               (json_int_t)qty, "remaining", (json_int_t)p->stock, "status", "reserved"));
+        reserve_repeated(st, ex, existing, rid, p, qty, holder);
         return;
     }
     if (existing) {

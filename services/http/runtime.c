@@ -260,6 +260,34 @@ static void wait_delay(http_runtime *rt, const sigset_t *signals) {
     }
 }
 
+/* After signal `sig`. Kubernetes removes the pod's endpoint while it sends SIGTERM, and clients keep
+ * arriving until every node has seen that: keep accepting for the delay, answer not-ready, close connections
+ * after each answer so clients move on, and only then stop listening and drain. Returns when drained; exits
+ * at once when the grace period runs out. */
+static void shut_down(http_runtime *rt, const sigset_t *signals, int sig) {
+    http_log_always("shutdown", json_pack("{s:i}", "signal", sig),
+                    "signal %d: not ready, serving %lld ms more with Connection: close, then no new connections and "
+                    "requests in flight drained (at most %lld ms)",
+                    sig, (long long)rt->env.shutdown_delay_ms, (long long)rt->env.shutdown_grace_ms);
+    http_gate_enter(&rt->gate);
+    svc_shell_set_draining(rt->shell, 1);
+    http_gate_leave(&rt->gate);
+    http_server_set_draining(rt->server);
+    wait_delay(rt, signals);
+    http_server_quiesce(rt->server);
+    size_t left = 0;
+    if (drain(rt, signals, &left) == 0) {
+        http_server_close_idle(rt->server);
+        return;
+    }
+    /* Threads still reference the shell: leave without tearing it down (the journal holds every
+     * acknowledged record already; unacknowledged ones may be lost, as after a crash). */
+    http_log_always("shutdown_timeout", json_pack("{s:I}", "in_flight", (json_int_t)left),
+                    "%zu requests still in flight after the grace period; exiting without cleanup", left);
+    http_log_stop_writer();
+    _exit(0);
+}
+
 static void teardown(http_runtime *rt) {
     if (rt->server) http_server_stop(rt->server);
     if (rt->gate_ready) { /* from here on, callbacks are dropped instead of entering the shell */
@@ -374,30 +402,7 @@ int http_main(const svc_module *module, int argc, char **argv) {
     int sig = 0;
     while (sigwait(&signals, &sig) != 0) {
     }
-    http_log_always("shutdown", json_pack("{s:i}", "signal", sig),
-                    "signal %d: not ready, serving %lld ms more with Connection: close, then no new connections and "
-                    "requests in flight drained (at most %lld ms)",
-                    sig, (long long)rt.env.shutdown_delay_ms, (long long)rt.env.shutdown_grace_ms);
-    /* Kubernetes removes the pod's endpoint while it sends SIGTERM, and clients keep arriving until every
-     * node has seen that: keep accepting for the delay, answer not-ready, close connections after each
-     * answer so clients move on, and only then stop listening. */
-    http_gate_enter(&rt.gate);
-    svc_shell_set_draining(rt.shell, 1);
-    http_gate_leave(&rt.gate);
-    http_server_set_draining(rt.server);
-    wait_delay(&rt, &signals);
-    http_server_quiesce(rt.server);
-    size_t left = 0;
-    int drained = drain(&rt, &signals, &left);
-    if (drained == 0) http_server_close_idle(rt.server);
-    if (drained < 0) {
-        /* Threads still reference the shell: leave without tearing it down (the journal holds every
-         * acknowledged record already; unacknowledged ones may be lost, as after a crash). */
-        http_log_always("shutdown_timeout", json_pack("{s:I}", "in_flight", (json_int_t)left),
-                        "%zu requests still in flight after the grace period; exiting without cleanup", left);
-        http_log_stop_writer();
-        _exit(0);
-    }
+    shut_down(&rt, &signals, sig);
     teardown(&rt);
     http_log_always("stopped", NULL, "%s stopped cleanly", name);
     return 0;

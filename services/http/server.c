@@ -400,6 +400,37 @@ static int probe_port(struct sockaddr *addr, socklen_t len) {
     return rc;
 }
 
+/* Starts worker i's daemon (w->daemon stays NULL on failure). libmicrohttpd's own connection limit sits
+ * above the guard's share: the guard sheds an idle connection for every one accepted beyond its share, and
+ * the shed ones take a poll round to be freed. */
+static void start_worker(http_server *s, int i, unsigned flags, struct sockaddr *addr, unsigned share) {
+    unsigned int limit = share + (share / 4 > 16 ? share / 4 : 16);
+    http_worker *w = &s->workers[i];
+    w->listen_fd = MHD_INVALID_SOCKET;
+    w->server = s;
+    w->index = i;
+    w->daemon = MHD_start_daemon(flags, (uint16_t)s->port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+                                 on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+                                 (unsigned int)1, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (unsigned int)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+                                 on_connection, w, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
+}
+
+/* Shares the connection limit out as libmicrohttpd's thread pool does (the first `limit % n` workers take
+ * one more) into limits[0..n), and starts the flood guard with those shares. */
+static int start_guard(http_server *s, const http_server_config *cfg, int n, unsigned limits[64]) {
+    for (int i = 0; i < n && i < 64; i++) {
+        limits[i] = (unsigned)(cfg->connection_limit / n + (i < cfg->connection_limit % n));
+        if (!limits[i]) limits[i] = 1;
+    }
+    s->conns = http_conns_create(n, limits, cfg->header_timeout_ms * 1000000);
+    if (s->conns && http_conns_start(s->conns) == 0) return 0;
+    http_conns_destroy(s->conns);
+    s->conns = NULL;
+    return -1;
+}
+
 http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, http_gate *gate, char *err,
                                size_t errlen) {
     int n = cfg->threads > 0 ? cfg->threads : 1;
@@ -415,19 +446,10 @@ http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, 
     s->api_key_count = cfg->api_key_count;
     atomic_init(&s->draining, 0);
     atomic_init(&s->active, 0);
-    /* The connection limit is shared out as libmicrohttpd's thread pool does: the first `limit % n`
-     * workers take one more. */
     unsigned limits[64];
-    for (int i = 0; i < n && i < 64; i++)
-        limits[i] = (unsigned)(cfg->connection_limit / n + (i < cfg->connection_limit % n));
-    for (int i = 0; i < n && i < 64; i++)
-        if (!limits[i]) limits[i] = 1;
-    s->conns = http_conns_create(n, limits, cfg->header_timeout_ms * 1000000);
-    if (!s->conns || http_conns_start(s->conns) < 0) {
-        snprintf(err, errlen, "cannot start the connection guard");
-        http_conns_destroy(s->conns);
+    if (start_guard(s, cfg, n, limits) < 0) {
         free(s);
-        return NULL;
+        return snprintf(err, errlen, "cannot start the connection guard"), NULL;
     }
 
     struct sockaddr_in v4;
@@ -468,19 +490,8 @@ http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, 
      * thread can take all of them: wrk's 16 connections all landed on one of two threads in 4 runs of 16,
      * at ~30 % less throughput for the whole run (tests/bench/run.sh; README). */
     for (int i = 0; i < n; i++) {
-        /* libmicrohttpd's own limit sits above the guard's share: the guard sheds an idle connection for
-         * every one accepted beyond its share, and the shed ones take a poll round to be freed. */
-        unsigned int limit = limits[i] + (limits[i] / 4 > 16 ? limits[i] / 4 : 16);
+        start_worker(s, i, flags, addr, limits[i]);
         http_worker *w = &s->workers[i];
-        w->listen_fd = MHD_INVALID_SOCKET;
-        w->server = s;
-        w->index = i;
-        w->daemon = MHD_start_daemon(flags, (uint16_t)s->port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
-                                     on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-                                     (unsigned int)1, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_TIMEOUT,
-                                     (unsigned int)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-                                     MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-                                     on_connection, w, MHD_OPTION_STRICT_FOR_CLIENT, (int)1, MHD_OPTION_END);
         if (!w->daemon) {
             snprintf(err, errlen, "cannot listen on %s:%d (port in use, or not allowed)", cfg->bind_address, s->port);
             s->nworkers = i;
