@@ -162,9 +162,10 @@ static void scrub(json_t *v) {
         json_t *x;
         json_array_foreach(v, i, x) scrub(x);
     } else if (json_is_string(v)) {
-        /* ids quoted inside messages */
+        /* ids quoted inside messages: 32 hex digits from the HTTP runtime (128 random bits), 16 from the
+         * simulator (its seeded 64-bit streams) */
         regex_t re;
-        regcomp(&re, "[a-z]{3}-[0-9]+-[0-9a-f]{16}", REG_EXTENDED);
+        regcomp(&re, "[a-z]{3}-[0-9]+-[0-9a-f]{16}([0-9a-f]{16})?", REG_EXTENDED);
         char buf[1024];
         snprintf(buf, sizeof buf, "%s", json_string_value(v));
         regmatch_t m;

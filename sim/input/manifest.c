@@ -37,11 +37,12 @@ static const char *const service_keys[] = {"LOG_LEVEL",
                                            "CATALOGUE",
                                            NULL};
 /* Per-pod runtime settings: a different value in each container is normal. */
-static const char *const runtime_keys[] = {"PORT",          "POD_NAME",        "JOURNAL_PATH",
-                                           "PAYMENT_PEERS", "INVENTORY_PEERS", "NOTIFICATION_PEERS",
-                                           "BIND_ADDRESS",  "CATALOGUE_FILE",  NULL};
+static const char *const runtime_keys[] = {
+    "PORT",         "POD_NAME",       "JOURNAL_PATH",  "PAYMENT_PEERS",      "INVENTORY_PEERS", "NOTIFICATION_PEERS",
+    "BIND_ADDRESS", "CATALOGUE_FILE", "SERVICE_TOKEN", "SERVICE_TOKEN_FILE", "API_KEYS_FILE",   NULL};
 /* Runtime settings with no model in the simulator (noted, not applied). */
-static const char *const unmodelled_keys[] = {"THREADS", "CONNECTION_LIMIT", "SHUTDOWN_GRACE_MS", NULL};
+static const char *const unmodelled_keys[] = {"THREADS",           "CONNECTION_LIMIT",  "SHUTDOWN_GRACE_MS",
+                                              "SHUTDOWN_DELAY_MS", "HEADER_TIMEOUT_MS", NULL};
 
 static int in_list(const char *const *list, const char *s) {
     for (; *list; list++)

@@ -383,7 +383,9 @@ static fake_reply *reply_new(fake_rt *rt, const char *method, const char *target
                            .forwarded = opts ? opts->forwarded : 0,
                            .body = r->reqbody,
                            .body_len = body ? body_len : 0,
-                           .body_too_large = opts ? opts->body_too_large : 0};
+                           .body_too_large = opts ? opts->body_too_large : 0,
+                           .service = opts ? opts->service : SVC_AUTH_OFF,
+                           .client = opts ? opts->client : SVC_AUTH_OFF};
     r->next = rt->replies;
     rt->replies = r;
     return r;

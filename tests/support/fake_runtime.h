@@ -92,6 +92,8 @@ typedef struct fake_req_opts {
     const char *idempotency_key;
     int forwarded;
     int body_too_large;
+    svc_auth service; /* what the runtime found: the service credential */
+    svc_auth client;  /* and the client's API key */
 } fake_req_opts;
 
 /* ---- settings ---- */
