@@ -306,109 +306,139 @@ static void teardown(http_runtime *rt) {
     http_log_stop_writer(); /* last: lines logged while tearing down are written too */
 }
 
-/* ---- main ---- */
-
-int http_main(const svc_module *module, int argc, char **argv) {
-    int code = 0;
-    if (parse_args(module, argc, argv, &code)) return code;
-    const char *name = module->name;
-    http_runtime rt;
-    memset(&rt, 0, sizeof rt);
-    rt.random_used = sizeof rt.random; /* empty: the first draw reads the kernel's */
-    rt.module = module;
+/* Settings from the environment and the catalogue file; 0, or exit status 2 with the variable named on
+ * stderr (nothing is left allocated then). Starts the log's configuration (no thread yet). */
+static int load_settings(http_runtime *rt) {
+    const char *name = rt->module->name;
     char err[512];
-
-    /* Settings: a mistake here is exit status 2 with the variable named. */
-    if (svc_config_load(&rt.cfg, http_env_get, NULL, err, sizeof err) < 0) {
+    if (svc_config_load(&rt->cfg, http_env_get, NULL, err, sizeof err) < 0) {
         fprintf(stderr, "%s: %s\n", name, err);
         return 2;
     }
-    if (http_env_load(&rt.env, module, rt.cfg.replicas, err, sizeof err) < 0 ||
-        (rt.env.catalogue_file && read_catalogue_file(&rt, err, sizeof err) < 0)) {
+    if (http_env_load(&rt->env, rt->module, rt->cfg.replicas, err, sizeof err) < 0 ||
+        (rt->env.catalogue_file && read_catalogue_file(rt, err, sizeof err) < 0)) {
         fprintf(stderr, "%s: %s\n", name, err);
-        http_env_free(&rt.env);
-        svc_config_free(&rt.cfg);
+        http_env_free(&rt->env);
+        svc_config_free(&rt->cfg);
         return 2;
     }
-    http_log_init(name, rt.cfg.replica, rt.cfg.log_level);
+    http_log_init(name, rt->cfg.replica, rt->cfg.log_level);
+    return 0;
+}
 
-    /* Process-wide set-up before any thread exists: signals are taken by sigwait in this thread only. */
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+/* Process-wide set-up before any thread exists: SIGTERM and SIGINT are blocked (`signals`, taken by sigwait
+ * in the main thread only), SIGPIPE ignored, libcurl, jansson's hash seed, the generator, the log writer.
+ * 0, or exit status 1 with the settings released. */
+static int process_setup(http_runtime *rt, sigset_t *signals) {
+    const char *name = rt->module->name;
+    sigemptyset(signals);
+    sigaddset(signals, SIGTERM);
+    sigaddset(signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, signals, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK) {
         fprintf(stderr, "%s: curl_global_init failed\n", name);
-        http_env_free(&rt.env);
-        svc_config_free(&rt.cfg);
+        http_env_free(&rt->env);
+        svc_config_free(&rt->cfg);
         return 1;
     }
     json_object_seed(0);
-    raise_fd_limit(&rt.env);
+    raise_fd_limit(&rt->env);
     if (http_log_start_writer() < 0) {
         fprintf(stderr, "%s: cannot start the log writer thread\n", name);
         curl_global_cleanup();
-        http_env_free(&rt.env);
-        svc_config_free(&rt.cfg);
+        http_env_free(&rt->env);
+        svc_config_free(&rt->cfg);
         return 1;
     }
+    return 0;
+}
 
-    code = 1;
-    if (http_gate_init(&rt.gate) < 0) {
-        snprintf(err, sizeof err, "cannot create the service lock");
-        goto fail;
+/* Builds the gate, the client, the shell (replaying the journal) and the server, and starts them. 0, or -1
+ * with err set and *code the exit status (2 when the shell refuses the settings, 1 otherwise); whatever
+ * was built is then left in rt for teardown. */
+static int start_service(http_runtime *rt, char *err, size_t errlen, int *code) {
+    *code = 1;
+    if (http_gate_init(&rt->gate) < 0) {
+        snprintf(err, errlen, "cannot create the service lock");
+        return -1;
     }
-    rt.gate_ready = 1;
-    if (!(rt.client = http_client_create(&rt.env, &rt.gate, err, sizeof err))) goto fail;
-    rt.shell = svc_shell_create(module, &rt.cfg, (svc_runtime){&http_ops, &rt}, err, sizeof err);
-    if (!rt.shell) {
-        code = 2; /* the shell refuses settings (replica index, catalogue) */
-        goto fail;
+    rt->gate_ready = 1;
+    if (!(rt->client = http_client_create(&rt->env, &rt->gate, err, errlen))) return -1;
+    rt->shell = svc_shell_create(rt->module, &rt->cfg, (svc_runtime){&http_ops, rt}, err, errlen);
+    if (!rt->shell) {
+        *code = 2; /* the shell refuses settings (replica index, catalogue) */
+        return -1;
     }
-    if (rt.env.journal_path) {
-        rt.journal = http_journal_open(rt.env.journal_path, replay_record, rt.shell, err, sizeof err);
-        if (!rt.journal || http_journal_start(rt.journal, &rt.gate, err, sizeof err) < 0) goto fail;
+    if (rt->env.journal_path) {
+        rt->journal = http_journal_open(rt->env.journal_path, replay_record, rt->shell, err, errlen);
+        if (!rt->journal || http_journal_start(rt->journal, &rt->gate, err, errlen) < 0) return -1;
     }
-    if (http_client_start(rt.client, err, sizeof err) < 0) goto fail;
-    http_gate_enter(&rt.gate);
-    svc_shell_start(rt.shell);
-    http_gate_leave(&rt.gate);
+    if (http_client_start(rt->client, err, errlen) < 0) return -1;
+    http_gate_enter(&rt->gate);
+    svc_shell_start(rt->shell);
+    http_gate_leave(&rt->gate);
+    http_server_config scfg = {.bind_address = rt->env.bind_address,
+                               .port = rt->env.port,
+                               .threads = rt->env.threads,
+                               .connection_limit = rt->env.connection_limit,
+                               .header_timeout_ms = rt->env.header_timeout_ms,
+                               .service_token = rt->env.service_token,
+                               .api_keys = rt->env.api_keys,
+                               .api_key_count = rt->env.api_key_count};
+    if (!(rt->server = http_server_start(&scfg, rt->shell, &rt->gate, err, errlen))) return -1;
+    return 0;
+}
 
-    http_server_config scfg = {.bind_address = rt.env.bind_address,
-                               .port = rt.env.port,
-                               .threads = rt.env.threads,
-                               .connection_limit = rt.env.connection_limit,
-                               .header_timeout_ms = rt.env.header_timeout_ms,
-                               .service_token = rt.env.service_token,
-                               .api_keys = rt.env.api_keys,
-                               .api_key_count = rt.env.api_key_count};
-    if (!(rt.server = http_server_start(&scfg, rt.shell, &rt.gate, err, sizeof err))) goto fail;
-    int port = http_server_port(rt.server);
-    log_security(&rt);
+/* The "listening" line (the port a PORT=0 start got), then the start-up-only pages dropped from the
+ * resident set. */
+static void announce_listening(http_runtime *rt) {
+    const char *name = rt->module->name;
+    int port = http_server_port(rt->server);
+    log_security(rt);
     http_log_always("listening",
-                    json_pack("{s:i, s:s, s:i, s:i, s:s?, s:i}", "port", port, "bind", rt.env.bind_address, "threads",
-                              rt.env.threads, "replicas", rt.cfg.replicas[module->peer], "journal", rt.env.journal_path,
-                              "pid", (int)getpid()),
-                    "%s listening on %s:%d", name, rt.env.bind_address, port);
+                    json_pack("{s:i, s:s, s:i, s:i, s:s?, s:i}", "port", port, "bind", rt->env.bind_address, "threads",
+                              rt->env.threads, "replicas", rt->cfg.replicas[rt->module->peer], "journal",
+                              rt->env.journal_path, "pid", (int)getpid()),
+                    "%s listening on %s:%d", name, rt->env.bind_address, port);
     size_t rss_before = http_rss_kib();
     int advised = http_trim_file_pages();
     http_log_event(SVC_LOG_DEBUG, "rss_trimmed",
                    json_pack("{s:I, s:I, s:i}", "rss_kib_before", (json_int_t)rss_before, "rss_kib_after",
                              (json_int_t)http_rss_kib(), "mappings", advised),
                    "start-up-only library pages dropped from the resident set");
+}
 
+/* Waits for SIGTERM or SIGINT, stops accepting, drains the requests in flight and tears down; returns 0.
+ * When the grace runs out (or a second signal comes) the process exits 0 at once, without cleanup. */
+static int serve_until_signal(http_runtime *rt, const sigset_t *signals) {
     int sig = 0;
-    while (sigwait(&signals, &sig) != 0) {
+    while (sigwait(signals, &sig) != 0) {
     }
-    shut_down(&rt, &signals, sig);
-    teardown(&rt);
-    http_log_always("stopped", NULL, "%s stopped cleanly", name);
+    shut_down(rt, signals, sig);
+    teardown(rt);
+    http_log_always("stopped", NULL, "%s stopped cleanly", rt->module->name);
     return 0;
+}
 
-fail:
-    fprintf(stderr, "%s: %s\n", name, err);
-    teardown(&rt);
-    return code;
+/* ---- main ---- */
+
+int http_main(const svc_module *module, int argc, char **argv) {
+    int code = 0;
+    if (parse_args(module, argc, argv, &code)) return code;
+    http_runtime rt;
+    memset(&rt, 0, sizeof rt);
+    rt.random_used = sizeof rt.random; /* empty: the first draw reads the kernel's */
+    rt.module = module;
+    if ((code = load_settings(&rt)) != 0) return code;
+    sigset_t signals;
+    if ((code = process_setup(&rt, &signals)) != 0) return code;
+    char err[512];
+    if (start_service(&rt, err, sizeof err, &code) < 0) {
+        fprintf(stderr, "%s: %s\n", module->name, err);
+        teardown(&rt);
+        return code;
+    }
+    announce_listening(&rt);
+    return serve_until_signal(&rt, &signals);
 }

@@ -431,6 +431,70 @@ static int start_guard(http_server *s, const http_server_config *cfg, int n, uns
     return -1;
 }
 
+/* The address the workers listen on, parsed from the bind address. */
+typedef struct http_listen_addr {
+    union {
+        struct sockaddr_in v4;
+        struct sockaddr_in6 v6;
+    } u;
+    struct sockaddr *sa; /* points into u */
+    socklen_t len;
+    unsigned int mhd_flags; /* the daemons' flags (MHD_USE_IPv6 for an IPv6 address) */
+} http_listen_addr;
+
+/* Parses an IPv4 or IPv6 literal with the port; 0, or -1 with err set. */
+static int listen_addr_parse(http_listen_addr *a, const char *bind_address, int port, char *err, size_t errlen) {
+    memset(a, 0, sizeof *a);
+    a->mhd_flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (inet_pton(AF_INET, bind_address, &a->u.v4.sin_addr) == 1) {
+        a->u.v4.sin_family = AF_INET;
+        a->sa = (struct sockaddr *)&a->u.v4;
+        a->len = sizeof a->u.v4;
+    } else if (inet_pton(AF_INET6, bind_address, &a->u.v6.sin6_addr) == 1) {
+        a->u.v6.sin6_family = AF_INET6;
+        a->sa = (struct sockaddr *)&a->u.v6;
+        a->len = sizeof a->u.v6;
+        a->mhd_flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(err, errlen, "bad bind address %s", bind_address);
+        return -1;
+    }
+    sockaddr_set_port(a->sa, port);
+    return 0;
+}
+
+/* One daemon per thread, each with its own listening socket on the port (SO_REUSEPORT): the kernel spreads
+ * connections over them by their addresses. A pool of threads sharing one listening socket (libmicrohttpd's
+ * MHD_OPTION_THREAD_POOL_SIZE) races for connections that arrive together, and one thread can take all of
+ * them: wrk's 16 connections all landed on one of two threads in 4 runs of 16, at ~30 % less throughput for
+ * the whole run (tests/bench/run.sh). `limits`: each worker's share of the connection limit. 0, or -1 with
+ * err set and s stopped (freed). */
+static int start_workers(http_server *s, const http_server_config *cfg, http_listen_addr *a, int n,
+                         const unsigned *limits, char *err, size_t errlen) {
+    for (int i = 0; i < n; i++) {
+        start_worker(s, i, a->mhd_flags, a->sa, limits[i]);
+        http_worker *w = &s->workers[i];
+        if (!w->daemon) {
+            snprintf(err, errlen, "cannot listen on %s:%d (port in use, or not allowed)", cfg->bind_address, s->port);
+            s->nworkers = i;
+            http_server_stop(s);
+            return -1;
+        }
+        s->nworkers = i + 1;
+        if (i == 0 && cfg->port == 0) {
+            const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_BIND_PORT);
+            if (!info || !info->port) {
+                snprintf(err, errlen, "cannot read the port libmicrohttpd bound on %s", cfg->bind_address);
+                http_server_stop(s);
+                return -1;
+            }
+            s->port = info->port;
+            sockaddr_set_port(a->sa, s->port);
+        }
+    }
+    return 0;
+}
+
 http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, http_gate *gate, char *err,
                                size_t errlen) {
     int n = cfg->threads > 0 ? cfg->threads : 1;
@@ -451,66 +515,22 @@ http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, 
         free(s);
         return snprintf(err, errlen, "cannot start the connection guard"), NULL;
     }
-
-    struct sockaddr_in v4;
-    struct sockaddr_in6 v6;
-    struct sockaddr *addr;
-    socklen_t addr_len;
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    memset(&v4, 0, sizeof v4);
-    memset(&v6, 0, sizeof v6);
-    if (inet_pton(AF_INET, cfg->bind_address, &v4.sin_addr) == 1) {
-        v4.sin_family = AF_INET;
-        addr = (struct sockaddr *)&v4;
-        addr_len = sizeof v4;
-    } else if (inet_pton(AF_INET6, cfg->bind_address, &v6.sin6_addr) == 1) {
-        v6.sin6_family = AF_INET6;
-        addr = (struct sockaddr *)&v6;
-        addr_len = sizeof v6;
-        flags |= MHD_USE_IPv6;
-    } else {
-        snprintf(err, errlen, "bad bind address %s", cfg->bind_address);
+    http_listen_addr a;
+    if (listen_addr_parse(&a, cfg->bind_address, cfg->port, err, errlen) < 0) {
         http_conns_destroy(s->conns);
         free(s);
         return NULL;
     }
-    sockaddr_set_port(addr, cfg->port);
     /* Port 0 (any free port) needs no probe: the first daemon's bind picks a port no socket holds (the
      * kernel's choice ignores SO_REUSEPORT), and the others then bind that one. */
-    if (cfg->port != 0 && probe_port(addr, addr_len) < 0) {
+    if (cfg->port != 0 && probe_port(a.sa, a.len) < 0) {
         snprintf(err, errlen, "cannot listen on %s:%d (%s)", cfg->bind_address, cfg->port, strerror(errno));
         http_conns_destroy(s->conns);
         free(s);
         return NULL;
     }
     s->port = cfg->port;
-    /* One daemon per thread, each with its own listening socket on the port (SO_REUSEPORT): the kernel
-     * spreads connections over them by their addresses. A pool of threads sharing one listening socket
-     * (libmicrohttpd's MHD_OPTION_THREAD_POOL_SIZE) races for connections that arrive together, and one
-     * thread can take all of them: wrk's 16 connections all landed on one of two threads in 4 runs of 16,
-     * at ~30 % less throughput for the whole run (tests/bench/run.sh; README). */
-    for (int i = 0; i < n; i++) {
-        start_worker(s, i, flags, addr, limits[i]);
-        http_worker *w = &s->workers[i];
-        if (!w->daemon) {
-            snprintf(err, errlen, "cannot listen on %s:%d (port in use, or not allowed)", cfg->bind_address, s->port);
-            s->nworkers = i;
-            http_server_stop(s);
-            return NULL;
-        }
-        s->nworkers = i + 1;
-        if (i == 0 && cfg->port == 0) {
-            const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->daemon, MHD_DAEMON_INFO_BIND_PORT);
-            if (!info || !info->port) {
-                snprintf(err, errlen, "cannot read the port libmicrohttpd bound on %s", cfg->bind_address);
-                http_server_stop(s);
-                return NULL;
-            }
-            s->port = info->port;
-            sockaddr_set_port(addr, s->port);
-        }
-    }
-    return s;
+    return start_workers(s, cfg, &a, n, limits, err, errlen) < 0 ? NULL : s;
 }
 
 int http_server_port(const http_server *s) { return s->port; }
