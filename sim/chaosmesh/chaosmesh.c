@@ -574,7 +574,8 @@ static int parse_rate_block(parser *p, const yt_node *spec, const char *path, co
     const yt_node *blk = yt_get(spec, key);
     char full[256];
     yt_pathf(full, sizeof full, "%s.%s", path, key);
-    if (check_map(p, spec, blk, full, 0) < 0 || !blk) return 0;
+    if (check_map(p, spec, blk, full, 0) < 0) return -1;
+    if (!blk) return 0;
     static const char *const ok_loss[] = {"loss", "correlation", NULL};
     static const char *const ok_dup[] = {"duplicate", "correlation", NULL};
     static const char *const ok_cor[] = {"corrupt", "correlation", NULL};
