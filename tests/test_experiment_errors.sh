@@ -9,7 +9,8 @@
 #
 # The cases file holds one case per "### NAME [| extra sim arguments]" header ($ROOT is the repository),
 # followed by the YAML written to NAME.yaml; each case runs in a scratch directory, so the messages name
-# NAME.yaml. Every case must exit 2 without running a simulation.
+# NAME.yaml. Every case must exit 2 without running a simulation. The multi-* cases hold several errors
+# each: the CRD schema's (types, enums, unknown fields) is reported before the webhook's.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${PC_BIN_DIR:-$ROOT/bin}

@@ -2,7 +2,9 @@
  * predict.c: what each chaos object really does (see predict.h).
  */
 #include "sim/run/predict.h"
+
 #include "base/units.h"
+#include "faults/netem_effective.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -265,7 +267,7 @@ static void predict_network(sim_prediction *p, const sim_options *o, const sim_r
     if (a->net_kind == NF_NETEM) {
         const netem_config *ne = &a->netem;
         if (ne->loss_pct > 0) {
-            double eff = cm_netem_effective_pct(ne->loss_pct, ne->loss_corr_pct);
+            double eff = netem_effective_pct(ne->loss_pct, ne->loss_corr_pct);
             add(p, PRED_DOES,
                 "%seffective loss by netem's formula (get_crandom over 4 * 10^6 packets): %.1f %% of the packets "
                 "it sees (configured %g %%%s)",
