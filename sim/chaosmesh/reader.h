@@ -4,9 +4,9 @@
  * One object kind per file, each in two halves: its YAML half, the field tables that schema.c checks, and
  * its runtime half, which reads the checked values, applies what the webhook and the controllers do with
  * them, resolves them against the cluster (pods, Services, IPs) and notes what the object really does:
- *   network.c   NetworkChaos       stress.c   StressChaos       pod.c   PodChaos
- *   schedule.c  Schedule           workflow.c Workflow          selector.c  mode, value, selector,
- *   reader.c    the document (apiVersion, kind, metadata), the dispatch, and the helpers below.   containerNames
+ *   network.c   NetworkChaos     stress.c    StressChaos     pod.c       PodChaos
+ *   schedule.c  Schedule         workflow.c  Workflow        selector.c  mode, value, selector, containerNames
+ *   reader.c    the document (apiVersion, kind, metadata), the dispatch, and the helpers below
  *
  * Ownership: a cm_reader lives on cm_parse's stack for one document; it writes into the caller's cm_object.
  */
