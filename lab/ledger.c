@@ -27,8 +27,8 @@
 #include <string.h>
 
 #include "faults/netem.h"
+#include "faults/netem_effective.h"
 #include "lab/lab.h"
-#include "sim/chaosmesh/chaosmesh.h"
 
 #define MAX_ACTS 64
 #define LATE_BUCKETS 24
@@ -177,7 +177,7 @@ static double late_quantile_us(const act_side *a, double q) {
 
 /* The loss check; returns 1 on a miss. */
 static int check_loss(FILE *out, const netem_config *ne, const sim_action_row *sa, const act_side *la) {
-    double quoted = cm_netem_effective_pct(ne->loss_pct, ne->loss_corr_pct), lo, hi;
+    double quoted = netem_effective_pct(ne->loss_pct, ne->loss_corr_pct), lo, hi;
     double lab = pct_of(la->w_loss, la->w_seen), sim = pct_of(sa->rule_dropped, sa->rule_seen);
     netem_range(ne->loss_pct, ne->loss_corr_pct, la->w_seen, &lo, &hi);
     int in1 = fabs(lab - quoted) <= 1.0, inr = lab >= lo && lab <= hi, miss = !in1 && !inr;

@@ -22,9 +22,9 @@
 #include <string.h>
 
 #include "faults/netem.h"
+#include "faults/netem_effective.h"
 #include "lab/wire/control.h"
 #include "lab/wire/core.h"
-#include "sim/chaosmesh/chaosmesh.h"
 #include "tests/support/support.h"
 
 #define MS 1000000LL
@@ -210,7 +210,7 @@ END_TEST
 START_TEST(test_loss_correlated) {
     /* the simulator quotes the long-run rate of 80 % with correlation 50 % (sim/chaosmesh); the wire must
      * realize it on its frames (bursts of ~40 drops make the spread ~5x the binomial one) */
-    double expect = cm_netem_effective_pct(80, 50);
+    double expect = netem_effective_pct(80, 50);
     ck_assert(expect > 96.5 && expect < 97.5);
     loss_case("rule add r payment-0 netem any loss 80 loss_corr 50", 80, 50, expect, 1.0);
 }
