@@ -6,7 +6,7 @@
 # (python3) between each pair, N round trips (default 2000, 2 ms apart), prints the round trip's p50, p90, p99
 # and max for each path, their difference, and the wire's own read-to-write times from its ledger. A round
 # trip through the wire crosses it four times (each pod's port, each way). Run it while no lab measures
-# (flock /tmp/pc-lab.lock bash lab/probes/wire-rtt.sh); everything it creates is removed at the end.
+# (flock /run/pc-lablock bash lab/probes/wire-rtt.sh); everything it creates is removed at the end.
 set -u
 N=${1:-2000}
 BIN=${PC_BIN_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/bin}
