@@ -78,13 +78,23 @@ PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
             $(BINDIR)/sim $(BINDIR)/loadgen
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick fidelity-aa validate \
+.PHONY: FORCE all test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick fidelity-aa validate \
         format format-check
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+# --version: the git revision at build time. Only base/version.o gets it, and it is rebuilt only when the
+# revision changes (the stamp file's content). Builds outside a git tree (the container's) pass GIT_DESCRIBE=.
+GIT_DESCRIBE ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/git-describe: FORCE
+	@mkdir -p $(@D)
+	@echo '$(GIT_DESCRIBE)' | cmp -s - $@ || echo '$(GIT_DESCRIBE)' >$@
+$(BUILD)/obj/base/version.o: $(BUILD)/git-describe
+$(BUILD)/obj/base/version.o: CFLAGS_ALL += -DPC_GIT_DESCRIBE='"$(GIT_DESCRIBE)"'
+FORCE:
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)

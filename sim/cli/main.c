@@ -17,10 +17,13 @@
 #include "base/smallalloc.h"
 #include "services/core/jsonw.h"
 #include "sim/report/report.h"
+#include "sim/report/report_sweep.h"
 #include "sim/run/experiment.h"
 #include "sim/run/multi.h"
 #include "sim/run/options.h"
 #include "sim/run/run.h"
+#include "sim/run/shrink.h"
+#include "sim/run/sweep.h"
 
 static int check_determinism(const sim_options *o, run_hooks *hooks) {
     uint64_t *prints = NULL, count = 0;
@@ -210,6 +213,52 @@ static int run_units(const sim_options *o, const experiment_set *xs, FILE *trace
     return status;
 }
 
+/* A sweep's report: a shard's part as JSON for --merge, or the summary as text or JSON. Returns the exit status. */
+static int emit_sweep(const sim_options *o, const sim_sweep *s) {
+    if (o->nshards) {
+        if (sweep_write_part(s, stdout) < 0) {
+            fprintf(stderr, "sim: cannot write the part to stdout\n");
+            return 2;
+        }
+        return 0; /* the verdict is the merge's */
+    }
+    int status;
+    if (o->json)
+        print_json(report_sweep_json(s, &status));
+    else
+        status = report_sweep_text(stdout, s);
+    return status;
+}
+
+/* --seeds (with experiment units when xs is not NULL) and --find-violation [--shrink]. */
+static int run_sweep(const sim_options *o, const experiment_set *xs, run_hooks *hooks) {
+    char err[512];
+    multi_perf perf = {0};
+    sim_sweep *s = o->find_violation || o->shrink ? multi_find_violation(o, hooks, &perf, err, sizeof err)
+                                                  : multi_seeds(o, xs, &perf, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "sim: %s\n", err);
+        return 2;
+    }
+    if (o->perf) multi_perf_print(stderr, &perf);
+    int status = emit_sweep(o, s);
+    if (o->shrink && s->found) status = shrink_run(o, hooks, s->found_seed, stdout) < 0 ? 2 : 1;
+    sweep_free(s);
+    return status;
+}
+
+static int run_merge(const sim_options *o) {
+    char err[512];
+    sim_sweep *s = sweep_merge((const char *const *)o->merge_files, o->nmerge_files, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "sim: --merge: %s\n", err);
+        return 2;
+    }
+    int status = emit_sweep(o, s);
+    sweep_free(s);
+    return status;
+}
+
 int main(int argc, char **argv) {
     pc_smallalloc_install(); /* before anything builds a jansson tree */
     static sim_options o;    /* large; one per process */
@@ -253,16 +302,18 @@ int main(int argc, char **argv) {
     int status = 0;
     run_hooks hooks = {0};
     hooks.trace = trace;
-    if (o.find_violation || o.shrink) {
-        status = multi_find_violation(&o, &hooks, stdout);
+    if (o.nmerge_files) {
+        status = run_merge(&o);
+    } else if (o.find_violation || o.shrink || (o.nshards && !o.check_determinism)) {
+        status = run_sweep(&o, xs, &hooks);
     } else if (xs && o.seed_last > o.seed && !o.check_determinism) {
-        status = multi_seeds_experiments(&o, xs, stdout);
+        status = run_sweep(&o, xs, &hooks);
     } else if (xs) {
         status = run_units(&o, xs, trace);
     } else if (o.check_determinism) {
         status = check_determinism(&o, &hooks);
     } else if (o.seed_last > o.seed) {
-        status = multi_seeds(&o, &hooks, stdout);
+        status = run_sweep(&o, NULL, &hooks);
     } else {
         status = run_plain(&o, &hooks);
     }
