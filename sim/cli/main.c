@@ -17,6 +17,7 @@
 #include "base/smallalloc.h"
 #include "services/core/jsonw.h"
 #include "sim/report/report.h"
+#include "sim/report/report_html.h"
 #include "sim/report/report_sweep.h"
 #include "sim/run/experiment.h"
 #include "sim/run/multi.h"
@@ -81,6 +82,23 @@ static void print_json(json_t *doc) {
     json_decref(doc);
 }
 
+/* --html of the command-line run: -1 when the page cannot be written. */
+static int plain_html(const sim_options *o, const sim_result *r) {
+    char title[96], err[512];
+    snprintf(title, sizeof title, "payment-chaos simulation, seed %" PRIu64, r->seed);
+    report_html *h = report_html_open(o->html_path, title, err, sizeof err);
+    if (h) {
+        json_t *doc = report_json(o, r);
+        report_html_run(h, o, r, doc, NULL);
+        json_decref(doc);
+    }
+    if (!h || report_html_close(h, err, sizeof err) < 0) {
+        fprintf(stderr, "sim: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* The command-line run (no experiment units). */
 static int run_plain(const sim_options *o, run_hooks *hooks) {
     sim_result r;
@@ -104,6 +122,7 @@ static int run_plain(const sim_options *o, run_hooks *hooks) {
         fprintf(stderr, "sim: %s\n", err);
         status = 2;
     }
+    if (o->html_path && plain_html(o, &r) < 0) status = 2;
     if (r.violation.found && status == 0) status = 1;
     sim_result_free(&r);
     return status;
@@ -111,9 +130,10 @@ static int run_plain(const sim_options *o, run_hooks *hooks) {
 
 /* What the units' reports add up to. */
 typedef struct units_acc {
-    json_t *all;    /* --json: every unit's document */
-    json_t *single; /* --json: the one document of a run without experiment files (--expect alone) */
-    int failed;     /* units with a failed expectation */
+    json_t *all;       /* --json: every unit's document */
+    json_t *single;    /* --json: the one document of a run without experiment files (--expect alone) */
+    int failed;        /* units with a failed expectation */
+    report_html *html; /* --html: the page, a section per unit */
 } units_acc;
 
 /* CSV and SVG of one unit: a file per chaos object, the chart labelled with the object's name when it comes from an
@@ -141,6 +161,17 @@ static int unit_outputs(const sim_options *o, const experiment_unit *u, int unit
     return status;
 }
 
+/* The unit's section of the page, from the same JSON document --json prints. */
+static void unit_html(report_html *h, const sim_options *o, const experiment_unit *u, const sim_options *uo,
+                      const sim_result *r) {
+    char label[256];
+    snprintf(label, sizeof label, "chaos object: %s", experiment_unit_name(u));
+    json_t *doc = report_json(uo, r);
+    experiment_report_json(u, uo, r, doc);
+    report_html_run(h, uo, r, doc, o->nexperiments ? label : NULL);
+    json_decref(doc);
+}
+
 /* Runs unit i of units and prints its report (or its determinism check): 0, 1 when an expectation failed or
  * an invariant broke, 2 on an error. */
 static int run_unit(const sim_options *o, const experiment_unit *u, int i, int units, FILE *trace, units_acc *acc) {
@@ -162,6 +193,7 @@ static int run_unit(const sim_options *o, const experiment_unit *u, int i, int u
         return 2;
     }
     int failed;
+    if (acc->html) unit_html(acc->html, o, u, &uo, &r);
     if (o->json) {
         json_t *doc = report_json(&uo, &r);
         failed = experiment_report_json(u, &uo, &r, doc);
@@ -205,11 +237,26 @@ static void finish_units(const sim_options *o, units_acc *acc, int units, int st
 static int run_units(const sim_options *o, const experiment_set *xs, FILE *trace) {
     int units = experiment_unit_count(xs), status = 0;
     units_acc acc = {.all = o->json ? json_array() : NULL};
+    char err[512];
+    if (o->html_path && !o->check_determinism) {
+        char title[128];
+        snprintf(title, sizeof title, "payment-chaos simulation of %d chaos object%s, seed %" PRIu64, units,
+                 units == 1 ? "" : "s", o->seed);
+        acc.html = report_html_open(o->html_path, title, err, sizeof err);
+        if (!acc.html) {
+            fprintf(stderr, "sim: %s\n", err);
+            return 2;
+        }
+    }
     for (int i = 0; i < units && status != 2; i++) {
         int rc = run_unit(o, experiment_unit_at(xs, i), i, units, trace, &acc);
         if (rc > status) status = rc;
     }
     finish_units(o, &acc, units, status);
+    if (acc.html && report_html_close(acc.html, err, sizeof err) < 0) {
+        fprintf(stderr, "sim: %s\n", err);
+        status = 2;
+    }
     return status;
 }
 
@@ -227,6 +274,16 @@ static int emit_sweep(const sim_options *o, const sim_sweep *s) {
         print_json(report_sweep_json(s, &status));
     else
         status = report_sweep_text(stdout, s);
+    if (o->html_path) {
+        char title[128], err[512];
+        snprintf(title, sizeof title, "payment-chaos simulation over seeds %" PRIu64 "..%" PRIu64, s->lo, s->hi);
+        report_html *h = report_html_open(o->html_path, title, err, sizeof err);
+        if (h) report_html_sweep(h, s);
+        if (!h || report_html_close(h, err, sizeof err) < 0) {
+            fprintf(stderr, "sim: %s\n", err);
+            status = 2;
+        }
+    }
     return status;
 }
 

@@ -713,6 +713,7 @@ static int finish_sweep(const sim_options *o, char *err, size_t errlen) {
         bad =
             "--shard writes only the part's JSON (no --check-determinism, --shrink, --csv, --svg or --html; "
             "--merge makes the report)";
+    if (!bad && o->html_path && o->check_determinism) bad = "--html goes with a report, not with --check-determinism";
     if (!bad && o->nmerge_files) {
         sim_options def;
         char mine[1024], plain[1024];
