@@ -5,6 +5,8 @@
 #   make SANITIZE=address,undefined test    the same under ASan+UBSan (objects in build/san-*)
 #   make SANITIZE=thread test               the threaded code under TSan
 #   make deps            install the Debian packages that pkg-config cannot find
+#   make install         the binaries and man pages under PREFIX (default /usr/local), DESTDIR for staging
+#   make man             the man pages (build/<variant>/man), from each program's --help
 #   make WERROR=1        warnings are errors (CI)
 #
 # Sources are found by directory, one folder per layer (docs/architecture.md): base/*.c the building blocks,
@@ -78,7 +80,7 @@ PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
             $(BINDIR)/sim $(BINDIR)/loadgen
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: FORCE all test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick fidelity-aa validate \
+.PHONY: FORCE all man install uninstall test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick fidelity-aa validate \
         format format-check
 all: $(PROGRAMS)
 
@@ -120,6 +122,32 @@ $(BUILD)/tests/%: $(call obj,tests/%.c) $(call obj,$(TEST_HELPERS)) $(LIB)
 $(BUILD)/tests/check_lab: $(call obj,tests/check_lab.c) $(call obj,$(TEST_HELPERS)) $(LAB_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+# Man pages: each template's @HELP@ is its program's --help in roff (man/mkman.sh), so a page lists exactly the
+# options or settings the program has.
+PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
+MANPAGES := $(patsubst %,$(BUILD)/man/%.1,sim loadgen $(addsuffix -service,$(SERVICES)))
+ROLE_payment := It takes payments (POST /payment/process, with an Idempotency-Key) and runs the chain (POST \
+  /payment/chain: an inventory check, then a notification).
+ROLE_inventory := It holds the stock of the products it owns in a journal and reserves and releases it for payments.
+ROLE_notification := It sends notifications and keeps their history in memory.
+man: $(MANPAGES)
+$(BUILD)/man/sim.1 $(BUILD)/man/loadgen.1: $(BUILD)/man/%.1: man/%.1.in man/mkman.sh $(BINDIR)/%
+	@mkdir -p $(@D)
+	sh man/mkman.sh $< $(BINDIR)/$* >$@
+$(BUILD)/man/%-service.1: man/service.1.in man/mkman.sh $(BINDIR)/%-service
+	@mkdir -p $(@D)
+	sh man/mkman.sh $< $(BINDIR)/$*-service NAME=$*-service NAMEUC=$(shell echo '$*' | tr a-z A-Z)-SERVICE \
+	  SERVICE=$* ROLE='$(ROLE_$*)' >$@
+
+install: $(PROGRAMS) $(MANPAGES)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(PROGRAMS))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES)))
 
 # The Check suites run one after the other; each prints its own summary line. Suites find the
 # binaries through PC_BIN_DIR, so the sanitizer variant tests its own binaries.
