@@ -1,20 +1,26 @@
 # syntax=docker/dockerfile:1
-# One image per service, from one multi-stage build:
+# One image per service and one for the simulator, from one multi-stage build:
 #
 #   docker build --target payment      -t payment-chaos/payment-service:latest .
 #   docker build --target inventory    -t payment-chaos/inventory-service:latest .
 #   docker build --target notification -t payment-chaos/notification-service:latest .
+#   docker build --target sim          -t payment-chaos/sim:latest .
 #
-# (podman build takes the same arguments; tests/container/run.sh builds all three with podman.)
+# (podman build takes the same arguments; tests/container/run.sh builds all four with podman.)
+# --build-arg GIT_DESCRIBE="$(git describe --always --dirty)" puts the revision into --version (the build
+# context has no .git: .dockerignore leaves it out, with the host's build/ and bin/).
 #
 # Stages:
-#   build         debian:bookworm + the -dev packages; `make` the three service binaries, strip their
-#                 debug info, and list the Debian packages that provide the shared libraries they load
+#   build         debian:bookworm + the -dev packages; `make` the three service binaries and bin/sim, strip
+#                 their debug info, and list the Debian packages that provide the shared libraries they load
 #                 (ldd -> dpkg-query), so the runtime stage installs exactly those.
 #   runtime-base  debian:bookworm-slim + those libraries (libmicrohttpd12, libjansson4, libcurl4,
 #                 libyaml-0-2 and their dependencies) + user 10001; no shell tools added, no apt lists.
 #   payment, inventory, notification
 #                 runtime-base + one binary as ENTRYPOINT, its port EXPOSEd, running as 10001.
+#   sim           runtime-base + bin/sim as ENTRYPOINT and the experiment files and manifests in
+#                 /usr/share/payment-chaos, running as 10001: one part of a sweep per container
+#                 (k8s/sim-sweep.yaml runs it as a Kubernetes Indexed Job).
 #
 # BUILD_IMAGE / RUNTIME_IMAGE select the base images. They default to the official Debian images; on a
 # machine without registry access tests/container/base-image.sh makes local ones with debootstrap and
@@ -31,14 +37,17 @@ RUN apt-get update \
         libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libyaml-dev \
         check libsubunit-dev \
  && rm -rf /var/lib/apt/lists/*
+ARG GIT_DESCRIBE=unknown
 WORKDIR /src
 COPY . .
-RUN make -j"$(nproc)" bin/payment-service bin/inventory-service bin/notification-service \
+RUN make -j"$(nproc)" GIT_DESCRIBE="$GIT_DESCRIBE" \
+        bin/payment-service bin/inventory-service bin/notification-service bin/sim \
  && mkdir -p /out \
  && for s in payment inventory notification; do \
         strip --strip-debug -o "/out/$s-service" "bin/$s-service"; \
     done \
- && for b in /out/*-service; do ldd "$b"; done \
+ && strip --strip-debug -o /out/sim bin/sim \
+ && for b in /out/*-service /out/sim; do ldd "$b"; done \
     | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u >/tmp/libs \
  && while read -r lib; do \
         real=$(readlink -f "$lib"); \
@@ -84,3 +93,11 @@ COPY --from=build /out/notification-service /usr/local/bin/notification-service
 USER 10001:10001
 EXPOSE 5004
 ENTRYPOINT ["/usr/local/bin/notification-service"]
+
+FROM runtime-base AS sim
+COPY --from=build /out/sim /usr/local/bin/sim
+COPY chaos-experiments /usr/share/payment-chaos/chaos-experiments
+COPY k8s /usr/share/payment-chaos/k8s
+WORKDIR /usr/share/payment-chaos
+USER 10001:10001
+ENTRYPOINT ["/usr/local/bin/sim"]

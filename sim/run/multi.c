@@ -66,7 +66,7 @@ static int run_seed(pool *p, uint64_t seed, double *wall, double *cpu) {
     }
     sim_result r;
     char err[256];
-    double cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+    double cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID), wall0 = clock_s(CLOCK_MONOTONIC);
     if (sim_run_once(p->o, seed, &h, &r, err, sizeof err) < 0) {
         pthread_mutex_lock(&p->lock);
         snprintf(p->err, sizeof p->err, "seed %" PRIu64 ": %s", seed, err);
@@ -74,8 +74,6 @@ static int run_seed(pool *p, uint64_t seed, double *wall, double *cpu) {
         atomic_store(&p->error, 1);
         return -1;
     }
-    *cpu += clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
-    *wall += r.wall_s;
     sweep_run *s = &p->runs[seed - p->lo];
     fill(s, &r);
     if (p->unit) {
@@ -92,6 +90,8 @@ static int run_seed(pool *p, uint64_t seed, double *wall, double *cpu) {
         }
     }
     sim_result_free(&r);
+    *cpu += clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    *wall += clock_s(CLOCK_MONOTONIC) - wall0;
     return 0;
 }
 

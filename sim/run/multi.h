@@ -29,7 +29,7 @@ typedef struct multi_perf {
     uint64_t runs;
     int threads;
     double wall_s;     /* from the first run's start to the last one's end, over every pool */
-    double run_wall_s; /* the runs' own wall-clock times, added up */
+    double run_wall_s; /* the runs' own wall-clock times (a seed from its start to its slot filled), added up */
     double run_cpu_s;  /* the runs' own CPU times (their threads'), added up */
 } multi_perf;
 
