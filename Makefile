@@ -169,6 +169,7 @@ check-tsan: $(TSAN_TESTS) $(PROGRAMS)
 bench: all
 	bash tests/bench/sim.sh
 	bash tests/bench/run.sh
+	bash tests/bench/sweep.sh
 
 container-test: all
 	bash tests/container/run.sh
