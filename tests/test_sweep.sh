@@ -85,6 +85,15 @@ grep -q '"runs": 40' "$tmp/find-none.one.json" && ok "find-none: 40 runs, no vio
 "$SIM" --loss 0.5 --seeds 1..12 --shard 1/4 --threads 1 >"$tmp/t1.json"
 cmp -s "$tmp/t1.json" "$tmp/seeds.part1.json" && ok "a part is the same with 1 and 2 threads" || bad "a part depends on the threads"
 
+# the progress line: on stderr when it is a terminal (script(1) gives the run one), nothing otherwise
+"$SIM" --loss 0.5 --seeds 1..4 >/dev/null 2>"$tmp/quiet.err"
+[ ! -s "$tmp/quiet.err" ] && ok "no progress line when stderr is not a terminal" || bad "stderr not empty: $(head -c 200 "$tmp/quiet.err")"
+if command -v script >/dev/null; then
+	script -qec "'$SIM' --loss 0.5 --seeds 1..4 >/dev/null" /dev/null >"$tmp/tty.out" 2>&1
+	grep -qE 'seeds [0-9]+ of 4 done, [0-9.]+/s, ([0-9]+ s|\?) left' "$tmp/tty.out" &&
+		ok "a progress line when stderr is a terminal" || bad "no progress line on a terminal: $(head -c 200 "$tmp/tty.out")"
+fi
+
 # refusals: exit 2 and a message naming the problem
 refuse() { # name, expected text, args...
 	local name=$1 want=$2 out rc
