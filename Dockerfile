@@ -63,9 +63,12 @@ ARG DEBIAN_FRONTEND=noninteractive
 # --no-upgrade: packages the base already has (libc6, ...) stay as they are, so this layer holds only
 # what the services add. The binaries are bind-mounted (not copied) to check that every library
 # resolves; each service stage then copies only its own binary.
+# The package list is copied (not only bind-mounted) so that the layer cache sees it: a build whose binaries need
+# another library must not reuse a layer installed for the old list.
+COPY --from=build /out/runtime-packages /usr/share/payment-chaos-runtime-packages
 RUN --mount=type=bind,from=build,source=/out,target=/tmp/pc-out \
     apt-get update \
- && xargs -a /tmp/pc-out/runtime-packages apt-get install -y --no-install-recommends --no-upgrade \
+ && xargs -a /usr/share/payment-chaos-runtime-packages apt-get install -y --no-install-recommends --no-upgrade \
  && for b in /tmp/pc-out/*-service; do \
         if ldd "$b" | grep 'not found'; then echo "$b: missing libraries" >&2; exit 1; fi; \
     done \

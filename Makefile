@@ -60,7 +60,7 @@ ifneq ($(SANITIZE),)
   LDFLAGS_ALL += -fsanitize=$(SANITIZE)
 endif
 
-BASE_SRC   := $(wildcard base/*.c)
+BASE_SRC   := $(filter-out base/version.c,$(wildcard base/*.c))
 SVC_SRC    := $(wildcard services/core/*.c services/*.c)
 HTTP_SRC   := $(filter-out services/http/main_%.c,$(wildcard services/http/*.c))
 FAULTS_SRC := $(wildcard faults/*.c)
@@ -74,6 +74,9 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB := $(BUILD)/libpaymentchaos.a
 LIB_OBJS := $(call obj,$(BASE_SRC) $(SVC_SRC) $(HTTP_SRC) $(FAULTS_SRC) $(SIM_SRC))
 LAB_OBJS := $(call obj,$(LAB_SRC))
+# --version's revision, outside the library: a new commit relinks the programs, and the test binaries only when
+# something else of theirs changed (for them it is an order-only prerequisite, linked all the same).
+VERSION_OBJ := $(call obj,base/version.c)
 
 SERVICES := payment inventory notification
 PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
@@ -102,26 +105,26 @@ $(LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BINDIR)/%-service: $(call obj,services/http/main_%.c) $(LIB)
+$(BINDIR)/%-service: $(call obj,services/http/main_%.c) $(VERSION_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(BINDIR)/sim: $(call obj,$(CLI_SRC)) $(LIB)
+$(BINDIR)/sim: $(call obj,$(CLI_SRC)) $(VERSION_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(BINDIR)/loadgen: $(call obj,lab/main_loadgen.c) $(LAB_OBJS) $(LIB)
+$(BINDIR)/loadgen: $(call obj,lab/main_loadgen.c) $(LAB_OBJS) $(VERSION_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%: $(call obj,tests/%.c) $(call obj,$(TEST_HELPERS)) $(LIB)
+$(BUILD)/tests/%: $(call obj,tests/%.c) $(call obj,$(TEST_HELPERS)) $(LIB) | $(VERSION_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VERSION_OBJ) $(CHECK_LIBS) $(PKG_LIBS)
 
 # check_lab tests the lab's C half (plan, records, comparison), which is not in the library.
-$(BUILD)/tests/check_lab: $(call obj,tests/check_lab.c) $(call obj,$(TEST_HELPERS)) $(LAB_OBJS) $(LIB)
+$(BUILD)/tests/check_lab: $(call obj,tests/check_lab.c) $(call obj,$(TEST_HELPERS)) $(LAB_OBJS) $(LIB) | $(VERSION_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VERSION_OBJ) $(CHECK_LIBS) $(PKG_LIBS)
 
 # Man pages: each template's @HELP@ is its program's --help in roff (man/mkman.sh), so a page lists exactly the
 # options or settings the program has.
