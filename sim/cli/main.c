@@ -4,8 +4,12 @@
  *
  * With --experiment (or --expect) the runs are the experiment units of sim/run/experiment.h: one run per chaos
  * object (or one for everything with --together), each printed as a report, the prediction section and the
- * verdicts; --csv/--svg then write one file per object (the object's name before the extension).
- * Exit status: 2 for bad input, 1 when an expectation failed or an invariant broke, else 0.
+ * verdicts; --csv/--svg then write one file per object (the object's name before the extension), --html one page
+ * with a section per object.
+ * A seed range (--seeds, --find-violation) becomes a sweep (sim/run/sweep.h) that the report prints; with --shard
+ * the process prints only its part, as JSON, and --merge reads the parts back into the same sweep.
+ * Exit status: 2 for bad input, 1 when an expectation failed or an invariant broke, else 0 (a shard: 0 once its
+ * part is written).
  */
 #include <inttypes.h>
 #include <jansson.h>
