@@ -391,7 +391,7 @@ static void rt_persist(void *self, const char *record, size_t len, svc_persist_d
     w->event = sim_after(p->cl->e, p->cl->spec.fsync_ns, SIM_K_PERSIST, (uint64_t)p->index, persist_due, w, 0);
 }
 
-static const svc_runtime_ops pod_ops = {rt_now, rt_unix_ms, rt_random, rt_call, rt_timer, rt_persist, rt_log};
+static const svc_runtime_ops pod_ops = {rt_now, rt_unix_ms, rt_random, NULL, rt_call, rt_timer, rt_persist, rt_log};
 
 /* ---- requests ---- */
 

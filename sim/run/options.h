@@ -76,7 +76,7 @@ typedef struct sim_options {
     int check_determinism;
     int perf;
     int quiet;
-    /* correctness (issue 7) */
+    /* correctness: invariant checks, the search for a violation and its shrinking, idempotency off */
     int find_violation, shrink;
     int idempotency_off;
     int threads;
