@@ -510,13 +510,7 @@ static void svg_label(FILE *f, const char *label) {
     fprintf(f, "</text>\n");
 }
 
-int report_svg(const char *path, const sim_options *o, const sim_result *r, const char *label, char *err,
-               size_t errlen) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        snprintf(err, errlen, "cannot write %s", path);
-        return -1;
-    }
+void report_svg_write(FILE *f, const sim_options *o, const sim_result *r, const char *label) {
     double total = s_of(r->end_ns) > 0 ? s_of(r->end_ns) : 1;
     double max_ms = 1;
     for (size_t i = 0; i < r->summary.timeline_len; i++)
@@ -526,6 +520,16 @@ int report_svg(const char *path, const sim_options *o, const sim_result *r, cons
     svg_series(f, r, total, max_log);
     if (label) svg_label(f, label);
     fprintf(f, "</svg>\n");
+}
+
+int report_svg(const char *path, const sim_options *o, const sim_result *r, const char *label, char *err,
+               size_t errlen) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s", path);
+        return -1;
+    }
+    report_svg_write(f, o, r, label);
     if (fclose(f) != 0) {
         snprintf(err, errlen, "cannot write %s", path);
         return -1;

@@ -9,6 +9,7 @@
  */
 #include "sim/run/options.h"
 #include "base/units.h"
+#include "base/version.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -224,6 +225,8 @@ typedef enum opt_kind {
     OPT_CHOICE,   /* int (or enum) field, one of `choices` */
     OPT_SERVICES, /* unsigned field: a bit per service, from "payment,inventory" */
     OPT_CUSTOM,   /* `parse` and `write` do it (values that set several fields) */
+    OPT_FILES,    /* every following argument up to the next option: char **field and its int count */
+    OPT_VERSION,  /* prints the version; the parser returns 1 */
 } opt_kind;
 
 typedef struct opt_choice {
@@ -288,6 +291,16 @@ static const char *parse_seeds(sim_options *o, const char *v) {
         return "expected A..B with A <= B";
     o->seed = lo;
     o->seed_last = hi;
+    return NULL;
+}
+
+static const char *parse_shard(sim_options *o, const char *v) {
+    int i, n;
+    char tail;
+    if (sscanf(v, "%d/%d%c", &i, &n, &tail) != 2 || n < 1 || n > 10000 || i < 0 || i >= n)
+        return "expected I/N with 0 <= I < N <= 10000 (I counts from 0, as JOB_COMPLETION_INDEX does)";
+    o->shard = i;
+    o->nshards = n;
     return NULL;
 }
 
@@ -518,6 +531,11 @@ static const opt_spec opts[] = {
      .section = S_RUN},
     {"--threads", INT(threads, 1, 64), .bad = "expected 1..64", .nocmd = 1, .section = S_RUN, .syn = "--threads N",
      .help = "threads for --seeds (default 2)"},
+    {"--shard", CUSTOM(parse_shard, NULL), .nocmd = 1, .section = S_RUN, .syn = "--shard I/N",
+     .help = "run only part I (0..N-1) of N of --seeds; prints the part as JSON"},
+    {"--merge", .kind = OPT_FILES, .off = FIELD(merge_files, char **), .count = FIELD(nmerge_files, int), .nocmd = 1,
+     .section = S_RUN, .syn = "--merge FILE...",
+     .help = "join the N parts into the report one process prints (text, --json, --html)"},
 
     {"--rate", CUSTOM(parse_rate, write_load_mode), .section = S_LOAD, .syn = "--rate R",
      .help = "open-loop Poisson arrivals per second (default 10)"},
@@ -627,10 +645,14 @@ static const opt_spec opts[] = {
      .help = "chart of success rate and p50/p99 latency, chaos windows shaded"},
     {"--trace", STRING(trace_path), .nocmd = 1, .section = S_OUTPUT, .syn = "--trace FILE",
      .help = "every event, one per line"},
+    {"--html", STRING(html_path), .nocmd = 1, .section = S_OUTPUT, .syn = "--html FILE",
+     .help = "the report as one self-contained web page (chart, tables, verdicts)"},
     {"--check-determinism", FLAG(check_determinism, 1), .nocmd = 1, .section = S_OUTPUT, .syn = "--check-determinism",
      .help = "run twice and report the first differing event, if any"},
     {"--perf", FLAG(perf, 1), .nocmd = 1, .section = S_OUTPUT, .syn = "--perf",
      .help = "also print events/s and the virtual:wall ratio (not deterministic)"},
+    {"--version", .kind = OPT_VERSION, .nocmd = 1, .section = S_OUTPUT, .syn = "--version",
+     .help = "the version and the git revision it was built from"},
     {"--help", .kind = OPT_HELP, .nocmd = 1, .alias = "-h", .section = S_OUTPUT, .syn = "--help"},
 };
 #define NOPTS ((int)ARRAY_LEN(opts))
@@ -651,7 +673,9 @@ static const char *apply(const opt_spec *e, sim_options *o, const char *v) {
     int64_t d;
     char *end;
     switch (e->kind) {
-    case OPT_HELP: return NULL;
+    case OPT_HELP:
+    case OPT_VERSION:
+    case OPT_FILES: return NULL;
     case OPT_FLAG: *(int *)field = e->set; return NULL;
     case OPT_INT: return parse_int(v, (long)e->lo, (long)e->hi, field) < 0 ? e->bad : NULL;
     case OPT_DOUBLE: {
@@ -680,6 +704,31 @@ static const char *apply(const opt_spec *e, sim_options *o, const char *v) {
     return NULL;
 }
 
+/* --shard and --merge: what goes with them. */
+static int finish_sweep(const sim_options *o, char *err, size_t errlen) {
+    const char *bad = NULL;
+    if (o->nshards > 1 && o->seed_last - o->seed + 1 < (uint64_t)o->nshards)
+        bad = "--shard I/N needs --seeds A..B with at least N seeds";
+    else if (o->nshards && (o->check_determinism || o->shrink || o->csv_path || o->svg_path || o->html_path))
+        bad =
+            "--shard writes only the part's JSON (no --check-determinism, --shrink, --csv, --svg or --html; "
+            "--merge makes the report)";
+    if (!bad && o->html_path && o->check_determinism) bad = "--html goes with a report, not with --check-determinism";
+    if (!bad && o->nmerge_files) {
+        sim_options def;
+        char mine[1024], plain[1024];
+        sim_options_defaults(&def);
+        sim_options_command(o, 1, mine, sizeof mine);
+        sim_options_command(&def, 1, plain, sizeof plain);
+        if (strcmp(mine, plain) || o->nshards || o->seed != 1 || o->seed_last != o->seed || o->find_violation ||
+            o->shrink || o->check_determinism || o->csv_path || o->svg_path || o->trace_path || o->nexperiments ||
+            o->nexpects)
+            bad = "--merge takes only --json and --html: the parts carry the run's options";
+    }
+    if (bad) snprintf(err, errlen, "%s", bad);
+    return bad ? -1 : 0;
+}
+
 /* What no single flag can check, and the fields that follow from the others. */
 static int finish(sim_options *o, char *err, size_t errlen) {
     if (o->jitter_ns && !o->delay_ns) {
@@ -696,7 +745,7 @@ static int finish(sim_options *o, char *err, size_t errlen) {
     }
     o->cluster.cfs.cpus = o->cluster.node_cpus;
     o->load.stop_ns = o->baseline_ns + o->chaos_ns + o->recovery_ns;
-    return 0;
+    return finish_sweep(o, err, errlen);
 }
 
 int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t errlen) {
@@ -710,6 +759,22 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
         if (e->kind == OPT_HELP) {
             sim_options_usage(stdout);
             return 1;
+        }
+        if (e->kind == OPT_VERSION) {
+            printf("sim %s (git %s)\n", pc_version(), pc_git_describe());
+            return 1;
+        }
+        if (e->kind == OPT_FILES) {
+            int n = 0;
+            while (i + 1 + n < argc && strncmp(argv[i + 1 + n], "--", 2) != 0) n++;
+            if (!n) {
+                snprintf(err, errlen, "%s needs at least one file (see --help)", a);
+                return -1;
+            }
+            *(char ***)(void *)((char *)o + e->off) = &argv[i + 1];
+            *(int *)(void *)((char *)o + e->count) = n;
+            i += n;
+            continue;
         }
         if (e->kind != OPT_FLAG) {
             if (i + 1 >= argc) {
