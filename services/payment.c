@@ -7,7 +7,12 @@
  * process, step by step (each arrow waits for a callback):
  *   validate -> idempotency key (forward to the key's owner) -> journal "pay" (pending)
  *   -> GET inventory /check/<product> -> POST inventory /reserve {reservation_id = "res-" + payment id}
- *   -> journal "done" (completed) -> POST notification /send (best effort) -> 201
+ *   -> journal "done" (completed) -> POST notification /send (best effort) -> 200
+ *
+ * Answers keep the seed's wire contract (docs/seed.md): process is 200 with status "success", the amount
+ * as the client wrote it, currency (default TRY), inventory's whole /check answer, processing_time_ms and
+ * a `timestamp` in seconds; status has last_update; refund has timestamp. Stricter than the seed, a
+ * payment is only acknowledged once its stock is reserved and journaled: otherwise it fails with 4xx/5xx.
  * A failure after the reserve was sent may have left stock reserved, so it owes a release; releases are
  * idempotent at inventory and re-sent until acknowledged, which is what makes "no reservation without a
  * payment" hold once the system is quiet.
@@ -70,34 +75,45 @@ static void bind_key(payment_state *st, payment *p, const char *key) {
     if (!p->idempotency_key || svc_table_put(&st->by_key, p->idempotency_key, p) < 0) abort();
 }
 
+/* The amount as the client wrote it: a JSON real stays a real (100.0), an integer an integer. */
+static json_t *amount_echo(const payment *p) {
+    return p->amount_real ? json_real((double)p->amount_minor / 100.0) : svc_amount_json(p->amount_minor);
+}
+
+/* Inventory's /check answer as seen by the payment, or what is known of it (a journal written before the
+ * answer was kept in it). */
+static json_t *inventory_check_json(const payment *p) {
+    json_t *doc = p->inventory_check ? svc_json_read(p->inventory_check, strlen(p->inventory_check), 0, NULL) : NULL;
+    if (!doc)
+        doc = json_pack("{s:s, s:b, s:I}", "product_id", p->product_id, "available", p->stock_seen > 0, "stock_count",
+                        (json_int_t)p->stock_seen);
+    return doc;
+}
+
 static json_t *payment_json(const payment *p) {
-    json_t *doc =
-        json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:o, s:I}", "payment_id", p->id, "status",
-                  payment_status_name(p->status), "amount", svc_amount_json(p->amount_minor), "currency", p->currency,
-                  "product_id", p->product_id, "quantity", (json_int_t)p->quantity, "refunded_amount",
-                  svc_amount_json(p->refunded_minor), "created_at_ms", (json_int_t)p->created_ms);
+    json_t *doc = json_pack("{s:s, s:s, s:f, s:o, s:s, s:s, s:I, s:o, s:I}", "payment_id", p->id, "status",
+                            payment_status_name(p->status), "last_update", (double)p->updated_us / 1e6, "amount",
+                            svc_amount_json(p->amount_minor), "currency", p->currency, "product_id", p->product_id,
+                            "quantity", (json_int_t)p->quantity, "refunded_amount", svc_amount_json(p->refunded_minor),
+                            "created_at_ms", (json_int_t)p->created_ms);
     if (p->status != PAY_FAILED && p->status != PAY_PENDING)
         json_object_set_new(doc, "reservation_id", json_string(p->reservation_id));
     if (p->status == PAY_FAILED)
         json_object_set_new(doc, "failure",
                             json_pack("{s:s, s:s, s:i}", "code", p->fail_code, "message", p->fail_message,
                                       "http_status", p->http_status));
-    if (p->stock_seen >= 0)
-        json_object_set_new(
-            doc, "inventory_check",
-            json_pack("{s:b, s:I}", "available", p->stock_seen > 0, "stock_count", (json_int_t)p->stock_seen));
+    if (p->stock_seen >= 0) json_object_set_new(doc, "inventory_check", inventory_check_json(p));
     return doc;
 }
 
-/* The 201 document of a completed payment (also what a repeated Idempotency-Key receives). */
-static json_t *completed_json(const payment *p, double processing_ms) {
-    json_t *doc = json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:s}", "payment_id", p->id, "status", "completed", "amount",
-                            svc_amount_json(p->amount_minor), "currency", p->currency, "product_id", p->product_id,
-                            "quantity", (json_int_t)p->quantity, "reservation_id", p->reservation_id);
-    json_object_set_new(
-        doc, "inventory_check",
-        json_pack("{s:b, s:I}", "available", p->stock_seen > 0, "stock_count", (json_int_t)p->stock_seen));
-    json_object_set_new(doc, "processing_time_ms", json_real(processing_ms));
+/* The 200 document of a completed payment (also what a repeated Idempotency-Key receives): the seed's
+ * fields, then ours. */
+static json_t *completed_json(payment_state *st, const payment *p, double processing_ms) {
+    json_t *doc =
+        json_pack("{s:s, s:s, s:o, s:s, s:o, s:f, s:f, s:s, s:I, s:s}", "payment_id", p->id, "status", "success",
+                  "amount", amount_echo(p), "currency", p->currency, "inventory_check", inventory_check_json(p),
+                  "processing_time_ms", processing_ms, "timestamp", svc_timestamp(st->shell), "product_id",
+                  p->product_id, "quantity", (json_int_t)p->quantity, "reservation_id", p->reservation_id);
     return doc;
 }
 
@@ -220,6 +236,7 @@ static void process_fail(process_op *op, int http_status, const char *code, cons
     payment *p = op->p;
     p->status = PAY_FAILED;
     p->http_status = http_status;
+    p->updated_us = svc_unix_us(op->st->shell);
     snprintf(p->fail_code, sizeof p->fail_code, "%s", code);
     va_list ap;
     va_start(ap, fmt);
@@ -227,8 +244,8 @@ static void process_fail(process_op *op, int http_status, const char *code, cons
     va_end(ap);
     if (op->reserve_sent) p->release = RELEASE_OWED;
     svc_persist(op->st->shell,
-                json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "t", "fail", "id", p->id, "http", http_status, "code", code,
-                          "msg", p->fail_message, "release", op->reserve_sent),
+                json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:I}", "t", "fail", "id", p->id, "http", http_status, "code",
+                          code, "msg", p->fail_message, "release", op->reserve_sent, "at", (json_int_t)p->updated_us),
                 fail_persisted, op);
 }
 
@@ -245,9 +262,9 @@ static void fail_downstream(process_op *op, const char *what, const svc_call_res
 static void notified(void *arg, const svc_call_result *r) {
     process_op *op = arg;
     int sent = r->outcome == SVC_CALL_OK && r->status >= 200 && r->status < 300;
-    json_t *doc = completed_json(op->p, (double)svc_ex_elapsed_ns(op->ex) / 1e6);
+    json_t *doc = completed_json(op->st, op->p, (double)svc_ex_elapsed_ns(op->ex) / 1e6);
     json_object_set_new(doc, "notification", json_string(sent ? "sent" : "failed"));
-    svc_ex_reply(op->ex, 201, doc);
+    svc_ex_reply(op->ex, 200, doc);
     process_free(op);
 }
 
@@ -282,25 +299,39 @@ static void completed_persisted(void *arg, int error) {
     svc_call_retrying(st->shell, &c, notified, op);
 }
 
+/* Inventory refused the reserve for good (the seed's 400, with our error code beside it): nothing was
+ * taken. Returns 0 when the answer is not such a refusal. */
+static int reserve_refused(process_op *op, const svc_call_result *r) {
+    payment *p = op->p;
+    if (r->outcome != SVC_CALL_OK || r->status != 400) return 0;
+    json_t *doc = r->body ? svc_json_read(r->body, r->body_len, 0, NULL) : NULL;
+    const char *code = json_string_value(json_object_get(doc, "error"));
+    int unknown = code && !strcmp(code, "unknown_product"), short_stock = code && !strcmp(code, "insufficient_stock");
+    json_decref(doc);
+    if (!unknown && !short_stock) return 0;
+    op->reserve_sent = 0;
+    if (unknown)
+        process_fail(op, 404, "unknown_product", "inventory does not know product %s", p->product_id);
+    else
+        process_fail(op, 409, "out_of_stock", "inventory has less than %lld of product %s", (long long)p->quantity,
+                     p->product_id);
+    return 1;
+}
+
 static void reserved(void *arg, const svc_call_result *r) {
     process_op *op = arg;
     payment *p = op->p;
-    if (r->outcome == SVC_CALL_OK && (r->status == 200 || r->status == 201)) {
-        svc_persist(op->st->shell, json_pack("{s:s, s:s, s:I}", "t", "done", "id", p->id, "stock", p->stock_seen),
-                    completed_persisted, op);
+    if (r->outcome == SVC_CALL_OK && r->status >= 200 && r->status < 300) {
+        p->updated_us = svc_unix_us(op->st->shell);
+        json_t *rec = json_pack("{s:s, s:s, s:I, s:I}", "t", "done", "id", p->id, "stock", p->stock_seen, "at",
+                                (json_int_t)p->updated_us);
+        json_t *check =
+            p->inventory_check ? svc_json_read(p->inventory_check, strlen(p->inventory_check), 0, NULL) : NULL;
+        if (check) json_object_set_new(rec, "check", check);
+        svc_persist(op->st->shell, rec, completed_persisted, op);
         return;
     }
-    if (r->outcome == SVC_CALL_OK && r->status == 409) {
-        op->reserve_sent = 0; /* refused: nothing was taken */
-        process_fail(op, 409, "out_of_stock", "inventory has less than %lld of product %s", (long long)p->quantity,
-                     p->product_id);
-        return;
-    }
-    if (r->outcome == SVC_CALL_OK && r->status == 404) {
-        op->reserve_sent = 0;
-        process_fail(op, 404, "unknown_product", "inventory does not know product %s", p->product_id);
-        return;
-    }
+    if (reserve_refused(op, r)) return;
     fail_downstream(op, "reserve", r);
 }
 
@@ -319,6 +350,7 @@ static void checked(void *arg, const svc_call_result *r) {
     json_t *doc = r->body ? svc_json_read(r->body, r->body_len, 0, NULL) : NULL;
     json_t *stock = json_object_get(doc, "stock_count");
     p->stock_seen = json_is_integer(stock) ? json_integer_value(stock) : -1;
+    if (p->stock_seen >= 0) p->inventory_check = svc_json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(doc);
     if (p->stock_seen < 0) {
         process_fail(op, 502, "inventory_error", "inventory's stock check had no stock_count");
@@ -363,6 +395,7 @@ static void pending_persisted(void *arg, int error) {
 
 typedef struct process_request {
     int64_t amount_minor;
+    int amount_real;
     const char *currency;
     const char *product_id;
     char product_buf[24]; /* product_id given as a JSON integer, as text */
@@ -382,8 +415,9 @@ static int parse_process(svc_exchange *ex, process_request *out) {
         svc_ex_error(ex, 400, "invalid_amount", "%s", err);
         return -1;
     }
+    out->amount_real = json_is_real(amount);
     json_t *cur = json_object_get(body, "currency");
-    out->currency = cur ? json_string_value(cur) : "USD";
+    out->currency = cur ? json_string_value(cur) : "TRY"; /* the seed's default */
     if (!out->currency || !svc_currency_supported(out->currency)) {
         svc_ex_error(ex, 400, "invalid_currency", "currency must be one of %s", svc_currency_list());
         return -1;
@@ -455,9 +489,9 @@ static int answer_from_key(payment_state *st, svc_exchange *ex, const char *key,
         svc_ex_reply(ex, prev->http_status, failed_json(prev));
         return 1;
     default: {
-        json_t *doc = completed_json(prev, 0.0);
+        json_t *doc = completed_json(st, prev, 0.0);
         json_object_set_new(doc, "idempotent_replay", json_true());
-        svc_ex_reply(ex, 201, doc);
+        svc_ex_reply(ex, 200, doc);
         return 1;
     }
     }
@@ -497,10 +531,12 @@ static void route_process(void *state, svc_exchange *ex) {
         return;
     }
     p->amount_minor = rq.amount_minor;
+    p->amount_real = rq.amount_real;
     snprintf(p->currency, sizeof p->currency, "%s", rq.currency);
     snprintf(p->product_id, sizeof p->product_id, "%s", rq.product_id);
     p->quantity = rq.quantity;
-    p->created_ms = svc_unix_ms(st->shell);
+    p->updated_us = svc_unix_us(st->shell);
+    p->created_ms = p->updated_us / 1000;
     p->body_hash = hash;
     p->status = PAY_PENDING;
     if (key) {
@@ -524,6 +560,7 @@ static void route_process(void *state, svc_exchange *ex) {
     json_t *rec = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:s?}", "t", "pay", "id", p->id, "amount",
                             (json_int_t)p->amount_minor, "currency", p->currency, "product", p->product_id, "qty",
                             (json_int_t)p->quantity, "created", (json_int_t)p->created_ms, "hash", hex, "key", key);
+    if (p->amount_real) json_object_set_new(rec, "real", json_true());
     svc_persist(st->shell, rec, pending_persisted, op);
 }
 
@@ -562,6 +599,7 @@ typedef struct refund_op {
     svc_exchange *ex;
     payment *p;
     int64_t amount_minor;
+    int64_t at_us; /* when it was asked for: the payment's last_update once it is durable */
     char refund_id[SVC_ID_MAX + 1];
 } refund_op;
 
@@ -583,10 +621,11 @@ static void refund_persisted(void *arg, int error) {
         svc_ex_error(op->ex, 503, "journal_unavailable", "the refund could not be made durable");
     } else {
         settle_refund(p);
+        p->updated_us = op->at_us;
         svc_ex_reply(op->ex, 200,
-                     json_pack("{s:s, s:s, s:o, s:s, s:s, s:o}", "refund_id", op->refund_id, "original_payment_id",
-                               p->id, "amount", svc_amount_json(op->amount_minor), "currency", p->currency, "status",
-                               "refunded", "remaining_refundable",
+                     json_pack("{s:s, s:s, s:o, s:s, s:f, s:s, s:o}", "refund_id", op->refund_id, "original_payment_id",
+                               p->id, "amount", svc_amount_json(op->amount_minor), "status", "refunded", "timestamp",
+                               svc_timestamp(op->st->shell), "currency", p->currency, "remaining_refundable",
                                svc_amount_json(p->amount_minor - p->refunded_minor)));
         if (p->release == RELEASE_OWED) release_owed(op->st, p);
     }
@@ -630,13 +669,14 @@ static void route_refund(void *state, svc_exchange *ex) {
     op->ex = ex;
     op->p = p;
     op->amount_minor = minor;
+    op->at_us = svc_unix_us(st->shell);
     svc_make_id(op->refund_id, sizeof op->refund_id, "ref", st->cfg->replica, svc_random(st->shell));
     /* Count it now so a concurrent refund cannot pass the same check; undone if not durable. */
     p->refunded_minor += minor;
     payment_op_track(st, &op->head);
     svc_persist(st->shell,
-                json_pack("{s:s, s:s, s:s, s:I}", "t", "refund", "id", p->id, "rid", op->refund_id, "amount",
-                          (json_int_t)minor),
+                json_pack("{s:s, s:s, s:s, s:I, s:I}", "t", "refund", "id", p->id, "rid", op->refund_id, "amount",
+                          (json_int_t)minor, "at", (json_int_t)op->at_us),
                 refund_persisted, op);
 }
 
@@ -659,6 +699,8 @@ static int payment_replay(void *state, json_t *rec, char *err, size_t errlen) {
         p->amount_minor = json_integer_value(json_object_get(rec, "amount"));
         p->quantity = json_integer_value(json_object_get(rec, "qty"));
         p->created_ms = json_integer_value(json_object_get(rec, "created"));
+        p->updated_us = p->created_ms * 1000;
+        p->amount_real = json_is_true(json_object_get(rec, "real"));
         snprintf(p->currency, sizeof p->currency, "%s", cur);
         snprintf(p->product_id, sizeof p->product_id, "%s", product);
         const char *hash = json_str(rec, "hash");
@@ -676,9 +718,14 @@ static int payment_replay(void *state, json_t *rec, char *err, size_t errlen) {
         snprintf(err, errlen, "payment journal: %s record for unknown payment %s", t, id);
         return -1;
     }
+    json_t *at = json_object_get(rec, "at"); /* absent in journals written before it was recorded */
+    if (json_is_integer(at)) p->updated_us = json_integer_value(at);
     if (!strcmp(t, "done")) {
         p->status = PAY_COMPLETED;
         p->stock_seen = json_integer_value(json_object_get(rec, "stock"));
+        json_t *check = json_object_get(rec, "check");
+        if (json_is_object(check) && !p->inventory_check)
+            p->inventory_check = svc_json_dumps(check, JSON_COMPACT | JSON_REAL_PRECISION(15));
     } else if (!strcmp(t, "fail")) {
         p->status = PAY_FAILED;
         p->http_status = (int)json_integer_value(json_object_get(rec, "http"));
@@ -719,6 +766,7 @@ static void payment_start(void *state) {
         if (p->status == PAY_PENDING) {
             p->status = PAY_FAILED;
             p->http_status = 503;
+            p->updated_us = svc_unix_us(st->shell);
             snprintf(p->fail_code, sizeof p->fail_code, "interrupted");
             snprintf(p->fail_message, sizeof p->fail_message, "the payment service restarted during the payment");
             p->release = RELEASE_OWED;
@@ -728,8 +776,8 @@ static void payment_start(void *state) {
             op->p = p;
             payment_op_track(st, &op->head);
             svc_persist(st->shell,
-                        json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "t", "fail", "id", p->id, "http", 503, "code",
-                                  "interrupted", "msg", p->fail_message, "release", 1),
+                        json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:I}", "t", "fail", "id", p->id, "http", 503, "code",
+                                  "interrupted", "msg", p->fail_message, "release", 1, "at", (json_int_t)p->updated_us),
                         interrupted_persisted, op);
         } else if (p->release == RELEASE_OWED) {
             release_owed(st, p);
@@ -763,6 +811,7 @@ static void payment_destroy(void *state) {
     }
     for (size_t i = 0; i < st->count; i++) {
         free(st->payments[i]->idempotency_key);
+        free(st->payments[i]->inventory_check);
         free(st->payments[i]);
     }
     free(st->payments);

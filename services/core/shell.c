@@ -207,7 +207,9 @@ void *svc_zalloc(size_t size) {
 
 const svc_config *svc_cfg(const svc_shell *s) { return &s->cfg; }
 int64_t svc_now_ns(svc_shell *s) { return s->rt.ops->now_ns(s->rt.self); }
-int64_t svc_unix_ms(svc_shell *s) { return s->rt.ops->unix_ms(s->rt.self); }
+int64_t svc_unix_us(svc_shell *s) { return s->rt.ops->unix_us(s->rt.self); }
+int64_t svc_unix_ms(svc_shell *s) { return svc_unix_us(s) / 1000; }
+double svc_timestamp(svc_shell *s) { return (double)svc_unix_us(s) / 1e6; }
 uint64_t svc_random(svc_shell *s) { return s->rt.ops->random_u64(s->rt.self); }
 void svc_timer(svc_shell *s, int64_t delay_ns, svc_timer_fn fire, void *ctx) {
     s->rt.ops->timer(s->rt.self, delay_ns, fire, ctx);
@@ -644,6 +646,19 @@ static int is_json_content_type(const char *ct) {
     return next == '\0' || next == ';' || next == ' ';
 }
 
+/* An empty body, only white space, or the JSON literal null. */
+static int is_blank_or_null(const char *body, size_t len) {
+    size_t i = 0, seen_null = 0;
+    for (; i < len; i++) {
+        char c = body[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+        if (seen_null || len - i < 4 || memcmp(body + i, "null", 4) != 0) return 0;
+        seen_null = 1;
+        i += 3;
+    }
+    return 1;
+}
+
 void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, void *reply_ctx) {
     svc_exchange *ex = svc_zalloc(sizeof *ex);
     ex->shell = s;
@@ -657,19 +672,23 @@ void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, 
 
     const svc_route *route = NULL;
     size_t allow_len = 0;
+    /* HEAD is answered as GET (the runtime sends the headers without the body), as Flask does on every GET
+     * route: probes and seed clients use it. */
+    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
     for (size_t i = 0; i < route_total(s); i++) {
         const svc_route *r = route_at(s, i);
         const char *param = NULL;
         if (!route_matches(r->pattern, s->route_len[i], s->route_wild[i], req->path, &param)) continue;
-        if (strcmp(r->method, req->method) == 0) {
+        if (strcmp(r->method, method) == 0) {
             route = r;
             ex->param = param;
             ex->metric = s->route_metric[i];
             break;
         }
-        if (!strstr(ex->allow, r->method) && allow_len + strlen(r->method) + 3 < ALLOW_MAX) {
-            allow_len += (size_t)snprintf(ex->allow + allow_len, ALLOW_MAX - allow_len, "%s%s", allow_len ? ", " : "",
-                                          r->method);
+        const char *allowed = strcmp(r->method, "GET") == 0 ? "GET, HEAD" : r->method;
+        if (!strstr(ex->allow, r->method) && allow_len + strlen(allowed) + 3 < ALLOW_MAX) {
+            allow_len +=
+                (size_t)snprintf(ex->allow + allow_len, ALLOW_MAX - allow_len, "%s%s", allow_len ? ", " : "", allowed);
         }
     }
     if (!route) {
@@ -692,7 +711,12 @@ void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, 
             return;
         }
         json_error_t jerr;
-        ex->body = svc_json_read(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        /* The seed read bodies with `request.get_json() or {}`: an empty JSON body (or null) is {}, and each
+         * route's defaults apply. */
+        if (is_blank_or_null(req->body, req->body_len))
+            ex->body = json_object();
+        else
+            ex->body = svc_json_read(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!ex->body) {
             svc_ex_error(ex, 400, "invalid_json", "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
                          jerr.text);
@@ -708,6 +732,15 @@ void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, 
 
 /* ---- built-in route handlers (state is the service's; the shell comes from the exchange) ---- */
 
+/* GET /'s message, as the seed's services greet ("Payment Service API"). */
+static const char *svc_module_title(const svc_module *m) {
+    switch (m->peer) {
+    case SVC_PAYMENT: return "Payment Service API";
+    case SVC_INVENTORY: return "Inventory Service API";
+    default: return "Notification Service API";
+    }
+}
+
 static void route_root(void *state, svc_exchange *ex) {
     svc_shell *s = ex->shell;
     json_t *endpoints = json_array();
@@ -715,28 +748,33 @@ static void route_root(void *state, svc_exchange *ex) {
         const svc_route *r = route_at(s, i);
         json_array_append_new(endpoints, json_sprintf("%s %s", r->method, r->pattern));
     }
-    json_t *info = json_pack("{s:s, s:s, s:i, s:i, s:o}", "service", s->module->name, "version", SVC_VERSION, "replica",
-                             s->cfg.replica, "replicas", s->cfg.replicas[s->module->peer], "endpoints", endpoints);
+    json_t *info = json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:f}", "message", svc_module_title(s->module), "service",
+                             s->module->name, "version", SVC_VERSION, "replica", s->cfg.replica, "replicas",
+                             s->cfg.replicas[s->module->peer], "endpoints", endpoints, "timestamp", svc_timestamp(s));
     if (s->module->describe) s->module->describe(state, info);
     svc_ex_reply(ex, 200, info);
 }
 
 /* Probes and load balancers call /health all the time: its answer is written directly, without building a
  * JSON tree (that tree was a fifth of the server CPU of a /health request). Every string in it is a
- * constant of this program, so nothing needs escaping; the uptime is printed from integers, to the µs. */
+ * constant of this program, so nothing needs escaping; the uptime and the seed's `timestamp` (seconds as a
+ * real) are printed from integers, to the µs. */
 static void route_health(void *state, svc_exchange *ex) {
     (void)state;
     svc_shell *s = ex->shell;
     int64_t up_us = (svc_now_ns(s) - s->started_ns) / 1000;
     if (up_us < 0) up_us = 0;
-    enum { HEALTH_MAX = 256 };
+    int64_t now_us = svc_unix_us(s);
+    if (now_us < 0) now_us = 0; /* a clock before 1970: printed as the epoch rather than as "-1.-5" */
+    enum { HEALTH_MAX = 320 };
     char *text = malloc(HEALTH_MAX);
     if (!text) abort();
     int n = snprintf(text, HEALTH_MAX,
                      "{\"status\":\"healthy\",\"service\":\"%s\",\"version\":\"%s\",\"replica\":%d,"
-                     "\"uptime_s\":%lld.%06lld,\"timestamp_ms\":%lld}",
+                     "\"uptime_s\":%lld.%06lld,\"timestamp\":%lld.%06lld,\"timestamp_ms\":%lld}",
                      s->module->name, SVC_VERSION, s->cfg.replica, (long long)(up_us / 1000000),
-                     (long long)(up_us % 1000000), (long long)svc_unix_ms(s));
+                     (long long)(up_us % 1000000), (long long)(now_us / 1000000), (long long)(now_us % 1000000),
+                     (long long)(now_us / 1000));
     if (n < 0 || n >= HEALTH_MAX) abort(); /* constant names and bounded numbers: cannot happen */
     reply_raw(ex, 200, text, (size_t)n, "application/json");
 }

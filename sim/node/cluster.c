@@ -221,7 +221,7 @@ static void work_free(pod_work *w) {
 /* ---- runtime ops ---- */
 
 static int64_t rt_now(void *self) { return sim_now(((sim_pod *)self)->cl->e); }
-static int64_t rt_unix_ms(void *self) { return EPOCH_MS + sim_now(((sim_pod *)self)->cl->e) / MS; }
+static int64_t rt_unix_us(void *self) { return EPOCH_MS * 1000 + sim_now(((sim_pod *)self)->cl->e) / US; }
 static uint64_t rt_random(void *self) { return pc_rng_u64(&((sim_pod *)self)->rng); }
 
 static void rt_log(void *self, const char *line) {
@@ -391,14 +391,17 @@ static void rt_persist(void *self, const char *record, size_t len, svc_persist_d
     w->event = sim_after(p->cl->e, p->cl->spec.fsync_ns, SIM_K_PERSIST, (uint64_t)p->index, persist_due, w, 0);
 }
 
-static const svc_runtime_ops pod_ops = {rt_now, rt_unix_ms, rt_random, rt_call, rt_timer, rt_persist, rt_log};
+static const svc_runtime_ops pod_ops = {rt_now, rt_unix_us, rt_random, rt_call, rt_timer, rt_persist, rt_log};
 
 /* ---- requests ---- */
 
 static void request_reply(void *arg, svc_response *resp) {
     pod_work *w = arg;
     sim_pod *p = w->pod;
-    sim_http_msg *m = sim_http_msg_response(resp->status, resp->body, resp->body_len, resp->content_type, resp->allow);
+    /* A HEAD answer carries the headers only (libmicrohttpd drops the body on the wire) */
+    int head = w->req.method[0] == 'H' && !strcmp(w->req.method, "HEAD");
+    sim_http_msg *m =
+        sim_http_msg_response(resp->status, resp->body, head ? 0 : resp->body_len, resp->content_type, resp->allow);
     free(resp->body);
     sim_http_pending *pending = w->pending;
     work_free(w);
