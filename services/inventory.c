@@ -251,14 +251,32 @@ static void op_free(inv_op *op) {
     free(op);
 }
 
-/* The 200 answer of a reservation: the seed's fields (reservation_id, product_id, quantity, status,
- * timestamp) and ours (remaining; idempotent_replay on a repeat). */
-static json_t *reservation_json(inventory_state *st, const char *rid, const product *p, int64_t qty, int replay) {
-    json_t *doc = json_pack("{s:s, s:s, s:I, s:s, s:f, s:I}", "reservation_id", rid, "product_id", p->id, "quantity",
-                            (json_int_t)qty, "status", "reserved", "timestamp", svc_timestamp(st->shell), "remaining",
-                            (json_int_t)p->stock);
-    if (replay) json_object_set_new(doc, "idempotent_replay", json_true());
-    return doc;
+/* Answers 200 for a reservation: the seed's fields (reservation_id, product_id, quantity, status,
+ * timestamp) and ours (remaining; idempotent_replay on a repeat). Written directly (jsonw.h): every
+ * payment reserves. */
+static void reply_reservation(inventory_state *st, svc_exchange *ex, const char *rid, const product *p, int64_t qty,
+                              int replay) {
+    svc_jw w;
+    svc_jw_init(&w);
+    svc_jw_begin_object(&w);
+    svc_jw_key(&w, "reservation_id");
+    svc_jw_string(&w, rid);
+    svc_jw_key(&w, "product_id");
+    svc_jw_string(&w, p->id);
+    svc_jw_key(&w, "quantity");
+    svc_jw_int(&w, qty);
+    svc_jw_key(&w, "status");
+    svc_jw_string(&w, "reserved");
+    svc_jw_key(&w, "timestamp");
+    svc_jw_real(&w, svc_timestamp(st->shell));
+    svc_jw_key(&w, "remaining");
+    svc_jw_int(&w, p->stock);
+    if (replay) {
+        svc_jw_key(&w, "idempotent_replay");
+        svc_jw_bool(&w, 1);
+    }
+    svc_jw_end_object(&w);
+    svc_ex_reply_jw(ex, 200, &w);
 }
 
 static void reserve_persisted(void *arg, int error) {
@@ -283,7 +301,7 @@ static void reserve_persisted(void *arg, int error) {
         op_free(op);
         return;
     }
-    svc_ex_reply(op->ex, 200, reservation_json(st, op->rid, p, op->quantity, 0));
+    reply_reservation(st, op->ex, op->rid, p, op->quantity, 0);
     op_free(op);
 }
 
@@ -368,7 +386,7 @@ static void route_reserve(void *state, svc_exchange *ex) {
                          rid);
             return;
         }
-        svc_ex_reply(ex, 200, reservation_json(st, rid, p, qty, 1));
+        reply_reservation(st, ex, rid, p, qty, 1);
         return;
     }
     if (existing) {

@@ -39,7 +39,7 @@ typedef struct notice {
     char type[TYPE_MAX + 1];
     char recipient[RECIPIENT_MAX + 1];
     char *message;
-    int64_t created_us; /* the runtime's wall clock when it was stored */
+    int64_t created_ms; /* the runtime's wall clock when it was stored */
     uint64_t seq;       /* 0 = empty slot */
 } notice;
 
@@ -69,9 +69,9 @@ static void notice_fields(svc_jw *w, const notice *n) {
     svc_jw_key(w, "message");
     svc_jw_string(w, n->message);
     svc_jw_key(w, "timestamp");
-    svc_jw_real(w, (double)n->created_us / 1e6);
+    svc_jw_real(w, svc_seconds_of_ms(n->created_ms));
     svc_jw_key(w, "created_at_ms");
-    svc_jw_int(w, n->created_us / 1000);
+    svc_jw_int(w, n->created_ms);
 }
 
 static void notice_write(svc_jw *w, const notice *n) {
@@ -115,7 +115,7 @@ static notice *store(notification_state *st, const char *id, const char *type, c
     svc_copy(n->id, sizeof n->id, id);
     svc_copy(n->type, sizeof n->type, type);
     svc_copy(n->recipient, sizeof n->recipient, recipient);
-    n->created_us = svc_unix_us(st->shell);
+    n->created_ms = svc_unix_ms(st->shell);
     n->seq = ++st->total;
     if (svc_table_put(&st->index, n->id, n) < 0) abort();
     return n;

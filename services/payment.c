@@ -75,11 +75,6 @@ static void bind_key(payment_state *st, payment *p, const char *key) {
     if (!p->idempotency_key || svc_table_put(&st->by_key, p->idempotency_key, p) < 0) abort();
 }
 
-/* The amount as the client wrote it: a JSON real stays a real (100.0), an integer an integer. */
-static json_t *amount_echo(const payment *p) {
-    return p->amount_real ? json_real((double)p->amount_minor / 100.0) : svc_amount_json(p->amount_minor);
-}
-
 /* Inventory's /check answer as seen by the payment, or what is known of it (a journal written before the
  * answer was kept in it). */
 static json_t *inventory_check_json(const payment *p) {
@@ -92,7 +87,7 @@ static json_t *inventory_check_json(const payment *p) {
 
 static json_t *payment_json(const payment *p) {
     json_t *doc = json_pack("{s:s, s:s, s:f, s:o, s:s, s:s, s:I, s:o, s:I}", "payment_id", p->id, "status",
-                            payment_status_name(p->status), "last_update", (double)p->updated_us / 1e6, "amount",
+                            payment_status_name(p->status), "last_update", svc_seconds_of_ms(p->updated_ms), "amount",
                             svc_amount_json(p->amount_minor), "currency", p->currency, "product_id", p->product_id,
                             "quantity", (json_int_t)p->quantity, "refunded_amount", svc_amount_json(p->refunded_minor),
                             "created_at_ms", (json_int_t)p->created_ms);
@@ -106,15 +101,53 @@ static json_t *payment_json(const payment *p) {
     return doc;
 }
 
-/* The 200 document of a completed payment (also what a repeated Idempotency-Key receives): the seed's
- * fields, then ours. */
-static json_t *completed_json(payment_state *st, const payment *p, double processing_ms) {
-    json_t *doc =
-        json_pack("{s:s, s:s, s:o, s:s, s:o, s:f, s:f, s:s, s:I, s:s}", "payment_id", p->id, "status", "success",
-                  "amount", amount_echo(p), "currency", p->currency, "inventory_check", inventory_check_json(p),
-                  "processing_time_ms", processing_ms, "timestamp", svc_timestamp(st->shell), "product_id",
-                  p->product_id, "quantity", (json_int_t)p->quantity, "reservation_id", p->reservation_id);
-    return doc;
+/* Answers 200 for a completed payment (also what a repeated Idempotency-Key receives): the seed's fields
+ * (the amount as the client wrote it, a real staying a real; inventory's /check answer as it came), then
+ * ours. Written directly (jsonw.h), the /check answer spliced in as it is: /payment/process is the
+ * process workload's every request. `notification` NULL: a replay, which says so instead. */
+static void reply_completed(payment_state *st, svc_exchange *ex, const payment *p, double processing_ms,
+                            const char *notification) {
+    svc_jw w;
+    svc_jw_init(&w);
+    svc_jw_begin_object(&w);
+    svc_jw_key(&w, "payment_id");
+    svc_jw_string(&w, p->id);
+    svc_jw_key(&w, "status");
+    svc_jw_string(&w, "success");
+    svc_jw_key(&w, "amount");
+    if (p->amount_real)
+        svc_jw_real(&w, (double)p->amount_minor / 100.0);
+    else
+        svc_jw_amount(&w, p->amount_minor);
+    svc_jw_key(&w, "currency");
+    svc_jw_string(&w, p->currency);
+    svc_jw_key(&w, "inventory_check");
+    if (p->inventory_check) {
+        svc_jw_raw(&w, p->inventory_check, strlen(p->inventory_check));
+    } else { /* a payment replayed from a journal that did not keep the answer */
+        json_t *tree = inventory_check_json(p);
+        char *known = svc_json_dumps(tree, JSON_COMPACT);
+        svc_jw_raw(&w, known ? known : "{}", known ? strlen(known) : 2);
+        free(known);
+        json_decref(tree);
+    }
+    svc_jw_key(&w, "processing_time_ms");
+    svc_jw_real(&w, processing_ms);
+    svc_jw_key(&w, "timestamp");
+    svc_jw_real(&w, svc_timestamp(st->shell));
+    svc_jw_key(&w, "product_id");
+    svc_jw_string(&w, p->product_id);
+    svc_jw_key(&w, "quantity");
+    svc_jw_int(&w, p->quantity);
+    svc_jw_key(&w, "reservation_id");
+    svc_jw_string(&w, p->reservation_id);
+    svc_jw_key(&w, notification ? "notification" : "idempotent_replay");
+    if (notification)
+        svc_jw_string(&w, notification);
+    else
+        svc_jw_bool(&w, 1);
+    svc_jw_end_object(&w);
+    svc_ex_reply_jw(ex, 200, &w);
 }
 
 static json_t *failed_json(const payment *p) {
@@ -236,7 +269,7 @@ static void process_fail(process_op *op, int http_status, const char *code, cons
     payment *p = op->p;
     p->status = PAY_FAILED;
     p->http_status = http_status;
-    p->updated_us = svc_unix_us(op->st->shell);
+    p->updated_ms = svc_unix_ms(op->st->shell);
     snprintf(p->fail_code, sizeof p->fail_code, "%s", code);
     va_list ap;
     va_start(ap, fmt);
@@ -245,7 +278,7 @@ static void process_fail(process_op *op, int http_status, const char *code, cons
     if (op->reserve_sent) p->release = RELEASE_OWED;
     svc_persist(op->st->shell,
                 json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:I}", "t", "fail", "id", p->id, "http", http_status, "code",
-                          code, "msg", p->fail_message, "release", op->reserve_sent, "at", (json_int_t)p->updated_us),
+                          code, "msg", p->fail_message, "release", op->reserve_sent, "at", (json_int_t)p->updated_ms),
                 fail_persisted, op);
 }
 
@@ -262,9 +295,7 @@ static void fail_downstream(process_op *op, const char *what, const svc_call_res
 static void notified(void *arg, const svc_call_result *r) {
     process_op *op = arg;
     int sent = r->outcome == SVC_CALL_OK && r->status >= 200 && r->status < 300;
-    json_t *doc = completed_json(op->st, op->p, (double)svc_ex_elapsed_ns(op->ex) / 1e6);
-    json_object_set_new(doc, "notification", json_string(sent ? "sent" : "failed"));
-    svc_ex_reply(op->ex, 200, doc);
+    reply_completed(op->st, op->ex, op->p, (double)svc_ex_elapsed_ns(op->ex) / 1e6, sent ? "sent" : "failed");
     process_free(op);
 }
 
@@ -322,13 +353,12 @@ static void reserved(void *arg, const svc_call_result *r) {
     process_op *op = arg;
     payment *p = op->p;
     if (r->outcome == SVC_CALL_OK && r->status >= 200 && r->status < 300) {
-        p->updated_us = svc_unix_us(op->st->shell);
-        json_t *rec = json_pack("{s:s, s:s, s:I, s:I}", "t", "done", "id", p->id, "stock", p->stock_seen, "at",
-                                (json_int_t)p->updated_us);
-        json_t *check =
-            p->inventory_check ? svc_json_read(p->inventory_check, strlen(p->inventory_check), 0, NULL) : NULL;
-        if (check) json_object_set_new(rec, "check", check);
-        svc_persist(op->st->shell, rec, completed_persisted, op);
+        p->updated_ms = svc_unix_ms(op->st->shell);
+        /* inventory's answer is kept as text, so that an answer repeated after a restart is the same */
+        svc_persist(op->st->shell,
+                    json_pack("{s:s, s:s, s:I, s:I, s:s?}", "t", "done", "id", p->id, "stock", p->stock_seen, "at",
+                              (json_int_t)p->updated_ms, "check", p->inventory_check),
+                    completed_persisted, op);
         return;
     }
     if (reserve_refused(op, r)) return;
@@ -350,8 +380,8 @@ static void checked(void *arg, const svc_call_result *r) {
     json_t *doc = r->body ? svc_json_read(r->body, r->body_len, 0, NULL) : NULL;
     json_t *stock = json_object_get(doc, "stock_count");
     p->stock_seen = json_is_integer(stock) ? json_integer_value(stock) : -1;
-    if (p->stock_seen >= 0) p->inventory_check = svc_json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(doc);
+    if (p->stock_seen >= 0 && !(p->inventory_check = strndup(r->body, r->body_len))) abort();
     if (p->stock_seen < 0) {
         process_fail(op, 502, "inventory_error", "inventory's stock check had no stock_count");
         return;
@@ -488,12 +518,7 @@ static int answer_from_key(payment_state *st, svc_exchange *ex, const char *key,
         if (prev->http_status == 503 || prev->http_status == 504) return 0; /* transient: try again */
         svc_ex_reply(ex, prev->http_status, failed_json(prev));
         return 1;
-    default: {
-        json_t *doc = completed_json(st, prev, 0.0);
-        json_object_set_new(doc, "idempotent_replay", json_true());
-        svc_ex_reply(ex, 200, doc);
-        return 1;
-    }
+    default: reply_completed(st, ex, prev, 0.0, NULL); return 1;
     }
 }
 
@@ -535,8 +560,7 @@ static void route_process(void *state, svc_exchange *ex) {
     snprintf(p->currency, sizeof p->currency, "%s", rq.currency);
     snprintf(p->product_id, sizeof p->product_id, "%s", rq.product_id);
     p->quantity = rq.quantity;
-    p->updated_us = svc_unix_us(st->shell);
-    p->created_ms = p->updated_us / 1000;
+    p->updated_ms = p->created_ms = svc_unix_ms(st->shell);
     p->body_hash = hash;
     p->status = PAY_PENDING;
     if (key) {
@@ -599,7 +623,7 @@ typedef struct refund_op {
     svc_exchange *ex;
     payment *p;
     int64_t amount_minor;
-    int64_t at_us; /* when it was asked for: the payment's last_update once it is durable */
+    int64_t at_ms; /* when it was asked for: the payment's last_update once it is durable */
     char refund_id[SVC_ID_MAX + 1];
 } refund_op;
 
@@ -621,7 +645,7 @@ static void refund_persisted(void *arg, int error) {
         svc_ex_error(op->ex, 503, "journal_unavailable", "the refund could not be made durable");
     } else {
         settle_refund(p);
-        p->updated_us = op->at_us;
+        p->updated_ms = op->at_ms;
         svc_ex_reply(op->ex, 200,
                      json_pack("{s:s, s:s, s:o, s:s, s:f, s:s, s:o}", "refund_id", op->refund_id, "original_payment_id",
                                p->id, "amount", svc_amount_json(op->amount_minor), "status", "refunded", "timestamp",
@@ -669,14 +693,14 @@ static void route_refund(void *state, svc_exchange *ex) {
     op->ex = ex;
     op->p = p;
     op->amount_minor = minor;
-    op->at_us = svc_unix_us(st->shell);
+    op->at_ms = svc_unix_ms(st->shell);
     svc_make_id(op->refund_id, sizeof op->refund_id, "ref", st->cfg->replica, svc_random(st->shell));
     /* Count it now so a concurrent refund cannot pass the same check; undone if not durable. */
     p->refunded_minor += minor;
     payment_op_track(st, &op->head);
     svc_persist(st->shell,
                 json_pack("{s:s, s:s, s:s, s:I, s:I}", "t", "refund", "id", p->id, "rid", op->refund_id, "amount",
-                          (json_int_t)minor, "at", (json_int_t)op->at_us),
+                          (json_int_t)minor, "at", (json_int_t)op->at_ms),
                 refund_persisted, op);
 }
 
@@ -699,7 +723,7 @@ static int payment_replay(void *state, json_t *rec, char *err, size_t errlen) {
         p->amount_minor = json_integer_value(json_object_get(rec, "amount"));
         p->quantity = json_integer_value(json_object_get(rec, "qty"));
         p->created_ms = json_integer_value(json_object_get(rec, "created"));
-        p->updated_us = p->created_ms * 1000;
+        p->updated_ms = p->created_ms;
         p->amount_real = json_is_true(json_object_get(rec, "real"));
         snprintf(p->currency, sizeof p->currency, "%s", cur);
         snprintf(p->product_id, sizeof p->product_id, "%s", product);
@@ -719,13 +743,12 @@ static int payment_replay(void *state, json_t *rec, char *err, size_t errlen) {
         return -1;
     }
     json_t *at = json_object_get(rec, "at"); /* absent in journals written before it was recorded */
-    if (json_is_integer(at)) p->updated_us = json_integer_value(at);
+    if (json_is_integer(at)) p->updated_ms = json_integer_value(at);
     if (!strcmp(t, "done")) {
         p->status = PAY_COMPLETED;
         p->stock_seen = json_integer_value(json_object_get(rec, "stock"));
-        json_t *check = json_object_get(rec, "check");
-        if (json_is_object(check) && !p->inventory_check)
-            p->inventory_check = svc_json_dumps(check, JSON_COMPACT | JSON_REAL_PRECISION(15));
+        const char *check = json_str(rec, "check");
+        if (check && !p->inventory_check && !(p->inventory_check = strdup(check))) abort();
     } else if (!strcmp(t, "fail")) {
         p->status = PAY_FAILED;
         p->http_status = (int)json_integer_value(json_object_get(rec, "http"));
@@ -766,7 +789,7 @@ static void payment_start(void *state) {
         if (p->status == PAY_PENDING) {
             p->status = PAY_FAILED;
             p->http_status = 503;
-            p->updated_us = svc_unix_us(st->shell);
+            p->updated_ms = svc_unix_ms(st->shell);
             snprintf(p->fail_code, sizeof p->fail_code, "interrupted");
             snprintf(p->fail_message, sizeof p->fail_message, "the payment service restarted during the payment");
             p->release = RELEASE_OWED;
@@ -777,7 +800,7 @@ static void payment_start(void *state) {
             payment_op_track(st, &op->head);
             svc_persist(st->shell,
                         json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:I}", "t", "fail", "id", p->id, "http", 503, "code",
-                                  "interrupted", "msg", p->fail_message, "release", 1, "at", (json_int_t)p->updated_us),
+                                  "interrupted", "msg", p->fail_message, "release", 1, "at", (json_int_t)p->updated_ms),
                         interrupted_persisted, op);
         } else if (p->release == RELEASE_OWED) {
             release_owed(st, p);

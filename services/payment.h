@@ -45,7 +45,7 @@ typedef struct payment {
     int64_t refunded_minor;
     int64_t quantity;
     int64_t created_ms;
-    int64_t updated_us; /* the last change of status (the seed's last_update), runtime clock */
+    int64_t updated_ms; /* the last change of status (the seed's last_update), runtime clock */
     payment_status status;
     int amount_real; /* the client wrote the amount as a JSON real: echoed as one */
     int http_status; /* what the client was answered when it failed */

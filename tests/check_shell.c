@@ -533,6 +533,14 @@ START_TEST(test_forward_to_owner) {
     ck_assert_str_eq(r->body, "{\"replica\":2}");
     ck_assert_str_eq(r->content_type, "application/json");
 
+    /* A HEAD is forwarded as GET; the owner's answer is relayed (the runtime drops its body). */
+    r = fake_req(rt, "HEAD", "/t/owner/2", NULL);
+    c = fake_next_call(rt);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(c->method, "GET");
+    fake_answer(rt, c, 200, "{\"replica\":2}");
+    ck_assert_int_eq(r->status, 200);
+
     /* A POST keeps its body and Idempotency-Key. */
     fake_req_opts o = {.idempotency_key = "key-1"};
     r = fake_req_ex(rt, "POST", "/t/owner/1", "{\"v\":1}", &o);

@@ -207,9 +207,9 @@ void *svc_zalloc(size_t size) {
 
 const svc_config *svc_cfg(const svc_shell *s) { return &s->cfg; }
 int64_t svc_now_ns(svc_shell *s) { return s->rt.ops->now_ns(s->rt.self); }
-int64_t svc_unix_us(svc_shell *s) { return s->rt.ops->unix_us(s->rt.self); }
-int64_t svc_unix_ms(svc_shell *s) { return svc_unix_us(s) / 1000; }
-double svc_timestamp(svc_shell *s) { return (double)svc_unix_us(s) / 1e6; }
+int64_t svc_unix_ms(svc_shell *s) { return s->rt.ops->unix_ms(s->rt.self); }
+double svc_seconds_of_ms(int64_t unix_ms) { return (double)unix_ms / 1000.0; }
+double svc_timestamp(svc_shell *s) { return svc_seconds_of_ms(svc_unix_ms(s)); }
 uint64_t svc_random(svc_shell *s) { return s->rt.ops->random_u64(s->rt.self); }
 void svc_timer(svc_shell *s, int64_t delay_ns, svc_timer_fn fire, void *ctx) {
     s->rt.ops->timer(s->rt.self, delay_ns, fire, ctx);
@@ -593,9 +593,11 @@ void svc_ex_forward(svc_exchange *ex, svc_peer peer, int replica) {
     char path[1024];
     size_t n = svc_copy(path, sizeof path, q->path);
     if (q->query) svc_append(path, sizeof path, svc_append(path, sizeof path, n, "?"), q->query);
+    /* HEAD travels as GET: the owner's whole answer is relayed and the runtime drops the body for the
+     * client (a HEAD through libcurl would wait for the body its Content-Length announces). */
     svc_call c = {.peer = peer,
                   .replica = replica,
-                  .method = q->method,
+                  .method = strcmp(q->method, "HEAD") ? q->method : "GET",
                   .path = path,
                   .body = q->body,
                   .body_len = q->body_len,
@@ -757,24 +759,24 @@ static void route_root(void *state, svc_exchange *ex) {
 
 /* Probes and load balancers call /health all the time: its answer is written directly, without building a
  * JSON tree (that tree was a fifth of the server CPU of a /health request). Every string in it is a
- * constant of this program, so nothing needs escaping; the uptime and the seed's `timestamp` (seconds as a
- * real) are printed from integers, to the µs. */
+ * constant of this program, so nothing needs escaping; the uptime (to the µs) and the seed's `timestamp`
+ * (seconds as a real, to the ms) are printed from integers. */
 static void route_health(void *state, svc_exchange *ex) {
     (void)state;
     svc_shell *s = ex->shell;
     int64_t up_us = (svc_now_ns(s) - s->started_ns) / 1000;
     if (up_us < 0) up_us = 0;
-    int64_t now_us = svc_unix_us(s);
-    if (now_us < 0) now_us = 0; /* a clock before 1970: printed as the epoch rather than as "-1.-5" */
+    int64_t now_ms = svc_unix_ms(s);
+    if (now_ms < 0) now_ms = 0; /* a clock before 1970: printed as the epoch rather than as "-1.-5" */
     enum { HEALTH_MAX = 320 };
     char *text = malloc(HEALTH_MAX);
     if (!text) abort();
     int n = snprintf(text, HEALTH_MAX,
                      "{\"status\":\"healthy\",\"service\":\"%s\",\"version\":\"%s\",\"replica\":%d,"
-                     "\"uptime_s\":%lld.%06lld,\"timestamp\":%lld.%06lld,\"timestamp_ms\":%lld}",
+                     "\"uptime_s\":%lld.%06lld,\"timestamp\":%lld.%03lld,\"timestamp_ms\":%lld}",
                      s->module->name, SVC_VERSION, s->cfg.replica, (long long)(up_us / 1000000),
-                     (long long)(up_us % 1000000), (long long)(now_us / 1000000), (long long)(now_us % 1000000),
-                     (long long)(now_us / 1000));
+                     (long long)(up_us % 1000000), (long long)(now_ms / 1000), (long long)(now_ms % 1000),
+                     (long long)now_ms);
     if (n < 0 || n >= HEALTH_MAX) abort(); /* constant names and bounded numbers: cannot happen */
     reply_raw(ex, 200, text, (size_t)n, "application/json");
 }

@@ -80,10 +80,10 @@ void *svc_zalloc(size_t size);
 const svc_config *svc_cfg(const svc_shell *shell);
 int64_t svc_now_ns(svc_shell *shell);
 int64_t svc_unix_ms(svc_shell *shell);
-int64_t svc_unix_us(svc_shell *shell);
-/* The seed's `timestamp`: seconds since the epoch as a JSON real (time.time() in Python), to the µs, from
- * the runtime's clock. */
+/* The seed's `timestamp` (time.time() in Python): seconds since the epoch as a JSON real, to the ms, from
+ * the runtime's clock. A whole number of ms keeps the text short and the writer on its fast path. */
 double svc_timestamp(svc_shell *shell);
+double svc_seconds_of_ms(int64_t unix_ms); /* the same for a clock reading kept in a record */
 uint64_t svc_random(svc_shell *shell);
 /* A downstream call, counted in /metrics by target and result. */
 void svc_call_start(svc_shell *shell, const svc_call *call, svc_call_done_fn done, void *ctx);

@@ -97,9 +97,8 @@ typedef void (*svc_persist_done_fn)(void *ctx, int error); /* error: 0 = durable
 /*
  * What a runtime provides. `self` is the runtime's own object, passed back to every operation.
  *   now_ns      monotonic time in ns (virtual in the simulator).
- *   unix_us     wall-clock time in microseconds since the epoch, for the timestamps in documents (the real
- *               clock in the HTTP runtime; a fixed epoch + virtual time in the simulator). Service code reads
- *               the time only through it.
+ *   unix_ms     wall-clock time for timestamps in documents (the real clock in the HTTP runtime; a fixed
+ *               epoch + virtual time in the simulator). Service code reads the time only through it.
  *   random_u64  uniformly random bits (seeded per pod in the simulator, getrandom in the HTTP runtime).
  *   call        start a downstream call; `done` runs later, exactly once.
  *   timer       run `fire` after delay_ns. Timers cannot be cancelled; when the runtime shuts down,
@@ -110,7 +109,7 @@ typedef void (*svc_persist_done_fn)(void *ctx, int error); /* error: 0 = durable
  */
 typedef struct svc_runtime_ops {
     int64_t (*now_ns)(void *self);
-    int64_t (*unix_us)(void *self);
+    int64_t (*unix_ms)(void *self);
     uint64_t (*random_u64)(void *self);
     void (*call)(void *self, const svc_call *call, svc_call_done_fn done, void *ctx);
     void (*timer)(void *self, int64_t delay_ns, svc_timer_fn fire, void *ctx);

@@ -56,11 +56,11 @@ static int64_t rt_now_ns(void *self) {
     return http_clock_ns();
 }
 
-static int64_t rt_unix_us(void *self) {
+static int64_t rt_unix_ms(void *self) {
     (void)self;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static uint64_t rt_random_u64(void *self) { return pc_rng_u64(&((http_runtime *)self)->rng); }
@@ -88,7 +88,7 @@ static void rt_log(void *self, const char *line) {
 
 static const svc_runtime_ops http_ops = {
     .now_ns = rt_now_ns,
-    .unix_us = rt_unix_us,
+    .unix_ms = rt_unix_ms,
     .random_u64 = rt_random_u64,
     .call = rt_call,
     .timer = rt_timer,
@@ -101,7 +101,7 @@ static const svc_runtime_ops http_ops = {
 /* A process's generator starts from the kernel's entropy: replicas must not draw the same ids or backoffs. */
 static void seed_rng(http_runtime *rt) {
     uint64_t seed = 0;
-    if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) seed = (uint64_t)rt_unix_us(rt) ^ (uint64_t)getpid();
+    if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) seed = (uint64_t)rt_unix_ms(rt) ^ (uint64_t)getpid();
     pc_rng_init(&rt->rng, seed, "http-runtime");
 }
 

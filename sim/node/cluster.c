@@ -221,7 +221,7 @@ static void work_free(pod_work *w) {
 /* ---- runtime ops ---- */
 
 static int64_t rt_now(void *self) { return sim_now(((sim_pod *)self)->cl->e); }
-static int64_t rt_unix_us(void *self) { return EPOCH_MS * 1000 + sim_now(((sim_pod *)self)->cl->e) / US; }
+static int64_t rt_unix_ms(void *self) { return EPOCH_MS + sim_now(((sim_pod *)self)->cl->e) / MS; }
 static uint64_t rt_random(void *self) { return pc_rng_u64(&((sim_pod *)self)->rng); }
 
 static void rt_log(void *self, const char *line) {
@@ -391,7 +391,7 @@ static void rt_persist(void *self, const char *record, size_t len, svc_persist_d
     w->event = sim_after(p->cl->e, p->cl->spec.fsync_ns, SIM_K_PERSIST, (uint64_t)p->index, persist_due, w, 0);
 }
 
-static const svc_runtime_ops pod_ops = {rt_now, rt_unix_us, rt_random, rt_call, rt_timer, rt_persist, rt_log};
+static const svc_runtime_ops pod_ops = {rt_now, rt_unix_ms, rt_random, rt_call, rt_timer, rt_persist, rt_log};
 
 /* ---- requests ---- */
 

@@ -5,7 +5,7 @@
  * A pod is: a host (pod IP) in the net, a CFS group with the container's CPU limit, a memory cgroup, an
  * HTTP server on the Service port, an HTTP client for downstream calls, and an svc_shell running the
  * service's logic. The runtime ops the shell sees are all virtual:
- *   now_ns       the engine's clock;     unix_us   2026-01-01T00:00:00Z + virtual time
+ *   now_ns       the engine's clock;     unix_ms   2026-01-01T00:00:00Z + virtual time
  *   random_u64   the pod's own seeded stream ("pod/<name>")
  *   call         an HTTP exchange from the pod's client, to the Service IP (replica -1: kube-proxy picks a
  *                backend per connection) or to a replica's pod IP (headless DNS with

@@ -151,7 +151,7 @@ const char *fake_settings_get(void *settings, const char *key) {
 
 static int64_t op_now_ns(void *self) { return ((fake_rt *)self)->world->now_ns; }
 
-static int64_t op_unix_us(void *self) { return FAKE_EPOCH_MS * 1000 + ((fake_rt *)self)->world->now_ns / 1000; }
+static int64_t op_unix_ms(void *self) { return FAKE_EPOCH_MS + ((fake_rt *)self)->world->now_ns / FAKE_MS; }
 
 static uint64_t op_random(void *self) {
     fake_rt *rt = self;
@@ -254,7 +254,7 @@ static void op_log(void *self, const char *line) {
 
 static const svc_runtime_ops fake_ops = {
     .now_ns = op_now_ns,
-    .unix_us = op_unix_us,
+    .unix_ms = op_unix_ms,
     .random_u64 = op_random,
     .call = op_call,
     .timer = op_timer,

@@ -39,7 +39,7 @@
 #include "services/core/shell.h"
 #include "services/core/svc.h"
 
-#define FAKE_EPOCH_MS 1700000000000LL /* svc_unix_ms() at virtual time 0 (unix_us: times 1000) */
+#define FAKE_EPOCH_MS 1700000000000LL /* unix_ms() at virtual time 0 */
 #define FAKE_MS 1000000LL             /* ns per ms, for fake_advance */
 
 typedef struct fake_rt fake_rt;
