@@ -4,9 +4,10 @@
  *
  * The model (kernel/sched/fair.c, Documentation/scheduler/sched-bwc.rst; ../shared/facts/linux-tcp-cfs.md §4):
  *   - A node has C CPUs. Every runnable task sits on one CPU; a CPU runs one task at a time for a time slice
- *     (`quantum`, 1 ms: measured, docs/measurements/cfs-stress.md R4) and then the next one in its queue,
- *     round robin. A task that wakes does not preempt the one running: it waits for the slice to end. That
- *     is the model's known simplification: measured, a thread that slept preempts a running hog nearly
+ *     (`quantum`, 750 us by default: EEVDF's base slice, sysctl_sched_base_slice; R4 in
+ *     docs/measurements/cfs-stress.md measured ~1 ms between two spinners, and 750 us fits the lab best,
+ *     docs/calibration.md) and then the next one in its queue, round robin. A task that wakes does not
+ *     preempt the one running: it waits for the slice to end. That is the model's known simplification: measured, a thread that slept preempts a running hog nearly
  *     always (EEVDF's lag; docs/measurements/cfs-stress.md R8); the quantum stands in for that and for the
  *     3-4 ms delays that 100 % hogs give a chain's steps in the lab. A CPU that was idle needs `wake_latency`
  *     to start running (a halted vCPU waking up).
@@ -62,7 +63,7 @@ typedef struct cfs_config {
     int64_t stress_slice_ns; /* --cpu-load-slice 10 */
     cfs_stress_timing stress_timing;
     int64_t stress_sleep_overshoot_ns; /* select() wake-up latency, corrected by stress-ng's bias */
-    int64_t quantum_ns;                /* time slice of a task on a shared CPU: 1 ms */
+    int64_t quantum_ns;                /* time slice of a task on a shared CPU: 750 us (--cpu-quantum); <= 0: 1 ms */
     int64_t wake_latency_ns;           /* an idle CPU starting to run a woken task */
 } cfs_config;
 

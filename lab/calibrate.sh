@@ -2,7 +2,7 @@
 # calibrate.sh: measures the services' CPU time per request in the lab, for the simulator's per-route costs
 # (sim/node/cluster.c cluster_spec_defaults; docs/calibration.md says how the figures below became defaults).
 #
-#   sudo lab/calibrate.sh [SECONDS]      (default 30 s per load; about 5 minutes in all)
+#   lab/calibrate.sh [SECONDS]      (default 30 s per load; about 5 minutes in all)
 #
 # Loads, each with no fault, open-loop RATE/s (default 40), in the lab (lab/lab.sh):
 #   idle          0.2/s: the processes' CPU time with (almost) nothing to do (subtracted from the others)

@@ -2,9 +2,9 @@
 # lab.sh: the payment system's pods as real processes on this machine, with the simulator's faults injected
 # by the kernel's own mechanisms, driven by bin/loadgen. Root only. See docs/lab.md.
 #
-#   sudo lab/lab.sh run [bin/sim options]    one scenario: build, run, print bin/sim's report, tear down
-#   sudo lab/lab.sh cleanup                  remove whatever a killed lab left behind
-#   sudo lab/lab.sh check                    exit 1 if anything of the lab is left on the machine
+#   lab/lab.sh run [bin/sim options]    one scenario: build, run, print bin/sim's report, tear down
+#   lab/lab.sh cleanup                  remove whatever a killed lab left behind
+#   lab/lab.sh check                    exit 1 if anything of the lab is left on the machine
 #   lab/lab.sh hook start|stop|collect|begin ID   (called by bin/loadgen inside a run; needs LAB_DIR)
 #
 # What it builds (names all start with pc-lab, so cleanup and the leak check know what is ours):
@@ -72,7 +72,7 @@ node_nft() { ns_exec "$NODE" nft "$@"; }
 lab_require() {
 	if [ "$(id -u)" != 0 ]; then
 		echo "lab: must run as root: it creates network namespaces, veths, nftables rules and cgroups, and" \
-			"moves processes into cgroups (try: sudo make fidelity-quick)" >&2
+			"moves processes into cgroups (run it as root, e.g. make fidelity-quick as root)" >&2
 		exit 2
 	fi
 	local t
@@ -83,7 +83,7 @@ lab_require() {
 		[ -d "$CG/$t" ] || lab_die "needs the cgroup v1 $t hierarchy at $CG/$t (this lab does not drive cgroup v2)"
 	done
 	[ -x "$LAB_BIN/loadgen" ] && [ -x "$LAB_BIN/payment-service" ] || lab_die "build first: make (no $LAB_BIN/loadgen)"
-	ip netns list 2>/dev/null | grep -q '^pc-lab' && lab_die "a lab is already running (or was left behind: sudo $LAB_SH cleanup)"
+	ip netns list 2>/dev/null | grep -q '^pc-lab' && lab_die "a lab is already running (or was left behind: $LAB_SH cleanup)"
 	return 0
 }
 
@@ -811,7 +811,7 @@ lab_end() {
 	if lab_check; then
 		lab_log "cleaned up: no namespace, cgroup, nftables table, process or directory of the lab is left"
 	else
-		lab_log "cleanup incomplete (see above); run: sudo $LAB_SH cleanup"
+		lab_log "cleanup incomplete (see above); run: $LAB_SH cleanup"
 		LAB_LEAK=1
 	fi
 }

@@ -55,12 +55,28 @@ Chaos Mesh (needs kubectl and a cluster; namespace $NAMESPACE):
   cleanup                     delete every Schedule, Workflow, NetworkChaos, StressChaos, PodChaos in the
                               namespace (schedules and workflows first, so they spawn nothing new)
 
+  confirm FILE [OBJECT] [options] [-- LOAD OPTIONS]
+                              one experiment on the cluster against the simulator's prediction for the
+                              same manifest: checks the cluster, runs the load generator as a Job
+                              (k8s/loadgen-job.yaml) without a fault to calibrate, then through baseline,
+                              chaos and recovery, applying OBJECT (and its pair) for the chaos phase and
+                              deleting it after (also on failure or Ctrl-C), and prints the lab's table
+                              with a verdict (docs/kubernetes.md, step 9). Exit 0 confirmed, 1 not, 2 a
+                              check or the run failed.
+    options: --rate R (default 20/s), --seed N (1), --baseline D (10s), --recovery D (10s),
+      --chaos D (replace the object's spec.duration), --calibration D|none (the no-fault run's chaos
+      phase, 20s), --sim-seeds N (10), --out DIR (default build/confirm/OBJECT); LOAD OPTIONS are
+      bin/sim's (--clients, --workload, --keepalive, ...). Environment: LOADGEN (bin/loadgen),
+      LOADGEN_JOB (k8s/loadgen-job.yaml), CHAOS_MESH_NAMESPACE (chaos-mesh), CONFIRM_*_TIMEOUT.
+
 Simulator:
   predict FILE [SIM ARGS]     bin/sim --experiment FILE --manifest k8s/deployment.yaml --seed \$SEED
 
 Environment: PAYMENT_URL INVENTORY_URL NOTIFICATION_URL (defaults http://localhost:5002/5003/5004),
   TIMEOUT (curl --max-time, default 20 s, at most $MAX_TIMEOUT), PRODUCT (default 1), N, PARALLEL, CHAINS,
-  EXPECT, PHASE, KUBECTL (default kubectl), NAMESPACE, SEED (default 42), SIM (default bin/sim).
+  EXPECT, PHASE, KUBECTL (default kubectl), NAMESPACE, SEED (default 42), SIM (default bin/sim),
+  SERVICE_TOKEN or SERVICE_TOKEN_FILE (sent as X-Service-Token on every request when set: the
+  services' credential, needed by /restock and /send when the services have it).
 Loads are bounded: at most $MAX_REQUESTS requests and $MAX_PARALLEL in parallel per command.
 A chain request counts as a success when it gets a 2xx answer whose overall_status (if present) is
 "success", a payment when it gets a 2xx answer with status "success"; latency is curl's time_total,
@@ -79,6 +95,8 @@ command -v curl >/dev/null || die "curl is required"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/chaos-sh.XXXXXX") || die "mktemp failed"
 cleanup_tmp() {
+    # confirm's chaos object, Job and ConfigMap first (tests/chaos-confirm.sh)
+    declare -F confirm_cleanup >/dev/null && confirm_cleanup
     # background requests of `stress` (our own children only)
     local pids
     pids=$(jobs -p)
@@ -90,12 +108,25 @@ trap 'exit 130' INT TERM
 
 if [ -t 1 ]; then OK="✓"; BAD="✗"; else OK="ok"; BAD="FAIL"; fi
 
+# With the services' credential configured (docs/security.md), every request carries it: /restock and
+# notification's /send need it then. It goes to curl in a file, so it stays out of `ps`.
+EXTRA_HEADERS=
+SERVICE_TOKEN=${SERVICE_TOKEN:-}
+if [ -z "$SERVICE_TOKEN" ] && [ -n "${SERVICE_TOKEN_FILE:-}" ]; then
+    SERVICE_TOKEN=$(head -n 1 "$SERVICE_TOKEN_FILE") || die "cannot read SERVICE_TOKEN_FILE"
+fi
+if [ -n "$SERVICE_TOKEN" ]; then
+    EXTRA_HEADERS=$TMP/token.headers
+    (umask 077 && printf 'X-Service-Token: %s\n' "$SERVICE_TOKEN" >"$EXTRA_HEADERS") || die "cannot write $EXTRA_HEADERS"
+fi
+
 # http METHOD URL [JSON BODY] -> sets CODE, MS (latency in ms), BODY (file)
 http() {
     local method=$1 url=$2 data=${3-} out
     BODY=$TMP/body.$RANDOM$RANDOM
     local args=(-sS -o "$BODY" -w '%{http_code} %{time_total}' --max-time "$TIMEOUT" -X "$method")
     [ -n "$data" ] && args+=(-H 'Content-Type: application/json' --data "$data")
+    [ -n "${EXTRA_HEADERS:-}" ] && args+=(-H "@$EXTRA_HEADERS") # a file: a token stays out of `ps`
     out=$(curl "${args[@]}" "$url" 2>"$TMP/curl.err") || true
     CODE=${out%% *}
     MS=$(awk -v t="${out#* }" 'BEGIN { printf "%.1f", t * 1000 }')
@@ -448,6 +479,9 @@ cmd_predict() {
     "$SIM" --experiment "$file" --manifest "$MANIFEST" --seed "$SEED" "$@"
 }
 
+# shellcheck source=tests/chaos-confirm.sh
+. "$HERE/chaos-confirm.sh"
+
 main() {
     local cmd=${1-}
     [ $# -gt 0 ] && shift
@@ -458,6 +492,7 @@ main() {
         apply) cmd_apply "$@" ;;
         cleanup) cmd_cleanup ;;
         predict) cmd_predict "$@" ;;
+        confirm) cmd_confirm "$@" ;;
         -h|--help|help) usage ;;
         "") usage >&2; exit 2 ;;
         *) echo "chaos.sh: unknown command '$cmd'" >&2; usage >&2; exit 2 ;;

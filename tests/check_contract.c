@@ -16,18 +16,17 @@
  */
 #include <check.h>
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/support/httpc.h"
+#include "tests/support/proc.h"
 #include "tests/support/sim_probe.h"
 #include "tests/support/support.h"
 
@@ -296,47 +295,20 @@ static void check_row(int run, int i) {
 static pid_t children[3];
 static char base_url[3][64];
 
-static size_t collect(char *data, size_t size, size_t n, void *ctx) {
-    char **buf = ctx;
-    size_t old = *buf ? strlen(*buf) : 0;
-    char *grown = realloc(*buf, old + size * n + 1);
-    if (!grown) return 0;
-    memcpy(grown + old, data, size * n);
-    grown[old + size * n] = '\0';
-    *buf = grown;
-    return size * n;
-}
-
 static int http_do(const char *base, const char *method, const char *path, const char *body, answer *a) {
-    CURL *c = curl_easy_init();
     char url[512];
     snprintf(url, sizeof url, "%s%s", base, path);
-    struct curl_slist *h = curl_slist_append(NULL, body ? "Content-Type: " J : "Content-Type:");
-    h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    if (!strcmp(method, "HEAD"))
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    else
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &a->body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    char *ct = NULL;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-    snprintf(a->ctype, sizeof a->ctype, "%s", ct ? ct : "");
-    a->status = rc == CURLE_OK ? (int)status : 0;
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return rc == CURLE_OK ? 0 : -1;
+    const char *const headers[] = {body ? "Content-Type: " J : "Content-Type:", NULL};
+    support_resp r = support_http(&(support_req){.method = method,
+                                                 .url = url,
+                                                 .body = body,
+                                                 .body_len = body ? strlen(body) : 0,
+                                                 .headers = headers,
+                                                 .timeout_ms = 20000});
+    a->status = (int)r.status;
+    snprintf(a->ctype, sizeof a->ctype, "%s", r.ctype);
+    a->body = r.body; /* the answer keeps it */
+    return r.rc == CURLE_OK ? 0 : -1;
 }
 
 static void start_services(const char *bin_dir) {
@@ -349,16 +321,9 @@ static void start_services(const char *bin_dir) {
         snprintf(e1, sizeof e1, "PAYMENT_SERVICE=%s", base_url[0]);
         snprintf(e2, sizeof e2, "INVENTORY_SERVICE=%s", base_url[1]);
         snprintf(e3, sizeof e3, "NOTIFICATION_SERVICE=%s", base_url[2]);
-        char *env[] = {e0, e1, e2, e3, "LOG_LEVEL=off", "BIND_ADDRESS=127.0.0.1", NULL};
+        const char *const env[] = {e0, e1, e2, e3, "LOG_LEVEL=off", "BIND_ADDRESS=127.0.0.1", NULL};
         snprintf(path, sizeof path, "%s/%s", bin_dir, names[i]);
-        children[i] = fork();
-        if (children[i] == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            int devnull = open("/dev/null", O_WRONLY);
-            dup2(devnull, 2);
-            execve(path, (char *[]){path, NULL}, env);
-            _exit(127);
-        }
+        children[i] = support_proc_start(&(support_cmd){.path = path, .env = env});
     }
 }
 
@@ -391,16 +356,13 @@ static void run_http(const char *bin_dir) {
         }
         learned[HTTP_RUN] = v;
     }
-    for (int i = 0; i < 3; i++) {
-        kill(children[i], SIGTERM);
-        waitpid(children[i], NULL, 0);
-    }
+    for (int i = 0; i < 3; i++) support_proc_stop(children[i], SIGTERM, 10000);
 }
 
 /* ---- the simulator's runtime ---- */
 
 static void sim_do(sim_probe *p, svc_peer target, const char *method, const char *path, const char *body, answer *a) {
-    probe_answer pa;
+    sim_probe_answer pa;
     sim_probe_request(p, target, method, path, body ? J : NULL, NULL, body, body ? strlen(body) : 0, &pa);
     a->status = pa.status;
     a->body = pa.body;

@@ -268,6 +268,38 @@ START_TEST(cpu_scale_doubles_work) {
 }
 END_TEST
 
+#define QUICK_LOSS_FRESH                                                                                               \
+    "--seed 1 --baseline 5s --chaos 25s --recovery 5s --rate 20 --link payment:inventory --direction to "              \
+    "--downstream-keepalive off --loss "
+
+/* The gate catches a wrong model: the "lab" is the model with the kernel's SYN timers (6.5+: 1 s apart four
+ * times, then doubling), judged as fidelity-quick judges its loss cells; a model with the older doubling
+ * schedule (1, 2, 4, 8 s) gives up on a connection earlier and misses the success rate at 50 % and at 80 %
+ * loss, while the right model passes both (FIDELITY_MODEL="--syn-schedule doubling" does the same against
+ * the real lab: docs/fidelity.md). */
+START_TEST(wrong_syn_schedule_fails_the_gate) {
+    static const char *const loss[2] = {"50%", "80%"};
+    for (int i = 0; i < 2; i++) {
+        char line[512], wrong[600], path[64];
+        snprintf(line, sizeof line, QUICK_LOSS_FRESH "%s", loss[i]);
+        snprintf(wrong, sizeof wrong, "%s --syn-schedule doubling", line);
+        records_of(line, 1000 + (uint64_t)i, path);
+        static sim_options right, broken;
+        parse(&right, line);
+        parse(&broken, wrong);
+        char *text = NULL;
+        ck_assert_msg(compare_text("right", path, &right, 0, &text) == 0, "%s loss, right model:\n%s", loss[i], text);
+        free(text);
+        ck_assert_msg(compare_text("broken", path, &broken, 0, &text) == 1, "%s loss, wrong model:\n%s", loss[i], text);
+        const char *row = strstr(text, "success"), *end = row ? strchr(row, '\n') : NULL;
+        const char *miss = row ? strstr(row, "MISS") : NULL;
+        ck_assert_msg(miss && end && miss < end, "the success rate should miss:\n%s", text);
+        free(text);
+        unlink(path);
+    }
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("lab");
     TCase *t = tcase_create("plan");
@@ -280,6 +312,7 @@ static Suite *suite(void) {
     tcase_add_test(t, fit_link_recovers_latency);
     tcase_add_test(t, cpu_scale_doubles_work);
     tcase_add_test(t, refit_link_absorbs_the_box_not_the_fault);
+    tcase_add_test(t, wrong_syn_schedule_fails_the_gate);
     suite_add_tcase(s, t);
     return s;
 }

@@ -10,6 +10,7 @@ ROOT=$(cd "$HERE/.." && pwd)
 BIN=${PC_BIN_DIR:-$ROOT/bin}
 CHAOS=$HERE/chaos.sh
 LIFETIME=${PC_TEST_LIFETIME:-300}     # seconds any service started here may live
+unset SERVICE_TOKEN SERVICE_TOKEN_FILE # the first services run as the seed did; the last section sets one
 
 PASS=0
 FAIL=0
@@ -200,6 +201,31 @@ run "predict" 0 env SIM="$TMP/sim" SEED=7 bash "$CHAOS" predict "$ROOT/chaos-exp
 has "predict passes experiment, manifest, seed and extra args" \
     "^sim --experiment $ROOT/chaos-experiments/06-pod-kill.yaml --manifest $ROOT/k8s/deployment.yaml --seed 7 --runs 2\$"
 run "predict without a file" 2 bash "$CHAOS" predict
+
+echo "-- with the services' credential (SERVICE_TOKEN)"
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+PIDS=()
+ports=$(free_ports 3) || { echo "no free port" >&2; exit 1; }
+read -r PP IP NP <<<"$ports"
+PAY=http://127.0.0.1:$PP INV=http://127.0.0.1:$IP NOT=http://127.0.0.1:$NP
+TOKEN=chaos-script-test-token-0123456789
+export SERVICE_TOKEN=$TOKEN
+start payment "$PP"
+start inventory "$IP"
+start notification "$NP"
+unset SERVICE_TOKEN
+for u in "$PAY" "$INV" "$NOT"; do wait_health "$u" 20 || fail "$u did not become healthy with SERVICE_TOKEN"; done
+export PAYMENT_URL=$PAY INVENTORY_URL=$INV NOTIFICATION_URL=$NOT
+run "stress without the credential" 0 env PRODUCT=7 bash "$CHAOS" stress 6 -c 0
+has "the restock is refused without it" 'refill: POST /restock answered 401'
+has "so only the 4 units in stock are paid" 'payment\.requests=6 payment\.ok=4 '
+printf '%s\n' "$TOKEN" >"$TMP/token"
+run "stress with SERVICE_TOKEN_FILE" 0 env PRODUCT=7 SERVICE_TOKEN_FILE="$TMP/token" bash "$CHAOS" stress 6 -c 0
+has "the restock carries the credential" 'refill: product 7 had 0 units, restocked 6 '
+has "6 of 6 payments" 'payment\.requests=6 payment\.ok=6 '
+run "basic with SERVICE_TOKEN (/send needs it)" 0 env SERVICE_TOKEN="$TOKEN" bash "$CHAOS" basic
+run "basic without it" 1 bash "$CHAOS" basic
 
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" = 0 ]

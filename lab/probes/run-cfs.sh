@@ -3,7 +3,7 @@
 # on a cgroup-v1 Linux box. Root only. Creates only cgroups named pc-probe-*, removes them on exit
 # (also on failure / Ctrl-C), and bounds every process it starts with timeout(1) / stress-ng --timeout.
 #
-# usage:  sudo lab/probes/run-cfs.sh [OUTDIR]
+# usage:  lab/probes/run-cfs.sh [OUTDIR]
 #   env:  SECTIONS="env cpu strace spin lat mem"  (subset to run)
 #         REPS=3          repeats of each (W,L) consumption run
 #         LATN=520        samples per latency probe

@@ -2,7 +2,7 @@
 # run-wake.sh - does a thread that wakes beside CPU hogs run at once (wake-up preemption) or wait for the
 # hog's slice? The measurement behind R8 in docs/measurements/cfs-stress.md. Root only (cgroup v1 cpu).
 #
-# usage:  sudo lab/probes/run-wake.sh [OUTDIR]          (~3 min)
+# usage:  lab/probes/run-wake.sh [OUTDIR]          (~3 min)
 # 1. no quota, hogs pinned to CPU 1 with the probe: 0, 1, 2, 4 spinning hogs (same cgroup); 2 hogs at 80 %
 #    duty; 2 hogs in another cgroup than the probe; a 300 us handler instead of 50 us.
 # 2. a pod: cgroup with a 200m quota, stress-ng with Chaos Mesh's flags (--cpu-load-slice 10 --cpu-method
