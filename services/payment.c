@@ -48,6 +48,13 @@ static const char *json_str(json_t *obj, const char *key) { return json_string_v
 
 /* ---- records ---- */
 
+/* Frees a payment and the strings it owns (the table entries pointing at it are the caller's). */
+static void payment_free(payment *p) {
+    free(p->idempotency_key);
+    free(p->inventory_check);
+    free(p);
+}
+
 static payment *payment_add(payment_state *st, const char *id) {
     if (st->count == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 256;
@@ -542,8 +549,7 @@ static void forget_failed(payment_state *st) {
             if (p->idempotency_key && svc_table_get(&st->by_key, p->idempotency_key) == p)
                 svc_table_remove(&st->by_key, p->idempotency_key);
             svc_table_remove(&st->by_id, p->id);
-            free(p->idempotency_key);
-            free(p);
+            payment_free(p);
             forgotten++;
             if (i < st->key_cursor) cursor--;
             continue;
@@ -987,11 +993,7 @@ static void payment_destroy(void *state) {
         if (op->dispose) op->dispose(op);
         free(op);
     }
-    for (size_t i = 0; i < st->count; i++) {
-        free(st->payments[i]->idempotency_key);
-        free(st->payments[i]->inventory_check);
-        free(st->payments[i]);
-    }
+    for (size_t i = 0; i < st->count; i++) payment_free(st->payments[i]);
     free(st->payments);
     for (size_t i = 0; i < st->refund_count; i++) free(st->refunds[i]);
     free(st->refunds);
