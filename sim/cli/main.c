@@ -16,6 +16,7 @@
 
 #include "base/smallalloc.h"
 #include "services/core/jsonw.h"
+#include "sim/explore/explore.h"
 #include "sim/report/report.h"
 #include "sim/run/experiment.h"
 #include "sim/run/multi.h"
@@ -233,6 +234,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    if (o.explore) return explore_main(&o, stdout);
     experiment_set *xs = NULL;
     if (o.nexperiments || o.nexpects) {
         xs = experiment_load(&o, err, sizeof err);

@@ -129,6 +129,20 @@ static const char *field_after(const char *from, const char *end, const char *ke
     return NULL;
 }
 
+const char *sim_step_cause_name(sim_step_cause c) {
+    static const char *const names[SIM_CAUSE_COUNT] = {"", "timeout", "refused", "reset", "HTTP error", "other"};
+    return c < SIM_CAUSE_COUNT ? names[c] : "other";
+}
+
+/* A step's `error` value ("timeout", "refused", "reset", "HTTP 503", ...) as a cause. */
+static sim_step_cause step_cause_of(const char *value) {
+    if (!strncmp(value, "\"timeout\"", 9)) return SIM_CAUSE_TIMEOUT;
+    if (!strncmp(value, "\"refused\"", 9)) return SIM_CAUSE_REFUSED;
+    if (!strncmp(value, "\"reset\"", 7)) return SIM_CAUSE_RESET;
+    if (!strncmp(value, "\"HTTP ", 6)) return SIM_CAUSE_HTTP;
+    return SIM_CAUSE_OTHER;
+}
+
 /* Chain answers carry per-step results; read them so the report can show where it broke. The answer is
  * the chain route's compact JSON (steps[] then overall_status); a full JSON parse per request would cost
  * the simulator a sixth of its time, so only the few fields needed are read, in order. */
@@ -143,6 +157,12 @@ static void parse_chain(sim_req_record *rec, const sim_http_result *r) {
         rec->step_ok[i] = (int8_t)(!strncmp(st, "\"success\"", 9));
         rec->step_latency_us[i] = (int32_t)(strtod(lat, NULL) * 1000);
         p = lat;
+        if (!rec->step_ok[i]) {
+            /* a failed step's "error" follows its latency, before the next step's fields */
+            const char *e = field_after(lat, end, "error");
+            const char *next = field_after(lat, end, "step");
+            rec->step_cause[i] = (uint8_t)(e && (!next || e < next) ? step_cause_of(e) : SIM_CAUSE_OTHER);
+        }
     }
     const char *overall = field_after(r->body, end, "overall_status");
     rec->success = overall && !strncmp(overall, "\"success\"", 9);

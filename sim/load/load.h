@@ -55,7 +55,22 @@ typedef struct sim_req_record {
     int8_t step_ok[2]; /* chain: 1 success, 0 failed, -1 absent */
     int32_t step_latency_us[2];
     uint8_t attempts;
+    uint8_t step_cause[2]; /* chain: why a failed step failed (sim_step_cause); SIM_CAUSE_NONE otherwise */
 } sim_req_record;
+
+/* Why a chain step failed, from the step's `error` in the chain's answer. */
+typedef enum sim_step_cause {
+    SIM_CAUSE_NONE = 0,
+    SIM_CAUSE_TIMEOUT, /* "timeout": the step's deadline passed */
+    SIM_CAUSE_REFUSED, /* "refused": could not connect */
+    SIM_CAUSE_RESET,   /* "reset": the connection died before the answer */
+    SIM_CAUSE_HTTP,    /* "HTTP 503" and other non-2xx answers */
+    SIM_CAUSE_OTHER,   /* anything else */
+    SIM_CAUSE_COUNT
+} sim_step_cause;
+
+/* "timeout", "refused", "reset", "HTTP error", "other", "" for SIM_CAUSE_NONE. */
+const char *sim_step_cause_name(sim_step_cause c);
 
 /* A payment the system acknowledged (201) to a client: the invariant checkers verify it survives. */
 typedef struct sim_acked_payment {
