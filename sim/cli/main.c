@@ -235,6 +235,10 @@ int main(int argc, char **argv) {
         }
     }
     if (o.explore) return explore_main(&o, stdout);
+    if (explore_stray_options(&o, err, sizeof err) < 0) {
+        fprintf(stderr, "sim: %s\n", err);
+        return 2;
+    }
     experiment_set *xs = NULL;
     if (o.nexperiments || o.nexpects) {
         xs = experiment_load(&o, err, sizeof err);

@@ -117,8 +117,10 @@ static void single_values(const explorer *x, const xp_search *s, xp_row *r) {
         space_format(f, &mg, r->frontier, sizeof r->frontier);
     }
     if (iv->hi_pt >= 0 && iv->lo >= 0) {
-        space_format_value(f, r->lo_value, a, sizeof a);
-        space_format_value(f, r->hi_value, b, sizeof b);
+        /* low to high magnitude (a bandwidth breaks below the rate that holds) */
+        double v0 = fmin(r->lo_value, r->hi_value), v1 = fmax(r->lo_value, r->hi_value);
+        space_format_value(f, v0, a, sizeof a);
+        space_format_value(f, v1, b, sizeof b);
         snprintf(r->interval, sizeof r->interval, "[%s, %s] %s", a, b, unit);
     }
 }
@@ -323,7 +325,7 @@ static void clean_dir(const char *dir) {
     closedir(d);
 }
 
-static int prepare_dir(const char *dir, char *err, size_t errlen) {
+int emit_prepare_dir(const char *dir, char *err, size_t errlen) {
     char inside[1100];
     snprintf(inside, sizeof inside, "%s/inside", dir);
     if ((mkdir(dir, 0777) < 0 && errno != EEXIST) || (mkdir(inside, 0777) < 0 && errno != EEXIST)) {
@@ -353,7 +355,6 @@ static int write_file(const explorer *x, const xp_row *r, const vfile *v, const 
 
 /* The files of the ranked breaking points: checked, then written; each row says what became of its files. */
 static int write_files(explorer *x, xp_row *rows, const int *ranked, int nranked, char *err, size_t errlen) {
-    if (prepare_dir(x->o->explore_out, err, errlen) < 0) return -1;
     vfile *v = calloc((size_t)nranked * 2 + 1, sizeof *v);
     int *brk = malloc(((size_t)nranked + 1) * sizeof *brk), nv = 0;
     if (!v || !brk) abort();

@@ -13,6 +13,8 @@
 #include "sim/run/experiment.h"
 
 #define DOC_MAX 8192
+#define XP_STR2(x) #x
+#define XP_STR(x) XP_STR2(x)
 
 /* ---- setup ---- */
 
@@ -26,7 +28,7 @@ static int check_options(const sim_options *o, char *err, size_t errlen) {
             "--explore injects its own faults: leave out --loss, --delay, --partition, --client-loss, "
             "--cpu-workers, --mem-stress and --pod-kill";
     else if (o->seed_last != o->seed)
-        bad = "--explore takes one --seed N: every point runs the seeds N, N+1, ... (up to 16)";
+        bad = "--explore takes one --seed N: every point runs the seeds N, N+1, ... (up to " XP_STR(XP_SEEDS_MAX) ")";
     else if (o->find_violation || o->shrink || o->check_determinism || o->csv_path || o->trace_path || o->together ||
              o->nobjects)
         bad =
@@ -36,6 +38,20 @@ static int check_options(const sim_options *o, char *err, size_t errlen) {
         bad = "--explore needs --expect 'EXPR', e.g. --expect 'chain.success_rate >= 0.99'";
     if (bad) snprintf(err, errlen, "%s", bad);
     return bad ? -1 : 0;
+}
+
+int explore_stray_options(const sim_options *o, char *err, size_t errlen) {
+    sim_options def;
+    sim_options_defaults(&def);
+    const char *name = o->explore_budget != def.explore_budget       ? "--budget"
+                       : o->explore_out                              ? "--out"
+                       : o->explore_width != def.explore_width       ? "--explore-width"
+                       : o->explore_strategy != def.explore_strategy ? "--explore-strategy"
+                       : o->explore_faults                           ? "--explore-faults"
+                       : o->explore_pairs != def.explore_pairs       ? "--explore-pairs"
+                                                                     : NULL;
+    if (name) snprintf(err, errlen, "%s belongs to --explore (bin/sim --explore --expect 'EXPR' %s ...)", name, name);
+    return name ? -1 : 0;
 }
 
 /* Every --expect, each `;`-separated part without `during` taken as about the chaos phase. */
@@ -85,6 +101,7 @@ static int setup(explorer *x, const sim_options *o, char *err, size_t errlen) {
     x->o = o;
     x->converged_at = -1;
     if (check_options(o, err, errlen) < 0 || parse_expectations(x, err, errlen) < 0) return -1;
+    if (o->explore_out && emit_prepare_dir(o->explore_out, err, errlen) < 0) return -1; /* before the runs */
     phases(x);
     if (o->manifest) {
         if (manifest_load(o->manifest, &x->m, err, errlen) < 0) return -1;
@@ -105,6 +122,7 @@ static int setup(explorer *x, const sim_options *o, char *err, size_t errlen) {
         const xp_fault *f = &x->sp.faults[i];
         search_init(&x->searches[i], 1, &i, NULL, space_zero_is_none(f->kind), f->levels);
         x->searches[i].gap = x->ctx.width / 8;
+        x->searches[i].check_low = space_sets_duration(f->kind) && !space_zero_is_none(f->kind);
     }
     x->nsingles = x->nsearches = x->sp.n;
     return 0;
@@ -477,7 +495,7 @@ int explore_main(const sim_options *o, FILE *out) {
         fprintf(stderr, "sim: %s\n", err);
         status = 2;
     } else {
-        add_pairs(x);
+        if (!x->budget_hit) add_pairs(x); /* pairs start from the single faults' frontiers */
         if (!x->budget_hit && rounds(x, x->nsingles, x->nsearches, 0, err, sizeof err) < 0) {
             fprintf(stderr, "sim: %s\n", err);
             status = 2;

@@ -28,5 +28,8 @@
 #include "sim/run/options.h"
 
 int explore_main(const sim_options *o, FILE *out);
+/* -1 with a message when an option that only --explore reads (--budget, --out, --explore-*) is given
+ * without --explore; 0 otherwise. */
+int explore_stray_options(const sim_options *o, char *err, size_t errlen);
 
 #endif

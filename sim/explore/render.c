@@ -93,7 +93,9 @@ static void pairs_table(FILE *out, const xp_row *rows, int nrows) {
         }
         fprintf(out, "%-72s %-10s %-14s %5d  %s\n", r->name, r->frontier[0] ? r->frontier : r->status,
                 r->interval[0] ? r->interval : "-", r->s->runs,
-                r->iv.hi_pt >= 0 ? r->first : "holds with both at t = 1");
+                r->iv.hi_pt >= 0           ? r->first
+                : r->iv.status == XS_HOLDS ? "holds with both at t = 1"
+                                           : r->status);
     }
 }
 

@@ -366,6 +366,9 @@ void search_plan(xp_search *s, const xp_ctx *c) {
     }
     xp_interval iv;
     search_interval(s, c, &iv);
+    if (iv.status == XS_HOLDS && s->check_low && c->strategy != SIM_EXPLORE_RANDOM &&
+        search_add_point(s, 0, XP_SEEDS_FIRST) >= 0)
+        return; /* a duration fault that holds when long may break when short */
     if (iv.closed || iv.hi_pt < 0 || s->npts >= XP_PLAN_POINTS) {
         s->done = 1;
         return;

@@ -14,6 +14,12 @@
  * for (or no discrete level lies between), when the fault holds at u = 1, breaks at u = 0, touched nothing
  * (inert), or when three UNSURE points lie inside it (the seed noise, not the search, limits it then).
  *
+ * A fault whose magnitude is its duration (partition, pod failure) sets the chaos phase, so a rate over that
+ * phase need not fall as the magnitude grows: a one-pod failure fails the requests of the first seconds, a
+ * large share of a 1.5 s phase and a small one of a 30 s phase. Such a search (check_low) that holds at its
+ * range's end also runs the range's low end, so that a fault that breaks only when short is found (and
+ * reported as breaking at the low end) instead of passing as "holds over the range".
+ *
  * Strategies for the next position:
  *   guided  a first run at u = 1 (1 seed) shows whether the fault's rules saw any packet or pod: if none,
  *           the fault is inert (1 run). A fault whose range's end fails the same step for the same cause as
@@ -98,8 +104,9 @@ typedef struct xp_search {
     int npts, cap;
     int done;
     int inert;
-    int warm; /* guided: has looked for a leader to start from */
-    int runs; /* simulations spent on it */
+    int warm;      /* guided: has looked for a leader to start from */
+    int check_low; /* the range's low end is run too when its high end holds (see search_plan) */
+    int runs;      /* simulations spent on it */
 } xp_search;
 
 void search_init(xp_search *s, int nparts, const int *fault, const double *at1, int zero_none, int levels);
