@@ -205,7 +205,9 @@ static void svg_row(FILE *f, const xp_row *r, double y) {
     const xp_interval *iv = &r->iv;
     double lo = iv->lo < 0 ? 0 : iv->lo, hi = iv->hi_pt >= 0 ? iv->hi : 1;
     if (iv->status == XS_HOLDS) lo = hi = 1;
-    fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">", SVG_LEFT - 6, y + 11);
+    /* a pair's name is two faults long: smaller, so that it fits left of the bar */
+    fprintf(f, "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\"%s>", SVG_LEFT - 6, y + 11,
+            r->nparts == 2 ? " font-size=\"8.5\"" : "");
     svg_escape(f, r->name);
     fprintf(f, "</text>\n");
     fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"10\" fill=\"#8fd18f\"/>\n", xpos(0), y + 2,
