@@ -281,10 +281,11 @@ static void file_comment(const explorer *x, const xp_row *r, const vfile *v, con
     magnitude_text(x, r->s, r->iv.hi, at_hi, sizeof at_hi);
     repro_command(x, v->path, cmd, sizeof cmd);
     actual_text(x, &v->res, actual, sizeof actual);
-    size_t k = (size_t)snprintf(out, outlen, "%s (seed %llu): %s of the steady state\n  %s\n%s at %s", FILE_MARK,
+    /* a pair's magnitude text names its parts already */
+    size_t k = (size_t)snprintf(out, outlen, "%s (seed %llu): %s of the steady state\n  %s\n%s%s%s", FILE_MARK,
                                 (unsigned long long)x->o->seed,
                                 v->inside ? "just inside the tolerance frontier" : "a breaking point", x->expect,
-                                r->name, mag);
+                                r->nparts == 1 ? r->name : "", r->nparts == 1 ? " at " : "", mag);
 #define ADD(...) k += (size_t)snprintf(out + k, k < outlen ? outlen - k : 0, __VA_ARGS__)
     if (r->nparts == 2) ADD(" (t = %.3f of each part's own limit)", v->u);
     if (!v->inside) {
@@ -435,7 +436,7 @@ static int write_outputs(const explorer *x, const xp_summary *sum, const xp_row 
         int rc = json_dump_file(doc, path, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
         json_decref(doc);
         if (rc < 0) {
-            snprintf(err, errlen, "cannot write %s", path);
+            snprintf(err, errlen, "cannot write %.900s", path);
             return -1;
         }
         snprintf(path, sizeof path, "%s/frontier.svg", x->o->explore_out);

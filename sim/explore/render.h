@@ -31,7 +31,7 @@ typedef struct xp_row {
     double lo_value, hi_value, estimate_value; /* singles, in the fault's unit (NAN: none) */
     int rank;                                  /* 1.. among the breaking points; 0: not one */
     char file[320], inside[320];               /* written files ("" none) */
-    char file_note[200], inside_note[200];
+    char file_note[280], inside_note[280];
 } xp_row;
 
 typedef struct xp_summary {

@@ -55,6 +55,8 @@ int explorer_yaml(const explorer *x, const xp_search *s, double u, const char *n
 /* The object name of search s ("explore-loss-payment-inventory", a pair: "explore-pair-N"). */
 void explorer_object_name(const explorer *x, const xp_search *s, char *out, size_t outlen);
 
+/* Appends the pair searches (pairs.c) to x->searches, from the finished single faults' intervals. */
+void explore_add_pairs(explorer *x);
 /* Creates DIR and DIR/inside (or removes the files an earlier exploration wrote there); 0, or -1 with a
  * message. */
 int emit_prepare_dir(const char *dir, char *err, size_t errlen);
