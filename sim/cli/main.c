@@ -20,6 +20,7 @@
 
 #include "base/smallalloc.h"
 #include "services/core/jsonw.h"
+#include "sim/explore/explore.h"
 #include "sim/report/report.h"
 #include "sim/report/report_html.h"
 #include "sim/report/report_sweep.h"
@@ -342,6 +343,11 @@ int main(int argc, char **argv) {
             fprintf(stderr, "sim: %s\n", err);
             return 2;
         }
+    }
+    if (o.explore) return explore_main(&o, stdout);
+    if (explore_stray_options(&o, err, sizeof err) < 0) {
+        fprintf(stderr, "sim: %s\n", err);
+        return 2;
     }
     experiment_set *xs = NULL;
     if (o.nexperiments || o.nexpects) {

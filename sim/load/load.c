@@ -129,6 +129,11 @@ static const char *field_after(const char *from, const char *end, const char *ke
     return NULL;
 }
 
+const char *sim_fail_cause_name(sim_fail_cause c) {
+    static const char *const names[SIM_CAUSE_COUNT] = {"", "timeout", "reset", "refused", "HTTP error", "other"};
+    return c < SIM_CAUSE_COUNT ? names[c] : "other";
+}
+
 sim_fail_cause sim_step_error_cause(const char *error, size_t len) {
     if (len == 7 && !memcmp(error, "timeout", 7)) return SIM_CAUSE_TIMEOUT;
     if (len == 5 && !memcmp(error, "reset", 5)) return SIM_CAUSE_RESET;
@@ -170,11 +175,14 @@ static sim_fail_cause parse_chain(sim_req_record *rec, const sim_http_result *r)
         rec->step_ok[i] = (int8_t)(!strncmp(st, "\"success\"", 9));
         rec->step_latency_us[i] = (int32_t)(strtod(lat, NULL) * 1000);
         p = lat;
-        const char *err = rec->step_ok[i] ? NULL : field_after(lat, end, "error");
-        if (err && *err == '"' && cause == SIM_CAUSE_NONE) {
-            const char *close = memchr(err + 1, '"', (size_t)(end - err - 1));
-            cause = close ? sim_step_error_cause(err + 1, (size_t)(close - err - 1)) : SIM_CAUSE_OTHER;
-        }
+        if (rec->step_ok[i]) continue;
+        /* a failed step's "error" follows its latency, before the next step's fields */
+        const char *err = field_after(lat, end, "error"), *next = field_after(lat, end, "step");
+        const char *close =
+            err && *err == '"' && (!next || err < next) ? memchr(err + 1, '"', (size_t)(end - err - 1)) : NULL;
+        sim_fail_cause step = close ? sim_step_error_cause(err + 1, (size_t)(close - err - 1)) : SIM_CAUSE_OTHER;
+        rec->step_cause[i] = (uint8_t)step;
+        if (cause == SIM_CAUSE_NONE) cause = step;
     }
     const char *overall = field_after(r->body, end, "overall_status");
     rec->success = overall && !strncmp(overall, "\"success\"", 9);

@@ -58,7 +58,8 @@ typedef enum sim_fail_cause {
     SIM_CAUSE_RESET,
     SIM_CAUSE_REFUSED,
     SIM_CAUSE_HTTP,
-    SIM_CAUSE_OTHER
+    SIM_CAUSE_OTHER,
+    SIM_CAUSE_COUNT
 } sim_fail_cause;
 
 typedef struct sim_req_record {
@@ -69,8 +70,12 @@ typedef struct sim_req_record {
     int8_t step_ok[2]; /* chain: 1 success, 0 failed, -1 absent */
     int32_t step_latency_us[2];
     uint8_t attempts;
-    uint8_t cause; /* sim_fail_cause; set by sim_req_set_cause once the request ended */
+    uint8_t cause;         /* sim_fail_cause; set by sim_req_set_cause once the request ended */
+    uint8_t step_cause[2]; /* chain: why a failed step failed (sim_fail_cause); SIM_CAUSE_NONE otherwise */
 } sim_req_record;
+
+/* "timeout", "reset", "refused", "HTTP error", "other"; "" for SIM_CAUSE_NONE. */
+const char *sim_fail_cause_name(sim_fail_cause c);
 
 /* The cause named by a chain step's `error` text (len bytes, not NUL-terminated): "timeout", "reset",
  * "refused", "HTTP <status>"; anything else is OTHER. */

@@ -42,6 +42,9 @@ void sim_options_defaults(sim_options *o) {
     svc_config_load(&o->services, empty_lookup, NULL, NULL, 0);
     o->threads = 2;
     o->schedule_cycles = 2;
+    o->explore_budget = 6000;
+    o->explore_width = 0.04;
+    o->explore_pairs = 6;
 }
 
 int sim_parse_duration(const char *text, int64_t *ns) {
@@ -239,6 +242,8 @@ static const opt_choice workload_choices[] = {
 static const opt_choice direction_choices[] = {{"to", DIR_TO}, {"from", DIR_FROM}, {"both", DIR_BOTH}, {NULL, 0}};
 static const opt_choice syn_choices[] = {{"linear", 4}, {"doubling", 0}, {NULL, 0}};
 static const opt_choice on_off[] = {{"on", 1}, {"off", 0}, {NULL, 0}};
+static const opt_choice strategy_choices[] = {
+    {"guided", SIM_EXPLORE_GUIDED}, {"bisect", SIM_EXPLORE_BISECT}, {"random", SIM_EXPLORE_RANDOM}, {NULL, 0}};
 
 static int choice_parse(const opt_choice *c, const char *text, int *out) {
     for (; c->name; c++)
@@ -256,7 +261,7 @@ static const char *choice_name(const opt_choice *c, int value) {
 }
 
 /* --help's sections, in order */
-enum { S_RUN, S_LOAD, S_NETWORK, S_STRESS, S_CHAOS_MESH, S_CLUSTER, S_CORRECTNESS, S_OUTPUT };
+enum { S_RUN, S_LOAD, S_NETWORK, S_STRESS, S_CHAOS_MESH, S_CLUSTER, S_CORRECTNESS, S_EXPLORE, S_OUTPUT };
 static const char *const section_titles[] = {
     "run",
     "load",
@@ -265,6 +270,7 @@ static const char *const section_titles[] = {
     "Chaos Mesh experiments",
     "cluster and runtime",
     "correctness",
+    "fault-space exploration (docs/explore.md)",
     "output",
 };
 
@@ -638,6 +644,27 @@ static const opt_spec opts[] = {
      .help = "search --seeds for an invariant violation under the given faults"},
     {"--shrink", FLAG(shrink, 1), .nocmd = 1, .section = S_CORRECTNESS, .syn = "--shrink",
      .help = "reduce a failing run's faults and load to the smallest that still fails"},
+
+    {"--explore", FLAG(explore, 1), .nocmd = 1, .section = S_EXPLORE, .syn = "--explore --expect 'EXPR'",
+     .help = "find, for every fault Chaos Mesh can inject, the largest magnitude\n"
+             "                           at which EXPR holds, and the smallest faults that break it"},
+    {"--budget", INT(explore_budget, 1, 10000000), .bad = "expected 1..10000000", .nocmd = 1, .section = S_EXPLORE,
+     .syn = "--budget N", .help = "simulations the search may use (default 6000)"},
+    {"--out", STRING(explore_out), .nocmd = 1, .section = S_EXPLORE, .syn = "--out DIR",
+     .help = "a Chaos Mesh file per breaking point (and inside/ one that holds),\n"
+             "                           frontier.svg, explore.json"},
+    {"--explore-width", .kind = OPT_DOUBLE, .off = FIELD(explore_width, double), .lo = 0.005, .hi = 0.5,
+     .bad = "expected a share of the range, 0.005..0.5", .nocmd = 1, .section = S_EXPLORE, .syn = "--explore-width W",
+     .help = "stop when every frontier interval is narrower than W of its range\n"
+             "                           (default 0.04)"},
+    {"--explore-strategy", CHOICE(explore_strategy, strategy_choices), .bad = "expected guided, bisect or random",
+     .nocmd = 1, .section = S_EXPLORE, .syn = "--explore-strategy S",
+     .help = "guided (default), bisect (no guidance) or random sampling"},
+    {"--explore-faults", STRING(explore_faults), .nocmd = 1, .section = S_EXPLORE, .syn = "--explore-faults LIST",
+     .help = "fault kinds: loss,delay,jitter,bandwidth,partition,duplicate,corrupt,\n"
+             "                           cpu,memory,pod-kill,pod-failure (default all)"},
+    {"--explore-pairs", INT(explore_pairs, 0, 16), .bad = "expected 0..16", .nocmd = 1, .section = S_EXPLORE,
+     .syn = "--explore-pairs N", .help = "the N most sensitive faults are also tried in pairs (default 6)"},
 
     {"--json", FLAG(json, 1), .nocmd = 1, .section = S_OUTPUT, .syn = "--json", .help = "the report as JSON"},
     {"--csv", STRING(csv_path), .nocmd = 1, .section = S_OUTPUT, .syn = "--csv FILE", .help = "per-second timeline"},

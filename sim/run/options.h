@@ -80,7 +80,17 @@ typedef struct sim_options {
     int find_violation, shrink;
     int idempotency_off;
     int threads;
+    /* fault-space exploration (sim/explore) */
+    int explore;
+    int explore_budget;         /* simulations the search may use */
+    const char *explore_out;    /* --out DIR */
+    double explore_width;       /* an interval is narrow enough below this share of its fault's range */
+    int explore_strategy;       /* SIM_EXPLORE_GUIDED, _BISECT, _RANDOM */
+    const char *explore_faults; /* comma-separated fault kinds, NULL: all */
+    int explore_pairs;          /* faults combined in pairs */
 } sim_options;
+
+enum { SIM_EXPLORE_GUIDED = 0, SIM_EXPLORE_BISECT, SIM_EXPLORE_RANDOM };
 
 void sim_options_defaults(sim_options *o);
 /* Returns 0, 1 when --help or --version was printed, or -1 with a message in err (exit status 2). */
