@@ -1,18 +1,22 @@
 # syntax=docker/dockerfile:1
-# One image per service, and the load generator, from one multi-stage build:
+# One image per service, the load generator and the simulator, from one multi-stage build:
 #
 #   docker build --target payment      -t payment-chaos/payment-service:latest .
 #   docker build --target inventory    -t payment-chaos/inventory-service:latest .
 #   docker build --target notification -t payment-chaos/notification-service:latest .
 #   docker build --target loadgen      -t payment-chaos/loadgen:latest .
+#   docker build --target sim          -t payment-chaos/sim:latest .
 #
-# (podman build takes the same arguments; tests/container/run.sh builds all four with podman.)
+# (podman build takes the same arguments; tests/container/run.sh builds them with podman.)
+# --build-arg GIT_DESCRIBE="$(git describe --always --dirty)" puts the revision into --version (the build
+# context has no .git: .dockerignore leaves it out, with the host's build/ and bin/).
 #
 # Stages:
-#   build         debian:bookworm + the -dev packages; `make` the three service binaries and bin/loadgen,
-#                 strip their debug info, and list the Debian packages that provide the shared libraries
-#                 they load (ldd -> dpkg-query): runtime-packages for the services, loadgen-packages for
-#                 the load generator (which also loads libyaml, to read experiment files).
+#   build         debian:bookworm + the -dev packages; `make` the three service binaries, bin/loadgen and
+#                 bin/sim, strip their debug info, and list the Debian packages that provide the shared
+#                 libraries they load (ldd -> dpkg-query): runtime-packages for the services,
+#                 loadgen-packages and sim-packages for the load generator and the simulator (which also
+#                 load libyaml, to read experiment files).
 #   runtime-base  debian:bookworm-slim + the services' libraries (libmicrohttpd12, libjansson4, libcurl4
 #                 and their dependencies) + user 10001; no shell tools added, no apt lists.
 #   payment, inventory, notification
@@ -20,6 +24,9 @@
 #   loadgen       runtime-base + the load generator's extra libraries + bin/loadgen and its Job
 #                 entrypoint lab/loadgen-job.sh (k8s/loadgen-job.yaml runs it; `tests/chaos.sh confirm`
 #                 drives it), running as 10001.
+#   sim           runtime-base + the simulator's extra libraries + bin/sim as ENTRYPOINT and the
+#                 experiment files and manifests in /usr/share/payment-chaos, running as 10001: one part of
+#                 a sweep per container (k8s/sim-sweep.yaml runs it as a Kubernetes Indexed Job).
 #
 # BUILD_IMAGE / RUNTIME_IMAGE select the base images. They default to the official Debian images; on a
 # machine without registry access tests/container/base-image.sh makes local ones with debootstrap and
@@ -36,12 +43,14 @@ RUN apt-get update \
         libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libyaml-dev \
         check libsubunit-dev \
  && rm -rf /var/lib/apt/lists/*
+ARG GIT_DESCRIBE=unknown
 WORKDIR /src
 COPY . .
 # packages BINARY...: the Debian packages that own the shared libraries the binaries load, one per line.
-RUN make -j"$(nproc)" bin/payment-service bin/inventory-service bin/notification-service bin/loadgen \
+RUN make -j"$(nproc)" GIT_DESCRIBE="$GIT_DESCRIBE" \
+        bin/payment-service bin/inventory-service bin/notification-service bin/loadgen bin/sim \
  && mkdir -p /out \
- && for b in payment-service inventory-service notification-service loadgen; do \
+ && for b in payment-service inventory-service notification-service loadgen sim; do \
         strip --strip-debug -o "/out/$b" "bin/$b"; \
     done \
  && packages() { \
@@ -57,17 +66,22 @@ RUN make -j"$(nproc)" bin/payment-service bin/inventory-service bin/notification
     } \
  && packages /out/*-service >/out/runtime-packages \
  && packages /out/loadgen >/out/loadgen-packages \
+ && packages /out/sim >/out/sim-packages \
  && echo "runtime packages:" $(cat /out/runtime-packages) \
- && echo "loadgen packages:" $(cat /out/loadgen-packages)
+ && echo "loadgen packages:" $(cat /out/loadgen-packages) \
+ && echo "sim packages:" $(cat /out/sim-packages)
 
 FROM ${RUNTIME_IMAGE} AS runtime-base
 ARG DEBIAN_FRONTEND=noninteractive
 # --no-upgrade: packages the base already has (libc6, ...) stay as they are, so this layer holds only
 # what the services add. The binaries are bind-mounted (not copied) to check that every library
 # resolves; each service stage then copies only its own binary.
+# The package list is copied (not only bind-mounted) so that the layer cache sees it: a build whose
+# binaries need another library must not reuse a layer installed for the old list.
+COPY --from=build /out/runtime-packages /usr/share/payment-chaos-runtime-packages
 RUN --mount=type=bind,from=build,source=/out,target=/tmp/pc-out \
     apt-get update \
- && xargs -a /tmp/pc-out/runtime-packages apt-get install -y --no-install-recommends --no-upgrade \
+ && xargs -a /usr/share/payment-chaos-runtime-packages apt-get install -y --no-install-recommends --no-upgrade \
  && for b in /tmp/pc-out/*-service; do \
         if ldd "$b" | grep 'not found'; then echo "$b: missing libraries" >&2; exit 1; fi; \
     done \
@@ -98,12 +112,14 @@ ENTRYPOINT ["/usr/local/bin/notification-service"]
 
 # The load generator: its extra libraries (--no-upgrade: what runtime-base has stays), checked like the
 # services' in runtime-base; the Job's entrypoint reads the options from the ConfigMap (lab/loadgen-job.sh).
+# The list is copied (not only bind-mounted), as in runtime-base, so that the layer cache sees it.
 FROM runtime-base AS loadgen
 ARG DEBIAN_FRONTEND=noninteractive
 USER root
+COPY --from=build /out/loadgen-packages /usr/share/payment-chaos-loadgen-packages
 RUN --mount=type=bind,from=build,source=/out,target=/tmp/pc-out \
     apt-get update \
- && xargs -a /tmp/pc-out/loadgen-packages apt-get install -y --no-install-recommends --no-upgrade \
+ && xargs -a /usr/share/payment-chaos-loadgen-packages apt-get install -y --no-install-recommends --no-upgrade \
  && if ldd /tmp/pc-out/loadgen | grep 'not found'; then echo "loadgen: missing libraries" >&2; exit 1; fi \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/lib/dpkg/*-old \
            /var/log/apt /var/log/dpkg.log /var/log/alternatives.log
@@ -111,3 +127,21 @@ COPY --from=build /out/loadgen /usr/local/bin/loadgen
 COPY lab/loadgen-job.sh /usr/local/bin/loadgen-job
 USER 10001:10001
 ENTRYPOINT ["/usr/local/bin/loadgen-job"]
+
+# The simulator: its extra libraries (libyaml), the same way; one part of a sweep per container.
+FROM runtime-base AS sim
+ARG DEBIAN_FRONTEND=noninteractive
+USER root
+COPY --from=build /out/sim-packages /usr/share/payment-chaos-sim-packages
+RUN --mount=type=bind,from=build,source=/out,target=/tmp/pc-out \
+    apt-get update \
+ && xargs -a /usr/share/payment-chaos-sim-packages apt-get install -y --no-install-recommends --no-upgrade \
+ && if ldd /tmp/pc-out/sim | grep 'not found'; then echo "sim: missing libraries" >&2; exit 1; fi \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/lib/dpkg/*-old \
+           /var/log/apt /var/log/dpkg.log /var/log/alternatives.log
+COPY --from=build /out/sim /usr/local/bin/sim
+COPY chaos-experiments /usr/share/payment-chaos/chaos-experiments
+COPY k8s /usr/share/payment-chaos/k8s
+WORKDIR /usr/share/payment-chaos
+USER 10001:10001
+ENTRYPOINT ["/usr/local/bin/sim"]

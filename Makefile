@@ -5,6 +5,8 @@
 #   make SANITIZE=address,undefined test    the same under ASan+UBSan (objects in build/san-*)
 #   make SANITIZE=thread test               the threaded code under TSan
 #   make deps            install the Debian packages that pkg-config cannot find
+#   make install         the binaries and man pages under PREFIX (default /usr/local), DESTDIR for staging
+#   make man             the man pages (build/<variant>/man), from each program's --help
 #   make WERROR=1        warnings are errors (CI)
 #
 # Sources are found by directory, one folder per layer (docs/architecture.md): base/*.c the building blocks,
@@ -59,7 +61,7 @@ ifneq ($(SANITIZE),)
   LDFLAGS_ALL += -fsanitize=$(SANITIZE)
 endif
 
-BASE_SRC   := $(wildcard base/*.c)
+BASE_SRC   := $(filter-out base/version.c,$(wildcard base/*.c))
 SVC_SRC    := $(wildcard services/core/*.c services/*.c)
 HTTP_SRC   := $(filter-out services/http/main_%.c,$(wildcard services/http/*.c))
 FAULTS_SRC := $(wildcard faults/*.c)
@@ -75,39 +77,52 @@ LIB := $(BUILD)/libpaymentchaos.a
 LIB_OBJS := $(call obj,$(BASE_SRC) $(SVC_SRC) $(HTTP_SRC) $(FAULTS_SRC) $(SIM_SRC))
 LAB_OBJS := $(call obj,$(LAB_SRC))
 WIRE_OBJS := $(call obj,$(WIRE_SRC))
+# --version's revision, outside the library: a new commit relinks the programs, and the test binaries only when
+# something else of theirs changed (for them it is an order-only prerequisite, linked all the same).
+VERSION_OBJ := $(call obj,base/version.c)
 
 SERVICES := payment inventory notification
 PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
             $(BINDIR)/sim $(BINDIR)/loadgen $(BINDIR)/labwire
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: all test check-unit check-scripts check-tsan clean deps bench container-test fidelity fidelity-quick fidelity-aa validate \
-        format format-check reliability
+.PHONY: FORCE all man install uninstall test check-unit check-scripts check-tsan clean deps bench container-test fidelity \
+        fidelity-quick fidelity-aa validate format format-check reliability
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+# --version: the git revision at build time. Only base/version.o gets it, and it is rebuilt only when the
+# revision changes (the stamp file's content). Builds outside a git tree (the container's) pass GIT_DESCRIBE=.
+GIT_DESCRIBE ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+$(BUILD)/git-describe: FORCE
+	@mkdir -p $(@D)
+	@echo '$(GIT_DESCRIBE)' | cmp -s - $@ || echo '$(GIT_DESCRIBE)' >$@
+$(BUILD)/obj/base/version.o: $(BUILD)/git-describe
+$(BUILD)/obj/base/version.o: CFLAGS_ALL += -DPC_GIT_DESCRIBE='"$(GIT_DESCRIBE)"'
+FORCE:
+
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BINDIR)/%-service: $(call obj,services/http/main_%.c) $(LIB)
+$(BINDIR)/%-service: $(call obj,services/http/main_%.c) $(VERSION_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(BINDIR)/sim: $(call obj,$(CLI_SRC)) $(LIB)
+$(BINDIR)/sim: $(call obj,$(CLI_SRC)) $(VERSION_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(BINDIR)/loadgen: $(call obj,lab/main_loadgen.c) $(LAB_OBJS) $(LIB)
+$(BINDIR)/loadgen: $(call obj,lab/main_loadgen.c) $(LAB_OBJS) $(VERSION_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/%: $(call obj,tests/%.c) $(call obj,$(TEST_HELPERS)) $(LIB)
+$(BUILD)/tests/%: $(call obj,tests/%.c) $(call obj,$(TEST_HELPERS)) $(LIB) | $(VERSION_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VERSION_OBJ) $(CHECK_LIBS) $(PKG_LIBS)
 
 # The wire links only base/ and faults/ (the library's archive: only what it references is pulled in).
 $(BINDIR)/labwire: $(call obj,lab/wire/main_labwire.c) $(WIRE_OBJS) $(LIB)
@@ -119,9 +134,35 @@ $(BUILD)/tests/check_labwire: $(call obj,tests/check_labwire.c) $(call obj,$(TES
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
 # check_lab tests the lab's C half (plan, records, comparison), which is not in the library.
-$(BUILD)/tests/check_lab: $(call obj,tests/check_lab.c) $(call obj,$(TEST_HELPERS)) $(LAB_OBJS) $(LIB)
+$(BUILD)/tests/check_lab: $(call obj,tests/check_lab.c) $(call obj,$(TEST_HELPERS)) $(LAB_OBJS) $(LIB) | $(VERSION_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VERSION_OBJ) $(CHECK_LIBS) $(PKG_LIBS)
+
+# Man pages: each template's @HELP@ is its program's --help in roff (man/mkman.sh), so a page lists exactly the
+# options or settings the program has.
+PREFIX ?= /usr/local
+MANDIR ?= $(PREFIX)/share/man
+MANPAGES := $(patsubst %,$(BUILD)/man/%.1,sim loadgen $(addsuffix -service,$(SERVICES)))
+ROLE_payment := It takes payments (POST /payment/process, with an Idempotency-Key) and runs the chain (POST \
+  /payment/chain: an inventory check, then a notification).
+ROLE_inventory := It holds the stock of the products it owns in a journal and reserves and releases it for payments.
+ROLE_notification := It sends notifications and keeps their history in memory.
+man: $(MANPAGES)
+$(BUILD)/man/sim.1 $(BUILD)/man/loadgen.1: $(BUILD)/man/%.1: man/%.1.in man/mkman.sh $(BINDIR)/%
+	@mkdir -p $(@D)
+	sh man/mkman.sh $< $(BINDIR)/$* >$@
+$(BUILD)/man/%-service.1: man/service.1.in man/mkman.sh $(BINDIR)/%-service
+	@mkdir -p $(@D)
+	sh man/mkman.sh $< $(BINDIR)/$*-service NAME=$*-service NAMEUC=$(shell echo '$*' | tr a-z A-Z)-SERVICE \
+	  SERVICE=$* ROLE='$(ROLE_$*)' >$@
+
+install: $(PROGRAMS) $(MANPAGES)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1/
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(PROGRAMS))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MANPAGES)))
 
 # The Check suites run one after the other; each prints its own summary line. Suites find the
 # binaries through PC_BIN_DIR, so the sanitizer variant tests its own binaries.
@@ -148,6 +189,7 @@ reliability: $(PROGRAMS) $(BUILD)/tests/check_replicas
 bench: all
 	bash tests/bench/sim.sh
 	bash tests/bench/run.sh
+	bash tests/bench/sweep.sh
 
 container-test: all
 	bash tests/container/run.sh
@@ -163,14 +205,17 @@ fidelity-quick: all
 fidelity-aa: all
 	bash lab/fidelity.sh aa $(REPS)
 
-# The validator through tests/validate_manifests.py, which adds the batch/v1 Job (k8s/loadgen-job.yaml) that
-# the validator's schemas lack. k8s/security.yaml holds NetworkPolicies, a kind it has no schema for.
+# The validator through tests/validate_manifests.py, which adds the batch/v1 Job (k8s/loadgen-job.yaml,
+# k8s/sim-sweep.yaml) that the validator's schemas lack. k8s/security.yaml holds NetworkPolicies, a kind it has
+# no schema for. tests/validate_job.py then checks what is particular to the sweep's Indexed Job: completions
+# equal to the N of its --shard, and its arguments through bin/sim's own parser.
 # VALIDATOR=path overrides where the validator is.
 VALIDATOR ?= ../shared/tools/validate-manifests
 VALIDATED_K8S = $(filter-out k8s/security.yaml,$(wildcard k8s/*.yaml))
-validate:
+validate: $(BINDIR)/sim
 	@if [ -x $(VALIDATOR) ]; then \
-	  python3 tests/validate_manifests.py $(VALIDATOR) $(VALIDATED_K8S) chaos-experiments/*.yaml; \
+	  python3 tests/validate_manifests.py $(VALIDATOR) $(VALIDATED_K8S) chaos-experiments/*.yaml && \
+	  python3 tests/validate_job.py $(BINDIR)/sim k8s/sim-sweep.yaml; \
 	else echo "validate: $(VALIDATOR) not present; skipped"; fi
 
 # The C style is .clang-format's (clang-format 14); CI runs format-check.

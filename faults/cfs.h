@@ -2,7 +2,7 @@
  * cfs.h: CPU time on a node, with CFS bandwidth control per pod (cgroup cpu.cfs_quota_us / cfs_period_us),
  * and stress-ng CPU workers running inside a pod's group, as Chaos Mesh's StressChaos places them.
  *
- * The model (kernel/sched/fair.c, Documentation/scheduler/sched-bwc.rst; ../shared/facts/linux-tcp-cfs.md §4):
+ * The model (kernel/sched/fair.c, Documentation/scheduler/sched-bwc.rst; docs/facts.md):
  *   - A node has C CPUs. Every runnable task sits on one CPU; a CPU runs one task at a time for a time slice
  *     (`quantum`, 750 us by default: EEVDF's base slice, sysctl_sched_base_slice; R4 in
  *     docs/measurements/cfs-stress.md measured ~1 ms between two spinners, and 750 us fits the lab best,

@@ -2,7 +2,7 @@
  * netfault.h: network faults on pods' egress, installed the way Chaos Mesh installs them, with a ledger of
  * what they really did.
  *
- * Where a NetworkChaos lands (../shared/facts/chaos-mesh.md, "NetworkChaos loss/delay -> tc netem"):
+ * Where a NetworkChaos lands (Chaos Mesh pkg/chaosdaemon/tc_server.go; docs/facts.md):
  *   - netem is an egress qdisc on the pod's eth0: it only acts on packets the pod sends.
  *   - Without a filter (no target, no externalTargets) it is a root netem: every packet the pod sends goes
  *     through it; several such objects on one pod are stacked, so their losses and delays compose.

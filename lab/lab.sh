@@ -414,17 +414,24 @@ pod_kill_procs() {
 
 # A (re)started pod: wait for the start delay, run, probe readiness after the readiness delay and every
 # period, then join the Service after the endpoint delay (the simulator's timeline).
+# Starts the pod's process and waits for its readiness probe to pass (the kubelet's initialDelaySeconds,
+# then one probe per periodSeconds). Returns 1 when the pod stopped being wanted meanwhile (killed again).
+pod_exec_until_ready() {
+	local pod=$1 s=$2
+	pod_exec "$pod"
+	sleep "$(ms_to_s "${PLAN_READY_DELAY_MS[$s]}")"
+	until pod_ready_probe "$pod"; do
+		[ "$(cat "$LAB_DIR/state/$pod")" = running ] || return 1
+		sleep "$(ms_to_s "${PLAN_READY_PERIOD_MS[$s]}")"
+	done
+}
+
 pod_boot_timeline() {
 	local pod=$1 s
 	s=$(svc_index "$(pod_svc "$pod")")
 	sleep "$(ms_to_s "${PLAN_START_DELAY_MS[$s]}")"
 	[ "$(cat "$LAB_DIR/state/$pod")" = starting ] || return 0
-	pod_exec "$pod"
-	sleep "$(ms_to_s "${PLAN_READY_DELAY_MS[$s]}")"
-	until pod_ready_probe "$pod"; do
-		[ "$(cat "$LAB_DIR/state/$pod")" = running ] || return 0
-		sleep "$(ms_to_s "${PLAN_READY_PERIOD_MS[$s]}")"
-	done
+	pod_exec_until_ready "$pod" "$s" || return 0
 	echo "$(date +%s.%N) ready $pod" >>"$LAB_DIR/events"
 	sleep "$(ms_to_s "$PLAN_ENDPOINT_DELAY_MS")"
 	touch "$LAB_DIR/ready/$pod"
@@ -475,12 +482,7 @@ pod_container_restart() {
 	bump "$LAB_DIR/restarts/$pod"
 	echo starting >"$LAB_DIR/state/$pod"
 	s=$(svc_index "$svc")
-	pod_exec "$pod"
-	sleep "$(ms_to_s "${PLAN_READY_DELAY_MS[$s]}")"
-	until pod_ready_probe "$pod"; do
-		[ "$(cat "$LAB_DIR/state/$pod")" = running ] || return 0
-		sleep "$(ms_to_s "${PLAN_READY_PERIOD_MS[$s]}")"
-	done
+	pod_exec_until_ready "$pod" "$s" || return 0
 	sleep "$(ms_to_s "$PLAN_ENDPOINT_DELAY_MS")"
 	touch "$LAB_DIR/ready/$pod"
 	svc_sync "$svc"

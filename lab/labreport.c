@@ -211,12 +211,12 @@ int lab_records_write(const char *path, const sim_req_record *recs, size_t n, ch
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
-    fprintf(f, "start_ns,end_ns,outcome,success,status,step1_ok,step1_us,step2_ok,step2_us,attempts\n");
+    fprintf(f, "start_ns,end_ns,outcome,success,status,step1_ok,step1_us,step2_ok,step2_us,attempts,cause\n");
     for (size_t i = 0; i < n; i++) {
         const sim_req_record *r = &recs[i];
-        fprintf(f, "%lld,%lld,%u,%u,%d,%d,%d,%d,%d,%u\n", (long long)r->start_ns, (long long)r->end_ns, r->outcome,
+        fprintf(f, "%lld,%lld,%u,%u,%d,%d,%d,%d,%d,%u,%u\n", (long long)r->start_ns, (long long)r->end_ns, r->outcome,
                 r->success, r->status, r->step_ok[0], r->step_latency_us[0], r->step_ok[1], r->step_latency_us[1],
-                r->attempts);
+                r->attempts, r->cause);
     }
     if (fclose(f) != 0) {
         snprintf(err, errlen, "cannot write %s", path);
@@ -236,11 +236,11 @@ int lab_records_read(const char *path, sim_req_record **out, size_t *count, char
     sim_req_record *recs = NULL;
     while (fgets(line, sizeof line, f)) {
         long long s, e;
-        unsigned outcome, success, attempts;
+        unsigned outcome, success, attempts, cause = SIM_CAUSE_NONE;
         int status, ok0, us0, ok1, us1;
-        if (sscanf(line, "%lld,%lld,%u,%u,%d,%d,%d,%d,%d,%u", &s, &e, &outcome, &success, &status, &ok0, &us0, &ok1,
-                   &us1, &attempts) != 10)
-            continue; /* the header */
+        int fields = sscanf(line, "%lld,%lld,%u,%u,%d,%d,%d,%d,%d,%u,%u", &s, &e, &outcome, &success, &status, &ok0,
+                            &us0, &ok1, &us1, &attempts, &cause);
+        if (fields < 10) continue; /* the header */
         if (n == cap) {
             cap = cap ? cap * 2 : 4096;
             recs = realloc(recs, cap * sizeof *recs);
@@ -258,6 +258,12 @@ int lab_records_read(const char *path, sim_req_record **out, size_t *count, char
         r->step_latency_us[0] = us0;
         r->step_latency_us[1] = us1;
         r->attempts = (uint8_t)attempts;
+        /* records written before the cause column: what the outcome and status tell (a failed chain step's
+         * cause was not kept, so it counts as other) */
+        if (fields == 11 && cause <= SIM_CAUSE_OTHER)
+            r->cause = (uint8_t)cause;
+        else
+            sim_req_set_cause(r, SIM_CAUSE_NONE);
     }
     fclose(f);
     *out = recs;

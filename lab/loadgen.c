@@ -200,20 +200,27 @@ static void start_request(loadgen *g, int client, int64_t at_ns) {
     send_attempt(g, q);
 }
 
-/* Chain answers carry per-step results (as sim/load/load.c parses them). */
-static void parse_chain(sim_req_record *rec, const char *body, size_t len, long status) {
+/* Chain answers carry per-step results (as sim/load/load.c parses them). Returns the first failed step's
+ * cause. */
+static sim_fail_cause parse_chain(sim_req_record *rec, const char *body, size_t len, long status) {
     json_t *doc = body ? svc_json_read(body, len, 0, NULL) : NULL;
     const char *overall = json_string_value(json_object_get(doc, "overall_status"));
     rec->success = status == 200 && overall && !strcmp(overall, "success");
     json_t *steps = json_object_get(doc, "steps");
+    sim_fail_cause cause = SIM_CAUSE_NONE;
     for (size_t i = 0; i < 2; i++) {
         json_t *s = json_array_get(steps, i);
         if (!s) continue;
         const char *st = json_string_value(json_object_get(s, "status"));
         rec->step_ok[i] = (int8_t)(st && !strcmp(st, "success"));
         rec->step_latency_us[i] = (int32_t)(json_number_value(json_object_get(s, "latency_ms")) * 1000);
+        json_t *err = json_object_get(s, "error");
+        if (!rec->step_ok[i] && cause == SIM_CAUSE_NONE)
+            cause = json_is_string(err) ? sim_step_error_cause(json_string_value(err), json_string_length(err))
+                                        : SIM_CAUSE_OTHER;
     }
     json_decref(doc);
+    return cause;
 }
 
 static void finish(loadgen *g, lreq *q, CURLcode rc, int64_t end_ns) {
@@ -226,16 +233,16 @@ static void finish(loadgen *g, lreq *q, CURLcode rc, int64_t end_ns) {
     rec->outcome = (uint8_t)http_call_outcome(rc);
     rec->status = (int16_t)status;
     const load_config *lc = g->lc;
+    sim_fail_cause step_cause = SIM_CAUSE_NONE;
     if (rc == CURLE_OK) {
         if (lc->workload == LOAD_CHAIN)
-            parse_chain(rec, q->resp.data, q->resp.len, status);
-        else if (lc->workload == LOAD_PROCESS)
-            rec->success = status == 201;
+            step_cause = parse_chain(rec, q->resp.data, q->resp.len, status);
         else
             rec->success = status >= 200 && status < 300;
     } else {
         rec->success = 0;
     }
+    sim_req_set_cause(rec, step_cause);
     if (lc->workload == LOAD_PROCESS && !rec->success) {
         int transient = rc != CURLE_OK || status >= 500 || status == 409;
         if (transient && rec->attempts <= lc->client_retries) {

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/version.h"
 #include "lab/lab.h"
 #include "services/core/jsonw.h"
 #include "sim/report/report.h"
@@ -44,6 +45,7 @@ static void usage(FILE *out) {
             "               | --aa RUN1.csv,RUN2.csv,... [--sim-seeds N] [--name S]\n"
             "               | --ledger-check COLLECT.out [--name S]]\n"
             "               [--target URL] [--hook PROGRAM] [--lab-dir DIR] [--records FILE] [bin/sim options]\n"
+            "       loadgen --help | --version\n"
             "The lab's load generator (lab/lab.sh runs it inside the lab): the simulator's load, faults\n"
             "and report, against the real services. bin/sim options: see bin/sim --help.\n");
 }
@@ -115,6 +117,10 @@ static int parse_lab_args(int argc, char **argv, loadgen_args *a) {
         } else if (!takes_value(opt)) {
             if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
                 usage(stdout);
+                return 0;
+            }
+            if (!strcmp(opt, "--version")) {
+                printf("loadgen %s (git %s)\n", pc_version(), pc_git_describe());
                 return 0;
             }
             a->rest[a->nrest++] = argv[i];

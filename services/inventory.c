@@ -1,7 +1,8 @@
 /*
  * inventory.c: the inventory service's logic (port 5003).
  *
- * Routes: GET /check/<product_id>, POST /reserve, POST /release, GET /list (plus the shell's built-ins).
+ * Routes: GET /check/<product_id>, POST /reserve, POST /release, GET /list, and the operator's
+ * POST /restock (plus the shell's built-ins).
  *
  * One owner per product: product p's stock lives only on replica fnv1a(p) mod INVENTORY_REPLICAS; any other
  * replica forwards the request there, so two replicas never hold two stock counts for one product. Every
@@ -20,8 +21,18 @@
  * held reservations count against RESERVATION_CAPACITY for good. Evicting a tombstone re-opens its id to a
  * late reserve, which at worst holds stock that no payment owns (never an oversell).
  *
+ * Restocks are the operator's way to refill a product that payments emptied (tests/chaos.sh does it before
+ * each run): forwarded to the product's owner like a reserve, idempotent by restock_id whatever
+ * IDEMPOTENCY says (a retried refill must never add twice), and journaled before the stock grows, so a
+ * restock is never undone once reservations could have taken its units.
+ *
+ * Answers keep the seed's wire contract where the seed had the route (docs/seed.md): /check and /list carry
+ * its fields and a `timestamp`, a reserve is 200, an unknown product or short stock is 400 with
+ * `available`.
+ *
  * Ownership: the inventory_state owns its products, reservations and operation contexts.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,22 +42,36 @@
 #include "services/core/money.h"
 #include "services/core/shell.h"
 #include "services/core/table.h"
+#include "services/core/text.h"
 
 #define NAME_MAX_LEN 64
 #define QUANTITY_MAX 1000000
 #define CATALOGUE_MAX 10000
+#define STOCK_MAX 1000000000 /* most units of one product, in the catalogue and after restocks */
 
 typedef struct product {
     char id[SVC_ID_MAX + 1];
     char name[NAME_MAX_LEN + 1];
     int64_t price_minor;
-    int64_t initial;  /* stock at start, from the catalogue */
-    int64_t stock;    /* available now (meaningful on the owner only) */
-    int64_t reserved; /* held by live reservations (owner only) */
-    int64_t released; /* total given back by releases (owner only) */
+    int64_t initial;   /* stock at start, from the catalogue */
+    int64_t stock;     /* available now (meaningful on the owner only) */
+    int64_t reserved;  /* held by live reservations (owner only) */
+    int64_t released;  /* total given back by releases (owner only) */
+    int64_t restocked; /* total added by restocks (owner only) */
 } product;
 
 enum reservation_state { RES_HELD = 1, RES_RELEASED = 2 };
+
+/* A restock by its id: pending while its journal record is being written (the stock has not grown yet),
+ * then done. */
+enum restock_state { RESTOCK_PENDING = 1, RESTOCK_DONE = 2 };
+
+typedef struct restock {
+    char id[SVC_ID_MAX + 1];
+    size_t product;
+    int64_t quantity;
+    int state;
+} restock;
 
 typedef struct reservation {
     char id[SVC_ID_MAX + 8];     /* room for the "~N" suffix of duplicates when idempotency is off */
@@ -65,6 +90,7 @@ typedef struct inventory_state {
     size_t product_count;
     svc_table product_index;
     svc_table reservations;
+    svc_table restocks;
     pc_link released; /* released reservations and tombstones, oldest first: evicted first */
     pc_link ops;      /* operations waiting for the journal */
 } inventory_state;
@@ -73,10 +99,10 @@ typedef struct inventory_state {
 
 static const char default_catalogue[] =
     "[{\"id\":\"1\",\"name\":\"Laptop\",\"stock\":50,\"price\":15000},"
-    "{\"id\":\"2\",\"name\":\"Phone\",\"stock\":100,\"price\":8000},"
+    "{\"id\":\"2\",\"name\":\"Telefon\",\"stock\":100,\"price\":8000},"
     "{\"id\":\"3\",\"name\":\"Tablet\",\"stock\":30,\"price\":5000},"
-    "{\"id\":\"4\",\"name\":\"Headphones\",\"stock\":200,\"price\":500},"
-    "{\"id\":\"5\",\"name\":\"Charger\",\"stock\":500,\"price\":150}]";
+    "{\"id\":\"4\",\"name\":\"Kulakl\\u0131k\",\"stock\":200,\"price\":500},"
+    "{\"id\":\"5\",\"name\":\"\\u015earj Cihaz\\u0131\",\"stock\":500,\"price\":150}]";
 
 static int load_catalogue(inventory_state *st, const char *text, char *err, size_t errlen) {
     json_error_t jerr;
@@ -101,7 +127,7 @@ static int load_catalogue(inventory_state *st, const char *text, char *err, size
         json_t *price = NULL;
         if (json_unpack(item, "{s:s, s:s, s:I, s:o}", "id", &id, "name", &name, "stock", &stock, "price", &price) !=
                 0 ||
-            !svc_id_acceptable(id) || strlen(name) > NAME_MAX_LEN || stock < 0 || stock > 1000000000) {
+            !svc_id_acceptable(id) || strlen(name) > NAME_MAX_LEN || stock < 0 || stock > STOCK_MAX) {
             snprintf(err, errlen,
                      "catalogue item %zu: needs id (1..%d of [A-Za-z0-9._:-]), name (<= %d chars), "
                      "stock (0..1e9) and price",
@@ -141,9 +167,8 @@ static int owns_product(inventory_state *st, const product *p) {
     return owner_of_product(st, p->id) == st->cfg->replica;
 }
 
-/* A product as its answers show it. Written directly (jsonw.h): /check is on every chain. */
-static void product_write(svc_jw *w, const product *p) {
-    svc_jw_begin_object(w);
+/* A product's fields as its answers show them. Written directly (jsonw.h): /check is on every chain. */
+static void product_fields(svc_jw *w, const product *p) {
     svc_jw_key(w, "product_id");
     svc_jw_string(w, p->id);
     svc_jw_key(w, "name");
@@ -154,14 +179,20 @@ static void product_write(svc_jw *w, const product *p) {
     svc_jw_int(w, p->stock);
     svc_jw_key(w, "price");
     svc_jw_amount(w, p->price_minor);
-    svc_jw_end_object(w);
 }
 
-/* The same product as a tree, for the /list merges (one field list: read back from the writer's text). */
+/* A product in /list: the seed's id, name, stock and price beside the fields of /check, as a tree for the
+ * merges (one field list: read back from the writer's text). */
 static json_t *product_json(const product *p) {
     svc_jw w;
     svc_jw_init(&w);
-    product_write(&w, p);
+    svc_jw_begin_object(&w);
+    svc_jw_key(&w, "id");
+    svc_jw_string(&w, p->id);
+    product_fields(&w, p);
+    svc_jw_key(&w, "stock");
+    svc_jw_int(&w, p->stock);
+    svc_jw_end_object(&w);
     return svc_jw_take_tree(&w);
 }
 
@@ -257,6 +288,34 @@ static void op_free(inv_op *op) {
     free(op);
 }
 
+/* Answers 200 for a reservation: the seed's fields (reservation_id, product_id, quantity, status,
+ * timestamp) and ours (remaining; idempotent_replay on a repeat). Written directly (jsonw.h): every
+ * payment reserves. */
+static void reply_reservation(inventory_state *st, svc_exchange *ex, const char *rid, const product *p, int64_t qty,
+                              int replay) {
+    svc_jw w;
+    svc_jw_init(&w);
+    svc_jw_begin_object(&w);
+    svc_jw_key(&w, "reservation_id");
+    svc_jw_string(&w, rid);
+    svc_jw_key(&w, "product_id");
+    svc_jw_string(&w, p->id);
+    svc_jw_key(&w, "quantity");
+    svc_jw_int(&w, qty);
+    svc_jw_key(&w, "status");
+    svc_jw_string(&w, "reserved");
+    svc_jw_key(&w, "timestamp");
+    svc_jw_real(&w, svc_timestamp(st->shell));
+    svc_jw_key(&w, "remaining");
+    svc_jw_int(&w, p->stock);
+    if (replay) {
+        svc_jw_key(&w, "idempotent_replay");
+        svc_jw_bool(&w, 1);
+    }
+    svc_jw_end_object(&w);
+    svc_ex_reply_jw(ex, 200, &w);
+}
+
 static void reserve_persisted(void *arg, int error) {
     inv_op *op = arg;
     inventory_state *st = op->st;
@@ -282,19 +341,23 @@ static void reserve_persisted(void *arg, int error) {
     }
     reservation *r = svc_table_get(&st->reservations, op->rid);
     if (r) r->pending = 0;
-    svc_ex_reply(op->ex, 201,
-                 json_pack("{s:s, s:s, s:I, s:I, s:s}", "reservation_id", op->rid, "product_id", p->id, "quantity",
-                           (json_int_t)op->quantity, "remaining", (json_int_t)p->stock, "status", "reserved"));
+    reply_reservation(st, op->ex, op->rid, p, op->quantity, 0);
     op_free(op);
 }
 
-static void reply_insufficient(svc_exchange *ex, const product *p, int64_t wanted) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "only %lld of product %s available, %lld requested", (long long)p->stock, p->id,
-             (long long)wanted);
-    svc_ex_reply(ex, 409,
-                 json_pack("{s:s, s:s, s:s, s:I}", "error", "insufficient_stock", "message", msg, "product_id", p->id,
-                           "available", (json_int_t)p->stock));
+/* A reserve the seed would also refuse (unknown product, too little stock): its 400 with `available` (the
+ * stock, 0 for an unknown product) beside our error and message. */
+static void refuse_reserve(svc_exchange *ex, const char *code, int64_t available, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void refuse_reserve(svc_exchange *ex, const char *code, int64_t available, const char *fmt, ...) {
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    svc_ex_reply(ex, 400,
+                 json_pack("{s:s, s:s, s:I}", "error", code, "message", msg, "available", (json_int_t)available));
 }
 
 static const char *json_str(json_t *obj, const char *key) { return json_string_value(json_object_get(obj, key)); }
@@ -308,6 +371,18 @@ static product *body_product(inventory_state *st, svc_exchange *ex) {
     }
     product *p = find_product(st, json_string_value(v));
     if (!p) svc_ex_error(ex, 404, "unknown_product", "no product with id %.64s", json_string_value(v));
+    return p;
+}
+
+/* The product a reserve names, or NULL once the seed's 400 {error, available: 0} is answered. */
+static product *reserve_product(inventory_state *st, svc_exchange *ex) {
+    json_t *pid = json_object_get(svc_ex_body(ex), "product_id");
+    if (!json_is_string(pid)) {
+        refuse_reserve(ex, "invalid_field", 0, "product_id is required and must be a string");
+        return NULL;
+    }
+    product *p = find_product(st, json_string_value(pid));
+    if (!p) refuse_reserve(ex, "unknown_product", 0, "no product with id %.64s", json_string_value(pid));
     return p;
 }
 
@@ -338,15 +413,13 @@ static void reserve_repeated(inventory_state *st, svc_exchange *ex, const reserv
                      "reservation %s exists with a different product, quantity or payment", rid);
         return;
     }
-    svc_ex_reply(ex, 200,
-                 json_pack("{s:s, s:s, s:I, s:I, s:s}", "reservation_id", rid, "product_id", p->id, "quantity",
-                           (json_int_t)qty, "remaining", (json_int_t)p->stock, "status", "reserved"));
+    reply_reservation(st, ex, rid, p, qty, 1);
 }
 
 static void route_reserve(void *state, svc_exchange *ex) {
     inventory_state *st = state;
     json_t *body = svc_ex_body(ex);
-    product *p = body_product(st, ex);
+    product *p = reserve_product(st, ex);
     if (!p) return;
     const char *holder;
     if (body_holder(ex, &holder) < 0) return;
@@ -390,7 +463,8 @@ static void route_reserve(void *state, svc_exchange *ex) {
         }
     }
     if (p->stock < qty) {
-        reply_insufficient(ex, p, qty);
+        refuse_reserve(ex, "insufficient_stock", p->stock, "only %lld of product %s available, %lld requested",
+                       (long long)p->stock, p->id, (long long)qty);
         return;
     }
     if (make_room(st) < 0) {
@@ -470,17 +544,132 @@ static void route_release(void *state, svc_exchange *ex) {
                 release_persisted, op);
 }
 
+/* ---- POST /restock {product_id, quantity, restock_id} (operator) ---- */
+
+static restock *add_restock(inventory_state *st, const char *id, const product *p, int64_t qty, int state) {
+    restock *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    svc_copy(r->id, sizeof r->id, id);
+    r->product = (size_t)(p - st->products);
+    r->quantity = qty;
+    r->state = state;
+    if (svc_table_put(&st->restocks, r->id, r) < 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void apply_restock(product *p, int64_t qty) {
+    p->stock += qty;
+    p->restocked += qty;
+}
+
+static json_t *restock_json(inventory_state *st, const restock *r, int replay) {
+    const product *p = &st->products[r->product];
+    json_t *doc = json_pack("{s:s, s:s, s:I, s:I, s:s, s:f}", "restock_id", r->id, "product_id", p->id, "quantity",
+                            (json_int_t)r->quantity, "stock_count", (json_int_t)p->stock, "status", "restocked",
+                            "timestamp", svc_timestamp(st->shell));
+    if (replay) json_object_set_new(doc, "idempotent_replay", json_true());
+    return doc;
+}
+
+static void restock_persisted(void *arg, int error) {
+    inv_op *op = arg;
+    inventory_state *st = op->st;
+    restock *r = svc_table_get(&st->restocks, op->rid);
+    if (error) { /* not durable: forgotten, so that a retry with the same id can do it */
+        svc_table_remove(&st->restocks, op->rid);
+        free(r);
+        svc_ex_error(op->ex, 503, "journal_unavailable", "the restock could not be made durable");
+    } else {
+        apply_restock(&st->products[r->product], r->quantity);
+        r->state = RESTOCK_DONE;
+        svc_ex_reply(op->ex, 200, restock_json(st, r, 0));
+    }
+    op_free(op);
+}
+
+/* Validates the body; answers 400/404 and returns NULL on the first problem. */
+static product *restock_request(inventory_state *st, svc_exchange *ex, int64_t *qty, const char **id) {
+    json_t *body = svc_ex_body(ex);
+    product *p = body_product(st, ex);
+    if (!p) return NULL;
+    json_t *q = json_object_get(body, "quantity");
+    if (!json_is_integer(q) || json_integer_value(q) < 1 || json_integer_value(q) > QUANTITY_MAX) {
+        svc_ex_error(ex, 400, "invalid_field", "quantity is required: an integer from 1 to %d", QUANTITY_MAX);
+        return NULL;
+    }
+    *qty = json_integer_value(q);
+    *id = json_str(body, "restock_id");
+    if (!*id || !svc_id_acceptable(*id)) {
+        svc_ex_error(ex, 400, "invalid_field",
+                     "restock_id is required (1..%d of [A-Za-z0-9._:-]): it makes a retried restock harmless",
+                     SVC_ID_MAX);
+        return NULL;
+    }
+    return p;
+}
+
+static void route_restock(void *state, svc_exchange *ex) {
+    inventory_state *st = state;
+    int64_t qty;
+    const char *id;
+    product *p = restock_request(st, ex, &qty, &id);
+    if (!p || svc_ex_redirect_to_owner(ex, owner_of_product(st, p->id))) return;
+    restock *existing = svc_table_get(&st->restocks, id);
+    if (existing) {
+        if (existing->product != (size_t)(p - st->products) || existing->quantity != qty)
+            svc_ex_error(ex, 422, "restock_mismatch", "restock %s was made with a different product or quantity", id);
+        else if (existing->state == RESTOCK_PENDING)
+            svc_ex_error(ex, 409, "restock_in_progress", "restock %s is still being recorded", id);
+        else
+            svc_ex_reply(ex, 200, restock_json(st, existing, 1));
+        return;
+    }
+    if (p->stock + qty > STOCK_MAX) {
+        svc_ex_error(ex, 409, "stock_limit", "product %s would hold more than %d units", p->id, STOCK_MAX);
+        return;
+    }
+    if (st->restocks.count >= st->cfg->reservation_capacity) {
+        svc_ex_error(ex, 503, "capacity", "the restock table is full (%zu)", st->cfg->reservation_capacity);
+        return;
+    }
+    if (!add_restock(st, id, p, qty, RESTOCK_PENDING)) {
+        svc_ex_error(ex, 503, "no_memory", "could not record the restock");
+        return;
+    }
+    inv_op *op = op_new(st, ex);
+    svc_copy(op->rid, sizeof op->rid, id);
+    op->product = (size_t)(p - st->products);
+    op->quantity = qty;
+    svc_persist(st->shell,
+                json_pack("{s:s, s:s, s:s, s:I}", "t", "restock", "rid", id, "product", p->id, "qty", (json_int_t)qty),
+                restock_persisted, op);
+}
+
 static void route_check(void *state, svc_exchange *ex) {
     inventory_state *st = state;
     product *p = find_product(st, svc_ex_param(ex));
     if (!p) {
-        svc_ex_error(ex, 404, "unknown_product", "no product with id %.64s", svc_ex_param(ex));
+        /* the seed's {product_id, available: false, error} with our message */
+        char shown[SVC_ID_MAX + 1];
+        svc_copy_printable(shown, sizeof shown, svc_ex_param(ex));
+        char msg[100];
+        snprintf(msg, sizeof msg, "no product with id %s", shown);
+        svc_ex_reply(ex, 404,
+                     json_pack("{s:s, s:b, s:s, s:s}", "product_id", shown, "available", 0, "error", "unknown_product",
+                               "message", msg));
         return;
     }
     if (svc_ex_redirect_to_owner(ex, owner_of_product(st, p->id))) return;
     svc_jw w;
     svc_jw_init(&w);
-    product_write(&w, p);
+    svc_jw_begin_object(&w);
+    product_fields(&w, p);
+    svc_jw_key(&w, "timestamp");
+    svc_jw_real(&w, svc_timestamp(st->shell));
+    svc_jw_end_object(&w);
     svc_ex_reply_jw(ex, 200, &w);
 }
 
@@ -526,9 +715,9 @@ static void list_gathered(void *state, svc_exchange *ex, const svc_call_result *
     }
     for (int i = 0; i < count; i++) json_decref(answers[i]);
     free(answers);
-    json_t *doc =
-        json_pack("{s:o, s:I, s:b, s:o}", "products", products, "count", (json_int_t)json_array_size(products),
-                  "complete", json_array_size(unavailable) == 0, "unavailable_replicas", unavailable);
+    json_t *doc = json_pack("{s:o, s:I, s:b, s:o, s:f}", "products", products, "count",
+                            (json_int_t)json_array_size(products), "complete", json_array_size(unavailable) == 0,
+                            "unavailable_replicas", unavailable, "timestamp", svc_timestamp(st->shell));
     svc_ex_reply(ex, 200, doc);
 }
 
@@ -537,8 +726,9 @@ static void route_list(void *state, svc_exchange *ex) {
     if (svc_ex_wants_local_only(ex)) {
         json_t *products = local_products(st);
         svc_ex_reply(ex, 200,
-                     json_pack("{s:o, s:I, s:i}", "products", products, "count", (json_int_t)json_array_size(products),
-                               "replica", st->cfg->replica));
+                     json_pack("{s:o, s:I, s:i, s:f}", "products", products, "count",
+                               (json_int_t)json_array_size(products), "replica", st->cfg->replica, "timestamp",
+                               svc_timestamp(st->shell)));
         return;
     }
     svc_ex_gather(ex, "/list?scope=local", list_gathered);
@@ -556,9 +746,10 @@ static void *inventory_create(svc_shell *shell, const svc_config *cfg, char *err
     st->cfg = cfg;
     pc_list_init(&st->ops);
     pc_list_init(&st->released);
-    if (svc_table_init(&st->reservations, 1024) < 0 ||
+    if (svc_table_init(&st->reservations, 1024) < 0 || svc_table_init(&st->restocks, 64) < 0 ||
         load_catalogue(st, cfg->catalogue_json ? cfg->catalogue_json : default_catalogue, err, errlen) < 0) {
         svc_table_free(&st->reservations);
+        svc_table_free(&st->restocks);
         svc_table_free(&st->product_index);
         free(st->products);
         free(st);
@@ -576,6 +767,8 @@ static void inventory_destroy(void *state) {
     }
     for (size_t i = 0; i < st->reservations.cap; i++) free(st->reservations.slots[i].value);
     svc_table_free(&st->reservations);
+    for (size_t i = 0; i < st->restocks.cap; i++) free(st->restocks.slots[i].value);
+    svc_table_free(&st->restocks);
     svc_table_free(&st->product_index);
     free(st->products);
     free(st);
@@ -602,6 +795,16 @@ static int inventory_replay(void *state, json_t *rec, char *err, size_t errlen) 
         apply_release(st, rid, p, json_str(rec, "holder"));
         return 0;
     }
+    if (!strcmp(t, "restock")) {
+        json_int_t qty = json_integer_value(json_object_get(rec, "qty"));
+        if (qty <= 0 || qty > QUANTITY_MAX || svc_table_get(&st->restocks, rid) ||
+            !add_restock(st, rid, p, qty, RESTOCK_DONE)) {
+            snprintf(err, errlen, "inventory journal: bad restock record %s", rid);
+            return -1;
+        }
+        apply_restock(p, qty);
+        return 0;
+    }
     snprintf(err, errlen, "inventory journal: unknown record type %s", t);
     return -1;
 }
@@ -619,6 +822,7 @@ static const svc_route inventory_routes[] = {
     {"POST", "/reserve", route_reserve, SVC_ROUTE_JSON_BODY | SVC_ROUTE_SERVICE},
     {"POST", "/release", route_release, SVC_ROUTE_JSON_BODY | SVC_ROUTE_SERVICE},
     {"GET", "/list", route_list, 0},
+    {"POST", "/restock", route_restock, SVC_ROUTE_JSON_BODY | SVC_ROUTE_SERVICE},
 };
 
 const svc_module inventory_module = {
@@ -651,6 +855,7 @@ int inventory_product_stock(void *state, size_t i, inventory_stock *out) {
     out->available = p->stock;
     out->reserved = p->reserved;
     out->released = p->released;
+    out->restocked = p->restocked;
     return 0;
 }
 

@@ -15,6 +15,7 @@ typedef struct inventory_stock {
     int64_t available; /* stock that can still be reserved */
     int64_t reserved;  /* held by live reservations */
     int64_t released;  /* given back by releases, in total */
+    int64_t restocked; /* added by restocks, in total: available + reserved == initial + restocked */
 } inventory_stock;
 
 size_t inventory_product_count(void *state);

@@ -9,7 +9,12 @@
  *
  * One owner per notification: an id "ntf-<k>-..." is owned by replica k, other ids by hash. A /send that
  * carries a notification_id is idempotent: the owner stores it once and answers repeats with the stored
- * record (200 instead of 201). /history merges the last 50 of every replica.
+ * record (marked idempotent_replay). /history merges the last 50 of every replica.
+ *
+ * The answers keep the seed's wire contract (docs/seed.md): /send is 200 with id, message, type, recipient,
+ * status and a `timestamp` in seconds; every field defaults as the seed's did (message "", type "info",
+ * recipient "system"), so `{}` is a valid notification; an unknown /status id is 404 {id, status:
+ * "not_found"} beside our error and message.
  *
  * Ownership: the notification_state owns the ring, the messages in it, and pending operation contexts.
  */
@@ -34,8 +39,8 @@ typedef struct notice {
     char type[TYPE_MAX + 1];
     char recipient[RECIPIENT_MAX + 1];
     char *message;
-    int64_t created_ms;
-    uint64_t seq; /* 0 = empty slot */
+    int64_t created_ms; /* the runtime's wall clock when it was stored */
+    uint64_t seq;       /* 0 = empty slot */
 } notice;
 
 typedef struct notification_state {
@@ -51,9 +56,8 @@ static int owner_of(notification_state *st, const char *id) {
     return svc_owner_of_id(id, "ntf", st->cfg->replicas[SVC_NOTIFICATION]);
 }
 
-/* A notice as its answers show it. Written directly (jsonw.h): /send is on every chain. */
-static void notice_write(svc_jw *w, const notice *n) {
-    svc_jw_begin_object(w);
+/* A notice's fields as its answers show them. Written directly (jsonw.h): /send is on every chain. */
+static void notice_fields(svc_jw *w, const notice *n) {
     svc_jw_key(w, "id");
     svc_jw_string(w, n->id);
     svc_jw_key(w, "status");
@@ -64,16 +68,30 @@ static void notice_write(svc_jw *w, const notice *n) {
     svc_jw_string(w, n->recipient);
     svc_jw_key(w, "message");
     svc_jw_string(w, n->message);
+    svc_jw_key(w, "timestamp");
+    svc_jw_real(w, svc_seconds_of_ms(n->created_ms));
     svc_jw_key(w, "created_at_ms");
     svc_jw_int(w, n->created_ms);
+}
+
+static void notice_write(svc_jw *w, const notice *n) {
+    svc_jw_begin_object(w);
+    notice_fields(w, n);
     svc_jw_end_object(w);
 }
 
-static void reply_notice(svc_exchange *ex, int status, const notice *n) {
+static void reply_notice(svc_exchange *ex, const notice *n, int replay) {
     svc_jw w;
     svc_jw_init(&w);
-    notice_write(&w, n);
-    svc_ex_reply_jw(ex, status, &w);
+    svc_jw_begin_object(&w);
+    notice_fields(&w, n);
+    if (replay) {
+        svc_jw_key(&w, "idempotent_replay");
+        svc_jw_bool(&w, 1);
+    }
+    svc_jw_end_object(&w);
+
+    svc_ex_reply_jw(ex, 200, &w);
 }
 
 /* The same notice as a tree, for /history (one field list: read back from the writer's text). */
@@ -125,8 +143,8 @@ static int optional_string(svc_exchange *ex, const char *key, size_t max, int re
 
 static void route_send(void *state, svc_exchange *ex) {
     notification_state *st = state;
-    const char *message = NULL, *type = "info", *recipient = "default", *id = NULL;
-    if (optional_string(ex, "message", MESSAGE_MAX, 1, &message) < 0 ||
+    const char *message = "", *type = "info", *recipient = "system", *id = NULL;
+    if (optional_string(ex, "message", MESSAGE_MAX, 0, &message) < 0 ||
         optional_string(ex, "type", TYPE_MAX, 0, &type) < 0 ||
         optional_string(ex, "recipient", RECIPIENT_MAX, 0, &recipient) < 0 ||
         optional_string(ex, "notification_id", SVC_ID_MAX, 0, &id) < 0)
@@ -144,7 +162,7 @@ static void route_send(void *state, svc_exchange *ex) {
     }
     notice *existing = svc_table_get(&st->index, id);
     if (existing && st->cfg->idempotency) {
-        reply_notice(ex, 200, existing);
+        reply_notice(ex, existing, 1);
         return;
     }
     char derived[SVC_ID_MAX + 8];
@@ -153,24 +171,35 @@ static void route_send(void *state, svc_exchange *ex) {
         id = derived;
     }
     notice *n = store(st, id, type, recipient, message);
-    reply_notice(ex, 201, n);
+    reply_notice(ex, n, 0);
+}
+
+/* 404 for an id with no notification: the seed's {id, status: "not_found"} with our error and message. The
+ * id is echoed as far as it is printable ASCII (a path may hold any bytes; a JSON string may not). */
+static void reply_not_found(notification_state *st, svc_exchange *ex, const char *id) {
+    char shown[SVC_ID_MAX + 1];
+    svc_copy_printable(shown, sizeof shown, id);
+    char msg[200];
+    snprintf(msg, sizeof msg, "no notification with id %s (unknown, or older than the last %zu)", shown, st->capacity);
+    svc_ex_reply(
+        ex, 404,
+        json_pack("{s:s, s:s, s:s, s:s}", "id", shown, "status", "not_found", "error", "not_found", "message", msg));
 }
 
 static void route_status(void *state, svc_exchange *ex) {
     notification_state *st = state;
     const char *id = svc_ex_param(ex);
     if (!svc_id_acceptable(id)) {
-        svc_ex_error(ex, 404, "not_found", "no notification with id %.64s", id);
+        reply_not_found(st, ex, id);
         return;
     }
     if (svc_ex_redirect_to_owner(ex, owner_of(st, id))) return;
     notice *n = svc_table_get(&st->index, id);
     if (!n) {
-        svc_ex_error(ex, 404, "not_found", "no notification with id %.64s (unknown, or older than the last %zu)", id,
-                     st->capacity);
+        reply_not_found(st, ex, id);
         return;
     }
-    reply_notice(ex, 200, n);
+    reply_notice(ex, n, 0);
 }
 
 /* The newest `limit` notices of this replica, newest first. */
@@ -228,9 +257,10 @@ static void history_gathered(void *state, svc_exchange *ex, const svc_call_resul
     free(items);
     json_decref(all);
     svc_ex_reply(ex, 200,
-                 json_pack("{s:o, s:I, s:I, s:b, s:o}", "notifications", merged, "count",
+                 json_pack("{s:o, s:I, s:I, s:b, s:o, s:f}", "notifications", merged, "count",
                            (json_int_t)json_array_size(merged), "total_count", total, "complete",
-                           json_array_size(unavailable) == 0, "unavailable_replicas", unavailable));
+                           json_array_size(unavailable) == 0, "unavailable_replicas", unavailable, "timestamp",
+                           svc_timestamp(st->shell)));
 }
 
 static void route_history(void *state, svc_exchange *ex) {
@@ -238,9 +268,9 @@ static void route_history(void *state, svc_exchange *ex) {
     if (svc_ex_wants_local_only(ex)) {
         json_t *list = local_history(st, HISTORY_VIEW);
         svc_ex_reply(ex, 200,
-                     json_pack("{s:o, s:I, s:I, s:i}", "notifications", list, "count",
+                     json_pack("{s:o, s:I, s:I, s:i, s:f}", "notifications", list, "count",
                                (json_int_t)json_array_size(list), "total_count", (json_int_t)st->total, "replica",
-                               st->cfg->replica));
+                               st->cfg->replica, "timestamp", svc_timestamp(st->shell)));
         return;
     }
     svc_ex_gather(ex, "/history?scope=local", history_gathered);

@@ -7,7 +7,12 @@
  * process, step by step (each arrow waits for a callback):
  *   validate -> idempotency key (forward to the key's owner) -> journal "pay" (pending)
  *   -> GET inventory /check/<product> -> POST inventory /reserve {reservation_id = "res-" + payment id}
- *   -> journal "done" (completed) -> POST notification /send (best effort) -> 201
+ *   -> journal "done" (completed) -> POST notification /send (best effort) -> 200
+ *
+ * Answers keep the seed's wire contract (docs/seed.md): process is 200 with status "success", the amount
+ * as the client wrote it, currency (default TRY), inventory's whole /check answer, processing_time_ms and
+ * a `timestamp` in seconds; status has last_update; refund has timestamp. Stricter than the seed, a
+ * payment is only acknowledged once its stock is reserved and journaled: otherwise it fails with 4xx/5xx.
  * A failure after the reserve was sent may have left stock reserved, so it owes a release; releases are
  * idempotent at inventory and re-sent until acknowledged, which is what makes "no reservation without a
  * payment" hold once the system is quiet.
@@ -43,6 +48,13 @@ static const char *json_str(json_t *obj, const char *key) { return json_string_v
 
 /* ---- records ---- */
 
+/* Frees a payment and the strings it owns (the table entries pointing at it are the caller's). */
+static void payment_free(payment *p) {
+    free(p->idempotency_key);
+    free(p->inventory_check);
+    free(p);
+}
+
 static payment *payment_add(payment_state *st, const char *id) {
     if (st->count == st->cap) {
         size_t cap = st->cap ? st->cap * 2 : 256;
@@ -70,35 +82,79 @@ static void bind_key(payment_state *st, payment *p, const char *key) {
     if (!p->idempotency_key || svc_table_put(&st->by_key, p->idempotency_key, p) < 0) abort();
 }
 
+/* Inventory's /check answer as seen by the payment, or what is known of it (a journal written before the
+ * answer was kept in it). */
+static json_t *inventory_check_json(const payment *p) {
+    json_t *doc = p->inventory_check ? svc_json_read(p->inventory_check, strlen(p->inventory_check), 0, NULL) : NULL;
+    if (!doc)
+        doc = json_pack("{s:s, s:b, s:I}", "product_id", p->product_id, "available", p->stock_seen > 0, "stock_count",
+                        (json_int_t)p->stock_seen);
+    return doc;
+}
+
 static json_t *payment_json(const payment *p) {
-    json_t *doc =
-        json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:o, s:I}", "payment_id", p->id, "status",
-                  payment_status_name(p->status), "amount", svc_amount_json(p->amount_minor), "currency", p->currency,
-                  "product_id", p->product_id, "quantity", (json_int_t)p->quantity, "refunded_amount",
-                  svc_amount_json(p->refunded_minor), "created_at_ms", (json_int_t)p->created_ms);
+    json_t *doc = json_pack("{s:s, s:s, s:f, s:o, s:s, s:s, s:I, s:o, s:I}", "payment_id", p->id, "status",
+                            payment_status_name(p->status), "last_update", svc_seconds_of_ms(p->updated_ms), "amount",
+                            svc_amount_json(p->amount_minor), "currency", p->currency, "product_id", p->product_id,
+                            "quantity", (json_int_t)p->quantity, "refunded_amount", svc_amount_json(p->refunded_minor),
+                            "created_at_ms", (json_int_t)p->created_ms);
     if (p->status != PAY_FAILED && p->status != PAY_PENDING)
         json_object_set_new(doc, "reservation_id", json_string(p->reservation_id));
     if (p->status == PAY_FAILED)
         json_object_set_new(doc, "failure",
                             json_pack("{s:s, s:s, s:i}", "code", p->fail_code, "message", p->fail_message,
                                       "http_status", p->http_status));
-    if (p->stock_seen >= 0)
-        json_object_set_new(
-            doc, "inventory_check",
-            json_pack("{s:b, s:I}", "available", p->stock_seen > 0, "stock_count", (json_int_t)p->stock_seen));
+    if (p->stock_seen >= 0) json_object_set_new(doc, "inventory_check", inventory_check_json(p));
     return doc;
 }
 
-/* The 201 document of a completed payment (also what a repeated Idempotency-Key receives). */
-static json_t *completed_json(const payment *p, double processing_ms) {
-    json_t *doc = json_pack("{s:s, s:s, s:o, s:s, s:s, s:I, s:s}", "payment_id", p->id, "status", "completed", "amount",
-                            svc_amount_json(p->amount_minor), "currency", p->currency, "product_id", p->product_id,
-                            "quantity", (json_int_t)p->quantity, "reservation_id", p->reservation_id);
-    json_object_set_new(
-        doc, "inventory_check",
-        json_pack("{s:b, s:I}", "available", p->stock_seen > 0, "stock_count", (json_int_t)p->stock_seen));
-    json_object_set_new(doc, "processing_time_ms", json_real(processing_ms));
-    return doc;
+/* Answers 200 for a completed payment (also what a repeated Idempotency-Key receives): the seed's fields
+ * (the amount as the client wrote it, a real staying a real; inventory's /check answer as it came), then
+ * ours. Written directly (jsonw.h), the /check answer spliced in as it is: /payment/process is the
+ * process workload's every request. `notification` NULL: a replay, which says so instead. */
+static void reply_completed(payment_state *st, svc_exchange *ex, const payment *p, double processing_ms,
+                            const char *notification) {
+    svc_jw w;
+    svc_jw_init(&w);
+    svc_jw_begin_object(&w);
+    svc_jw_key(&w, "payment_id");
+    svc_jw_string(&w, p->id);
+    svc_jw_key(&w, "status");
+    svc_jw_string(&w, "success");
+    svc_jw_key(&w, "amount");
+    if (p->amount_real)
+        svc_jw_real(&w, (double)p->amount_minor / 100.0);
+    else
+        svc_jw_amount(&w, p->amount_minor);
+    svc_jw_key(&w, "currency");
+    svc_jw_string(&w, p->currency);
+    svc_jw_key(&w, "inventory_check");
+    if (p->inventory_check) {
+        svc_jw_raw(&w, p->inventory_check, strlen(p->inventory_check));
+    } else { /* a payment replayed from a journal that did not keep the answer */
+        json_t *tree = inventory_check_json(p);
+        char *known = svc_json_dumps(tree, JSON_COMPACT);
+        svc_jw_raw(&w, known ? known : "{}", known ? strlen(known) : 2);
+        free(known);
+        json_decref(tree);
+    }
+    svc_jw_key(&w, "processing_time_ms");
+    svc_jw_real(&w, processing_ms);
+    svc_jw_key(&w, "timestamp");
+    svc_jw_real(&w, svc_timestamp(st->shell));
+    svc_jw_key(&w, "product_id");
+    svc_jw_string(&w, p->product_id);
+    svc_jw_key(&w, "quantity");
+    svc_jw_int(&w, p->quantity);
+    svc_jw_key(&w, "reservation_id");
+    svc_jw_string(&w, p->reservation_id);
+    svc_jw_key(&w, notification ? "notification" : "idempotent_replay");
+    if (notification)
+        svc_jw_string(&w, notification);
+    else
+        svc_jw_bool(&w, 1);
+    svc_jw_end_object(&w);
+    svc_ex_reply_jw(ex, 200, &w);
 }
 
 static json_t *failed_json(const payment *p) {
@@ -221,6 +277,7 @@ static void process_fail(process_op *op, int http_status, const char *code, cons
     payment *p = op->p;
     p->status = PAY_FAILED;
     p->http_status = http_status;
+    p->updated_ms = svc_unix_ms(op->st->shell);
     snprintf(p->fail_code, sizeof p->fail_code, "%s", code);
     va_list ap;
     va_start(ap, fmt);
@@ -228,8 +285,8 @@ static void process_fail(process_op *op, int http_status, const char *code, cons
     va_end(ap);
     if (op->reserve_sent) p->release = RELEASE_OWED;
     svc_persist(op->st->shell,
-                json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "t", "fail", "id", p->id, "http", http_status, "code", code,
-                          "msg", p->fail_message, "release", op->reserve_sent),
+                json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:I}", "t", "fail", "id", p->id, "http", http_status, "code",
+                          code, "msg", p->fail_message, "release", op->reserve_sent, "at", (json_int_t)p->updated_ms),
                 fail_persisted, op);
 }
 
@@ -246,9 +303,7 @@ static void fail_downstream(process_op *op, const char *what, const svc_call_res
 static void notified(void *arg, const svc_call_result *r) {
     process_op *op = arg;
     int sent = r->outcome == SVC_CALL_OK && r->status >= 200 && r->status < 300;
-    json_t *doc = completed_json(op->p, (double)svc_ex_elapsed_ns(op->ex) / 1e6);
-    json_object_set_new(doc, "notification", json_string(sent ? "sent" : "failed"));
-    svc_ex_reply(op->ex, 201, doc);
+    reply_completed(op->st, op->ex, op->p, (double)svc_ex_elapsed_ns(op->ex) / 1e6, sent ? "sent" : "failed");
     process_free(op);
 }
 
@@ -282,25 +337,38 @@ static void completed_persisted(void *arg, int error) {
     svc_call_retrying(st->shell, &c, notified, op);
 }
 
+/* Inventory refused the reserve for good (the seed's 400, with our error code beside it): nothing was
+ * taken. Returns 0 when the answer is not such a refusal. */
+static int reserve_refused(process_op *op, const svc_call_result *r) {
+    payment *p = op->p;
+    if (r->outcome != SVC_CALL_OK || r->status != 400) return 0;
+    json_t *doc = r->body ? svc_json_read(r->body, r->body_len, 0, NULL) : NULL;
+    const char *code = json_string_value(json_object_get(doc, "error"));
+    int unknown = code && !strcmp(code, "unknown_product"), short_stock = code && !strcmp(code, "insufficient_stock");
+    json_decref(doc);
+    if (!unknown && !short_stock) return 0;
+    op->reserve_sent = 0;
+    if (unknown)
+        process_fail(op, 404, "unknown_product", "inventory does not know product %s", p->product_id);
+    else
+        process_fail(op, 409, "out_of_stock", "inventory has less than %lld of product %s", (long long)p->quantity,
+                     p->product_id);
+    return 1;
+}
+
 static void reserved(void *arg, const svc_call_result *r) {
     process_op *op = arg;
     payment *p = op->p;
-    if (r->outcome == SVC_CALL_OK && (r->status == 200 || r->status == 201)) {
-        svc_persist(op->st->shell, json_pack("{s:s, s:s, s:I}", "t", "done", "id", p->id, "stock", p->stock_seen),
+    if (r->outcome == SVC_CALL_OK && r->status >= 200 && r->status < 300) {
+        p->updated_ms = svc_unix_ms(op->st->shell);
+        /* inventory's answer is kept as text, so that an answer repeated after a restart is the same */
+        svc_persist(op->st->shell,
+                    json_pack("{s:s, s:s, s:I, s:I, s:s?}", "t", "done", "id", p->id, "stock", p->stock_seen, "at",
+                              (json_int_t)p->updated_ms, "check", p->inventory_check),
                     completed_persisted, op);
         return;
     }
-    if (r->outcome == SVC_CALL_OK && r->status == 409) {
-        op->reserve_sent = 0; /* refused: nothing was taken */
-        process_fail(op, 409, "out_of_stock", "inventory has less than %lld of product %s", (long long)p->quantity,
-                     p->product_id);
-        return;
-    }
-    if (r->outcome == SVC_CALL_OK && r->status == 404) {
-        op->reserve_sent = 0;
-        process_fail(op, 404, "unknown_product", "inventory does not know product %s", p->product_id);
-        return;
-    }
+    if (reserve_refused(op, r)) return;
     fail_downstream(op, "reserve", r);
 }
 
@@ -320,6 +388,7 @@ static void checked(void *arg, const svc_call_result *r) {
     json_t *stock = json_object_get(doc, "stock_count");
     p->stock_seen = json_is_integer(stock) ? json_integer_value(stock) : -1;
     json_decref(doc);
+    if (p->stock_seen >= 0 && !(p->inventory_check = strndup(r->body, r->body_len))) abort();
     if (p->stock_seen < 0) {
         process_fail(op, 502, "inventory_error", "inventory's stock check had no stock_count");
         return;
@@ -364,6 +433,7 @@ static void pending_persisted(void *arg, int error) {
 
 typedef struct process_request {
     int64_t amount_minor;
+    int amount_real;
     const char *currency;
     const char *product_id;
     char product_buf[24]; /* product_id given as a JSON integer, as text */
@@ -383,8 +453,9 @@ static int parse_process(svc_exchange *ex, process_request *out) {
         svc_ex_error(ex, 400, "invalid_amount", "%s", err);
         return -1;
     }
+    out->amount_real = json_is_real(amount);
     json_t *cur = json_object_get(body, "currency");
-    out->currency = cur ? json_string_value(cur) : "USD";
+    out->currency = cur ? json_string_value(cur) : "TRY"; /* the seed's default */
     if (!out->currency || !svc_currency_supported(out->currency)) {
         svc_ex_error(ex, 400, "invalid_currency", "currency must be one of %s", svc_currency_list());
         return -1;
@@ -455,12 +526,7 @@ static int answer_from_key(payment_state *st, svc_exchange *ex, const char *key,
         if (prev->http_status == 503 || prev->http_status == 504) return 0; /* transient: try again */
         svc_ex_reply(ex, prev->http_status, failed_json(prev));
         return 1;
-    default: {
-        json_t *doc = completed_json(prev, 0.0);
-        json_object_set_new(doc, "idempotent_replay", json_true());
-        svc_ex_reply(ex, 201, doc);
-        return 1;
-    }
+    default: reply_completed(st, ex, prev, 0.0, NULL); return 1;
     }
 }
 
@@ -483,8 +549,7 @@ static void forget_failed(payment_state *st) {
             if (p->idempotency_key && svc_table_get(&st->by_key, p->idempotency_key) == p)
                 svc_table_remove(&st->by_key, p->idempotency_key);
             svc_table_remove(&st->by_id, p->id);
-            free(p->idempotency_key);
-            free(p);
+            payment_free(p);
             forgotten++;
             if (i < st->key_cursor) cursor--;
             continue;
@@ -534,10 +599,11 @@ static void route_process(void *state, svc_exchange *ex) {
         return;
     }
     p->amount_minor = rq.amount_minor;
+    p->amount_real = rq.amount_real;
     snprintf(p->currency, sizeof p->currency, "%s", rq.currency);
     snprintf(p->product_id, sizeof p->product_id, "%s", rq.product_id);
     p->quantity = rq.quantity;
-    p->created_ms = svc_unix_ms(st->shell);
+    p->updated_ms = p->created_ms = svc_unix_ms(st->shell);
     p->body_hash = hash;
     p->status = PAY_PENDING;
     if (key) {
@@ -562,6 +628,7 @@ static void route_process(void *state, svc_exchange *ex) {
     json_t *rec = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I, s:I, s:s, s:s?}", "t", "pay", "id", p->id, "amount",
                             (json_int_t)p->amount_minor, "currency", p->currency, "product", p->product_id, "qty",
                             (json_int_t)p->quantity, "created", (json_int_t)p->created_ms, "hash", hex, "key", key);
+    if (p->amount_real) json_object_set_new(rec, "real", json_true());
     svc_persist(st->shell, rec, pending_persisted, op);
 }
 
@@ -600,6 +667,7 @@ typedef struct refund_op {
     svc_exchange *ex;
     payment *p;
     int64_t amount_minor;
+    int64_t at_ms; /* when it was asked for: the payment's last_update once it is durable */
     char refund_id[SVC_ID_MAX + 1];
     refund_key *rk; /* the key's record when the refund carries an Idempotency-Key */
 } refund_op;
@@ -647,9 +715,11 @@ static void refund_keys_expire(payment_state *st) {
     st->refund_count -= n;
 }
 
-static json_t *refund_json(const payment *p, const char *refund_id, int64_t amount) {
-    return json_pack("{s:s, s:s, s:o, s:s, s:s, s:o}", "refund_id", refund_id, "original_payment_id", p->id, "amount",
-                     svc_amount_json(amount), "currency", p->currency, "status", "refunded", "remaining_refundable",
+/* The seed's refund fields (refund_id, original_payment_id, amount, status, timestamp) and ours. */
+static json_t *refund_json(payment_state *st, const payment *p, const char *refund_id, int64_t amount) {
+    return json_pack("{s:s, s:s, s:o, s:s, s:f, s:s, s:o}", "refund_id", refund_id, "original_payment_id", p->id,
+                     "amount", svc_amount_json(amount), "status", "refunded", "timestamp", svc_timestamp(st->shell),
+                     "currency", p->currency, "remaining_refundable",
                      svc_amount_json(p->amount_minor - p->refunded_minor));
 }
 
@@ -677,7 +747,7 @@ static int refund_from_key(payment_state *st, svc_exchange *ex, const char *key,
         svc_ex_error(ex, 404, "not_found", "no payment with id %s", rk->payment_id);
         return 1;
     }
-    json_t *doc = refund_json(p, rk->refund_id, rk->amount_minor);
+    json_t *doc = refund_json(st, p, rk->refund_id, rk->amount_minor);
     json_object_set_new(doc, "idempotent_replay", json_true());
     svc_ex_reply(ex, 200, doc);
     return 1;
@@ -707,7 +777,8 @@ static void refund_persisted(void *arg, int error) {
     } else {
         if (op->rk) op->rk->durable = 1;
         settle_refund(p);
-        svc_ex_reply(op->ex, 200, refund_json(p, op->refund_id, op->amount_minor));
+        p->updated_ms = op->at_ms;
+        svc_ex_reply(op->ex, 200, refund_json(op->st, p, op->refund_id, op->amount_minor));
         if (p->release == RELEASE_OWED) release_owed(op->st, p);
     }
     payment_op_untrack(&op->head);
@@ -766,7 +837,7 @@ static void route_refund(void *state, svc_exchange *ex) {
     op->p = p;
     op->amount_minor = minor;
     svc_new_id(st->shell, op->refund_id, sizeof op->refund_id, "ref", st->cfg->replica, 0);
-    int64_t now_ms = svc_unix_ms(st->shell);
+    int64_t now_ms = op->at_ms = svc_unix_ms(st->shell);
     if (key && !(op->rk = refund_key_add(st, key, p->id, op->refund_id, hash, minor, now_ms))) abort();
     /* Count it now so a concurrent refund cannot pass the same check; undone if not durable. */
     p->refunded_minor += minor;
@@ -799,6 +870,8 @@ static int payment_replay(void *state, json_t *rec, char *err, size_t errlen) {
         p->amount_minor = json_integer_value(json_object_get(rec, "amount"));
         p->quantity = json_integer_value(json_object_get(rec, "qty"));
         p->created_ms = json_integer_value(json_object_get(rec, "created"));
+        p->updated_ms = p->created_ms;
+        p->amount_real = json_is_true(json_object_get(rec, "real"));
         snprintf(p->currency, sizeof p->currency, "%s", cur);
         snprintf(p->product_id, sizeof p->product_id, "%s", product);
         const char *hash = json_str(rec, "hash");
@@ -816,9 +889,13 @@ static int payment_replay(void *state, json_t *rec, char *err, size_t errlen) {
         snprintf(err, errlen, "payment journal: %s record for unknown payment %s", t, id);
         return -1;
     }
+    json_t *at = json_object_get(rec, "at"); /* absent in journals written before it was recorded */
+    if (json_is_integer(at)) p->updated_ms = json_integer_value(at);
     if (!strcmp(t, "done")) {
         p->status = PAY_COMPLETED;
         p->stock_seen = json_integer_value(json_object_get(rec, "stock"));
+        const char *check = json_str(rec, "check");
+        if (check && !p->inventory_check && !(p->inventory_check = strdup(check))) abort();
     } else if (!strcmp(t, "fail")) {
         p->status = PAY_FAILED;
         p->http_status = (int)json_integer_value(json_object_get(rec, "http"));
@@ -829,6 +906,8 @@ static int payment_replay(void *state, json_t *rec, char *err, size_t errlen) {
         p->release = RELEASE_DONE;
     } else if (!strcmp(t, "refund")) {
         int64_t amount = json_integer_value(json_object_get(rec, "amount"));
+        json_t *created = json_object_get(rec, "created"); /* a refund's time is its last_update */
+        if (json_is_integer(created)) p->updated_ms = json_integer_value(created);
         p->refunded_minor += amount;
         settle_refund(p);
         const char *key = json_str(rec, "key"), *rid = json_str(rec, "rid"), *hash = json_str(rec, "hash");
@@ -867,6 +946,7 @@ static void payment_start(void *state) {
         if (p->status == PAY_PENDING) {
             p->status = PAY_FAILED;
             p->http_status = 503;
+            p->updated_ms = svc_unix_ms(st->shell);
             snprintf(p->fail_code, sizeof p->fail_code, "interrupted");
             snprintf(p->fail_message, sizeof p->fail_message, "the payment service restarted during the payment");
             p->release = RELEASE_OWED;
@@ -876,8 +956,8 @@ static void payment_start(void *state) {
             op->p = p;
             payment_op_track(st, &op->head);
             svc_persist(st->shell,
-                        json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "t", "fail", "id", p->id, "http", 503, "code",
-                                  "interrupted", "msg", p->fail_message, "release", 1),
+                        json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:I}", "t", "fail", "id", p->id, "http", 503, "code",
+                                  "interrupted", "msg", p->fail_message, "release", 1, "at", (json_int_t)p->updated_ms),
                         interrupted_persisted, op);
         } else if (p->release == RELEASE_OWED) {
             release_owed(st, p);
@@ -913,10 +993,7 @@ static void payment_destroy(void *state) {
         if (op->dispose) op->dispose(op);
         free(op);
     }
-    for (size_t i = 0; i < st->count; i++) {
-        free(st->payments[i]->idempotency_key);
-        free(st->payments[i]);
-    }
+    for (size_t i = 0; i < st->count; i++) payment_free(st->payments[i]);
     free(st->payments);
     for (size_t i = 0; i < st->refund_count; i++) free(st->refunds[i]);
     free(st->refunds);

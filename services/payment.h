@@ -4,7 +4,8 @@
  *
  * A payment is owned by the replica named in its id ("pay-<replica>-<hex>"). Its life:
  *   pending   journaled before inventory is asked, so a crash after the reservation is noticed at restart
- *   completed journaled (fsync) before the 201 answer: an acknowledged payment survives a crash
+ *   completed journaled (fsync) before the 200 answer (the seed's `status: "success"`): an acknowledged
+ *             payment survives a crash
  *   failed    with the HTTP status and reason answered; if a reservation may exist, a release is owed
  *   refunded / partially_refunded
  * A release that is owed is re-sent with backoff until inventory acknowledges it (the "release outbox");
@@ -43,12 +44,15 @@ typedef struct payment {
     char product_id[SVC_ID_MAX + 1];
     char currency[4];
     char *idempotency_key; /* owned; NULL without a key */
+    char *inventory_check; /* owned: inventory's /check answer (compact JSON) as the seed echoed it, or NULL */
     uint64_t body_hash;    /* canonical JSON of the request body, for key reuse checks */
     int64_t amount_minor;
     int64_t refunded_minor;
     int64_t quantity;
     int64_t created_ms;
+    int64_t updated_ms; /* the last change of status (the seed's last_update), runtime clock */
     payment_status status;
+    int amount_real; /* the client wrote the amount as a JSON real: echoed as one */
     int http_status; /* what the client was answered when it failed */
     char fail_code[40];
     char fail_message[200];

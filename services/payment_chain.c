@@ -6,7 +6,8 @@
  * (CHAIN_STEP_TIMEOUT_MS, 15 s as in the seed) and a failed step does not stop the next. The answer lists
  * every step with its latency and error, and overall_status "success" only when both succeeded.
  *
- * POST /payment/validate {"card_number":"..."}: Luhn check, brand and masked number. The number is never
+ * POST /payment/validate {"card_number":"..."}: Luhn check, brand (the seed's card_type) and masked number;
+ * any string is answered 200, `valid: false` with a reason when it is not a card number. The number is never
  * stored or logged (see card.h).
  */
 #include <stdio.h>
@@ -148,19 +149,26 @@ void payment_route_chain(void *state, svc_exchange *ex) {
 }
 
 void payment_route_validate(void *state, svc_exchange *ex) {
-    (void)state;
+    payment_state *st = state;
     json_t *number = json_object_get(svc_ex_body(ex), "card_number");
-    if (!json_is_string(number)) {
-        svc_ex_error(ex, 400, "invalid_field", "card_number is required and must be a string");
+    if (number && !json_is_string(number)) {
+        svc_ex_error(ex, 400, "invalid_field", "card_number must be a string");
         return;
     }
+    /* As in the seed, any string gets an answer: a missing, short or malformed number is `valid: false`
+     * (with the reason), not an error. */
     svc_card_info info;
     char err[128];
-    if (svc_card_inspect(json_string_value(number), &info, err, sizeof err) < 0) {
-        svc_ex_error(ex, 400, "invalid_card_number", "%s", err);
-        return;
+    int parsed = svc_card_inspect(number ? json_string_value(number) : "", &info, err, sizeof err) == 0;
+    json_t *doc = json_pack("{s:b, s:s, s:s, s:f}", "valid", parsed && info.luhn_valid, "card_type",
+                            parsed ? info.brand : "unknown", "masked_number", parsed ? info.masked : "****",
+                            "timestamp", svc_timestamp(st->shell));
+    if (parsed) {
+        json_object_set_new(doc, "brand", json_string(info.brand));
+        json_object_set_new(doc, "last4", json_string(info.last4));
+        if (!info.luhn_valid) json_object_set_new(doc, "reason", json_string("the Luhn checksum does not hold"));
+    } else {
+        json_object_set_new(doc, "reason", json_string(number ? err : "card_number is missing"));
     }
-    svc_ex_reply(ex, 200,
-                 json_pack("{s:b, s:s, s:s, s:s}", "valid", info.luhn_valid, "brand", info.brand, "masked_number",
-                           info.masked, "last4", info.last4));
+    svc_ex_reply(ex, 200, doc);
 }

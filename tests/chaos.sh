@@ -33,12 +33,16 @@ Checks against running services (URLs from PAYMENT_URL, INVENTORY_URL, NOTIFICAT
                               one chain request; fails on the first wrong answer
   loss   [N] [options]        N chain requests one after another (default 20): success count and
                               latency percentiles (the seed's packet-loss measurement)
-  stress [N] [options]        N chain requests, PARALLEL at a time (default 50, all at once; the seed's
-                              parallel load)
-    options: -n N, -p PARALLEL, --expect 'EXPR', --phase baseline|chaos|recovery
+  stress [N] [options]        the seed's stress measurement: N payments (POST /payment/process, default
+                              50) PARALLEL at a time (default all at once) and the wall time until all
+                              returned, then CHAINS chain requests one after another (default 10, -c)
+    options: -n N, -p PARALLEL, -c CHAINS, --expect 'EXPR', --phase baseline|chaos|recovery
+    Both first refill product PRODUCT to at least N units with one POST /restock on inventory (payments
+    take stock for good), so a scenario can be rerun any number of times.
     EXPR is the payment-chaos/expect language of chaos-experiments/*.yaml:
       <metric> <op> <number> [during <phase>] joined by ';'
-      metric: chain.success_rate chain.p50_ms chain.p99_ms (others are skipped here)
+      metric: chain.* or payment.* (requests ok success_rate p50_ms p90_ms p99_ms max_ms wall_s);
+      others are skipped here
       op: < <= > >= ==
     Clauses with 'during X' are checked only when --phase X is given; the command fails if one does not hold.
 
@@ -69,13 +73,14 @@ Simulator:
   predict FILE [SIM ARGS]     bin/sim --experiment FILE --manifest k8s/deployment.yaml --seed \$SEED
 
 Environment: PAYMENT_URL INVENTORY_URL NOTIFICATION_URL (defaults http://localhost:5002/5003/5004),
-  TIMEOUT (curl --max-time, default 20 s, at most $MAX_TIMEOUT), PRODUCT (default 1), N, PARALLEL,
-  EXPECT, PHASE, KUBECTL (default kubectl), NAMESPACE, SEED (default 42), SIM (default bin/sim).
+  TIMEOUT (curl --max-time, default 20 s, at most $MAX_TIMEOUT), PRODUCT (default 1), N, PARALLEL, CHAINS,
+  EXPECT, PHASE, KUBECTL (default kubectl), NAMESPACE, SEED (default 42), SIM (default bin/sim),
+  SERVICE_TOKEN or SERVICE_TOKEN_FILE (sent as X-Service-Token on every request when set: the
+  services' credential, needed by /restock and /send when the services have it).
 Loads are bounded: at most $MAX_REQUESTS requests and $MAX_PARALLEL in parallel per command.
 A chain request counts as a success when it gets a 2xx answer whose overall_status (if present) is
-"success"; latency is curl's time_total, percentiles are nearest-rank over all requests (failures
-included, so timeouts show in the tail). The chain may reserve stock: long runs need a product with
-enough stock (PRODUCT=5) or a larger CATALOGUE.
+"success", a payment when it gets a 2xx answer with status "success"; latency is curl's time_total,
+percentiles are nearest-rank over all requests (failures included, so timeouts show in the tail).
 EOF
 }
 
@@ -103,12 +108,25 @@ trap 'exit 130' INT TERM
 
 if [ -t 1 ]; then OK="✓"; BAD="✗"; else OK="ok"; BAD="FAIL"; fi
 
+# With the services' credential configured (docs/security.md), every request carries it: /restock and
+# notification's /send need it then. It goes to curl in a file, so it stays out of `ps`.
+EXTRA_HEADERS=
+SERVICE_TOKEN=${SERVICE_TOKEN:-}
+if [ -z "$SERVICE_TOKEN" ] && [ -n "${SERVICE_TOKEN_FILE:-}" ]; then
+    SERVICE_TOKEN=$(head -n 1 "$SERVICE_TOKEN_FILE") || die "cannot read SERVICE_TOKEN_FILE"
+fi
+if [ -n "$SERVICE_TOKEN" ]; then
+    EXTRA_HEADERS=$TMP/token.headers
+    (umask 077 && printf 'X-Service-Token: %s\n' "$SERVICE_TOKEN" >"$EXTRA_HEADERS") || die "cannot write $EXTRA_HEADERS"
+fi
+
 # http METHOD URL [JSON BODY] -> sets CODE, MS (latency in ms), BODY (file)
 http() {
     local method=$1 url=$2 data=${3-} out
     BODY=$TMP/body.$RANDOM$RANDOM
     local args=(-sS -o "$BODY" -w '%{http_code} %{time_total}' --max-time "$TIMEOUT" -X "$method")
     [ -n "$data" ] && args+=(-H 'Content-Type: application/json' --data "$data")
+    [ -n "${EXTRA_HEADERS:-}" ] && args+=(-H "@$EXTRA_HEADERS") # a file: a token stays out of `ps`
     out=$(curl "${args[@]}" "$url" 2>"$TMP/curl.err") || true
     CODE=${out%% *}
     MS=$(awk -v t="${out#* }" 'BEGIN { printf "%.1f", t * 1000 }')
@@ -196,20 +214,6 @@ cmd_basic() {
     return $BASIC_FAILED
 }
 
-# ----------------------------------------------------------------------------------- loss / stress
-one_chain() {      # one_chain I -> writes "ok|fail CODE MS" to $TMP/r.I
-    local i=$1 out code t body=$TMP/b.$1 ok=fail
-    out=$(curl -sS -o "$body" -w '%{http_code} %{time_total}' --max-time "$TIMEOUT" -X POST \
-          -H 'Content-Type: application/json' --data "{\"product_id\": \"$PRODUCT\"}" \
-          "$PAYMENT_URL/payment/chain" 2>/dev/null) || true
-    code=${out%% *}; t=${out#* }
-    [[ $code =~ ^[0-9]{3}$ ]] || code=000
-    [[ $t =~ ^[0-9.]+$ ]] || t=0
-    chain_ok "$code" "$body" && ok=ok
-    awk -v s="$ok" -v c="$code" -v t="$t" 'BEGIN { printf "%s %s %.3f\n", s, c, t * 1000 }' >"$TMP/r.$i"
-    rm -f "$body"
-}
-
 # evaluate EXPR against the measured metrics; prints one line per clause; returns 1 if one fails
 check_expect() {
     local expr=$1 phase=$2 metrics=$3
@@ -237,34 +241,65 @@ check_expect() {
     }'
 }
 
-cmd_load() {       # cmd_load loss|stress ARGS...
-    local mode=$1; shift
-    local n parallel expect=${EXPECT:-} phase=${PHASE:-}
-    if [ "$mode" = loss ]; then n=${N:-20}; parallel=1; else n=${N:-50}; parallel=${PARALLEL:-}; fi
-    while [ $# -gt 0 ]; do
-        case $1 in
-            -n) n=${2-}; shift 2 || die "-n needs a value" ;;
-            -p) parallel=${2-}; shift 2 || die "-p needs a value" ;;
-            --expect) expect=${2-}; shift 2 || die "--expect needs a value" ;;
-            --phase) phase=${2-}; shift 2 || die "--phase needs a value" ;;
-            *) is_uint "$1" || die "$mode: unknown argument '$1'"; n=$1; shift ;;
-        esac
-    done
-    [ -n "$parallel" ] || parallel=$n
-    is_uint "$n" && [ "$n" -ge 1 ] && [ "$n" -le $MAX_REQUESTS ] || die "N must be 1..$MAX_REQUESTS"
-    is_uint "$parallel" && [ "$parallel" -ge 1 ] || die "PARALLEL must be >= 1"
-    [ "$parallel" -le $MAX_PARALLEL ] || parallel=$MAX_PARALLEL
-    [ "$parallel" -le "$n" ] || parallel=$n
-    case $phase in ""|baseline|chaos|recovery) ;; *) die "--phase must be baseline, chaos or recovery" ;; esac
+# ----------------------------------------------------------------------------------- loss / stress
+# one_request KIND I -> writes "ok|fail CODE MS" to $TMP/r.KIND.I (KIND: chain or payment)
+one_request() {
+    local kind=$1 i=$2 out code t body=$TMP/b.$1.$2 ok=fail url data
+    if [ "$kind" = payment ]; then
+        url=$PAYMENT_URL/payment/process
+        data="{\"amount\": 100, \"currency\": \"TRY\", \"product_id\": \"$PRODUCT\"}"
+    else
+        url=$PAYMENT_URL/payment/chain
+        data="{\"product_id\": \"$PRODUCT\"}"
+    fi
+    out=$(curl -sS -o "$body" -w '%{http_code} %{time_total}' --max-time "$TIMEOUT" -X POST \
+          -H 'Content-Type: application/json' --data "$data" "$url" 2>/dev/null) || true
+    code=${out%% *}; t=${out#* }
+    [[ $code =~ ^[0-9]{3}$ ]] || code=000
+    [[ $t =~ ^[0-9.]+$ ]] || t=0
+    if [ "$kind" = payment ]; then
+        [[ $code =~ ^2 ]] && grep -Eq '"status"[[:space:]]*:[[:space:]]*"success"' "$body" && ok=ok
+    else
+        chain_ok "$code" "$body" && ok=ok
+    fi
+    awk -v s="$ok" -v c="$code" -v t="$t" 'BEGIN { printf "%s %s %.3f\n", s, c, t * 1000 }' >"$TMP/r.$kind.$i"
+    rm -f "$body"
+}
 
-    echo "== $mode: $n chain requests, $parallel at a time, POST $PAYMENT_URL/payment/chain (product $PRODUCT, timeout ${TIMEOUT}s)"
-    local i start end running
+# refill NEED: before a loop, makes sure inventory holds at least NEED units of $PRODUCT (payments take
+# stock for good), with one POST /restock whose restock_id is new, so a retried refill never adds twice.
+# A failure here is reported, not fatal: the loop then measures what it finds.
+refill() {
+    local need=$1 have id
+    http GET "$INVENTORY_URL/check/$PRODUCT"
+    have=$(sed -n 's/.*"stock_count"[[:space:]]*:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$BODY" | head -n 1)
+    if [ "$CODE" != 200 ] || [ -z "$have" ]; then
+        echo "refill: cannot read the stock of product $PRODUCT (GET /check: $CODE); not refilled" >&2
+        return 0
+    fi
+    if [ "$have" -ge "$need" ]; then
+        echo "refill: product $PRODUCT has $have units, enough for $need"
+        return 0
+    fi
+    id="chaos-sh-$(date +%s)-$$-$RANDOM"
+    http POST "$INVENTORY_URL/restock" \
+        "{\"product_id\": \"$PRODUCT\", \"quantity\": $((need - have)), \"restock_id\": \"$id\"}"
+    if [ "$CODE" = 200 ]; then
+        echo "refill: product $PRODUCT had $have units, restocked $((need - have)) (restock_id $id)"
+    else
+        echo "refill: POST /restock answered $CODE: $(head -c 200 "$BODY" 2>/dev/null)" >&2
+    fi
+}
+
+# run_batch KIND N PARALLEL: N requests of KIND, PARALLEL at a time; sets WALL (seconds)
+run_batch() {
+    local kind=$1 n=$2 parallel=$3 i start end running
     start=$(date +%s.%N)
     for ((i = 1; i <= n; i++)); do
         if [ "$parallel" -le 1 ]; then
-            one_chain "$i"
+            one_request "$kind" "$i"
         else
-            one_chain "$i" &
+            one_request "$kind" "$i" &
             running=$(jobs -rp | wc -l)
             while [ "$running" -ge "$parallel" ]; do
                 wait -n 2>/dev/null || true
@@ -274,27 +309,79 @@ cmd_load() {       # cmd_load loss|stress ARGS...
     done
     wait
     end=$(date +%s.%N)
-    cat "$TMP"/r.* 2>/dev/null >"$TMP/results"
+    WALL=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')
+}
 
-    local metrics
-    metrics=$(awk -v n="$n" -v wall="$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }')" '
+# summarize KIND N WALL: prints the table of the batch on stdout and its metrics into $TMP/metrics.KIND
+summarize() {
+    local kind=$1 n=$2 wall=$3
+    local i
+    for ((i = 1; i <= n; i++)); do cat "$TMP/r.$kind.$i" 2>/dev/null; done >"$TMP/results"
+    awk -v n="$n" -v wall="$wall" -v k="$kind" '
         { if ($1 == "ok") ok++; code[$2]++; lat[NR] = $3 + 0; if ($1 == "ok") olat[++no] = $3 + 0 }
-        function sort(a, k,   i, j, t) { for (i = 2; i <= k; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
-        function pct(a, k, p,   r) { if (k == 0) return 0; r = int((p / 100) * k); if (r < (p / 100) * k) r++; if (r < 1) r = 1; return a[r] }
+        function sort(a, m,   i, j, t) { for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t } }
+        function pct(a, m, p,   r) { if (m == 0) return 0; r = int((p / 100) * m); if (r < (p / 100) * m) r++; if (r < 1) r = 1; return a[r] }
         END {
             got = NR; sort(lat, got); sort(olat, no)
-            printf "%-9s %-6s %-7s %-13s %-9s %-9s %-9s %-9s %s\n", "requests", "ok", "failed", "success_rate", "p50_ms", "p90_ms", "p99_ms", "max_ms", "wall_s" > "/dev/stderr"
-            printf "%-9d %-6d %-7d %-13.3f %-9.1f %-9.1f %-9.1f %-9.1f %.1f\n", n, ok, n - ok, (n ? ok / n : 0), pct(lat, got, 50), pct(lat, got, 90), pct(lat, got, 99), (got ? lat[got] : 0), wall > "/dev/stderr"
+            printf "%-9s %-9s %-6s %-7s %-13s %-9s %-9s %-9s %-9s %s\n", k, "requests", "ok", "failed", "success_rate", "p50_ms", "p90_ms", "p99_ms", "max_ms", "wall_s" > "/dev/stderr"
+            printf "%-9s %-9d %-6d %-7d %-13.3f %-9.1f %-9.1f %-9.1f %-9.1f %.2f\n", "", n, ok, n - ok, (n ? ok / n : 0), pct(lat, got, 50), pct(lat, got, 90), pct(lat, got, 99), (got ? lat[got] : 0), wall > "/dev/stderr"
             if (no > 0 && no < got)
-                printf "%-9s %-6d %-7s %-13s %-9.1f %-9.1f %-9.1f %-9.1f (successful requests only)\n", "", no, "", "", pct(olat, no, 50), pct(olat, no, 90), pct(olat, no, 99), olat[no] > "/dev/stderr"
+                printf "%-9s %-9s %-6d %-7s %-13s %-9.1f %-9.1f %-9.1f %-9.1f (successful requests only)\n", "", "", no, "", "", pct(olat, no, 50), pct(olat, no, 90), pct(olat, no, 99), olat[no] > "/dev/stderr"
             s = ""; for (c in code) s = s sprintf(" %s x%d", c, code[c])
             printf "codes:%s%s\n", s, (code["000"] ? "   (000 = no HTTP answer: timeout or connection error)" : "") > "/dev/stderr"
-            printf "chain.requests=%d chain.ok=%d chain.success_rate=%.3f chain.p50_ms=%.1f chain.p90_ms=%.1f chain.p99_ms=%.1f chain.max_ms=%.1f", n, ok, (n ? ok / n : 0), pct(lat, got, 50), pct(lat, got, 90), pct(lat, got, 99), (got ? lat[got] : 0)
-        }' "$TMP/results" 2>&1 >"$TMP/metrics")
-    echo "$metrics"
-    metrics=$(cat "$TMP/metrics")
-    echo "$metrics"
-    rm -f "$TMP"/r.* "$TMP/results"
+            printf "%s.requests=%d %s.ok=%d %s.success_rate=%.3f %s.p50_ms=%.1f %s.p90_ms=%.1f %s.p99_ms=%.1f %s.max_ms=%.1f %s.wall_s=%.2f", k, n, k, ok, k, (n ? ok / n : 0), k, pct(lat, got, 50), k, pct(lat, got, 90), k, pct(lat, got, 99), k, (got ? lat[got] : 0), k, wall
+        }' "$TMP/results" 2>&1 >"$TMP/metrics.$kind"
+    if [ "$kind" = chain ] && [ "$n" -le 20 ]; then
+        printf 'latencies ms, in order:'; awk '{ printf " %s", $3 }' "$TMP/results"; echo
+    fi
+    rm -f "$TMP"/r."$kind".* "$TMP/results"
+}
+
+cmd_load() {       # cmd_load loss|stress ARGS...
+    local mode=$1; shift
+    local n parallel chains expect=${EXPECT:-} phase=${PHASE:-}
+    if [ "$mode" = loss ]; then n=${N:-20}; parallel=1; chains=0; else n=${N:-50}; parallel=${PARALLEL:-}; chains=${CHAINS:-10}; fi
+    while [ $# -gt 0 ]; do
+        case $1 in
+            -n) n=${2-}; shift 2 || die "-n needs a value" ;;
+            -p) parallel=${2-}; shift 2 || die "-p needs a value" ;;
+            -c) chains=${2-}; shift 2 || die "-c needs a value" ;;
+            --expect) expect=${2-}; shift 2 || die "--expect needs a value" ;;
+            --phase) phase=${2-}; shift 2 || die "--phase needs a value" ;;
+            *) is_uint "$1" || die "$mode: unknown argument '$1'"; n=$1; shift ;;
+        esac
+    done
+    [ -n "$parallel" ] || parallel=$n
+    is_uint "$n" && [ "$n" -ge 1 ] && [ "$n" -le $MAX_REQUESTS ] || die "N must be 1..$MAX_REQUESTS"
+    is_uint "$parallel" && [ "$parallel" -ge 1 ] || die "PARALLEL must be >= 1"
+    is_uint "$chains" && [ "$chains" -le $MAX_REQUESTS ] || die "CHAINS must be 0..$MAX_REQUESTS"
+    [ "$mode" = stress ] || [ "$chains" = 0 ] || die "-c is for stress"
+    [ "$parallel" -le $MAX_PARALLEL ] || parallel=$MAX_PARALLEL
+    [ "$parallel" -le "$n" ] || parallel=$n
+    case $phase in ""|baseline|chaos|recovery) ;; *) die "--phase must be baseline, chaos or recovery" ;; esac
+
+    local metrics
+    refill "$n"
+    if [ "$mode" = loss ]; then
+        echo "== loss: $n chain requests one after another, POST $PAYMENT_URL/payment/chain (product $PRODUCT, timeout ${TIMEOUT}s)"
+        run_batch chain "$n" 1
+        summarize chain "$n" "$WALL"
+        cat "$TMP/metrics.chain"; echo
+        metrics=$(cat "$TMP/metrics.chain")
+    else
+        echo "== stress: $n payments, $parallel at a time, POST $PAYMENT_URL/payment/process (product $PRODUCT, timeout ${TIMEOUT}s)"
+        run_batch payment "$n" "$parallel"
+        summarize payment "$n" "$WALL"
+        cat "$TMP/metrics.payment"; echo
+        metrics=$(cat "$TMP/metrics.payment")
+        if [ "$chains" -gt 0 ]; then
+            echo "== stress: $chains chain requests one after another, POST $PAYMENT_URL/payment/chain"
+            run_batch chain "$chains" 1
+            summarize chain "$chains" "$WALL"
+            cat "$TMP/metrics.chain"; echo
+            metrics="$metrics $(cat "$TMP/metrics.chain")"
+        fi
+    fi
 
     if [ -n "$expect" ]; then
         echo "expectations${phase:+ (phase $phase)}:"

@@ -1,5 +1,5 @@
 /*
- * check_cfs.c: the CPU model against the CFS measurements in ../shared/facts/linux-tcp-cfs.md §4
+ * check_cfs.c: the CPU model against the CFS behaviour of kernel/sched/fair.c and the measurements in docs/measurements/cfs-stress.md
  * (a 200m pod: quota 20 ms per 100 ms period, 2 CPUs, stress-ng workers in the pod's cgroup).
  */
 #include <check.h>

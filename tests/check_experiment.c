@@ -241,7 +241,7 @@ START_TEST(loss_95_pair_and_seed_form) {
 END_TEST
 
 /* 2 stress-ng workers at 80 % inside a 200m quota: app + stressors exhaust the 20 ms quota early in every
- * 100 ms period, so an independent arrival waits for the refill: U(0, ~85 ms) (../shared/facts/linux-tcp-cfs.md:
+ * 100 ms period, so an independent arrival waits for the refill: U(0, ~85 ms) (docs/measurements/cfs-stress.md:
  * p50 near 40 ms). A chain needs payment's CPU several times, each time behind a hog's time slice, so the
  * throttle sometimes cuts it and it waits one more period: the p99 lies between one and two periods (the lab
  * measured 134 ms, docs/lab.md). No request fails: the timeouts are seconds. */

@@ -730,6 +730,33 @@ START_TEST(test_jw_document) {
 }
 END_TEST
 
+/* A value that is already compact JSON is spliced in as it is: the same bytes as its tree dumped in place,
+ * in every position (first, after a key, in an array, after other values). */
+START_TEST(test_jw_raw) {
+    static const char check[] =
+        "{\"product_id\":\"1\",\"name\":\"Kulakl\xc4\xb1k\",\"available\":true,"
+        "\"stock_count\":50,\"price\":15000,\"timestamp\":1767225600.123}";
+    svc_jw w;
+    svc_jw_init(&w);
+    svc_jw_begin_object(&w);
+    svc_jw_key(&w, "a");
+    svc_jw_int(&w, 1);
+    svc_jw_key(&w, "inventory_check");
+    svc_jw_raw(&w, check, strlen(check));
+    svc_jw_key(&w, "list");
+    svc_jw_begin_array(&w);
+    svc_jw_raw(&w, "[1,2]", 5);
+    svc_jw_raw(&w, "\"x\"", 3);
+    svc_jw_end_array(&w);
+    svc_jw_end_object(&w);
+    expect_same(&w, json_pack("{s:i, s:o, s:[[i, i], s]}", "a", 1, "inventory_check", json_loads(check, 0, NULL),
+                              "list", 1, 2, "x"));
+    svc_jw_init(&w);
+    svc_jw_raw(&w, check, strlen(check));
+    expect_same(&w, json_loads(check, 0, NULL));
+}
+END_TEST
+
 START_TEST(test_jw_strings) {
     /* Every ASCII byte alone and inside text, and multi-byte UTF-8 (copied, not escaped). */
     svc_jw w;
@@ -1195,6 +1222,7 @@ static Suite *helpers_suite(void) {
     suite_add_tcase(s, tc);
     tc = tcase_create("jsonw");
     tcase_add_test(tc, test_jw_document);
+    tcase_add_test(tc, test_jw_raw);
     tcase_add_test(tc, test_jw_strings);
     tcase_add_test(tc, test_jw_numbers);
     tcase_add_test(tc, test_jw_take_and_discard);

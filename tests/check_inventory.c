@@ -23,10 +23,13 @@ static const struct {
     int stock;
     int price;
 } seed[] = {{"1", "Laptop", 50, 15000},
-            {"2", "Phone", 100, 8000},
+            {"2", "Telefon", 100, 8000},
             {"3", "Tablet", 30, 5000},
-            {"4", "Headphones", 200, 500},
-            {"5", "Charger", 500, 150}};
+            {"4", "Kulakl\xc4\xb1k", 200, 500},
+            {"5",
+             "\xc5\x9e"
+             "arj Cihaz\xc4\xb1",
+             500, 150}}; /* the seed's names, in UTF-8 */
 
 /* Everything a request could change: per-product counters, live reservations, the journal. */
 typedef struct snapshot {
@@ -109,6 +112,7 @@ START_TEST(test_seed_catalogue) {
         ck_assert(json_is_true(json_object_get(r->json, "available")));
         ck_assert(json_is_integer(json_object_get(r->json, "price")));
         ck_assert_int_eq(fake_int(r, "price"), seed[i].price);
+        ck_assert(json_is_real(json_object_get(r->json, "timestamp")));
         inventory_stock s;
         ck_assert_int_eq(inventory_product_stock(fake_state(rt), i, &s), 0);
         ck_assert_str_eq(s.product_id, seed[i].id);
@@ -118,7 +122,10 @@ START_TEST(test_seed_catalogue) {
         ck_assert_int_eq(s.reserved + s.released, 0);
     }
     ck_assert_int_eq(inventory_product_stock(fake_state(rt), 5, &(inventory_stock){0}), -1);
-    FAKE_EXPECT_ERROR(fake_req(rt, "GET", "/check/99", NULL), 404, "unknown_product");
+    fake_reply *unknown = fake_req(rt, "GET", "/check/99", NULL);
+    FAKE_EXPECT_ERROR(unknown, 404, "unknown_product");
+    ck_assert_str_eq(fake_str(unknown, "product_id"), "99"); /* the seed's 404 fields */
+    ck_assert(json_is_false(json_object_get(unknown->json, "available")));
     FAKE_EXPECT_ERROR(fake_req(rt, "GET", "/check/1%20", NULL), 404, "unknown_product");
     fake_reply *l = fake_req(rt, "GET", "/list", NULL);
     FAKE_EXPECT(l, 200);
@@ -130,7 +137,13 @@ START_TEST(test_seed_catalogue) {
         json_t *p = json_array_get(products, i);
         ck_assert_str_eq(json_string_value(json_object_get(p, "product_id")), seed[i].id);
         ck_assert_int_eq(json_integer_value(json_object_get(p, "stock_count")), seed[i].stock);
+        /* the seed's names for the same fields */
+        ck_assert_str_eq(json_string_value(json_object_get(p, "id")), seed[i].id);
+        ck_assert_str_eq(json_string_value(json_object_get(p, "name")), seed[i].name);
+        ck_assert_int_eq(json_integer_value(json_object_get(p, "stock")), seed[i].stock);
+        ck_assert(json_is_integer(json_object_get(p, "price")));
     }
+    ck_assert(json_is_real(json_object_get(l->json, "timestamp")));
     fake_reply *root = fake_req(rt, "GET", "/", NULL);
     ck_assert_int_eq(fake_int(root, "products"), 5);
     ck_assert_int_eq(fake_int(root, "owned_products"), 5);
@@ -156,9 +169,9 @@ START_TEST(test_catalogue_replaced) {
     ck_assert(json_is_false(json_object_get(r->json, "available")));
     FAKE_EXPECT_ERROR(fake_req(rt, "GET", "/check/1", NULL), 404, "unknown_product");
     ck_assert_uint_eq(inventory_product_count(fake_state(rt)), 2);
-    FAKE_EXPECT(reserve(rt, "sku-a", 999999, "big"), 201);
+    FAKE_EXPECT(reserve(rt, "sku-a", 999999, "big"), 200);
     ck_assert_int_eq(available(rt, 0), 1);
-    FAKE_EXPECT_ERROR(reserve(rt, "sku-b", 1, NULL), 409, "insufficient_stock");
+    FAKE_EXPECT_ERROR(reserve(rt, "sku-b", 1, NULL), 400, "insufficient_stock");
     fake_free(rt);
 }
 END_TEST
@@ -204,13 +217,14 @@ START_TEST(test_reserve_decrements) {
     ck_assert_uint_eq(fake_journal_count(rt), 1);
     ck_assert_int_eq(available(rt, 0), 47); /* taken at once, so a concurrent request sees it gone */
     fake_journal_hold(rt, 0);
-    FAKE_EXPECT(r, 201);
+    FAKE_EXPECT(r, 200);
     ck_assert_str_eq(fake_str(r, "reservation_id"), "r-1");
     ck_assert_str_eq(fake_str(r, "product_id"), "1");
     ck_assert_int_eq(fake_int(r, "quantity"), 3);
     ck_assert_int_eq(fake_int(r, "remaining"), 47);
     ck_assert_str_eq(fake_str(r, "status"), "reserved");
-    ck_assert(fake_trace_find(rt, "durable inventory-0 reserve", 0) < fake_trace_find(rt, "reply inventory-0 201", 0));
+    ck_assert(json_is_real(json_object_get(r->json, "timestamp")));
+    ck_assert(fake_trace_find(rt, "durable inventory-0 reserve", 0) < fake_trace_find(rt, "reply inventory-0 200", 0));
     json_t *rec = fake_journal_json(rt, 0);
     ck_assert_str_eq(json_string_value(json_object_get(rec, "t")), "reserve");
     ck_assert_str_eq(json_string_value(json_object_get(rec, "rid")), "r-1");
@@ -224,7 +238,7 @@ START_TEST(test_reserve_decrements) {
     ck_assert_int_eq(s.initial, 50);
     /* No reservation id: one is made up; quantity defaults to 1. */
     r = fake_req(rt, "POST", "/reserve", "{\"product_id\":\"2\"}");
-    FAKE_EXPECT(r, 201);
+    FAKE_EXPECT(r, 200);
     ck_assert_int_eq(fake_int(r, "quantity"), 1);
     ck_assert_int_eq(strncmp(fake_str(r, "reservation_id"), "res-0-", 6), 0);
     ck_assert_int_eq(inventory_reservation_quantity(fake_state(rt), fake_str(r, "reservation_id")), 1);
@@ -237,20 +251,22 @@ START_TEST(test_reserve_short) {
     fake_rt *rt = inv(NULL);
     snapshot before = snap(rt);
     fake_reply *r = reserve(rt, "3", 31, "r-short");
-    FAKE_EXPECT_ERROR(r, 409, "insufficient_stock");
+    FAKE_EXPECT_ERROR(r, 400, "insufficient_stock"); /* the seed's status and its `available` */
     ck_assert_int_eq(fake_int(r, "available"), 30);
-    ck_assert_str_eq(fake_str(r, "product_id"), "3");
     snapshot after = snap(rt);
     assert_same(&before, &after);
     /* A short answer takes nothing and leaves no record: the same id can reserve what is there. */
     r = reserve(rt, "3", 30, "r-short");
-    FAKE_EXPECT(r, 201);
+    FAKE_EXPECT(r, 200);
     ck_assert_int_eq(fake_int(r, "remaining"), 0);
     r = fake_req(rt, "GET", "/check/3", NULL);
     ck_assert(json_is_false(json_object_get(r->json, "available")));
     ck_assert_int_eq(fake_int(r, "stock_count"), 0);
     r = reserve(rt, "3", 1, "r-more");
-    FAKE_EXPECT_ERROR(r, 409, "insufficient_stock");
+    FAKE_EXPECT_ERROR(r, 400, "insufficient_stock");
+    ck_assert_int_eq(fake_int(r, "available"), 0);
+    r = reserve(rt, "99", 1, "r-unknown");
+    FAKE_EXPECT_ERROR(r, 400, "unknown_product"); /* the seed: 400, available 0 */
     ck_assert_int_eq(fake_int(r, "available"), 0);
     ck_assert_int_eq(available(rt, 2), 0);
     fake_free(rt);
@@ -260,10 +276,11 @@ END_TEST
 START_TEST(test_reserve_idempotent) {
     fake_rt *rt = inv(NULL);
     fake_reply *first = reserve(rt, "4", 5, "r-i");
-    FAKE_EXPECT(first, 201);
+    FAKE_EXPECT(first, 200);
     snapshot before = snap(rt);
     fake_reply *again = reserve(rt, "4", 5, "r-i");
     FAKE_EXPECT(again, 200);
+    ck_assert(json_is_true(json_object_get(again->json, "idempotent_replay")));
     ck_assert_str_eq(fake_str(again, "reservation_id"), "r-i");
     ck_assert_str_eq(fake_str(again, "product_id"), "4");
     ck_assert_int_eq(fake_int(again, "quantity"), 5);
@@ -284,7 +301,7 @@ END_TEST
 
 START_TEST(test_release_once) {
     fake_rt *rt = inv(NULL);
-    FAKE_EXPECT(reserve(rt, "2", 10, "r-r"), 201);
+    FAKE_EXPECT(reserve(rt, "2", 10, "r-r"), 200);
     fake_journal_hold(rt, 1);
     fake_reply *r = release(rt, "2", "r-r");
     ck_assert(!r->done);
@@ -350,7 +367,7 @@ static const struct {
 
 START_TEST(test_release_rejected) {
     fake_rt *rt = inv(NULL);
-    FAKE_EXPECT(reserve(rt, "1", 4, "r-keep"), 201);
+    FAKE_EXPECT(reserve(rt, "1", 4, "r-keep"), 200);
     snapshot before = snap(rt);
     FAKE_EXPECT_ERROR(fake_req(rt, "POST", "/release", bad_releases[_i].body), bad_releases[_i].status,
                       bad_releases[_i].code);
@@ -368,7 +385,7 @@ static const struct {
     {"{\"quantity\":1}", 400},
     {"{\"product_id\":1,\"quantity\":1}", 400},
     {"{\"product_id\":null}", 400},
-    {"{\"product_id\":\"99\",\"quantity\":1}", 404},
+    {"{\"product_id\":\"99\",\"quantity\":1}", 400},
     {"{\"product_id\":\"1\",\"quantity\":0}", 400},
     {"{\"product_id\":\"1\",\"quantity\":-1}", 400},
     {"{\"product_id\":\"1\",\"quantity\":1.5}", 400},
@@ -378,15 +395,15 @@ static const struct {
     {"{\"product_id\":\"1\",\"reservation_id\":\"a b\"}", 400},
     {"{\"product_id\":\"1\",\"reservation_id\":5}", 400},
     {"{\"product_id\":\"1\",\"reservation_id\":\"\"}", 400},
-    {"{\"product_id\":\"1\",\"quantity\":51}", 409},
+    {"{\"product_id\":\"1\",\"quantity\":51}", 400},
     {"[{\"product_id\":\"1\"}]", 400},
     {"{\"product_id\":\"1\",\"product_id\":\"2\"}", 400},
 };
 
 START_TEST(test_reserve_rejected) {
     fake_rt *rt = inv(NULL);
-    FAKE_EXPECT(reserve(rt, "1", 1, "r-base"), 201);
-    FAKE_EXPECT(reserve(rt, "1", 1, "r-base2"), 201);
+    FAKE_EXPECT(reserve(rt, "1", 1, "r-base"), 200);
+    FAKE_EXPECT(reserve(rt, "1", 1, "r-base2"), 200);
     FAKE_EXPECT(release(rt, "1", "r-base2"), 200);
     snapshot before = snap(rt);
     fake_reply *r = fake_req(rt, "POST", "/reserve", bad_reserves[_i].body);
@@ -400,8 +417,8 @@ END_TEST
 
 START_TEST(test_capacity) {
     fake_rt *rt = inv((const char *const[]){"RESERVATION_CAPACITY=2", NULL});
-    FAKE_EXPECT(reserve(rt, "1", 1, "c-1"), 201);
-    FAKE_EXPECT(reserve(rt, "1", 1, "c-2"), 201);
+    FAKE_EXPECT(reserve(rt, "1", 1, "c-1"), 200);
+    FAKE_EXPECT(reserve(rt, "1", 1, "c-2"), 200);
     snapshot before = snap(rt);
     FAKE_EXPECT_ERROR(reserve(rt, "1", 1, "c-3"), 503, "capacity");
     FAKE_EXPECT_ERROR(release(rt, "1", "c-unknown"), 503, "capacity");
@@ -417,7 +434,7 @@ END_TEST
 
 START_TEST(test_journal_failure_changes_nothing) {
     fake_rt *rt = inv(NULL);
-    FAKE_EXPECT(reserve(rt, "5", 20, "j-0"), 201);
+    FAKE_EXPECT(reserve(rt, "5", 20, "j-0"), 200);
     snapshot before = snap(rt);
     fake_journal_fail_next(rt, 5);
     FAKE_EXPECT_ERROR(reserve(rt, "5", 7, "j-1"), 503, "journal_unavailable");
@@ -425,7 +442,7 @@ START_TEST(test_journal_failure_changes_nothing) {
     assert_same(&before, &after);
     ck_assert_int_eq(inventory_reservation_quantity(fake_state(rt), "j-1"), 0);
     /* Not acknowledged, so not remembered: the retry is a fresh reserve. */
-    FAKE_EXPECT(reserve(rt, "5", 7, "j-1"), 201);
+    FAKE_EXPECT(reserve(rt, "5", 7, "j-1"), 200);
     ck_assert_int_eq(available(rt, 4), 473);
     /* A release that cannot be made durable is reported as failed; the retry is acknowledged and journaled. */
     fake_journal_fail_next(rt, 5);
@@ -466,9 +483,9 @@ END_TEST
 
 START_TEST(test_replay_rebuilds) {
     fake_rt *rt = inv(NULL);
-    FAKE_EXPECT(reserve(rt, "1", 3, "p-1"), 201);
-    FAKE_EXPECT(reserve(rt, "2", 4, "p-2"), 201);
-    FAKE_EXPECT(reserve(rt, "2", 6, "p-3"), 201);
+    FAKE_EXPECT(reserve(rt, "1", 3, "p-1"), 200);
+    FAKE_EXPECT(reserve(rt, "2", 4, "p-2"), 200);
+    FAKE_EXPECT(reserve(rt, "2", 6, "p-3"), 200);
     FAKE_EXPECT(release(rt, "2", "p-2"), 200);
     FAKE_EXPECT(release(rt, "3", "p-gone"), 200); /* tombstone */
     fake_journal_fail_next(rt, 5);
@@ -486,7 +503,7 @@ START_TEST(test_replay_rebuilds) {
     FAKE_EXPECT(reserve(rt, "1", 3, "p-1"), 200);
     FAKE_EXPECT_ERROR(reserve(rt, "2", 4, "p-2"), 409, "reservation_released");
     FAKE_EXPECT_ERROR(reserve(rt, "3", 1, "p-gone"), 409, "reservation_released");
-    FAKE_EXPECT(reserve(rt, "4", 1, "p-lost"), 201);
+    FAKE_EXPECT(reserve(rt, "4", 1, "p-lost"), 200);
     ck_assert_int_eq(available(rt, 0), 47);
     fake_free(rt);
 }
@@ -498,11 +515,112 @@ START_TEST(test_replay_rejects_garbage) {
     const char *bad[] = {"{\"t\":\"reserve\",\"rid\":\"x\",\"product\":\"99\",\"qty\":1}",
                          "{\"t\":\"reserve\",\"rid\":\"x\",\"product\":\"1\",\"qty\":0}",
                          "{\"t\":\"reserve\",\"product\":\"1\",\"qty\":1}",
-                         "{\"t\":\"steal\",\"rid\":\"x\",\"product\":\"1\"}"};
+                         "{\"t\":\"steal\",\"rid\":\"x\",\"product\":\"1\"}",
+                         "{\"t\":\"restock\",\"rid\":\"x\",\"product\":\"1\",\"qty\":0}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(svc_shell_replay(fake_shell(rt), bad[i], strlen(bad[i]), err, sizeof err) == -1, "accepted %s",
                       bad[i]);
     ck_assert_int_eq(available(rt, 0), 50);
+    fake_free(rt);
+}
+END_TEST
+
+/* ---- restock (operator) ---- */
+
+static fake_reply *restock(fake_rt *rt, const char *product, int qty, const char *id) {
+    char body[256];
+    snprintf(body, sizeof body, "{\"product_id\":\"%s\",\"quantity\":%d,\"restock_id\":\"%s\"}", product, qty, id);
+    return fake_req(rt, "POST", "/restock", body);
+}
+
+START_TEST(test_restock_refills_once) {
+    fake_rt *rt = inv(NULL);
+    FAKE_EXPECT(reserve(rt, "1", 50, "empty-it"), 200);
+    FAKE_EXPECT_ERROR(reserve(rt, "1", 1, "one-more"), 400, "insufficient_stock");
+    /* journaled before the stock grows: nothing to reserve while the write is pending */
+    fake_journal_hold(rt, 1);
+    fake_reply *r = restock(rt, "1", 20, "refill-1");
+    ck_assert(!r->done);
+    ck_assert_int_eq(available(rt, 0), 0);
+    FAKE_EXPECT_ERROR(restock(rt, "1", 20, "refill-1"), 409, "restock_in_progress");
+    fake_journal_hold(rt, 0);
+    FAKE_EXPECT(r, 200);
+    ck_assert_str_eq(fake_str(r, "restock_id"), "refill-1");
+    ck_assert_str_eq(fake_str(r, "status"), "restocked");
+    ck_assert_int_eq(fake_int(r, "stock_count"), 20);
+    ck_assert(json_is_real(json_object_get(r->json, "timestamp")));
+    ck_assert_int_eq(available(rt, 0), 20);
+    /* a retry adds nothing and says so; another id adds again */
+    fake_reply *again = restock(rt, "1", 20, "refill-1");
+    FAKE_EXPECT(again, 200);
+    ck_assert(json_is_true(json_object_get(again->json, "idempotent_replay")));
+    ck_assert_int_eq(available(rt, 0), 20);
+    FAKE_EXPECT_ERROR(restock(rt, "1", 21, "refill-1"), 422, "restock_mismatch");
+    FAKE_EXPECT_ERROR(restock(rt, "2", 20, "refill-1"), 422, "restock_mismatch");
+    FAKE_EXPECT(restock(rt, "1", 5, "refill-2"), 200);
+    inventory_stock s;
+    inventory_product_stock(fake_state(rt), 0, &s);
+    ck_assert_int_eq(s.restocked, 25);
+    ck_assert_int_eq(s.available + s.reserved, s.initial + s.restocked);
+    FAKE_EXPECT(reserve(rt, "1", 25, "after"), 200);
+    /* a restart replays it: same stock, and the id is still known */
+    fake_restart(rt);
+    ck_assert_int_eq(available(rt, 0), 0);
+    inventory_product_stock(fake_state(rt), 0, &s);
+    ck_assert_int_eq(s.restocked, 25);
+    FAKE_EXPECT(restock(rt, "1", 20, "refill-1"), 200);
+    ck_assert_int_eq(available(rt, 0), 0);
+    fake_free(rt);
+}
+END_TEST
+
+START_TEST(test_restock_journal_failure) {
+    fake_rt *rt = inv(NULL);
+    fake_journal_fail_next(rt, 5);
+    FAKE_EXPECT_ERROR(restock(rt, "3", 10, "r-fail"), 503, "journal_unavailable");
+    ck_assert_int_eq(available(rt, 2), 30);
+    /* not durable, so forgotten: the retry does it */
+    FAKE_EXPECT(restock(rt, "3", 10, "r-fail"), 200);
+    ck_assert_int_eq(available(rt, 2), 40);
+    fake_free(rt);
+}
+END_TEST
+
+static const struct {
+    const char *body;
+    int status;
+} bad_restocks[] = {
+    {"{\"quantity\":1,\"restock_id\":\"x\"}", 400},
+    {"{\"product_id\":\"99\",\"quantity\":1,\"restock_id\":\"x\"}", 404},
+    {"{\"product_id\":\"1\",\"restock_id\":\"x\"}", 400},
+    {"{\"product_id\":\"1\",\"quantity\":0,\"restock_id\":\"x\"}", 400},
+    {"{\"product_id\":\"1\",\"quantity\":-5,\"restock_id\":\"x\"}", 400},
+    {"{\"product_id\":\"1\",\"quantity\":2.5,\"restock_id\":\"x\"}", 400},
+    {"{\"product_id\":\"1\",\"quantity\":1000001,\"restock_id\":\"x\"}", 400},
+    {"{\"product_id\":\"1\",\"quantity\":1}", 400},
+    {"{\"product_id\":\"1\",\"quantity\":1,\"restock_id\":\"a b\"}", 400},
+    {"{\"product_id\":\"1\",\"quantity\":1,\"restock_id\":7}", 400},
+    {"{}", 400},
+};
+
+START_TEST(test_restock_rejected) {
+    fake_rt *rt = inv(NULL);
+    snapshot before = snap(rt);
+    fake_reply *r = fake_req(rt, "POST", "/restock", bad_restocks[_i].body);
+    FAKE_EXPECT(r, bad_restocks[_i].status);
+    ck_assert_ptr_nonnull(fake_str(r, "error"));
+    snapshot after = snap(rt);
+    assert_same(&before, &after);
+    fake_free(rt);
+}
+END_TEST
+
+START_TEST(test_restock_stock_limit) {
+    fake_rt *rt =
+        inv((const char *const[]){"CATALOGUE=[{\"id\":\"a\",\"name\":\"A\",\"stock\":999999999,\"price\":1}]", NULL});
+    FAKE_EXPECT(restock(rt, "a", 1, "to-the-limit"), 200);
+    FAKE_EXPECT_ERROR(restock(rt, "a", 1, "over"), 409, "stock_limit");
+    ck_assert_int_eq(available(rt, 0), 1000000000);
     fake_free(rt);
 }
 END_TEST
@@ -517,7 +635,7 @@ START_TEST(test_forwarded_to_owner) {
     fake_cluster *cl = fake_cluster_new(two_inventories, NULL);
     fake_rt *i0 = fake_node(cl, SVC_INVENTORY, 0), *i1 = fake_node(cl, SVC_INVENTORY, 1);
     fake_reply *r = reserve(i0, "2", 10, "o-1");
-    FAKE_EXPECT(r, 201);
+    FAKE_EXPECT(r, 200);
     ck_assert_int_eq(fake_int(r, "remaining"), 90);
     ck_assert_uint_eq(fake_cluster_routed(cl, i0, SVC_INVENTORY, 1), 1);
     ck_assert(fake_trace_find(i0, "call inventory-0 -> inventory#1 POST /reserve fwd", 0) >= 0);
@@ -540,9 +658,15 @@ START_TEST(test_forwarded_to_owner) {
     inventory_product_stock(fake_state(i1), 1, &s1);
     ck_assert_int_eq(s1.available, 100);
     ck_assert_int_eq(s1.released, 10);
+    /* A restock goes to the owner too. */
+    FAKE_EXPECT(fake_req(i0, "POST", "/restock", "{\"product_id\":\"2\",\"quantity\":7,\"restock_id\":\"o-r\"}"), 200);
+    inventory_product_stock(fake_state(i1), 1, &s1);
+    ck_assert_int_eq(s1.available, 107);
+    inventory_product_stock(fake_state(i0), 1, &s0);
+    ck_assert_int_eq(s0.restocked, 0);
     /* Product 1 is replica 0's: asked there, no forwarding. */
     size_t before = fake_calls_total(i0);
-    FAKE_EXPECT(reserve(i0, "1", 1, "o-2"), 201);
+    FAKE_EXPECT(reserve(i0, "1", 1, "o-2"), 200);
     ck_assert_uint_eq(fake_calls_total(i0), before);
     /* A forwarded request that reaches a non-owner is refused, not served from the wrong copy. */
     fake_req_opts fwd = {.forwarded = 1};
@@ -561,8 +685,8 @@ END_TEST
 START_TEST(test_list_merges_replicas) {
     fake_cluster *cl = fake_cluster_new(two_inventories, NULL);
     fake_rt *i0 = fake_node(cl, SVC_INVENTORY, 0), *i1 = fake_node(cl, SVC_INVENTORY, 1);
-    FAKE_EXPECT(reserve(i0, "1", 5, "l-1"), 201); /* owner 0 */
-    FAKE_EXPECT(reserve(i0, "4", 7, "l-2"), 201); /* owner 1 */
+    FAKE_EXPECT(reserve(i0, "1", 5, "l-1"), 200); /* owner 0 */
+    FAKE_EXPECT(reserve(i0, "4", 7, "l-2"), 200); /* owner 1 */
     const int want[5] = {45, 100, 30, 193, 500};
     for (int at = 0; at < 2; at++) {
         fake_reply *r = fake_req(at ? i1 : i0, "GET", "/list", NULL);
@@ -605,15 +729,15 @@ START_TEST(test_idempotency_off_takes_twice) {
     fake_rt *rt = inv((const char *const[]){"IDEMPOTENCY=off", NULL});
     fake_reply *a = reserve(rt, "1", 5, "dup");
     fake_reply *b = reserve(rt, "1", 5, "dup");
-    FAKE_EXPECT(a, 201);
-    FAKE_EXPECT(b, 201);
+    FAKE_EXPECT(a, 200);
+    FAKE_EXPECT(b, 200);
     ck_assert_str_eq(fake_str(a, "reservation_id"), "dup");
     ck_assert_str_eq(fake_str(b, "reservation_id"), "dup~2");
     ck_assert_int_eq(available(rt, 0), 40);
     ck_assert_uint_eq(fake_journal_count(rt), 2);
     /* No tombstones: a reserve after the release of an unknown id goes through. */
     FAKE_EXPECT(release(rt, "1", "ghost"), 200);
-    FAKE_EXPECT(reserve(rt, "1", 1, "ghost"), 201);
+    FAKE_EXPECT(reserve(rt, "1", 1, "ghost"), 200);
     ck_assert_int_eq(available(rt, 0), 39);
     /* Replay agrees. */
     snapshot before = snap(rt);
@@ -635,12 +759,16 @@ START_TEST(test_mutations_need_the_service_credential) {
     fake_rt *rt = inv(NULL);
     const char *res = "{\"product_id\":\"1\",\"quantity\":2,\"reservation_id\":\"a-1\"}";
     const char *rel = "{\"product_id\":\"1\",\"reservation_id\":\"a-1\"}";
-    FAKE_EXPECT(call_as(rt, "/reserve", res, SVC_AUTH_VALID, 0), 201);
+    FAKE_EXPECT(call_as(rt, "/reserve", res, SVC_AUTH_VALID, 0), 200);
     snapshot before = snap(rt);
     FAKE_EXPECT_ERROR(call_as(rt, "/release", rel, SVC_AUTH_MISSING, 0), 401, "unauthenticated");
     FAKE_EXPECT_ERROR(call_as(rt, "/release", rel, SVC_AUTH_WRONG, 0), 403, "forbidden");
     FAKE_EXPECT_ERROR(call_as(rt, "/reserve", res, SVC_AUTH_MISSING, 0), 401, "unauthenticated");
     FAKE_EXPECT_ERROR(call_as(rt, "/reserve", "{\"product_id\":\"1\"}", SVC_AUTH_WRONG, 0), 403, "forbidden");
+    /* A restock is the operator's: with the credential configured, it must be sent. */
+    const char *refill = "{\"product_id\":\"1\",\"quantity\":5,\"restock_id\":\"op-1\"}";
+    FAKE_EXPECT_ERROR(call_as(rt, "/restock", refill, SVC_AUTH_MISSING, 0), 401, "unauthenticated");
+    FAKE_EXPECT_ERROR(call_as(rt, "/restock", refill, SVC_AUTH_WRONG, 0), 403, "forbidden");
     /* The forwarding mark (answer from your own records) is for replicas only. */
     FAKE_EXPECT_ERROR(call_as(rt, "/list", NULL, SVC_AUTH_MISSING, 1), 401, "unauthenticated");
     {
@@ -651,6 +779,8 @@ START_TEST(test_mutations_need_the_service_credential) {
     FAKE_EXPECT(call_as(rt, "/check/1", NULL, SVC_AUTH_MISSING, 0), 200);
     FAKE_EXPECT(call_as(rt, "/release", rel, SVC_AUTH_VALID, 0), 200);
     ck_assert_int_eq(available(rt, 0), 50);
+    FAKE_EXPECT(call_as(rt, "/restock", refill, SVC_AUTH_VALID, 0), 200);
+    ck_assert_int_eq(available(rt, 0), 55);
     fake_free(rt);
 }
 END_TEST
@@ -660,7 +790,7 @@ START_TEST(test_release_only_by_its_holder) {
     FAKE_EXPECT(fake_req(rt, "POST", "/reserve",
                          "{\"product_id\":\"1\",\"quantity\":3,\"reservation_id\":\"res-pay-0-a\","
                          "\"payment_id\":\"pay-0-a\"}"),
-                201);
+                200);
     snapshot before = snap(rt);
     FAKE_EXPECT_ERROR(release(rt, "1", "res-pay-0-a"), 403, "not_holder");
     FAKE_EXPECT_ERROR(fake_req(rt, "POST", "/release",
@@ -683,7 +813,7 @@ START_TEST(test_release_only_by_its_holder) {
     FAKE_EXPECT(fake_req(rt, "POST", "/reserve",
                          "{\"product_id\":\"2\",\"quantity\":1,\"reservation_id\":\"res-pay-0-c\","
                          "\"payment_id\":\"pay-0-c\"}"),
-                201);
+                200);
     fake_restart(rt);
     FAKE_EXPECT_ERROR(release(rt, "2", "res-pay-0-c"), 403, "not_holder");
     fake_free(rt);
@@ -694,7 +824,7 @@ END_TEST
  * new reservations instead of filling the table for good, also after a restart. */
 START_TEST(test_tombstone_flood_does_not_lock_out) {
     fake_rt *rt = inv((const char *const[]){"RESERVATION_CAPACITY=8", NULL});
-    FAKE_EXPECT(reserve(rt, "1", 1, "held-1"), 201);
+    FAKE_EXPECT(reserve(rt, "1", 1, "held-1"), 200);
     for (int i = 0; i < 100; i++) {
         char rid[32];
         snprintf(rid, sizeof rid, "flood-%d", i);
@@ -704,7 +834,7 @@ START_TEST(test_tombstone_flood_does_not_lock_out) {
         for (int i = 0; i < 3; i++) {
             char rid[32];
             snprintf(rid, sizeof rid, "ok-%d-%d", round, i);
-            FAKE_EXPECT(reserve(rt, "1", 1, rid), 201);
+            FAKE_EXPECT(reserve(rt, "1", 1, rid), 200);
         }
         fake_restart(rt);
     }
@@ -732,6 +862,10 @@ static Suite *inventory_suite(void) {
     tcase_add_loop_test(tc, test_release_rejected, 0, (int)(sizeof bad_releases / sizeof bad_releases[0]));
     tcase_add_loop_test(tc, test_reserve_rejected, 0, (int)(sizeof bad_reserves / sizeof bad_reserves[0]));
     tcase_add_test(tc, test_capacity);
+    tcase_add_test(tc, test_restock_refills_once);
+    tcase_add_test(tc, test_restock_journal_failure);
+    tcase_add_loop_test(tc, test_restock_rejected, 0, (int)(sizeof bad_restocks / sizeof bad_restocks[0]));
+    tcase_add_test(tc, test_restock_stock_limit);
     suite_add_tcase(s, tc);
     tc = tcase_create("journal");
     tcase_add_test(tc, test_journal_failure_changes_nothing);

@@ -196,7 +196,8 @@ START_TEST(records_roundtrip) {
                              .status = 0,
                              .step_ok = {-1, -1},
                              .step_latency_us = {-1, -1},
-                             .attempts = 2};
+                             .attempts = 2,
+                             .cause = SIM_CAUSE_TIMEOUT};
     char err[256];
     ck_assert_int_eq(lab_records_write(path, in, 2, err, sizeof err), 0);
     sim_req_record *out = NULL;
@@ -212,7 +213,22 @@ START_TEST(records_roundtrip) {
         ck_assert_int_eq(out[i].step_ok[0], in[i].step_ok[0]);
         ck_assert_int_eq(out[i].step_latency_us[1], in[i].step_latency_us[1]);
         ck_assert_int_eq(out[i].attempts, in[i].attempts);
+        ck_assert_int_eq(out[i].cause, in[i].cause);
     }
+    free(out);
+    /* records written before the cause column: the cause follows from the outcome and status */
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(
+        "start_ns,end_ns,outcome,success,status,step1_ok,step1_us,step2_ok,step2_us,attempts\n"
+        "1,2,1,0,0,-1,-1,-1,-1,1\n1,2,0,0,503,-1,-1,-1,-1,1\n1,2,0,1,200,1,5,1,5,1\n",
+        f);
+    fclose(f);
+    ck_assert_int_eq(lab_records_read(path, &out, &n, err, sizeof err), 0);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(out[0].cause, SIM_CAUSE_TIMEOUT);
+    ck_assert_int_eq(out[1].cause, SIM_CAUSE_HTTP);
+    ck_assert_int_eq(out[2].cause, SIM_CAUSE_NONE);
     free(out);
     unlink(path);
 }

@@ -5,7 +5,7 @@
  *   - prandom: the kernel's own CONFIG_RANDOM32_SELFTEST vectors (lib/random32.c, taus113 from
  *     GSL), the seeding fix-ups, determinism per seed;
  *   - get_crandom: the integer recurrence on hand-checked values, and the long-run loss rates of
- *     correlated loss against the table in ../shared/facts/linux-tcp-cfs.md section 3;
+ *     correlated loss against the rates the kernel recurrence gives (sch_netem.c get_crandom);
  *   - delay: tc's tick truncation, the exact (modulo-biased) distribution of uniform jitter,
  *     the reordering rate it implies, and what delay correlation really does to the spread;
  *   - limit: tail drop above limit / delay packets per second;

@@ -34,7 +34,7 @@ START_TEST(test_send) {
     fake_rt *rt = ntf(NULL);
     fake_advance(rt, 1234 * FAKE_MS);
     fake_reply *r = fake_req(rt, "POST", "/send", "{\"message\":\"hello\",\"type\":\"sms\",\"recipient\":\"alice\"}");
-    FAKE_EXPECT(r, 201);
+    FAKE_EXPECT(r, 200);
     const char *id = fake_str(r, "id");
     ck_assert_int_eq(strncmp(id, "ntf-0-", 6), 0);
     ck_assert_uint_eq(strlen(id), 22);
@@ -44,18 +44,26 @@ START_TEST(test_send) {
     ck_assert_str_eq(fake_str(r, "recipient"), "alice");
     ck_assert_str_eq(fake_str(r, "message"), "hello");
     ck_assert_int_eq(fake_int(r, "created_at_ms"), FAKE_EPOCH_MS + 1234);
+    ck_assert(json_is_real(json_object_get(r->json, "timestamp"))); /* the seed's: seconds, a JSON real */
+    ck_assert(fake_num(r, "timestamp") == (FAKE_EPOCH_MS + 1234) / 1000.0);
     char path[96];
     snprintf(path, sizeof path, "/status/%s", id);
     fake_reply *s = fake_req(rt, "GET", path, NULL);
     FAKE_EXPECT(s, 200);
     ck_assert(json_equal(s->json, r->json));
-    /* Defaults. */
+    /* The seed's defaults: message "", type "info", recipient "system"; {} and an empty body are valid. */
     r = fake_req(rt, "POST", "/send", "{\"message\":\"x\"}");
-    FAKE_EXPECT(r, 201);
+    FAKE_EXPECT(r, 200);
     ck_assert_str_eq(fake_str(r, "type"), "info");
-    ck_assert_str_eq(fake_str(r, "recipient"), "default");
+    ck_assert_str_eq(fake_str(r, "recipient"), "system");
     ck_assert_str_ne(fake_str(r, "id"), id);
-    ck_assert_int_eq(total_count(rt), 2);
+    r = fake_req(rt, "POST", "/send", "{}");
+    FAKE_EXPECT(r, 200);
+    ck_assert_str_eq(fake_str(r, "message"), "");
+    ck_assert_str_eq(fake_str(r, "type"), "info");
+    ck_assert_str_eq(fake_str(r, "recipient"), "system");
+    FAKE_EXPECT(fake_req(rt, "POST", "/send", ""), 200);
+    ck_assert_int_eq(total_count(rt), 4);
     ck_assert_int_eq(fake_int(fake_req(rt, "GET", "/", NULL), "history_capacity"), 1000);
     ck_assert_uint_eq(fake_journal_count(rt), 0); /* best-effort records: not journaled */
     fake_free(rt);
@@ -65,11 +73,14 @@ END_TEST
 START_TEST(test_send_idempotent) {
     fake_rt *rt = ntf(NULL);
     fake_reply *a = send_msg(rt, "n-1", "first");
-    FAKE_EXPECT(a, 201);
+    FAKE_EXPECT(a, 200);
     ck_assert_str_eq(fake_str(a, "id"), "n-1");
     fake_advance(rt, 5 * FAKE_MS);
     fake_reply *b = send_msg(rt, "n-1", "second");
     FAKE_EXPECT(b, 200);
+    ck_assert(json_is_true(json_object_get(b->json, "idempotent_replay")));
+    ck_assert(!json_object_get(a->json, "idempotent_replay"));
+    json_object_del(b->json, "idempotent_replay");
     ck_assert(json_equal(a->json, b->json)); /* the stored record, not the new text */
     ck_assert_str_eq(fake_str(b, "message"), "first");
     ck_assert_int_eq(total_count(rt), 1);
@@ -81,8 +92,6 @@ START_TEST(test_send_idempotent) {
 END_TEST
 
 static const char *const bad_sends[] = {
-    "{}",
-    "{\"message\":\"\"}",
     "{\"message\":5}",
     "{\"message\":null}",
     "{\"message\":[\"a\"]}",
@@ -100,7 +109,7 @@ static const char *const bad_sends[] = {
 
 START_TEST(test_send_rejected) {
     fake_rt *rt = ntf(NULL);
-    FAKE_EXPECT(send_msg(rt, "keep", "kept"), 201);
+    FAKE_EXPECT(send_msg(rt, "keep", "kept"), 200);
     fake_reply *r = fake_req(rt, "POST", "/send", bad_sends[_i]);
     FAKE_EXPECT(r, 400);
     ck_assert_ptr_nonnull(fake_str(r, "error"));
@@ -119,7 +128,7 @@ START_TEST(test_send_length_limits) {
     memset(msg, 'm', sizeof msg);
     msg[2000] = '\0';
     snprintf(body, sizeof body, "{\"message\":\"%s\"}", msg);
-    FAKE_EXPECT(fake_req(rt, "POST", "/send", body), 201); /* exactly 2000 */
+    FAKE_EXPECT(fake_req(rt, "POST", "/send", body), 200); /* exactly 2000 */
     msg[2000] = 'm';
     msg[2001] = '\0';
     snprintf(body, sizeof body, "{\"message\":\"%s\"}", msg);
@@ -128,14 +137,14 @@ START_TEST(test_send_length_limits) {
     memset(rec, 'r', 128);
     rec[128] = '\0';
     snprintf(body, sizeof body, "{\"message\":\"x\",\"recipient\":\"%s\"}", rec);
-    FAKE_EXPECT(fake_req(rt, "POST", "/send", body), 201);
+    FAKE_EXPECT(fake_req(rt, "POST", "/send", body), 200);
     snprintf(body, sizeof body, "{\"message\":\"x\",\"recipient\":\"%sr\"}", rec);
     FAKE_EXPECT_ERROR(fake_req(rt, "POST", "/send", body), 400, "invalid_field");
     char id[80];
     memset(id, 'i', 64);
     id[64] = '\0';
     snprintf(body, sizeof body, "{\"message\":\"x\",\"notification_id\":\"%s\"}", id);
-    FAKE_EXPECT(fake_req(rt, "POST", "/send", body), 201);
+    FAKE_EXPECT(fake_req(rt, "POST", "/send", body), 200);
     snprintf(body, sizeof body, "{\"message\":\"x\",\"notification_id\":\"%si\"}", id);
     FAKE_EXPECT_ERROR(fake_req(rt, "POST", "/send", body), 400, "invalid_field");
     ck_assert_int_eq(total_count(rt), 3);
@@ -150,7 +159,7 @@ START_TEST(test_history_last_50) {
     for (int i = 0; i < 60; i++) {
         snprintf(id, sizeof id, "h-%02d", i);
         snprintf(msg, sizeof msg, "m%d", i);
-        FAKE_EXPECT(send_msg(rt, id, msg), 201);
+        FAKE_EXPECT(send_msg(rt, id, msg), 200);
         if (_i == 1) fake_advance(rt, FAKE_MS); /* loop 0: all in the same millisecond */
     }
     fake_reply *h = fake_req(rt, "GET", "/history", NULL);
@@ -159,6 +168,8 @@ START_TEST(test_history_last_50) {
     ck_assert_uint_eq(json_array_size(list), 50);
     ck_assert_int_eq(fake_int(h, "count"), 50);
     ck_assert_int_eq(fake_int(h, "total_count"), 60);
+    ck_assert(json_is_real(json_object_get(h->json, "timestamp")));
+    ck_assert(json_is_real(json_object_get(json_array_get(list, 0), "timestamp")));
     ck_assert(json_is_true(json_object_get(h->json, "complete")));
     for (int k = 0; k < 50; k++) {
         snprintf(id, sizeof id, "h-%02d", 59 - k);
@@ -174,7 +185,7 @@ START_TEST(test_ring_bounded) {
     char id[16], path[32];
     for (int i = 0; i < 8; i++) {
         snprintf(id, sizeof id, "b-%d", i);
-        FAKE_EXPECT(send_msg(rt, id, id), 201);
+        FAKE_EXPECT(send_msg(rt, id, id), 200);
     }
     for (int i = 0; i < 8; i++) {
         snprintf(path, sizeof path, "/status/b-%d", i);
@@ -193,7 +204,7 @@ START_TEST(test_ring_bounded) {
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "id")), "b-7");
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 4), "id")), "b-3");
     /* A forgotten id is new again: it is stored, not answered as a repeat. */
-    FAKE_EXPECT(send_msg(rt, "b-0", "again"), 201);
+    FAKE_EXPECT(send_msg(rt, "b-0", "again"), 200);
     FAKE_EXPECT_ERROR(fake_req(rt, "GET", "/status/b-3", NULL), 404, "not_found");
     ck_assert_int_eq(fake_int(fake_req(rt, "GET", "/", NULL), "history_capacity"), 5);
     fake_free(rt);
@@ -224,13 +235,25 @@ END_TEST
 
 START_TEST(test_status_unknown) {
     fake_rt *rt = ntf(NULL);
-    FAKE_EXPECT_ERROR(fake_req(rt, "GET", "/status/ntf-0-0000000000000000", NULL), 404, "not_found");
-    FAKE_EXPECT_ERROR(fake_req(rt, "GET", "/status/nope", NULL), 404, "not_found");
+    fake_reply *r = fake_req(rt, "GET", "/status/ntf-0-0000000000000000", NULL);
+    FAKE_EXPECT_ERROR(r, 404, "not_found");
+    /* the seed's 404 fields beside ours */
+    ck_assert_str_eq(fake_str(r, "id"), "ntf-0-0000000000000000");
+    ck_assert_str_eq(fake_str(r, "status"), "not_found");
+    r = fake_req(rt, "GET", "/status/nope", NULL);
+    FAKE_EXPECT_ERROR(r, 404, "not_found");
+    ck_assert_str_eq(fake_str(r, "id"), "nope");
+    r = fake_req(rt, "GET",
+                 "/status/a\x01\xc3"
+                 "b",
+                 NULL);
+    FAKE_EXPECT_ERROR(r, 404, "not_found"); /* bytes that cannot be echoed in JSON are shown as '?' */
+    ck_assert_str_eq(fake_str(r, "id"), "a??b");
     FAKE_EXPECT_ERROR(fake_req(rt, "GET", "/status/a%20b", NULL), 404, "not_found");
     FAKE_EXPECT_ERROR(fake_req(rt, "GET", "/status/", NULL), 404, "not_found");
-    fake_reply *r = fake_req(rt, "POST", "/status/x", "{}");
+    r = fake_req(rt, "POST", "/status/x", "{}");
     FAKE_EXPECT_ERROR(r, 405, "method_not_allowed");
-    ck_assert_str_eq(r->allow, "GET");
+    ck_assert_str_eq(r->allow, "GET, HEAD");
     fake_free(rt);
 }
 END_TEST
@@ -242,7 +265,7 @@ START_TEST(test_ownership_two_replicas) {
     fake_rt *n0 = fake_node(cl, SVC_NOTIFICATION, 0), *n1 = fake_node(cl, SVC_NOTIFICATION, 1);
     /* An id naming replica 1, sent to replica 0: stored once, on replica 1. */
     fake_reply *r = send_msg(n0, "ntf-1-00000000000000aa", "owned by one");
-    FAKE_EXPECT(r, 201);
+    FAKE_EXPECT(r, 200);
     ck_assert_uint_eq(fake_cluster_routed(cl, n0, SVC_NOTIFICATION, 1), 1);
     ck_assert_int_eq(total_count(n1), 1);
     ck_assert_int_eq(total_count(n0), 0);
@@ -256,14 +279,14 @@ START_TEST(test_ownership_two_replicas) {
     /* No id: stored where it arrived, under an id naming that replica, and found from the other one. */
     fake_advance(n0, 10 * FAKE_MS);
     fake_reply *local = send_msg(n0, NULL, "local to zero");
-    FAKE_EXPECT(local, 201);
+    FAKE_EXPECT(local, 200);
     ck_assert_int_eq(strncmp(fake_str(local, "id"), "ntf-0-", 6), 0);
     char path[64];
     snprintf(path, sizeof path, "/status/%s", fake_str(local, "id"));
     FAKE_EXPECT(fake_req(n1, "GET", path, NULL), 200);
     /* History merges both, newest first. */
     fake_advance(n0, 10 * FAKE_MS);
-    FAKE_EXPECT(send_msg(n1, NULL, "newest on one"), 201);
+    FAKE_EXPECT(send_msg(n1, NULL, "newest on one"), 200);
     fake_reply *h = fake_req(n0, "GET", "/history", NULL);
     FAKE_EXPECT(h, 200);
     json_t *list = json_object_get(h->json, "notifications");
@@ -289,8 +312,8 @@ START_TEST(test_idempotency_off_stores_twice) {
     fake_rt *rt = ntf((const char *const[]){"IDEMPOTENCY=off", NULL});
     fake_reply *a = send_msg(rt, "n-1", "one");
     fake_reply *b = send_msg(rt, "n-1", "two");
-    FAKE_EXPECT(a, 201);
-    FAKE_EXPECT(b, 201);
+    FAKE_EXPECT(a, 200);
+    FAKE_EXPECT(b, 200);
     ck_assert_str_eq(fake_str(a, "id"), "n-1");
     ck_assert_str_eq(fake_str(b, "id"), "n-1~2");
     ck_assert_int_eq(total_count(rt), 2);

@@ -242,13 +242,21 @@ START_TEST(test_method_not_allowed) {
     fake_rt *rt = svc(NULL);
     fake_reply *r = fake_req(rt, "DELETE", "/t/echo", NULL);
     assert_error(r, 405, "method_not_allowed");
-    ck_assert_str_eq(r->allow, "GET, POST");
+    ck_assert_str_eq(r->allow, "GET, HEAD, POST");
     r = fake_req(rt, "POST", "/health", "{}");
     assert_error(r, 405, "method_not_allowed");
-    ck_assert_str_eq(r->allow, "GET");
+    ck_assert_str_eq(r->allow, "GET, HEAD");
     r = fake_req(rt, "PUT", "/t/owner/1", "{}");
     ck_assert_int_eq(r->status, 405);
-    ck_assert_str_eq(r->allow, "GET, POST");
+    ck_assert_str_eq(r->allow, "GET, HEAD, POST");
+    /* HEAD is answered as GET on every GET route (the runtime drops the body), never on a POST-only one */
+    r = fake_req(rt, "HEAD", "/health", NULL);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_str_eq(fake_str(r, "status"), "healthy");
+    r = fake_req(rt, "HEAD", "/t/item/abc", NULL);
+    ck_assert_int_eq(r->status, 200);
+    r = fake_req(rt, "HEAD", "/t/persist", NULL);
+    ck_assert_int_eq(r->status, 405);
     /* A matched route answers without Allow. */
     r = fake_req(rt, "GET", "/t/echo", NULL);
     ck_assert_int_eq(r->status, 200);
@@ -302,14 +310,14 @@ START_TEST(test_json_media_types) {
 }
 END_TEST
 
-static const char *const bad_bodies[] = {"",
-                                         "{",
+static const char *const bad_bodies[] = {"{",
                                          "{\"a\":1,}",
                                          "{\"a\":1,\"a\":2}",
                                          "[1]",
                                          "\"str\"",
                                          "42",
-                                         "null",
+                                         "nul",
+                                         "null null",
                                          "{\"a\":1} {\"b\":2}",
                                          "{'a':1}",
                                          "{\"a\":\"\\ud800\"}"};
@@ -319,6 +327,24 @@ START_TEST(test_bad_json) {
     fake_reply *r = fake_req(rt, "POST", "/t/persist", bad_bodies[_i]);
     assert_error(r, 400, "invalid_json");
     ck_assert_uint_eq(fake_journal_count(rt), 0);
+    fake_free(rt);
+}
+END_TEST
+
+/* The seed read bodies with `request.get_json() or {}`: an empty JSON body is {} (the route's defaults
+ * apply), and so is null; a body that is not declared JSON is still 415. */
+static const char *const empty_bodies[] = {"", "  \r\n", "null", " null\n"};
+
+START_TEST(test_empty_body_is_empty_object) {
+    fake_rt *rt = svc(NULL);
+    fake_reply *r = fake_req(rt, "POST", "/t/echo", empty_bodies[_i]);
+    ck_assert_msg(r->status == 200, "%d %s", r->status, r->body);
+    json_t *body = json_object_get(r->json, "body");
+    ck_assert(json_is_object(body));
+    ck_assert_uint_eq(json_object_size(body), 0);
+    fake_req_opts text = {.content_type = "text/plain"};
+    r = fake_req_ex(rt, "POST", "/t/echo", empty_bodies[_i], &text);
+    assert_error(r, 415, "unsupported_media_type");
     fake_free(rt);
 }
 END_TEST
@@ -374,6 +400,8 @@ START_TEST(test_root_lists_endpoints) {
     fake_reply *r = fake_req(rt, "GET", "/", NULL);
     ck_assert_int_eq(r->status, 200);
     ck_assert_str_eq(fake_str(r, "service"), "test-service");
+    ck_assert_ptr_nonnull(fake_str(r, "message")); /* the seed's GET / fields: message, version, endpoints */
+    ck_assert(json_is_real(json_object_get(r->json, "timestamp")));
     ck_assert_int_eq(fake_int(r, "replica"), 1);
     ck_assert_int_eq(fake_int(r, "replicas"), 2);
     ck_assert(json_is_true(json_object_get(r->json, "test_module")));
@@ -400,6 +428,9 @@ START_TEST(test_health) {
     ck_assert_str_eq(fake_str(r, "service"), "test-service");
     ck_assert(fake_num(r, "uptime_s") == 2.5);
     ck_assert_int_eq(fake_int(r, "timestamp_ms"), FAKE_EPOCH_MS + 2500);
+    /* the seed's timestamp: seconds as a JSON real, from the runtime's clock */
+    ck_assert(json_is_real(json_object_get(r->json, "timestamp")));
+    ck_assert(fake_num(r, "timestamp") == (FAKE_EPOCH_MS + 2500) / 1000.0);
     ck_assert_str_eq(fake_str(r, "version"), "1.0.0");
     ck_assert_int_eq(fake_int(r, "replica"), 0);
     /* written without a JSON tree: the uptime to the microsecond, still valid JSON */
@@ -545,6 +576,14 @@ START_TEST(test_forward_to_owner) {
     ck_assert_int_eq(r->status, 299); /* the owner's status, relayed */
     ck_assert_str_eq(r->body, "{\"replica\":2}");
     ck_assert_str_eq(r->content_type, "application/json");
+
+    /* A HEAD is forwarded as GET; the owner's answer is relayed (the runtime drops its body). */
+    r = fake_req(rt, "HEAD", "/t/owner/2", NULL);
+    c = fake_next_call(rt);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(c->method, "GET");
+    fake_answer(rt, c, 200, "{\"replica\":2}");
+    ck_assert_int_eq(r->status, 200);
 
     /* A POST keeps its body and Idempotency-Key. */
     fake_req_opts o = {.idempotency_key = "key-1"};
@@ -906,6 +945,7 @@ static Suite *shell_suite(void) {
     tcase_add_loop_test(tc, test_unsupported_media_type, 0, (int)(sizeof bad_types / sizeof bad_types[0]));
     tcase_add_loop_test(tc, test_json_media_types, 0, (int)(sizeof good_types / sizeof good_types[0]));
     tcase_add_loop_test(tc, test_bad_json, 0, (int)(sizeof bad_bodies / sizeof bad_bodies[0]));
+    tcase_add_loop_test(tc, test_empty_body_is_empty_object, 0, (int)(sizeof empty_bodies / sizeof empty_bodies[0]));
     tcase_add_test(tc, test_utf8_scrub);
     tcase_add_test(tc, test_forwarded_mark_needs_the_service_credential);
     suite_add_tcase(s, tc);

@@ -165,6 +165,109 @@ START_TEST(json_report_parses) {
 }
 END_TEST
 
+/* The headline run (bin/sim --loss 0.8 --seed 42): its failure line counts every failed request by cause,
+ * the chains answered 200 with overall_status "partial_failure" under their failed step's cause, so the
+ * counters add up to the phase's failures, in the text and in the JSON. */
+START_TEST(failure_counters_add_up) {
+    sim_options o;
+    sim_options_defaults(&o);
+    o.seed = o.seed_last = 42;
+    o.loss_pct = 80;
+    sim_result r;
+    run_hooks hooks = {.keep_records = 1};
+    char err[256];
+    ck_assert_int_eq(sim_run_once(&o, o.seed, &hooks, &r, err, sizeof err), 0);
+    ck_assert_ptr_nonnull(r.records);
+    const sim_phase_summary *ch = &r.summary.phase[1];
+    size_t failed = ch->requests - ch->successes;
+    ck_assert_uint_gt(failed, 100);
+    /* most of them are answered 200 by payment: the client saw no timeout, a chain step did */
+    size_t answered_200 = 0;
+    for (size_t i = 0; i < r.nrecords; i++) {
+        const sim_req_record *q = &r.records[i];
+        if (q->start_ns >= o.baseline_ns && q->start_ns < o.baseline_ns + o.chaos_ns && !q->success &&
+            q->outcome == SVC_CALL_OK && q->status == 200)
+            answered_200++;
+    }
+    ck_assert_uint_gt(answered_200, failed / 2);
+    char *text = report_of(&o, &r);
+    const char *line = strstr(text, "failures during chaos: ");
+    ck_assert_ptr_nonnull(line);
+    unsigned long n, total, t, rs, rf, h, other = 0;
+    int got = sscanf(line,
+                     "failures during chaos: %lu of %lu requests: %lu timeouts, %lu resets, %lu refused, %lu HTTP "
+                     "errors, %lu other",
+                     &n, &total, &t, &rs, &rf, &h, &other);
+    ck_assert_msg(got >= 6, "unexpected failure line: %.120s", line);
+    ck_assert_uint_eq(n, failed);
+    ck_assert_uint_eq(total, ch->requests);
+    ck_assert_uint_eq(t + rs + rf + h + other, n);
+    ck_assert_uint_gt(t, 0);
+    json_t *doc = report_json(&o, &r);
+    json_t *phases = json_object_get(doc, "phases");
+    for (size_t i = 0; i < json_array_size(phases); i++) {
+        json_t *p = json_array_get(phases, i), *f = json_object_get(p, "failures");
+        json_int_t sum = 0;
+        const char *keys[] = {"timeouts", "resets", "refused", "http_errors", "other"};
+        for (size_t k = 0; k < 5; k++) sum += json_integer_value(json_object_get(f, keys[k]));
+        json_int_t want =
+            json_integer_value(json_object_get(p, "requests")) - json_integer_value(json_object_get(p, "successes"));
+        ck_assert_int_eq(json_integer_value(json_object_get(f, "total")), want);
+        ck_assert_int_eq(sum, want);
+    }
+    json_decref(doc);
+    free(text);
+    sim_result_free(&r);
+}
+END_TEST
+
+/* How a failed request is classified: the client's own outcome first, then a status outside 2xx, then the
+ * first failed chain step's error. */
+START_TEST(failure_causes) {
+    sim_req_record rec = {.outcome = SVC_CALL_OK, .status = 200, .success = 1};
+    sim_req_set_cause(&rec, SIM_CAUSE_TIMEOUT);
+    ck_assert_int_eq(rec.cause, SIM_CAUSE_NONE);
+    rec.success = 0;
+    sim_req_set_cause(&rec, sim_step_error_cause("HTTP 503", 8));
+    ck_assert_int_eq(rec.cause, SIM_CAUSE_HTTP);
+    sim_req_set_cause(&rec, sim_step_error_cause("reset", 5));
+    ck_assert_int_eq(rec.cause, SIM_CAUSE_RESET);
+    sim_req_set_cause(&rec, sim_step_error_cause("refused", 7));
+    ck_assert_int_eq(rec.cause, SIM_CAUSE_REFUSED);
+    sim_req_set_cause(&rec, sim_step_error_cause("failed", 6));
+    ck_assert_int_eq(rec.cause, SIM_CAUSE_OTHER);
+    sim_req_set_cause(&rec, SIM_CAUSE_NONE); /* a 2xx that is not a success and names no cause */
+    ck_assert_int_eq(rec.cause, SIM_CAUSE_OTHER);
+    rec.status = 503;
+    sim_req_set_cause(&rec, SIM_CAUSE_TIMEOUT);
+    ck_assert_int_eq(rec.cause, SIM_CAUSE_HTTP);
+    rec.outcome = SVC_CALL_TIMEOUT;
+    rec.status = 0;
+    sim_req_set_cause(&rec, SIM_CAUSE_HTTP);
+    ck_assert_int_eq(rec.cause, SIM_CAUSE_TIMEOUT);
+    rec.outcome = SVC_CALL_FAILED;
+    sim_req_set_cause(&rec, SIM_CAUSE_NONE);
+    ck_assert_int_eq(rec.cause, SIM_CAUSE_OTHER);
+    /* and the summary counts each once */
+    sim_req_record recs[4] = {
+        {.start_ns = 1, .end_ns = 2, .success = 1, .cause = SIM_CAUSE_NONE},
+        {.start_ns = 1, .end_ns = 2, .status = 200, .cause = SIM_CAUSE_HTTP},
+        {.start_ns = 1, .end_ns = 2, .status = 200, .cause = SIM_CAUSE_TIMEOUT},
+        {.start_ns = 1, .end_ns = 2, .outcome = SVC_CALL_FAILED, .cause = SIM_CAUSE_OTHER},
+    };
+    for (int i = 0; i < 4; i++) recs[i].step_ok[0] = recs[i].step_ok[1] = -1;
+    run_summary sum;
+    stats_compute(recs, 4, 10, 20, 30, &sum);
+    const sim_phase_summary *b = &sum.phase[0];
+    ck_assert_uint_eq(b->requests, 4);
+    ck_assert_uint_eq(b->http_errors, 1);
+    ck_assert_uint_eq(b->timeouts, 1);
+    ck_assert_uint_eq(b->other_failures, 1);
+    ck_assert_uint_eq(b->resets + b->refused, 0);
+    stats_free(&sum);
+}
+END_TEST
+
 /* ---- the HTTP client's deadline: code 28 after 10 s, connection closed ---- */
 
 static nf_verdict drop_all(void *ctx, int64_t now, const sim_host *src, sim_addr dst, const sim_packet *p) {
@@ -711,6 +814,8 @@ int main(void) {
     tcase_add_test(t, no_loss_all_succeed);
     tcase_add_test(t, heavy_loss_fails_then_recovers);
     tcase_add_test(t, json_report_parses);
+    tcase_add_test(t, failure_counters_add_up);
+    tcase_add_test(t, failure_causes);
     tcase_add_test(t, deadline_times_out_and_closes);
     suite_add_tcase(s, t);
     t = tcase_create("queue");

@@ -1,6 +1,6 @@
 /*
- * check_tcp.c: the TCP model against the timer facts measured on Linux 6.18 (../shared/facts/linux-tcp-cfs.md
- * section 1). Each case drops chosen packets with a scripted egress hook and compares when things happen.
+ * check_tcp.c: the TCP model against the timer facts measured on Linux 6.18 (net/ipv4/tcp_timer.c,
+ * tcp_output.c; docs/facts.md). Each case drops chosen packets with a scripted egress hook and compares when things happen.
  * Times are averaged over many seeds, because the jiffy phase (a property of the machine) differs per seed,
  * exactly as the measured values scatter over a few milliseconds.
  */

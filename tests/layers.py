@@ -28,8 +28,9 @@ LAYERS = {
     'sim/input': ['sim/load'],
     'sim/chaosmesh': ['sim/input'],
     'sim/run': ['sim/chaosmesh'],
+    'sim/explore': ['sim/run'],
     'sim/report': ['sim/run'],
-    'sim/cli': ['sim/report'],
+    'sim/cli': ['sim/report', 'sim/explore'],
     'lab': ['sim/report', 'services/http'],
     'lab/wire': ['faults'],
 }

@@ -202,6 +202,11 @@ void svc_jw_real(svc_jw *w, double v) {
     put(w, num, n);
 }
 
+void svc_jw_raw(svc_jw *w, const char *json, size_t len) {
+    separate(w);
+    put(w, json, len);
+}
+
 void svc_jw_bool(svc_jw *w, int v) {
     separate(w);
     if (v)

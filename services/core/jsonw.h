@@ -51,6 +51,11 @@ void svc_jw_real(svc_jw *w, double v);
 void svc_jw_bool(svc_jw *w, int v);
 /* An amount in minor units as svc_amount_json renders it: an integer when whole, else a real. */
 void svc_jw_amount(svc_jw *w, int64_t minor);
+/* A value that is already JSON text (len bytes), copied as it is: for embedding another service's answer
+ * without reading it into a tree and writing it back. The caller guarantees one well-formed JSON value;
+ * the byte-for-byte promise above holds when that text is itself compact, as every answer of these
+ * services is. */
+void svc_jw_raw(svc_jw *w, const char *json, size_t len);
 /* The document; *len (if not NULL) gets its length. The writer is empty afterwards. */
 char *svc_jw_take(svc_jw *w, size_t *len);
 /* The document read back as a jansson tree (the caller owns it), for code that merges documents: one

@@ -209,6 +209,8 @@ void *svc_zalloc(size_t size) {
 const svc_config *svc_cfg(const svc_shell *s) { return &s->cfg; }
 int64_t svc_now_ns(svc_shell *s) { return s->rt.ops->now_ns(s->rt.self); }
 int64_t svc_unix_ms(svc_shell *s) { return s->rt.ops->unix_ms(s->rt.self); }
+double svc_seconds_of_ms(int64_t unix_ms) { return (double)unix_ms / 1000.0; }
+double svc_timestamp(svc_shell *s) { return svc_seconds_of_ms(svc_unix_ms(s)); }
 uint64_t svc_random(svc_shell *s) { return s->rt.ops->random_u64(s->rt.self); }
 
 void svc_new_id(svc_shell *s, char *out, size_t outlen, const char *prefix, int owner, int owners) {
@@ -646,9 +648,11 @@ void svc_ex_forward(svc_exchange *ex, svc_peer peer, int replica) {
     char path[1024];
     size_t n = svc_copy(path, sizeof path, q->path);
     if (q->query) svc_append(path, sizeof path, svc_append(path, sizeof path, n, "?"), q->query);
+    /* HEAD travels as GET: the owner's whole answer is relayed and the runtime drops the body for the
+     * client (a HEAD through libcurl would wait for the body its Content-Length announces). */
     svc_call c = {.peer = peer,
                   .replica = replica,
-                  .method = q->method,
+                  .method = strcmp(q->method, "HEAD") ? q->method : "GET",
                   .path = path,
                   .body = q->body,
                   .body_len = q->body_len,
@@ -699,6 +703,19 @@ static int is_json_content_type(const char *ct) {
     return next == '\0' || next == ';' || next == ' ';
 }
 
+/* An empty body, only white space, or the JSON literal null. */
+static int is_blank_or_null(const char *body, size_t len) {
+    size_t i = 0, seen_null = 0;
+    for (; i < len; i++) {
+        char c = body[i];
+        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+        if (seen_null || len - i < 4 || memcmp(body + i, "null", 4) != 0) return 0;
+        seen_null = 1;
+        i += 3;
+    }
+    return 1;
+}
+
 /* Answers 401/403 and returns 1 when the caller may not use a route with these flags (docs/security.md).
  * A request marked as forwarded by an owner replica must itself carry the service credential: the mark
  * makes a replica answer from its own records and skip the owner check, which only replicas may ask for. */
@@ -737,19 +754,23 @@ void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, 
 
     const svc_route *route = NULL;
     size_t allow_len = 0;
+    /* HEAD is answered as GET (the runtime sends the headers without the body), as Flask does on every GET
+     * route: probes and seed clients use it. */
+    const char *method = strcmp(req->method, "HEAD") == 0 ? "GET" : req->method;
     for (size_t i = 0; i < route_total(s); i++) {
         const svc_route *r = route_at(s, i);
         const char *param = NULL;
         if (!route_matches(r->pattern, s->route_len[i], s->route_wild[i], req->path, &param)) continue;
-        if (strcmp(r->method, req->method) == 0) {
+        if (strcmp(r->method, method) == 0) {
             route = r;
             ex->param = param;
             ex->metric = s->route_metric[i];
             break;
         }
-        if (!strstr(ex->allow, r->method) && allow_len + strlen(r->method) + 3 < ALLOW_MAX) {
-            allow_len += (size_t)snprintf(ex->allow + allow_len, ALLOW_MAX - allow_len, "%s%s", allow_len ? ", " : "",
-                                          r->method);
+        const char *allowed = strcmp(r->method, "GET") == 0 ? "GET, HEAD" : r->method;
+        if (!strstr(ex->allow, r->method) && allow_len + strlen(allowed) + 3 < ALLOW_MAX) {
+            allow_len +=
+                (size_t)snprintf(ex->allow + allow_len, ALLOW_MAX - allow_len, "%s%s", allow_len ? ", " : "", allowed);
         }
     }
     if (!route) {
@@ -773,7 +794,12 @@ void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, 
             return;
         }
         json_error_t jerr;
-        ex->body = svc_json_read(req->body ? req->body : "", req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        /* The seed read bodies with `request.get_json() or {}`: an empty JSON body (or null) is {}, and each
+         * route's defaults apply. */
+        if (is_blank_or_null(req->body, req->body_len))
+            ex->body = json_object();
+        else
+            ex->body = svc_json_read(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!ex->body) {
             svc_ex_error(ex, 400, "invalid_json", "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
                          jerr.text);
@@ -789,6 +815,15 @@ void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, 
 
 /* ---- built-in route handlers (state is the service's; the shell comes from the exchange) ---- */
 
+/* GET /'s message, as the seed's services greet ("Payment Service API"). */
+static const char *svc_module_title(const svc_module *m) {
+    switch (m->peer) {
+    case SVC_PAYMENT: return "Payment Service API";
+    case SVC_INVENTORY: return "Inventory Service API";
+    default: return "Notification Service API";
+    }
+}
+
 static void route_root(void *state, svc_exchange *ex) {
     svc_shell *s = ex->shell;
     json_t *endpoints = json_array();
@@ -796,28 +831,33 @@ static void route_root(void *state, svc_exchange *ex) {
         const svc_route *r = route_at(s, i);
         json_array_append_new(endpoints, json_sprintf("%s %s", r->method, r->pattern));
     }
-    json_t *info = json_pack("{s:s, s:s, s:i, s:i, s:o}", "service", s->module->name, "version", SVC_VERSION, "replica",
-                             s->cfg.replica, "replicas", s->cfg.replicas[s->module->peer], "endpoints", endpoints);
+    json_t *info = json_pack("{s:s, s:s, s:s, s:i, s:i, s:o, s:f}", "message", svc_module_title(s->module), "service",
+                             s->module->name, "version", SVC_VERSION, "replica", s->cfg.replica, "replicas",
+                             s->cfg.replicas[s->module->peer], "endpoints", endpoints, "timestamp", svc_timestamp(s));
     if (s->module->describe) s->module->describe(state, info);
     svc_ex_reply(ex, 200, info);
 }
 
 /* Probes and load balancers call /health all the time: its answer is written directly, without building a
  * JSON tree (that tree was a fifth of the server CPU of a /health request). Every string in it is a
- * constant of this program, so nothing needs escaping; the uptime is printed from integers, to the µs. */
+ * constant of this program, so nothing needs escaping; the uptime (to the µs) and the seed's `timestamp`
+ * (seconds as a real, to the ms) are printed from integers. */
 static void route_health(void *state, svc_exchange *ex) {
     (void)state;
     svc_shell *s = ex->shell;
     int64_t up_us = (svc_now_ns(s) - s->started_ns) / 1000;
     if (up_us < 0) up_us = 0;
-    enum { HEALTH_MAX = 256 };
+    int64_t now_ms = svc_unix_ms(s);
+    if (now_ms < 0) now_ms = 0; /* a clock before 1970: printed as the epoch rather than as "-1.-5" */
+    enum { HEALTH_MAX = 320 };
     char *text = malloc(HEALTH_MAX);
     if (!text) abort();
     int n = snprintf(text, HEALTH_MAX,
                      "{\"status\":\"healthy\",\"service\":\"%s\",\"version\":\"%s\",\"replica\":%d,"
-                     "\"uptime_s\":%lld.%06lld,\"timestamp_ms\":%lld}",
+                     "\"uptime_s\":%lld.%06lld,\"timestamp\":%lld.%03lld,\"timestamp_ms\":%lld}",
                      s->module->name, SVC_VERSION, s->cfg.replica, (long long)(up_us / 1000000),
-                     (long long)(up_us % 1000000), (long long)svc_unix_ms(s));
+                     (long long)(up_us % 1000000), (long long)(now_ms / 1000), (long long)(now_ms % 1000),
+                     (long long)now_ms);
     if (n < 0 || n >= HEALTH_MAX) abort(); /* constant names and bounded numbers: cannot happen */
     reply_raw(ex, 200, text, (size_t)n, "application/json");
 }

@@ -84,6 +84,10 @@ void *svc_zalloc(size_t size);
 const svc_config *svc_cfg(const svc_shell *shell);
 int64_t svc_now_ns(svc_shell *shell);
 int64_t svc_unix_ms(svc_shell *shell);
+/* The seed's `timestamp` (time.time() in Python): seconds since the epoch as a JSON real, to the ms, from
+ * the runtime's clock. A whole number of ms keeps the text short and the writer on its fast path. */
+double svc_timestamp(svc_shell *shell);
+double svc_seconds_of_ms(int64_t unix_ms); /* the same for a clock reading kept in a record */
 uint64_t svc_random(svc_shell *shell);
 /* A fresh record id "<prefix>-<owner>-<hex>" (out: at least SVC_ID_MAX + 1 bytes). owner < 0: chosen at
  * random among `owners` replicas. The tail is 128 bits from the runtime's random_id when it has one (the HTTP

@@ -109,7 +109,8 @@ typedef void (*svc_persist_done_fn)(void *ctx, int error); /* error: 0 = durable
 /*
  * What a runtime provides. `self` is the runtime's own object, passed back to every operation.
  *   now_ns      monotonic time in ns (virtual in the simulator).
- *   unix_ms     wall-clock time for timestamps in documents (a fixed epoch + virtual time in the simulator).
+ *   unix_ms     wall-clock time for timestamps in documents (the real clock in the HTTP runtime; a fixed
+ *               epoch + virtual time in the simulator). Service code reads the time only through it.
  *   random_u64  uniformly random bits (seeded per pod in the simulator, getrandom in the HTTP runtime).
  *   random_id   may be NULL. Fills hex[0..32) with 128 random bits in lowercase hex for a record id that
  *               must not be guessable (the HTTP runtime: getrandom). NULL: ids carry the 64 bits of one

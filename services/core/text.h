@@ -39,6 +39,15 @@ static inline size_t svc_append_u64(char *dst, size_t cap, size_t at, uint64_t v
     return svc_append(dst, cap, at, p);
 }
 
+/* Like svc_copy, with every byte outside printable ASCII (0x21..0x7e) written as '?': for echoing a path
+ * segment, which may hold any bytes, in a JSON string, which must be valid UTF-8. */
+static inline size_t svc_copy_printable(char *dst, size_t cap, const char *src) {
+    size_t n = svc_copy(dst, cap, src);
+    for (size_t i = 0; i < n; i++)
+        if (dst[i] < 0x21 || dst[i] > 0x7e) dst[i] = '?';
+    return n;
+}
+
 /* Whether any of 8 bytes (a little- or big-endian load, it does not matter) is '"', '\\' or a control
  * character below 0x20: what JSON strings must escape. The classic "has zero byte" and "has byte less
  * than" tests, exact about "any", which is all that the string scanners (jsonw, jsonr) ask. */

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/version.h"
 #include "services/core/config.h"
 #include "services/http/client.h"
 #include "services/http/env.h"
@@ -218,8 +219,8 @@ static int parse_args(const svc_module *m, int argc, char **argv, int *exit_code
             return 1;
         }
         if (!strcmp(argv[i], "--version")) {
-            printf("%s %s (payment-chaos HTTP runtime; libcurl %s, libmicrohttpd %s)\n", m->name, HTTP_RUNTIME_VERSION,
-                   curl_version_info(CURLVERSION_NOW)->version, MHD_get_version());
+            printf("%s %s (git %s; payment-chaos HTTP runtime; libcurl %s, libmicrohttpd %s)\n", m->name, pc_version(),
+                   pc_git_describe(), curl_version_info(CURLVERSION_NOW)->version, MHD_get_version());
             *exit_code = 0;
             return 1;
         }

@@ -10,6 +10,8 @@
  * in order and returns 0. If the grace period runs out it logs that and exits 0 at once, without tearing
  * down state that callbacks still reference.
  *
+ * --version prints the service, the release and the git revision of the build (base/version.h); only this runtime
+ * prints it: the service code has no I/O.
  * Exit status: 0 after a signal (or --help/--version), 2 for bad settings, 1 for start-up failures
  * (port in use, corrupt journal, no threads).
  *
@@ -20,8 +22,6 @@
 #define PC_SERVICES_HTTP_RUNTIME_H
 
 #include "services/core/shell.h"
-
-#define HTTP_RUNTIME_VERSION "1.0.0"
 
 int http_main(const svc_module *module, int argc, char **argv);
 

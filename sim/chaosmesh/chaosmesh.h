@@ -2,7 +2,7 @@
  * chaosmesh.h: Chaos Mesh objects (NetworkChaos, StressChaos, PodChaos, Schedule, Workflow) as timed chaos
  * actions, with what each will really do on the cluster noted beside it.
  *
- * The semantics come from ../shared/facts/chaos-mesh.md (read from the Chaos Mesh source):
+ * The semantics come from the Chaos Mesh source (docs/facts.md lists the files):
  *   - duration counts from the object's creation; without one an object runs until deleted (the simulation
  *     never deletes it: such an object is "endless" and the recovery phase still has it);
  *   - NetworkChaos: every netem block present (delay, loss, duplicate, corrupt) goes into one qdisc, whatever

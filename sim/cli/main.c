@@ -4,8 +4,12 @@
  *
  * With --experiment (or --expect) the runs are the experiment units of sim/run/experiment.h: one run per chaos
  * object (or one for everything with --together), each printed as a report, the prediction section and the
- * verdicts; --csv/--svg then write one file per object (the object's name before the extension).
- * Exit status: 2 for bad input, 1 when an expectation failed or an invariant broke, else 0.
+ * verdicts; --csv/--svg then write one file per object (the object's name before the extension), --html one page
+ * with a section per object.
+ * A seed range (--seeds, --find-violation) becomes a sweep (sim/run/sweep.h) that the report prints; with --shard
+ * the process prints only its part, as JSON, and --merge reads the parts back into the same sweep.
+ * Exit status: 2 for bad input, 1 when an expectation failed or an invariant broke, else 0 (a shard: 0 once its
+ * part is written).
  */
 #include <inttypes.h>
 #include <jansson.h>
@@ -16,11 +20,16 @@
 
 #include "base/smallalloc.h"
 #include "services/core/jsonw.h"
+#include "sim/explore/explore.h"
 #include "sim/report/report.h"
+#include "sim/report/report_html.h"
+#include "sim/report/report_sweep.h"
 #include "sim/run/experiment.h"
 #include "sim/run/multi.h"
 #include "sim/run/options.h"
 #include "sim/run/run.h"
+#include "sim/run/shrink.h"
+#include "sim/run/sweep.h"
 
 static int check_determinism(const sim_options *o, run_hooks *hooks) {
     uint64_t *prints = NULL, count = 0;
@@ -78,6 +87,23 @@ static void print_json(json_t *doc) {
     json_decref(doc);
 }
 
+/* --html of the command-line run: -1 when the page cannot be written. */
+static int plain_html(const sim_options *o, const sim_result *r) {
+    char title[96], err[512];
+    snprintf(title, sizeof title, "payment-chaos simulation, seed %" PRIu64, r->seed);
+    report_html *h = report_html_open(o->html_path, title, err, sizeof err);
+    if (h) {
+        json_t *doc = report_json(o, r);
+        report_html_run(h, o, r, doc, NULL);
+        json_decref(doc);
+    }
+    if (!h || report_html_close(h, err, sizeof err) < 0) {
+        fprintf(stderr, "sim: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* The command-line run (no experiment units). */
 static int run_plain(const sim_options *o, run_hooks *hooks) {
     sim_result r;
@@ -101,6 +127,7 @@ static int run_plain(const sim_options *o, run_hooks *hooks) {
         fprintf(stderr, "sim: %s\n", err);
         status = 2;
     }
+    if (o->html_path && plain_html(o, &r) < 0) status = 2;
     if (r.violation.found && status == 0) status = 1;
     sim_result_free(&r);
     return status;
@@ -108,9 +135,10 @@ static int run_plain(const sim_options *o, run_hooks *hooks) {
 
 /* What the units' reports add up to. */
 typedef struct units_acc {
-    json_t *all;    /* --json: every unit's document */
-    json_t *single; /* --json: the one document of a run without experiment files (--expect alone) */
-    int failed;     /* units with a failed expectation */
+    json_t *all;       /* --json: every unit's document */
+    json_t *single;    /* --json: the one document of a run without experiment files (--expect alone) */
+    int failed;        /* units with a failed expectation */
+    report_html *html; /* --html: the page, a section per unit */
 } units_acc;
 
 /* CSV and SVG of one unit: a file per chaos object, the chart labelled with the object's name when it comes from an
@@ -138,6 +166,17 @@ static int unit_outputs(const sim_options *o, const experiment_unit *u, int unit
     return status;
 }
 
+/* The unit's section of the page, from the same JSON document --json prints. */
+static void unit_html(report_html *h, const sim_options *o, const experiment_unit *u, const sim_options *uo,
+                      const sim_result *r) {
+    char label[256];
+    snprintf(label, sizeof label, "chaos object: %s", experiment_unit_name(u));
+    json_t *doc = report_json(uo, r);
+    experiment_report_json(u, uo, r, doc);
+    report_html_run(h, uo, r, doc, o->nexperiments ? label : NULL);
+    json_decref(doc);
+}
+
 /* Runs unit i of units and prints its report (or its determinism check): 0, 1 when an expectation failed or
  * an invariant broke, 2 on an error. */
 static int run_unit(const sim_options *o, const experiment_unit *u, int i, int units, FILE *trace, units_acc *acc) {
@@ -159,6 +198,7 @@ static int run_unit(const sim_options *o, const experiment_unit *u, int i, int u
         return 2;
     }
     int failed;
+    if (acc->html) unit_html(acc->html, o, u, &uo, &r);
     if (o->json) {
         json_t *doc = report_json(&uo, &r);
         failed = experiment_report_json(u, &uo, &r, doc);
@@ -202,11 +242,82 @@ static void finish_units(const sim_options *o, units_acc *acc, int units, int st
 static int run_units(const sim_options *o, const experiment_set *xs, FILE *trace) {
     int units = experiment_unit_count(xs), status = 0;
     units_acc acc = {.all = o->json ? json_array() : NULL};
+    char err[512];
+    if (o->html_path && !o->check_determinism) {
+        char title[128];
+        snprintf(title, sizeof title, "payment-chaos simulation of %d chaos object%s, seed %" PRIu64, units,
+                 units == 1 ? "" : "s", o->seed);
+        acc.html = report_html_open(o->html_path, title, err, sizeof err);
+        if (!acc.html) {
+            fprintf(stderr, "sim: %s\n", err);
+            return 2;
+        }
+    }
     for (int i = 0; i < units && status != 2; i++) {
         int rc = run_unit(o, experiment_unit_at(xs, i), i, units, trace, &acc);
         if (rc > status) status = rc;
     }
     finish_units(o, &acc, units, status);
+    if (acc.html && report_html_close(acc.html, err, sizeof err) < 0) {
+        fprintf(stderr, "sim: %s\n", err);
+        status = 2;
+    }
+    return status;
+}
+
+/* A sweep's report: a shard's part as JSON for --merge, or the summary as text or JSON. Returns the exit status. */
+static int emit_sweep(const sim_options *o, const sim_sweep *s) {
+    if (o->nshards) {
+        if (sweep_write_part(s, stdout) < 0) {
+            fprintf(stderr, "sim: cannot write the part to stdout\n");
+            return 2;
+        }
+        return 0; /* the verdict is the merge's */
+    }
+    int status;
+    if (o->json)
+        print_json(report_sweep_json(s, &status));
+    else
+        status = report_sweep_text(stdout, s);
+    if (o->html_path) {
+        char title[128], err[512];
+        snprintf(title, sizeof title, "payment-chaos simulation over seeds %" PRIu64 "..%" PRIu64, s->lo, s->hi);
+        report_html *h = report_html_open(o->html_path, title, err, sizeof err);
+        if (h) report_html_sweep(h, s);
+        if (!h || report_html_close(h, err, sizeof err) < 0) {
+            fprintf(stderr, "sim: %s\n", err);
+            status = 2;
+        }
+    }
+    return status;
+}
+
+/* --seeds (with experiment units when xs is not NULL) and --find-violation [--shrink]. */
+static int run_sweep(const sim_options *o, const experiment_set *xs, run_hooks *hooks) {
+    char err[512];
+    multi_perf perf = {0};
+    sim_sweep *s = o->find_violation || o->shrink ? multi_find_violation(o, hooks, &perf, err, sizeof err)
+                                                  : multi_seeds(o, xs, &perf, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "sim: %s\n", err);
+        return 2;
+    }
+    if (o->perf) multi_perf_print(stderr, &perf);
+    int status = emit_sweep(o, s);
+    if (o->shrink && s->found) status = shrink_run(o, hooks, s->found_seed, stdout) < 0 ? 2 : 1;
+    sweep_free(s);
+    return status;
+}
+
+static int run_merge(const sim_options *o) {
+    char err[512];
+    sim_sweep *s = sweep_merge((const char *const *)o->merge_files, o->nmerge_files, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "sim: --merge: %s\n", err);
+        return 2;
+    }
+    int status = emit_sweep(o, s);
+    sweep_free(s);
     return status;
 }
 
@@ -233,6 +344,11 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    if (o.explore) return explore_main(&o, stdout);
+    if (explore_stray_options(&o, err, sizeof err) < 0) {
+        fprintf(stderr, "sim: %s\n", err);
+        return 2;
+    }
     experiment_set *xs = NULL;
     if (o.nexperiments || o.nexpects) {
         xs = experiment_load(&o, err, sizeof err);
@@ -253,16 +369,18 @@ int main(int argc, char **argv) {
     int status = 0;
     run_hooks hooks = {0};
     hooks.trace = trace;
-    if (o.find_violation || o.shrink) {
-        status = multi_find_violation(&o, &hooks, stdout);
+    if (o.nmerge_files) {
+        status = run_merge(&o);
+    } else if (o.find_violation || o.shrink || (o.nshards && !o.check_determinism)) {
+        status = run_sweep(&o, xs, &hooks);
     } else if (xs && o.seed_last > o.seed && !o.check_determinism) {
-        status = multi_seeds_experiments(&o, xs, stdout);
+        status = run_sweep(&o, xs, &hooks);
     } else if (xs) {
         status = run_units(&o, xs, trace);
     } else if (o.check_determinism) {
         status = check_determinism(&o, &hooks);
     } else if (o.seed_last > o.seed) {
-        status = multi_seeds(&o, &hooks, stdout);
+        status = run_sweep(&o, NULL, &hooks);
     } else {
         status = run_plain(&o, &hooks);
     }

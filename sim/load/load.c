@@ -129,12 +129,44 @@ static const char *field_after(const char *from, const char *end, const char *ke
     return NULL;
 }
 
-/* Chain answers carry per-step results; read them so the report can show where it broke. The answer is
- * the chain route's compact JSON (steps[] then overall_status); a full JSON parse per request would cost
- * the simulator a sixth of its time, so only the few fields needed are read, in order. */
-static void parse_chain(sim_req_record *rec, const sim_http_result *r) {
+const char *sim_fail_cause_name(sim_fail_cause c) {
+    static const char *const names[SIM_CAUSE_COUNT] = {"", "timeout", "reset", "refused", "HTTP error", "other"};
+    return c < SIM_CAUSE_COUNT ? names[c] : "other";
+}
+
+sim_fail_cause sim_step_error_cause(const char *error, size_t len) {
+    if (len == 7 && !memcmp(error, "timeout", 7)) return SIM_CAUSE_TIMEOUT;
+    if (len == 5 && !memcmp(error, "reset", 5)) return SIM_CAUSE_RESET;
+    if (len == 7 && !memcmp(error, "refused", 7)) return SIM_CAUSE_REFUSED;
+    if (len > 5 && !memcmp(error, "HTTP ", 5)) return SIM_CAUSE_HTTP;
+    return SIM_CAUSE_OTHER;
+}
+
+void sim_req_set_cause(sim_req_record *rec, sim_fail_cause step_cause) {
+    if (rec->success)
+        rec->cause = SIM_CAUSE_NONE;
+    else if (rec->outcome == SVC_CALL_TIMEOUT)
+        rec->cause = SIM_CAUSE_TIMEOUT;
+    else if (rec->outcome == SVC_CALL_RESET)
+        rec->cause = SIM_CAUSE_RESET;
+    else if (rec->outcome == SVC_CALL_REFUSED)
+        rec->cause = SIM_CAUSE_REFUSED;
+    else if (rec->outcome != SVC_CALL_OK)
+        rec->cause = SIM_CAUSE_OTHER;
+    else if (rec->status < 200 || rec->status >= 300)
+        rec->cause = SIM_CAUSE_HTTP;
+    else
+        rec->cause = step_cause != SIM_CAUSE_NONE ? step_cause : SIM_CAUSE_OTHER;
+}
+
+/* Chain answers carry per-step results; read them so the report can show where it broke and why. The
+ * answer is the chain route's compact JSON (steps[] then overall_status; a failed step's "error" right
+ * after its latency_ms); a full JSON parse per request would cost the simulator a sixth of its time, so
+ * only the few fields needed are read, in order. Returns the first failed step's cause. */
+static sim_fail_cause parse_chain(sim_req_record *rec, const sim_http_result *r) {
     rec->success = 0;
-    if (r->status != 200 || !r->body) return;
+    sim_fail_cause cause = SIM_CAUSE_NONE;
+    if (r->status != 200 || !r->body) return cause;
     const char *p = r->body, *end = r->body + r->body_len;
     for (int i = 0; i < 2; i++) {
         const char *st = field_after(p, end, "status");
@@ -143,9 +175,18 @@ static void parse_chain(sim_req_record *rec, const sim_http_result *r) {
         rec->step_ok[i] = (int8_t)(!strncmp(st, "\"success\"", 9));
         rec->step_latency_us[i] = (int32_t)(strtod(lat, NULL) * 1000);
         p = lat;
+        if (rec->step_ok[i]) continue;
+        /* a failed step's "error" follows its latency, before the next step's fields */
+        const char *err = field_after(lat, end, "error"), *next = field_after(lat, end, "step");
+        const char *close =
+            err && *err == '"' && (!next || err < next) ? memchr(err + 1, '"', (size_t)(end - err - 1)) : NULL;
+        sim_fail_cause step = close ? sim_step_error_cause(err + 1, (size_t)(close - err - 1)) : SIM_CAUSE_OTHER;
+        rec->step_cause[i] = (uint8_t)step;
+        if (cause == SIM_CAUSE_NONE) cause = step;
     }
     const char *overall = field_after(r->body, end, "overall_status");
     rec->success = overall && !strncmp(overall, "\"success\"", 9);
+    return cause;
 }
 
 static void note_ack(sim_load *l, load_req *q, const sim_http_result *r) {
@@ -187,16 +228,16 @@ static void answered(void *ctx, const sim_http_result *r) {
     sim_req_record *rec = &q->rec;
     rec->outcome = (uint8_t)r->outcome;
     rec->status = (int16_t)r->status;
+    sim_fail_cause step_cause = SIM_CAUSE_NONE;
     if (r->outcome == SVC_CALL_OK) {
         if (l->cfg.workload == LOAD_CHAIN)
-            parse_chain(rec, r);
-        else if (l->cfg.workload == LOAD_PROCESS)
-            rec->success = r->status == 201;
+            step_cause = parse_chain(rec, r);
         else
             rec->success = r->status >= 200 && r->status < 300;
     } else {
         rec->success = 0;
     }
+    sim_req_set_cause(rec, step_cause);
     if (l->cfg.workload == LOAD_PROCESS) {
         if (rec->success) note_ack(l, q, r);
         int transient = r->outcome != SVC_CALL_OK || r->status >= 500 || r->status == 409;

@@ -10,7 +10,8 @@
  *   chain    POST /payment/chain {"product_id":"1"}; success = 200 with overall_status "success";
  *            the two steps' outcomes and latencies are recorded too
  *   process  POST /payment/process with an Idempotency-Key per payment; a failed attempt (timeout, reset,
- *            5xx) is retried with the same key up to `client_retries` times; success = 201
+ *            5xx) is retried with the same key up to `client_retries` times; success = 2xx (the service
+ *            answers 200, the seed's status)
  *   custom   any METHOD /path with an optional JSON body; success = 2xx
  *
  * Each client uses a libcurl-like HTTP client (fresh connection per request, or keep-alive).
@@ -47,6 +48,20 @@ typedef struct load_config {
 
 void load_config_defaults(load_config *cfg);
 
+/* Why a request failed, so that the report's failure counters add up to the failed requests: the client's
+ * own outcome (timeout, reset, refused), an HTTP status outside 2xx, or, for a chain answered 200 with
+ * overall_status "partial_failure", the cause of its first failed step ("timeout", "HTTP 503", ...).
+ * OTHER: anything else (a local failure, a 2xx answer that is not a success and names no cause). */
+typedef enum sim_fail_cause {
+    SIM_CAUSE_NONE = 0, /* a success */
+    SIM_CAUSE_TIMEOUT,
+    SIM_CAUSE_RESET,
+    SIM_CAUSE_REFUSED,
+    SIM_CAUSE_HTTP,
+    SIM_CAUSE_OTHER,
+    SIM_CAUSE_COUNT
+} sim_fail_cause;
+
 typedef struct sim_req_record {
     int64_t start_ns, end_ns;
     uint8_t outcome; /* svc_call_outcome of the last attempt */
@@ -55,7 +70,19 @@ typedef struct sim_req_record {
     int8_t step_ok[2]; /* chain: 1 success, 0 failed, -1 absent */
     int32_t step_latency_us[2];
     uint8_t attempts;
+    uint8_t cause;         /* sim_fail_cause; set by sim_req_set_cause once the request ended */
+    uint8_t step_cause[2]; /* chain: why a failed step failed (sim_fail_cause); SIM_CAUSE_NONE otherwise */
 } sim_req_record;
+
+/* "timeout", "reset", "refused", "HTTP error", "other"; "" for SIM_CAUSE_NONE. */
+const char *sim_fail_cause_name(sim_fail_cause c);
+
+/* The cause named by a chain step's `error` text (len bytes, not NUL-terminated): "timeout", "reset",
+ * "refused", "HTTP <status>"; anything else is OTHER. */
+sim_fail_cause sim_step_error_cause(const char *error, size_t len);
+/* Sets rec->cause from its success, outcome and status; `step_cause` is the first failed chain step's
+ * cause (SIM_CAUSE_NONE when there is none). Shared by the simulator's clients and the lab's loadgen. */
+void sim_req_set_cause(sim_req_record *rec, sim_fail_cause step_cause);
 
 /* A payment the system acknowledged (201) to a client: the invariant checkers verify it survives. */
 typedef struct sim_acked_payment {

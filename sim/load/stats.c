@@ -96,14 +96,14 @@ static void summarize(const sim_req_record *recs, size_t n, int64_t from, int64_
         attempts += r->attempts;
         if (l > p->max_ms) p->max_ms = l;
         if (r->success) p->successes++;
-        if (r->outcome == SVC_CALL_TIMEOUT)
-            p->timeouts++;
-        else if (r->outcome == SVC_CALL_RESET)
-            p->resets++;
-        else if (r->outcome == SVC_CALL_REFUSED)
-            p->refused++;
-        else if (r->outcome == SVC_CALL_OK && r->status >= 400)
-            p->http_errors++;
+        switch ((sim_fail_cause)r->cause) {
+        case SIM_CAUSE_NONE: break;
+        case SIM_CAUSE_TIMEOUT: p->timeouts++; break;
+        case SIM_CAUSE_RESET: p->resets++; break;
+        case SIM_CAUSE_REFUSED: p->refused++; break;
+        case SIM_CAUSE_HTTP: p->http_errors++; break;
+        default: p->other_failures++; break;
+        }
         for (int k = 0; k < 2; k++) {
             if (r->step_ok[k] < 0) continue;
             steps[k][p->step_n[k]++] = r->step_latency_us[k] / 1000.0;

@@ -28,7 +28,8 @@ typedef struct sim_phase_summary {
     double success_rate;
     double p50_ms, p90_ms, p99_ms, max_ms, mean_ms;
     double throughput_per_s; /* successful requests per second */
-    size_t timeouts, resets, refused, http_errors;
+    /* failed requests by cause (sim_req_record.cause): they add up to requests - successes */
+    size_t timeouts, resets, refused, http_errors, other_failures;
     size_t step_n[2], step_ok[2];
     double step_success[2], step_p50_ms[2], step_p99_ms[2];
     double attempts_mean;

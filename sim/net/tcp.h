@@ -1,7 +1,7 @@
 /*
  * tcp.h: a packet-level model of Linux TCP for short request/response exchanges.
  *
- * What is modelled, and from where (net/ipv4/tcp_*.c, Linux 6.x, defaults of ../shared/facts):
+ * What is modelled, and from where (net/ipv4/tcp_*.c, Linux 6.x, defaults as docs/facts.md lists them):
  *   - the three-way handshake; SYN retransmission at 1 s with tcp_syn_linear_timeouts=4 linear steps, then
  *     doubling (0, 1, 2, 3, 4, 5, 7, 11 ... s), or the pre-6.5 doubling schedule; give-up after
  *     tcp_syn_retries + linear timeouts. SYN-ACK retransmission 1, 2, 4 ... s (5 tries); a repeated SYN

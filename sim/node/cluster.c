@@ -398,7 +398,10 @@ static const svc_runtime_ops pod_ops = {rt_now, rt_unix_ms, rt_random, NULL, rt_
 static void request_reply(void *arg, svc_response *resp) {
     pod_work *w = arg;
     sim_pod *p = w->pod;
-    sim_http_msg *m = sim_http_msg_response(resp->status, resp->body, resp->body_len, resp->content_type, resp->allow);
+    /* A HEAD answer carries the headers only (libmicrohttpd drops the body on the wire) */
+    int head = w->req.method[0] == 'H' && !strcmp(w->req.method, "HEAD");
+    sim_http_msg *m =
+        sim_http_msg_response(resp->status, resp->body, head ? 0 : resp->body_len, resp->content_type, resp->allow);
     free(resp->body);
     sim_http_pending *pending = w->pending;
     work_free(w);

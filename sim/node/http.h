@@ -2,7 +2,7 @@
  * http.h: HTTP/1.1 exchanges over the TCP model, with libcurl's client behaviour and libmicrohttpd's
  * server behaviour as the real runtime has them.
  *
- * Client (libcurl multi, ../shared/facts/linux-tcp-cfs.md §5):
+ * Client (libcurl 7.88 multi interface, CURLOPT_TIMEOUT_MS(3), CURLOPT_CONNECTTIMEOUT_MS(3)):
  *   - one exchange at a time per connection; idle connections are kept per destination (address, port)
  *     and reused oldest first when keep-alive is on; at most `max_idle` are kept, and a connection idle for
  *     longer than `max_age` (118 s) is closed instead of reused;

@@ -117,8 +117,10 @@ static void text_phases(FILE *out, const sim_options *o, const run_summary *s) {
 
 static void text_recovery(FILE *out, const run_summary *s) {
     const sim_phase_summary *ch = &s->phase[1];
-    fprintf(out, "\nfailures during chaos: %zu timeouts, %zu resets, %zu refused, %zu HTTP errors\n", ch->timeouts,
-            ch->resets, ch->refused, ch->http_errors);
+    fprintf(out, "\nfailures during chaos: %zu of %zu requests: %zu timeouts, %zu resets, %zu refused, %zu HTTP errors",
+            ch->requests - ch->successes, ch->requests, ch->timeouts, ch->resets, ch->refused, ch->http_errors);
+    if (ch->other_failures) fprintf(out, ", %zu other", ch->other_failures);
+    fputc('\n', out);
     if (!s->affected)
         fprintf(out, "recovery: the success rate never left the baseline's (within %.0f %%)\n",
                 100 * RECOVERY_TOLERANCE);
@@ -274,9 +276,10 @@ static json_t *phase_json(const sim_phase_summary *p) {
                           p->p90_ms, "p99_ms", p->p99_ms, "max_ms", p->max_ms, "mean_ms", p->mean_ms,
                           "throughput_per_s", p->throughput_per_s);
     json_object_set_new(o, "failures",
-                        json_pack("{s:I, s:I, s:I, s:I}", "timeouts", (json_int_t)p->timeouts, "resets",
-                                  (json_int_t)p->resets, "refused", (json_int_t)p->refused, "http_errors",
-                                  (json_int_t)p->http_errors));
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)(p->requests - p->successes),
+                                  "timeouts", (json_int_t)p->timeouts, "resets", (json_int_t)p->resets, "refused",
+                                  (json_int_t)p->refused, "http_errors", (json_int_t)p->http_errors, "other",
+                                  (json_int_t)p->other_failures));
     static const char *const step_names[2] = {"inventory", "notification"};
     json_t *steps = json_object();
     for (int k = 0; k < 2; k++)
@@ -510,13 +513,7 @@ static void svg_label(FILE *f, const char *label) {
     fprintf(f, "</text>\n");
 }
 
-int report_svg(const char *path, const sim_options *o, const sim_result *r, const char *label, char *err,
-               size_t errlen) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        snprintf(err, errlen, "cannot write %s", path);
-        return -1;
-    }
+void report_svg_write(FILE *f, const sim_options *o, const sim_result *r, const char *label) {
     double total = s_of(r->end_ns) > 0 ? s_of(r->end_ns) : 1;
     double max_ms = 1;
     for (size_t i = 0; i < r->summary.timeline_len; i++)
@@ -526,6 +523,16 @@ int report_svg(const char *path, const sim_options *o, const sim_result *r, cons
     svg_series(f, r, total, max_log);
     if (label) svg_label(f, label);
     fprintf(f, "</svg>\n");
+}
+
+int report_svg(const char *path, const sim_options *o, const sim_result *r, const char *label, char *err,
+               size_t errlen) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s", path);
+        return -1;
+    }
+    report_svg_write(f, o, r, label);
     if (fclose(f) != 0) {
         snprintf(err, errlen, "cannot write %s", path);
         return -1;

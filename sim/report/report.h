@@ -24,5 +24,7 @@ int report_csv(const char *path, const sim_result *r, char *err, size_t errlen);
 /* The chart; label, when not NULL, is drawn where the subtitle goes (experiments name their chaos object). */
 int report_svg(const char *path, const sim_options *o, const sim_result *r, const char *label, char *err,
                size_t errlen);
+/* The same chart written to an open file (the HTML page inlines it). */
+void report_svg_write(FILE *f, const sim_options *o, const sim_result *r, const char *label);
 
 #endif

@@ -32,8 +32,8 @@ struct experiment_unit {
 
 struct experiment_set {
     sim_manifest m;
-    cm_object *objs;
-    int nobjs;
+    cm_object *objs; /* grown as documents are read (many sets live at once when the explorer runs them) */
+    int nobjs, cap;
     experiment_unit *units;
     int nunits;
 };
@@ -76,8 +76,10 @@ static int cli_faults(const sim_options *o) {
            o->client_loss_pct > 0;
 }
 
-static int load_file(experiment_set *xs, const char *path, const cm_env *env, char *err, size_t errlen) {
-    yt_file *f = yt_load_file(path, err, errlen);
+/* Every document of a file (or of a text, when text is not NULL: `path` then names it in messages). */
+static int load_file(experiment_set *xs, const char *path, const char *text, const cm_env *env, char *err,
+                     size_t errlen) {
+    yt_file *f = text ? yt_load_string(path, text, strlen(text), err, errlen) : yt_load_file(path, err, errlen);
     if (!f) return -1;
     int rc = 0, found = 0;
     for (int i = 0; i < yt_doc_count(f) && !rc; i++) {
@@ -95,6 +97,11 @@ static int load_file(experiment_set *xs, const char *path, const cm_env *env, ch
             snprintf(err, errlen, "%s: more than %d chaos objects", path, MAX_OBJECTS);
             rc = -1;
             break;
+        }
+        if (xs->nobjs == xs->cap) {
+            xs->cap = xs->cap ? 2 * xs->cap : 4;
+            xs->objs = realloc(xs->objs, (size_t)xs->cap * sizeof *xs->objs);
+            if (!xs->objs) abort();
         }
         cm_object *o = &xs->objs[xs->nobjs];
         if (cm_parse(path, d, env, o, err, errlen) < 0) {
@@ -190,34 +197,35 @@ static int select_units(experiment_set *xs, const sim_options *o, char *err, siz
     return 0;
 }
 
-/* Options that do not go with experiment files. */
-static int check_options(const sim_options *o, char *err, size_t errlen) {
-    if (o->nexperiments && cli_faults(o)) {
+/* Options that do not go with experiment files (`files`: there are some, or a text in their place). */
+static int check_options(const sim_options *o, int files, char *err, size_t errlen) {
+    if (files && cli_faults(o)) {
         snprintf(err, errlen,
                  "--experiment runs the chaos objects of its files; command-line faults (--loss, --delay, "
                  "--partition, --client-loss, --cpu-workers, --mem-stress, --pod-kill) cannot be added to them");
         return -1;
     }
-    if (o->nexperiments && (o->shrink || o->find_violation)) {
+    if (files && (o->shrink || o->find_violation)) {
         snprintf(err, errlen, "--find-violation and --shrink work on command-line faults, not with --experiment");
         return -1;
     }
     return 0;
 }
 
-/* The manifest's cluster (or the defaults) with the command line's overrides, and every file's objects. */
-static int load_objects(experiment_set *xs, const sim_options *o, char *err, size_t errlen) {
+/* The manifest's cluster (or the defaults) with the command line's overrides, and every file's objects (or the
+ * text's, named `text_name`, in their place). */
+static int load_objects(experiment_set *xs, const sim_options *o, const char *text_name, const char *text, char *err,
+                        size_t errlen) {
     if (o->manifest) {
         if (manifest_load(o->manifest, &xs->m, err, errlen) < 0) return -1;
     } else {
         manifest_defaults(&xs->m);
     }
     xs->m.spec = o->cluster; /* the cluster the runs really use (command-line overrides included) */
-    xs->objs = calloc(MAX_OBJECTS, sizeof *xs->objs);
-    if (!xs->objs) abort();
     cm_env env = {&xs->m, o->schedule_cycles, EPOCH_S + o->baseline_ns / SEC};
+    if (text) return load_file(xs, text_name, text, &env, err, errlen);
     for (int i = 0; i < o->nexperiments; i++)
-        if (load_file(xs, o->experiments[i], &env, err, errlen) < 0) return -1;
+        if (load_file(xs, o->experiments[i], NULL, &env, err, errlen) < 0) return -1;
     return 0;
 }
 
@@ -321,13 +329,16 @@ static int finish_unit(experiment_unit *u, const sim_options *o, char *err, size
     return unit_expectations(u, o, !o->together, err, errlen);
 }
 
-experiment_set *experiment_load(const sim_options *o, char *err, size_t errlen) {
+/* experiment_load() of the options' files, or of one text in their place (named `text_name`). */
+static experiment_set *load_set(const sim_options *o, const char *text_name, const char *text, char *err,
+                                size_t errlen) {
     experiment_set *xs = calloc(1, sizeof *xs);
     if (!xs) abort();
-    if (check_options(o, err, errlen) < 0 || load_objects(xs, o, err, errlen) < 0) goto fail;
+    int files = text || o->nexperiments;
+    if (check_options(o, files, err, errlen) < 0 || load_objects(xs, o, text_name, text, err, errlen) < 0) goto fail;
     xs->units = calloc((size_t)(xs->nobjs ? xs->nobjs : 1), sizeof *xs->units);
     if (!xs->units) abort();
-    if (!o->nexperiments) {
+    if (!files) {
         if (command_line_unit(xs, o, err, errlen) < 0) goto fail;
         return xs;
     }
@@ -340,6 +351,15 @@ experiment_set *experiment_load(const sim_options *o, char *err, size_t errlen) 
 fail:
     experiment_free(xs);
     return NULL;
+}
+
+experiment_set *experiment_load(const sim_options *o, char *err, size_t errlen) {
+    return load_set(o, NULL, NULL, err, errlen);
+}
+
+experiment_set *experiment_load_text(const sim_options *o, const char *name, const char *text, char *err,
+                                     size_t errlen) {
+    return load_set(o, name, text, err, errlen);
 }
 
 void experiment_unit_options(const experiment_unit *u, const sim_options *base, sim_options *out) {

@@ -39,6 +39,10 @@ typedef struct experiment_unit experiment_unit;
 
 int experiment_read_manifest(sim_options *o, char *err, size_t errlen);
 experiment_set *experiment_load(const sim_options *o, char *err, size_t errlen);
+/* The same for one multi-document text in place of the options' files (which are then not read), as if it
+ * were a file called `name`: a generated experiment runs exactly as the file written from it will. */
+experiment_set *experiment_load_text(const sim_options *o, const char *name, const char *text, char *err,
+                                     size_t errlen);
 void experiment_free(experiment_set *xs);
 
 int experiment_unit_count(const experiment_set *xs);

@@ -57,9 +57,10 @@ static void check_stock(sim_invariants *inv) {
             inventory_stock s;
             inventory_product_stock(st, k, &s);
             if (!s.owned) continue;
-            if (s.available < 0 || s.initial != s.available + s.reserved)
-                fail(inv, "stock: product %s on %s: initial %lld != available %lld + reserved %lld", s.product_id,
-                     pod_name(pods[i]), (long long)s.initial, (long long)s.available, (long long)s.reserved);
+            if (s.available < 0 || s.initial + s.restocked != s.available + s.reserved)
+                fail(inv, "stock: product %s on %s: initial %lld + restocked %lld != available %lld + reserved %lld",
+                     s.product_id, pod_name(pods[i]), (long long)s.initial, (long long)s.restocked,
+                     (long long)s.available, (long long)s.reserved);
         }
     }
 }

@@ -1,60 +1,45 @@
 /*
- * multi.c: seed ranges on threads, with intervals; the violation search (see multi.h).
+ * multi.c: seed ranges on threads into sweeps; the violation search; the progress line (see multi.h).
  */
 #include "sim/run/multi.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-#include "sim/run/shrink.h"
-
-#define METRICS 13
-#define MAX_EXPECT_BITS 64
-
-static const char *const metric_names[METRICS] = {"baseline.success_rate",
-                                                  "baseline.p50_ms",
-                                                  "baseline.p99_ms",
-                                                  "chaos.success_rate",
-                                                  "chaos.p50_ms",
-                                                  "chaos.p99_ms",
-                                                  "recovery.success_rate",
-                                                  "recovery.p50_ms",
-                                                  "recovery.p99_ms",
-                                                  "recovery_s",
-                                                  "chaos.timeouts",
-                                                  "chaos.inventory.success",
-                                                  "chaos.notification.success"};
-
-typedef struct seed_slot {
-    int done;
-    int failed_expectations;
-    uint64_t passed_bits; /* bit i: expectation i held */
-    int violation;
-    double metrics[METRICS];
-    char what[512];
-    int64_t at_ns;
-} seed_slot;
+#define MAX_THREADS 64
+#define PROGRESS_EVERY_NS 250000000LL
 
 typedef struct pool {
     const sim_options *o;
     const run_hooks *hooks;
     const experiment_unit *unit;
-    uint64_t first, last;
+    const char *label; /* the progress line's prefix */
+    uint64_t lo, hi;
+    sweep_run *runs; /* index seed - lo */
     atomic_uint_fast64_t next;
     atomic_uint_fast64_t stop_after; /* find-violation: seeds above a known failing one are skipped */
+    atomic_uint_fast64_t done;
+    atomic_int running; /* threads still working */
     int stop_at_violation;
-    seed_slot *slots;
     atomic_int error;
     char err[320];
-    pthread_mutex_t err_lock;
+    pthread_mutex_t lock; /* err and the perf sums */
+    double run_wall_s, run_cpu_s;
 } pool;
 
-static void fill(seed_slot *s, const sim_result *r) {
+static double clock_s(clockid_t id) {
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void fill(sweep_run *s, const sim_result *r) {
     const run_summary *m = &r->summary;
     for (int p = 0; p < 3; p++) {
         s->metrics[p * 3 + 0] = m->phase[p].success_rate;
@@ -67,203 +52,237 @@ static void fill(seed_slot *s, const sim_result *r) {
     s->metrics[12] = m->phase[1].step_success[1];
     s->violation = r->violation.found;
     if (r->violation.found) {
-        snprintf(s->what, sizeof s->what, "%s", r->violation.what);
+        s->what = sweep_strdup(r->violation.what);
         s->at_ns = r->violation.at_ns;
     }
 }
 
+/* Runs one seed into its slot; -1 (and the pool's error set) when the run cannot start. */
+static int run_seed(pool *p, uint64_t seed, double *wall, double *cpu) {
+    run_hooks h = {0};
+    if (p->hooks) {
+        h.add_actions = p->hooks->add_actions;
+        h.add_actions_ctx = p->hooks->add_actions_ctx;
+    }
+    sim_result r;
+    char err[256];
+    double cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID), wall0 = clock_s(CLOCK_MONOTONIC);
+    if (sim_run_once(p->o, seed, &h, &r, err, sizeof err) < 0) {
+        pthread_mutex_lock(&p->lock);
+        snprintf(p->err, sizeof p->err, "seed %" PRIu64 ": %s", seed, err);
+        pthread_mutex_unlock(&p->lock);
+        atomic_store(&p->error, 1);
+        return -1;
+    }
+    sweep_run *s = &p->runs[seed - p->lo];
+    fill(s, &r);
+    if (p->unit) {
+        const sim_expectation *ex;
+        int ne = experiment_unit_expectations(p->unit, &ex);
+        for (int i = 0; i < ne && i < SWEEP_EXPECT_BITS; i++)
+            if (expect_eval(&ex[i], &r.summary).pass) s->passed_bits |= UINT64_C(1) << i;
+        s->failed_expectations = experiment_report_text(p->unit, NULL, p->o, &r);
+    }
+    s->done = 1;
+    if (r.violation.found && p->stop_at_violation) {
+        uint64_t cur = atomic_load(&p->stop_after);
+        while (seed < cur && !atomic_compare_exchange_weak(&p->stop_after, &cur, seed)) {
+        }
+    }
+    sim_result_free(&r);
+    *cpu += clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    *wall += clock_s(CLOCK_MONOTONIC) - wall0;
+    return 0;
+}
+
 static void *worker(void *arg) {
     pool *p = arg;
+    double wall = 0, cpu = 0;
     for (;;) {
         uint64_t seed = atomic_fetch_add(&p->next, 1);
-        if (seed > p->last || atomic_load(&p->error)) break;
+        if (seed > p->hi || atomic_load(&p->error)) break;
         if (p->stop_at_violation && seed > atomic_load(&p->stop_after)) break;
-        run_hooks h = {0};
-        if (p->hooks) {
-            h.add_actions = p->hooks->add_actions;
-            h.add_actions_ctx = p->hooks->add_actions_ctx;
-        }
-        sim_result r;
-        char err[256];
-        if (sim_run_once(p->o, seed, &h, &r, err, sizeof err) < 0) {
-            pthread_mutex_lock(&p->err_lock);
-            snprintf(p->err, sizeof p->err, "seed %" PRIu64 ": %s", seed, err);
-            pthread_mutex_unlock(&p->err_lock);
-            atomic_store(&p->error, 1);
-            break;
-        }
-        seed_slot *s = &p->slots[seed - p->first];
-        fill(s, &r);
-        if (p->unit) {
-            const sim_expectation *ex;
-            int ne = experiment_unit_expectations(p->unit, &ex);
-            for (int i = 0; i < ne && i < MAX_EXPECT_BITS; i++)
-                if (expect_eval(&ex[i], &r.summary).pass) s->passed_bits |= UINT64_C(1) << i;
-            s->failed_expectations = experiment_report_text(p->unit, NULL, p->o, &r);
-        }
-        s->done = 1;
-        if (r.violation.found && p->stop_at_violation) {
-            uint64_t cur = atomic_load(&p->stop_after);
-            while (seed < cur && !atomic_compare_exchange_weak(&p->stop_after, &cur, seed)) {
-            }
-        }
-        sim_result_free(&r);
+        if (run_seed(p, seed, &wall, &cpu) < 0) break;
+        atomic_fetch_add(&p->done, 1);
     }
+    pthread_mutex_lock(&p->lock);
+    p->run_wall_s += wall;
+    p->run_cpu_s += cpu;
+    pthread_mutex_unlock(&p->lock);
+    atomic_fetch_sub(&p->running, 1);
     return NULL;
 }
 
-static int run_pool(pool *p, const sim_options *o, const run_hooks *hooks, const experiment_unit *unit, int stop) {
+/* "seeds 350 of 1000 done, 19.4/s, 34 s left", rewritten in place every quarter second until the threads end. */
+static void progress(pool *p, double t0) {
+    uint64_t n = p->hi - p->lo + 1;
+    int shown = 0;
+    while (atomic_load(&p->running) > 0) {
+        struct timespec wait = {0, PROGRESS_EVERY_NS};
+        nanosleep(&wait, NULL);
+        uint64_t done = atomic_load(&p->done);
+        double el = clock_s(CLOCK_MONOTONIC) - t0, rate = el > 0 ? (double)done / el : 0;
+        char left[32] = "?";
+        if (rate > 0) snprintf(left, sizeof left, "%.0f s", (double)(n - done) / rate);
+        fprintf(stderr, "\r\033[K%sseeds %" PRIu64 " of %" PRIu64 " done, %.1f/s, %s left", p->label, done, n, rate,
+                left);
+        shown = 1;
+    }
+    if (shown) fputs("\r\033[K", stderr);
+}
+
+static int run_pool(pool *p, const sim_options *o, const run_hooks *hooks, const experiment_unit *unit,
+                    const char *label, sweep_run *runs, uint64_t lo, uint64_t hi, int stop, multi_perf *perf) {
     memset(p, 0, sizeof *p);
     p->o = o;
     p->hooks = hooks;
     p->unit = unit;
-    p->first = o->seed;
-    p->last = o->seed_last;
-    atomic_init(&p->next, o->seed);
+    p->label = label;
+    p->lo = lo;
+    p->hi = hi;
+    p->runs = runs;
+    atomic_init(&p->next, lo);
     atomic_init(&p->stop_after, UINT64_MAX);
+    atomic_init(&p->done, 0);
     atomic_init(&p->error, 0);
     p->stop_at_violation = stop;
-    pthread_mutex_init(&p->err_lock, NULL);
-    p->slots = calloc((size_t)(p->last - p->first + 1), sizeof *p->slots);
-    if (!p->slots) abort();
-    int nthreads = o->threads > 0 ? o->threads : 1;
-    pthread_t th[64];
+    pthread_mutex_init(&p->lock, NULL);
+    int nthreads = o->threads < 1 ? 1 : o->threads > MAX_THREADS ? MAX_THREADS : o->threads;
+    atomic_init(&p->running, nthreads);
+    pthread_t th[MAX_THREADS];
+    double t0 = clock_s(CLOCK_MONOTONIC);
     for (int i = 0; i < nthreads; i++) pthread_create(&th[i], NULL, worker, p);
+    if (isatty(STDERR_FILENO) && !o->quiet) progress(p, t0);
     for (int i = 0; i < nthreads; i++) pthread_join(th[i], NULL);
-    pthread_mutex_destroy(&p->err_lock);
+    if (perf) {
+        perf->wall_s += clock_s(CLOCK_MONOTONIC) - t0;
+        perf->runs += atomic_load(&p->done);
+        perf->threads = nthreads;
+        perf->run_wall_s += p->run_wall_s;
+        perf->run_cpu_s += p->run_cpu_s;
+    }
+    pthread_mutex_destroy(&p->lock);
     return atomic_load(&p->error) ? -1 : 0;
 }
 
-/* Two-sided 97.5 % t quantile for n - 1 degrees of freedom (table, then the normal limit). */
-static double t975(size_t n) {
-    static const double t[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-                               2.201, 2.179,  2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086};
-    size_t df = n > 1 ? n - 1 : 1;
-    if (df < sizeof t / sizeof t[0]) return t[df];
-    if (df < 40) return 2.03;
-    if (df < 120) return 2.0;
-    return 1.96;
+/* The seeds this process runs: all of them, or its shard's. */
+static sim_sweep *new_sweep(const sim_options *o, sweep_mode mode, int nunits, char *err, size_t errlen) {
+    uint64_t lo = o->seed, hi = o->seed_last;
+    if (o->nshards > 1 && sweep_shard_range(o->seed, o->seed_last, o->shard, o->nshards, &lo, &hi) < 0) {
+        snprintf(err, errlen, "--shard %d/%d: the part is empty (more shards than seeds)", o->shard, o->nshards);
+        return NULL;
+    }
+    sim_sweep *s = sweep_new(mode, o->seed, o->seed_last, lo, hi, nunits);
+    s->shard = o->nshards > 1 ? o->shard : 0;
+    s->nshards = o->nshards > 1 ? o->nshards : 1;
+    char text[1024];
+    sim_options_describe_faults(o, text, sizeof text);
+    s->faults = sweep_strdup(text);
+    sim_options_command(o, o->seed, text, sizeof text);
+    s->command = sweep_strdup(text);
+    return s;
 }
 
-/* The metric table, the run counts and, with a unit, the expectations' pass rates; returns 1 when a run broke
- * an invariant or failed an expectation. */
-static int print_table(const pool *p, const experiment_unit *unit, FILE *out) {
-    size_t n = (size_t)(p->last - p->first + 1);
-    fprintf(out, "%-28s %12s %12s %12s %12s\n", "metric", "mean", "95% low", "95% high", "stddev");
-    for (int m = 0; m < METRICS; m++) {
-        double sum = 0, sq = 0;
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            double v = p->slots[i].metrics[m];
-            if (m == 9 && v < 0) continue; /* not recovered: excluded from the recovery mean, counted below */
-            sum += v;
-            k++;
+/* The violations' reproducing commands, written once the threads are done. */
+static void add_reproduce(const sim_options *o, sim_sweep *s, sweep_unit *u) {
+    char cmd[1024];
+    for (uint64_t i = 0; i < sweep_count(s); i++)
+        if (u->runs[i].violation) {
+            sim_options_command(o, s->lo + i, cmd, sizeof cmd);
+            u->runs[i].reproduce = sweep_strdup(cmd);
         }
-        double mean = k ? sum / (double)k : 0;
-        for (size_t i = 0; i < n; i++) {
-            double v = p->slots[i].metrics[m];
-            if (m == 9 && v < 0) continue;
-            sq += (v - mean) * (v - mean);
-        }
-        double sd = k > 1 ? sqrt(sq / (double)(k - 1)) : 0;
-        double half = k > 1 ? t975(k) * sd / sqrt((double)k) : 0;
-        fprintf(out, "%-28s %12.4f %12.4f %12.4f %12.4f\n", metric_names[m], mean, mean - half, mean + half, sd);
-    }
-    size_t unrecovered = 0, violations = 0, failed = 0;
-    for (size_t i = 0; i < n; i++) {
-        unrecovered += p->slots[i].metrics[9] < 0;
-        violations += (size_t)p->slots[i].violation;
-        failed += p->slots[i].failed_expectations != 0;
-    }
-    fprintf(out, "\nruns that did not recover before the end: %zu of %zu\n", unrecovered, n);
-    fprintf(out, "runs with an invariant violation: %zu of %zu\n", violations, n);
-    if (unit) {
-        const sim_expectation *ex;
-        int ne = experiment_unit_expectations(unit, &ex);
-        if (ne) {
-            fprintf(out, "runs whose expectations all passed: %zu of %zu (%.1f %%)\n", n - failed, n,
-                    100.0 * (double)(n - failed) / (double)n);
-            for (int e = 0; e < ne && e < MAX_EXPECT_BITS; e++) {
-                size_t ok = 0;
-                for (size_t i = 0; i < n; i++) ok += (p->slots[i].passed_bits >> e) & 1;
-                fprintf(out, "  %5.1f %%  %s\n", 100.0 * (double)ok / (double)n, ex[e].text);
-            }
-        } else {
-            fprintf(out, "no expectations\n");
-        }
-    }
-    return (violations || failed) ? 1 : 0;
 }
 
-int multi_seeds(const sim_options *o, const run_hooks *hooks, FILE *out) {
-    pool p;
-    if (run_pool(&p, o, hooks, NULL, 0) < 0) {
-        fprintf(stderr, "sim: %s\n", p.err);
-        free(p.slots);
-        return 2;
-    }
-    size_t n = (size_t)(p.last - p.first + 1);
-    char faults[512];
-    sim_options_describe_faults(o, faults, sizeof faults);
-    fprintf(out, "payment-chaos simulation over seeds %" PRIu64 "..%" PRIu64 " (%zu runs)\n", p.first, p.last, n);
-    fprintf(out, "faults: %s\n\n", faults);
-    int rc = print_table(&p, NULL, out);
-    free(p.slots);
-    return rc;
+/* The unit's texts: its header as the report prints it before the table, its name and expectations. */
+static void unit_texts(sweep_unit *su, const experiment_unit *unit, const sim_options *uo, int u, int units) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) abort();
+    experiment_report_header(unit, f, u, units);
+    fprintf(f, "phases: baseline 0-%g s, chaos %g-%g s, recovery %g-%g s\n\n", (double)uo->baseline_ns / 1e9,
+            (double)uo->baseline_ns / 1e9, (double)(uo->baseline_ns + uo->chaos_ns) / 1e9,
+            (double)(uo->baseline_ns + uo->chaos_ns) / 1e9,
+            (double)(uo->baseline_ns + uo->chaos_ns + uo->recovery_ns) / 1e9);
+    fclose(f);
+    su->header = text;
+    su->name = sweep_strdup(experiment_unit_name(unit));
+    const sim_expectation *ex;
+    su->nexpects = experiment_unit_expectations(unit, &ex);
+    su->expects = calloc((size_t)su->nexpects + 1, sizeof *su->expects);
+    if (!su->expects) abort();
+    for (int e = 0; e < su->nexpects; e++) su->expects[e] = sweep_strdup(ex[e].text);
 }
 
-int multi_seeds_experiments(const sim_options *o, const experiment_set *xs, FILE *out) {
-    int rc = 0, units = experiment_unit_count(xs);
-    fprintf(out, "payment-chaos simulation over seeds %" PRIu64 "..%" PRIu64 " (%" PRIu64 " runs per chaos object)\n",
-            o->seed, o->seed_last, o->seed_last - o->seed + 1);
+sim_sweep *multi_seeds(const sim_options *o, const experiment_set *xs, multi_perf *perf, char *err, size_t errlen) {
+    int units = xs ? experiment_unit_count(xs) : 1;
+    sim_sweep *s = new_sweep(o, xs ? SWEEP_EXPERIMENTS : SWEEP_SEEDS, units, err, errlen);
+    if (!s) return NULL;
     for (int u = 0; u < units; u++) {
-        const experiment_unit *unit = experiment_unit_at(xs, u);
-        sim_options uo;
-        experiment_unit_options(unit, o, &uo);
+        sweep_unit *su = &s->units[u];
+        const experiment_unit *unit = xs ? experiment_unit_at(xs, u) : NULL;
+        sim_options uo = *o;
         run_hooks h = {0};
-        h.add_actions = experiment_add_actions;
-        h.add_actions_ctx = (void *)(uintptr_t)unit;
-        pool p;
-        if (run_pool(&p, &uo, &h, unit, 0) < 0) {
-            fprintf(stderr, "sim: %s\n", p.err);
-            free(p.slots);
-            return 2;
+        char label[64] = "";
+        if (unit) {
+            experiment_unit_options(unit, o, &uo);
+            h.add_actions = experiment_add_actions;
+            h.add_actions_ctx = (void *)(uintptr_t)unit;
+            unit_texts(su, unit, &uo, u, units);
+            snprintf(label, sizeof label, "chaos object %d of %d: ", u + 1, units);
+        } else {
+            su->header = sweep_strdup("");
+            su->name = sweep_strdup("");
+            su->expects = calloc(1, sizeof *su->expects);
         }
-        fprintf(out, "\n");
-        experiment_report_header(unit, out, u, units);
-        fprintf(out, "phases: baseline 0-%g s, chaos %g-%g s, recovery %g-%g s\n\n", (double)uo.baseline_ns / 1e9,
-                (double)uo.baseline_ns / 1e9, (double)(uo.baseline_ns + uo.chaos_ns) / 1e9,
-                (double)(uo.baseline_ns + uo.chaos_ns) / 1e9,
-                (double)(uo.baseline_ns + uo.chaos_ns + uo.recovery_ns) / 1e9);
-        rc |= print_table(&p, unit, out);
-        free(p.slots);
+        pool p;
+        int rc = run_pool(&p, &uo, &h, unit, label, su->runs, s->lo, s->hi, 0, perf);
+        if (rc < 0) {
+            snprintf(err, errlen, "%s", p.err);
+            sweep_free(s);
+            return NULL;
+        }
+        add_reproduce(o, s, su);
     }
-    return rc;
+    return s;
 }
 
-int multi_find_violation(const sim_options *o, const run_hooks *hooks, FILE *out) {
+sim_sweep *multi_find_violation(const sim_options *o, const run_hooks *hooks, multi_perf *perf, char *err,
+                                size_t errlen) {
+    sim_sweep *s = new_sweep(o, SWEEP_FIND, 0, err, errlen);
+    if (!s) return NULL;
+    sweep_run *runs = calloc((size_t)sweep_count(s), sizeof *runs);
+    if (!runs) abort();
     pool p;
-    if (run_pool(&p, o, hooks, NULL, 1) < 0) {
-        fprintf(stderr, "sim: %s\n", p.err);
-        free(p.slots);
-        return 2;
-    }
-    size_t n = (size_t)(p.last - p.first + 1);
-    size_t runs = 0;
-    for (size_t i = 0; i < n; i++) runs += (size_t)p.slots[i].done;
-    for (size_t i = 0; i < n; i++) {
-        if (!p.slots[i].violation) continue;
-        uint64_t seed = p.first + i;
+    int rc = run_pool(&p, o, hooks, NULL, "", runs, s->lo, s->hi, 1, perf);
+    for (uint64_t i = 0; rc == 0 && i < sweep_count(s); i++) {
+        s->find_runs += runs[i].done;
+        if (!runs[i].violation || s->found) continue;
         char cmd[1024];
-        sim_options_command(o, seed, cmd, sizeof cmd);
-        fprintf(out, "violation found with seed %" PRIu64 " at %.3f s: %s\n  reproduce: %s\n", seed,
-                (double)p.slots[i].at_ns / 1e9, p.slots[i].what, cmd);
-        int rc = 1;
-        if (o->shrink) rc = shrink_run(o, hooks, seed, out) < 0 ? 2 : 1;
-        free(p.slots);
-        return rc;
+        sim_options_command(o, s->lo + i, cmd, sizeof cmd);
+        s->found = 1;
+        s->found_seed = s->lo + i;
+        s->found_at_ns = runs[i].at_ns;
+        s->found_what = sweep_strdup(runs[i].what);
+        s->found_reproduce = sweep_strdup(cmd);
     }
-    fprintf(out, "no invariant violation in %zu runs (seeds %" PRIu64 "..%" PRIu64 ")\n", runs, p.first, p.last);
-    free(p.slots);
-    return 0;
+    for (uint64_t i = 0; i < sweep_count(s); i++) free(runs[i].what);
+    free(runs);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", p.err);
+        sweep_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void multi_perf_print(FILE *out, const multi_perf *p) {
+    double capacity = p->wall_s * (p->threads > 0 ? p->threads : 1);
+    if (capacity <= 0) capacity = 1e-9;
+    fprintf(out,
+            "perf: %" PRIu64
+            " runs on %d threads in %.3f s wall; the runs' own times add up to %.3f s, their CPU "
+            "time to %.3f s; parallel efficiency %.3f by run time, %.3f by CPU time (over wall x %d threads)\n",
+            p->runs, p->threads, p->wall_s, p->run_wall_s, p->run_cpu_s, p->run_wall_s / capacity,
+            p->run_cpu_s / capacity, p->threads);
 }

@@ -9,6 +9,7 @@
  */
 #include "sim/run/options.h"
 #include "base/units.h"
+#include "base/version.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -41,6 +42,9 @@ void sim_options_defaults(sim_options *o) {
     svc_config_load(&o->services, empty_lookup, NULL, NULL, 0);
     o->threads = 2;
     o->schedule_cycles = 2;
+    o->explore_budget = 6000;
+    o->explore_width = 0.04;
+    o->explore_pairs = 6;
 }
 
 int sim_parse_duration(const char *text, int64_t *ns) {
@@ -224,6 +228,8 @@ typedef enum opt_kind {
     OPT_CHOICE,   /* int (or enum) field, one of `choices` */
     OPT_SERVICES, /* unsigned field: a bit per service, from "payment,inventory" */
     OPT_CUSTOM,   /* `parse` and `write` do it (values that set several fields) */
+    OPT_FILES,    /* every following argument up to the next option: char **field and its int count */
+    OPT_VERSION,  /* prints the version; the parser returns 1 */
 } opt_kind;
 
 typedef struct opt_choice {
@@ -236,6 +242,8 @@ static const opt_choice workload_choices[] = {
 static const opt_choice direction_choices[] = {{"to", DIR_TO}, {"from", DIR_FROM}, {"both", DIR_BOTH}, {NULL, 0}};
 static const opt_choice syn_choices[] = {{"linear", 4}, {"doubling", 0}, {NULL, 0}};
 static const opt_choice on_off[] = {{"on", 1}, {"off", 0}, {NULL, 0}};
+static const opt_choice strategy_choices[] = {
+    {"guided", SIM_EXPLORE_GUIDED}, {"bisect", SIM_EXPLORE_BISECT}, {"random", SIM_EXPLORE_RANDOM}, {NULL, 0}};
 
 static int choice_parse(const opt_choice *c, const char *text, int *out) {
     for (; c->name; c++)
@@ -253,7 +261,7 @@ static const char *choice_name(const opt_choice *c, int value) {
 }
 
 /* --help's sections, in order */
-enum { S_RUN, S_LOAD, S_NETWORK, S_STRESS, S_CHAOS_MESH, S_CLUSTER, S_CORRECTNESS, S_OUTPUT };
+enum { S_RUN, S_LOAD, S_NETWORK, S_STRESS, S_CHAOS_MESH, S_CLUSTER, S_CORRECTNESS, S_EXPLORE, S_OUTPUT };
 static const char *const section_titles[] = {
     "run",
     "load",
@@ -262,6 +270,7 @@ static const char *const section_titles[] = {
     "Chaos Mesh experiments",
     "cluster and runtime",
     "correctness",
+    "fault-space exploration (docs/explore.md)",
     "output",
 };
 
@@ -288,6 +297,16 @@ static const char *parse_seeds(sim_options *o, const char *v) {
         return "expected A..B with A <= B";
     o->seed = lo;
     o->seed_last = hi;
+    return NULL;
+}
+
+static const char *parse_shard(sim_options *o, const char *v) {
+    int i, n;
+    char tail;
+    if (sscanf(v, "%d/%d%c", &i, &n, &tail) != 2 || n < 1 || n > 10000 || i < 0 || i >= n)
+        return "expected I/N with 0 <= I < N <= 10000 (I counts from 0, as JOB_COMPLETION_INDEX does)";
+    o->shard = i;
+    o->nshards = n;
     return NULL;
 }
 
@@ -518,6 +537,11 @@ static const opt_spec opts[] = {
      .section = S_RUN},
     {"--threads", INT(threads, 1, 64), .bad = "expected 1..64", .nocmd = 1, .section = S_RUN, .syn = "--threads N",
      .help = "threads for --seeds (default 2)"},
+    {"--shard", CUSTOM(parse_shard, NULL), .nocmd = 1, .section = S_RUN, .syn = "--shard I/N",
+     .help = "run only part I (0..N-1) of N of --seeds; prints the part as JSON"},
+    {"--merge", .kind = OPT_FILES, .off = FIELD(merge_files, char **), .count = FIELD(nmerge_files, int), .nocmd = 1,
+     .section = S_RUN, .syn = "--merge FILE...",
+     .help = "join the N parts into the report one process prints (text, --json, --html)"},
 
     {"--rate", CUSTOM(parse_rate, write_load_mode), .section = S_LOAD, .syn = "--rate R",
      .help = "open-loop Poisson arrivals per second (default 10)"},
@@ -621,16 +645,41 @@ static const opt_spec opts[] = {
     {"--shrink", FLAG(shrink, 1), .nocmd = 1, .section = S_CORRECTNESS, .syn = "--shrink",
      .help = "reduce a failing run's faults and load to the smallest that still fails"},
 
+    {"--explore", FLAG(explore, 1), .nocmd = 1, .section = S_EXPLORE, .syn = "--explore --expect 'EXPR'",
+     .help = "find, for every fault Chaos Mesh can inject, the largest magnitude\n"
+             "                           at which EXPR holds, and the smallest faults that break it"},
+    {"--budget", INT(explore_budget, 1, 10000000), .bad = "expected 1..10000000", .nocmd = 1, .section = S_EXPLORE,
+     .syn = "--budget N", .help = "simulations the search may use (default 6000)"},
+    {"--out", STRING(explore_out), .nocmd = 1, .section = S_EXPLORE, .syn = "--out DIR",
+     .help = "a Chaos Mesh file per breaking point (and inside/ one that holds),\n"
+             "                           frontier.svg, explore.json"},
+    {"--explore-width", .kind = OPT_DOUBLE, .off = FIELD(explore_width, double), .lo = 0.005, .hi = 0.5,
+     .bad = "expected a share of the range, 0.005..0.5", .nocmd = 1, .section = S_EXPLORE, .syn = "--explore-width W",
+     .help = "stop when every frontier interval is narrower than W of its range\n"
+             "                           (default 0.04)"},
+    {"--explore-strategy", CHOICE(explore_strategy, strategy_choices), .bad = "expected guided, bisect or random",
+     .nocmd = 1, .section = S_EXPLORE, .syn = "--explore-strategy S",
+     .help = "guided (default), bisect (no guidance) or random sampling"},
+    {"--explore-faults", STRING(explore_faults), .nocmd = 1, .section = S_EXPLORE, .syn = "--explore-faults LIST",
+     .help = "fault kinds: loss,delay,jitter,bandwidth,partition,duplicate,corrupt,\n"
+             "                           cpu,memory,pod-kill,pod-failure (default all)"},
+    {"--explore-pairs", INT(explore_pairs, 0, 16), .bad = "expected 0..16", .nocmd = 1, .section = S_EXPLORE,
+     .syn = "--explore-pairs N", .help = "the N most sensitive faults are also tried in pairs (default 6)"},
+
     {"--json", FLAG(json, 1), .nocmd = 1, .section = S_OUTPUT, .syn = "--json", .help = "the report as JSON"},
     {"--csv", STRING(csv_path), .nocmd = 1, .section = S_OUTPUT, .syn = "--csv FILE", .help = "per-second timeline"},
     {"--svg", STRING(svg_path), .nocmd = 1, .section = S_OUTPUT, .syn = "--svg FILE",
      .help = "chart of success rate and p50/p99 latency, chaos windows shaded"},
     {"--trace", STRING(trace_path), .nocmd = 1, .section = S_OUTPUT, .syn = "--trace FILE",
      .help = "every event, one per line"},
+    {"--html", STRING(html_path), .nocmd = 1, .section = S_OUTPUT, .syn = "--html FILE",
+     .help = "the report as one self-contained web page (chart, tables, verdicts)"},
     {"--check-determinism", FLAG(check_determinism, 1), .nocmd = 1, .section = S_OUTPUT, .syn = "--check-determinism",
      .help = "run twice and report the first differing event, if any"},
     {"--perf", FLAG(perf, 1), .nocmd = 1, .section = S_OUTPUT, .syn = "--perf",
      .help = "also print events/s and the virtual:wall ratio (not deterministic)"},
+    {"--version", .kind = OPT_VERSION, .nocmd = 1, .section = S_OUTPUT, .syn = "--version",
+     .help = "the version and the git revision it was built from"},
     {"--help", .kind = OPT_HELP, .nocmd = 1, .alias = "-h", .section = S_OUTPUT, .syn = "--help"},
 };
 #define NOPTS ((int)ARRAY_LEN(opts))
@@ -651,7 +700,9 @@ static const char *apply(const opt_spec *e, sim_options *o, const char *v) {
     int64_t d;
     char *end;
     switch (e->kind) {
-    case OPT_HELP: return NULL;
+    case OPT_HELP:
+    case OPT_VERSION:
+    case OPT_FILES: return NULL;
     case OPT_FLAG: *(int *)field = e->set; return NULL;
     case OPT_INT: return parse_int(v, (long)e->lo, (long)e->hi, field) < 0 ? e->bad : NULL;
     case OPT_DOUBLE: {
@@ -680,6 +731,31 @@ static const char *apply(const opt_spec *e, sim_options *o, const char *v) {
     return NULL;
 }
 
+/* --shard and --merge: what goes with them. */
+static int finish_sweep(const sim_options *o, char *err, size_t errlen) {
+    const char *bad = NULL;
+    if (o->nshards > 1 && o->seed_last - o->seed + 1 < (uint64_t)o->nshards)
+        bad = "--shard I/N needs --seeds A..B with at least N seeds";
+    else if (o->nshards && (o->check_determinism || o->shrink || o->csv_path || o->svg_path || o->html_path))
+        bad =
+            "--shard writes only the part's JSON (no --check-determinism, --shrink, --csv, --svg or --html; "
+            "--merge makes the report)";
+    if (!bad && o->html_path && o->check_determinism) bad = "--html goes with a report, not with --check-determinism";
+    if (!bad && o->nmerge_files) {
+        sim_options def;
+        char mine[1024], plain[1024];
+        sim_options_defaults(&def);
+        sim_options_command(o, 1, mine, sizeof mine);
+        sim_options_command(&def, 1, plain, sizeof plain);
+        if (strcmp(mine, plain) || o->nshards || o->seed != 1 || o->seed_last != o->seed || o->find_violation ||
+            o->shrink || o->check_determinism || o->csv_path || o->svg_path || o->trace_path || o->nexperiments ||
+            o->nexpects)
+            bad = "--merge takes only --json and --html: the parts carry the run's options";
+    }
+    if (bad) snprintf(err, errlen, "%s", bad);
+    return bad ? -1 : 0;
+}
+
 /* What no single flag can check, and the fields that follow from the others. */
 static int finish(sim_options *o, char *err, size_t errlen) {
     if (o->jitter_ns && !o->delay_ns) {
@@ -696,7 +772,7 @@ static int finish(sim_options *o, char *err, size_t errlen) {
     }
     o->cluster.cfs.cpus = o->cluster.node_cpus;
     o->load.stop_ns = o->baseline_ns + o->chaos_ns + o->recovery_ns;
-    return 0;
+    return finish_sweep(o, err, errlen);
 }
 
 int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t errlen) {
@@ -710,6 +786,22 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
         if (e->kind == OPT_HELP) {
             sim_options_usage(stdout);
             return 1;
+        }
+        if (e->kind == OPT_VERSION) {
+            printf("sim %s (git %s)\n", pc_version(), pc_git_describe());
+            return 1;
+        }
+        if (e->kind == OPT_FILES) {
+            int n = 0;
+            while (i + 1 + n < argc && strncmp(argv[i + 1 + n], "--", 2) != 0) n++;
+            if (!n) {
+                snprintf(err, errlen, "%s needs at least one file (see --help)", a);
+                return -1;
+            }
+            *(char ***)(void *)((char *)o + e->off) = &argv[i + 1];
+            *(int *)(void *)((char *)o + e->count) = n;
+            i += n;
+            continue;
         }
         if (e->kind != OPT_FLAG) {
             if (i + 1 >= argc) {

@@ -65,9 +65,14 @@ typedef struct sim_options {
     int schedule_cycles; /* Schedule ticks simulated per Schedule object */
     const char *objects[OPT_MAX_EXPECT]; /* --object: run only these chaos objects (by metadata.name) */
     int nobjects;
+    /* sharded sweeps: this process runs part `shard` (from 0) of `nshards` of --seeds; --merge joins parts */
+    int shard, nshards;
+    char **merge_files;
+    int nmerge_files;
     /* output */
     int json;
-    const char *csv_path, *svg_path, *trace_path;
+    const char *csv_path, *svg_path, *trace_path, *html_path;
+    int version;
     int check_determinism;
     int perf;
     int quiet;
@@ -75,10 +80,20 @@ typedef struct sim_options {
     int find_violation, shrink;
     int idempotency_off;
     int threads;
+    /* fault-space exploration (sim/explore) */
+    int explore;
+    int explore_budget;         /* simulations the search may use */
+    const char *explore_out;    /* --out DIR */
+    double explore_width;       /* an interval is narrow enough below this share of its fault's range */
+    int explore_strategy;       /* SIM_EXPLORE_GUIDED, _BISECT, _RANDOM */
+    const char *explore_faults; /* comma-separated fault kinds, NULL: all */
+    int explore_pairs;          /* faults combined in pairs */
 } sim_options;
 
+enum { SIM_EXPLORE_GUIDED = 0, SIM_EXPLORE_BISECT, SIM_EXPLORE_RANDOM };
+
 void sim_options_defaults(sim_options *o);
-/* Returns 0, 1 when --help was printed, or -1 with a message in err (exit status 2). */
+/* Returns 0, 1 when --help or --version was printed, or -1 with a message in err (exit status 2). */
 int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t errlen);
 void sim_options_usage(FILE *out);
 /* The i-th flag the parser knows ("--seed", ...), or NULL past the last (for tests of the table). */

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# make container-test: build the three service images and the load generator's from the Dockerfile with
-# podman, run them the way Kubernetes will (non-root 10001, read-only root filesystem, no capabilities, no
-# privilege escalation, journal on a writable /data), and test them end to end:
+# make container-test: build the three service images, the load generator's and the simulator's from the
+# Dockerfile with podman, run them the way Kubernetes will (non-root 10001, read-only root filesystem, no
+# capabilities, no privilege escalation, journal on a writable /data), test them end to end, and run a
+# sweep as four containers the way k8s/sim-sweep.yaml's Indexed Job does:
 #
 #   1. base images: tests/container/base-image.sh (debootstrap + podman import, cached)
-#   2. podman build --target payment|inventory|notification|loadgen, with those bases as build args
+#   2. podman build --target payment|inventory|notification|loadgen|sim, with those bases as build args
+#      (and GIT_DESCRIBE, for --version)
 #   3. image sizes: each image must add < 40 MB to its base layer (PC_MAX_IMAGE_EXTRA_MB)
 #   4. podman run the three containers on the host network, on free loopback ports
 #   5. wait for /health (bounded), then the Check suite build/release/tests/check_e2e against them
@@ -14,6 +16,8 @@
 #      (the ConfigMap), a no-fault plan of 8 s against payment; its log must hold the report and one
 #      records line per request the report counts, every request a success
 #   7. podman stop (SIGTERM, the Kubernetes way): each service must drain and exit 0
+#   8. the sweep: four sim containers, each one part (--shard I/4, JOB_COMPLETION_INDEX=I), merged by a
+#      fifth (--merge) into exactly the JSON one process prints (in a container, and bin/sim on the host)
 #
 # Needs root, podman, runc, debootstrap and curl (installed with apt-get when missing). No Docker
 # engine is involved: podman runs with --runtime runc and the ulimits below (without them runc fails
@@ -97,18 +101,26 @@ ok "base images $BUILD_BASE, $RUNTIME_BASE"
 # layer cache for the next run. An image that a new build supersedes under the same tag is removed,
 # so repeated runs do not pile up untagged 600 MB toolchain images.
 BUILD_STAGE=localhost/payment-chaos/build-stage:latest
-image_of() { if [ "$1" = loadgen ]; then echo "$PREFIX/loadgen:$TAG"; else echo "$PREFIX/$1-service:$TAG"; fi; }
-for s in build "${SERVICES[@]}" loadgen; do
+DESCRIBE=$(git describe --always --dirty 2>/dev/null || echo unknown)
+image_of() {
+    case $1 in
+    loadgen | sim) echo "$PREFIX/$1:$TAG" ;;
+    *) echo "$PREFIX/$1-service:$TAG" ;;
+    esac
+}
+SIM_IMAGE=$(image_of sim)
+for s in build "${SERVICES[@]}" loadgen sim; do
     if [ "$s" = build ]; then image=$BUILD_STAGE; else image=$(image_of "$s"); fi
     old_id=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
     log "building $image (--target $s)"
     if ! timeout "$BUILD_TIMEOUT" "${PODMAN[@]}" build "${ULIMITS[@]}" --network host --pull=never \
             --build-arg BUILD_IMAGE="$BUILD_BASE" --build-arg RUNTIME_IMAGE="$RUNTIME_BASE" \
+            --build-arg GIT_DESCRIBE="$DESCRIBE" \
             --target "$s" -t "$image" -f Dockerfile . >"$TMP/build-$s.log" 2>&1; then
         tail -n 40 "$TMP/build-$s.log" | sed 's/^/    /'
         fatal "podman build --target $s"
     fi
-    grep -m1 -E '^(runtime|loadgen) packages:' "$TMP/build-$s.log" | sed 's/^/    /' || true
+    grep -m1 -E '^(runtime|loadgen|sim) packages:' "$TMP/build-$s.log" | sed 's/^/    /' || true
     ok "built $image"
     new_id=$(podman image inspect --format '{{.Id}}' "$image")
     if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
@@ -119,7 +131,7 @@ done
 base_size=$(podman image inspect --format '{{.Size}}' "$RUNTIME_BASE")
 log "image sizes (base $RUNTIME_BASE: $((base_size / 1000000)) MB)"
 printf '    %-48s %10s %18s\n' image "size MB" "beyond base MB"
-for s in "${SERVICES[@]}" loadgen; do
+for s in "${SERVICES[@]}" loadgen sim; do
     image=$(image_of "$s")
     size=$(podman image inspect --format '{{.Size}}' "$image")
     extra=$((size - base_size))
@@ -253,6 +265,42 @@ for s in "${SERVICES[@]}"; do
         bad "$s exit code after SIGTERM: $code (137 = killed after the grace period)"
     fi
 done
+
+# ----------------------------------------------------------------------------------------- sweep
+# As the Indexed Job runs it: one container per part, JOB_COMPLETION_INDEX=I and --shard I/4, each writing its
+# part on stdout, all four at once; then one more container merges them. Same confinement as the pods.
+SWEEP=(--loss 0.8 --seeds "${PC_SWEEP_SEEDS:-1..40}")
+SIM_RUN=("${PODMAN[@]}" run --rm "${ULIMITS[@]}" --network none --read-only --cap-drop ALL
+         --security-opt no-new-privileges --user 10001:10001 --memory 256m)
+mkdir -m 755 "$TMP/parts"
+version=$("${SIM_RUN[@]}" --name "$RUN_ID-sim-version" "$SIM_IMAGE" --version 2>&1 || true)
+if [[ $version == "sim "*"(git $DESCRIBE)" ]]; then ok "sim image: $version"; else bad "sim image --version: '$version' (want git $DESCRIBE)"; fi
+pids=()
+for i in 0 1 2 3; do
+    CONTAINERS+=("$RUN_ID-sim-$i")
+    timeout 900 "${SIM_RUN[@]}" --name "$RUN_ID-sim-$i" -e JOB_COMPLETION_INDEX=$i "$SIM_IMAGE" "${SWEEP[@]}" \
+        --shard "$i/4" >"$TMP/parts/part-$i.json" 2>"$TMP/parts/part-$i.err" &
+    pids+=($!)
+done
+parts_ok=1
+for i in 0 1 2 3; do wait "${pids[$i]}" || { parts_ok=0; sed 's/^/    /' "$TMP/parts/part-$i.err"; }; done
+chmod 644 "$TMP"/parts/*.json
+if [ "$parts_ok" = 1 ]; then ok "4 sim containers wrote their parts (${SWEEP[*]})"; else bad "a sim container failed"; fi
+CONTAINERS+=("$RUN_ID-sim-merge" "$RUN_ID-sim-one")
+timeout 300 "${SIM_RUN[@]}" --name "$RUN_ID-sim-merge" -v "$TMP/parts:/parts:ro" "$SIM_IMAGE" \
+    --merge /parts/part-0.json /parts/part-1.json /parts/part-2.json /parts/part-3.json --json >"$TMP/merged.json" || true
+timeout 900 "${SIM_RUN[@]}" --name "$RUN_ID-sim-one" "$SIM_IMAGE" "${SWEEP[@]}" --json >"$TMP/one.json" || true
+if [ -s "$TMP/one.json" ] && cmp -s "$TMP/merged.json" "$TMP/one.json"; then
+    ok "the 4 parts merged = one process, byte for byte ($(wc -c <"$TMP/one.json") bytes of JSON)"
+else
+    bad "the merged sweep differs from one process"
+    diff "$TMP/one.json" "$TMP/merged.json" | head -20 | sed 's/^/    /'
+fi
+if [ -x bin/sim ] && bin/sim "${SWEEP[@]}" --json 2>/dev/null | cmp -s - "$TMP/one.json"; then
+    ok "the image's sim prints the host's bin/sim bytes"
+else
+    bad "the image's sim and bin/sim on the host differ (or bin/sim is missing)"
+fi
 
 log "$PASS passed, $FAIL failed"
 SUMMARY_PRINTED=1

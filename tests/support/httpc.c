@@ -82,7 +82,9 @@ support_resp support_http(const support_req *req) {
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     }
-    if (req->method && strcmp(req->method, req->body ? "POST" : "GET"))
+    if (req->method && !strcmp(req->method, "HEAD"))
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L); /* a HEAD answer has no body to wait for */
+    else if (req->method && strcmp(req->method, req->body ? "POST" : "GET"))
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
     r.rc = curl_easy_perform(e);

@@ -7,6 +7,7 @@
  *   - The suite calls curl_global_init before the first request (and curl_global_cleanup at the end).
  *   - Each call uses its own easy handle, so several threads may send requests at once.
  *   - "Expect:" is always sent (no 100-continue round trip); no signals (CURLOPT_NOSIGNAL).
+ *   - HEAD is sent as libcurl's NOBODY request, so the exchange ends after the headers (the body is "").
  *   - A request never fails silently: rc is libcurl's result, status is 0 when the exchange failed, and
  *     the body is an empty string then. The caller frees the answer with support_resp_free.
  */
