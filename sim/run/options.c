@@ -68,41 +68,43 @@ void sim_options_usage(FILE *out) {
             "  --mem-stress SIZE        memStress total size (100MB = 10^8 bytes, 100MiB = 2^20 * 100)\n"
             "  --mem-workers N --mem-target S   (default 2 workers on inventory)\n"
             "  --pod-kill S@T           kill one pod of service S at T after the chaos phase starts; repeatable\n");
-    fprintf(out,
-            "Chaos Mesh experiments:\n"
-            "  --experiment FILE        run each chaos object of FILE (repeatable; docs/experiments.md)\n"
-            "  --manifest FILE          take the cluster (replicas, limits, ports, labels) from k8s YAML\n"
-            "  --together               apply all documents at once (as kubectl apply -f does)\n"
-            "  --schedule-cycles N      Schedule ticks to simulate per Schedule (default 2)\n"
-            "  --object NAME            run only the chaos object NAME of the files (repeatable)\n"
-            "  --expect 'EXPR'          e.g. 'chain.success_rate >= 0.95 during recovery'; repeatable\n"
-            "cluster and runtime:\n"
-            "  --replicas P,I,N         replica counts (default 3,2,2)\n"
-            "  --cpus N                 node CPUs (default 2)\n"
-            "  --cpu-limit M            CPU limit per pod in millicores (default 200)\n"
-            "  --link-latency D         one-way latency per packet (default 50us)\n"
-            "  --cpu-quantum D          scheduler time slice on a shared CPU (default 750us, EEVDF's base slice)\n"
-            "  --wake-latency D         an idle CPU starting a woken thread (default 20us)\n"
-            "  --cpu-scale F            CPU time per piece of work relative to the calibration machine's\n"
-            "                           (default 1; the lab measures it: docs/calibration.md)\n"
-            "  --syn-schedule linear|doubling   kernel >= 6.5 (default) or the older doubling SYN timers\n"
-            "  --downstream-keepalive on|off    the services' libcurl connection reuse (default on)\n"
-            "  --retries N --backoff D  the services' downstream retry policy (default 1 attempt)\n"
-            "  --idempotency on|off     (off is for demonstrations only)\n"
-            "  --fsync D                journal write latency (default 1ms)\n"
-            "correctness:\n"
-            "  --find-violation         search --seeds for an invariant violation under the given faults\n"
-            "  --shrink                 reduce a failing run's faults and load to the smallest that still fails\n"
-            "output:\n"
-            "  --json                   the report as JSON\n"
-            "  --csv FILE               per-second timeline\n"
-            "  --svg FILE               chart of success rate and p50/p99 latency, chaos windows shaded\n"
-            "  --trace FILE             every event, one per line\n"
-            "  --check-determinism      run twice and report the first differing event, if any\n"
-            "  --perf                   also print events/s and the virtual:wall ratio (not deterministic)\n"
-            "  --help\n"
-            "Exit status: 0 ok (and every expectation passed), 1 an expectation failed or a violation was found,\n"
-            "2 bad usage or input.\n");
+    fprintf(
+        out,
+        "Chaos Mesh experiments:\n"
+        "  --experiment FILE        run each chaos object of FILE (repeatable; docs/experiments.md)\n"
+        "  --manifest FILE          take the cluster (replicas, limits, ports, labels) from k8s YAML\n"
+        "  --together               apply all documents at once (as kubectl apply -f does)\n"
+        "  --schedule-cycles N      Schedule ticks to simulate per Schedule (default 2)\n"
+        "  --object NAME            run only the chaos object NAME of the files (repeatable)\n"
+        "  --expect 'EXPR'          e.g. 'chain.success_rate >= 0.95 during recovery'; repeatable\n"
+        "cluster and runtime:\n"
+        "  --replicas P,I,N         replica counts (default 3,2,2)\n"
+        "  --cpus N                 node CPUs (default 2)\n"
+        "  --cpu-limit M            CPU limit per pod in millicores (default 200)\n"
+        "  --link-latency D         one-way latency per packet (default 50us)\n"
+        "  --sched eevdf|cfs        the kernel's fair scheduler: EEVDF (6.6 and later, default) or CFS (before 6.6)\n"
+        "  --cpu-quantum D          its base slice (default the kernel's: 0.7 ms x (1 + log2 CPUs) for EEVDF)\n"
+        "  --wake-latency D         an idle CPU starting a woken thread (default 20us)\n"
+        "  --cpu-scale F            CPU time per piece of work relative to the calibration machine's\n"
+        "                           (default 1; the lab measures it: docs/calibration.md)\n"
+        "  --syn-schedule linear|doubling   kernel >= 6.5 (default) or the older doubling SYN timers\n"
+        "  --downstream-keepalive on|off    the services' libcurl connection reuse (default on)\n"
+        "  --retries N --backoff D  the services' downstream retry policy (default 1 attempt)\n"
+        "  --idempotency on|off     (off is for demonstrations only)\n"
+        "  --fsync D                journal write latency (default 1ms)\n"
+        "correctness:\n"
+        "  --find-violation         search --seeds for an invariant violation under the given faults\n"
+        "  --shrink                 reduce a failing run's faults and load to the smallest that still fails\n"
+        "output:\n"
+        "  --json                   the report as JSON\n"
+        "  --csv FILE               per-second timeline\n"
+        "  --svg FILE               chart of success rate and p50/p99 latency, chaos windows shaded\n"
+        "  --trace FILE             every event, one per line\n"
+        "  --check-determinism      run twice and report the first differing event, if any\n"
+        "  --perf                   also print events/s and the virtual:wall ratio (not deterministic)\n"
+        "  --help\n"
+        "Exit status: 0 ok (and every expectation passed), 1 an expectation failed or a violation was found,\n"
+        "2 bad usage or input.\n");
 }
 
 int sim_parse_duration(const char *text, int64_t *ns) {
@@ -405,6 +407,14 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
             NEED_ARG();
             if (sim_parse_duration(v, &d) < 0 || d <= 0 || d > 100000000) BAD("expected a duration up to 100ms");
             o->cluster.cfs.quantum_ns = d;
+        } else if (!strcmp(a, "--sched")) {
+            NEED_ARG();
+            if (!strcmp(v, "eevdf"))
+                o->cluster.cfs.sched = CFS_SCHED_EEVDF;
+            else if (!strcmp(v, "cfs"))
+                o->cluster.cfs.sched = CFS_SCHED_CFS;
+            else
+                BAD("expected eevdf (kernels 6.6 and later) or cfs (before 6.6)");
         } else if (!strcmp(a, "--wake-latency")) {
             NEED_ARG();
             if (sim_parse_duration(v, &d) < 0 || d > 10000000) BAD("expected a duration up to 10ms");
