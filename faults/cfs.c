@@ -168,6 +168,7 @@ struct cfs_node {
     sim_engine *e;
     cfs_config cfg;
     pc_rng rng;
+    pc_rng stall_rng; /* the idle vCPUs' late starts: a stream of their own */
     int64_t last_update;
     int64_t slice_ns;       /* EEVDF sysctl_sched_base_slice; CFS sysctl_sched_min_granularity */
     int64_t latency_ns;     /* CFS sysctl_sched_latency */
@@ -231,6 +232,7 @@ cfs_node *cfs_node_new(sim_engine *e, const cfs_config *cfg, uint64_t seed) {
     set_tunables(n);
     for (int c = 0; c < n->cfg.cpus; c++) n->cpus[c].root.cpu = c;
     pc_rng_init(&n->rng, seed, "node/cpu");
+    pc_rng_init(&n->stall_rng, seed, "node/cpu-stall");
     n->last_update = sim_now(e);
     return n;
 }
@@ -300,8 +302,12 @@ static int eevdf(const cfs_node *n) { return n->cfg.sched == CFS_SCHED_EEVDF; }
 /* How long an idle CPU takes to start a woken task: exponential around wake_latency_ns (a halted vCPU is
  * woken through the host, usually fast, sometimes not), drawn from the node's seeded stream. */
 static int64_t wake_delay(cfs_node *n) {
-    if (n->cfg.wake_latency_ns <= 0) return 0;
-    return pc_rng_exp_ns(&n->rng, (double)n->cfg.wake_latency_ns);
+    int64_t d = n->cfg.wake_latency_ns > 0 ? pc_rng_exp_ns(&n->rng, (double)n->cfg.wake_latency_ns) : 0;
+    if (n->cfg.wake_stall_p > 0 && pc_rng_double(&n->stall_rng) < n->cfg.wake_stall_p) {
+        int64_t span = n->cfg.wake_stall_max_ns - n->cfg.wake_stall_min_ns;
+        d += n->cfg.wake_stall_min_ns + (span > 0 ? (int64_t)pc_rng_below(&n->stall_rng, (uint64_t)span) : 0);
+    }
+    return d;
 }
 
 /* ---- run queues: the waiting list ---- */

@@ -80,10 +80,12 @@ typedef struct cfs_config {
     int64_t slack_ns;        /* cfs_bandwidth_slack_period: 5 ms */
     int64_t stress_slice_ns; /* --cpu-load-slice 10 */
     cfs_stress_timing stress_timing;
-    int64_t stress_sleep_overshoot_ns; /* select() wake-up latency, corrected by stress-ng's bias */
-    int64_t quantum_ns;                /* base slice; 0: the kernel's, 0.7 ms x (1 + log2 CPUs) for EEVDF,
+    int64_t stress_sleep_overshoot_ns;            /* select() wake-up latency, corrected by stress-ng's bias */
+    int64_t quantum_ns;                           /* base slice; 0: the kernel's, 0.7 ms x (1 + log2 CPUs) for EEVDF,
                                         * 0.75 ms x (1 + log2 CPUs) minimal granularity for CFS */
-    int64_t wake_latency_ns;           /* an idle CPU starting to run a woken task */
+    int64_t wake_latency_ns;                      /* an idle CPU starting to run a woken task */
+    double wake_stall_p;                          /* ... now and then much later: the host runs the halted vCPU late */
+    int64_t wake_stall_min_ns, wake_stall_max_ns; /* with probability wake_stall_p, uniform in [min, max] */
 } cfs_config;
 
 void cfs_config_defaults(cfs_config *cfg);

@@ -282,6 +282,9 @@ int lab_run(const lab_config *cfg, const sim_options *o, const sim_result *pred,
     load_config lc = o->load;
     lc.start_ns = 0;
     lc.stop_ns = o->baseline_ns + o->chaos_ns + o->recovery_ns;
+    lc.phase_ns[0] = 0;
+    lc.phase_ns[1] = o->baseline_ns;
+    lc.phase_ns[2] = o->baseline_ns + o->chaos_ns;
     g.lc = &lc;
     pc_rng_init(&g.arrivals, o->seed, "client/arrivals");
     pc_rng_init(&g.choices, o->seed, "client/choices");
@@ -312,7 +315,10 @@ int lab_run(const lab_config *cfg, const sim_options *o, const sim_result *pred,
     lab_cpu_read(cfg->lab_dir, &cpu0, 1);
 
     int64_t next_arrival = -1;
-    if (lc.closed_loop) {
+    int bursts_sent = 0; /* --burst: the phases whose burst has gone out */
+    if (lc.burst > 0) {
+        /* bursts only (load_start): no steady arrivals */
+    } else if (lc.closed_loop) {
         g.client_next = calloc((size_t)lc.clients, sizeof *g.client_next);
         if (!g.client_next) abort();
         int64_t spread = lc.think_ns > 0 ? lc.think_ns : 100 * MS;
@@ -328,7 +334,12 @@ int lab_run(const lab_config *cfg, const sim_options *o, const sim_result *pred,
             hook_spawn(&g, ev[next_ev].stop ? "stop" : "start", ev[next_ev].action);
             next_ev++;
         }
-        if (!lc.closed_loop) {
+        if (lc.burst > 0) {
+            while (bursts_sent < 3 && load_burst_time(&lc, bursts_sent) <= now) {
+                int64_t at = load_burst_time(&lc, bursts_sent++);
+                for (int i = 0; i < lc.burst; i++) start_request(&g, -1, at);
+            }
+        } else if (!lc.closed_loop) {
             while (next_arrival >= 0 && next_arrival <= now) {
                 start_request(&g, -1, next_arrival);
                 int64_t gap = pc_rng_exp_ns(&g.arrivals, 1e9 / lc.rate_per_s);
@@ -363,7 +374,9 @@ int lab_run(const lab_config *cfg, const sim_options *o, const sim_result *pred,
         int64_t next = hard_end;
         if (next_ev < nev && ev[next_ev].at_ns < next) next = ev[next_ev].at_ns;
         if (next_arrival >= 0 && next_arrival < next) next = next_arrival;
-        if (lc.closed_loop)
+        if (lc.burst > 0 && bursts_sent < 3 && load_burst_time(&lc, bursts_sent) < next)
+            next = load_burst_time(&lc, bursts_sent);
+        if (lc.closed_loop && !lc.burst)
             for (int i = 0; i < lc.clients; i++)
                 if (g.client_next[i] >= 0 && g.client_next[i] < next) next = g.client_next[i];
         for (lreq *q = g.retries; q; q = q->next)

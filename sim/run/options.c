@@ -49,6 +49,8 @@ void sim_options_usage(FILE *out) {
             "  --rate R                 open-loop Poisson arrivals per second (default 10)\n"
             "  --clients N              closed-loop clients instead (each sends after the previous answer)\n"
             "  --think D                closed-loop pause between requests (default 0)\n"
+            "  --burst N[@D]            instead: N requests at once, D (default 1s) into each phase; reports the\n"
+            "                           time until the last is answered\n"
             "  --workload W             chain (default), process (payments with Idempotency-Key), custom\n"
             "  --endpoint 'METHOD /path'  custom endpoint (implies --workload custom); --body JSON\n"
             "  --keepalive | --fresh    client connections: reuse, or one per request (default fresh)\n"
@@ -85,6 +87,7 @@ void sim_options_usage(FILE *out) {
         "  --sched eevdf|cfs        the kernel's fair scheduler: EEVDF (6.6 and later, default) or CFS (before 6.6)\n"
         "  --cpu-quantum D          its base slice (default the kernel's: 0.7 ms x (1 + log2 CPUs) for EEVDF)\n"
         "  --wake-latency D         an idle CPU starting a woken thread (default 20us)\n"
+        "  --wake-stall P,MIN,MAX   ... with probability P later by U(MIN, MAX): the host's late vCPU, or off\n"
         "  --cpu-scale F            CPU time per piece of work relative to the calibration machine's\n"
         "                           (default 1; the lab measures it: docs/calibration.md)\n"
         "  --syn-schedule linear|doubling   kernel >= 6.5 (default) or the older doubling SYN timers\n"
@@ -260,6 +263,14 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
             if (parse_int(v, 1, 10000, &n) < 0) BAD("expected 1..10000");
             o->load.clients = n;
             o->load.closed_loop = 1;
+        } else if (!strcmp(a, "--burst")) {
+            NEED_ARG();
+            char num[16];
+            const char *at = strchr(v, '@');
+            snprintf(num, sizeof num, "%.*s", at ? (int)(at - v) : (int)strlen(v), v);
+            if (parse_int(num, 1, 10000, &o->load.burst) < 0 ||
+                (at && (sim_parse_duration(at + 1, &o->load.burst_at_ns) < 0 || o->load.burst_at_ns > 3600 * SEC)))
+                BAD("expected N (1..10000) or N@DURATION, e.g. 50 or 50@5s");
         } else if (!strcmp(a, "--think")) {
             NEED_ARG();
             if (sim_parse_duration(v, &o->load.think_ns) < 0) BAD("expected a duration");
@@ -419,6 +430,22 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
             NEED_ARG();
             if (sim_parse_duration(v, &d) < 0 || d > 10000000) BAD("expected a duration up to 10ms");
             o->cluster.cfs.wake_latency_ns = d;
+        } else if (!strcmp(a, "--wake-stall")) {
+            NEED_ARG();
+            char p[32], lo[32], hi[32];
+            int64_t mn = 0, mx = 0;
+            double pct = 0;
+            if (!strcmp(v, "off")) {
+                o->cluster.cfs.wake_stall_p = 0;
+            } else if (sscanf(v, "%31[^,],%31[^,],%31s", p, lo, hi) == 3 && parse_percent(p, &pct) == 0 &&
+                       sim_parse_duration(lo, &mn) == 0 && sim_parse_duration(hi, &mx) == 0 && mn <= mx &&
+                       mx <= 100 * MS) {
+                o->cluster.cfs.wake_stall_p = pct / 100;
+                o->cluster.cfs.wake_stall_min_ns = mn;
+                o->cluster.cfs.wake_stall_max_ns = mx;
+            } else {
+                BAD("expected P,MIN,MAX (e.g. 0.3%,0.7ms,1.2ms; MIN <= MAX <= 100ms) or off");
+            }
         } else if (!strcmp(a, "--cpu-scale")) {
             NEED_ARG();
             char *end = NULL;
@@ -615,7 +642,9 @@ void sim_options_command(const sim_options *o, uint64_t seed, char *out, size_t 
         ADD(" --pod-kill %s@%lldms", svc_peer_name(o->kills[k].service), (long long)(o->kills[k].at_ns / MS));
     ADD(" --baseline %lldms --chaos %lldms --recovery %lldms", (long long)(o->baseline_ns / MS),
         (long long)(o->chaos_ns / MS), (long long)(o->recovery_ns / MS));
-    if (o->load.closed_loop)
+    if (o->load.burst)
+        ADD(" --burst %d@%lldms", o->load.burst, (long long)(o->load.burst_at_ns / MS));
+    else if (o->load.closed_loop)
         ADD(" --clients %d", o->load.clients);
     else
         ADD(" --rate %g", o->load.rate_per_s);
