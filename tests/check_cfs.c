@@ -253,25 +253,33 @@ static const char *fmt_dist(const wake_dist *d, char *buf, size_t len) {
     return buf;
 }
 
-/* Measured on the lab machine (cfs-stress.md R8 and R10; lab/probes/run-wake.sh), beside the model. */
+/* Measured on the lab machine (docs/measurements/cfs-stress.md R8, two runs of lab/probes/run-wake.sh on
+ * different days), beside the model: the fractions on time (late by < 100 us) and throttled (>= 10 ms,
+ * waited for the refill) as the range of the two runs, and the p99 of the unthrottled wake-ups. */
 typedef struct wake_case {
     const char *what;
     int cpus, hogs, load, quota_ms;
     int64_t burst;
-    double on_time, throttled;   /* measured fractions */
-    double p99_lo_us, p99_hi_us; /* the measured p99 of the unthrottled wake-ups, as a range */
+    double on_time_lo, on_time_hi;     /* measured */
+    double throttled_lo, throttled_hi; /* measured */
+    double p99_lo_us, p99_hi_us;       /* the measured p99 with a margin */
 } wake_case;
 
 static const wake_case wake_cases[] = {
     /* no quota; hogs and probe pinned to one CPU: a thread that slept preempts a spinning hog at once
      * (its lag; the hog's stale vruntime), except right after a tick switched hogs (then a tick) */
-    {"1 pinned hog", 1, 1, 100, 0, 50 * US, 0.995, 0, 0, 200},
-    {"2 pinned hogs", 1, 2, 100, 0, 50 * US, 0.95, 0, 2500, 5000},
-    {"4 pinned hogs", 1, 4, 100, 0, 50 * US, 0.92, 0, 2500, 5000},
-    /* a 200m pod, stress-ng with Chaos Mesh's flags, the probe not pinned */
-    {"pod 1x80", 2, 1, 80, 20, 50 * US, 0.96, 0.035, 0, 200},
-    {"pod 2x80", 2, 2, 80, 20, 50 * US, 0.74, 0.12, 1000, 3000},
-    {"pod 4x100", 2, 4, 100, 20, 50 * US, 0.81, 0.15, 2500, 5000},
+    {"1 pinned hog", 1, 1, 100, 0, 50 * US, 0.988, 0.995, 0, 0, 0, 4000},
+    {"2 pinned hogs", 1, 2, 100, 0, 50 * US, 0.940, 0.95, 0, 0, 2500, 5000},
+    {"4 pinned hogs", 1, 4, 100, 0, 50 * US, 0.903, 0.92, 0, 0, 2500, 5000},
+    /* the same under a 200m quota (one CPU: 20 ms of every 100) */
+    {"1 pinned hog, 200m", 1, 1, 100, 20, 50 * US, 0.933, 0.933, 0.057, 0.057, 0, 1000},
+    {"2 pinned hogs, 200m", 1, 2, 100, 20, 50 * US, 0.869, 0.869, 0.071, 0.071, 2500, 5000},
+    {"4 pinned hogs, 200m", 1, 4, 100, 20, 50 * US, 0.795, 0.795, 0.092, 0.092, 2500, 5000},
+    /* a 200m pod, stress-ng with Chaos Mesh's flags, the probe not pinned (2x100 is left out: the model
+     * puts 87 % on time where both runs had 79 %; cfs-stress.md R8 says what is not explained) */
+    {"pod 1x80", 2, 1, 80, 20, 50 * US, 0.872, 0.96, 0.035, 0.046, 0, 4000},
+    {"pod 2x80", 2, 2, 80, 20, 50 * US, 0.725, 0.74, 0.114, 0.12, 1000, 3000},
+    {"pod 4x100", 2, 4, 100, 20, 50 * US, 0.81, 0.82, 0.133, 0.15, 2500, 5000},
 };
 
 START_TEST(woken_thread_beside_hogs) {
@@ -279,10 +287,12 @@ START_TEST(woken_thread_beside_hogs) {
     wake_dist d = wake_measure(CFS_SCHED_EEVDF, c->cpus, c->hogs, c->load, c->quota_ms, c->burst);
     char buf[200];
     fmt_dist(&d, buf, sizeof buf);
-    ck_assert_msg(d.on_time > c->on_time - 0.08 && d.on_time < c->on_time + 0.08, "%s: %s; measured on time %.1f %%",
-                  c->what, buf, 100 * c->on_time);
-    ck_assert_msg(d.throttled > c->throttled - 0.04 && d.throttled < c->throttled + 0.04,
-                  "%s: %s; measured throttled %.1f %%", c->what, buf, 100 * c->throttled);
+    /* within 7 points of the measured range (4 for the throttled: the period's arithmetic) */
+    ck_assert_msg(d.on_time > c->on_time_lo - 0.07 && d.on_time < c->on_time_hi + 0.07,
+                  "%s: %s; measured on time %.1f-%.1f %%", c->what, buf, 100 * c->on_time_lo, 100 * c->on_time_hi);
+    ck_assert_msg(d.throttled > c->throttled_lo - 0.04 && d.throttled < c->throttled_hi + 0.04,
+                  "%s: %s; measured throttled %.1f-%.1f %%", c->what, buf, 100 * c->throttled_lo,
+                  100 * c->throttled_hi);
     ck_assert_msg(d.p99_us >= c->p99_lo_us && d.p99_us <= c->p99_hi_us, "%s: %s; measured p99 %.0f-%.0f us", c->what,
                   buf, c->p99_lo_us, c->p99_hi_us);
 }

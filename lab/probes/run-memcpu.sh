@@ -36,9 +36,12 @@ trap cleanup EXIT INT TERM
 
 cc -O2 -Wall -o "$OUT/cgsample" "$HERE/cgsample.c" || exit 2
 
-# one case: TAG QUOTA_US WORKERS BYTES
+# one case: TAG QUOTA_US WORKERS BYTES [STRESS-NG ARGS...] (default: the lab's memory stressor)
 run_case() {
 	local tag=$1 quota=$2 w=$3 bytes=$4 name=pc-probe-memcpu-$1 h
+	shift 4
+	local args=("$@")
+	[ ${#args[@]} -gt 0 ] || args=(--vm "$w" --vm-bytes "$bytes" --vm-hang 0)
 	for h in cpu cpuacct memory; do mkdir -p "$CG/$h/$name"; done
 	echo 100000 >"$CG/cpu/$name/cpu.cfs_period_us"
 	echo "$quota" >"$CG/cpu/$name/cpu.cfs_quota_us"
@@ -50,7 +53,7 @@ run_case() {
 	local sampler=$!
 	sleep 0.5
 	date +%s%N >"$OUT/$tag.start"
-	in_pod timeout 10 stress-ng --vm "$w" --vm-bytes "$bytes" --vm-hang 0 --timeout 8s --quiet &
+	in_pod timeout 10 stress-ng "${args[@]}" --timeout 8s --quiet &
 	for _ in $(seq 1 170); do
 		echo "$(date +%s%N) $(cat "$CG/memory/$name/memory.usage_in_bytes") $(cat "$CG/memory/$name/memory.failcnt") $(awk '/oom_kill /{print $2}' "$CG/memory/$name/memory.oom_control")"
 		sleep 0.05
@@ -85,10 +88,11 @@ for i in range(1, len(rows)):
         busy_end = (rows[i][0] - start) / 1e9
 mem = [l.split() for l in open(base + ".mem")]
 peak = max(int(m[1]) for m in mem) / 2**20
+before = int(mem[0][1]) / 2**20
 print("%-22s CPU ms in 0-0.1 s %.1f, 0-0.5 s %.1f, 0-1 s %.1f, 0-2 s %.1f, 2-8 s %.1f per s; busy until %.2f s; "
-      "throttled periods %d of %d; memory peak %.1f MiB, failcnt %s, oom_kill %s; idle before %.2f ms/s" % (
+      "throttled periods %d of %d; memory %.1f MiB before, peak %.1f MiB, failcnt %s, oom_kill %s; idle before %.2f ms/s" % (
       tag, used(0, 0.1), used(0, 0.5), used(0, 1), used(0, 2), used(2, 8) / 6, busy_end, last[2] - rows[0][2],
-      last[1] - rows[0][1], peak, mem[-1][2], mem[-1][3], base_rate))
+      last[1] - rows[0][1], before, peak, mem[-1][2], mem[-1][3], base_rate))
 PY
 }
 
@@ -101,4 +105,8 @@ run_case noquota-2x100MB -1 2 100000000
 run_case noquota-1x80MB -1 1 80000000
 run_case noquota-1x20MB -1 1 20000000
 run_case quota-2x140MB 20000 2 140000000
+# what a CPU stressor itself holds in the pod's memory (every StressChaos object is a stress-ng of its own)
+run_case cpu-2x80 20000 0 0 --cpu 2 --cpu-load 80 --cpu-load-slice 10 --cpu-method sqrt
+run_case cpu-4x100 20000 0 0 --cpu 4 --cpu-load 100 --cpu-load-slice 10 --cpu-method sqrt
+run_case cpu-2x60-vm-80MB 20000 0 0 --cpu 2 --cpu-load 60 --cpu-load-slice 10 --cpu-method sqrt --vm 1 --vm-bytes 80000000 --vm-hang 0
 echo "results in $OUT"
