@@ -129,14 +129,15 @@ void cluster_spec_defaults(cluster_spec *spec) {
     spec->cost_timer_ns = 5 * US;
     spec->cpu_scale = 1.0;
     spec->stressor_oom_score_adj = 1000;
-    /* A memory stressor is a process of its own (~3 MiB besides its allocation), and starting it and touching
-     * its pages costs the pod's CPU quota: measured (lab/probes/run-memcpu.sh, docs/measurements/cfs-stress.md
-     * R9) stress-ng --vm took 36.8 ms of the pod's CPU for 20 MB, 119-124 ms for 80 MB and 154-188 ms for
-     * 2 x 50 MB, all within the first second: 1.43 ms per MiB (its first pass writes and checks every page,
-     * the faults and the zeroing charged to it) and ~9 ms per worker process. */
+    /* A memory stressor is a process of its own (~3 MiB in the pod's memory cgroup besides its allocation),
+     * and starting it and touching its pages costs the pod's CPU quota: measured twice (lab/probes/
+     * run-memcpu.sh, docs/measurements/cfs-stress.md R9), stress-ng --vm took 31-37 ms of the pod's CPU for
+     * 20 MB, 119-175 ms for 80 MB and 154-188 ms for 2 x 50 MB, all in the first second; under a 200m quota
+     * 124-175 and 185-188 ms: 1.9 ms per MiB (its first pass writes and checks every page, the faults and
+     * the zeroing are charged to it) and ~3 ms per worker process. */
     spec->stressor_rss_bytes = 3 * MIB;
-    spec->mem_touch_ns_per_mib = 1430 * US;
-    spec->stressor_start_ns = 9 * MS;
+    spec->mem_touch_ns_per_mib = 1900 * US;
+    spec->stressor_start_ns = 3 * MS;
 }
 
 sim_net *cluster_net(sim_cluster *c) { return c->net; }
