@@ -212,8 +212,9 @@ static int64_t tunable_factor(int cpus) {
  * slice (or the minimal granularity, the other two keeping their ratio to it). */
 static void set_tunables(cfs_node *n) {
     int64_t f = tunable_factor(n->cfg.cpus);
-    if (n->cfg.sched == CFS_SCHED_EEVDF) {
-        n->slice_ns = n->cfg.quantum_ns > 0 ? n->cfg.quantum_ns : 700 * US * f;
+    if (n->cfg.sched != CFS_SCHED_CFS) {
+        int64_t base = n->cfg.sched == CFS_SCHED_EEVDF_66 ? 750 * US : 700 * US;
+        n->slice_ns = n->cfg.quantum_ns > 0 ? n->cfg.quantum_ns : base * f;
     } else {
         n->slice_ns = n->cfg.quantum_ns > 0 ? n->cfg.quantum_ns : 750 * US * f;
         n->latency_ns = n->slice_ns * 8;
@@ -297,7 +298,10 @@ static cfs_task *task_new(cfs_node *n, cfs_group *g, int kind) {
 
 static int limited(const cfs_group *g) { return g->quota > 0; }
 static int64_t now_of(const cfs_node *n) { return sim_now(n->e); }
-static int eevdf(const cfs_node *n) { return n->cfg.sched == CFS_SCHED_EEVDF; }
+static int eevdf(const cfs_node *n) { return n->cfg.sched != CFS_SCHED_CFS; }
+/* What 6.12-6.18 added to EEVDF: delayed dequeue (with DELAY_ZERO and the next buddy, PICK_BUDDY), lag limits
+ * by the longest slice, and (6.18) threads throttled one by one into a limbo list. */
+static int eevdf_new(const cfs_node *n) { return n->cfg.sched == CFS_SCHED_EEVDF; }
 
 /* How long an idle CPU takes to start a woken task: exponential around wake_latency_ns (a halted vCPU is
  * woken through the host, usually fast, sometimes not), drawn from the node's seeded stream. */
@@ -372,7 +376,10 @@ static int eligible(const erq *q, const sched_ent *se) { return vruntime_eligibl
  * a slice and a tick; a delayed entity cannot gain lag while delayed, and leaves with none (DELAY_ZERO). */
 static void update_entity_lag(const cfs_node *n, erq *q, sched_ent *se) {
     int64_t v = avg_vruntime(q);
-    int64_t lag = v - se->vruntime, limit = vdelta(n->slice_ns + n->cfg.tick_ns, se);
+    /* entity_lag(): 6.6 clamped to max(2 slices, a tick), 6.18 to the longest slice and a tick */
+    int64_t span = n->slice_ns + n->cfg.tick_ns;
+    if (!eevdf_new(n)) span = 2 * n->slice_ns > n->cfg.tick_ns ? 2 * n->slice_ns : n->cfg.tick_ns;
+    int64_t lag = v - se->vruntime, limit = vdelta(span, se);
     if (lag > limit) lag = limit;
     if (lag < -limit) lag = -limit;
     if (se->delayed) {
@@ -559,7 +566,7 @@ static void enqueue_entity(cfs_node *n, erq *q, sched_ent *se, int initial) {
  * for a throttle or an exit). Leaving for another CPU keeps the lag and the deadline relative. */
 static int dequeue_entity(cfs_node *n, erq *q, sched_ent *se, int sleep, int special) {
     update_curr(n, q);
-    if (eevdf(n) && sleep && !special && !se->delayed && !eligible(q, se)) {
+    if (eevdf_new(n) && sleep && !special && !se->delayed && !eligible(q, se)) {
         se->delayed = 1;
         return 0;
     }
@@ -612,7 +619,7 @@ static void group_after_dequeue(cfs_node *n, cfs_rq *rq, int sleep) {
     if (rq->q.nr_queued == 0) {
         if (rq->se.on_rq) dequeue_entity(n, root, &rq->se, 1, rq->throttled);
         return_runtime(n, rq->g, rq->q.cpu);
-    } else if (sleep && eevdf(n) && rq->se.on_rq && !rq->throttled) {
+    } else if (sleep && eevdf_new(n) && rq->se.on_rq && !rq->throttled) {
         root->next_buddy = &rq->se;
     }
 }
@@ -634,7 +641,7 @@ static void enqueue_task(cfs_node *n, cfs_task *t, int cpu) {
         t->se.vruntime += rq->q.min_vruntime - t->g->rq[t->prev_cpu].q.min_vruntime; /* migrate_task_rq_fair */
     t->cpu = cpu;
     t->prev_cpu = cpu;
-    if (rq->throttled && eevdf(n)) { /* task_woken_fair(): throttled on its way back to user space */
+    if (rq->throttled && eevdf_new(n)) { /* task_woken_fair(): throttled on its way back to user space */
         t->in_limbo = 1;
         t->lnext = rq->limbo;
         rq->limbo = t;
@@ -1042,7 +1049,7 @@ static void throttle(cfs_node *n, cfs_group *g, int cpu) {
     if (rq->throttled) return;
     rq->throttled = 1;
     rq->throttled_since = now_of(n);
-    if (!eevdf(n)) {
+    if (!eevdf_new(n)) {
         erq *root = &n->cpus[cpu].root;
         if (rq->se.on_rq) {
             if (root->curr == &rq->se) n->cpus[cpu].need_resched = 1;

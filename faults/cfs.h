@@ -67,8 +67,10 @@ typedef enum cfs_stress_timing {
 
 /* Which version of the kernel's fair scheduler the CPUs follow. */
 typedef enum cfs_sched_policy {
-    CFS_SCHED_EEVDF = 0, /* kernels 6.6 and later (6.18 on the lab machine) */
+    CFS_SCHED_EEVDF = 0, /* EEVDF as 6.18 runs it (the lab machine): delayed dequeue, task-based throttling */
     CFS_SCHED_CFS,       /* kernels before 6.6: vruntime, sleeper credit, wake-up granularity */
+    CFS_SCHED_EEVDF_66,  /* EEVDF as 6.6-6.11 ran it (Minikube's ISO, 6.6.22): no delayed dequeue, a sleeper's
+                          * negative lag kept, whole groups throttled, a 0.75 ms base slice */
 } cfs_sched_policy;
 
 typedef struct cfs_config {

@@ -84,7 +84,8 @@ void sim_options_usage(FILE *out) {
         "  --cpus N                 node CPUs (default 2)\n"
         "  --cpu-limit M            CPU limit per pod in millicores (default 200)\n"
         "  --link-latency D         one-way latency per packet (default 50us)\n"
-        "  --sched eevdf|cfs        the kernel's fair scheduler: EEVDF (6.6 and later, default) or CFS (before 6.6)\n"
+        "  --sched eevdf|cfs        the kernel's fair scheduler: EEVDF (6.6 and later, default) or CFS (before 6.6);\n"
+        "                           eevdf-6.6: EEVDF as 6.6-6.11 ran it (Minikube's ISO kernel)\n"
         "  --cpu-quantum D          its base slice (default the kernel's: 0.7 ms x (1 + log2 CPUs) for EEVDF)\n"
         "  --wake-latency D         an idle CPU starting a woken thread (default 20us)\n"
         "  --wake-stall P,MIN,MAX   ... with probability P later by U(MIN, MAX): the host's late vCPU, or off\n"
@@ -422,10 +423,12 @@ int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t e
             NEED_ARG();
             if (!strcmp(v, "eevdf"))
                 o->cluster.cfs.sched = CFS_SCHED_EEVDF;
+            else if (!strcmp(v, "eevdf-6.6"))
+                o->cluster.cfs.sched = CFS_SCHED_EEVDF_66;
             else if (!strcmp(v, "cfs"))
                 o->cluster.cfs.sched = CFS_SCHED_CFS;
             else
-                BAD("expected eevdf (kernels 6.6 and later) or cfs (before 6.6)");
+                BAD("expected eevdf (as 6.18 runs it), eevdf-6.6 (6.6-6.11: Minikube's ISO) or cfs (before 6.6)");
         } else if (!strcmp(a, "--wake-latency")) {
             NEED_ARG();
             if (sim_parse_duration(v, &d) < 0 || d > 10000000) BAD("expected a duration up to 10ms");
