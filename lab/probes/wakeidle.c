@@ -100,11 +100,12 @@ int main(int argc, char **argv) {
             hist[b < 8 ? b : 7]++;
         }
     }
-    printf("n=%d gap=%lldus: p50 %.0f p90 %.0f p99 %.0f p99.9 %.0f max %.0f us; >200us %.4f, >500us %.4f, >1ms %.4f; "
-           "slow ones by 0.25 ms bins from 0: %d %d %d %d %d %d %d %d(+)\n",
-           n, gap / 1000, lat[n / 2] / 1e3, lat[n * 9 / 10] / 1e3, lat[n * 99 / 100] / 1e3, lat[n * 999 / 1000] / 1e3,
-           lat[n - 1] / 1e3, (double)over200 / n, (double)over500 / n, (double)over1000 / n, hist[0], hist[1],
-           hist[2], hist[3], hist[4], hist[5], hist[6], hist[7]);
+    printf(
+        "n=%d gap=%lldus: p50 %.0f p90 %.0f p99 %.0f p99.9 %.0f max %.0f us; >200us %.4f, >500us %.4f, >1ms %.4f; "
+        "slow ones by 0.25 ms bins from 0: %d %d %d %d %d %d %d %d(+)\n",
+        n, gap / 1000, lat[n / 2] / 1e3, lat[n * 9 / 10] / 1e3, lat[n * 99 / 100] / 1e3, lat[n * 999 / 1000] / 1e3,
+        lat[n - 1] / 1e3, (double)over200 / n, (double)over500 / n, (double)over1000 / n, hist[0], hist[1], hist[2],
+        hist[3], hist[4], hist[5], hist[6], hist[7]);
     free(lat);
     return 0;
 }
