@@ -7,9 +7,9 @@
 #ifndef PC_BASE_UNITS_H
 #define PC_BASE_UNITS_H
 
-#define US 1000LL          /* a microsecond, in ns */
-#define MS 1000000LL       /* a millisecond, in ns */
-#define SEC 1000000000LL   /* a second, in ns */
+#define US 1000LL               /* a microsecond, in ns */
+#define MS 1000000LL            /* a millisecond, in ns */
+#define SEC 1000000000LL        /* a second, in ns */
 #define MIB (1024LL * 1024LL)   /* a mebibyte, in bytes */
 #define MIB_F (1024.0 * 1024.0) /* the same as a double, to divide reals by */
 

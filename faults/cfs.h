@@ -14,7 +14,8 @@
  *     entity preempts at once when a pick would choose it (check_preempt_wakeup_fair); the running one is
  *     protected until it has used its slice (RUN_TO_PARITY, set_protect_slice), and an expired slice is
  *     noticed only when the running entity's time is accounted: at a tick (4 ms), a wake-up or a switch
- *     (update_curr, update_deadline). The slice is sysctl_sched_base_slice, 0.7 ms x (1 + log2 CPUs).
+ *     (update_curr, update_deadline). The slice is sysctl_sched_base_slice, 0.7 ms x (1 + log2 CPUs)
+ *     (0.75 ms in 6.6-6.14).
  *     CFS (kernels before 6.6): the smallest virtual runtime runs; a sleeper comes back at most half the
  *     scheduling latency behind (place_entity, GENTLE_FAIR_SLEEPERS) and preempts when it is more than the
  *     wake-up granularity behind (wakeup_preempt_entity); a tick switches when the running entity has had
@@ -82,9 +83,10 @@ typedef struct cfs_config {
     int64_t slack_ns;        /* cfs_bandwidth_slack_period: 5 ms */
     int64_t stress_slice_ns; /* --cpu-load-slice 10 */
     cfs_stress_timing stress_timing;
-    int64_t stress_sleep_overshoot_ns;            /* select() wake-up latency, corrected by stress-ng's bias */
-    int64_t quantum_ns;                           /* base slice; 0: the kernel's, 0.7 ms x (1 + log2 CPUs) for EEVDF,
-                                        * 0.75 ms x (1 + log2 CPUs) minimal granularity for CFS */
+    int64_t stress_sleep_overshoot_ns; /* select() wake-up latency, corrected by stress-ng's bias */
+    /* the base slice; 0: the kernel's, 0.7 ms x (1 + log2 CPUs) for EEVDF (0.75 ms for eevdf-6.6), the same
+     * 0.75 ms x (1 + log2 CPUs) as CFS's minimal granularity */
+    int64_t quantum_ns;
     int64_t wake_latency_ns;                      /* an idle CPU starting to run a woken task */
     double wake_stall_p;                          /* ... now and then much later: the host runs the halted vCPU late */
     int64_t wake_stall_min_ns, wake_stall_max_ns; /* with probability wake_stall_p, uniform in [min, max] */

@@ -27,9 +27,10 @@
  *     (1mbps = 1048576 B/s), bit/kbit/mbit/gbit/tbit are bits scaled by 1000, divided by 8
  *     (1mbit = 125000 B/s). tbf_parse_rate() returns that documented value.
  *   - but chaos-daemon prints that number bare into `tc qdisc ... tbf rate %d`, and tc reads a
- *     bare rate as BITS per second: the kernel rate is the documented value / 8 (issue #4118,
- *     "set 1bps ... but get 1bit"). tbf_config_from_chaos_mesh() applies that, so "1mbps" ends
- *     up as 131072 B/s in the kernel, and "1bps" (0 B/s) is refused as tc refuses it.
+ *     bare rate as BITS per second: the kernel rate is the documented value / 8 (reported upstream:
+ *     github.com/chaos-mesh/chaos-mesh/issues/4118, "set 1bps ... but get 1bit").
+ *     tbf_config_from_chaos_mesh() applies that, so "1mbps" ends up as 131072 B/s in the kernel, and
+ *     "1bps" (0 B/s) is refused as tc refuses it.
  *   - limit and buffer are bytes; peakrate is printed bare too (bits/s -> /8); minburst is the
  *     peak bucket in bytes (tc "mtu").
  *

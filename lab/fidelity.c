@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lab/lab.h"
 
@@ -364,96 +365,118 @@ static int refit_link(const sim_options *o, const experiment_unit *unit, int sim
     return fit_link(&f, link_ns, &e_lo, &e_hi, err, errlen);
 }
 
-int lab_compare(FILE *out, const char *name, const char *lab_path, const sim_options *given,
-                const experiment_unit *unit, int sim_seeds, int flags, char *err, size_t errlen) {
-    int calibration_cell = flags & LAB_CALIBRATION_CELL;
+/* The two sides of one row: the lab's chaos-phase requests, the simulator's pooled ones and each seed's figures. */
+typedef struct row_sides {
+    side lab, sim;
+    double (*per_seed)[NFIG];
+    int seeds;
+    int64_t from, to;
+} row_sides;
+
+static void row_sides_free(row_sides *r) {
+    free(r->per_seed);
+    side_free(&r->lab);
+    side_free(&r->sim);
+}
+
+/* Reads the lab's records (refitting the link latency to their baseline phase first when asked: *o then
+ * points to the refitted options) and runs the simulator's side. 0, or -1 with err. */
+static int row_sides_load(row_sides *r, const char *lab_path, const sim_options **o, const experiment_unit *unit,
+                          int sim_seeds, int flags, int64_t *link_ns, double *lab_base_p50, char *err, size_t errlen) {
     static sim_options refitted;
-    const sim_options *o = given;
-    int64_t link_ns = 0;
-    double lab_base_p50 = 0;
+    memset(r, 0, sizeof *r);
     sim_req_record *recs = NULL; /* read once: the baseline phase for the refit, the chaos phase for the row */
     size_t nrecs = 0;
     if (lab_records_read(lab_path, &recs, &nrecs, err, errlen) < 0) return -1;
     if (flags & LAB_REFIT_LINK) {
-        if (refit_link(given, unit, sim_seeds, recs, nrecs, lab_path, &link_ns, &lab_base_p50, err, errlen) < 0) {
+        if (refit_link(*o, unit, sim_seeds, recs, nrecs, lab_path, link_ns, lab_base_p50, err, errlen) < 0) {
             free(recs);
             return -1;
         }
-        refitted = *given;
-        refitted.cluster.net.link_latency_ns = link_ns;
-        o = &refitted;
+        refitted = **o;
+        refitted.cluster.net.link_latency_ns = *link_ns;
+        *o = &refitted;
     }
-    int64_t from = o->baseline_ns, to = o->baseline_ns + o->chaos_ns;
-    side lab = {0}, sim = {0};
-    side_take(&lab, recs, nrecs, from, to);
-    side_sort(&lab);
+    r->from = (*o)->baseline_ns;
+    r->to = (*o)->baseline_ns + (*o)->chaos_ns;
+    r->seeds = sim_seeds;
+    side_take(&r->lab, recs, nrecs, r->from, r->to);
+    side_sort(&r->lab);
     free(recs);
-    double(*per_seed)[NFIG] = calloc((size_t)sim_seeds, sizeof *per_seed);
-    if (!per_seed || sim_side(&sim, o, unit, sim_seeds, per_seed, err, errlen) < 0) {
-        if (!per_seed) snprintf(err, errlen, "out of memory");
-        free(per_seed);
-        side_free(&lab);
-        side_free(&sim);
+    r->per_seed = calloc((size_t)sim_seeds, sizeof *r->per_seed);
+    if (!r->per_seed) snprintf(err, errlen, "out of memory");
+    if (!r->per_seed || sim_side(&r->sim, *o, unit, sim_seeds, r->per_seed, err, errlen) < 0) {
+        row_sides_free(r);
         return -1;
     }
-    double lf[NFIG], sf[NFIG];
-    side_figures(&lab, lf);
-    side_figures(&sim, sf);
-    int failed = lab.n == 0;
-    for (int f = 0; f < NFIG; f++) {
-        double rlo, rhi;
-        run_range((const double(*)[NFIG])per_seed, sim_seeds, f, &rlo, &rhi);
-        /* the bound on the lab's side of the simulator's value: the target, or how far one run of the model
-         * reaches on that side, or (success, p50) the batch-means interval of the difference */
-        double target = f == FIG_SUCCESS ? SUCCESS_BOUND_PP : QUANTILE_BOUND_REL * sf[f];
-        double reach = lf[f] >= sf[f] ? rhi - sf[f] : sf[f] - rlo;
-        double batch = 0;
-        if (f == FIG_SUCCESS)
-            batch = 100 * block_halfwidth(&lab, &sim, from, to, -1);
-        else if (f == FIG_P50)
-            batch = block_halfwidth(&lab, &sim, from, to, fig_q[f]);
-        double bound = fmax(target, fmax(reach, batch));
-        int ok = fabs(lf[f] - sf[f]) <= bound;
-        const char *verdict = "  ";
-        if (f != FIG_P90) {
-            if (f == FIG_P99 && calibration_cell) {
-                /* a known miss of the model, shown and not judged: the no-fault tail is the host's (docs/lab.md) */
-                verdict = ok ? "ok" : "miss, not judged (host tail)";
-            } else {
-                failed |= !ok;
-                /* "cal": the machine's link latency was fitted to this p50 together with the other no-fault
-                 * cell's, so only their ratio is a prediction; it is judged all the same */
-                verdict = ok ? (f == FIG_P50 && calibration_cell ? "ok cal" : "ok") : "MISS";
-            }
-        }
-        if (f == FIG_SUCCESS) {
-            double ll, lh;
-            wilson(lab.ok, lab.n, &ll, &lh);
-            fprintf(
-                out,
+    return 0;
+}
+
+/* One figure's line of the row; returns 1 when it is judged and outside its bound. The bound on the lab's
+ * side of the simulator's value: the target, or how far one run of the model reaches on that side, or
+ * (success, p50) the batch-means interval of the difference. */
+static int row_figure(FILE *out, const char *name, const row_sides *r, int f, const double *lf, const double *sf,
+                      int calibration_cell) {
+    double rlo, rhi;
+    run_range((const double(*)[NFIG])r->per_seed, r->seeds, f, &rlo, &rhi);
+    double target = f == FIG_SUCCESS ? SUCCESS_BOUND_PP : QUANTILE_BOUND_REL * sf[f];
+    double reach = lf[f] >= sf[f] ? rhi - sf[f] : sf[f] - rlo;
+    double batch = 0;
+    if (f == FIG_SUCCESS)
+        batch = 100 * block_halfwidth(&r->lab, &r->sim, r->from, r->to, -1);
+    else if (f == FIG_P50)
+        batch = block_halfwidth(&r->lab, &r->sim, r->from, r->to, fig_q[f]);
+    double bound = fmax(target, fmax(reach, batch));
+    int ok = fabs(lf[f] - sf[f]) <= bound, missed = 0;
+    const char *verdict = "  ";
+    if (f == FIG_P99 && calibration_cell) {
+        /* a known miss of the model, shown and not judged: the no-fault tail is the host's (docs/lab.md) */
+        verdict = ok ? "ok" : "miss, not judged (host tail)";
+    } else if (f != FIG_P90) {
+        missed = !ok;
+        /* "cal": the machine's link latency was fitted to this p50 together with the other no-fault cell's,
+         * so only their ratio is a prediction; it is judged all the same */
+        verdict = ok ? (f == FIG_P50 && calibration_cell ? "ok cal" : "ok") : "MISS";
+    }
+    if (f == FIG_SUCCESS) {
+        double ll, lh;
+        wilson(r->lab.ok, r->lab.n, &ll, &lh);
+        fprintf(out,
                 "%-24.24s %-8s %6.1f%% [%5.1f-%5.1f]  %6.1f%% [%5.1f-%5.1f]  %+7.1f pp %7.1f pp  %s   (n %zu / %zu)\n",
                 name, fig_name[f], lf[f], 100 * ll, 100 * lh, sf[f], fmax(rlo, 0), fmin(rhi, 100), lf[f] - sf[f], bound,
-                verdict, lab.n, sim.n);
-            continue;
-        }
-        double lv, llo, lhi;
-        quantile(&lab, fig_q[f], &lv, &llo, &lhi);
-        char a[16], b[16], c[16], d[16], e[16], g[16];
-        fmt_ms(a, sizeof a, lv);
-        fmt_ms(b, sizeof b, llo);
-        fmt_ms(c, sizeof c, lhi);
-        fmt_ms(d, sizeof d, sf[f]);
-        fmt_ms(e, sizeof e, fmax(rlo, 0));
-        fmt_ms(g, sizeof g, rhi);
-        fprintf(out, "%-24s %-8s %7s [%s-%s]  %7s [%s-%s]  %+7.0f %%  %7.0f %%   %s\n", "", fig_name[f], a, b, c, d, e,
-                g, sf[f] > 0 ? 100 * (lf[f] - sf[f]) / sf[f] : 0, sf[f] > 0 ? 100 * bound / sf[f] : 0, verdict);
+                verdict, r->lab.n, r->sim.n);
+        return missed;
     }
-    free(per_seed);
+    double lv, llo, lhi;
+    quantile(&r->lab, fig_q[f], &lv, &llo, &lhi);
+    char a[16], b[16], c[16], d[16], e[16], g[16];
+    fmt_ms(a, sizeof a, lv);
+    fmt_ms(b, sizeof b, llo);
+    fmt_ms(c, sizeof c, lhi);
+    fmt_ms(d, sizeof d, sf[f]);
+    fmt_ms(e, sizeof e, fmax(rlo, 0));
+    fmt_ms(g, sizeof g, rhi);
+    fprintf(out, "%-24s %-8s %7s [%s-%s]  %7s [%s-%s]  %+7.0f %%  %7.0f %%   %s\n", "", fig_name[f], a, b, c, d, e, g,
+            sf[f] > 0 ? 100 * (lf[f] - sf[f]) / sf[f] : 0, sf[f] > 0 ? 100 * bound / sf[f] : 0, verdict);
+    return missed;
+}
+
+int lab_compare(FILE *out, const char *name, const char *lab_path, const sim_options *given,
+                const experiment_unit *unit, int sim_seeds, int flags, char *err, size_t errlen) {
+    const sim_options *o = given;
+    int64_t link_ns = 0;
+    double lab_base_p50 = 0;
+    row_sides r;
+    if (row_sides_load(&r, lab_path, &o, unit, sim_seeds, flags, &link_ns, &lab_base_p50, err, errlen) < 0) return -1;
+    double lf[NFIG], sf[NFIG];
+    side_figures(&r.lab, lf);
+    side_figures(&r.sim, sf);
+    int failed = r.lab.n == 0;
+    for (int f = 0; f < NFIG; f++) failed |= row_figure(out, name, &r, f, lf, sf, flags & LAB_CALIBRATION_CELL);
     if (flags & LAB_REFIT_LINK)
         fprintf(out, "%-24s link latency %.1f us, refitted to this cell's baseline phase (lab p50 %.2f ms)\n", "",
                 (double)link_ns / 1000, lab_base_p50);
-    side_free(&lab);
-    side_free(&sim);
+    row_sides_free(&r);
     return failed;
 }
 

@@ -45,6 +45,13 @@ typedef struct lreq {
     http_body resp; /* the answer's body, for the chain's steps */
 } lreq;
 
+/* One start or stop of a chaos action: the hook is called then. */
+typedef struct tl_event {
+    int64_t at_ns;
+    int action;
+    int stop;
+} tl_event;
+
 typedef struct loadgen {
     const lab_config *cfg;
     const sim_options *o;
@@ -58,6 +65,10 @@ typedef struct loadgen {
     int inflight;
     lreq *retries;
     int64_t *client_next; /* closed loop: next start per client, -1 busy */
+    int64_t next_arrival; /* open loop: the next arrival, -1 after the last */
+    int bursts_sent;      /* --burst: the phases whose burst has gone out */
+    tl_event *ev;         /* the chaos actions' timeline (owned), nev events, next_ev the next one due */
+    int nev, next_ev;
     int hooks_running;
 } loadgen;
 
@@ -260,16 +271,156 @@ static void collect_done(loadgen *g) {
 
 /* ---- the timeline ---- */
 
-typedef struct tl_event {
-    int64_t at_ns;
-    int action;
-    int stop;
-} tl_event;
-
 static int cmp_event(const void *a, const void *b) {
     const tl_event *x = a, *y = b;
     if (x->at_ns != y->at_ns) return x->at_ns < y->at_ns ? -1 : 1;
     return x->action - y->action;
+}
+
+/* The chaos actions' starts and stops that fall inside the phases, in time order (what happens after the
+ * last phase is the lab's teardown's business: it stops every fault). The caller frees the array. */
+static tl_event *build_timeline(const sim_result *pred, int64_t stop_ns, int *nev) {
+    *nev = 0;
+    tl_event *ev = calloc((size_t)(2 * pred->nactions + 1), sizeof *ev);
+    if (!ev) abort();
+    for (int i = 0; i < pred->nactions; i++) {
+        const sim_chaos_action *a = &pred->actions[i].action;
+        if (!pred->actions[i].status.started || a->start_ns >= stop_ns) continue;
+        ev[(*nev)++] = (tl_event){a->start_ns, i, 0};
+        int one_shot = a->kind == ACT_POD_KILL || a->kind == ACT_CONTAINER_KILL;
+        if (!one_shot && a->end_ns >= 0 && a->end_ns < stop_ns) ev[(*nev)++] = (tl_event){a->end_ns, i, 1};
+    }
+    qsort(ev, (size_t)*nev, sizeof *ev, cmp_event);
+    return ev;
+}
+
+/* The first arrival (open loop), or each client's first start spread over one think time (closed loop);
+ * with --burst nothing: the bursts are the only requests (load_start). */
+static void seed_arrivals(loadgen *g) {
+    const load_config *lc = g->lc;
+    g->next_arrival = -1;
+    g->bursts_sent = 0;
+    if (lc->burst > 0) return;
+    if (lc->closed_loop) {
+        g->client_next = calloc((size_t)lc->clients, sizeof *g->client_next);
+        if (!g->client_next) abort();
+        int64_t spread = lc->think_ns > 0 ? lc->think_ns : 100 * MS;
+        for (int i = 0; i < lc->clients; i++) g->client_next[i] = (int64_t)pc_rng_below(&g->arrivals, (uint64_t)spread);
+    } else {
+        g->next_arrival = pc_rng_exp_ns(&g->arrivals, 1e9 / lc->rate_per_s);
+    }
+}
+
+/* Everything due by `now`: the hook for chaos actions, new requests (arrivals or clients), retries. */
+static void start_due(loadgen *g, int64_t now) {
+    const load_config *lc = g->lc;
+    while (g->next_ev < g->nev && g->ev[g->next_ev].at_ns <= now) {
+        hook_spawn(g, g->ev[g->next_ev].stop ? "stop" : "start", g->ev[g->next_ev].action);
+        g->next_ev++;
+    }
+    if (lc->burst > 0) {
+        while (g->bursts_sent < 3 && load_burst_time(lc, g->bursts_sent) <= now) {
+            int64_t at = load_burst_time(lc, g->bursts_sent++);
+            for (int i = 0; i < lc->burst; i++) start_request(g, -1, at);
+        }
+    } else if (!lc->closed_loop) {
+        while (g->next_arrival >= 0 && g->next_arrival <= now) {
+            start_request(g, -1, g->next_arrival);
+            int64_t gap = pc_rng_exp_ns(&g->arrivals, 1e9 / lc->rate_per_s);
+            g->next_arrival = g->next_arrival + gap < lc->stop_ns ? g->next_arrival + gap : -1;
+        }
+    } else {
+        for (int i = 0; i < lc->clients; i++) {
+            if (g->client_next[i] >= 0 && g->client_next[i] <= now && g->client_next[i] < lc->stop_ns) {
+                int64_t at = g->client_next[i];
+                g->client_next[i] = -1;
+                start_request(g, i, at);
+            }
+        }
+    }
+    for (lreq **pp = &g->retries; *pp;) {
+        lreq *q = *pp;
+        if (q->retry_at <= now) {
+            *pp = q->next;
+            send_attempt(g, q);
+        } else {
+            pp = &q->next;
+        }
+    }
+}
+
+/* Sleeps until the next thing to do (libcurl's sockets wake us earlier), at most 100 ms. */
+static void wait_for_next(loadgen *g, int64_t now, int64_t hard_end) {
+    const load_config *lc = g->lc;
+    int64_t next = hard_end;
+    if (g->next_ev < g->nev && g->ev[g->next_ev].at_ns < next) next = g->ev[g->next_ev].at_ns;
+    if (g->next_arrival >= 0 && g->next_arrival < next) next = g->next_arrival;
+    if (lc->burst > 0 && g->bursts_sent < 3 && load_burst_time(lc, g->bursts_sent) < next)
+        next = load_burst_time(lc, g->bursts_sent);
+    if (lc->closed_loop && !lc->burst)
+        for (int i = 0; i < lc->clients; i++)
+            if (g->client_next[i] >= 0 && g->client_next[i] < next) next = g->client_next[i];
+    for (lreq *q = g->retries; q; q = q->next)
+        if (q->retry_at < next) next = q->retry_at;
+    long curl_ms = -1;
+    curl_multi_timeout(g->multi, &curl_ms);
+    int64_t wait_ns = next - now;
+    if (curl_ms >= 0 && curl_ms * MS < wait_ns) wait_ns = curl_ms * MS;
+    if (wait_ns > 100 * MS) wait_ns = 100 * MS;
+    /* whole milliseconds, rounded down: the last fraction is spent polling with a zero timeout, so
+     * arrivals leave within a few microseconds of their scheduled instant */
+    curl_multi_poll(g->multi, NULL, 0, (int)(wait_ns > 0 ? wait_ns / MS : 0), NULL);
+}
+
+/* The load, from the first arrival until every request has ended after the last phase (or the hard end:
+ * the client deadline plus a margin). Returns the end, relative to the start. */
+static int64_t run_load(loadgen *g) {
+    const load_config *lc = g->lc;
+    g->t0 = lab_clock_ns();
+    int64_t hard_end = lc->stop_ns + lc->timeout_ns + DRAIN_EXTRA_NS;
+    for (;;) {
+        start_due(g, now_rel(g));
+        int running = 0;
+        curl_multi_perform(g->multi, &running);
+        collect_done(g);
+        hook_reap(g, 0);
+        int64_t now = now_rel(g);
+        if (now >= lc->stop_ns && g->inflight == 0 && g->next_ev >= g->nev) break;
+        if (now >= hard_end) break;
+        wait_for_next(g, now, hard_end);
+    }
+    int64_t end = now_rel(g);
+    /* Retries still waiting at the hard end are recorded as they stand (their last attempt failed). */
+    while (g->retries) {
+        lreq *q = g->retries;
+        g->retries = q->next;
+        q->rec.end_ns = end;
+        record(g, &q->rec);
+        curl_slist_free_all(q->headers);
+        free(q->resp.data);
+        free(q);
+    }
+    return end;
+}
+
+/* The result as bin/sim's: phases, the requests' statistics and records (moved out of g), the CPU used
+ * between the two snapshots and what the hook collected. */
+static void fill_result(loadgen *g, const sim_result *pred, int64_t end, const lab_cpu_snapshot *cpu0,
+                        const lab_cpu_snapshot *cpu1, sim_result *out) {
+    const sim_options *o = g->o;
+    out->seed = o->seed;
+    out->mismatch = -1;
+    out->baseline_end_ns = o->baseline_ns;
+    out->chaos_end_ns = o->baseline_ns + o->chaos_ns;
+    out->end_ns = g->lc->stop_ns;
+    out->drained_ns = end;
+    stats_compute(g->recs, g->nrecs, out->baseline_end_ns, out->chaos_end_ns, out->end_ns, &out->summary);
+    out->records = g->recs;
+    out->nrecords = g->nrecs;
+    g->recs = NULL;
+    lab_fill_cpu(out, cpu0, cpu1);
+    lab_fill_from_hook(out, g->cfg, pred);
+    out->wall_s = (double)end / 1e9;
 }
 
 int lab_run(const lab_config *cfg, const sim_options *o, const sim_result *pred, sim_result *out, char *err,
@@ -294,138 +445,20 @@ int lab_run(const lab_config *cfg, const sim_options *o, const sim_result *pred,
         return -1;
     }
     curl_multi_setopt(g.multi, CURLMOPT_MAXCONNECTS, 1024L);
-
-    /* chaos actions: starts and stops, in time order */
-    int nev = 0;
-    tl_event *ev = calloc((size_t)(2 * pred->nactions + 1), sizeof *ev);
-    if (!ev) abort();
-    for (int i = 0; i < pred->nactions; i++) {
-        const sim_chaos_action *a = &pred->actions[i].action;
-        /* what happens after the last phase is the lab's teardown's business (it stops every fault) */
-        if (!pred->actions[i].status.started || a->start_ns >= lc.stop_ns) continue;
-        ev[nev++] = (tl_event){a->start_ns, i, 0};
-        int one_shot = a->kind == ACT_POD_KILL || a->kind == ACT_CONTAINER_KILL;
-        if (!one_shot && a->end_ns >= 0 && a->end_ns < lc.stop_ns) ev[nev++] = (tl_event){a->end_ns, i, 1};
-    }
-    qsort(ev, (size_t)nev, sizeof *ev, cmp_event);
-    int next_ev = 0;
-
+    g.ev = build_timeline(pred, lc.stop_ns, &g.nev);
     hook_begin(cfg);
-    lab_cpu_snapshot cpu0;
+    lab_cpu_snapshot cpu0, cpu1;
     lab_cpu_read(cfg->lab_dir, &cpu0, 1);
-
-    int64_t next_arrival = -1;
-    int bursts_sent = 0; /* --burst: the phases whose burst has gone out */
-    if (lc.burst > 0) {
-        /* bursts only (load_start): no steady arrivals */
-    } else if (lc.closed_loop) {
-        g.client_next = calloc((size_t)lc.clients, sizeof *g.client_next);
-        if (!g.client_next) abort();
-        int64_t spread = lc.think_ns > 0 ? lc.think_ns : 100 * MS;
-        for (int i = 0; i < lc.clients; i++) g.client_next[i] = (int64_t)pc_rng_below(&g.arrivals, (uint64_t)spread);
-    } else {
-        next_arrival = pc_rng_exp_ns(&g.arrivals, 1e9 / lc.rate_per_s);
-    }
-    g.t0 = lab_clock_ns();
-    int64_t hard_end = lc.stop_ns + lc.timeout_ns + DRAIN_EXTRA_NS;
-    for (;;) {
-        int64_t now = now_rel(&g);
-        while (next_ev < nev && ev[next_ev].at_ns <= now) {
-            hook_spawn(&g, ev[next_ev].stop ? "stop" : "start", ev[next_ev].action);
-            next_ev++;
-        }
-        if (lc.burst > 0) {
-            while (bursts_sent < 3 && load_burst_time(&lc, bursts_sent) <= now) {
-                int64_t at = load_burst_time(&lc, bursts_sent++);
-                for (int i = 0; i < lc.burst; i++) start_request(&g, -1, at);
-            }
-        } else if (!lc.closed_loop) {
-            while (next_arrival >= 0 && next_arrival <= now) {
-                start_request(&g, -1, next_arrival);
-                int64_t gap = pc_rng_exp_ns(&g.arrivals, 1e9 / lc.rate_per_s);
-                next_arrival = next_arrival + gap < lc.stop_ns ? next_arrival + gap : -1;
-            }
-        } else {
-            for (int i = 0; i < lc.clients; i++) {
-                if (g.client_next[i] >= 0 && g.client_next[i] <= now && g.client_next[i] < lc.stop_ns) {
-                    int64_t at = g.client_next[i];
-                    g.client_next[i] = -1;
-                    start_request(&g, i, at);
-                }
-            }
-        }
-        for (lreq **pp = &g.retries; *pp;) {
-            lreq *q = *pp;
-            if (q->retry_at <= now) {
-                *pp = q->next;
-                send_attempt(&g, q);
-            } else {
-                pp = &q->next;
-            }
-        }
-        int running = 0;
-        curl_multi_perform(g.multi, &running);
-        collect_done(&g);
-        hook_reap(&g, 0);
-        now = now_rel(&g);
-        if (now >= lc.stop_ns && g.inflight == 0 && next_ev >= nev) break;
-        if (now >= hard_end) break;
-        /* sleep until the next thing to do (libcurl's sockets wake us earlier) */
-        int64_t next = hard_end;
-        if (next_ev < nev && ev[next_ev].at_ns < next) next = ev[next_ev].at_ns;
-        if (next_arrival >= 0 && next_arrival < next) next = next_arrival;
-        if (lc.burst > 0 && bursts_sent < 3 && load_burst_time(&lc, bursts_sent) < next)
-            next = load_burst_time(&lc, bursts_sent);
-        if (lc.closed_loop && !lc.burst)
-            for (int i = 0; i < lc.clients; i++)
-                if (g.client_next[i] >= 0 && g.client_next[i] < next) next = g.client_next[i];
-        for (lreq *q = g.retries; q; q = q->next)
-            if (q->retry_at < next) next = q->retry_at;
-        long curl_ms = -1;
-        curl_multi_timeout(g.multi, &curl_ms);
-        int64_t wait_ns = next - now;
-        if (curl_ms >= 0 && curl_ms * MS < wait_ns) wait_ns = curl_ms * MS;
-        if (wait_ns > 100 * MS) wait_ns = 100 * MS;
-        /* whole milliseconds, rounded down: the last fraction is spent polling with a zero timeout, so
-         * arrivals leave within a few microseconds of their scheduled instant */
-        curl_multi_poll(g.multi, NULL, 0, (int)(wait_ns > 0 ? wait_ns / MS : 0), NULL);
-    }
-    int64_t end = now_rel(&g);
-    /* Retries still waiting at the hard end are recorded as they stand (their last attempt failed). */
-    while (g.retries) {
-        lreq *q = g.retries;
-        g.retries = q->next;
-        q->rec.end_ns = end;
-        record(&g, &q->rec);
-        curl_slist_free_all(q->headers);
-        free(q->resp.data);
-        free(q);
-    }
+    seed_arrivals(&g);
+    int64_t end = run_load(&g);
     hook_reap(&g, 1);
-    lab_cpu_snapshot cpu1;
     lab_cpu_read(cfg->lab_dir, &cpu1, 0);
-
-    out->seed = o->seed;
-    out->mismatch = -1;
-    out->baseline_end_ns = o->baseline_ns;
-    out->chaos_end_ns = o->baseline_ns + o->chaos_ns;
-    out->end_ns = lc.stop_ns;
-    out->drained_ns = end;
-    stats_compute(g.recs, g.nrecs, out->baseline_end_ns, out->chaos_end_ns, out->end_ns, &out->summary);
-    out->records = g.recs;
-    out->nrecords = g.nrecs;
-    g.recs = NULL;
-    lab_fill_cpu(out, &cpu0, &cpu1);
-    lab_fill_from_hook(out, cfg, pred);
-    out->wall_s = (double)end / 1e9;
-    if (cfg->records_path && lab_records_write(cfg->records_path, out->records, out->nrecords, err, errlen) < 0) {
-        curl_multi_cleanup(g.multi);
-        free(ev);
-        free(g.client_next);
-        return -1;
-    }
+    fill_result(&g, pred, end, &cpu0, &cpu1, out);
+    int rc = 0;
+    if (cfg->records_path && lab_records_write(cfg->records_path, out->records, out->nrecords, err, errlen) < 0)
+        rc = -1;
     curl_multi_cleanup(g.multi);
-    free(ev);
+    free(g.ev);
     free(g.client_next);
-    return 0;
+    return rc;
 }

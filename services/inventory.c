@@ -13,6 +13,13 @@
  * start-up, so an acknowledged reservation survives a crash. With IDEMPOTENCY=off (a demonstration switch)
  * a repeated reserve takes stock again under a derived id and releases leave no tombstone.
  *
+ * Holders: a reserve may name the payment it is for ("payment_id"); a held reservation with a holder is then
+ * released only by a release that names the same payment (403 otherwise), so that one payment cannot give
+ * back another's stock. Capacity: released reservations and tombstones are the first to go when the table
+ * is full (oldest first), so a flood of releases or failed payments cannot lock out new reservations; only
+ * held reservations count against RESERVATION_CAPACITY for good. Evicting a tombstone re-opens its id to a
+ * late reserve, which at worst holds stock that no payment owns (never an oversell).
+ *
  * Ownership: the inventory_state owns its products, reservations and operation contexts.
  */
 #include <stdio.h>
@@ -42,10 +49,13 @@ typedef struct product {
 enum reservation_state { RES_HELD = 1, RES_RELEASED = 2 };
 
 typedef struct reservation {
-    char id[SVC_ID_MAX + 8]; /* room for the "~N" suffix of duplicates when idempotency is off */
-    size_t product;          /* index into products */
+    char id[SVC_ID_MAX + 8];     /* room for the "~N" suffix of duplicates when idempotency is off */
+    char holder[SVC_ID_MAX + 1]; /* the payment it was reserved for, or "" */
+    size_t product;              /* index into products */
     int64_t quantity;
     int state;
+    int pending;   /* its reserve is waiting for the journal: not evicted meanwhile */
+    pc_link freed; /* in inventory_state.released once released (oldest first) */
 } reservation;
 
 typedef struct inventory_state {
@@ -55,7 +65,8 @@ typedef struct inventory_state {
     size_t product_count;
     svc_table product_index;
     svc_table reservations;
-    pc_link ops; /* operations waiting for the journal */
+    pc_link released; /* released reservations and tombstones, oldest first: evicted first */
+    pc_link ops;      /* operations waiting for the journal */
 } inventory_state;
 
 /* ---- catalogue ---- */
@@ -156,10 +167,31 @@ static json_t *product_json(const product *p) {
 
 /* ---- state changes (shared by requests and journal replay) ---- */
 
-static reservation *apply_reserve(inventory_state *st, const char *rid, product *p, int64_t qty) {
+/* Evicts released reservations and tombstones, oldest first, until a new entry fits under the capacity.
+ * Returns 0 when there is room. */
+static int make_room(inventory_state *st) {
+    pc_link *l = st->released.next;
+    while (st->reservations.count >= st->cfg->reservation_capacity && l != &st->released) {
+        reservation *r = PC_CONTAINER_OF(l, reservation, freed);
+        l = l->next;
+        if (r->pending) continue;
+        pc_list_remove(&r->freed);
+        svc_table_remove(&st->reservations, r->id);
+        free(r);
+    }
+    return st->reservations.count < st->cfg->reservation_capacity ? 0 : -1;
+}
+
+static void mark_released(inventory_state *st, reservation *r) {
+    r->state = RES_RELEASED;
+    pc_list_push(&st->released, &r->freed);
+}
+
+static reservation *apply_reserve(inventory_state *st, const char *rid, product *p, int64_t qty, const char *holder) {
     reservation *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     snprintf(r->id, sizeof r->id, "%s", rid);
+    snprintf(r->holder, sizeof r->holder, "%s", holder ? holder : "");
     r->product = (size_t)(p - st->products);
     r->quantity = qty;
     r->state = RES_HELD;
@@ -173,16 +205,21 @@ static reservation *apply_reserve(inventory_state *st, const char *rid, product 
 }
 
 /* Releases a held reservation, or records a tombstone for an unknown id. Returns the quantity given back. */
-static int64_t apply_release(inventory_state *st, const char *rid, product *p) {
+static int64_t apply_release(inventory_state *st, const char *rid, product *p, const char *holder) {
     reservation *r = svc_table_get(&st->reservations, rid);
     if (!r) {
         if (!st->cfg->idempotency) return 0;
+        make_room(st);
         r = calloc(1, sizeof *r);
         if (!r) return 0;
         snprintf(r->id, sizeof r->id, "%s", rid);
+        snprintf(r->holder, sizeof r->holder, "%s", holder ? holder : "");
         r->product = (size_t)(p - st->products);
-        r->state = RES_RELEASED;
-        if (svc_table_put(&st->reservations, r->id, r) < 0) free(r);
+        if (svc_table_put(&st->reservations, r->id, r) < 0) {
+            free(r);
+            return 0;
+        }
+        mark_released(st, r);
         return 0;
     }
     if (r->state != RES_HELD) return 0;
@@ -190,7 +227,7 @@ static int64_t apply_release(inventory_state *st, const char *rid, product *p) {
     owner->stock += r->quantity;
     owner->reserved -= r->quantity;
     owner->released += r->quantity;
-    r->state = RES_RELEASED;
+    mark_released(st, r);
     return r->quantity;
 }
 
@@ -229,6 +266,7 @@ static void reserve_persisted(void *arg, int error) {
          * while the write was pending has already given the stock back: the entry then stays, as the tombstone
          * that release's record implies, and the stock is not given back a second time. */
         reservation *r = svc_table_get(&st->reservations, op->rid);
+        if (r) r->pending = 0;
         if (r && r->state == RES_HELD) {
             svc_table_remove(&st->reservations, op->rid);
             p->stock += r->quantity;
@@ -242,6 +280,8 @@ static void reserve_persisted(void *arg, int error) {
         op_free(op);
         return;
     }
+    reservation *r = svc_table_get(&st->reservations, op->rid);
+    if (r) r->pending = 0;
     svc_ex_reply(op->ex, 201,
                  json_pack("{s:s, s:s, s:I, s:I, s:s}", "reservation_id", op->rid, "product_id", p->id, "quantity",
                            (json_int_t)op->quantity, "remaining", (json_int_t)p->stock, "status", "reserved"));
@@ -271,11 +311,45 @@ static product *body_product(inventory_state *st, svc_exchange *ex) {
     return p;
 }
 
+/* Reads the optional "payment_id" (the holder); answers 400 and returns -1 when it is not an id. */
+static int body_holder(svc_exchange *ex, const char **holder) {
+    json_t *v = json_object_get(svc_ex_body(ex), "payment_id");
+    *holder = NULL;
+    if (!v) return 0;
+    if (!json_is_string(v) || !svc_id_acceptable(json_string_value(v))) {
+        svc_ex_error(ex, 400, "invalid_field", "payment_id must be 1..%d characters of [A-Za-z0-9._:-]", SVC_ID_MAX);
+        return -1;
+    }
+    *holder = json_string_value(v);
+    return 0;
+}
+
+/* A reserve whose reservation id is known: the first result again, or why not. */
+static void reserve_repeated(inventory_state *st, svc_exchange *ex, const reservation *existing, const char *rid,
+                             const product *p, int64_t qty, const char *holder) {
+    if (existing->state == RES_RELEASED) {
+        svc_ex_error(ex, 409, "reservation_released",
+                     "reservation %s was already released (or cancelled before it arrived)", rid);
+        return;
+    }
+    if (existing->product != (size_t)(p - st->products) || existing->quantity != qty ||
+        strcmp(existing->holder, holder ? holder : "") != 0) {
+        svc_ex_error(ex, 422, "reservation_mismatch",
+                     "reservation %s exists with a different product, quantity or payment", rid);
+        return;
+    }
+    svc_ex_reply(ex, 200,
+                 json_pack("{s:s, s:s, s:I, s:I, s:s}", "reservation_id", rid, "product_id", p->id, "quantity",
+                           (json_int_t)qty, "remaining", (json_int_t)p->stock, "status", "reserved"));
+}
+
 static void route_reserve(void *state, svc_exchange *ex) {
     inventory_state *st = state;
     json_t *body = svc_ex_body(ex);
     product *p = body_product(st, ex);
     if (!p) return;
+    const char *holder;
+    if (body_holder(ex, &holder) < 0) return;
     json_t *q = json_object_get(body, "quantity");
     int64_t qty = 1;
     if (q) {
@@ -297,23 +371,11 @@ static void route_reserve(void *state, svc_exchange *ex) {
     if (ridv)
         snprintf(rid, sizeof rid, "%s", json_string_value(ridv));
     else
-        svc_make_id(rid, sizeof rid, "res", st->cfg->replica, svc_random(st->shell));
+        svc_new_id(st->shell, rid, sizeof rid, "res", st->cfg->replica, 0);
 
     reservation *existing = svc_table_get(&st->reservations, rid);
     if (existing && st->cfg->idempotency) {
-        if (existing->state == RES_RELEASED) {
-            svc_ex_error(ex, 409, "reservation_released",
-                         "reservation %s was already released (or cancelled before it arrived)", rid);
-            return;
-        }
-        if (existing->product != (size_t)(p - st->products) || existing->quantity != qty) {
-            svc_ex_error(ex, 422, "reservation_mismatch", "reservation %s exists with a different product or quantity",
-                         rid);
-            return;
-        }
-        svc_ex_reply(ex, 200,
-                     json_pack("{s:s, s:s, s:I, s:I, s:s}", "reservation_id", rid, "product_id", p->id, "quantity",
-                               (json_int_t)qty, "remaining", (json_int_t)p->stock, "status", "reserved"));
+        reserve_repeated(st, ex, existing, rid, p, qty, holder);
         return;
     }
     if (existing) {
@@ -331,21 +393,25 @@ static void route_reserve(void *state, svc_exchange *ex) {
         reply_insufficient(ex, p, qty);
         return;
     }
-    if (st->reservations.count >= st->cfg->reservation_capacity) {
-        svc_ex_error(ex, 503, "capacity", "the reservation table is full (%zu)", st->cfg->reservation_capacity);
+    if (make_room(st) < 0) {
+        svc_ex_error(ex, 503, "capacity", "the reservation table is full of held reservations (%zu)",
+                     st->cfg->reservation_capacity);
         return;
     }
     /* Take the stock now so concurrent requests see it gone; undone if the journal write fails. */
-    if (!apply_reserve(st, rid, p, qty)) {
+    reservation *r = apply_reserve(st, rid, p, qty, holder);
+    if (!r) {
         svc_ex_error(ex, 503, "no_memory", "could not record the reservation");
         return;
     }
+    r->pending = 1;
     inv_op *op = op_new(st, ex);
     snprintf(op->rid, sizeof op->rid, "%s", rid);
     op->product = (size_t)(p - st->products);
     op->quantity = qty;
     svc_persist(st->shell,
-                json_pack("{s:s, s:s, s:s, s:I}", "t", "reserve", "rid", rid, "product", p->id, "qty", (json_int_t)qty),
+                json_pack("{s:s, s:s, s:s, s:I, s:s?}", "t", "reserve", "rid", rid, "product", p->id, "qty",
+                          (json_int_t)qty, "holder", holder),
                 reserve_persisted, op);
 }
 
@@ -376,22 +442,31 @@ static void route_release(void *state, svc_exchange *ex) {
     }
     product *p = body_product(st, ex);
     if (!p) return;
+    const char *holder;
+    if (body_holder(ex, &holder) < 0) return;
     if (svc_ex_redirect_to_owner(ex, owner_of_product(st, p->id))) return;
     reservation *r = svc_table_get(&st->reservations, rid);
     if (r && r->product != (size_t)(p - st->products)) {
         svc_ex_error(ex, 422, "reservation_mismatch", "reservation %s belongs to another product", rid);
         return;
     }
-    if (!r && st->reservations.count >= st->cfg->reservation_capacity) {
-        svc_ex_error(ex, 503, "capacity", "the reservation table is full (%zu)", st->cfg->reservation_capacity);
+    if (r && r->state == RES_HELD && r->holder[0] && (!holder || strcmp(holder, r->holder) != 0)) {
+        svc_ex_error(ex, 403, "not_holder", "reservation %s is held for another payment; only that payment releases it",
+                     rid);
         return;
     }
-    int64_t given_back = apply_release(st, rid, p);
+    if (!r && st->cfg->idempotency && make_room(st) < 0) {
+        svc_ex_error(ex, 503, "capacity", "the reservation table is full of held reservations (%zu)",
+                     st->cfg->reservation_capacity);
+        return;
+    }
+    int64_t given_back = apply_release(st, rid, p, holder);
     inv_op *op = op_new(st, ex);
     snprintf(op->rid, sizeof op->rid, "%s", rid);
     op->product = (size_t)(p - st->products);
     op->quantity = given_back;
-    svc_persist(st->shell, json_pack("{s:s, s:s, s:s}", "t", "release", "rid", rid, "product", p->id),
+    svc_persist(st->shell,
+                json_pack("{s:s, s:s, s:s, s:s?}", "t", "release", "rid", rid, "product", p->id, "holder", holder),
                 release_persisted, op);
 }
 
@@ -480,6 +555,7 @@ static void *inventory_create(svc_shell *shell, const svc_config *cfg, char *err
     st->shell = shell;
     st->cfg = cfg;
     pc_list_init(&st->ops);
+    pc_list_init(&st->released);
     if (svc_table_init(&st->reservations, 1024) < 0 ||
         load_catalogue(st, cfg->catalogue_json ? cfg->catalogue_json : default_catalogue, err, errlen) < 0) {
         svc_table_free(&st->reservations);
@@ -515,14 +591,15 @@ static int inventory_replay(void *state, json_t *rec, char *err, size_t errlen) 
     }
     if (!strcmp(t, "reserve")) {
         json_int_t qty = json_integer_value(json_object_get(rec, "qty"));
-        if (qty <= 0 || !apply_reserve(st, rid, p, qty)) {
+        make_room(st); /* what a flood left in the journal is evicted again, as it was before the restart */
+        if (qty <= 0 || !apply_reserve(st, rid, p, qty, json_str(rec, "holder"))) {
             snprintf(err, errlen, "inventory journal: bad reserve record %s", rid);
             return -1;
         }
         return 0;
     }
     if (!strcmp(t, "release")) {
-        apply_release(st, rid, p);
+        apply_release(st, rid, p, json_str(rec, "holder"));
         return 0;
     }
     snprintf(err, errlen, "inventory journal: unknown record type %s", t);
@@ -539,8 +616,8 @@ static void inventory_describe(void *state, json_t *info) {
 
 static const svc_route inventory_routes[] = {
     {"GET", "/check/*", route_check, 0},
-    {"POST", "/reserve", route_reserve, SVC_ROUTE_JSON_BODY},
-    {"POST", "/release", route_release, SVC_ROUTE_JSON_BODY},
+    {"POST", "/reserve", route_reserve, SVC_ROUTE_JSON_BODY | SVC_ROUTE_SERVICE},
+    {"POST", "/release", route_release, SVC_ROUTE_JSON_BODY | SVC_ROUTE_SERVICE},
     {"GET", "/list", route_list, 0},
 };
 

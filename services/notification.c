@@ -137,7 +137,7 @@ static void route_send(void *state, svc_exchange *ex) {
     }
     char fresh[SVC_ID_MAX + 8];
     if (!id) {
-        svc_make_id(fresh, sizeof fresh, "ntf", st->cfg->replica, svc_random(st->shell));
+        svc_new_id(st->shell, fresh, sizeof fresh, "ntf", st->cfg->replica, 0);
         id = fresh;
     } else if (svc_ex_redirect_to_owner(ex, owner_of(st, id))) {
         return;
@@ -277,7 +277,7 @@ static void notification_describe(void *state, json_t *info) {
 }
 
 static const svc_route notification_routes[] = {
-    {"POST", "/send", route_send, SVC_ROUTE_JSON_BODY},
+    {"POST", "/send", route_send, SVC_ROUTE_JSON_BODY | SVC_ROUTE_SERVICE},
     {"GET", "/history", route_history, 0},
     {"GET", "/status/*", route_status, 0},
 };

@@ -162,9 +162,9 @@ static void release_send(release_op *op) {
         release_finish(op);
         return;
     }
-    char body[256];
-    int n = snprintf(body, sizeof body, "{\"reservation_id\":\"%s\",\"product_id\":\"%s\"}", p->reservation_id,
-                     p->product_id);
+    char body[384];
+    int n = snprintf(body, sizeof body, "{\"reservation_id\":\"%s\",\"product_id\":\"%s\",\"payment_id\":\"%s\"}",
+                     p->reservation_id, p->product_id, p->id);
     svc_call c = {.peer = SVC_INVENTORY,
                   .replica = -1,
                   .method = "POST",
@@ -199,6 +199,7 @@ typedef struct process_op {
 } process_op;
 
 static void process_free(process_op *op) {
+    op->p->busy = 0;
     payment_op_untrack(&op->head);
     free(op);
 }
@@ -262,8 +263,7 @@ static void completed_persisted(void *arg, int error) {
     p->status = PAY_COMPLETED;
     /* Best effort: the payment is complete whatever happens to the notification. */
     char id[SVC_ID_MAX + 8];
-    uint64_t rnd = svc_random(st->shell);
-    svc_make_id(id, sizeof id, "ntf", (int)(rnd % (uint64_t)st->cfg->replicas[SVC_NOTIFICATION]), rnd);
+    svc_new_id(st->shell, id, sizeof id, "ntf", -1, st->cfg->replicas[SVC_NOTIFICATION]);
     char amount[48];
     snprintf(amount, sizeof amount, "%lld.%02lld", (long long)(p->amount_minor / 100),
              (long long)(p->amount_minor % 100));
@@ -278,7 +278,7 @@ static void completed_persisted(void *arg, int error) {
                   .path = "/send",
                   .body = body,
                   .body_len = (size_t)n,
-                  .timeout_ns = st->cfg->downstream_timeout_ns};
+                  .timeout_ns = st->cfg->notify_timeout_ns};
     svc_call_retrying(st->shell, &c, notified, op);
 }
 
@@ -329,9 +329,10 @@ static void checked(void *arg, const svc_call_result *r) {
                      (long long)p->stock_seen, p->product_id, (long long)p->quantity);
         return;
     }
-    char body[256];
-    int n = snprintf(body, sizeof body, "{\"product_id\":\"%s\",\"quantity\":%lld,\"reservation_id\":\"%s\"}",
-                     p->product_id, (long long)p->quantity, p->reservation_id);
+    char body[384];
+    int n = snprintf(body, sizeof body,
+                     "{\"product_id\":\"%s\",\"quantity\":%lld,\"reservation_id\":\"%s\",\"payment_id\":\"%s\"}",
+                     p->product_id, (long long)p->quantity, p->reservation_id, p->id);
     svc_call c = {.peer = SVC_INVENTORY,
                   .replica = -1,
                   .method = "POST",
@@ -463,6 +464,39 @@ static int answer_from_key(payment_state *st, svc_exchange *ex, const char *key,
     }
 }
 
+/* Whether a payment may be forgotten to make room: failed, owing no release, no exchange still on it. */
+static int forgettable(const payment *p) { return p->status == PAY_FAILED && p->release != RELEASE_OWED && !p->busy; }
+
+/* Makes room when a capacity is reached: forgets the oldest failed payments that owe nothing, as many as
+ * the capacities are exceeded by plus a sixteenth of the payment capacity (so that the array is compacted
+ * once per batch), with their idempotency keys. Their status then answers 404; the journal keeps their
+ * records (a restart replays them and the next capacity check forgets them again). */
+static void forget_failed(payment_state *st) {
+    size_t over = st->count + 1 > st->cfg->payment_capacity ? st->count + 1 - st->cfg->payment_capacity : 0;
+    size_t keys =
+        st->by_key.count + 1 > st->cfg->idempotency_capacity ? st->by_key.count + 1 - st->cfg->idempotency_capacity : 0;
+    size_t want = (over > keys ? over : keys) + st->cfg->payment_capacity / 16;
+    size_t forgotten = 0, kept = 0, cursor = st->key_cursor;
+    for (size_t i = 0; i < st->count; i++) {
+        payment *p = st->payments[i];
+        if (forgotten < want && forgettable(p)) {
+            if (p->idempotency_key && svc_table_get(&st->by_key, p->idempotency_key) == p)
+                svc_table_remove(&st->by_key, p->idempotency_key);
+            svc_table_remove(&st->by_id, p->id);
+            free(p->idempotency_key);
+            free(p);
+            forgotten++;
+            if (i < st->key_cursor) cursor--;
+            continue;
+        }
+        st->payments[kept++] = p;
+    }
+    st->count = kept;
+    st->key_cursor = cursor;
+    if (forgotten)
+        svc_log(st->shell, SVC_LOG_INFO, "payments_forgotten", "forgot %zu failed payments to make room", forgotten);
+}
+
 static void route_process(void *state, svc_exchange *ex) {
     payment_state *st = state;
     process_request rq;
@@ -479,18 +513,21 @@ static void route_process(void *state, svc_exchange *ex) {
         if (svc_ex_redirect_to_owner(ex, svc_owner_of_key(key, st->cfg->replicas[SVC_PAYMENT]))) return;
         if (answer_from_key(st, ex, key, hash)) return;
         expire_keys(st);
+        if (!svc_table_get(&st->by_key, key) && st->by_key.count >= st->cfg->idempotency_capacity) forget_failed(st);
         if (!svc_table_get(&st->by_key, key) && st->by_key.count >= st->cfg->idempotency_capacity) {
-            svc_ex_error(ex, 503, "capacity", "too many idempotency keys are held (%zu)",
+            svc_ex_error(ex, 503, "capacity", "too many idempotency keys of completed payments are held (%zu)",
                          st->cfg->idempotency_capacity);
             return;
         }
     }
+    if (st->count >= st->cfg->payment_capacity) forget_failed(st);
     if (st->count >= st->cfg->payment_capacity) {
-        svc_ex_error(ex, 503, "capacity", "this replica holds its maximum of %zu payments", st->cfg->payment_capacity);
+        svc_ex_error(ex, 503, "capacity", "this replica holds its maximum of %zu payments that are not failed",
+                     st->cfg->payment_capacity);
         return;
     }
     char id[SVC_ID_MAX + 1];
-    svc_make_id(id, sizeof id, "pay", st->cfg->replica, svc_random(st->shell));
+    svc_new_id(st->shell, id, sizeof id, "pay", st->cfg->replica, 0);
     payment *p = payment_add(st, id);
     if (!p) {
         svc_ex_error(ex, 503, "no_memory", "could not record the payment");
@@ -518,6 +555,7 @@ static void route_process(void *state, svc_exchange *ex) {
     op->st = st;
     op->ex = ex;
     op->p = p;
+    p->busy = 1;
     payment_op_track(st, &op->head);
     char hex[17];
     snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
@@ -563,7 +601,87 @@ typedef struct refund_op {
     payment *p;
     int64_t amount_minor;
     char refund_id[SVC_ID_MAX + 1];
+    refund_key *rk; /* the key's record when the refund carries an Idempotency-Key */
 } refund_op;
+
+static int64_t ttl_ms(const payment_state *st) { return st->cfg->idempotency_ttl_ns / 1000000; }
+
+/* Records a refund made under `key` (payment_add's growth rule); NULL without memory. */
+static refund_key *refund_key_add(payment_state *st, const char *key, const char *payment_id, const char *refund_id,
+                                  uint64_t hash, int64_t amount, int64_t created_ms) {
+    if (st->refund_count == st->refund_cap) {
+        size_t cap = st->refund_cap ? st->refund_cap * 2 : 64;
+        refund_key **grown = realloc(st->refunds, cap * sizeof *grown);
+        if (!grown) return NULL;
+        st->refunds = grown;
+        st->refund_cap = cap;
+    }
+    refund_key *rk = calloc(1, sizeof *rk);
+    if (!rk) return NULL;
+    snprintf(rk->key, sizeof rk->key, "%s", key);
+    snprintf(rk->payment_id, sizeof rk->payment_id, "%s", payment_id);
+    snprintf(rk->refund_id, sizeof rk->refund_id, "%s", refund_id);
+    rk->body_hash = hash;
+    rk->amount_minor = amount;
+    rk->created_ms = created_ms;
+    if (svc_table_put(&st->refunds_by_key, rk->key, rk) < 0) {
+        free(rk);
+        return NULL;
+    }
+    st->refunds[st->refund_count++] = rk;
+    return rk;
+}
+
+/* Forgets refund keys older than the TTL (creation order: a prefix), compacting the array. */
+static void refund_keys_expire(payment_state *st) {
+    int64_t cutoff = svc_unix_ms(st->shell) - ttl_ms(st);
+    size_t n = 0;
+    while (n < st->refund_count && st->refunds[n]->created_ms < cutoff && st->refunds[n]->durable) n++;
+    if (n == 0) return;
+    for (size_t i = 0; i < n; i++) {
+        if (svc_table_get(&st->refunds_by_key, st->refunds[i]->key) == st->refunds[i])
+            svc_table_remove(&st->refunds_by_key, st->refunds[i]->key);
+        free(st->refunds[i]);
+    }
+    memmove(st->refunds, st->refunds + n, (st->refund_count - n) * sizeof *st->refunds);
+    st->refund_count -= n;
+}
+
+static json_t *refund_json(const payment *p, const char *refund_id, int64_t amount) {
+    return json_pack("{s:s, s:s, s:o, s:s, s:s, s:o}", "refund_id", refund_id, "original_payment_id", p->id, "amount",
+                     svc_amount_json(amount), "currency", p->currency, "status", "refunded", "remaining_refundable",
+                     svc_amount_json(p->amount_minor - p->refunded_minor));
+}
+
+/* A retried refund: answers from the refund made earlier with this key and returns 1, or returns 0 when the
+ * key is new (or expired). */
+static int refund_from_key(payment_state *st, svc_exchange *ex, const char *key, uint64_t hash) {
+    refund_key *rk = svc_table_get(&st->refunds_by_key, key);
+    if (!rk) return 0;
+    if (rk->durable && svc_unix_ms(st->shell) - rk->created_ms > ttl_ms(st)) {
+        svc_table_remove(&st->refunds_by_key, key);
+        return 0;
+    }
+    if (rk->body_hash != hash) {
+        svc_ex_error(ex, 422, "idempotency_key_reused",
+                     "Idempotency-Key was first used with a different request body (refund %s)", rk->refund_id);
+        return 1;
+    }
+    if (!rk->durable) {
+        svc_ex_error(ex, 409, "idempotency_in_progress", "refund %s with this key is still being processed",
+                     rk->refund_id);
+        return 1;
+    }
+    payment *p = svc_table_get(&st->by_id, rk->payment_id);
+    if (!p) { /* cannot happen: a refunded payment is completed, and completed payments are never forgotten */
+        svc_ex_error(ex, 404, "not_found", "no payment with id %s", rk->payment_id);
+        return 1;
+    }
+    json_t *doc = refund_json(p, rk->refund_id, rk->amount_minor);
+    json_object_set_new(doc, "idempotent_replay", json_true());
+    svc_ex_reply(ex, 200, doc);
+    return 1;
+}
 
 /* Status after the refunded total changed; a full refund gives the stock back. */
 static void settle_refund(payment *p) {
@@ -580,14 +698,16 @@ static void refund_persisted(void *arg, int error) {
     payment *p = op->p;
     if (error) {
         p->refunded_minor -= op->amount_minor; /* not durable: the amount is refundable again */
+        if (op->rk) { /* and the key may be used again: forget it (the array entry is dropped too) */
+            svc_table_remove(&op->st->refunds_by_key, op->rk->key);
+            op->rk->durable = 1;
+            op->rk->created_ms = INT64_MIN / 2; /* expired for refund_keys_expire */
+        }
         svc_ex_error(op->ex, 503, "journal_unavailable", "the refund could not be made durable");
     } else {
+        if (op->rk) op->rk->durable = 1;
         settle_refund(p);
-        svc_ex_reply(op->ex, 200,
-                     json_pack("{s:s, s:s, s:o, s:s, s:s, s:o}", "refund_id", op->refund_id, "original_payment_id",
-                               p->id, "amount", svc_amount_json(op->amount_minor), "currency", p->currency, "status",
-                               "refunded", "remaining_refundable",
-                               svc_amount_json(p->amount_minor - p->refunded_minor)));
+        svc_ex_reply(op->ex, 200, refund_json(p, op->refund_id, op->amount_minor));
         if (p->release == RELEASE_OWED) release_owed(op->st, p);
     }
     payment_op_untrack(&op->head);
@@ -609,6 +729,15 @@ static void route_refund(void *state, svc_exchange *ex) {
         svc_ex_error(ex, 400, "invalid_amount", "%s", err);
         return;
     }
+    const char *key = st->cfg->idempotency ? svc_ex_request(ex)->idempotency_key : NULL;
+    if (key && !svc_id_acceptable(key)) {
+        svc_ex_error(ex, 400, "invalid_idempotency_key", "Idempotency-Key must be 1..%d of [A-Za-z0-9._:-]",
+                     SVC_ID_MAX);
+        return;
+    }
+    if (svc_ex_redirect_to_owner(ex, owner_of_payment(st, id))) return;
+    uint64_t hash = key ? canonical_hash(body) : 0;
+    if (key && refund_from_key(st, ex, key, hash)) return;
     payment *p = owned_payment_or_answer(st, ex, id);
     if (!p) return;
     if (p->status != PAY_COMPLETED && p->status != PAY_PARTIALLY_REFUNDED) {
@@ -624,19 +753,30 @@ static void route_refund(void *state, svc_exchange *ex) {
                      (long long)(remaining % 100));
         return;
     }
+    if (key && st->refunds_by_key.count >= st->cfg->idempotency_capacity) refund_keys_expire(st);
+    if (key && st->refunds_by_key.count >= st->cfg->idempotency_capacity) {
+        svc_ex_error(ex, 503, "capacity", "too many refund idempotency keys are held (%zu)",
+                     st->cfg->idempotency_capacity);
+        return;
+    }
     refund_op *op = calloc(1, sizeof *op);
     if (!op) abort();
     op->st = st;
     op->ex = ex;
     op->p = p;
     op->amount_minor = minor;
-    svc_make_id(op->refund_id, sizeof op->refund_id, "ref", st->cfg->replica, svc_random(st->shell));
+    svc_new_id(st->shell, op->refund_id, sizeof op->refund_id, "ref", st->cfg->replica, 0);
+    int64_t now_ms = svc_unix_ms(st->shell);
+    if (key && !(op->rk = refund_key_add(st, key, p->id, op->refund_id, hash, minor, now_ms))) abort();
     /* Count it now so a concurrent refund cannot pass the same check; undone if not durable. */
     p->refunded_minor += minor;
     payment_op_track(st, &op->head);
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
     svc_persist(st->shell,
-                json_pack("{s:s, s:s, s:s, s:I}", "t", "refund", "id", p->id, "rid", op->refund_id, "amount",
-                          (json_int_t)minor),
+                json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s?, s:I}", "t", "refund", "id", p->id, "rid", op->refund_id,
+                          "amount", (json_int_t)minor, "key", key, "hash", key ? hex : NULL, "created",
+                          (json_int_t)now_ms),
                 refund_persisted, op);
 }
 
@@ -688,8 +828,16 @@ static int payment_replay(void *state, json_t *rec, char *err, size_t errlen) {
     } else if (!strcmp(t, "released")) {
         p->release = RELEASE_DONE;
     } else if (!strcmp(t, "refund")) {
-        p->refunded_minor += json_integer_value(json_object_get(rec, "amount"));
+        int64_t amount = json_integer_value(json_object_get(rec, "amount"));
+        p->refunded_minor += amount;
         settle_refund(p);
+        const char *key = json_str(rec, "key"), *rid = json_str(rec, "rid"), *hash = json_str(rec, "hash");
+        if (key && rid && st->cfg->idempotency) {
+            refund_key *rk = refund_key_add(st, key, p->id, rid, hash ? strtoull(hash, NULL, 16) : 0, amount,
+                                            json_integer_value(json_object_get(rec, "created")));
+            if (!rk) abort();
+            rk->durable = 1;
+        }
     } else {
         snprintf(err, errlen, "payment journal: unknown record type %s", t);
         return -1;
@@ -741,8 +889,12 @@ static void payment_start(void *state) {
 
 static void *payment_create(svc_shell *shell, const svc_config *cfg, char *err, size_t errlen) {
     payment_state *st = calloc(1, sizeof *st);
-    if (!st || svc_table_init(&st->by_id, 1024) < 0 || svc_table_init(&st->by_key, 1024) < 0) {
-        if (st) svc_table_free(&st->by_id);
+    if (!st || svc_table_init(&st->by_id, 1024) < 0 || svc_table_init(&st->by_key, 1024) < 0 ||
+        svc_table_init(&st->refunds_by_key, 64) < 0) {
+        if (st) {
+            svc_table_free(&st->by_id);
+            svc_table_free(&st->by_key);
+        }
         free(st);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -766,8 +918,11 @@ static void payment_destroy(void *state) {
         free(st->payments[i]);
     }
     free(st->payments);
+    for (size_t i = 0; i < st->refund_count; i++) free(st->refunds[i]);
+    free(st->refunds);
     svc_table_free(&st->by_id);
     svc_table_free(&st->by_key);
+    svc_table_free(&st->refunds_by_key);
     free(st);
 }
 
@@ -788,7 +943,7 @@ const payment *payment_find(void *state, const char *id) { return svc_table_get(
 static const svc_route payment_routes[] = {
     {"POST", "/payment/process", route_process, SVC_ROUTE_JSON_BODY},
     {"GET", "/payment/status/*", route_status, 0},
-    {"POST", "/payment/refund", route_refund, SVC_ROUTE_JSON_BODY},
+    {"POST", "/payment/refund", route_refund, SVC_ROUTE_JSON_BODY | SVC_ROUTE_API_KEY},
     {"POST", "/payment/validate", payment_route_validate, SVC_ROUTE_JSON_BODY},
     {"POST", "/payment/chain", payment_route_chain, SVC_ROUTE_JSON_BODY},
 };

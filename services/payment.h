@@ -10,6 +10,11 @@
  * A release that is owed is re-sent with backoff until inventory acknowledges it (the "release outbox");
  * it is journaled as done once acknowledged.
  *
+ * Capacity: PAYMENT_CAPACITY counts the payments held. When it is reached, failed payments that owe nothing
+ * are forgotten, oldest first (with their idempotency keys), so that a flood of failing requests cannot
+ * lock out valid ones; completed payments are never forgotten. Refunds are idempotent by Idempotency-Key
+ * (same key and body: the same refund; another body: 422), kept IDEMPOTENCY_TTL_S.
+ *
  * Ownership: payment_state owns payments (and their idempotency keys), operation contexts and the outbox.
  */
 #ifndef PC_SERVICES_PAYMENT_H
@@ -49,7 +54,19 @@ typedef struct payment {
     char fail_message[200];
     release_state release;
     int64_t stock_seen; /* stock_count reported by inventory's check, -1 if none */
+    int busy;           /* a /payment/process exchange still refers to it: not forgotten meanwhile */
 } payment;
+
+/* A refund made with an Idempotency-Key, for answering its retries. */
+typedef struct refund_key {
+    char key[SVC_ID_MAX + 1];
+    char refund_id[SVC_ID_MAX + 1];
+    char payment_id[SVC_ID_MAX + 1];
+    uint64_t body_hash;
+    int64_t amount_minor;
+    int64_t created_ms;
+    int durable; /* 0 while its journal write is pending */
+} refund_key;
 
 typedef struct payment_state {
     svc_shell *shell;
@@ -60,6 +77,9 @@ typedef struct payment_state {
     svc_table by_key;  /* idempotency key -> latest payment attempt for it */
     size_t key_cursor; /* payments before this index have had their expired keys forgotten */
     pc_link ops;       /* operations in flight (freed at destroy) */
+    svc_table refunds_by_key;
+    refund_key **refunds; /* creation order, for expiry */
+    size_t refund_count, refund_cap, refund_cursor;
 } payment_state;
 
 /* Every operation in flight starts with this header and sits in payment_state.ops, so that destroying the

@@ -107,8 +107,7 @@ static void chain_step(chain_op *op) {
         c.path = path;
     } else {
         char id[SVC_ID_MAX + 8];
-        uint64_t rnd = svc_random(st->shell);
-        svc_make_id(id, sizeof id, "ntf", (int)(rnd % (uint64_t)st->cfg->replicas[SVC_NOTIFICATION]), rnd);
+        svc_new_id(st->shell, id, sizeof id, "ntf", -1, st->cfg->replicas[SVC_NOTIFICATION]);
         /* {"notification_id":"<id>","type":"chain","recipient":"chain-test","message":"chain request for
          * product <product>"}: both are [A-Za-z0-9._:-], nothing to escape; 256 bytes hold the longest */
         size_t n = svc_copy(body, sizeof body, "{\"notification_id\":\"");

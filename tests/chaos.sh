@@ -51,6 +51,20 @@ Chaos Mesh (needs kubectl and a cluster; namespace $NAMESPACE):
   cleanup                     delete every Schedule, Workflow, NetworkChaos, StressChaos, PodChaos in the
                               namespace (schedules and workflows first, so they spawn nothing new)
 
+  confirm FILE [OBJECT] [options] [-- LOAD OPTIONS]
+                              one experiment on the cluster against the simulator's prediction for the
+                              same manifest: checks the cluster, runs the load generator as a Job
+                              (k8s/loadgen-job.yaml) without a fault to calibrate, then through baseline,
+                              chaos and recovery, applying OBJECT (and its pair) for the chaos phase and
+                              deleting it after (also on failure or Ctrl-C), and prints the lab's table
+                              with a verdict (docs/kubernetes.md, step 9). Exit 0 confirmed, 1 not, 2 a
+                              check or the run failed.
+    options: --rate R (default 20/s), --seed N (1), --baseline D (10s), --recovery D (10s),
+      --chaos D (replace the object's spec.duration), --calibration D|none (the no-fault run's chaos
+      phase, 20s), --sim-seeds N (10), --out DIR (default build/confirm/OBJECT); LOAD OPTIONS are
+      bin/sim's (--clients, --workload, --keepalive, ...). Environment: LOADGEN (bin/loadgen),
+      LOADGEN_JOB (k8s/loadgen-job.yaml), CHAOS_MESH_NAMESPACE (chaos-mesh), CONFIRM_*_TIMEOUT.
+
 Simulator:
   predict FILE [SIM ARGS]     bin/sim --experiment FILE --manifest k8s/deployment.yaml --seed \$SEED
 
@@ -76,6 +90,8 @@ command -v curl >/dev/null || die "curl is required"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/chaos-sh.XXXXXX") || die "mktemp failed"
 cleanup_tmp() {
+    # confirm's chaos object, Job and ConfigMap first (tests/chaos-confirm.sh)
+    declare -F confirm_cleanup >/dev/null && confirm_cleanup
     # background requests of `stress` (our own children only)
     local pids
     pids=$(jobs -p)
@@ -376,6 +392,9 @@ cmd_predict() {
     "$SIM" --experiment "$file" --manifest "$MANIFEST" --seed "$SEED" "$@"
 }
 
+# shellcheck source=tests/chaos-confirm.sh
+. "$HERE/chaos-confirm.sh"
+
 main() {
     local cmd=${1-}
     [ $# -gt 0 ] && shift
@@ -386,6 +405,7 @@ main() {
         apply) cmd_apply "$@" ;;
         cleanup) cmd_cleanup ;;
         predict) cmd_predict "$@" ;;
+        confirm) cmd_confirm "$@" ;;
         -h|--help|help) usage ;;
         "") usage >&2; exit 2 ;;
         *) echo "chaos.sh: unknown command '$cmd'" >&2; usage >&2; exit 2 ;;

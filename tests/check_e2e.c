@@ -12,38 +12,36 @@
  *                      API tests run against those services; the restart, journal and signal tests are
  *                      not run (they need to own the processes; the banner says so and the count excludes them).
  *
- * Process hygiene: every service is started with PR_SET_PDEATHSIG=SIGKILL, so it dies with the process that
+ * Process hygiene: every service is started by tests/support/proc.h, so it dies with the process that
  * started it (main for the shared services, the forked test for per-test services) even when a test fails
  * or Check kills it on timeout; main also stops the shared services explicitly, and every wait is bounded.
  * Tests never assume absolute stock counts for the shared services: they compare before and after.
  */
+#define _XOPEN_SOURCE 700 /* nftw */
 #include <check.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "services/http/journal.h"
+#include "tests/support/httpc.h"
+#include "tests/support/proc.h"
 #include "tests/support/support.h"
 
 #define START_TIMEOUT_MS 20000 /* sanitizer builds start slowly */
 #define STOP_TIMEOUT_MS 15000
-#define HTTP_TIMEOUT_MS 15000
 #define DIR_LEN 256 /* directories: files inside them fit in PATH_LEN */
 #define PATH_LEN 512
 
@@ -57,147 +55,26 @@ static char nonce[32]; /* makes idempotency keys unique per run (external servic
 
 /* ---- small utilities ---- */
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    size_t r;
-    while (buf && (r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += r;
-        if (cap - n < 2) {
-            char *grown = realloc(buf, cap * 2);
-            if (!grown) break;
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    if (len) *len = n;
-    return buf;
-}
-
 /* Waits (bounded: log lines reach the file within milliseconds, through the services' log writer). */
 static int file_contains(const char *path, const char *needle) {
-    int64_t deadline = now_ms() + 3000;
+    int64_t deadline = support_now_ms() + 3000;
     for (;;) {
-        char *text = read_file(path, NULL);
+        char *text = support_read_file(path, NULL);
         int found = text && strstr(text, needle);
         free(text);
-        if (found || now_ms() > deadline) return found;
-        sleep_ms(10);
+        if (found || support_now_ms() > deadline) return found;
+        support_sleep_ms(10);
     }
 }
 
-/* ---- HTTP client (libcurl easy; one request per call) ---- */
-
-typedef struct resp {
-    long status; /* 0 when the exchange failed */
-    CURLcode rc;
-    char *body;
-    size_t len;
-    char ctype[128];
-    char allow[128];
-} resp;
-
-static size_t on_write(char *data, size_t size, size_t n, void *arg) {
-    resp *r = arg;
-    size_t add = size * n;
-    char *grown = realloc(r->body, r->len + add + 1);
-    if (!grown) return 0;
-    r->body = grown;
-    memcpy(r->body + r->len, data, add);
-    r->len += add;
-    r->body[r->len] = '\0';
-    return add;
-}
-
-static void header_value(const char *line, size_t n, const char *name, char *out, size_t outlen) {
-    size_t k = strlen(name);
-    if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':') return;
-    const char *v = line + k + 1;
-    size_t vn = n - k - 1;
-    while (vn && (*v == ' ')) v++, vn--;
-    while (vn && (v[vn - 1] == '\r' || v[vn - 1] == '\n')) vn--;
-    snprintf(out, outlen, "%.*s", (int)vn, v);
-}
-
-static size_t on_header(char *line, size_t size, size_t n, void *arg) {
-    resp *r = arg;
-    header_value(line, size * n, "Content-Type", r->ctype, sizeof r->ctype);
-    header_value(line, size * n, "Allow", r->allow, sizeof r->allow);
-    return size * n;
-}
-
-typedef struct chunk_src {
-    const char *data;
-    size_t len, off;
-} chunk_src;
-
-static size_t on_read(char *buf, size_t size, size_t n, void *arg) {
-    chunk_src *s = arg;
-    size_t want = size * n, left = s->len - s->off;
-    if (want > left) want = left;
-    if (want > 4096) want = 4096; /* several chunks */
-    memcpy(buf, s->data + s->off, want);
-    s->off += want;
-    return want;
-}
+/* ---- HTTP client (tests/support/httpc.h) ---- */
 
 /* One exchange. body == NULL: no body. hdrs: NULL-terminated extra header lines. chunked: send the body with
  * Transfer-Encoding: chunked instead of Content-Length. */
-static resp http_ex(const char *method, const char *url, const char *body, size_t body_len, const char *const *hdrs,
-                    int chunked) {
-    resp r;
-    memset(&r, 0, sizeof r);
-    CURL *e = curl_easy_init();
-    ck_assert_ptr_nonnull(e);
-    struct curl_slist *list = NULL;
-    for (int i = 0; hdrs && hdrs[i]; i++) list = curl_slist_append(list, hdrs[i]);
-    list = curl_slist_append(list, "Expect:");
-    chunk_src src = {body, body_len, 0};
-    curl_easy_setopt(e, CURLOPT_URL, url);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)HTTP_TIMEOUT_MS);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, &r);
-    if (body && chunked) {
-        list = curl_slist_append(list, "Transfer-Encoding: chunked");
-        curl_easy_setopt(e, CURLOPT_POST, 1L);
-        curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(e, CURLOPT_READDATA, &src);
-    } else if (body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    }
-    if (strcmp(method, body ? "POST" : "GET")) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, list);
-    r.rc = curl_easy_perform(e);
-    if (r.rc == CURLE_OK) curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(list);
-    curl_easy_cleanup(e);
-    if (!r.body) r.body = calloc(1, 1);
-    return r;
-}
-
-static void resp_free(resp *r) {
-    free(r->body);
-    r->body = NULL;
-    r->len = 0;
+static support_resp http_ex(const char *method, const char *url, const char *body, size_t body_len,
+                            const char *const *hdrs, int chunked) {
+    return support_http(&(support_req){
+        .method = method, .url = url, .body = body, .body_len = body_len, .headers = hdrs, .chunked = chunked});
 }
 
 /* JSON request: returns the parsed answer (or NULL) and the status. */
@@ -209,11 +86,11 @@ static json_t *jreq(const char *method, const char *base, const char *path, cons
     int h = 0;
     if (body) hdrs[h++] = "Content-Type: application/json";
     for (int i = 0; extra_hdrs && extra_hdrs[i] && h < 7; i++) hdrs[h++] = extra_hdrs[i];
-    resp r = http_ex(method, url, body, body ? strlen(body) : 0, hdrs, 0);
+    support_resp r = http_ex(method, url, body, body ? strlen(body) : 0, hdrs, 0);
     ck_assert_msg(r.rc == CURLE_OK, "%s %s: %s", method, url, curl_easy_strerror(r.rc));
     *status = r.status;
     json_t *doc = json_loadb(r.body, r.len, 0, NULL);
-    resp_free(&r);
+    support_resp_free(&r);
     return doc;
 }
 
@@ -251,10 +128,10 @@ static json_int_t stock_of(const char *inv, const char *product) {
 
 /* Waits (bounded) until product's stock equals want. */
 static int wait_stock(const char *inv, const char *product, json_int_t want) {
-    int64_t deadline = now_ms() + 10000;
-    while (now_ms() < deadline) {
+    int64_t deadline = support_now_ms() + 10000;
+    while (support_now_ms() < deadline) {
         if (stock_of(inv, product) == want) return 1;
-        sleep_ms(20);
+        support_sleep_ms(20);
     }
     return 0;
 }
@@ -293,56 +170,43 @@ static const char *const scrubbed_env[] = {"PORT",
                                            "SHUTDOWN_GRACE_MS",
                                            NULL};
 
-/* Starts bin_dir/<name>-service with PORT=0 plus `env` ("KEY=value", NULL-terminated); stderr goes to log.
- * Returns the pid, or -1 with a message (the port is read by wait_listening). Usable outside a test. */
+#define ENV_MAX 16
+
+/* The command for bin_dir/<name>-service: this process's environment without scrubbed_env, with PORT=0,
+ * BIND_ADDRESS=127.0.0.1 and then `env` ("KEY=value", NULL-terminated) over it; stderr to `log`. path and
+ * all_env are the caller's buffers the command points into. */
+static support_cmd service_cmd(const char *name, const char *const *env, const char *log, char *path, size_t pathlen,
+                               const char *all_env[ENV_MAX]) {
+    snprintf(path, pathlen, "%s/%s-service", bin_dir, name);
+    int n = 0;
+    all_env[n++] = "PORT=0";
+    all_env[n++] = "BIND_ADDRESS=127.0.0.1";
+    for (int i = 0; env && env[i] && n < ENV_MAX - 1; i++) all_env[n++] = env[i];
+    all_env[n] = NULL;
+    return (support_cmd){.path = path, .env = all_env, .inherit_env = 1, .unset = scrubbed_env, .output = log};
+}
+
+/* Starts bin_dir/<name>-service (see service_cmd). Returns the pid, or -1 with a message (the port is read by
+ * wait_listening). Usable outside a test. */
 static pid_t spawn(const char *name, const char *const *env, const char *log) {
     char path[PATH_LEN];
-    snprintf(path, sizeof path, "%s/%s-service", bin_dir, name);
-    if (access(path, X_OK) != 0) {
-        fprintf(stderr, "check_e2e: %s is not executable (build with make, or set PC_BIN_DIR)\n", path);
-        return -1;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) fprintf(stderr, "check_e2e: fork: %s\n", strerror(errno));
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the process that started us */
-        if (getppid() != parent) _exit(127);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int null = open("/dev/null", O_RDWR);
-        if (fd < 0 || null < 0) _exit(127);
-        dup2(null, STDIN_FILENO);
-        dup2(null, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        for (int i = 0; scrubbed_env[i]; i++) unsetenv(scrubbed_env[i]);
-        setenv("PORT", "0", 1);
-        setenv("BIND_ADDRESS", "127.0.0.1", 1);
-        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execl(path, path, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
+    const char *all_env[ENV_MAX];
+    support_cmd cmd = service_cmd(name, env, log, path, sizeof path, all_env);
+    return support_proc_start(&cmd);
 }
 
 /* Waits for the listening line; returns the port, or -1 if the process exited or the wait timed out. */
 static int wait_listening(pid_t pid, const char *log, int *exit_status) {
-    int64_t deadline = now_ms() + START_TIMEOUT_MS;
-    while (now_ms() < deadline) {
-        char *text = read_file(log, NULL);
+    int64_t deadline = support_now_ms() + START_TIMEOUT_MS;
+    while (support_now_ms() < deadline) {
+        char *text = support_read_file(log, NULL);
         const char *line = text ? strstr(text, "\"event\":\"listening\"") : NULL;
         const char *port = line ? strstr(line, "\"port\":") : NULL;
         int p = port ? atoi(port + 7) : 0;
         free(text);
         if (p > 0) return p;
-        int st;
-        if (waitpid(pid, &st, WNOHANG) == pid) {
-            if (exit_status) *exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            return -1;
-        }
-        sleep_ms(10);
+        if (support_proc_exited(pid, exit_status) != 0) return -1;
+        support_sleep_ms(10);
     }
     return -1;
 }
@@ -354,68 +218,23 @@ static void proc_start(proc *p, const char *name, const char *const *env, const 
     int status = -1;
     p->port = wait_listening(p->pid, log, &status);
     if (p->port < 0) {
-        char *text = read_file(log, NULL);
+        char *text = support_read_file(log, NULL);
         ck_abort_msg("%s-service did not start (exit %d): %s", name, status, text ? text : "");
     }
     snprintf(p->url, sizeof p->url, "http://127.0.0.1:%d", p->port);
 }
 
-/* Sends sig and waits (bounded); returns the exit status, 128+signal, or -1 after a forced SIGKILL. */
-static int proc_stop(pid_t pid, int sig, int timeout_ms) {
-    if (pid <= 0) return -1;
-    kill(pid, sig);
-    int64_t deadline = now_ms() + timeout_ms;
-    int st;
-    while (now_ms() < deadline) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        if (w < 0) return -1;
-        sleep_ms(5);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
-
-/* Runs a binary to completion (bounded) with env; returns the exit status and captures stdout+stderr. */
+/* Runs a service binary to completion (bounded) with `arg` (may be NULL) and env as spawn gives them;
+ * returns the exit status (-1 when killed at the bound) and captures stdout+stderr in *output. */
 static int run_capture(const char *name, const char *arg, const char *const *env, char **output) {
-    char log[PATH_LEN];
+    char log[PATH_LEN], path[PATH_LEN];
     snprintf(log, sizeof log, "%s/run-%s-%d.out", work_dir, name, (int)getpid());
-    char path[PATH_LEN];
-    snprintf(path, sizeof path, "%s/%s-service", bin_dir, name);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0) _exit(127);
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        for (int i = 0; scrubbed_env[i]; i++) unsetenv(scrubbed_env[i]);
-        setenv("PORT", "0", 1);
-        setenv("BIND_ADDRESS", "127.0.0.1", 1);
-        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
-        execl(path, path, arg, (char *)NULL);
-        _exit(127);
-    }
-    int64_t deadline = now_ms() + START_TIMEOUT_MS;
-    int st, code = -1;
-    for (;;) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid) {
-            code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            break;
-        }
-        if (now_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            break;
-        }
-        sleep_ms(5);
-    }
-    *output = read_file(log, NULL);
-    unlink(log);
-    return code;
+    const char *all_env[ENV_MAX];
+    const char *args[] = {arg, NULL};
+    support_cmd cmd = service_cmd(name, env, log, path, sizeof path, all_env);
+    cmd.args = args;
+    cmd.capture_stdout = 1;
+    return support_proc_run(&cmd, START_TIMEOUT_MS, output);
 }
 
 /* A temporary directory for one test (inside the run's directory). */
@@ -450,7 +269,7 @@ START_TEST(builtins_every_service) {
 
         char url[PATH_LEN];
         snprintf(url, sizeof url, "%s/metrics", bases[i]);
-        resp r = http_ex("GET", url, NULL, 0, NULL, 0);
+        support_resp r = http_ex("GET", url, NULL, 0, NULL, 0);
         ck_assert_int_eq(r.status, 200);
         ck_assert_msg(!strncmp(r.ctype, "text/plain", 10), "metrics content type %s", r.ctype);
         ck_assert_ptr_nonnull(strstr(r.body, "# TYPE http_requests_total counter"));
@@ -459,7 +278,7 @@ START_TEST(builtins_every_service) {
                  names[i]);
         ck_assert_msg(strstr(r.body, counter), "metrics lack %s", counter);
         ck_assert_ptr_nonnull(strstr(r.body, "http_request_duration_seconds_bucket"));
-        resp_free(&r);
+        support_resp_free(&r);
     }
 }
 END_TEST
@@ -487,7 +306,7 @@ START_TEST(unknown_route_404_and_wrong_method_405) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char url[PATH_LEN];
         snprintf(url, sizeof url, "%s%s", cases[i].base, cases[i].path);
-        resp r = http_ex(cases[i].method, url, NULL, 0, NULL, 0);
+        support_resp r = http_ex(cases[i].method, url, NULL, 0, NULL, 0);
         ck_assert_msg(r.status == 405, "%s %s: %ld", cases[i].method, url, r.status);
         ck_assert_msg(!strcmp(r.allow, cases[i].allow), "%s %s: Allow '%s', expected '%s'", cases[i].method,
                       cases[i].path, r.allow, cases[i].allow);
@@ -495,7 +314,7 @@ START_TEST(unknown_route_404_and_wrong_method_405) {
         json_t *doc = json_loads(r.body, 0, NULL);
         ck_assert_str_eq(jstr(doc, "error"), "method_not_allowed");
         json_decref(doc);
-        resp_free(&r);
+        support_resp_free(&r);
     }
 }
 END_TEST
@@ -520,13 +339,13 @@ START_TEST(body_rules_400_413_415) {
     char url[PATH_LEN];
     snprintf(url, sizeof url, "%s/payment/process", pay_url);
     const char *text_plain[] = {"Content-Type: text/plain", NULL};
-    resp r = http_ex("POST", url, "{\"amount\":1}", 12, text_plain, 0);
+    support_resp r = http_ex("POST", url, "{\"amount\":1}", 12, text_plain, 0);
     ck_assert_int_eq(r.status, 415);
     ck_assert_ptr_nonnull(strstr(r.body, "unsupported_media_type"));
-    resp_free(&r);
+    support_resp_free(&r);
     r = http_ex("POST", url, "{\"amount\":1}", 12, NULL, 0); /* no Content-Type: curl sends a form type */
     ck_assert_int_eq(r.status, 415);
-    resp_free(&r);
+    support_resp_free(&r);
 
     /* 413: over 64 KiB, with Content-Length and chunked */
     const size_t limit = 64 * 1024;
@@ -541,7 +360,7 @@ START_TEST(body_rules_400_413_415) {
         r = http_ex("POST", url, body, limit + 1, json_ct, chunked);
         ck_assert_msg(r.status == 413, "%s body: %ld", chunked ? "chunked" : "sized", r.status);
         ck_assert_ptr_nonnull(strstr(r.body, "body_too_large"));
-        resp_free(&r);
+        support_resp_free(&r);
     }
     /* Exactly 64 KiB passes the body rules and reaches the handler (which wants an amount). */
     body[limit] = ' ';
@@ -549,7 +368,7 @@ START_TEST(body_rules_400_413_415) {
     for (int chunked = 0; chunked <= 1; chunked++) {
         r = http_ex("POST", url, body, limit, json_ct, chunked);
         ck_assert_msg(r.status == 400 && strstr(r.body, "amount is required"), "64 KiB body: %ld %s", r.status, r.body);
-        resp_free(&r);
+        support_resp_free(&r);
     }
     free(body);
 }
@@ -641,14 +460,14 @@ START_TEST(payment_process_status_and_chain_of_effects) {
     /* metrics count it, including the downstream calls */
     char url[PATH_LEN];
     snprintf(url, sizeof url, "%s/metrics", pay_url);
-    resp r = http_ex("GET", url, NULL, 0, NULL, 0);
+    support_resp r = http_ex("GET", url, NULL, 0, NULL, 0);
     ck_assert_ptr_nonnull(strstr(
         r.body, "http_requests_total{service=\"payment-service\",route=\"POST /payment/process\",code=\"201\"}"));
     ck_assert_ptr_nonnull(
         strstr(r.body, "downstream_calls_total{service=\"payment-service\",target=\"inventory\",result=\"ok\"}"));
     ck_assert_ptr_nonnull(
         strstr(r.body, "downstream_calls_total{service=\"payment-service\",target=\"notification\",result=\"ok\"}"));
-    resp_free(&r);
+    support_resp_free(&r);
 
     /* unknown ids */
     doc = jget(pay_url, "/payment/status/pay-0-00000000deadbeef", &st);
@@ -947,8 +766,8 @@ static int accept_request(int lfd, int timeout_ms) {
     if (c < 0) return -1;
     char buf[4096];
     size_t n = 0;
-    int64_t deadline = now_ms() + timeout_ms;
-    while (n < sizeof buf - 1 && now_ms() < deadline) {
+    int64_t deadline = support_now_ms() + timeout_ms;
+    while (n < sizeof buf - 1 && support_now_ms() < deadline) {
         struct pollfd q = {c, POLLIN, 0};
         if (poll(&q, 1, 100) != 1) continue;
         ssize_t r = read(c, buf + n, sizeof buf - 1 - n);
@@ -965,7 +784,7 @@ typedef struct bg_request {
     pthread_t thread;
     char url[PATH_LEN];
     const char *body;
-    resp r;
+    support_resp r;
 } bg_request;
 
 static void *bg_main(void *arg) {
@@ -992,16 +811,16 @@ START_TEST(sigterm_lets_request_in_flight_finish) {
     CURL *keep = curl_easy_init();
     char ready_url[PATH_LEN];
     snprintf(ready_url, sizeof ready_url, "%s/ready", p.url);
-    resp ready = {0};
+    support_resp ready = {0};
     curl_easy_setopt(keep, CURLOPT_URL, ready_url);
-    curl_easy_setopt(keep, CURLOPT_TIMEOUT_MS, (long)HTTP_TIMEOUT_MS);
-    curl_easy_setopt(keep, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(keep, CURLOPT_TIMEOUT_MS, SUPPORT_HTTP_TIMEOUT_MS);
+    curl_easy_setopt(keep, CURLOPT_WRITEFUNCTION, support_http_collect);
     curl_easy_setopt(keep, CURLOPT_WRITEDATA, &ready);
     ck_assert_int_eq(curl_easy_perform(keep), CURLE_OK);
     long code = 0;
     curl_easy_getinfo(keep, CURLINFO_RESPONSE_CODE, &code);
     ck_assert_int_eq(code, 200);
-    resp_free(&ready);
+    support_resp_free(&ready);
 
     bg_request b = {.body = "{\"product_id\":\"1\"}"};
     snprintf(b.url, sizeof b.url, "%s/payment/chain", p.url);
@@ -1010,11 +829,10 @@ START_TEST(sigterm_lets_request_in_flight_finish) {
     ck_assert_msg(c >= 0, "payment never called the slow inventory");
     kill(p.pid, SIGTERM);
     /* draining: the service must still be alive and waiting for us */
-    int64_t until = now_ms() + 300;
-    int st;
-    while (now_ms() < until) {
-        ck_assert_msg(waitpid(p.pid, &st, WNOHANG) == 0, "payment exited with a request in flight");
-        sleep_ms(10);
+    int64_t until = support_now_ms() + 300;
+    while (support_now_ms() < until) {
+        ck_assert_msg(support_proc_exited(p.pid, NULL) == 0, "payment exited with a request in flight");
+        support_sleep_ms(10);
     }
     ck_assert_msg(file_contains(log, "\"event\":\"shutdown\""), "no shutdown log line");
     /* draining: /ready says 503 on the existing connection (new connections are no longer accepted) */
@@ -1022,7 +840,7 @@ START_TEST(sigterm_lets_request_in_flight_finish) {
     curl_easy_getinfo(keep, CURLINFO_RESPONSE_CODE, &code);
     ck_assert_msg(code == 503, "/ready while draining: %ld", code);
     ck_assert_ptr_nonnull(strstr(ready.body, "shutting down"));
-    resp_free(&ready);
+    support_resp_free(&ready);
     curl_easy_cleanup(keep);
     static const char doc_text[] = "{\"product_id\":\"1\",\"stock_count\":7}";
     char answer[256];
@@ -1037,8 +855,8 @@ START_TEST(sigterm_lets_request_in_flight_finish) {
     json_t *doc = json_loads(b.r.body, 0, NULL);
     ck_assert_str_eq(jstr(json_array_get(json_object_get(doc, "steps"), 0), "status"), "success");
     json_decref(doc);
-    resp_free(&b.r);
-    ck_assert_int_eq(proc_stop(p.pid, 0, STOP_TIMEOUT_MS), 0);
+    support_resp_free(&b.r);
+    ck_assert_int_eq(support_proc_stop(p.pid, 0, STOP_TIMEOUT_MS), 0);
     ck_assert_msg(file_contains(log, "\"event\":\"stopped\""), "no clean stop logged");
     close(lfd);
 }
@@ -1060,13 +878,13 @@ START_TEST(sigterm_grace_expiry_still_exits_0) {
     ck_assert(pthread_create(&b.thread, NULL, bg_main, &b) == 0);
     int c = accept_request(lfd, 10000); /* the request is stuck on a downstream that never answers */
     ck_assert(c >= 0);
-    int64_t t0 = now_ms();
-    ck_assert_int_eq(proc_stop(p.pid, SIGTERM, STOP_TIMEOUT_MS), 0);
-    ck_assert_msg(now_ms() - t0 < 5000, "the 300 ms grace took %lld ms", (long long)(now_ms() - t0));
+    int64_t t0 = support_now_ms();
+    ck_assert_int_eq(support_proc_stop(p.pid, SIGTERM, STOP_TIMEOUT_MS), 0);
+    ck_assert_msg(support_now_ms() - t0 < 5000, "the 300 ms grace took %lld ms", (long long)(support_now_ms() - t0));
     ck_assert_msg(file_contains(log, "\"event\":\"shutdown_timeout\""), "grace expiry not logged");
     pthread_join(b.thread, NULL); /* the abandoned client sees the connection close */
     ck_assert_int_eq(b.r.status, 0);
-    resp_free(&b.r);
+    support_resp_free(&b.r);
     close(c);
     close(lfd);
 }
@@ -1092,15 +910,16 @@ START_TEST(downstream_refused_and_timeout) {
     json_t *doc = jpost(p.url, "/payment/process", "{\"amount\":10,\"product_id\":\"1\"}", &st);
     expect_error(doc, st, 503, "inventory_unavailable", "inventory refused");
     json_decref(doc);
-    int64_t t0 = now_ms();
+    int64_t t0 = support_now_ms();
     doc = jpost(p.url, "/payment/chain", "{\"product_id\":\"1\"}", &st);
     ck_assert_int_eq(st, 200);
     json_t *steps = json_object_get(doc, "steps");
     ck_assert_str_eq(jstr(json_array_get(steps, 0), "error"), "refused");
     ck_assert_str_eq(jstr(json_array_get(steps, 1), "error"), "timeout");
-    ck_assert_msg(now_ms() - t0 < 5000, "the 300 ms step timeout took %lld ms", (long long)(now_ms() - t0));
+    ck_assert_msg(support_now_ms() - t0 < 5000, "the 300 ms step timeout took %lld ms",
+                  (long long)(support_now_ms() - t0));
     json_decref(doc);
-    ck_assert_int_eq(proc_stop(p.pid, SIGTERM, STOP_TIMEOUT_MS), 0);
+    ck_assert_int_eq(support_proc_stop(p.pid, SIGTERM, STOP_TIMEOUT_MS), 0);
     close(lfd);
 }
 END_TEST
@@ -1118,7 +937,7 @@ START_TEST(unconfigured_replica_fails_cleanly) {
     expect_error(doc, st, 503, "owner_unavailable", "owner replica without a URL");
     json_decref(doc);
     ck_assert_msg(file_contains(log, "\"event\":\"call_unconfigured\""), "no log line about the missing URL");
-    ck_assert_int_eq(proc_stop(p.pid, SIGTERM, STOP_TIMEOUT_MS), 0);
+    ck_assert_int_eq(support_proc_stop(p.pid, SIGTERM, STOP_TIMEOUT_MS), 0);
 }
 END_TEST
 
@@ -1227,8 +1046,8 @@ START_TEST(journal_survives_sigkill_and_torn_tail) {
     ck_assert_msg(wait_stock(inv.url, "2", expected), "release after refund not applied");
 
     /* crash both */
-    ck_assert_int_eq(proc_stop(pay.pid, SIGKILL, STOP_TIMEOUT_MS), 128 + SIGKILL);
-    ck_assert_int_eq(proc_stop(inv.pid, SIGKILL, STOP_TIMEOUT_MS), 128 + SIGKILL);
+    ck_assert_int_eq(support_proc_stop(pay.pid, SIGKILL, STOP_TIMEOUT_MS), 128 + SIGKILL);
+    ck_assert_int_eq(support_proc_stop(inv.pid, SIGKILL, STOP_TIMEOUT_MS), 128 + SIGKILL);
 
     for (int round = 2; round <= 3; round++) {
         char journal[PATH_LEN + 32];
@@ -1257,12 +1076,12 @@ START_TEST(journal_survives_sigkill_and_torn_tail) {
             ck_assert(stat(journal, &after) == 0);
             /* truncated back to the last good record; the restart itself may have appended since */
             ck_assert_msg(after.st_size >= before_tear.st_size, "journal shrank below the good records");
-            char *text = read_file(journal, NULL);
+            char *text = support_read_file(journal, NULL);
             ck_assert_ptr_null(strstr(text, "pay-0-torn"));
             free(text);
         }
-        ck_assert_int_eq(proc_stop(pay.pid, SIGKILL, STOP_TIMEOUT_MS), 128 + SIGKILL);
-        ck_assert_int_eq(proc_stop(inv.pid, SIGKILL, STOP_TIMEOUT_MS), 128 + SIGKILL);
+        ck_assert_int_eq(support_proc_stop(pay.pid, SIGKILL, STOP_TIMEOUT_MS), 128 + SIGKILL);
+        ck_assert_int_eq(support_proc_stop(inv.pid, SIGKILL, STOP_TIMEOUT_MS), 128 + SIGKILL);
     }
 }
 END_TEST
@@ -1288,10 +1107,10 @@ START_TEST(journal_corruption_before_the_end_refuses_to_start) {
     proc inv;
     proc_start(&inv, "inventory", env, log);
     ck_assert_int_eq(stock_of(inv.url, "1"), 48);
-    ck_assert_int_eq(proc_stop(inv.pid, SIGTERM, STOP_TIMEOUT_MS), 0);
+    ck_assert_int_eq(support_proc_stop(inv.pid, SIGTERM, STOP_TIMEOUT_MS), 0);
 
     size_t len = 0;
-    char *text = read_file(journal, &len);
+    char *text = support_read_file(journal, &len);
     char *p = strstr(text, "\"r1\"");
     p[2] = '9'; /* r1 -> r9 without fixing the CRC */
     f = fopen(journal, "wb");
@@ -1351,7 +1170,7 @@ static void stop_shared(void) {
     if (getpid() != main_pid) return; /* a forked test exiting: the services are not its own */
     for (int i = 2; i >= 0; i--)
         if (shared[i].pid > 0) {
-            proc_stop(shared[i].pid, SIGKILL, STOP_TIMEOUT_MS);
+            support_proc_stop(shared[i].pid, SIGKILL, STOP_TIMEOUT_MS);
             shared[i].pid = 0;
         }
 }
@@ -1374,7 +1193,7 @@ static int start_shared(void) {
         int status = -1;
         shared[i].port = wait_listening(shared[i].pid, log, &status);
         if (shared[i].port < 0) {
-            char *text = read_file(log, NULL);
+            char *text = support_read_file(log, NULL);
             fprintf(stderr, "check_e2e: %s-service did not start (exit %d):\n%s\n", shared_names[i], status,
                     text ? text : "");
             free(text);
@@ -1394,13 +1213,17 @@ static void on_fatal_signal(int sig) {
     raise(sig);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)st;
+    (void)type;
+    (void)ftw;
+    return remove(path) == 0 ? 0 : -1;
+}
+
+/* rm -rf: children first, symbolic links not followed. */
 static void remove_tree(const char *dir) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        execlp("rm", "rm", "-rf", dir, (char *)NULL);
-        _exit(127);
-    }
-    if (pid > 0) waitpid(pid, NULL, 0);
+    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        fprintf(stderr, "check_e2e: cannot remove %s: %s\n", dir, strerror(errno));
 }
 
 int main(void) {
@@ -1429,8 +1252,9 @@ int main(void) {
         atexit(stop_shared);
         signal(SIGINT, on_fatal_signal);
         signal(SIGTERM, on_fatal_signal);
-        if (start_shared() < 0) {
+        if (start_shared() < 0) { /* the failing service's log is on stderr already */
             stop_shared();
+            remove_tree(work_dir);
             return 1;
         }
         printf("check_e2e: services from %s: payment %s, inventory %s, notification %s (logs in %s)\n", bin_dir,
@@ -1443,10 +1267,10 @@ int main(void) {
     /* A clean SIGTERM exit (status 0; under ASan also "no leaks") is part of the contract. */
     if (!external_mode) {
         for (int i = 2; i >= 0; i--) {
-            int code = proc_stop(shared[i].pid, SIGTERM, STOP_TIMEOUT_MS);
+            int code = support_proc_stop(shared[i].pid, SIGTERM, STOP_TIMEOUT_MS);
             shared[i].pid = 0;
             if (code != 0) {
-                char *text = read_file(shared[i].log, NULL);
+                char *text = support_read_file(shared[i].log, NULL);
                 size_t n = text ? strlen(text) : 0;
                 fprintf(stderr, "check_e2e: %s-service exited %d after SIGTERM; end of its log:\n%s\n", shared_names[i],
                         code, text ? text + (n > 4000 ? n - 4000 : 0) : "");

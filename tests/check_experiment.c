@@ -217,12 +217,6 @@ START_TEST(loss_80_corr50_hits_harder) {
     ck_assert_double_ge((double)ra->rule_dropped / (double)ra->rule_seen, 0.94);
     xfree(a);
     xfree(b);
-    ck_assert_double_ge(cm_netem_effective_pct(80, 50), 96.8);
-    ck_assert_double_le(cm_netem_effective_pct(80, 50), 97.4);
-    ck_assert_double_ge(cm_netem_effective_pct(95, 75), 99.9);
-    ck_assert_double_ge(cm_netem_effective_pct(20, 25), 9.9);
-    ck_assert_double_le(cm_netem_effective_pct(20, 25), 10.5);
-    ck_assert_double_eq(cm_netem_effective_pct(50, 40), cm_netem_effective_pct(50, 40));
 }
 END_TEST
 

@@ -624,6 +624,98 @@ START_TEST(test_idempotency_off_takes_twice) {
 }
 END_TEST
 
+/* ---- hostile callers ---- */
+
+static fake_reply *call_as(fake_rt *rt, const char *path, const char *body, svc_auth service, int forwarded) {
+    fake_req_opts o = {.service = service, .forwarded = forwarded};
+    return fake_req_ex(rt, body ? "POST" : "GET", path, body, &o);
+}
+
+START_TEST(test_mutations_need_the_service_credential) {
+    fake_rt *rt = inv(NULL);
+    const char *res = "{\"product_id\":\"1\",\"quantity\":2,\"reservation_id\":\"a-1\"}";
+    const char *rel = "{\"product_id\":\"1\",\"reservation_id\":\"a-1\"}";
+    FAKE_EXPECT(call_as(rt, "/reserve", res, SVC_AUTH_VALID, 0), 201);
+    snapshot before = snap(rt);
+    FAKE_EXPECT_ERROR(call_as(rt, "/release", rel, SVC_AUTH_MISSING, 0), 401, "unauthenticated");
+    FAKE_EXPECT_ERROR(call_as(rt, "/release", rel, SVC_AUTH_WRONG, 0), 403, "forbidden");
+    FAKE_EXPECT_ERROR(call_as(rt, "/reserve", res, SVC_AUTH_MISSING, 0), 401, "unauthenticated");
+    FAKE_EXPECT_ERROR(call_as(rt, "/reserve", "{\"product_id\":\"1\"}", SVC_AUTH_WRONG, 0), 403, "forbidden");
+    /* The forwarding mark (answer from your own records) is for replicas only. */
+    FAKE_EXPECT_ERROR(call_as(rt, "/list", NULL, SVC_AUTH_MISSING, 1), 401, "unauthenticated");
+    {
+        snapshot now = snap(rt);
+        assert_same(&before, &now);
+    }
+    /* Reads stay open. */
+    FAKE_EXPECT(call_as(rt, "/check/1", NULL, SVC_AUTH_MISSING, 0), 200);
+    FAKE_EXPECT(call_as(rt, "/release", rel, SVC_AUTH_VALID, 0), 200);
+    ck_assert_int_eq(available(rt, 0), 50);
+    fake_free(rt);
+}
+END_TEST
+
+START_TEST(test_release_only_by_its_holder) {
+    fake_rt *rt = inv(NULL);
+    FAKE_EXPECT(fake_req(rt, "POST", "/reserve",
+                         "{\"product_id\":\"1\",\"quantity\":3,\"reservation_id\":\"res-pay-0-a\","
+                         "\"payment_id\":\"pay-0-a\"}"),
+                201);
+    snapshot before = snap(rt);
+    FAKE_EXPECT_ERROR(release(rt, "1", "res-pay-0-a"), 403, "not_holder");
+    FAKE_EXPECT_ERROR(fake_req(rt, "POST", "/release",
+                               "{\"product_id\":\"1\",\"reservation_id\":\"res-pay-0-a\",\"payment_id\":\"pay-0-b\"}"),
+                      403, "not_holder");
+    /* Nor may another payment take it over by repeating the reserve. */
+    FAKE_EXPECT_ERROR(fake_req(rt, "POST", "/reserve",
+                               "{\"product_id\":\"1\",\"quantity\":3,\"reservation_id\":\"res-pay-0-a\","
+                               "\"payment_id\":\"pay-0-b\"}"),
+                      422, "reservation_mismatch");
+    {
+        snapshot now = snap(rt);
+        assert_same(&before, &now);
+    }
+    FAKE_EXPECT(fake_req(rt, "POST", "/release",
+                         "{\"product_id\":\"1\",\"reservation_id\":\"res-pay-0-a\",\"payment_id\":\"pay-0-a\"}"),
+                200);
+    ck_assert_int_eq(available(rt, 0), 50);
+    /* The holder survives a restart (it is in the journal). */
+    FAKE_EXPECT(fake_req(rt, "POST", "/reserve",
+                         "{\"product_id\":\"2\",\"quantity\":1,\"reservation_id\":\"res-pay-0-c\","
+                         "\"payment_id\":\"pay-0-c\"}"),
+                201);
+    fake_restart(rt);
+    FAKE_EXPECT_ERROR(release(rt, "2", "res-pay-0-c"), 403, "not_holder");
+    fake_free(rt);
+}
+END_TEST
+
+/* Releases of ids nobody reserved (a flood, or payments that all failed) leave tombstones; they make way for
+ * new reservations instead of filling the table for good, also after a restart. */
+START_TEST(test_tombstone_flood_does_not_lock_out) {
+    fake_rt *rt = inv((const char *const[]){"RESERVATION_CAPACITY=8", NULL});
+    FAKE_EXPECT(reserve(rt, "1", 1, "held-1"), 201);
+    for (int i = 0; i < 100; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "flood-%d", i);
+        FAKE_EXPECT(release(rt, "1", rid), 200);
+    }
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 3; i++) {
+            char rid[32];
+            snprintf(rid, sizeof rid, "ok-%d-%d", round, i);
+            FAKE_EXPECT(reserve(rt, "1", 1, rid), 201);
+        }
+        fake_restart(rt);
+    }
+    ck_assert_int_eq(inventory_reservation_quantity(fake_state(rt), "held-1"), 1);
+    ck_assert_int_eq(available(rt, 0), 43);
+    /* The youngest tombstones are still there: a late reserve of one is refused. */
+    FAKE_EXPECT_ERROR(reserve(rt, "1", 1, "flood-99"), 409, "reservation_released");
+    fake_free(rt);
+}
+END_TEST
+
 static Suite *inventory_suite(void) {
     Suite *s = suite_create("inventory");
     TCase *tc = tcase_create("catalogue");
@@ -651,6 +743,9 @@ static Suite *inventory_suite(void) {
     tcase_add_test(tc, test_forwarded_to_owner);
     tcase_add_test(tc, test_list_merges_replicas);
     tcase_add_test(tc, test_idempotency_off_takes_twice);
+    tcase_add_test(tc, test_mutations_need_the_service_credential);
+    tcase_add_test(tc, test_release_only_by_its_holder);
+    tcase_add_test(tc, test_tombstone_flood_does_not_lock_out);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "faults/netem.h"
+#include "faults/netem_effective.h"
 #include "faults/prandom.h"
 #include "faults/tbf.h"
 #include "tests/support/support.h"
@@ -240,6 +241,26 @@ START_TEST(test_loss_table) {
         ck_assert_double_ge(pct, k_loss_cases[c].expect_pct);
     else
         ck_assert_double_eq_tol(pct, k_loss_cases[c].expect_pct, 0.3);
+}
+END_TEST
+
+/* netem_effective_pct, the rate the reader's and the prediction's notes quote: the same facts table as the
+ * qdisc realizes above, deterministic, and the cases it answers without drawing. */
+START_TEST(test_effective_pct) {
+    for (size_t c = 0; c < sizeof k_loss_cases / sizeof k_loss_cases[0]; c++) {
+        double eff = netem_effective_pct(k_loss_cases[c].loss, k_loss_cases[c].corr);
+        if (k_loss_cases[c].at_least)
+            ck_assert_double_ge(eff, k_loss_cases[c].expect_pct);
+        else
+            ck_assert_double_eq_tol(eff, k_loss_cases[c].expect_pct, 0.3);
+    }
+    ck_assert_double_ge(netem_effective_pct(80, 50), 96.8);
+    ck_assert_double_le(netem_effective_pct(80, 50), 97.4);
+    ck_assert_double_eq(netem_effective_pct(50, 40), netem_effective_pct(50, 40));
+    ck_assert_double_eq(netem_effective_pct(0, 50), 0);
+    ck_assert_double_eq(netem_effective_pct(-5, 50), 0);
+    ck_assert_double_eq(netem_effective_pct(37.5, 0), 37.5);
+    ck_assert_double_eq(netem_effective_pct(100, 90), 100);
 }
 END_TEST
 
@@ -859,6 +880,7 @@ static Suite *netem_suite(void) {
     tcase_add_test(tc, test_percent_to_u32);
     tcase_add_test(tc, test_crandom_recurrence);
     tcase_add_loop_test(tc, test_loss_table, 0, (int)(sizeof(k_loss_cases) / sizeof(k_loss_cases[0])) * LOSS_SEEDS);
+    tcase_add_test(tc, test_effective_pct);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("delay");

@@ -1226,6 +1226,110 @@ START_TEST(test_destroy_with_work_pending) {
 }
 END_TEST
 
+/* ---- hostile clients ---- */
+
+static fake_reply *refund_ex(fake_rt *rt, const char *body, const char *key, svc_auth client, svc_auth service) {
+    fake_req_opts o = {.idempotency_key = key, .client = client, .service = service};
+    return fake_req_ex(rt, "POST", "/payment/refund", body, &o);
+}
+
+START_TEST(test_refund_key_refunds_once) {
+    fake_rt *rt = pay_svc(NULL);
+    const char *id = fake_str(pay_ok(rt, BODY, NULL, "1"), "payment_id");
+    char part[128], rest[128];
+    snprintf(part, sizeof part, "{\"payment_id\":\"%s\",\"amount\":10}", id);
+    snprintf(rest, sizeof rest, "{\"payment_id\":\"%s\"}", id);
+    fake_reply *a = refund_ex(rt, part, "rf-1", SVC_AUTH_OFF, SVC_AUTH_OFF);
+    FAKE_EXPECT(a, 200);
+    snapshot before = snap(rt);
+    for (int i = 0; i < 3; i++) { /* the same key and body: the same refund, nothing refunded again */
+        fake_reply *b = refund_ex(rt, part, "rf-1", SVC_AUTH_OFF, SVC_AUTH_OFF);
+        FAKE_EXPECT(b, 200);
+        ck_assert_str_eq(fake_str(b, "refund_id"), fake_str(a, "refund_id"));
+        ck_assert(json_is_true(json_object_get(b->json, "idempotent_replay")));
+        assert_unchanged(&before, rt);
+    }
+    ck_assert_int_eq(find(rt, id)->refunded_minor, 1000);
+    FAKE_EXPECT_ERROR(refund_ex(rt, rest, "rf-1", SVC_AUTH_OFF, SVC_AUTH_OFF), 422, "idempotency_key_reused");
+    assert_unchanged(&before, rt);
+    /* A full refund under its own key, retried after the payment is refunded: the same answer, not 409. */
+    fake_reply *full = refund_ex(rt, rest, "rf-2", SVC_AUTH_OFF, SVC_AUTH_OFF);
+    FAKE_EXPECT(full, 200);
+    fake_run_pending(rt);
+    FAKE_EXPECT(refund_ex(rt, rest, "rf-2", SVC_AUTH_OFF, SVC_AUTH_OFF), 200);
+    ck_assert_int_eq(find(rt, id)->refunded_minor, 10000);
+    /* Still after a restart: the keys come back from the journal. */
+    fake_restart(rt);
+    fake_reply *c = refund_ex(rt, part, "rf-1", SVC_AUTH_OFF, SVC_AUTH_OFF);
+    FAKE_EXPECT(c, 200);
+    ck_assert_str_eq(fake_str(c, "refund_id"), fake_str(a, "refund_id"));
+    ck_assert_int_eq(find(rt, id)->refunded_minor, 10000);
+    fake_free(rt);
+}
+END_TEST
+
+START_TEST(test_refund_needs_api_key_when_configured) {
+    fake_rt *rt = pay_svc(NULL);
+    const char *id = fake_str(pay_ok(rt, BODY, NULL, "1"), "payment_id");
+    char body[128];
+    snprintf(body, sizeof body, "{\"payment_id\":\"%s\",\"amount\":1}", id);
+    snapshot before = snap(rt);
+    FAKE_EXPECT_ERROR(refund_ex(rt, body, NULL, SVC_AUTH_MISSING, SVC_AUTH_OFF), 401, "unauthenticated");
+    FAKE_EXPECT_ERROR(refund_ex(rt, body, NULL, SVC_AUTH_WRONG, SVC_AUTH_OFF), 403, "forbidden");
+    assert_unchanged(&before, rt);
+    FAKE_EXPECT(refund_ex(rt, body, NULL, SVC_AUTH_VALID, SVC_AUTH_OFF), 200);
+    /* A replica forwarding a refund it checked carries the service credential instead. */
+    FAKE_EXPECT(refund_ex(rt, body, NULL, SVC_AUTH_MISSING, SVC_AUTH_VALID), 200);
+    ck_assert_int_eq(find(rt, id)->refunded_minor, 200);
+    fake_free(rt);
+}
+END_TEST
+
+/* A client text cut by %.64s inside a two-byte character, or invalid UTF-8: still a JSON 404, never 500. */
+START_TEST(test_error_messages_encode_any_bytes) {
+    fake_rt *rt = pay_svc(NULL);
+    char path[160];
+    snprintf(path, sizeof path, "/payment/status/%s\xc3\xa9",
+             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    FAKE_EXPECT_ERROR(fake_req(rt, "GET", path, NULL), 404, "not_found");
+    FAKE_EXPECT_ERROR(fake_req(rt, "GET", "/payment/status/\xff\xfe", NULL), 404, "not_found");
+    FAKE_EXPECT_ERROR(fake_req(rt, "GET", "/payment/\xff", NULL), 404, "not_found");
+    FAKE_EXPECT_ERROR(fake_req(rt, "DELETE", "/payment/status/\xed\xa0\x80", NULL), 405, "method_not_allowed");
+    fake_free(rt);
+}
+END_TEST
+
+/* Failing payments (a product inventory does not know) fill the capacities; valid payments are still served,
+ * before and after a restart, and completed ones are never forgotten. */
+START_TEST(test_capacity_flood_of_failures) {
+    fake_rt *rt = pay_svc((const char *const[]){"PAYMENT_CAPACITY=16", "IDEMPOTENCY_CAPACITY=16", NULL});
+    const char *kept = fake_str(pay_ok(rt, BODY, "good-0", "1"), "payment_id");
+    char keep[SVC_ID_MAX + 1];
+    snprintf(keep, sizeof keep, "%s", kept);
+    for (int i = 0; i < 40; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "bad-%d", i);
+        fake_reply *r = pay(rt, BODY, key);
+        fake_answer(rt, EXPECT_CALL(rt, SVC_INVENTORY, "GET", "/check/1"), 404, "{}");
+        FAKE_EXPECT(r, 404);
+    }
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 4; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "good-%d-%d", round, i);
+            pay_ok(rt, BODY, key, "1");
+        }
+        FAKE_EXPECT(status_of(rt, keep), 200);
+        fake_restart(rt);
+    }
+    /* Completed payments fill it for good: then 503, and nothing is forgotten. */
+    for (int i = 0; i < 7; i++) pay_ok(rt, BODY, NULL, "1"); /* 16 completed */
+    FAKE_EXPECT_ERROR(pay(rt, BODY, NULL), 503, "capacity");
+    FAKE_EXPECT(status_of(rt, keep), 200);
+    fake_free(rt);
+}
+END_TEST
+
 static Suite *payment_suite(void) {
     Suite *s = suite_create("payment");
     TCase *tc = tcase_create("process");
@@ -1273,6 +1377,12 @@ static Suite *payment_suite(void) {
     tcase_add_test(tc, test_cluster_lost_reserve_reply);
     tcase_add_loop_test(tc, test_cluster_retry_after_lost_reply, 0, 2);
     tcase_add_test(tc, test_destroy_with_work_pending);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("hostile");
+    tcase_add_test(tc, test_refund_key_refunds_once);
+    tcase_add_test(tc, test_refund_needs_api_key_when_configured);
+    tcase_add_test(tc, test_error_messages_encode_any_bytes);
+    tcase_add_test(tc, test_capacity_flood_of_failures);
     suite_add_tcase(s, tc);
     return s;
 }

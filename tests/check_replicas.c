@@ -14,18 +14,16 @@
  */
 #include <check.h>
 #include <curl/curl.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "tests/support/httpc.h"
+#include "tests/support/proc.h"
 #include "tests/support/support.h"
 
 #define PAY 3
@@ -36,6 +34,7 @@
 #define PER_THREAD 40
 #define PRODUCTS 5
 #define STOCK 100000
+#define STOP_TIMEOUT_MS 15000
 
 typedef struct proc {
     const char *binary;
@@ -48,8 +47,6 @@ typedef struct proc {
 static proc procs[PROCS];
 static char bin_dir[256], work_dir[64];
 static char pay_peers[256], inv_peers[256], ntf_peers[256];
-
-static void sleep_ms(int ms) { nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL); }
 
 static void start(proc *p) {
     char env[16][300];
@@ -76,70 +73,32 @@ static void start(proc *p) {
         "\"price\":10},{\"id\":\"5\",\"name\":\"e\",\"stock\":%d,\"price\":10}]",
         STOCK, STOCK, STOCK, STOCK, STOCK);
     snprintf(env[n++], 300, "RELEASE_RETRY_MAX_MS=1000");
-    char *envp[17];
+    const char *envp[17];
     for (int i = 0; i < n; i++) envp[i] = env[i];
     envp[n] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", bin_dir, p->binary);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, 2);
-        execve(path, (char *[]){path, NULL}, envp);
-        _exit(127);
-    }
-    p->pid = pid;
-}
-
-typedef struct buf {
-    char *data;
-    size_t len;
-} buf;
-
-static size_t collect(char *d, size_t size, size_t n, void *ctx) {
-    buf *b = ctx;
-    char *g = realloc(b->data, b->len + size * n + 1);
-    if (!g) return 0;
-    memcpy(g + b->len, d, size * n);
-    b->len += size * n;
-    g[b->len] = '\0';
-    b->data = g;
-    return size * n;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", bin_dir, p->binary);
+    p->pid = support_proc_start(&(support_cmd){.path = path, .env = envp}); /* stderr: /dev/null */
 }
 
 /* One HTTP exchange; returns the status (0 on transport failure) and the parsed body. */
 static int request(int port, const char *method, const char *path, const char *key, const char *body, json_t **out) {
-    CURL *c = curl_easy_init();
     char url[256], kh[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    if (key) {
-        snprintf(kh, sizeof kh, "Idempotency-Key: %s", key);
-        h = curl_slist_append(h, kh);
-    }
-    buf b = {0};
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (out) *out = b.data ? json_loads(b.data, 0, NULL) : NULL;
-    free(b.data);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return (int)status;
+    snprintf(kh, sizeof kh, "Idempotency-Key: %s", key ? key : "");
+    const char *headers[] = {"Content-Type: application/json", key ? kh : NULL, NULL};
+    support_resp r = support_http(&(support_req){
+        .method = method, .url = url, .body = body, .body_len = body ? strlen(body) : 0, .headers = headers});
+    if (out) *out = r.len ? json_loads(r.body, 0, NULL) : NULL;
+    support_resp_free(&r);
+    return (int)r.status;
 }
 
 static int wait_ready(proc *p) {
+    if (p->pid <= 0) return -1; /* it did not start (the launcher said why) */
     for (int t = 0; t < 300; t++) {
         if (request(p->port, "GET", "/ready", NULL, NULL, NULL) == 200) return 0;
-        sleep_ms(50);
+        support_sleep_ms(50);
     }
     return -1;
 }
@@ -177,7 +136,7 @@ static void *client(void *arg) {
                 break;
             }
             json_decref(doc);
-            sleep_ms(100 + 50 * (attempt % 5)); /* transient: the owner is restarting, or a call failed */
+            support_sleep_ms(100 + 50 * (attempt % 5)); /* transient: the owner is restarting, or a call failed */
         }
         __atomic_add_fetch(&progress, 1, __ATOMIC_SEQ_CST);
     }
@@ -189,14 +148,12 @@ START_TEST(kill_mid_load_loses_nothing) {
     for (int p = 1; p <= PRODUCTS; p++) initial[p] = STOCK;
     pthread_t th[THREADS];
     for (int t = 0; t < THREADS; t++) pthread_create(&th[t], NULL, client, (void *)(intptr_t)t);
-    while (__atomic_load_n(&progress, __ATOMIC_SEQ_CST) < THREADS * PER_THREAD / 3) sleep_ms(5);
+    while (__atomic_load_n(&progress, __ATOMIC_SEQ_CST) < THREADS * PER_THREAD / 3) support_sleep_ms(5);
     /* mid-load: kill an inventory replica and a payment replica, restart them on the same ports/journals */
     proc *inv1 = &procs[PAY + 1], *pay2 = &procs[2];
-    kill(inv1->pid, SIGKILL);
-    kill(pay2->pid, SIGKILL);
-    waitpid(inv1->pid, NULL, 0);
-    waitpid(pay2->pid, NULL, 0);
-    sleep_ms(300);
+    ck_assert_int_eq(support_proc_stop(inv1->pid, SIGKILL, STOP_TIMEOUT_MS), 128 + SIGKILL);
+    ck_assert_int_eq(support_proc_stop(pay2->pid, SIGKILL, STOP_TIMEOUT_MS), 128 + SIGKILL);
+    support_sleep_ms(300);
     start(inv1);
     start(pay2);
     ck_assert_int_eq(wait_ready(inv1), 0);
@@ -247,7 +204,7 @@ START_TEST(kill_mid_load_loses_nothing) {
                                  acked[p]);
             }
         }
-        if (!settled) sleep_ms(200);
+        if (!settled) support_sleep_ms(200);
     }
 }
 END_TEST
@@ -284,8 +241,12 @@ int main(void) {
         fprintf(stderr, "check_replicas: the services did not start\n");
     }
     for (int i = 0; i < PROCS; i++) {
-        kill(procs[i].pid, SIGTERM);
-        waitpid(procs[i].pid, NULL, 0);
+        /* A clean SIGTERM exit (0; under ASan also "no leaks") after the load and the restarts. */
+        int code = support_proc_stop(procs[i].pid, SIGTERM, STOP_TIMEOUT_MS);
+        if (procs[i].pid > 0 && code != 0) {
+            fprintf(stderr, "check_replicas: %s-%d exited %d after SIGTERM\n", procs[i].binary, procs[i].replica, code);
+            failed++;
+        }
         unlink(procs[i].journal);
     }
     rmdir(work_dir);

@@ -325,6 +325,50 @@ END_TEST
 
 /* ---- built-in routes ---- */
 
+/* Client bytes in a message are made valid UTF-8, whatever they are: every answer encodes. */
+START_TEST(test_utf8_scrub) {
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"plain", "plain"},
+        {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+        {"\xff\xfe", "??"},
+        {"cut \xc3", "cut ?"},        /* a two-byte character cut by %.64s */
+        {"cut \xe2\x82", "cut ??"},   /* a three-byte one */
+        {"\xc0\xaf", "??"},           /* overlong '/' */
+        {"\xed\xa0\x80", "???"},      /* a UTF-16 surrogate */
+        {"\xf4\x90\x80\x80", "????"}, /* above U+10FFFF */
+        {"\x80x\xbf", "?x?"},         /* stray continuation bytes */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", cases[i].in);
+        svc_utf8_scrub(buf);
+        ck_assert_str_eq(buf, cases[i].out);
+    }
+    /* And through the shell: an unknown path of invalid bytes is a JSON 404, not a 500. */
+    fake_rt *rt = svc(NULL);
+    fake_reply *r = fake_req(rt, "GET", "/\xff\xc3", NULL);
+    assert_error(r, 404, "not_found");
+    ck_assert_ptr_nonnull(strstr(fake_str(r, "message"), "/??"));
+    fake_free(rt);
+}
+END_TEST
+
+START_TEST(test_forwarded_mark_needs_the_service_credential) {
+    fake_rt *rt = svc(NULL);
+    fake_req_opts o = {.forwarded = 1, .service = SVC_AUTH_MISSING};
+    assert_error(fake_req_ex(rt, "GET", "/health", NULL, &o), 401, "unauthenticated");
+    o.service = SVC_AUTH_WRONG;
+    assert_error(fake_req_ex(rt, "GET", "/health", NULL, &o), 403, "forbidden");
+    o.service = SVC_AUTH_VALID;
+    ck_assert_int_eq(fake_req_ex(rt, "GET", "/health", NULL, &o)->status, 200);
+    o.service = SVC_AUTH_OFF; /* nothing configured: the seed's trust, as before */
+    ck_assert_int_eq(fake_req_ex(rt, "GET", "/health", NULL, &o)->status, 200);
+    fake_free(rt);
+}
+END_TEST
+
 START_TEST(test_root_lists_endpoints) {
     fake_rt *rt = svc((const char *const[]){"PAYMENT_REPLICAS=2", "REPLICA_INDEX=1", NULL});
     fake_reply *r = fake_req(rt, "GET", "/", NULL);
@@ -862,6 +906,8 @@ static Suite *shell_suite(void) {
     tcase_add_loop_test(tc, test_unsupported_media_type, 0, (int)(sizeof bad_types / sizeof bad_types[0]));
     tcase_add_loop_test(tc, test_json_media_types, 0, (int)(sizeof good_types / sizeof good_types[0]));
     tcase_add_loop_test(tc, test_bad_json, 0, (int)(sizeof bad_bodies / sizeof bad_bodies[0]));
+    tcase_add_test(tc, test_utf8_scrub);
+    tcase_add_test(tc, test_forwarded_mark_needs_the_service_credential);
     suite_add_tcase(s, tc);
     tc = tcase_create("builtins");
     tcase_add_test(tc, test_root_lists_endpoints);

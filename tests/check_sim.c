@@ -1,6 +1,7 @@
 /*
  * check_sim.c: the whole simulator: determinism, the headline scenarios, the report, the HTTP client's
- * deadline semantics, and the event queue's order.
+ * deadline semantics, the event queue's order, and the options table (every flag in --help, refused values
+ * word for word, the reproducing command line parsed back to the same options).
  */
 #include <check.h>
 #include <jansson.h>
@@ -166,12 +167,12 @@ END_TEST
 
 /* ---- the HTTP client's deadline: code 28 after 10 s, connection closed ---- */
 
-static net_verdict drop_all(void *ctx, int64_t now, const sim_host *src, sim_addr dst, const sim_packet *p) {
+static nf_verdict drop_all(void *ctx, int64_t now, const sim_host *src, sim_addr dst, const sim_packet *p) {
     (void)ctx;
     (void)now;
     (void)src;
     (void)dst;
-    net_verdict v = {p->dir == 0 && p->len ? NET_DROP : NET_PASS, 0, 1, 0};
+    nf_verdict v = {p->dir == 0 && p->len ? NF_DROP : NF_PASS, 0, 1, 0};
     return v;
 }
 
@@ -405,6 +406,301 @@ START_TEST(stats_sort_matches_qsort) {
 }
 END_TEST
 
+/* ---- the options table: parser, --help and the reproducing command ---- */
+
+#define MAX_ARGS 64
+
+/* Parses a NULL-terminated list of arguments (after the program name) over the defaults. */
+static int parse_list(sim_options *o, const char *const *args, char *err, size_t errlen) {
+    char *argv[MAX_ARGS] = {"bin/sim"};
+    int argc = 1;
+    for (; args[argc - 1]; argc++) {
+        ck_assert_int_lt(argc, MAX_ARGS);
+        argv[argc] = (char *)args[argc - 1];
+    }
+    sim_options_defaults(o);
+    return sim_options_parse(o, argc, argv, err, errlen);
+}
+
+/* Splits a command line as sh would for what sim_options_command writes: words, '...' and \x. */
+static int split_words(char *s, char **argv, int max) {
+    int n = 0;
+    while (*s) {
+        while (*s == ' ') s++;
+        if (!*s) break;
+        ck_assert_int_lt(n, max);
+        char *w = s, *o = s;
+        while (*s && *s != ' ') {
+            if (*s == '\'') {
+                for (s++; *s && *s != '\''; s++) *o++ = *s;
+                ck_assert_msg(*s == '\'', "unterminated quote");
+                s++;
+            } else if (*s == '\\' && s[1]) {
+                *o++ = s[1];
+                s += 2;
+            } else {
+                *o++ = *s++;
+            }
+        }
+        int more = *s == ' ';
+        *o = '\0';
+        if (more) s++;
+        argv[n++] = w;
+    }
+    return n;
+}
+
+/* a and b equal, the strings they point to compared as strings (they point into different argv) */
+static void assert_same_options(const sim_options *a, const sim_options *b) {
+    static sim_options x, y;
+    x = *a;
+    y = *b;
+    const char **xs[] = {&x.manifest, &x.csv_path, &x.svg_path, &x.trace_path};
+    const char **ys[] = {&y.manifest, &y.csv_path, &y.svg_path, &y.trace_path};
+    for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+        ck_assert_pstr_eq(*xs[i], *ys[i]);
+        *xs[i] = *ys[i] = NULL;
+    }
+    for (int i = 0; i < OPT_MAX_EXPERIMENTS; i++) {
+        ck_assert_pstr_eq(x.experiments[i], y.experiments[i]);
+        x.experiments[i] = y.experiments[i] = NULL;
+    }
+    for (int i = 0; i < OPT_MAX_EXPECT; i++) {
+        ck_assert_pstr_eq(x.expects[i], y.expects[i]);
+        ck_assert_pstr_eq(x.objects[i], y.objects[i]);
+        x.expects[i] = y.expects[i] = x.objects[i] = y.objects[i] = NULL;
+    }
+    ck_assert_msg(memcmp(&x, &y, sizeof x) == 0, "the options differ after the round trip");
+}
+
+/* parse(command(parse(args))) == parse(args); returns the command for more checks (static buffer). */
+static const char *round_trip(const char *const *args) {
+    static sim_options a, b;
+    static char cmd[4096], copy[4096];
+    char err[256], *argv[MAX_ARGS];
+    ck_assert_msg(parse_list(&a, args, err, sizeof err) == 0, "%s", err);
+    sim_options_command(&a, a.seed, cmd, sizeof cmd);
+    snprintf(copy, sizeof copy, "%s", cmd);
+    int argc = split_words(copy, argv, MAX_ARGS);
+    ck_assert_str_eq(argv[0], "bin/sim");
+    sim_options_defaults(&b);
+    ck_assert_msg(sim_options_parse(&b, argc, argv, err, sizeof err) == 0, "%s: %s", cmd, err);
+    assert_same_options(&a, &b);
+    return cmd;
+}
+
+START_TEST(options_command_round_trip) {
+    static const char *const none[] = {NULL};
+    ck_assert_str_eq(round_trip(none), "bin/sim --seed 1");
+    static const char *const network[] = {"--seed",
+                                          "42",
+                                          "--loss",
+                                          "0.3",
+                                          "--correlation",
+                                          "25%",
+                                          "--delay",
+                                          "10ms",
+                                          "--jitter",
+                                          "2500us",
+                                          "--link",
+                                          "payment:inventory",
+                                          "--link",
+                                          "inventory-service:notification",
+                                          "--direction",
+                                          "from",
+                                          "--baseline",
+                                          "2s",
+                                          "--chaos",
+                                          "10s",
+                                          "--recovery",
+                                          "1250ms",
+                                          "--client-loss",
+                                          "0.07",
+                                          NULL};
+    ck_assert_str_eq(round_trip(network),
+                     "bin/sim --seed 42 --baseline 2s --chaos 10s --recovery 1250ms --loss 30% --correlation 25%"
+                     " --delay 10ms --jitter 2500us --link payment:inventory --link inventory:notification"
+                     " --direction from --client-loss 0.07");
+    static const char *const load[] = {"--workload",
+                                       "process",
+                                       "--rate",
+                                       "12.345",
+                                       "--clients",
+                                       "7",
+                                       "--think",
+                                       "5ms",
+                                       "--client-retries",
+                                       "2",
+                                       "--keepalive",
+                                       "--timeout",
+                                       "2.5s",
+                                       "--retries",
+                                       "3",
+                                       "--backoff",
+                                       "50ms",
+                                       "--idempotency",
+                                       "off",
+                                       "--pod-kill",
+                                       "payment@3s",
+                                       "--pod-kill",
+                                       "inventory@1500ms",
+                                       "--cpu-workers",
+                                       "2",
+                                       "--cpu-load",
+                                       "80",
+                                       "--cpu-target",
+                                       "payment,inventory",
+                                       "--mem-stress",
+                                       "130MiB",
+                                       "--mem-workers",
+                                       "3",
+                                       "--mem-target",
+                                       "notification",
+                                       NULL};
+    const char *cmd = round_trip(load);
+    ck_assert_ptr_nonnull(strstr(cmd, " --rate 12.345 --clients 7 "));
+    ck_assert_ptr_nonnull(strstr(cmd, " --mem-stress 136314880 "));
+    /* the last of --clients and --rate decides the loop; a later --workload wins over --endpoint's custom; a GET
+     * to another path empties the body unless --body comes after; quotes survive */
+    static const char *const open_loop[] = {"--clients", "9", "--rate", "3", NULL};
+    round_trip(open_loop);
+    static const char *const custom[] = {"--endpoint", "GET /inventory/check/1", "--workload", "chain", NULL};
+    ck_assert_str_eq(round_trip(custom), "bin/sim --seed 1 --endpoint 'GET /inventory/check/1' --workload chain");
+    static const char *const empty_body[] = {"--body", "", NULL};
+    ck_assert_str_eq(round_trip(empty_body), "bin/sim --seed 1 --body ''");
+    static const char *const body[] = {"--endpoint", "POST /payment/process", "--body", "{\"note\": \"it's\"}", NULL};
+    round_trip(body);
+    static const char *const cluster[] = {"--replicas",
+                                          "2,1,1",
+                                          "--cpus",
+                                          "4",
+                                          "--cpu-limit",
+                                          "500",
+                                          "--cpu-quantum",
+                                          "1ms",
+                                          "--wake-latency",
+                                          "10us",
+                                          "--cpu-scale",
+                                          "1.37",
+                                          "--link-latency",
+                                          "123ns",
+                                          "--syn-schedule",
+                                          "doubling",
+                                          "--downstream-keepalive",
+                                          "off",
+                                          "--fsync",
+                                          "3ms",
+                                          "--backoff",
+                                          "9s",
+                                          "--backoff",
+                                          "20ms",
+                                          "--idempotency",
+                                          "on",
+                                          NULL};
+    round_trip(cluster);
+    static const char *const experiments[] = {"--experiment",
+                                              "chaos-experiments/02-packet-loss-80-percent.yaml",
+                                              "--experiment",
+                                              "my dir/x.yaml",
+                                              "--manifest",
+                                              "k8s/deployment.yaml",
+                                              "--together",
+                                              "--schedule-cycles",
+                                              "3",
+                                              "--object",
+                                              "gradual-packet-loss",
+                                              "--expect",
+                                              "chain.success_rate >= 0.95 during recovery",
+                                              "--partition",
+                                              "--seed",
+                                              "77",
+                                              NULL};
+    round_trip(experiments);
+    /* how to run and what to print are not part of the run */
+    static const char *const outputs[] = {"--seed",
+                                          "5",
+                                          "--json",
+                                          "--csv",
+                                          "x.csv",
+                                          "--svg",
+                                          "x.svg",
+                                          "--trace",
+                                          "t.txt",
+                                          "--perf",
+                                          "--check-determinism",
+                                          "--find-violation",
+                                          "--shrink",
+                                          "--threads",
+                                          "3",
+                                          NULL};
+    sim_options o;
+    char err[256];
+    ck_assert_int_eq(parse_list(&o, outputs, err, sizeof err), 0);
+    char line[256];
+    sim_options_command(&o, 9, line, sizeof line);
+    ck_assert_str_eq(line, "bin/sim --seed 9");
+}
+END_TEST
+
+START_TEST(options_every_flag_in_help) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    sim_options_usage(f);
+    fclose(f);
+    int n = 0;
+    for (const char *flag; (flag = sim_options_flag(n)); n++) {
+        size_t fl = strlen(flag);
+        int found = 0;
+        for (const char *p = text; (p = strstr(p, flag)) && !found; p += fl)
+            found = (p == text || p[-1] == ' ') && (p[fl] == ' ' || p[fl] == '\n');
+        ck_assert_msg(found, "%s is not in --help", flag);
+    }
+    ck_assert_int_ge(n, 59);
+    ck_assert_ptr_null(sim_options_flag(-1));
+    free(text);
+}
+END_TEST
+
+/* The messages of refused values (exit status 2 in bin/sim), word for word. */
+START_TEST(options_refused_values) {
+    static const struct {
+        const char *args[6], *message;
+    } cases[] = {
+        {{"--bogus"}, "unknown option --bogus (see --help)"},
+        {{"--loss", "0.5", "--seed"}, "--seed needs a value (see --help)"},
+        {{"--seed", "12x"}, "--seed 12x: expected a non-negative integer"},
+        {{"--seeds", "5..3"}, "--seeds 5..3: expected A..B with A <= B"},
+        {{"--rate", "0"}, "--rate 0: expected a rate in (0, 100000] per second"},
+        {{"--timeout", "0"}, "--timeout 0: expected a positive duration"},
+        {{"--loss", "101%"}, "--loss 101%: expected a probability 0..1 or a percentage N%"},
+        {{"--link", "payment:foo"}, "--link payment:foo: services are payment, inventory, notification"},
+        {{"--direction", "up"}, "--direction up: expected to, from or both"},
+        {{"--cpu-target", ","}, "--cpu-target ,: services are payment, inventory, notification"},
+        {{"--mem-stress", "10XB"}, "--mem-stress 10XB: expected a size such as 100MB or 64MiB"},
+        {{"--pod-kill", "inventory@1x"}, "--pod-kill inventory@1x: expected SERVICE@TIME, e.g. inventory@10s"},
+        {{"--replicas", "3,0,2"}, "--replicas 3,0,2: each count must be 1..16"},
+        {{"--cpu-quantum", "101ms"}, "--cpu-quantum 101ms: expected a duration up to 100ms"},
+        {{"--cpu-scale", "11"}, "--cpu-scale 11: expected a factor 0.1..10"},
+        {{"--idempotency", "maybe"}, "--idempotency maybe: expected on or off"},
+        {{"--jitter", "5ms"}, "--jitter needs --delay (netem applies jitter around a delay)"},
+        {{"--cpu-workers", "2", "--cpu-load", "0"}, "--cpu-load 0 with workers only sleeps; give a load 1..100"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sim_options o;
+        char err[256] = "";
+        ck_assert_int_eq(parse_list(&o, cases[i].args, err, sizeof err), -1);
+        ck_assert_str_eq(err, cases[i].message);
+    }
+    sim_options o;
+    char err[256];
+    static const char *const expects[] = {"--expect", "a", "--expect", "b", NULL};
+    ck_assert_int_eq(parse_list(&o, expects, err, sizeof err), 0);
+    ck_assert_int_eq(o.nexpects, 2);
+    ck_assert_str_eq(o.expects[1], "b");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("sim");
     TCase *t = tcase_create("whole");
@@ -420,6 +716,11 @@ int main(void) {
     t = tcase_create("queue");
     tcase_add_test(t, queue_runs_events_in_time_then_schedule_order);
     tcase_add_test(t, queue_reaches_far_future_events_at_once);
+    suite_add_tcase(s, t);
+    t = tcase_create("options");
+    tcase_add_test(t, options_command_round_trip);
+    tcase_add_test(t, options_every_flag_in_help);
+    tcase_add_test(t, options_refused_values);
     suite_add_tcase(s, t);
     t = tcase_create("stats");
     tcase_add_test(t, stats_sort_matches_qsort);

@@ -23,21 +23,21 @@ typedef struct script {
     int ndata;
 } script;
 
-static net_verdict hook(void *ctx, int64_t now, const sim_host *src, sim_addr dst, const sim_packet *p) {
+static nf_verdict hook(void *ctx, int64_t now, const sim_host *src, sim_addr dst, const sim_packet *p) {
     (void)src;
     (void)dst;
     script *s = ctx;
-    net_verdict v = {NET_PASS, 0, 1, 0};
+    nf_verdict v = {NF_PASS, 0, 1, 0};
     if (p->dir == TCP_CLIENT && (p->flags & TCP_F_SYN) && s->drop_syn > 0) {
         s->drop_syn--;
-        v.kind = NET_DROP;
+        v.kind = NF_DROP;
     }
     if (p->dir == TCP_CLIENT && p->len > 0) {
         if (s->ndata < 32) s->data_times[s->ndata++] = now;
         int idx = s->data_seen++;
         if (idx >= s->drop_data_after && s->drop_data > 0) {
             s->drop_data--;
-            v.kind = NET_DROP;
+            v.kind = NF_DROP;
         }
     }
     return v;

@@ -5,10 +5,13 @@ http_fuzz.py: random and mutated HTTP requests against the three running service
     http_fuzz.py PAYMENT_PORT INVENTORY_PORT NOTIFICATION_PORT COUNT SEED
 
 Each request starts from a valid one of a random route and is mutated: the method, the path (extra
-segments, doubled slashes, NUL, very long ids, non-ASCII), the body (fields dropped or replaced by values
-of the wrong type, huge or tiny numbers, raw bytes, unbalanced or deeply nested JSON, 70 KB strings,
-duplicate keys), Content-Type, Content-Length (too small, negative, beyond 64 bits), chunked encoding,
-Expect: 100-continue, Idempotency-Key and the forwarding mark. One connection per request (Connection:
+segments, doubled slashes, NUL, very long ids, non-ASCII, bytes that are not UTF-8 raw or %-encoded, a
+character cut at byte 64), the body (fields dropped or replaced by values of the wrong type, huge or tiny
+numbers, raw bytes, invalid UTF-8 and NUL inside JSON strings, unbalanced or deeply nested JSON, 70 KB
+strings, duplicate keys), header values that are not UTF-8 (Idempotency-Key, Authorization, the service
+token), Content-Type, Content-Length (too small, negative, beyond 64 bits), chunked encoding, the
+smuggling shapes (Content-Length with Transfer-Encoding, two Content-Lengths, "Transfer-Encoding :",
+unknown codings), Expect: 100-continue, Idempotency-Key and the forwarding mark. One connection per request (Connection:
 close), bounded by a 5 s timeout.
 
 What must hold, for every request: an answer arrives (or, only when bytes follow the declared body, the
@@ -77,8 +80,18 @@ def random_request():
     if rng.random() < 0.2:
         path = rng.choice([path + "/extra", path + "?a=b&c", path.replace("/", "//"), "/%00", "/" + "a" * 5000,
                            path + "%2F..", "/payment/status/" + "x" * 300, "/check/\u00e9", "/status/", "/check/"])
+    elif rng.random() < 0.15:
+        # bytes that are not UTF-8, or a character cut where an error message stops quoting (64 bytes)
+        path = rng.choice(["/check/", "/payment/status/", "/status/", "/nope/", "/payment/"]) + rng.choice(
+            ["%ff", "%c3", "%ed%a0%80", "%c0%af", "a" * 63 + "%c3%a9", "%e2%82", "x%00y", "%f4%90%80%80",
+             "\udcff", "%80%80"]) + rng.choice(["", "/", "?q=%ff"])
     kind = rng.random()
-    if kind < 0.5:
+    if kind < 0.08 and body is not None:
+        # a JSON body whose strings hold bytes that are not UTF-8, or NUL
+        raw_bytes = rng.choice([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00", b"a" * 63 + b"\xc3"])
+        key = rng.choice(sorted(body) + ["x"])
+        payload = json.dumps(dict(body, **{key: "@@"})).encode().replace(b"@@", raw_bytes)
+    elif kind < 0.5:
         payload = mutated_body(body)
     elif kind < 0.75:
         payload = rng.choice(RAW_BODIES + [bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 200)))])
@@ -103,16 +116,27 @@ def random_request():
     elif framing < 0.22:
         headers.append("Content-Length: 99999999999999999999")
         broken = True
+    elif framing < 0.25:
+        # smuggling shapes: refused with 400 (501 for a coding it cannot read) and the connection closed
+        headers.append(rng.choice(["Content-Length: %d\r\nTransfer-Encoding: chunked" % len(payload),
+                                   "Content-Length: %d\r\nContent-Length: %d" % (len(payload), len(payload) + 1),
+                                   "Transfer-Encoding : chunked\r\nContent-Length: %d" % len(payload),
+                                   "Transfer-Encoding: gzip, chunked", "Transfer-Encoding: identity"]))
+        broken = True
     else:
         headers.append("Content-Length: %d" % len(payload))
     if rng.random() < 0.1:
-        headers.append("Idempotency-Key: " + rng.choice(["k1", "", "x" * 300, "bad key"]))
+        headers.append("Idempotency-Key: " + rng.choice(["k1", "", "x" * 300, "bad key", "\udcff\udcfe", "k\udcc3"]))
+    if rng.random() < 0.05:
+        headers.append(rng.choice(["X-Junk: \udcff\udcfe", "Authorization: Bearer \udcff", "X-Service-Token: \udcc3",
+                                   "Content-Type: application/json\udcff", "X-Nul: a\x00b"]))
     if rng.random() < 0.05:
         headers.append("Expect: 100-continue")
     if rng.random() < 0.05:
         headers.append("X-Forwarded-To-Owner: 1")
     head = "%s %s HTTP/1.1\r\n%s\r\nConnection: close\r\n\r\n" % (method, path, "\r\n".join(headers))
-    return service, head.encode("utf-8") + payload, broken
+    # surrogate escapes stand for raw bytes: a head that is not UTF-8
+    return service, head.encode("utf-8", "surrogateescape") + payload, broken
 
 
 def exchange(port, raw):
@@ -179,7 +203,9 @@ def main():
             tally["libmicrohttpd %d" % status] = tally.get("libmicrohttpd %d" % status, 0) + 1
             continue
         tally[status] = tally.get(status, 0) + 1
-        if status >= 500 and status not in (502, 503, 504):
+        if status == 501 and b"Transfer-Encoding" in raw.split(b"\r\n\r\n", 1)[0]:
+            pass  # a transfer coding the server cannot read: 501 is the answer RFC 9112 asks for
+        elif status >= 500 and status not in (502, 503, 504):
             violation(i, service, "status %d" % status, raw, data)
         elif body and not raw.startswith(b"HEAD "):
             try:

@@ -17,6 +17,10 @@ void svc_config_defaults(svc_config *cfg) {
     cfg->replica = 0;
     for (int i = 0; i < SVC_PEER_COUNT; i++) cfg->replicas[i] = 1;
     cfg->downstream_timeout_ns = 10000 * MS; /* the seed's requests timeout=10 */
+    /* The notification is sent after the payment is durable and its outcome changes nothing but one field
+     * of the answer: a notification service that accepts connections and never answers (flooded, wedged)
+     * must not hold every payment for the whole downstream timeout (docs/security.md, time budgets). */
+    cfg->notify_timeout_ns = 2000 * MS;
     cfg->chain_step_timeout_ns = 15000 * MS; /* the seed's chain steps used 15 s */
     cfg->forward_timeout_ns = 5000 * MS;
     cfg->retry.attempts = 1;
@@ -131,6 +135,7 @@ int svc_config_load(svc_config *cfg, svc_config_get_fn get, void *ctx, char *err
     }
 
     if (get_ms(get, ctx, "DOWNSTREAM_TIMEOUT_MS", 1, 600000, &cfg->downstream_timeout_ns, err, errlen) < 0 ||
+        get_ms(get, ctx, "NOTIFICATION_TIMEOUT_MS", 1, 600000, &cfg->notify_timeout_ns, err, errlen) < 0 ||
         get_ms(get, ctx, "CHAIN_STEP_TIMEOUT_MS", 1, 600000, &cfg->chain_step_timeout_ns, err, errlen) < 0 ||
         get_ms(get, ctx, "FORWARD_TIMEOUT_MS", 1, 600000, &cfg->forward_timeout_ns, err, errlen) < 0)
         goto fail;

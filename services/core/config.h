@@ -26,7 +26,8 @@ typedef struct svc_retry_policy {
 typedef struct svc_config {
     int replica;                   /* this process's ordinal among its service's replicas */
     int replicas[SVC_PEER_COUNT];  /* replica count of each service (ownership is hash mod count) */
-    int64_t downstream_timeout_ns; /* payment/process calls to inventory and notification */
+    int64_t downstream_timeout_ns; /* payment/process calls to inventory (check, reserve) and releases */
+    int64_t notify_timeout_ns;     /* payment/process's best-effort notification, after the payment is done */
     int64_t chain_step_timeout_ns; /* each step of payment/chain */
     int64_t forward_timeout_ns;    /* a request forwarded to its owner replica */
     svc_retry_policy retry;

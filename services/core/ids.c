@@ -25,6 +25,16 @@ void svc_make_id(char *out, size_t outlen, const char *prefix, int replica, uint
     svc_append(out, outlen, n, tail);
 }
 
+void svc_make_id_hex(char *out, size_t outlen, const char *prefix, int replica, const char hex[32]) {
+    char tail[34];
+    tail[0] = '-';
+    memcpy(tail + 1, hex, 32);
+    tail[33] = '\0';
+    size_t n = svc_append(out, outlen, svc_copy(out, outlen, prefix), replica < 0 ? "--" : "-");
+    n = svc_append_u64(out, outlen, n, replica < 0 ? 0 - (uint64_t)replica : (uint64_t)replica);
+    svc_append(out, outlen, n, tail);
+}
+
 int svc_owner_of_id(const char *id, const char *prefix, int replicas) {
     size_t n = strlen(prefix);
     if (strncmp(id, prefix, n) == 0 && id[n] == '-') {

@@ -20,6 +20,8 @@
 int svc_owner_of_key(const char *key, int replicas);
 /* Writes "<prefix>-<replica>-<16 hex digits of rnd>" into out (at least SVC_ID_MAX + 1 bytes). */
 void svc_make_id(char *out, size_t outlen, const char *prefix, int replica, uint64_t rnd);
+/* The same with a tail of 32 hex digits given by the caller (128 random bits from the runtime). */
+void svc_make_id_hex(char *out, size_t outlen, const char *prefix, int replica, const char hex[32]);
 /* Owner encoded in an id of our format with this prefix, if within [0, replicas); else the hash owner. */
 int svc_owner_of_id(const char *id, const char *prefix, int replicas);
 /* 1 if s is 1..SVC_ID_MAX characters from [A-Za-z0-9._:-]. */

@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "base/list.h"
+#include "services/core/ids.h"
 #include "services/core/jsonr.h"
 #include "services/core/metrics.h"
 #include "services/core/text.h"
@@ -209,6 +210,56 @@ const svc_config *svc_cfg(const svc_shell *s) { return &s->cfg; }
 int64_t svc_now_ns(svc_shell *s) { return s->rt.ops->now_ns(s->rt.self); }
 int64_t svc_unix_ms(svc_shell *s) { return s->rt.ops->unix_ms(s->rt.self); }
 uint64_t svc_random(svc_shell *s) { return s->rt.ops->random_u64(s->rt.self); }
+
+void svc_new_id(svc_shell *s, char *out, size_t outlen, const char *prefix, int owner, int owners) {
+    uint64_t rnd = svc_random(s);
+    if (owner < 0) owner = owners > 0 ? (int)(rnd % (uint64_t)owners) : 0;
+    if (!s->rt.ops->random_id) {
+        svc_make_id(out, outlen, prefix, owner, rnd);
+        return;
+    }
+    char hex[32];
+    s->rt.ops->random_id(s->rt.self, hex);
+    svc_make_id_hex(out, outlen, prefix, owner, hex);
+}
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no surrogates, at most
+ * U+10FFFF), or 0. */
+static size_t utf8_sequence(const unsigned char *p) {
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0;
+        if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;
+    } else {
+        return 0;
+    }
+    if (p[1] < lo || p[1] > hi) return 0; /* also stops at the NUL */
+    for (size_t i = 2; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    return n;
+}
+
+void svc_utf8_scrub(char *s) {
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_sequence(p);
+        if (n == 0) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
 void svc_timer(svc_shell *s, int64_t delay_ns, svc_timer_fn fire, void *ctx) {
     s->rt.ops->timer(s->rt.self, delay_ns, fire, ctx);
 }
@@ -221,6 +272,7 @@ void svc_log(svc_shell *s, int level, const char *event, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    svc_utf8_scrub(msg);
     json_t *line =
         json_pack("{s:I, s:s, s:s, s:i, s:s, s:s}", "ts_ms", (json_int_t)svc_unix_ms(s), "level", level_names[level],
                   "service", s->module->name, "replica", s->cfg.replica, "event", event, "msg", msg);
@@ -569,6 +621,9 @@ void svc_ex_error(svc_exchange *ex, int status, const char *code, const char *fm
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* The message may quote what the client sent (a path, an id, jansson's report of a bad body), cut
+     * anywhere by the buffer or a precision: whatever the bytes, the answer must encode. */
+    svc_utf8_scrub(msg);
     svc_ex_reply(ex, status, json_pack("{s:s, s:s}", "error", code, "message", msg));
 }
 
@@ -644,6 +699,31 @@ static int is_json_content_type(const char *ct) {
     return next == '\0' || next == ';' || next == ' ';
 }
 
+/* Answers 401/403 and returns 1 when the caller may not use a route with these flags (docs/security.md).
+ * A request marked as forwarded by an owner replica must itself carry the service credential: the mark
+ * makes a replica answer from its own records and skip the owner check, which only replicas may ask for. */
+static int refuse_caller(svc_exchange *ex, unsigned flags) {
+    const svc_request *req = ex->req;
+    svc_auth need = SVC_AUTH_OFF;
+    const char *what = NULL;
+    if (req->forwarded || (flags & SVC_ROUTE_SERVICE)) {
+        need = req->service;
+        what = req->forwarded ? "a request forwarded between replicas" : "this route is for the other services";
+    } else if ((flags & SVC_ROUTE_API_KEY) && req->service != SVC_AUTH_VALID) {
+        need = req->client;
+        what = "this route needs an API key";
+    }
+    if (need == SVC_AUTH_MISSING) {
+        svc_ex_error(ex, 401, "unauthenticated", "%s: no credential was sent", what);
+        return 1;
+    }
+    if (need == SVC_AUTH_WRONG) {
+        svc_ex_error(ex, 403, "forbidden", "%s: the credential sent is not valid", what);
+        return 1;
+    }
+    return 0;
+}
+
 void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, void *reply_ctx) {
     svc_exchange *ex = svc_zalloc(sizeof *ex);
     ex->shell = s;
@@ -682,6 +762,7 @@ void svc_shell_handle(svc_shell *s, const svc_request *req, svc_reply_fn reply, 
         return;
     }
     ex->allow[0] = '\0';
+    if (refuse_caller(ex, route->flags)) return;
     if (req->body_too_large) {
         svc_ex_error(ex, 413, "body_too_large", "the request body exceeds %d bytes", SVC_BODY_MAX_BYTES);
         return;

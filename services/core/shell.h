@@ -26,7 +26,11 @@ typedef struct svc_exchange svc_exchange;
 typedef void (*svc_handler_fn)(void *state, svc_exchange *ex);
 
 enum {
-    SVC_ROUTE_JSON_BODY = 1 /* the body must be a JSON object: 415 if not declared JSON, 400 if malformed */
+    SVC_ROUTE_JSON_BODY = 1, /* the body must be a JSON object: 415 if not declared JSON, 400 if malformed */
+    SVC_ROUTE_SERVICE = 2,   /* only other services may call it: the service credential, when the runtime
+                                checks one (svc_request.service), or 401/403 */
+    SVC_ROUTE_API_KEY = 4    /* clients need an API key, when the runtime checks them (svc_request.client),
+                                or 401/403; a valid service credential (a forwarding replica) also passes */
 };
 
 typedef struct svc_route {
@@ -81,6 +85,15 @@ const svc_config *svc_cfg(const svc_shell *shell);
 int64_t svc_now_ns(svc_shell *shell);
 int64_t svc_unix_ms(svc_shell *shell);
 uint64_t svc_random(svc_shell *shell);
+/* A fresh record id "<prefix>-<owner>-<hex>" (out: at least SVC_ID_MAX + 1 bytes). owner < 0: chosen at
+ * random among `owners` replicas. The tail is 128 bits from the runtime's random_id when it has one (the HTTP
+ * runtime: ids nobody can predict from ids seen before), else the 64 bits of the random_u64 that also chose
+ * the owner (the simulator's seeded streams, unchanged). */
+void svc_new_id(svc_shell *shell, char *out, size_t outlen, const char *prefix, int owner, int owners);
+/* Makes s valid UTF-8 in place: every byte that does not belong to a well-formed sequence (a stray
+ * continuation byte, an overlong or surrogate form, a sequence cut short, e.g. by %.64s) becomes '?'.
+ * Messages quote what clients sent; jansson refuses to encode invalid UTF-8. */
+void svc_utf8_scrub(char *s);
 /* A downstream call, counted in /metrics by target and result. */
 void svc_call_start(svc_shell *shell, const svc_call *call, svc_call_done_fn done, void *ctx);
 /* The same call retried under the configured policy (only for idempotent calls); `done` sees the last

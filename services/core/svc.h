@@ -34,6 +34,16 @@ const char *svc_peer_name(svc_peer peer); /* "payment", "inventory", "notificati
 #define SVC_BODY_MAX_BYTES (64 * 1024)
 #define SVC_HEADER_VALUE_MAX 200 /* Idempotency-Key and similar header values */
 
+/* What the runtime found out about who sent a request (docs/security.md). The zero value, SVC_AUTH_OFF,
+ * means the runtime checks no credential of that kind (no SERVICE_TOKEN, no API_KEYS_FILE: the seed's trust
+ * model, and the simulator's), and every route accepts the request as before. */
+typedef enum svc_auth {
+    SVC_AUTH_OFF = 0, /* not configured: not checked */
+    SVC_AUTH_VALID,   /* a credential was sent and it matches */
+    SVC_AUTH_MISSING, /* configured, and the request carries none (401) */
+    SVC_AUTH_WRONG    /* configured, and the request carries one that does not match (403) */
+} svc_auth;
+
 /* An HTTP request as the service sees it. All strings are NUL-terminated and owned by the runtime. */
 typedef struct svc_request {
     const char *method;          /* "GET", "POST", ... */
@@ -45,6 +55,8 @@ typedef struct svc_request {
     const char *body;            /* request body (not NUL-terminated), may be NULL when body_len == 0 */
     size_t body_len;
     int body_too_large; /* the runtime stopped reading after SVC_BODY_MAX_BYTES */
+    svc_auth service;   /* the service-to-service credential (SERVICE_TOKEN) */
+    svc_auth client;    /* the client's API key (API_KEYS_FILE) */
 } svc_request;
 
 /* A response. The body is malloc'd; whoever receives the response frees it. */
@@ -99,6 +111,9 @@ typedef void (*svc_persist_done_fn)(void *ctx, int error); /* error: 0 = durable
  *   now_ns      monotonic time in ns (virtual in the simulator).
  *   unix_ms     wall-clock time for timestamps in documents (a fixed epoch + virtual time in the simulator).
  *   random_u64  uniformly random bits (seeded per pod in the simulator, getrandom in the HTTP runtime).
+ *   random_id   may be NULL. Fills hex[0..32) with 128 random bits in lowercase hex for a record id that
+ *               must not be guessable (the HTTP runtime: getrandom). NULL: ids carry the 64 bits of one
+ *               random_u64 (the simulator, whose seeded streams and reports stay as they were).
  *   call        start a downstream call; `done` runs later, exactly once.
  *   timer       run `fire` after delay_ns. Timers cannot be cancelled; when the runtime shuts down,
  *               pending timers are dropped without firing (the service frees their contexts in destroy).
@@ -110,6 +125,7 @@ typedef struct svc_runtime_ops {
     int64_t (*now_ns)(void *self);
     int64_t (*unix_ms)(void *self);
     uint64_t (*random_u64)(void *self);
+    void (*random_id)(void *self, char hex[32]);
     void (*call)(void *self, const svc_call *call, svc_call_done_fn done, void *ctx);
     void (*timer)(void *self, int64_t delay_ns, svc_timer_fn fire, void *ctx);
     void (*persist)(void *self, const char *record, size_t len, svc_persist_done_fn done, void *ctx);

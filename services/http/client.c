@@ -23,7 +23,7 @@
 #define MAX_CONNECTS 64         /* idle connections kept alive (CURLMOPT_MAXCONNECTS) */
 #define MAX_HOST_CONNECTIONS 64 /* open connections to one host:port; more calls wait in libcurl */
 #define POLL_MAX_MS 1000        /* wake up at least this often even when idle */
-#define HEADERS_MAX 5
+#define HEADERS_MAX 6
 
 int64_t http_clock_ns(void) {
     struct timespec ts;
@@ -64,6 +64,7 @@ typedef struct timer_entry {
 
 struct http_client {
     const http_env *env;
+    char *token_header; /* "X-Service-Token: <token>" on every call, or NULL */
     http_gate *gate;
     CURLM *multi;
     pthread_t thread;
@@ -218,6 +219,7 @@ void http_client_call(http_client *c, const svc_call *call, svc_call_done_fn don
         p += sprintf(p, "Idempotency-Key: %s", call->idempotency_key) + 1;
     }
     if (call->forwarded) cc->headers[h++].data = (char *)"X-Forwarded-To-Owner: 1";
+    if (c->token_header) cc->headers[h++].data = c->token_header;
     for (int i = 0; i < h; i++) cc->headers[i].next = i + 1 < h ? &cc->headers[i + 1] : NULL;
 
     pthread_mutex_lock(&c->mu);
@@ -486,7 +488,17 @@ http_client *http_client_create(const http_env *env, http_gate *gate, char *err,
     }
     c->env = env;
     c->gate = gate;
+    if (env->service_token) {
+        size_t n = strlen("X-Service-Token: ") + strlen(env->service_token) + 1;
+        if (!(c->token_header = malloc(n))) {
+            free(c);
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        snprintf(c->token_header, n, "X-Service-Token: %s", env->service_token);
+    }
     if (pthread_mutex_init(&c->mu, NULL) != 0) {
+        free(c->token_header);
         free(c);
         snprintf(err, errlen, "cannot create the client's lock");
         return NULL;
@@ -542,6 +554,8 @@ void http_client_destroy(http_client *c) {
     for (size_t i = 0; i < c->pool_len; i++) curl_easy_cleanup(c->pool[i]);
     if (c->multi) curl_multi_cleanup(c->multi);
     pthread_mutex_destroy(&c->mu);
+    if (c->token_header) memset(c->token_header, 0, strlen(c->token_header));
+    free(c->token_header);
     free(c->heap);
     free(c->due);
     free(c);

@@ -14,7 +14,8 @@
  * CURLOPT_CONNECTTIMEOUT_MS); response bodies over 1 MiB fail the call. libcurl codes map to outcomes:
  * 28 timeout; 6, 7 refused; 52, 55, 56 reset; anything else failed. HTTP statuses are results. HTTP/1.1
  * keep-alive connections are reused (DOWNSTREAM_KEEPALIVE=off opens one per call); proxies from the
- * environment (http_proxy, ...) are ignored: service-to-service calls go straight to the peer.
+ * environment (http_proxy, ...) are ignored: service-to-service calls go straight to the peer. With
+ * SERVICE_TOKEN set, every call carries X-Service-Token (docs/security.md).
  *
  * Ownership: the client copies the call (method, URL, body, headers) before http_client_call returns; the
  * result's body is valid only during `done`.

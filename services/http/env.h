@@ -12,6 +12,11 @@
  * *_PEERS template with every "{i}" replaced by k; when *_PEERS is unset and the service has one replica,
  * replica 0 is the Service URL. Anything else is "not configured" and the call fails.
  *
+ * Credentials (docs/security.md): SERVICE_TOKEN, or SERVICE_TOKEN_FILE (its first line), is the secret the
+ * services present to each other (X-Service-Token); API_KEYS_FILE holds the clients' API keys, one per line
+ * (blank lines and lines starting with '#' skipped). A credential is 16..256 printable ASCII characters
+ * without spaces. Unset: nothing is checked, as in the seed.
+ *
  * Ownership: http_env owns copies of every string; release with http_env_free().
  */
 #ifndef PC_SERVICES_HTTP_ENV_H
@@ -31,12 +36,17 @@ typedef struct http_env {
     int threads;               /* libmicrohttpd worker threads */
     int connection_limit;      /* open client connections at once */
     int64_t shutdown_grace_ms; /* how long SIGTERM waits for requests in flight */
+    int64_t shutdown_delay_ms; /* SIGTERM: keep serving (not ready) this long before draining */
+    int64_t header_timeout_ms; /* a new connection must send a complete request head within this */
     char *journal_path;        /* NULL: no journal */
     char *catalogue_file;      /* NULL: none */
     char *service_url[SVC_PEER_COUNT];
     char *peers[SVC_PEER_COUNT];  /* list or template, NULL when unset */
     int replicas[SVC_PEER_COUNT]; /* copied from the service config, for URL resolution */
     int downstream_keepalive;     /* 1: libcurl reuses connections (default); 0: one per call */
+    char *service_token;          /* NULL: service-to-service calls are not authenticated */
+    char **api_keys;              /* NULL when API_KEYS_FILE is unset */
+    size_t api_key_count;
 } http_env;
 
 /* svc_config_get_fn over the process environment (empty values count as unset). */

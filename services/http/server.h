@@ -12,10 +12,18 @@
  * suspension) and no worker thread waits for it; when the reply arrives, on whatever thread delivers it,
  * the resume is deferred until that thread leaves the gate, and the worker then sends the response.
  *
- * Shutdown: http_server_quiesce() stops accepting connections and marks every later response
- * "Connection: close"; http_server_active() counts requests received and not yet finished sending, so the
- * caller can wait for them before http_server_stop() (libmicrohttpd must not be stopped with suspended
- * connections).
+ * Before service code runs (docs/security.md): the framing is checked (400 and close for Content-Length
+ * with Transfer-Encoding, two different Content-Lengths, whitespace in a header name; 501 for a transfer
+ * coding other than chunked; libmicrohttpd's strict mode for the rest), and the credentials are looked at:
+ * X-Service-Token against SERVICE_TOKEN, "Authorization: Bearer <key>" against the API keys, both compared
+ * in constant time, the result handed to the shell in svc_request.service / .client. The flood guard
+ * (conns.h) sheds idle and half-open connections.
+ *
+ * Shutdown: http_server_set_draining() marks every later response "Connection: close" while the server
+ * still accepts (Kubernetes keeps sending until the endpoint is gone); http_server_quiesce() then stops
+ * accepting; http_server_active() counts requests handed to the service and not yet finished sending (a
+ * connection that never completed its request head does not hold the shutdown), so the caller can wait for
+ * them before http_server_stop() (libmicrohttpd must not be stopped with suspended connections).
  *
  * Ownership: the server owns its per-request state; request strings handed to the shell stay valid until
  * the reply; response bodies handed over by the shell are freed by libmicrohttpd after sending.
@@ -24,6 +32,7 @@
 #define PC_SERVICES_HTTP_SERVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "services/core/shell.h"
 #include "services/http/gate.h"
@@ -37,6 +46,10 @@ typedef struct http_server_config {
     int port;                 /* 0: any free port */
     int threads;
     int connection_limit;
+    int64_t header_timeout_ms;
+    const char *service_token; /* NULL: not checked */
+    char *const *api_keys;     /* NULL: not checked */
+    size_t api_key_count;
 } http_server_config;
 
 typedef struct http_server http_server;
@@ -44,7 +57,10 @@ typedef struct http_server http_server;
 http_server *http_server_start(const http_server_config *cfg, svc_shell *shell, http_gate *gate, char *err,
                                size_t errlen);
 int http_server_port(const http_server *s);
+void http_server_set_draining(http_server *s);
 void http_server_quiesce(http_server *s);
+/* Closes the connections that wait for a request (after the drain, just before stopping). */
+void http_server_close_idle(http_server *s);
 size_t http_server_active(const http_server *s);
 void http_server_stop(http_server *s);
 

@@ -25,7 +25,13 @@
  * the scenario with a seeded stream when the action starts, where Chaos Mesh uses crypto/rand.
  *
  * Errors: every field the simulator does not model, and every value the API server or the Chaos Mesh webhook
- * would reject, fails with "FILE:LINE: path: message" (the webhook's wording where there is one).
+ * would reject, fails with "FILE:LINE: path: message" (the webhook's wording where there is one). As with
+ * kubectl apply, the CRD schema (unknown fields, types, required fields, enums, bounds) is checked before
+ * what the webhook and the simulator check, so a document with several errors reports a schema error first.
+ *
+ * Layout: one file per kind, each with its field tables (checked by schema.c) beside the code that resolves
+ * the checked fields against the cluster: network.c, stress.c, pod.c, schedule.c, workflow.c, selector.c (the
+ * selection every kind shares), reader.c (the document, the dispatch, the shared helpers of reader.h).
  *
  * Ownership: cm_parse fills a caller-owned cm_object; cm_object_free releases its action array.
  */
@@ -99,8 +105,5 @@ typedef struct cm_env {
 int cm_is_chaos_document(const yt_node *doc);
 int cm_parse(const char *file, const yt_doc *doc, const cm_env *env, cm_object *out, char *err, size_t errlen);
 void cm_object_free(cm_object *o);
-
-/* Effective netem rate for P % with correlation C % (sch_netem.c get_crandom, 4 * 10^6 draws, fixed seed). */
-double cm_netem_effective_pct(double pct, double corr_pct);
 
 #endif

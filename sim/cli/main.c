@@ -70,6 +70,14 @@ static int check_determinism(const sim_options *o, run_hooks *hooks) {
     return rc;
 }
 
+/* One JSON document on stdout, as every mode of the command prints it; takes the document. */
+static void print_json(json_t *doc) {
+    char *text = svc_json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    if (text) puts(text);
+    free(text);
+    json_decref(doc);
+}
+
 /* The command-line run (no experiment units). */
 static int run_plain(const sim_options *o, run_hooks *hooks) {
     sim_result r;
@@ -80,21 +88,16 @@ static int run_plain(const sim_options *o, run_hooks *hooks) {
         return 2;
     }
     int status = 0;
-    if (o->json) {
-        json_t *doc = report_json(o, &r);
-        char *text = svc_json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-        if (text) puts(text);
-        free(text);
-        json_decref(doc);
-    } else {
+    if (o->json)
+        print_json(report_json(o, &r));
+    else
         report_text(stdout, o, &r);
-    }
     report_perf(stderr, &r);
     if (o->csv_path && report_csv(o->csv_path, &r, err, sizeof err) < 0) {
         fprintf(stderr, "sim: %s\n", err);
         status = 2;
     }
-    if (o->svg_path && report_svg(o->svg_path, o, &r, err, sizeof err) < 0) {
+    if (o->svg_path && report_svg(o->svg_path, o, &r, NULL, err, sizeof err) < 0) {
         fprintf(stderr, "sim: %s\n", err);
         status = 2;
     }
@@ -103,131 +106,107 @@ static int run_plain(const sim_options *o, run_hooks *hooks) {
     return status;
 }
 
-/* Writes the chaos object's name where the chart's subtitle goes (report_svg leaves it empty for experiments,
- * whose faults are not command-line ones). */
-static int label_svg(const char *path, const char *label, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) goto fail;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (len <= 0) {
-        fclose(f);
-        goto fail;
-    }
-    char *buf = malloc((size_t)len + 1);
-    if (!buf) abort();
-    size_t got = fread(buf, 1, (size_t)len, f);
-    fclose(f);
-    buf[got] = '\0';
-    char *end = strstr(buf, "</svg>");
-    f = end ? fopen(path, "wb") : NULL;
-    if (!f) {
-        free(buf);
-        goto fail;
-    }
-    fwrite(buf, 1, (size_t)(end - buf), f);
-    fprintf(f, "<text x=\"70\" y=\"38\" fill=\"#555\">");
-    for (const char *p = label; *p; p++) {
-        if (*p == '&')
-            fputs("&amp;", f);
-        else if (*p == '<')
-            fputs("&lt;", f);
-        else if (*p == '>')
-            fputs("&gt;", f);
-        else
-            fputc(*p, f);
-    }
-    fprintf(f, "</text>\n%s", end);
-    free(buf);
-    if (fclose(f) != 0) goto fail;
-    return 0;
-fail:
-    snprintf(err, errlen, "cannot write %.400s", path);
-    return -1;
-}
+/* What the units' reports add up to. */
+typedef struct units_acc {
+    json_t *all;    /* --json: every unit's document */
+    json_t *single; /* --json: the one document of a run without experiment files (--expect alone) */
+    int failed;     /* units with a failed expectation */
+} units_acc;
 
-static int run_units(const sim_options *o, const experiment_set *xs, FILE *trace) {
-    int units = experiment_unit_count(xs), status = 0;
-    json_t *all = o->json ? json_array() : NULL;
-    json_t *single = NULL;
-    int failed_units = 0;
-    for (int i = 0; i < units && status != 2; i++) {
-        const experiment_unit *u = experiment_unit_at(xs, i);
-        sim_options uo;
-        experiment_unit_options(u, o, &uo);
-        run_hooks hooks = {0};
-        hooks.trace = trace;
-        hooks.add_actions = experiment_add_actions;
-        hooks.add_actions_ctx = (void *)(uintptr_t)u;
-        if (o->check_determinism) {
-            if (!o->json) experiment_report_header(u, stdout, i, units);
-            int rc = check_determinism(&uo, &hooks);
-            if (rc > status) status = rc;
-            continue;
-        }
-        hooks.keep_records = o->csv_path || o->svg_path;
-        sim_result r;
-        char err[512];
-        if (sim_run_once(&uo, uo.seed, &hooks, &r, err, sizeof err) < 0) {
+/* CSV and SVG of one unit: a file per chaos object, the chart labelled with the object's name when it comes from an
+ * experiment file. 0, or 2 when a file cannot be written. */
+static int unit_outputs(const sim_options *o, const experiment_unit *u, int units, const sim_options *uo,
+                        const sim_result *r) {
+    char path[1024], err[512];
+    int status = 0;
+    if (o->csv_path) {
+        experiment_output_path(u, o->csv_path, units, path, sizeof path);
+        if (report_csv(path, r, err, sizeof err) < 0) {
             fprintf(stderr, "sim: %s\n", err);
             status = 2;
-            break;
         }
-        int failed;
-        if (o->json) {
-            json_t *doc = report_json(&uo, &r);
-            failed = experiment_report_json(u, &uo, &r, doc);
-            if (units == 1 && !o->nexperiments)
-                single = doc;
-            else
-                json_array_append_new(all, doc);
-        } else {
-            if (i) fputs("\n\n", stdout);
-            experiment_report_header(u, stdout, i, units);
-            report_text(stdout, &uo, &r);
-            failed = experiment_report_text(u, stdout, &uo, &r);
-        }
-        report_perf(stderr, &r);
-        if (failed) failed_units++;
-        if (failed || r.violation.found) status = 1;
-        char path[1024];
-        if (o->csv_path) {
-            experiment_output_path(u, o->csv_path, units, path, sizeof path);
-            if (report_csv(path, &r, err, sizeof err) < 0) {
-                fprintf(stderr, "sim: %s\n", err);
-                status = 2;
-            }
-        }
-        if (o->svg_path) {
-            experiment_output_path(u, o->svg_path, units, path, sizeof path);
-            char label[256];
-            snprintf(label, sizeof label, "chaos object: %s", experiment_unit_name(u));
-            if (report_svg(path, &uo, &r, err, sizeof err) < 0 ||
-                (o->nexperiments && label_svg(path, label, err, sizeof err) < 0)) {
-                fprintf(stderr, "sim: %s\n", err);
-                status = 2;
-            }
-        }
-        sim_result_free(&r);
     }
+    if (o->svg_path) {
+        experiment_output_path(u, o->svg_path, units, path, sizeof path);
+        char label[256];
+        snprintf(label, sizeof label, "chaos object: %s", experiment_unit_name(u));
+        if (report_svg(path, uo, r, o->nexperiments ? label : NULL, err, sizeof err) < 0) {
+            fprintf(stderr, "sim: %s\n", err);
+            status = 2;
+        }
+    }
+    return status;
+}
+
+/* Runs unit i of units and prints its report (or its determinism check): 0, 1 when an expectation failed or
+ * an invariant broke, 2 on an error. */
+static int run_unit(const sim_options *o, const experiment_unit *u, int i, int units, FILE *trace, units_acc *acc) {
+    sim_options uo;
+    experiment_unit_options(u, o, &uo);
+    run_hooks hooks = {0};
+    hooks.trace = trace;
+    hooks.add_actions = experiment_add_actions;
+    hooks.add_actions_ctx = (void *)(uintptr_t)u;
+    if (o->check_determinism) {
+        if (!o->json) experiment_report_header(u, stdout, i, units);
+        return check_determinism(&uo, &hooks);
+    }
+    hooks.keep_records = o->csv_path || o->svg_path;
+    sim_result r;
+    char err[512];
+    if (sim_run_once(&uo, uo.seed, &hooks, &r, err, sizeof err) < 0) {
+        fprintf(stderr, "sim: %s\n", err);
+        return 2;
+    }
+    int failed;
+    if (o->json) {
+        json_t *doc = report_json(&uo, &r);
+        failed = experiment_report_json(u, &uo, &r, doc);
+        if (units == 1 && !o->nexperiments)
+            acc->single = doc;
+        else
+            json_array_append_new(acc->all, doc);
+    } else {
+        if (i) fputs("\n\n", stdout);
+        experiment_report_header(u, stdout, i, units);
+        report_text(stdout, &uo, &r);
+        failed = experiment_report_text(u, stdout, &uo, &r);
+    }
+    report_perf(stderr, &r);
+    if (failed) acc->failed++;
+    int status = failed || r.violation.found ? 1 : 0;
+    if (unit_outputs(o, u, units, &uo, &r)) status = 2;
+    sim_result_free(&r);
+    return status;
+}
+
+/* The units' JSON as one document (or the single unit's own), or the closing line of the text reports. */
+static void finish_units(const sim_options *o, units_acc *acc, int units, int status) {
     if (o->json && status != 2) {
-        json_t *doc = single;
+        json_t *doc = acc->single;
         if (!doc) {
-            doc = json_pack("{s:o, s:s, s:i}", "experiments", all, "verdict", failed_units ? "FAIL" : "PASS",
-                            "failed_objects", failed_units);
-            all = NULL;
+            doc = json_pack("{s:o, s:s, s:i}", "experiments", acc->all, "verdict", acc->failed ? "FAIL" : "PASS",
+                            "failed_objects", acc->failed);
+            acc->all = NULL;
         }
-        char *text = svc_json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-        if (text) puts(text);
-        free(text);
-        json_decref(doc);
-    } else if (single) {
-        json_decref(single);
+        print_json(doc);
+    } else if (acc->single) {
+        json_decref(acc->single);
     }
-    if (all) json_decref(all);
+    if (acc->all) json_decref(acc->all);
     if (!o->json && !o->check_determinism && units > 1 && status != 2)
-        printf("\n==== %d chaos objects: %d with failed expectations\n", units, failed_units);
+        printf("\n==== %d chaos objects: %d with failed expectations\n", units, acc->failed);
+}
+
+/* Every experiment unit in turn, until one fails with an error. */
+static int run_units(const sim_options *o, const experiment_set *xs, FILE *trace) {
+    int units = experiment_unit_count(xs), status = 0;
+    units_acc acc = {.all = o->json ? json_array() : NULL};
+    for (int i = 0; i < units && status != 2; i++) {
+        int rc = run_unit(o, experiment_unit_at(xs, i), i, units, trace, &acc);
+        if (rc > status) status = rc;
+    }
+    finish_units(o, &acc, units, status);
     return status;
 }
 

@@ -129,6 +129,58 @@ static int get_field(const char *field, const bounds *b, uint64_t *bits, char *e
     return 0;
 }
 
+/* "TZ=zone spec" or "CRON_TZ=zone spec" (UTC only): *s moves past the zone. */
+static int time_zone(char **s, char *err, size_t errlen) {
+    if (strncmp(*s, "TZ=", 3) && strncmp(*s, "CRON_TZ=", 8)) return 0;
+    char *eq = strchr(*s, '='), *sp = strchr(*s, ' ');
+    if (!sp) {
+        snprintf(err, errlen, "missing spec after time zone");
+        return -1;
+    }
+    *sp = '\0';
+    if (strcmp(eq + 1, "UTC") && strcmp(eq + 1, "Etc/UTC")) {
+        snprintf(err, errlen, "time zone %s is not supported by the simulator (only UTC)", eq + 1);
+        return -1;
+    }
+    *s = sp + 1;
+    while (isspace((unsigned char)**s)) (*s)++;
+    return 0;
+}
+
+/* "@every D" (into out->every_s: 1 when it is one) or "@daily" ... (*s becomes its six fields, in
+ * `expanded`). */
+static int descriptor(char **s, char *expanded, size_t len, cron_spec *out, int *every, char *err, size_t errlen) {
+    static const struct {
+        const char *name, *expr;
+    } desc[] = {{"@yearly", "0 0 0 1 1 *"}, {"@annually", "0 0 0 1 1 *"}, {"@monthly", "0 0 0 1 * *"},
+                {"@weekly", "0 0 0 * * 0"}, {"@daily", "0 0 0 * * *"},    {"@midnight", "0 0 0 * * *"},
+                {"@hourly", "0 0 * * * *"}};
+    *every = 0;
+    if ((*s)[0] != '@') return 0;
+    if (!strncmp(*s, "@every ", 7)) {
+        int64_t ns;
+        char derr[160];
+        if (go_parse_duration(*s + 7, &ns, derr, sizeof derr) < 0) {
+            snprintf(err, errlen, "failed to parse duration %s: %s", *s, derr);
+            return -1;
+        }
+        if (ns < 1000000000LL) ns = 1000000000LL;
+        out->every_s = ns / 1000000000LL;
+        *every = 1;
+        return 0;
+    }
+    size_t i;
+    for (i = 0; i < sizeof desc / sizeof desc[0]; i++)
+        if (!strcmp(*s, desc[i].name)) break;
+    if (i == sizeof desc / sizeof desc[0]) {
+        snprintf(err, errlen, "unrecognized descriptor: %s", *s);
+        return -1;
+    }
+    snprintf(expanded, len, "%s", desc[i].expr);
+    *s = expanded;
+    return 0;
+}
+
 int cron_parse(const char *text, cron_spec *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     char spec[256];
@@ -138,49 +190,11 @@ int cron_parse(const char *text, cron_spec *out, char *err, size_t errlen) {
         snprintf(err, errlen, "empty spec string");
         return -1;
     }
-    char *s = spec;
-    if (!strncmp(s, "TZ=", 3) || !strncmp(s, "CRON_TZ=", 8)) {
-        char *eq = strchr(s, '='), *sp = strchr(s, ' ');
-        if (!sp) {
-            snprintf(err, errlen, "missing spec after time zone");
-            return -1;
-        }
-        *sp = '\0';
-        if (strcmp(eq + 1, "UTC") && strcmp(eq + 1, "Etc/UTC")) {
-            snprintf(err, errlen, "time zone %s is not supported by the simulator (only UTC)", eq + 1);
-            return -1;
-        }
-        s = sp + 1;
-        while (isspace((unsigned char)*s)) s++;
-    }
-    static const struct {
-        const char *name, *expr;
-    } desc[] = {{"@yearly", "0 0 0 1 1 *"}, {"@annually", "0 0 0 1 1 *"}, {"@monthly", "0 0 0 1 * *"},
-                {"@weekly", "0 0 0 * * 0"}, {"@daily", "0 0 0 * * *"},    {"@midnight", "0 0 0 * * *"},
-                {"@hourly", "0 0 * * * *"}};
-    char expanded[64];
-    if (s[0] == '@') {
-        if (!strncmp(s, "@every ", 7)) {
-            int64_t ns;
-            char derr[160];
-            if (go_parse_duration(s + 7, &ns, derr, sizeof derr) < 0) {
-                snprintf(err, errlen, "failed to parse duration %s: %s", s, derr);
-                return -1;
-            }
-            if (ns < 1000000000LL) ns = 1000000000LL;
-            out->every_s = ns / 1000000000LL;
-            return 0;
-        }
-        size_t i;
-        for (i = 0; i < sizeof desc / sizeof desc[0]; i++)
-            if (!strcmp(s, desc[i].name)) break;
-        if (i == sizeof desc / sizeof desc[0]) {
-            snprintf(err, errlen, "unrecognized descriptor: %s", s);
-            return -1;
-        }
-        snprintf(expanded, sizeof expanded, "%s", desc[i].expr);
-        s = expanded;
-    }
+    char *s = spec, expanded[64];
+    int every;
+    if (time_zone(&s, err, errlen) < 0 || descriptor(&s, expanded, sizeof expanded, out, &every, err, errlen) < 0)
+        return -1;
+    if (every) return 0;
     char *fields[MAX_FIELDS];
     int n = 0;
     char *save = NULL;

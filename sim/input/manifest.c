@@ -37,11 +37,12 @@ static const char *const service_keys[] = {"LOG_LEVEL",
                                            "CATALOGUE",
                                            NULL};
 /* Per-pod runtime settings: a different value in each container is normal. */
-static const char *const runtime_keys[] = {"PORT",          "POD_NAME",        "JOURNAL_PATH",
-                                           "PAYMENT_PEERS", "INVENTORY_PEERS", "NOTIFICATION_PEERS",
-                                           "BIND_ADDRESS",  "CATALOGUE_FILE",  NULL};
+static const char *const runtime_keys[] = {
+    "PORT",         "POD_NAME",       "JOURNAL_PATH",  "PAYMENT_PEERS",      "INVENTORY_PEERS", "NOTIFICATION_PEERS",
+    "BIND_ADDRESS", "CATALOGUE_FILE", "SERVICE_TOKEN", "SERVICE_TOKEN_FILE", "API_KEYS_FILE",   NULL};
 /* Runtime settings with no model in the simulator (noted, not applied). */
-static const char *const unmodelled_keys[] = {"THREADS", "CONNECTION_LIMIT", "SHUTDOWN_GRACE_MS", NULL};
+static const char *const unmodelled_keys[] = {"THREADS",           "CONNECTION_LIMIT",  "SHUTDOWN_GRACE_MS",
+                                              "SHUTDOWN_DELAY_MS", "HEADER_TIMEOUT_MS", NULL};
 
 static int in_list(const char *const *list, const char *s) {
     for (; *list; list++)
@@ -314,6 +315,60 @@ static int add_env(reader *r, const char *key, const char *value, const yt_node 
     return 0;
 }
 
+/* containers[0].ports: the first containerPort is the service's port. */
+static int read_ports(reader *r, const yt_node *c, const char *path, sim_service_spec *ss) {
+    char p[192];
+    const yt_node *ports = yt_get(c, "ports");
+    yt_pathf(p, sizeof p, "%s.ports", path);
+    if (yt_check_type(&r->c, c, ports, p, YK_SEQ, 0) < 0) return -1;
+    for (size_t i = 0; ports && i < ports->n; i++) {
+        const yt_node *port = ports->items[i];
+        yt_pathf(p, sizeof p, "%s.ports[%zu]", path, i);
+        static const char *const port_ok[] = {"name", "containerPort", "protocol", NULL};
+        static const char *const port_unsupported[] = {"hostPort|no node networking model", "hostIP|no model", NULL};
+        if (check_map(r, ports, port, p, 1) < 0 || yt_check_fields(&r->c, port, p, port_ok, port_unsupported) < 0)
+            return -1;
+        int64_t cp = 0;
+        char pp[224];
+        yt_pathf(pp, sizeof pp, "%s.containerPort", p);
+        if (get_int(r, port, "containerPort", pp, 1, 65535, &cp) < 0) return -1;
+        if (i == 0) ss->port = (int)cp;
+    }
+    return 0;
+}
+
+/* containers[0].env: literal values (the runtime's own keys may come from the downward API). */
+static int read_env(reader *r, const yt_node *c, const char *path, svc_peer s) {
+    char p[192];
+    const yt_node *env = yt_get(c, "env");
+    yt_pathf(p, sizeof p, "%s.env", path);
+    if (yt_check_type(&r->c, c, env, p, YK_SEQ, 0) < 0) return -1;
+    for (size_t i = 0; env && i < env->n; i++) {
+        const yt_node *e = env->items[i];
+        yt_pathf(p, sizeof p, "%s.env[%zu]", path, i);
+        static const char *const env_ok[] = {"name", "value", "valueFrom", NULL};
+        if (check_map(r, env, e, p, 1) < 0 || yt_check_fields(&r->c, e, p, env_ok, NULL) < 0) return -1;
+        const char *key, *value;
+        char pp[224];
+        yt_pathf(pp, sizeof pp, "%s.name", p);
+        if (get_string(r, e, "name", pp, 1, &key) < 0) return -1;
+        yt_pathf(pp, sizeof pp, "%s.value", p);
+        if (get_string(r, e, "value", pp, 0, &value) < 0) return -1;
+        if (!value) {
+            if (!yt_get(e, "valueFrom") && !in_list(runtime_keys, key))
+                return yt_fail(&r->c, e, "%s: env %s has neither value nor valueFrom", p, key);
+            if (yt_get(e, "valueFrom") && !in_list(runtime_keys, key))
+                return yt_fail(&r->c, e,
+                               "%s.valueFrom: not supported by the simulator for %s (only literal values; POD_NAME "
+                               "from the downward API is fine)",
+                               p, key);
+            continue;
+        }
+        if (add_env(r, key, value, e, s) < 0) return -1;
+    }
+    return 0;
+}
+
 static int read_container(reader *r, const yt_node *c, const char *path, svc_peer s) {
     static const char *const ok[] = {"name",
                                      "image",
@@ -348,48 +403,7 @@ static int read_container(reader *r, const yt_node *c, const char *path, svc_pee
     yt_pathf(p, sizeof p, "%s.name", path);
     if (get_string(r, c, "name", p, 1, &name) < 0) return -1;
     snprintf(m->svc[s].container, sizeof m->svc[s].container, "%s", name);
-    const yt_node *ports = yt_get(c, "ports");
-    yt_pathf(p, sizeof p, "%s.ports", path);
-    if (yt_check_type(&r->c, c, ports, p, YK_SEQ, 0) < 0) return -1;
-    for (size_t i = 0; ports && i < ports->n; i++) {
-        const yt_node *port = ports->items[i];
-        yt_pathf(p, sizeof p, "%s.ports[%zu]", path, i);
-        static const char *const port_ok[] = {"name", "containerPort", "protocol", NULL};
-        static const char *const port_unsupported[] = {"hostPort|no node networking model", "hostIP|no model", NULL};
-        if (check_map(r, ports, port, p, 1) < 0 || yt_check_fields(&r->c, port, p, port_ok, port_unsupported) < 0)
-            return -1;
-        int64_t cp = 0;
-        char pp[224];
-        yt_pathf(pp, sizeof pp, "%s.containerPort", p);
-        if (get_int(r, port, "containerPort", pp, 1, 65535, &cp) < 0) return -1;
-        if (i == 0) ss->port = (int)cp;
-    }
-    const yt_node *env = yt_get(c, "env");
-    yt_pathf(p, sizeof p, "%s.env", path);
-    if (yt_check_type(&r->c, c, env, p, YK_SEQ, 0) < 0) return -1;
-    for (size_t i = 0; env && i < env->n; i++) {
-        const yt_node *e = env->items[i];
-        yt_pathf(p, sizeof p, "%s.env[%zu]", path, i);
-        static const char *const env_ok[] = {"name", "value", "valueFrom", NULL};
-        if (check_map(r, env, e, p, 1) < 0 || yt_check_fields(&r->c, e, p, env_ok, NULL) < 0) return -1;
-        const char *key, *value;
-        char pp[224];
-        yt_pathf(pp, sizeof pp, "%s.name", p);
-        if (get_string(r, e, "name", pp, 1, &key) < 0) return -1;
-        yt_pathf(pp, sizeof pp, "%s.value", p);
-        if (get_string(r, e, "value", pp, 0, &value) < 0) return -1;
-        if (!value) {
-            if (!yt_get(e, "valueFrom") && !in_list(runtime_keys, key))
-                return yt_fail(&r->c, e, "%s: env %s has neither value nor valueFrom", p, key);
-            if (yt_get(e, "valueFrom") && !in_list(runtime_keys, key))
-                return yt_fail(&r->c, e,
-                               "%s.valueFrom: not supported by the simulator for %s (only literal values; POD_NAME "
-                               "from the downward API is fine)",
-                               p, key);
-            continue;
-        }
-        if (add_env(r, key, value, e, s) < 0) return -1;
-    }
+    if (read_ports(r, c, path, ss) < 0 || read_env(r, c, path, s) < 0) return -1;
     const yt_node *res = yt_get(c, "resources");
     yt_pathf(p, sizeof p, "%s.resources", path);
     if (check_map(r, c, res, p, 0) < 0 || (res && read_resources(r, res, p, ss) < 0)) return -1;
@@ -531,6 +545,91 @@ static int read_workload(reader *r, const yt_node *doc, const char *kind) {
     return read_pod_spec(r, ps, "spec.template.spec", s);
 }
 
+/* spec.selector: the one workload whose pods it selects. */
+static int service_workload(reader *r, const yt_node *sel, int *which) {
+    sim_manifest *m = r->m;
+    *which = -1;
+    for (int s = 0; s < SVC_PEER_COUNT; s++)
+        if (r->seen_workload[s] && labels_match(sel, m->svc[s].labels, m->svc[s].nlabels)) {
+            if (*which >= 0)
+                return yt_fail(&r->c, sel, "spec.selector: selects pods of %s and %s: not supported by the simulator",
+                               svc_peer_name((svc_peer)*which), svc_peer_name((svc_peer)s));
+            *which = s;
+        }
+    if (*which < 0)
+        return yt_fail(&r->c, sel,
+                       "spec.selector: selects no pods of the StatefulSets or Deployments in this manifest (the "
+                       "simulator maps each Service to one workload)");
+    return 0;
+}
+
+/* spec.ports: one port, the container's, with targetPort the same. */
+static int service_port(reader *r, const yt_node *spec, const sim_service_spec *ss) {
+    const yt_node *ports = yt_get(spec, "ports");
+    if (yt_check_type(&r->c, spec, ports, "spec.ports", YK_SEQ, 1) < 0) return -1;
+    if (ports->n != 1)
+        return yt_fail(&r->c, ports, "spec.ports: not supported by the simulator: one port per Service (found %zu)",
+                       ports->n);
+    const yt_node *port = ports->items[0];
+    static const char *const port_ok[] = {"name", "port", "targetPort", "protocol", "appProtocol", NULL};
+    static const char *const port_unsupported[] = {"nodePort|ClusterIP only", NULL};
+    if (check_map(r, ports, port, "spec.ports[0]", 1) < 0 ||
+        yt_check_fields(&r->c, port, "spec.ports[0]", port_ok, port_unsupported) < 0)
+        return -1;
+    int64_t p = 0;
+    if (get_int(r, port, "port", "spec.ports[0].port", 1, 65535, &p) < 0) return -1;
+    if (!yt_get(port, "port")) return yt_fail(&r->c, port, "spec.ports[0].port: Required value");
+    const yt_node *tp = yt_get(port, "targetPort");
+    if (tp && yt_kind_of(tp) == YK_INT) {
+        int64_t t;
+        if (yt_int(tp, &t) == 0 && t != p)
+            return yt_fail(&r->c, tp,
+                           "spec.ports[0].targetPort: not supported by the simulator: %lld differs from the Service "
+                           "port %lld",
+                           (long long)t, (long long)p);
+    }
+    if (p != ss->port)
+        return yt_fail(&r->c, yt_get(port, "port"),
+                       "spec.ports[0].port: not supported by the simulator: %lld differs from the container port %d",
+                       (long long)p, ss->port);
+    return 0;
+}
+
+/* clusterIP: None: the workload's headless Service (its pods' DNS names). */
+static int headless_service(reader *r, const yt_node *spec, const char *name, manifest_workload *w) {
+    snprintf(w->headless, sizeof w->headless, "%s", name);
+    const yt_node *pna = yt_get(spec, "publishNotReadyAddresses");
+    int v = 0;
+    if (pna && yt_bool(pna, &v) < 0)
+        return yt_check_type(&r->c, spec, pna, "spec.publishNotReadyAddresses", YK_BOOL, 1);
+    if (!v)
+        note(r->m,
+             "Service %s: publishNotReadyAddresses is false, but the simulator resolves a not-ready pod's "
+             "headless name as with true (sim/node/cluster.c rt_call)%s",
+             name, "");
+    return 0;
+}
+
+/* A pinned clusterIP: valid, in the Service range, not taken. */
+static int cluster_ip(reader *r, const yt_node *spec, const char *ip, int which, sim_service_spec *ss) {
+    sim_manifest *m = r->m;
+    sim_addr a;
+    if (sim_addr_parse(ip, &a) < 0)
+        return yt_fail(&r->c, yt_get(spec, "clusterIP"),
+                       "spec.clusterIP: Invalid value: \"%s\": must be a valid IP address", ip);
+    if ((a >> 20) != (SIM_ADDR(10, 96, 0, 0) >> 20))
+        return yt_fail(&r->c, yt_get(spec, "clusterIP"),
+                       "spec.clusterIP: Invalid value: \"%s\": provided IP is not in the valid range. The range of "
+                       "valid IPs is 10.96.0.0/12",
+                       ip);
+    for (int s = 0; s < SVC_PEER_COUNT; s++)
+        if (s != which && r->seen_service[s] && m->spec.svc[s].cluster_ip == a)
+            return yt_fail(&r->c, yt_get(spec, "clusterIP"),
+                           "spec.clusterIP: Invalid value: \"%s\": provided IP is already allocated", ip);
+    ss->cluster_ip = a;
+    return 0;
+}
+
 static int read_service(reader *r, const yt_node *doc) {
     sim_manifest *m = r->m;
     const char *name;
@@ -562,83 +661,17 @@ static int read_service(reader *r, const yt_node *doc) {
         return yt_fail(&r->c, yt_get(spec, "type"),
                        "spec.type: not supported by the simulator: \"%s\" (ClusterIP only)", type);
     const yt_node *sel = yt_get(spec, "selector");
-    if (check_map(r, spec, sel, "spec.selector", 1) < 0) return -1;
-    int which = -1;
-    for (int s = 0; s < SVC_PEER_COUNT; s++)
-        if (r->seen_workload[s] && labels_match(sel, m->svc[s].labels, m->svc[s].nlabels)) {
-            if (which >= 0)
-                return yt_fail(&r->c, sel, "spec.selector: selects pods of %s and %s: not supported by the simulator",
-                               svc_peer_name((svc_peer)which), svc_peer_name((svc_peer)s));
-            which = s;
-        }
-    if (which < 0)
-        return yt_fail(&r->c, sel,
-                       "spec.selector: selects no pods of the StatefulSets or Deployments in this manifest (the "
-                       "simulator maps each Service to one workload)");
-    manifest_workload *w = &m->svc[which];
+    int which;
+    if (check_map(r, spec, sel, "spec.selector", 1) < 0 || service_workload(r, sel, &which) < 0) return -1;
     sim_service_spec *ss = &m->spec.svc[which];
-    const yt_node *ports = yt_get(spec, "ports");
-    if (yt_check_type(&r->c, spec, ports, "spec.ports", YK_SEQ, 1) < 0) return -1;
-    if (ports->n != 1)
-        return yt_fail(&r->c, ports, "spec.ports: not supported by the simulator: one port per Service (found %zu)",
-                       ports->n);
-    const yt_node *port = ports->items[0];
-    static const char *const port_ok[] = {"name", "port", "targetPort", "protocol", "appProtocol", NULL};
-    static const char *const port_unsupported[] = {"nodePort|ClusterIP only", NULL};
-    if (check_map(r, ports, port, "spec.ports[0]", 1) < 0 ||
-        yt_check_fields(&r->c, port, "spec.ports[0]", port_ok, port_unsupported) < 0)
-        return -1;
-    int64_t p = 0;
-    if (get_int(r, port, "port", "spec.ports[0].port", 1, 65535, &p) < 0) return -1;
-    if (!yt_get(port, "port")) return yt_fail(&r->c, port, "spec.ports[0].port: Required value");
-    const yt_node *tp = yt_get(port, "targetPort");
-    if (tp && yt_kind_of(tp) == YK_INT) {
-        int64_t t;
-        if (yt_int(tp, &t) == 0 && t != p)
-            return yt_fail(&r->c, tp,
-                           "spec.ports[0].targetPort: not supported by the simulator: %lld differs from the Service "
-                           "port %lld",
-                           (long long)t, (long long)p);
-    }
-    if (p != ss->port)
-        return yt_fail(&r->c, yt_get(port, "port"),
-                       "spec.ports[0].port: not supported by the simulator: %lld differs from the container port %d",
-                       (long long)p, ss->port);
-    if (ip && !strcmp(ip, "None")) {
-        snprintf(w->headless, sizeof w->headless, "%s", name);
-        const yt_node *pna = yt_get(spec, "publishNotReadyAddresses");
-        int v = 0;
-        if (pna && yt_bool(pna, &v) < 0)
-            return yt_check_type(&r->c, spec, pna, "spec.publishNotReadyAddresses", YK_BOOL, 1);
-        if (!v)
-            note(m,
-                 "Service %s: publishNotReadyAddresses is false, but the simulator resolves a not-ready pod's "
-                 "headless name as with true (sim/node/cluster.c rt_call)%s",
-                 name, "");
-        return 0;
-    }
+    if (service_port(r, spec, ss) < 0) return -1;
+    if (ip && !strcmp(ip, "None")) return headless_service(r, spec, name, &m->svc[which]);
     if (r->seen_service[which])
         return yt_fail(&r->c, doc, "Service %s: a second ClusterIP Service for %s (the simulator has one per service)",
                        name, svc_peer_name((svc_peer)which));
     r->seen_service[which] = 1;
     snprintf(ss->name, sizeof ss->name, "%s", name);
-    if (ip) {
-        sim_addr a;
-        if (sim_addr_parse(ip, &a) < 0)
-            return yt_fail(&r->c, yt_get(spec, "clusterIP"),
-                           "spec.clusterIP: Invalid value: \"%s\": must be a valid IP address", ip);
-        if ((a >> 20) != (SIM_ADDR(10, 96, 0, 0) >> 20))
-            return yt_fail(&r->c, yt_get(spec, "clusterIP"),
-                           "spec.clusterIP: Invalid value: \"%s\": provided IP is not in the valid range. The range of "
-                           "valid IPs is 10.96.0.0/12",
-                           ip);
-        for (int s = 0; s < SVC_PEER_COUNT; s++)
-            if (s != which && r->seen_service[s] && m->spec.svc[s].cluster_ip == a)
-                return yt_fail(&r->c, yt_get(spec, "clusterIP"),
-                               "spec.clusterIP: Invalid value: \"%s\": provided IP is already allocated", ip);
-        ss->cluster_ip = a;
-    }
-    return 0;
+    return ip ? cluster_ip(r, spec, ip, which, ss) : 0;
 }
 
 static int read_node(reader *r, const yt_node *doc) {

@@ -277,26 +277,26 @@ static void report_unreachable(sim_net *net, net_flow *f, net_error err, int64_t
     sim_after(net->engine, after_ns, SIM_K_ICMP, f->id, icmp_arrives, w, (uint64_t)err);
 }
 
-net_verdict_kind net_transmit(sim_net *net, const sim_host *src, const sim_packet *p) {
+nf_verdict_kind net_transmit(sim_net *net, const sim_host *src, const sim_packet *p) {
     net->stats.packets_sent++;
-    net_verdict v = {NET_PASS, 0, 1, 0};
+    nf_verdict v = {NF_PASS, 0, 1, 0};
     if (net->hook) v = net->hook(net->hook_ctx, sim_now(net->engine), src, p->dst_addr, p);
-    if (v.kind != NET_PASS) return v.kind;
+    if (v.kind != NF_PASS) return v.kind;
     net_flow *f = p->flow;
     uint32_t dst;
     if (p->dir == NET_CLIENT) {
         if (!f->server_bound) {
-            if (!(p->flags & NET_F_SYN)) return NET_DROP;
+            if (!(p->flags & NET_F_SYN)) return NF_DROP;
             /* The first SYN that gets out of the pod creates the conntrack entry (DNAT for a Service). */
             int vi = net_vip_by_addr(net, p->dst_addr);
             int backend = net_route_new_connection(net, p->dst_addr, vi >= 0 ? net->vips[vi].port : 0);
             if (vi >= 0 && backend < 0) {
                 report_unreachable(net, f, NET_ERR_REFUSED, net->cfg.link_latency_ns);
-                return NET_PASS;
+                return NF_PASS;
             }
             if (backend < 0) {
                 report_unreachable(net, f, NET_ERR_UNREACHABLE, net->cfg.neigh_timeout_ns);
-                return NET_PASS;
+                return NF_PASS;
             }
             sim_host *server = net->hosts[backend];
             f->host[NET_SERVER] = server;
@@ -308,13 +308,13 @@ net_verdict_kind net_transmit(sim_net *net, const sim_host *src, const sim_packe
             if ((p->flags & NET_F_SYN) && !(p->flags & NET_F_ACK))
                 report_unreachable(net, f, NET_ERR_UNREACHABLE, net->cfg.neigh_timeout_ns);
             net->stats.packets_lost_unreachable++;
-            return NET_PASS;
+            return NF_PASS;
         }
         dst = server->id;
     } else {
         dst = f->host[NET_CLIENT]->id;
     }
-    if (v.corrupt) return NET_PASS; /* leaves, but the receiver's checksum check discards it */
+    if (v.corrupt) return NF_PASS; /* leaves, but the receiver's checksum check discards it */
     for (int i = 0; i < v.copies; i++) {
         wire_packet *w = packet_alloc(net);
         w->p = *p;
@@ -324,5 +324,5 @@ net_verdict_kind net_transmit(sim_net *net, const sim_host *src, const sim_packe
         sim_after(net->engine, net->cfg.link_latency_ns + v.extra_delay_ns, SIM_K_PACKET, f->id, deliver, w,
                   ((uint64_t)p->dir << 8) | p->flags);
     }
-    return NET_PASS;
+    return NF_PASS;
 }

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "base/rng.h"
+#include "faults/packet.h"
 #include "sim/engine/engine.h"
 
 typedef uint32_t sim_addr;
@@ -47,23 +48,10 @@ typedef struct sim_packet sim_packet;
 void sim_addr_format(sim_addr a, char *out, size_t outlen);
 int sim_addr_parse(const char *text, sim_addr *out); /* 0 or -1 */
 
-/* What the egress hook decides for one packet. */
-typedef enum net_verdict_kind {
-    NET_PASS = 0,  /* leaves normally (possibly delayed) */
-    NET_DROP,      /* lost after the sender believes it left (netem loss, network loss) */
-    NET_LOCAL_DROP /* refused by the sender's own stack (iptables OUTPUT DROP: the send fails) */
-} net_verdict_kind;
-
-typedef struct net_verdict {
-    net_verdict_kind kind;
-    int64_t extra_delay_ns; /* added to the link latency when passing */
-    int copies;             /* 1, or 2 when netem duplicates */
-    int corrupt;            /* the receiver discards it (bad checksum) */
-} net_verdict;
-
-/* The fault layer's view of a packet: who sends, to which address as written in the packet. */
-typedef net_verdict (*net_egress_hook)(void *ctx, int64_t now_ns, const sim_host *src, sim_addr dst_addr,
-                                       const sim_packet *p);
+/* The egress hook (the fault layer, faults/packet.h): what happens to a packet `src` sends to `dst_addr`, the
+ * destination as written in the packet (a Service IP stays a Service IP here: DNAT comes after). */
+typedef nf_verdict (*net_egress_hook)(void *ctx, int64_t now_ns, const sim_host *src, sim_addr dst_addr,
+                                      const sim_packet *p);
 
 struct sim_host {
     uint32_t id; /* index in the net, stable for the run */
@@ -160,8 +148,8 @@ struct sim_packet {
     sim_addr dst_addr; /* as written by the sender: a Service IP or a pod IP */
 };
 
-/* Sends a packet from `src` (copied). Returns the verdict kind (NET_LOCAL_DROP: the send failed). */
-net_verdict_kind net_transmit(sim_net *net, const sim_host *src, const sim_packet *p);
+/* Sends a packet from `src` (copied). Returns the verdict kind (NF_LOCAL_DROP: the send failed). */
+nf_verdict_kind net_transmit(sim_net *net, const sim_host *src, const sim_packet *p);
 
 /* Statistics of the wire itself (the fault layer keeps per-link ledgers). */
 typedef struct net_stats {

@@ -265,12 +265,12 @@ static void maybe_finish(tcp_conn *c, int s) {
 
 /* ---- packets ---- */
 
-static void send_packet(tcp_conn *c, int s, uint8_t flags, uint64_t seq, uint32_t len, net_verdict_kind *verdict);
+static void send_packet(tcp_conn *c, int s, uint8_t flags, uint64_t seq, uint32_t len, nf_verdict_kind *verdict);
 
 /* Timestamp clock in µs, offset by one so that a valid TSval is never 0 (0 means "no echo"). */
 static int64_t now_us(tcp_conn *c) { return now_ns(c) / US + 1; }
 
-static net_verdict_kind transmit(tcp_conn *c, int s, sim_packet *p) {
+static nf_verdict_kind transmit(tcp_conn *c, int s, sim_packet *p) {
     tcp_side *sd = &c->side[s];
     p->flow = &c->flow;
     p->dir = (uint8_t)s;
@@ -309,13 +309,13 @@ static net_verdict_kind transmit(tcp_conn *c, int s, sim_packet *p) {
     return net_transmit(c->net, c->flow.host[s], p);
 }
 
-static void send_packet(tcp_conn *c, int s, uint8_t flags, uint64_t seq, uint32_t len, net_verdict_kind *verdict) {
+static void send_packet(tcp_conn *c, int s, uint8_t flags, uint64_t seq, uint32_t len, nf_verdict_kind *verdict) {
     sim_packet p;
     memset(&p, 0, sizeof p);
     p.flags = flags;
     p.seq = seq;
     p.len = len;
-    net_verdict_kind v = transmit(c, s, &p);
+    nf_verdict_kind v = transmit(c, s, &p);
     if (verdict) *verdict = v;
 }
 
@@ -491,9 +491,9 @@ static uint32_t data_len(const tcp_seg *g) { return g->len - g->fin; }
 static int xmit_seg(tcp_conn *c, int s, tcp_seg *g, int is_retransmit) {
     tcp_side *sd = &c->side[s];
     uint8_t flags = TCP_F_ACK | (g->fin ? TCP_F_FIN : 0);
-    net_verdict_kind v;
+    nf_verdict_kind v;
     send_packet(c, s, flags, g->seq, data_len(g), &v);
-    if (v == NET_LOCAL_DROP) return 0;
+    if (v == NF_LOCAL_DROP) return 0;
     g->xmit_ns = now_ns(c);
     if (is_retransmit) g->retrans = 1;
     g->lost = 0;
@@ -948,22 +948,14 @@ static void receive_data(tcp_conn *c, int s, const sim_packet *p) {
     if (fin_now) app_peer_closed(c, s);
 }
 
-/* ACK part of an incoming segment (tcp_ack). */
-static void receive_ack(tcp_conn *c, int s, const sim_packet *p) {
-    tcp_side *sd = &c->side[s];
-    if (!(p->flags & TCP_F_ACK)) return;
-    uint64_t ack = p->ack;
-    if (ack > sd->snd_nxt) return; /* acknowledges something never sent */
-    int una_advanced = ack > sd->snd_una;
-    int acked_retrans_only = 1, acked_any = 0;
-    int64_t first_ackt = -1;
+/* SACK / D-SACK blocks of an incoming ACK: marks the segments they cover. Returns whether a segment was
+ * newly SACKed; *dsack_tlp tells whether a D-SACK reports the tail loss probe as a duplicate. */
+static int mark_sacked(tcp_side *sd, const sim_packet *p, int *dsack_tlp) {
     int new_sack = 0;
-    int dsack_tlp = 0;
-    /* SACK / D-SACK blocks */
     for (int b = 0; b < p->nsack; b++) {
         uint64_t a = p->sack[b][0], z = p->sack[b][1];
         if (b == 0 && p->dsack) {
-            if (sd->tlp_high_seq && sd->tlp_retrans && z >= sd->tlp_high_seq) dsack_tlp = 1;
+            if (sd->tlp_high_seq && sd->tlp_retrans && z >= sd->tlp_high_seq) *dsack_tlp = 1;
             continue;
         }
         for (uint32_t i = 0; i < sd->nsegs; i++) {
@@ -974,15 +966,27 @@ static void receive_ack(tcp_conn *c, int s, const sim_packet *p) {
             }
         }
     }
-    /* Remove cumulatively acknowledged segments. */
+    return new_sack;
+}
+
+/* What removing the cumulatively acknowledged segments found. */
+typedef struct tcp_acked {
+    int any;            /* at least one segment left the queue */
+    int retrans_only;   /* every one of them had been retransmitted (no RTT sample from send times) */
+    int64_t first_ackt; /* earliest send time of a segment sent once; -1 if none */
+} tcp_acked;
+
+/* Removes the segments that end at or before `ack` from the retransmission queue. */
+static tcp_acked remove_acked(tcp_side *sd, uint64_t ack) {
+    tcp_acked r = {.any = 0, .retrans_only = 1, .first_ackt = -1};
     uint32_t keep = 0;
     for (uint32_t i = 0; i < sd->nsegs; i++) {
         tcp_seg *g = &sd->segs[i];
         if (g->sent && g->seq + g->len <= ack) {
-            acked_any = 1;
+            r.any = 1;
             if (!g->retrans) {
-                acked_retrans_only = 0;
-                if (first_ackt < 0 || g->xmit_ns < first_ackt) first_ackt = g->xmit_ns;
+                r.retrans_only = 0;
+                if (r.first_ackt < 0 || g->xmit_ns < r.first_ackt) r.first_ackt = g->xmit_ns;
             }
             if (g->fin) sd->fin_acked = 1;
             continue;
@@ -990,62 +994,81 @@ static void receive_ack(tcp_conn *c, int s, const sim_packet *p) {
         sd->segs[keep++] = *g;
     }
     sd->nsegs = keep;
+    return r;
+}
+
+/* tcp_process_tlp_ack: ends the tail loss probe episode once the ACK tells how the probe fared. */
+static void process_tlp_ack(tcp_side *sd, const sim_packet *p, int una_advanced, int dsack_tlp, int new_sack) {
+    if (!sd->tlp_high_seq || p->ack < sd->tlp_high_seq) return;
+    int flag_not_dup = una_advanced || p->len > 0;
+    if (!sd->tlp_retrans)
+        sd->tlp_high_seq = 0;
+    else if (dsack_tlp)
+        sd->tlp_high_seq = 0;
+    else if (p->ack > sd->tlp_high_seq)
+        sd->tlp_high_seq = 0; /* recovered a real loss (cwnd reduction) */
+    else if (!flag_not_dup && !new_sack)
+        sd->tlp_high_seq = 0;
+}
+
+/* Data newly acknowledged: an RTT sample, the retry counters reset, the window grows, recovery may end. */
+static void on_data_acked(tcp_conn *c, int s, const sim_packet *p, const tcp_acked *acked) {
+    tcp_side *sd = &c->side[s];
+    if (!acked->retrans_only && acked->first_ackt >= 0)
+        rtt_sample(c, s, (now_ns(c) - acked->first_ackt) / US);
+    else
+        rtt_sample_ts(c, s, p->tsecr_us);
+    sd->retransmits = 0;
+    sd->probes_out = 0;
+    if (sd->cwnd < sd->ssthresh)
+        sd->cwnd++;
+    else if (sd->cwnd < 1000)
+        sd->cwnd++;
+    if (sd->ca != CA_OPEN && sd->snd_una >= sd->high_seq) sd->ca = CA_OPEN;
+}
+
+/* RACK-style detection: a segment sent before one the receiver SACKed is lost; the first loss enters
+ * recovery (ssthresh halves) and the lost segments go again at once. */
+static void detect_sack_losses(tcp_conn *c, int s) {
+    tcp_side *sd = &c->side[s];
+    int64_t latest_sacked = -1;
+    for (uint32_t i = 0; i < sd->nsegs; i++)
+        if (sd->segs[i].sacked && sd->segs[i].xmit_ns > latest_sacked) latest_sacked = sd->segs[i].xmit_ns;
+    int64_t reo_wnd = (sd->srtt_us8 >> 3) * US / 4;
+    int marked = 0;
+    for (uint32_t i = 0; i < sd->nsegs; i++) {
+        tcp_seg *g = &sd->segs[i];
+        if (g->sent && !g->sacked && !g->lost && g->xmit_ns + reo_wnd < latest_sacked) {
+            g->lost = 1;
+            marked = 1;
+        }
+    }
+    if (!marked) return;
+    if (sd->ca == CA_OPEN) {
+        sd->ca = CA_RECOVERY;
+        sd->high_seq = sd->snd_nxt;
+        uint32_t out = in_flight(sd);
+        sd->ssthresh = out / 2 > 2 ? out / 2 : 2;
+    }
+    G(c)->stats.fast_retransmits++;
+    retransmit_lost(c, s);
+}
+
+/* ACK part of an incoming segment (tcp_ack). */
+static void receive_ack(tcp_conn *c, int s, const sim_packet *p) {
+    tcp_side *sd = &c->side[s];
+    if (!(p->flags & TCP_F_ACK)) return;
+    uint64_t ack = p->ack;
+    if (ack > sd->snd_nxt) return; /* acknowledges something never sent */
+    int una_advanced = ack > sd->snd_una;
+    int dsack_tlp = 0;
+    int new_sack = mark_sacked(sd, p, &dsack_tlp);
+    tcp_acked acked = remove_acked(sd, ack);
     if (una_advanced) sd->snd_una = ack;
-
-    /* tcp_process_tlp_ack */
-    if (sd->tlp_high_seq && ack >= sd->tlp_high_seq) {
-        int flag_not_dup = una_advanced || p->len > 0;
-        if (!sd->tlp_retrans)
-            sd->tlp_high_seq = 0;
-        else if (dsack_tlp)
-            sd->tlp_high_seq = 0;
-        else if (ack > sd->tlp_high_seq)
-            sd->tlp_high_seq = 0; /* recovered a real loss (cwnd reduction) */
-        else if (!flag_not_dup && !new_sack)
-            sd->tlp_high_seq = 0;
-    }
-
-    if (acked_any) {
-        if (!acked_retrans_only && first_ackt >= 0)
-            rtt_sample(c, s, (now_ns(c) - first_ackt) / US);
-        else
-            rtt_sample_ts(c, s, p->tsecr_us);
-        sd->retransmits = 0;
-        sd->probes_out = 0;
-        if (sd->cwnd < sd->ssthresh)
-            sd->cwnd++;
-        else if (sd->cwnd < 1000)
-            sd->cwnd++;
-        if (sd->ca != CA_OPEN && sd->snd_una >= sd->high_seq) sd->ca = CA_OPEN;
-    }
-
-    /* RACK-style detection: a segment sent before one the receiver SACKed is lost. */
-    if (new_sack) {
-        int64_t latest_sacked = -1;
-        for (uint32_t i = 0; i < sd->nsegs; i++)
-            if (sd->segs[i].sacked && sd->segs[i].xmit_ns > latest_sacked) latest_sacked = sd->segs[i].xmit_ns;
-        int64_t reo_wnd = (sd->srtt_us8 >> 3) * US / 4;
-        int marked = 0;
-        for (uint32_t i = 0; i < sd->nsegs; i++) {
-            tcp_seg *g = &sd->segs[i];
-            if (g->sent && !g->sacked && !g->lost && g->xmit_ns + reo_wnd < latest_sacked) {
-                g->lost = 1;
-                marked = 1;
-            }
-        }
-        if (marked) {
-            if (sd->ca == CA_OPEN) {
-                sd->ca = CA_RECOVERY;
-                sd->high_seq = sd->snd_nxt;
-                uint32_t out = in_flight(sd);
-                sd->ssthresh = out / 2 > 2 ? out / 2 : 2;
-            }
-            G(c)->stats.fast_retransmits++;
-            retransmit_lost(c, s);
-        }
-    }
-
-    if (acked_any || new_sack) {
+    process_tlp_ack(sd, p, una_advanced, dsack_tlp, new_sack);
+    if (acked.any) on_data_acked(c, s, p, &acked);
+    if (new_sack) detect_sack_losses(c, s);
+    if (acked.any || new_sack) {
         if (!packets_out(sd)) {
             if (sd->pending != T_PROBE0) clear_xmit_timer(c, s);
         } else if (!schedule_loss_probe(c, s, 1)) {

@@ -395,7 +395,7 @@ static void rt_persist(void *self, const char *record, size_t len, svc_persist_d
     w->event = sim_after(p->cl->e, p->cl->spec.fsync_ns, SIM_K_PERSIST, (uint64_t)p->index, persist_due, w, 0);
 }
 
-static const svc_runtime_ops pod_ops = {rt_now, rt_unix_ms, rt_random, rt_call, rt_timer, rt_persist, rt_log};
+static const svc_runtime_ops pod_ops = {rt_now, rt_unix_ms, rt_random, NULL, rt_call, rt_timer, rt_persist, rt_log};
 
 /* ---- requests ---- */
 
@@ -756,13 +756,10 @@ static void scale_costs(cluster_spec *s, double k) {
 /* The wire's hooks, answered by the fault layer (faults/netfault.h sees hosts by index and addresses as
  * numbers, nothing of the wire). */
 _Static_assert(SIM_MAX_HOSTS <= NF_MAX_HOSTS, "the fault layer indexes every host");
-_Static_assert(NET_PASS == (int)NF_PASS && NET_DROP == (int)NF_DROP && NET_LOCAL_DROP == (int)NF_LOCAL_DROP,
-               "one verdict vocabulary");
 
-static net_verdict fault_egress(void *ctx, int64_t now_ns, const sim_host *src, sim_addr dst, const sim_packet *p) {
+static nf_verdict fault_egress(void *ctx, int64_t now_ns, const sim_host *src, sim_addr dst, const sim_packet *p) {
     nf_packet q = {.src_host = src->id, .src_addr = src->addr, .dst_addr = dst, .len = p->len};
-    nf_verdict v = nf_egress(ctx, now_ns, &q);
-    return (net_verdict){(net_verdict_kind)v.kind, v.extra_delay_ns, v.copies, v.corrupt};
+    return nf_egress(ctx, now_ns, &q);
 }
 
 static int fault_ingress(void *ctx, int64_t now_ns, const sim_host *src, const sim_host *dst, const sim_packet *p) {

@@ -119,20 +119,22 @@ static void pods_list(const sim_action_status *st, char *buf, size_t len) {
     if (!st->started) snprintf(buf, len, "(not started)");
 }
 
-void report_text(FILE *out, const sim_options *o, const sim_result *r) {
-    char buf[512], buf2[512];
-    const run_summary *s = &r->summary;
+static void text_header(FILE *out, const sim_options *o, const sim_result *r) {
+    char buf[512];
+    const cluster_spec *cs = &o->cluster;
     fprintf(out, "payment-chaos simulation, seed %" PRIu64 "\n", r->seed);
     sim_options_describe_faults(o, buf, sizeof buf);
     fprintf(out, "faults:   %s\n", buf);
     fprintf(out, "load:     %s\n", workload_line(o, buf, sizeof buf));
-    const cluster_spec *cs = &o->cluster;
     fprintf(out, "cluster:  payment x%d, inventory x%d, notification x%d; %lldm CPU and %.0f MiB per pod; %d CPUs\n",
             cs->svc[0].replicas, cs->svc[1].replicas, cs->svc[2].replicas, (long long)cs->svc[0].cpu_limit_millis,
             cs->svc[0].mem_limit_bytes / MIB_F, cs->node_cpus);
     fprintf(out, "phases:   baseline 0-%g s, chaos %g-%g s, recovery %g-%g s\n\n", s_of(r->baseline_end_ns),
             s_of(r->baseline_end_ns), s_of(r->chaos_end_ns), s_of(r->chaos_end_ns), s_of(r->end_ns));
+}
 
+/* The phase table, and for the chain workload its two steps. */
+static void text_phases(FILE *out, const sim_options *o, const run_summary *s) {
     fprintf(out, "%-10s %8s %8s %9s %9s %9s %9s %8s\n", "phase", "requests", "success", "p50 ms", "p90 ms", "p99 ms",
             "max ms", "ok/s");
     for (int i = 0; i < PHASES; i++) {
@@ -140,18 +142,18 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
         fprintf(out, "%-10s %8zu %7.1f%% %9.2f %9.2f %9.2f %9.2f %8.2f\n", p->name, p->requests, 100 * p->success_rate,
                 p->p50_ms, p->p90_ms, p->p99_ms, p->max_ms, p->throughput_per_s);
     }
-    if (o->load.workload == LOAD_CHAIN) {
-        fprintf(out, "\n%-10s %30s   %30s\n", "chain step", "1 inventory check", "2 notification send");
-        fprintf(out, "%-10s %9s %9s %10s   %9s %9s %10s\n", "phase", "success", "p50 ms", "p99 ms", "success", "p50 ms",
-                "p99 ms");
-        for (int i = 0; i < PHASES; i++) {
-            const sim_phase_summary *p = &s->phase[i];
-            fprintf(out, "%-10s %8.1f%% %9.2f %10.2f   %8.1f%% %9.2f %10.2f\n", p->name, 100 * p->step_success[0],
-                    p->step_p50_ms[0], p->step_p99_ms[0], 100 * p->step_success[1], p->step_p50_ms[1],
-                    p->step_p99_ms[1]);
-        }
+    if (o->load.workload != LOAD_CHAIN) return;
+    fprintf(out, "\n%-10s %30s   %30s\n", "chain step", "1 inventory check", "2 notification send");
+    fprintf(out, "%-10s %9s %9s %10s   %9s %9s %10s\n", "phase", "success", "p50 ms", "p99 ms", "success", "p50 ms",
+            "p99 ms");
+    for (int i = 0; i < PHASES; i++) {
+        const sim_phase_summary *p = &s->phase[i];
+        fprintf(out, "%-10s %8.1f%% %9.2f %10.2f   %8.1f%% %9.2f %10.2f\n", p->name, 100 * p->step_success[0],
+                p->step_p50_ms[0], p->step_p99_ms[0], 100 * p->step_success[1], p->step_p50_ms[1], p->step_p99_ms[1]);
     }
-    throughput_text(out, o, r);
+}
+
+static void text_recovery(FILE *out, const run_summary *s) {
     const sim_phase_summary *ch = &s->phase[1];
     fprintf(out, "\nfailures during chaos: %zu timeouts, %zu resets, %zu refused, %zu HTTP errors\n", ch->timeouts,
             ch->resets, ch->refused, ch->http_errors);
@@ -167,39 +169,44 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
                 s->latency_recovery_s);
     else if (s->latency_affected)
         fprintf(out, "          p50 latency did not return within 1.5x the baseline's before the end\n");
+}
 
-    if (r->nactions) {
-        fprintf(out, "\nchaos actions\n%-34s %-26s %-15s %s\n", "name", "what", "window s", "pods");
-        for (int i = 0; i < r->nactions; i++) {
-            const sim_action_row *a = &r->actions[i];
-            char win[48];
-            if (a->action.kind == ACT_POD_KILL || a->action.kind == ACT_CONTAINER_KILL)
-                snprintf(win, sizeof win, "at %.1f", s_of(a->action.start_ns));
-            else if (a->action.end_ns < 0)
-                snprintf(win, sizeof win, "%.1f-end", s_of(a->action.start_ns));
-            else
-                snprintf(win, sizeof win, "%.1f-%.1f", s_of(a->action.start_ns), s_of(a->action.end_ns));
-            pods_list(&a->status, buf2, sizeof buf2);
-            fprintf(out, "%-34.34s %-26.26s %-15s %s\n", a->action.name, action_kind_text(&a->action, buf, sizeof buf),
-                    win, buf2);
-            if (a->action.kind == ACT_NETWORK && a->rule_seen) {
-                fprintf(out, "%-34s realized: %" PRIu64 " packets through it, %" PRIu64 " dropped (%.1f %%)", "",
-                        a->rule_seen, a->rule_dropped + a->rule_local_dropped,
-                        100.0 * (double)(a->rule_dropped + a->rule_local_dropped) / (double)a->rule_seen);
-                if (a->rule_delayed) fprintf(out, ", %" PRIu64 " delayed", a->rule_delayed);
-                fprintf(out, "\n");
-            } else if (a->action.kind == ACT_NETWORK && a->status.started) {
-                fprintf(out, "%-34s realized: no packet matched it\n", "");
-            }
-            if (a->rule_lost)
-                fprintf(out, "%-34s %" PRIu64 " matching packets got another object's netem instead (no stacking)\n",
-                        "", a->rule_lost);
-            if (a->status.stressor_oom_kills)
-                fprintf(out, "%-34s memStress workers OOM-killed and respawned %" PRIu64 " times\n", "",
-                        a->status.stressor_oom_kills);
-        }
+/* One chaos action: its window and pods, then what it did. */
+static void text_action(FILE *out, const sim_action_row *a) {
+    char what[512], pods[512], win[48];
+    if (a->action.kind == ACT_POD_KILL || a->action.kind == ACT_CONTAINER_KILL)
+        snprintf(win, sizeof win, "at %.1f", s_of(a->action.start_ns));
+    else if (a->action.end_ns < 0)
+        snprintf(win, sizeof win, "%.1f-end", s_of(a->action.start_ns));
+    else
+        snprintf(win, sizeof win, "%.1f-%.1f", s_of(a->action.start_ns), s_of(a->action.end_ns));
+    pods_list(&a->status, pods, sizeof pods);
+    fprintf(out, "%-34.34s %-26.26s %-15s %s\n", a->action.name, action_kind_text(&a->action, what, sizeof what), win,
+            pods);
+    if (a->action.kind == ACT_NETWORK && a->rule_seen) {
+        fprintf(out, "%-34s realized: %" PRIu64 " packets through it, %" PRIu64 " dropped (%.1f %%)", "", a->rule_seen,
+                a->rule_dropped + a->rule_local_dropped,
+                100.0 * (double)(a->rule_dropped + a->rule_local_dropped) / (double)a->rule_seen);
+        if (a->rule_delayed) fprintf(out, ", %" PRIu64 " delayed", a->rule_delayed);
+        fprintf(out, "\n");
+    } else if (a->action.kind == ACT_NETWORK && a->status.started) {
+        fprintf(out, "%-34s realized: no packet matched it\n", "");
     }
+    if (a->rule_lost)
+        fprintf(out, "%-34s %" PRIu64 " matching packets got another object's netem instead (no stacking)\n", "",
+                a->rule_lost);
+    if (a->status.stressor_oom_kills)
+        fprintf(out, "%-34s memStress workers OOM-killed and respawned %" PRIu64 " times\n", "",
+                a->status.stressor_oom_kills);
+}
 
+static void text_actions(FILE *out, const sim_result *r) {
+    if (!r->nactions) return;
+    fprintf(out, "\nchaos actions\n%-34s %-26s %-15s %s\n", "name", "what", "window s", "pods");
+    for (int i = 0; i < r->nactions; i++) text_action(out, &r->actions[i]);
+}
+
+static void text_ledger(FILE *out, const sim_result *r) {
     fprintf(out, "\nfault ledger (every packet each side sent, by destination as written in the packet)\n");
     fprintf(out, "%-13s %-28s %9s %9s %9s %8s\n", "from", "to", "packets", "faulted", "dropped", "loss");
     for (size_t i = 0; i < r->nledger; i++) {
@@ -210,7 +217,11 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
         if (l->delayed) fprintf(out, "  (%" PRIu64 " delayed, mean %.1f ms)", l->delayed, l->mean_delay_ms);
         fprintf(out, "\n");
     }
+}
 
+/* CPU per pod: only the throttled or stressed pods when there are any. */
+static void text_cpu(FILE *out, const sim_options *o, const sim_result *r) {
+    const cluster_spec *cs = &o->cluster;
     int any_cpu = 0;
     for (int i = 0; i < r->npods; i++) any_cpu |= r->cpu[i].throttled_periods > 0 || r->cpu[i].stress_cpu_ms > 0;
     fprintf(out, "\nCPU (CFS bandwidth, %lldm per pod = %lld ms per 100 ms period)\n",
@@ -223,20 +234,25 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
         fprintf(out, "%-16s %9" PRIu64 " %10" PRIu64 " %14.1f %15.1f %14.1f\n", c->pod, c->periods,
                 c->throttled_periods, c->throttled_ms, c->work_cpu_ms, c->stress_cpu_ms);
     }
+}
+
+/* Pods: only when one restarted, was OOM-killed or grew past the service's own memory. */
+static void text_pods(FILE *out, const sim_options *o, const sim_result *r) {
     int any_pod = 0;
     for (int i = 0; i < r->npods; i++)
         any_pod |= r->pods[i].restarts || r->pods[i].oom_kills_app || r->pods[i].oom_kills_stressor ||
-                   r->pods[i].memory_peak_bytes > (int64_t)(cs->app_rss_bytes);
-    if (any_pod) {
-        fprintf(out, "\npods\n%-16s %8s %12s %12s %14s %10s\n", "pod", "restarts", "mem peak MiB", "limit MiB",
-                "OOM stressor", "OOM app");
-        for (int i = 0; i < r->npods; i++) {
-            const sim_pod_row *p = &r->pods[i];
-            fprintf(out, "%-16s %8d %12.1f %12.1f %14" PRIu64 " %10" PRIu64 "\n", p->pod, p->restarts,
-                    p->memory_peak_bytes / MIB_F, p->memory_limit_bytes / MIB_F, p->oom_kills_stressor,
-                    p->oom_kills_app);
-        }
+                   r->pods[i].memory_peak_bytes > (int64_t)(o->cluster.app_rss_bytes);
+    if (!any_pod) return;
+    fprintf(out, "\npods\n%-16s %8s %12s %12s %14s %10s\n", "pod", "restarts", "mem peak MiB", "limit MiB",
+            "OOM stressor", "OOM app");
+    for (int i = 0; i < r->npods; i++) {
+        const sim_pod_row *p = &r->pods[i];
+        fprintf(out, "%-16s %8d %12.1f %12.1f %14" PRIu64 " %10" PRIu64 "\n", p->pod, p->restarts,
+                p->memory_peak_bytes / MIB_F, p->memory_limit_bytes / MIB_F, p->oom_kills_stressor, p->oom_kills_app);
     }
+}
+
+static void text_tcp(FILE *out, const sim_options *o, const sim_result *r) {
     fprintf(out,
             "\nTCP: %" PRIu64 " connections, %" PRIu64 " SYN retransmissions, %" PRIu64
             " SYN-ACK retransmissions, %" PRIu64 " tail loss probes, %" PRIu64 " RTO retransmissions, %" PRIu64
@@ -244,6 +260,9 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
             r->tcp.connections, r->tcp.syn_retransmits, r->tcp.synack_retransmits, r->tcp.tlp_probes,
             r->tcp.rto_retransmits, r->tcp.fast_retransmits, r->tcp.resets_sent, r->tcp.connect_failures);
     if (o->load.workload == LOAD_PROCESS) fprintf(out, "payments acknowledged to clients: %zu\n", r->acked);
+}
+
+static void text_invariants(FILE *out, const sim_options *o, const sim_result *r) {
     if (r->violation.found) {
         char cmd[1024];
         sim_options_command(o, r->seed, cmd, sizeof cmd);
@@ -262,6 +281,19 @@ void report_text(FILE *out, const sim_options *o, const sim_result *r) {
                 "the system was not quiet by %.1f s (a pod restarting or work still owed)\n",
                 r->violation.checks, s_of(r->drained_ns));
     }
+}
+
+void report_text(FILE *out, const sim_options *o, const sim_result *r) {
+    text_header(out, o, r);
+    text_phases(out, o, &r->summary);
+    throughput_text(out, o, r);
+    text_recovery(out, &r->summary);
+    text_actions(out, r);
+    text_ledger(out, r);
+    text_cpu(out, o, r);
+    text_pods(out, o, r);
+    text_tcp(out, o, r);
+    text_invariants(out, o, r);
     fprintf(out, "run: %" PRIu64 " events over %.1f simulated seconds, trace hash %016" PRIx64 "\n", r->events,
             s_of(r->drained_ns), r->trace_hash);
 }
@@ -294,6 +326,78 @@ static json_t *phase_json(const sim_phase_summary *p) {
     return o;
 }
 
+static json_t *action_json(const sim_action_row *a) {
+    char buf[512];
+    json_t *pods = json_array(), *targets = json_array();
+    for (int k = 0; k < a->status.npods; k++) json_array_append_new(pods, json_string(a->status.pods[k]));
+    for (int k = 0; k < a->status.ntargets; k++) json_array_append_new(targets, json_string(a->status.targets[k]));
+    json_t *j =
+        json_pack("{s:s, s:s, s:s, s:f, s:f, s:o, s:o}", "name", a->action.name, "kind", a->action.kind_name, "what",
+                  action_kind_text(&a->action, buf, sizeof buf), "start_s", s_of(a->action.start_ns), "end_s",
+                  a->action.end_ns < 0 ? -1.0 : s_of(a->action.end_ns), "pods", pods, "targets", targets);
+    if (a->action.kind == ACT_NETWORK)
+        json_object_set_new(
+            j, "realized",
+            json_pack("{s:I, s:I, s:I, s:I, s:f}", "packets", (json_int_t)a->rule_seen, "dropped",
+                      (json_int_t)(a->rule_dropped + a->rule_local_dropped), "delayed", (json_int_t)a->rule_delayed,
+                      "overridden", (json_int_t)a->rule_lost, "loss",
+                      a->rule_seen ? (double)(a->rule_dropped + a->rule_local_dropped) / (double)a->rule_seen : 0.0));
+    if (a->status.stressor_oom_kills)
+        json_object_set_new(j, "stressor_oom_kills", json_integer((json_int_t)a->status.stressor_oom_kills));
+    return j;
+}
+
+static json_t *ledger_json(const sim_result *r) {
+    json_t *ledger = json_array();
+    for (size_t i = 0; i < r->nledger; i++) {
+        const sim_ledger_row *l = &r->ledger[i];
+        uint64_t lost = l->dropped + l->local_dropped;
+        json_array_append_new(
+            ledger, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f}", "from", l->src, "to", l->dst, "packets",
+                              (json_int_t)l->seen, "faulted", (json_int_t)l->faulted, "dropped", (json_int_t)lost,
+                              "delayed", (json_int_t)l->delayed, "loss", l->seen ? (double)lost / (double)l->seen : 0.0,
+                              "mean_delay_ms", l->mean_delay_ms));
+    }
+    return ledger;
+}
+
+/* Per pod: CPU and memory together. */
+static json_t *pods_json(const sim_result *r) {
+    json_t *cpu = json_array();
+    for (int i = 0; i < r->npods; i++) {
+        const sim_cpu_row *c = &r->cpu[i];
+        json_array_append_new(
+            cpu, json_pack(
+                     "{s:s, s:I, s:I, s:f, s:f, s:f, s:i, s:f, s:I, s:I}", "pod", c->pod, "periods",
+                     (json_int_t)c->periods, "throttled_periods", (json_int_t)c->throttled_periods, "throttled_ms",
+                     c->throttled_ms, "service_cpu_ms", c->work_cpu_ms, "stress_cpu_ms", c->stress_cpu_ms, "restarts",
+                     r->pods[i].restarts, "memory_peak_mib", r->pods[i].memory_peak_bytes / MIB_F, "oom_kills_stressor",
+                     (json_int_t)r->pods[i].oom_kills_stressor, "oom_kills_app", (json_int_t)r->pods[i].oom_kills_app));
+    }
+    return cpu;
+}
+
+static json_t *tcp_json(const sim_result *r) {
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connections", (json_int_t)r->tcp.connections,
+                     "syn_retransmits", (json_int_t)r->tcp.syn_retransmits, "synack_retransmits",
+                     (json_int_t)r->tcp.synack_retransmits, "tail_loss_probes", (json_int_t)r->tcp.tlp_probes,
+                     "rto_retransmits", (json_int_t)r->tcp.rto_retransmits, "fast_retransmits",
+                     (json_int_t)r->tcp.fast_retransmits, "resets", (json_int_t)r->tcp.resets_sent);
+}
+
+static json_t *invariants_json(const sim_options *o, const sim_result *r) {
+    json_t *inv = json_pack("{s:b, s:b, s:I}", "violation", r->violation.found, "end_checks_ran",
+                            r->violation.final_checked, "checks", (json_int_t)r->violation.checks);
+    if (r->violation.found) {
+        char cmd[1024];
+        sim_options_command(o, r->seed, cmd, sizeof cmd);
+        json_object_set_new(inv, "what", json_string(r->violation.what));
+        json_object_set_new(inv, "at_s", json_real(s_of(r->violation.at_ns)));
+        json_object_set_new(inv, "reproduce", json_string(cmd));
+    }
+    return inv;
+}
+
 json_t *report_json(const sim_options *o, const sim_result *r) {
     char buf[512];
     json_t *doc = json_object();
@@ -312,68 +416,12 @@ json_t *report_json(const sim_options *o, const sim_result *r) {
     json_object_set_new(doc, "recovery_s", json_real(r->summary.recovery_s));
     json_object_set_new(doc, "latency_recovery_s", json_real(r->summary.latency_recovery_s));
     json_t *actions = json_array();
-    for (int i = 0; i < r->nactions; i++) {
-        const sim_action_row *a = &r->actions[i];
-        json_t *pods = json_array(), *targets = json_array();
-        for (int k = 0; k < a->status.npods; k++) json_array_append_new(pods, json_string(a->status.pods[k]));
-        for (int k = 0; k < a->status.ntargets; k++) json_array_append_new(targets, json_string(a->status.targets[k]));
-        json_t *j =
-            json_pack("{s:s, s:s, s:s, s:f, s:f, s:o, s:o}", "name", a->action.name, "kind", a->action.kind_name,
-                      "what", action_kind_text(&a->action, buf, sizeof buf), "start_s", s_of(a->action.start_ns),
-                      "end_s", a->action.end_ns < 0 ? -1.0 : s_of(a->action.end_ns), "pods", pods, "targets", targets);
-        if (a->action.kind == ACT_NETWORK)
-            json_object_set_new(j, "realized",
-                                json_pack("{s:I, s:I, s:I, s:I, s:f}", "packets", (json_int_t)a->rule_seen, "dropped",
-                                          (json_int_t)(a->rule_dropped + a->rule_local_dropped), "delayed",
-                                          (json_int_t)a->rule_delayed, "overridden", (json_int_t)a->rule_lost, "loss",
-                                          a->rule_seen
-                                              ? (double)(a->rule_dropped + a->rule_local_dropped) / (double)a->rule_seen
-                                              : 0.0));
-        if (a->status.stressor_oom_kills)
-            json_object_set_new(j, "stressor_oom_kills", json_integer((json_int_t)a->status.stressor_oom_kills));
-        json_array_append_new(actions, j);
-    }
+    for (int i = 0; i < r->nactions; i++) json_array_append_new(actions, action_json(&r->actions[i]));
     json_object_set_new(doc, "actions", actions);
-    json_t *ledger = json_array();
-    for (size_t i = 0; i < r->nledger; i++) {
-        const sim_ledger_row *l = &r->ledger[i];
-        uint64_t lost = l->dropped + l->local_dropped;
-        json_array_append_new(
-            ledger, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f}", "from", l->src, "to", l->dst, "packets",
-                              (json_int_t)l->seen, "faulted", (json_int_t)l->faulted, "dropped", (json_int_t)lost,
-                              "delayed", (json_int_t)l->delayed, "loss", l->seen ? (double)lost / (double)l->seen : 0.0,
-                              "mean_delay_ms", l->mean_delay_ms));
-    }
-    json_object_set_new(doc, "ledger", ledger);
-    json_t *cpu = json_array();
-    for (int i = 0; i < r->npods; i++) {
-        const sim_cpu_row *c = &r->cpu[i];
-        json_array_append_new(
-            cpu, json_pack(
-                     "{s:s, s:I, s:I, s:f, s:f, s:f, s:i, s:f, s:I, s:I}", "pod", c->pod, "periods",
-                     (json_int_t)c->periods, "throttled_periods", (json_int_t)c->throttled_periods, "throttled_ms",
-                     c->throttled_ms, "service_cpu_ms", c->work_cpu_ms, "stress_cpu_ms", c->stress_cpu_ms, "restarts",
-                     r->pods[i].restarts, "memory_peak_mib", r->pods[i].memory_peak_bytes / MIB_F, "oom_kills_stressor",
-                     (json_int_t)r->pods[i].oom_kills_stressor, "oom_kills_app", (json_int_t)r->pods[i].oom_kills_app));
-    }
-    json_object_set_new(doc, "pods", cpu);
-    json_object_set_new(doc, "tcp",
-                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connections", (json_int_t)r->tcp.connections,
-                                  "syn_retransmits", (json_int_t)r->tcp.syn_retransmits, "synack_retransmits",
-                                  (json_int_t)r->tcp.synack_retransmits, "tail_loss_probes",
-                                  (json_int_t)r->tcp.tlp_probes, "rto_retransmits", (json_int_t)r->tcp.rto_retransmits,
-                                  "fast_retransmits", (json_int_t)r->tcp.fast_retransmits, "resets",
-                                  (json_int_t)r->tcp.resets_sent));
-    json_t *inv = json_pack("{s:b, s:b, s:I}", "violation", r->violation.found, "end_checks_ran",
-                            r->violation.final_checked, "checks", (json_int_t)r->violation.checks);
-    if (r->violation.found) {
-        char cmd[1024];
-        sim_options_command(o, r->seed, cmd, sizeof cmd);
-        json_object_set_new(inv, "what", json_string(r->violation.what));
-        json_object_set_new(inv, "at_s", json_real(s_of(r->violation.at_ns)));
-        json_object_set_new(inv, "reproduce", json_string(cmd));
-    }
-    json_object_set_new(doc, "invariants", inv);
+    json_object_set_new(doc, "ledger", ledger_json(r));
+    json_object_set_new(doc, "pods", pods_json(r));
+    json_object_set_new(doc, "tcp", tcp_json(r));
+    json_object_set_new(doc, "invariants", invariants_json(o, r));
     char hash[24];
     snprintf(hash, sizeof hash, "%016" PRIx64, r->trace_hash);
     json_object_set_new(doc, "run",
@@ -420,18 +468,9 @@ static double lat_y(double ms, double max_log) {
     return TOP2 + H2 - frac * H2;
 }
 
-int report_svg(const char *path, const sim_options *o, const sim_result *r, char *err, size_t errlen) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        snprintf(err, errlen, "cannot write %s", path);
-        return -1;
-    }
-    double total = s_of(r->end_ns) > 0 ? s_of(r->end_ns) : 1;
+/* Titles, the chaos windows (the phase shaded, each action a bar below the chart) and the axes. */
+static void svg_frame(FILE *f, const sim_options *o, const sim_result *r, double total, double max_log) {
     double xs = (W - L - R) / total;
-    double max_ms = 1;
-    for (size_t i = 0; i < r->summary.timeline_len; i++)
-        if (r->summary.timeline[i].p99_ms > max_ms) max_ms = r->summary.timeline[i].p99_ms;
-    double max_log = ceil(log10(max_ms));
     char faults[256];
     sim_options_describe_faults(o, faults, sizeof faults);
     fprintf(f,
@@ -442,7 +481,6 @@ int report_svg(const char *path, const sim_options *o, const sim_result *r, char
             "<text x=\"%d\" y=\"22\" font-size=\"15\" font-weight=\"bold\">payment-chaos simulation, seed %" PRIu64
             "</text>\n<text x=\"%d\" y=\"38\" fill=\"#555\">%s</text>\n",
             L, r->seed, L, faults);
-    /* chaos windows: the chaos phase, and every action's own window */
     fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#f4c7c3\" opacity=\"0.45\"/>\n",
             L + s_of(r->baseline_end_ns) * xs, TOP1, (s_of(r->chaos_end_ns) - s_of(r->baseline_end_ns)) * xs,
             TOP2 + H2 - TOP1);
@@ -455,7 +493,6 @@ int report_svg(const char *path, const sim_options *o, const sim_result *r, char
         fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"6\" fill=\"#c0392b\"><title>%s</title></rect>\n",
                 L + s0 * xs, TOP2 + H2 + 22 + 8 * (i % 6), (s1 - s0) * xs, a->name);
     }
-    /* axes */
     fprintf(f, "<g stroke=\"#999\" fill=\"none\">\n");
     fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>\n", L, TOP1, W - L - R, H1);
     fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>\n</g>\n", L, TOP2, W - L - R, H2);
@@ -473,7 +510,11 @@ int report_svg(const char *path, const sim_options *o, const sim_result *r, char
             TOP2 + H2 - 40);
     for (double t = 0; t <= total + 1e-9; t += total > 300 ? 60 : total > 100 ? 20 : 10)
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%gs</text>\n", L + t * xs, TOP2 + H2 + 14, t);
-    /* series */
+}
+
+/* Success rate, p50 and p99 per second, each named at its last point. */
+static void svg_series(FILE *f, const sim_result *r, double total, double max_log) {
+    double xs = (W - L - R) / total;
     const char *colors[3] = {"#1a7f37", "#1f6feb", "#d29922"};
     for (int series = 0; series < 3; series++) {
         fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.8\" points=\"", colors[series]);
@@ -492,6 +533,39 @@ int report_svg(const char *path, const sim_options *o, const sim_result *r, char
                 : series == 1 ? "p50"
                               : "p99");
     }
+}
+
+/* The label, XML-escaped, drawn over the subtitle's place; last, so it stays on top. */
+static void svg_label(FILE *f, const char *label) {
+    fprintf(f, "<text x=\"%d\" y=\"38\" fill=\"#555\">", L);
+    for (const char *p = label; *p; p++) {
+        if (*p == '&')
+            fputs("&amp;", f);
+        else if (*p == '<')
+            fputs("&lt;", f);
+        else if (*p == '>')
+            fputs("&gt;", f);
+        else
+            fputc(*p, f);
+    }
+    fprintf(f, "</text>\n");
+}
+
+int report_svg(const char *path, const sim_options *o, const sim_result *r, const char *label, char *err,
+               size_t errlen) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %s", path);
+        return -1;
+    }
+    double total = s_of(r->end_ns) > 0 ? s_of(r->end_ns) : 1;
+    double max_ms = 1;
+    for (size_t i = 0; i < r->summary.timeline_len; i++)
+        if (r->summary.timeline[i].p99_ms > max_ms) max_ms = r->summary.timeline[i].p99_ms;
+    double max_log = ceil(log10(max_ms));
+    svg_frame(f, o, r, total, max_log);
+    svg_series(f, r, total, max_log);
+    if (label) svg_label(f, label);
     fprintf(f, "</svg>\n");
     if (fclose(f) != 0) {
         snprintf(err, errlen, "cannot write %s", path);

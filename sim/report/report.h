@@ -21,6 +21,8 @@ struct json_t;
 struct json_t *report_json(const sim_options *o, const sim_result *r);
 void report_perf(FILE *out, const sim_result *r);
 int report_csv(const char *path, const sim_result *r, char *err, size_t errlen);
-int report_svg(const char *path, const sim_options *o, const sim_result *r, char *err, size_t errlen);
+/* The chart; label, when not NULL, is drawn where the subtitle goes (experiments name their chaos object). */
+int report_svg(const char *path, const sim_options *o, const sim_result *r, const char *label, char *err,
+               size_t errlen);
 
 #endif

@@ -98,6 +98,56 @@ static const char *skip(const char *s) {
     return s;
 }
 
+/* The metric name at *p (advancing it) into metric; its index, or M_COUNT with err set. */
+static int parse_metric(const char **p, char *metric, size_t size, const char *source, const char *whole, char *err,
+                        size_t errlen) {
+    size_t k = 0;
+    while (**p && (isalnum((unsigned char)**p) || **p == '.' || **p == '_') && k + 1 < size) metric[k++] = *(*p)++;
+    metric[k] = '\0';
+    int m;
+    for (m = 0; m < M_COUNT; m++)
+        if (!strcmp(metric, names[m])) return m;
+    char list[1024];
+    size_t n = 0;
+    for (int i = 0; i < M_COUNT && n < sizeof list; i++)
+        n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", names[i]);
+    snprintf(err, errlen, "%s: \"%s\": unknown metric \"%s\" (one of %s)", source, whole, metric, list);
+    return M_COUNT;
+}
+
+/* The comparison operator at *p (advancing it); -1 if none. */
+static int parse_op(const char **p) {
+    static const struct {
+        const char *text;
+        int op;
+    } table[] = {{"<=", EXP_LE}, {">=", EXP_GE}, {"==", EXP_EQ}, {"<", EXP_LT}, {">", EXP_GT}};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        size_t n = strlen(table[i].text);
+        if (!strncmp(*p, table[i].text, n)) {
+            *p += n;
+            return table[i].op;
+        }
+    }
+    return -1;
+}
+
+/* `during <phase>` at p: the phase's index, or -1 with err set. */
+static int parse_phase(const char *p, const char *source, const char *whole, char *err, size_t errlen) {
+    if (strncmp(p, "during", 6) || !isspace((unsigned char)p[6])) {
+        snprintf(err, errlen,
+                 "%s: \"%s\": expected `during <phase>` after the number (phases: baseline, chaos, recovery)", source,
+                 whole);
+        return -1;
+    }
+    p = skip(p + 6);
+    for (int ph = 0; ph < 3; ph++) {
+        size_t pl = strlen(phases[ph]);
+        if (!strncmp(p, phases[ph], pl) && !*skip(p + pl)) return ph;
+    }
+    snprintf(err, errlen, "%s: \"%s\": unknown phase \"%s\" (baseline, chaos, recovery)", source, whole, p);
+    return -1;
+}
+
 static int parse_one(const char *text, size_t len, const char *source, sim_expectation *e, char *err, size_t errlen) {
     char buf[256];
     if (len >= sizeof buf) {
@@ -106,70 +156,32 @@ static int parse_one(const char *text, size_t len, const char *source, sim_expec
     }
     memcpy(buf, text, len);
     buf[len] = '\0';
-    const char *p = skip(buf);
+    const char *whole = skip(buf), *p = whole;
     char metric[64];
-    size_t k = 0;
-    while (*p && (isalnum((unsigned char)*p) || *p == '.' || *p == '_') && k + 1 < sizeof metric) metric[k++] = *p++;
-    metric[k] = '\0';
-    int m;
-    for (m = 0; m < M_COUNT; m++)
-        if (!strcmp(metric, names[m])) break;
-    if (m == M_COUNT) {
-        char list[1024];
-        size_t n = 0;
-        for (int i = 0; i < M_COUNT && n < sizeof list; i++)
-            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "", names[i]);
-        snprintf(err, errlen, "%s: \"%s\": unknown metric \"%s\" (one of %s)", source, skip(buf), metric, list);
-        return -1;
-    }
+    int m = parse_metric(&p, metric, sizeof metric, source, whole, err, errlen);
+    if (m == M_COUNT) return -1;
     p = skip(p);
-    int op = -1;
-    if (!strncmp(p, "<=", 2))
-        op = EXP_LE, p += 2;
-    else if (!strncmp(p, ">=", 2))
-        op = EXP_GE, p += 2;
-    else if (!strncmp(p, "==", 2))
-        op = EXP_EQ, p += 2;
-    else if (*p == '<')
-        op = EXP_LT, p++;
-    else if (*p == '>')
-        op = EXP_GT, p++;
+    int op = parse_op(&p);
     if (op < 0) {
-        snprintf(err, errlen, "%s: \"%s\": expected an operator (< <= > >= ==) after %s", source, skip(buf), metric);
+        snprintf(err, errlen, "%s: \"%s\": expected an operator (< <= > >= ==) after %s", source, whole, metric);
         return -1;
     }
     p = skip(p);
     char *end;
     double v = strtod(p, &end);
     if (end == p || !isfinite(v)) {
-        snprintf(err, errlen, "%s: \"%s\": expected a number after %s", source, skip(buf), ops[op]);
+        snprintf(err, errlen, "%s: \"%s\": expected a number after %s", source, whole, ops[op]);
         return -1;
     }
-    p = skip(end);
-    if (strncmp(p, "during", 6) || !isspace((unsigned char)p[6])) {
-        snprintf(err, errlen,
-                 "%s: \"%s\": expected `during <phase>` after the number (phases: baseline, chaos, recovery)", source,
-                 skip(buf));
-        return -1;
-    }
-    p = skip(p + 6);
-    int ph;
-    for (ph = 0; ph < 3; ph++) {
-        size_t pl = strlen(phases[ph]);
-        if (!strncmp(p, phases[ph], pl) && !*skip(p + pl)) break;
-    }
-    if (ph == 3) {
-        snprintf(err, errlen, "%s: \"%s\": unknown phase \"%s\" (baseline, chaos, recovery)", source, skip(buf), p);
-        return -1;
-    }
+    int ph = parse_phase(skip(end), source, whole, err, errlen);
+    if (ph < 0) return -1;
     if (expect_metric_is_recovery(m) && ph != 2) {
         snprintf(err, errlen, "%s: \"%s\": %s is measured after the chaos phase: write `during recovery`", source,
-                 skip(buf), metric);
+                 whole, metric);
         return -1;
     }
     if (strstr(metric, "success_rate") && (v < 0 || v > 1)) {
-        snprintf(err, errlen, "%s: \"%s\": a success rate is a fraction between 0 and 1 (0.95, not 95)", source,
-                 skip(buf));
+        snprintf(err, errlen, "%s: \"%s\": a success rate is a fraction between 0 and 1 (0.95, not 95)", source, whole);
         return -1;
     }
     memset(e, 0, sizeof *e);

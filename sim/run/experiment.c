@@ -190,21 +190,25 @@ static int select_units(experiment_set *xs, const sim_options *o, char *err, siz
     return 0;
 }
 
-experiment_set *experiment_load(const sim_options *o, char *err, size_t errlen) {
-    experiment_set *xs = calloc(1, sizeof *xs);
-    if (!xs) abort();
+/* Options that do not go with experiment files. */
+static int check_options(const sim_options *o, char *err, size_t errlen) {
     if (o->nexperiments && cli_faults(o)) {
         snprintf(err, errlen,
                  "--experiment runs the chaos objects of its files; command-line faults (--loss, --delay, "
                  "--partition, --client-loss, --cpu-workers, --mem-stress, --pod-kill) cannot be added to them");
-        goto fail;
+        return -1;
     }
     if (o->nexperiments && (o->shrink || o->find_violation)) {
         snprintf(err, errlen, "--find-violation and --shrink work on command-line faults, not with --experiment");
-        goto fail;
+        return -1;
     }
+    return 0;
+}
+
+/* The manifest's cluster (or the defaults) with the command line's overrides, and every file's objects. */
+static int load_objects(experiment_set *xs, const sim_options *o, char *err, size_t errlen) {
     if (o->manifest) {
-        if (manifest_load(o->manifest, &xs->m, err, errlen) < 0) goto fail;
+        if (manifest_load(o->manifest, &xs->m, err, errlen) < 0) return -1;
     } else {
         manifest_defaults(&xs->m);
     }
@@ -213,24 +217,24 @@ experiment_set *experiment_load(const sim_options *o, char *err, size_t errlen) 
     if (!xs->objs) abort();
     cm_env env = {&xs->m, o->schedule_cycles, EPOCH_S + o->baseline_ns / SEC};
     for (int i = 0; i < o->nexperiments; i++)
-        if (load_file(xs, o->experiments[i], &env, err, errlen) < 0) goto fail;
-    /* units */
-    xs->units = calloc((size_t)(xs->nobjs ? xs->nobjs : 1), sizeof *xs->units);
-    if (!xs->units) abort();
-    if (!o->nexperiments) {
-        experiment_unit *u = &xs->units[xs->nunits++];
-        u->command_line = 1;
-        snprintf(u->name, sizeof u->name, "command line");
-        u->objs = calloc(1, sizeof *u->objs);
-        if (!u->objs) abort();
-        u->shift_ns = 0;
-        u->chaos_ns = o->chaos_ns;
-        if (unit_expectations(u, o, 0, err, errlen) < 0) goto fail;
-        return xs;
-    }
-    int *unit_of = malloc((size_t)xs->nobjs * sizeof *unit_of);
-    if (!unit_of) abort();
-    for (int i = 0; i < xs->nobjs; i++) unit_of[i] = -1;
+        if (load_file(xs, o->experiments[i], &env, err, errlen) < 0) return -1;
+    return 0;
+}
+
+/* No experiment file: one unit, the command line's faults. */
+static int command_line_unit(experiment_set *xs, const sim_options *o, char *err, size_t errlen) {
+    experiment_unit *u = &xs->units[xs->nunits++];
+    u->command_line = 1;
+    snprintf(u->name, sizeof u->name, "command line");
+    u->objs = calloc(1, sizeof *u->objs);
+    if (!u->objs) abort();
+    u->shift_ns = 0;
+    u->chaos_ns = o->chaos_ns;
+    return unit_expectations(u, o, 0, err, errlen);
+}
+
+/* Every payment-chaos/pair names another object of the files. */
+static int check_pairs(const experiment_set *xs, char *err, size_t errlen) {
     for (int i = 0; i < xs->nobjs; i++) {
         const cm_object *ob = &xs->objs[i];
         if (!ob->pair[0]) continue;
@@ -238,10 +242,18 @@ experiment_set *experiment_load(const sim_options *o, char *err, size_t errlen) 
         if (j < 0 || j == i) {
             snprintf(err, errlen, "%s:%d: payment-chaos/pair: %s names \"%s\", %s", ob->file, ob->pair_line, ob->name,
                      ob->pair, j < 0 ? "which is not an object of the experiment files" : "itself");
-            free(unit_of);
-            goto fail;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* Units: each object with every object linked to it by pair annotations (transitively), or all of them
+ * (--together). */
+static void group_units(experiment_set *xs, const sim_options *o) {
+    int *unit_of = malloc((size_t)xs->nobjs * sizeof *unit_of);
+    if (!unit_of) abort();
+    for (int i = 0; i < xs->nobjs; i++) unit_of[i] = -1;
     for (int i = 0; i < xs->nobjs; i++) {
         if (unit_of[i] >= 0) continue;
         int ui = o->together && xs->nunits ? 0 : xs->nunits;
@@ -251,7 +263,6 @@ experiment_set *experiment_load(const sim_options *o, char *err, size_t errlen) 
             if (!nu->objs) abort();
         }
         experiment_unit *u = &xs->units[ui];
-        /* this object and every object linked to it by pair annotations (transitively) */
         int stack[MAX_OBJECTS], top = 0;
         stack[top++] = i;
         unit_of[i] = ui;
@@ -269,39 +280,61 @@ experiment_set *experiment_load(const sim_options *o, char *err, size_t errlen) 
         }
     }
     free(unit_of);
-    for (int ui = 0; ui < xs->nunits; ui++) {
-        experiment_unit *u = &xs->units[ui];
-        /* document order inside a unit */
-        for (int a = 1; a < u->nobjs; a++)
-            for (int b = a; b > 0 && u->objs[b - 1] > u->objs[b]; b--) {
-                const cm_object *t = u->objs[b];
-                u->objs[b] = u->objs[b - 1];
-                u->objs[b - 1] = t;
+}
+
+/* The one memory.oomScoreAdj of a unit's stressors (the simulator has one per run). */
+static int unit_oom_adj(experiment_unit *u, char *err, size_t errlen) {
+    for (int k = 0; k < u->nobjs; k++)
+        for (int a = 0; a < u->objs[k]->nacts; a++) {
+            const cm_action *ca = &u->objs[k]->acts[a];
+            if (!ca->has_oom_adj) continue;
+            if (u->has_oom_adj && u->oom_adj != ca->oom_score_adj) {
+                snprintf(err, errlen,
+                         "%s:%d: memory.oomScoreAdj %lld differs from another object's %lld in the same "
+                         "run: not supported by the simulator (one stressor adj per run)",
+                         u->objs[k]->file, u->objs[k]->line, (long long)ca->oom_score_adj, (long long)u->oom_adj);
+                return -1;
             }
-        if (o->together)
-            snprintf(u->name, sizeof u->name, "all %d objects together", u->nobjs);
-        else if (u->nobjs == 1)
-            snprintf(u->name, sizeof u->name, "%s", u->objs[0]->name);
-        else
-            snprintf(u->name, sizeof u->name, "%.60s + %.60s%s", u->objs[0]->name, u->objs[1]->name,
-                     u->nobjs > 2 ? " + ..." : "");
-        unit_timing(u, o, o->together);
-        for (int k = 0; k < u->nobjs; k++)
-            for (int a = 0; a < u->objs[k]->nacts; a++) {
-                const cm_action *ca = &u->objs[k]->acts[a];
-                if (!ca->has_oom_adj) continue;
-                if (u->has_oom_adj && u->oom_adj != ca->oom_score_adj) {
-                    snprintf(err, errlen,
-                             "%s:%d: memory.oomScoreAdj %lld differs from another object's %lld in the same "
-                             "run: not supported by the simulator (one stressor adj per run)",
-                             u->objs[k]->file, u->objs[k]->line, (long long)ca->oom_score_adj, (long long)u->oom_adj);
-                    goto fail;
-                }
-                u->has_oom_adj = 1;
-                u->oom_adj = ca->oom_score_adj;
-            }
-        if (unit_expectations(u, o, !o->together, err, errlen) < 0) goto fail;
+            u->has_oom_adj = 1;
+            u->oom_adj = ca->oom_score_adj;
+        }
+    return 0;
+}
+
+/* A unit's objects in document order, its name, timing, stressor adj and expectations. */
+static int finish_unit(experiment_unit *u, const sim_options *o, char *err, size_t errlen) {
+    for (int a = 1; a < u->nobjs; a++)
+        for (int b = a; b > 0 && u->objs[b - 1] > u->objs[b]; b--) {
+            const cm_object *t = u->objs[b];
+            u->objs[b] = u->objs[b - 1];
+            u->objs[b - 1] = t;
+        }
+    if (o->together)
+        snprintf(u->name, sizeof u->name, "all %d objects together", u->nobjs);
+    else if (u->nobjs == 1)
+        snprintf(u->name, sizeof u->name, "%s", u->objs[0]->name);
+    else
+        snprintf(u->name, sizeof u->name, "%.60s + %.60s%s", u->objs[0]->name, u->objs[1]->name,
+                 u->nobjs > 2 ? " + ..." : "");
+    unit_timing(u, o, o->together);
+    if (unit_oom_adj(u, err, errlen) < 0) return -1;
+    return unit_expectations(u, o, !o->together, err, errlen);
+}
+
+experiment_set *experiment_load(const sim_options *o, char *err, size_t errlen) {
+    experiment_set *xs = calloc(1, sizeof *xs);
+    if (!xs) abort();
+    if (check_options(o, err, errlen) < 0 || load_objects(xs, o, err, errlen) < 0) goto fail;
+    xs->units = calloc((size_t)(xs->nobjs ? xs->nobjs : 1), sizeof *xs->units);
+    if (!xs->units) abort();
+    if (!o->nexperiments) {
+        if (command_line_unit(xs, o, err, errlen) < 0) goto fail;
+        return xs;
     }
+    if (check_pairs(xs, err, errlen) < 0) goto fail;
+    group_units(xs, o);
+    for (int ui = 0; ui < xs->nunits; ui++)
+        if (finish_unit(&xs->units[ui], o, err, errlen) < 0) goto fail;
     if (o->nobjects && select_units(xs, o, err, errlen) < 0) goto fail;
     return xs;
 fail:

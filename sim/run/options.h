@@ -71,7 +71,7 @@ typedef struct sim_options {
     int check_determinism;
     int perf;
     int quiet;
-    /* correctness (issue 7) */
+    /* correctness: invariant checks, the search for a violation and its shrinking, idempotency off */
     int find_violation, shrink;
     int idempotency_off;
     int threads;
@@ -81,6 +81,8 @@ void sim_options_defaults(sim_options *o);
 /* Returns 0, 1 when --help was printed, or -1 with a message in err (exit status 2). */
 int sim_options_parse(sim_options *o, int argc, char **argv, char *err, size_t errlen);
 void sim_options_usage(FILE *out);
+/* The i-th flag the parser knows ("--seed", ...), or NULL past the last (for tests of the table). */
+const char *sim_options_flag(int i);
 /* Parses "90s", "500ms", "2m", "1.5s", "100us"; bare numbers are seconds. 0 or -1. */
 int sim_parse_duration(const char *text, int64_t *ns);
 /* "100MB" (10^6), "100MiB" (2^20), "1GB"...; 0 or -1. */
@@ -89,7 +91,11 @@ int sim_parse_size(const char *text, int64_t *bytes);
 void sim_options_actions(const sim_options *o, sim_scenario *s);
 /* The command line's faults in words, e.g. "80 % loss on every service-to-service link, both directions". */
 void sim_options_describe_faults(const sim_options *o, char *out, size_t outlen);
-/* A command line that reproduces the run (for violation reports). */
+/* A command line that reproduces the run with this seed (for violation reports): "bin/sim --seed N" and then,
+ * in --help's order, every option that shapes the run and differs from the defaults, written so that parsing
+ * it gives the same options back (durations and reals exactly; values with spaces or quotes shell-quoted).
+ * Options about how to run or what to print (--seeds, --threads, --json, --csv, --find-violation, ...) are
+ * left out. Cut (still terminated) when longer than outlen. */
 void sim_options_command(const sim_options *o, uint64_t seed, char *out, size_t outlen);
 
 #endif

@@ -2,7 +2,9 @@
  * predict.c: what each chaos object really does (see predict.h).
  */
 #include "sim/run/predict.h"
+
 #include "base/units.h"
+#include "faults/netem_effective.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -235,13 +237,12 @@ static void netem_words(const netem_config *ne, char *out, size_t len) {
     if (!k) snprintf(out, len, "nothing (every block was dropped)");
 }
 
-static void predict_network(sim_prediction *p, const sim_options *o, const sim_result *r, const cm_action *ca,
-                            const sim_action_row *ar, int many, const char *pre, int *touched_rows) {
-    const sim_chaos_action *a = &ca->a;
-    char where[400], filter[600], what[200];
+/* The qdisc or the iptables rule, in words (netem's blocks, tbf's rate, partition). */
+static void filter_words(const sim_chaos_action *a, char *what, size_t whatlen) {
+    char filter[600], words[200];
     if (a->net_kind == NF_NETEM) {
-        netem_words(&a->netem, what, sizeof what);
-        snprintf(filter, sizeof filter, "netem %s", what);
+        netem_words(&a->netem, words, sizeof words);
+        snprintf(filter, sizeof filter, "netem %s", words);
     } else if (a->net_kind == NF_BANDWIDTH) {
         snprintf(filter, sizeof filter, "tbf rate %" PRIu64 " bytes/s (burst %u B, limit %u B)",
                  a->tbf.rate_bytes_per_s, a->tbf.burst_bytes, a->tbf.limit_bytes);
@@ -249,45 +250,36 @@ static void predict_network(sim_prediction *p, const sim_options *o, const sim_r
         snprintf(filter, sizeof filter,
                  "iptables DROP (the sender's OUTPUT refuses the send, the receiver's INPUT drops it)");
     }
-    snprintf(what, sizeof what, "%.190s", filter);
-    int to = a->dir == DIR_TO || a->dir == DIR_BOTH, from = a->dir == DIR_FROM || a->dir == DIR_BOTH;
-    if (ca->unfiltered) to = 1, from = 0;
-    if (to) {
-        describe_filter(o, ca, ar, 0, filter, sizeof filter);
-        add(p, PRED_DOES, "%s%s on the egress of %s; filter: %s", pre, what,
-            pod_list(ar->status.pods, ar->status.npods, where, sizeof where), filter);
+    snprintf(what, whatlen, "%.190s", filter);
+}
+
+/* What netem does to each packet it sees: the effective loss (correlation included), the delay. */
+static void predict_netem(sim_prediction *p, const netem_config *ne, const char *pre) {
+    if (ne->loss_pct > 0) {
+        double eff = netem_effective_pct(ne->loss_pct, ne->loss_corr_pct);
+        add(p, PRED_DOES,
+            "%seffective loss by netem's formula (get_crandom over 4 * 10^6 packets): %.1f %% of the packets "
+            "it sees (configured %g %%%s)",
+            pre, eff, ne->loss_pct, ne->loss_corr_pct > 0 ? ", correlation included" : ", no correlation");
     }
-    if (from) {
-        describe_filter(o, ca, ar, 1, filter, sizeof filter);
-        add(p, PRED_DOES, "%s%s on the egress of %s (direction %s: the targets' side); filter: %s", pre, what,
-            pod_list(ar->status.targets, ar->status.ntargets, where, sizeof where), direction_name(a->dir), filter);
-    }
-    if (a->net_kind == NF_NETEM) {
-        const netem_config *ne = &a->netem;
-        if (ne->loss_pct > 0) {
-            double eff = cm_netem_effective_pct(ne->loss_pct, ne->loss_corr_pct);
+    if (ne->latency_ns > 0) {
+        double lo = (double)(ne->latency_ns - ne->jitter_ns) / MS, hi = (double)(ne->latency_ns + ne->jitter_ns) / MS;
+        if (ne->jitter_ns > 0)
             add(p, PRED_DOES,
-                "%seffective loss by netem's formula (get_crandom over 4 * 10^6 packets): %.1f %% of the packets "
-                "it sees (configured %g %%%s)",
-                pre, eff, ne->loss_pct, ne->loss_corr_pct > 0 ? ", correlation included" : ", no correlation");
-        }
-        if (ne->latency_ns > 0) {
-            double lo = (double)(ne->latency_ns - ne->jitter_ns) / MS,
-                   hi = (double)(ne->latency_ns + ne->jitter_ns) / MS;
-            if (ne->jitter_ns > 0)
-                add(p, PRED_DOES,
-                    "%seach matched packet waits uniformly %.0f-%.0f ms (no distribution table is sent, "
-                    "so jitter is uniform) and the jitter reorders packets; netem's 1000-packet limit "
-                    "tail-drops above %.0f packets/s per pod",
-                    pre, lo, hi, 1000.0 / ((double)ne->latency_ns / SEC));
-            else
-                add(p, PRED_DOES,
-                    "%seach matched packet waits %.0f ms; netem's 1000-packet limit tail-drops above %.0f "
-                    "packets/s per pod",
-                    pre, lo, 1000.0 / ((double)ne->latency_ns / SEC));
-        }
+                "%seach matched packet waits uniformly %.0f-%.0f ms (no distribution table is sent, "
+                "so jitter is uniform) and the jitter reorders packets; netem's 1000-packet limit "
+                "tail-drops above %.0f packets/s per pod",
+                pre, lo, hi, 1000.0 / ((double)ne->latency_ns / SEC));
+        else
+            add(p, PRED_DOES,
+                "%seach matched packet waits %.0f ms; netem's 1000-packet limit tail-drops above %.0f "
+                "packets/s per pod",
+                pre, lo, 1000.0 / ((double)ne->latency_ns / SEC));
     }
-    /* realized by its own rules */
+}
+
+/* What the object's own rules saw, and their clashes with another filtered NetworkChaos. */
+static void predict_realized(sim_prediction *p, const sim_action_row *ar, const char *pre) {
     uint64_t lost = ar->rule_dropped + ar->rule_local_dropped;
     if (ar->rule_seen) {
         char extra[96] = "";
@@ -307,7 +299,35 @@ static void predict_network(sim_prediction *p, const sim_options *o, const sim_r
             pre, ar->rule_lost);
     if (ar->rule_won)
         add(p, PRED_NOTE, "%s%" PRIu64 " packets got this object's netem over another's", pre, ar->rule_won);
-    /* flows: which ones its rules match, which ones it seems to aim at but misses */
+}
+
+/* A flow the object seems to aim at but misses (a ClusterIP, the other direction's egress). */
+static void predict_miss(sim_prediction *p, const sim_options *o, const cm_action *ca, flow f, int fwd, int back,
+                         int to, const char *words) {
+    const sim_chaos_action *a = &ca->a;
+    char ip[32];
+    if (fwd && to && f.vip && !(ca->external_vips >> f.dst & 1)) {
+        fmt_ip(o->cluster.svc[f.dst].cluster_ip, ip, sizeof ip);
+        add(p, PRED_MISSES,
+            "%s -> %s requests: they go to the Service IP %s, the filter lists pod IPs only "
+            "(kube-proxy DNATs the ClusterIP outside the pod's network namespace)",
+            svc_peer_name((svc_peer)f.src), svc_peer_name((svc_peer)f.dst), ip);
+        add(p, PRED_WARNING,
+            "the YAML reads as %s on %s -> %s, but it misses every request %s sends to %s: "
+            "they go to the Service IP %s; add it to externalTargets to hit them",
+            a->net_kind == NF_PARTITION ? "a partition" : "a fault", svc_peer_name((svc_peer)f.src),
+            svc_peer_name((svc_peer)f.dst), svc_peer_name((svc_peer)f.src), svc_peer_name((svc_peer)f.dst), ip);
+    } else if (back && a->dir == DIR_TO && f.src != f.dst) {
+        add(p, PRED_MISSES, "%s: direction to shapes only the %s pods' egress", words, svc_peer_name((svc_peer)f.dst));
+    } else if (fwd && a->dir == DIR_FROM && f.src != f.dst) {
+        add(p, PRED_MISSES, "%s: direction from shapes only the target pods' egress", words);
+    }
+}
+
+/* The ledger's flows: which ones its rules match (marked in touched_rows), which ones it misses. */
+static void predict_flows(sim_prediction *p, const sim_options *o, const sim_result *r, const cm_action *ca,
+                          const sim_action_row *ar, int many, int to, int *touched_rows) {
+    const sim_chaos_action *a = &ca->a;
     rule rules[4];
     int nr = build_rules(o, ca, ar, rules);
     unsigned sel = services_of(o, ar->status.pods, ar->status.npods);
@@ -318,7 +338,7 @@ static void predict_network(sim_prediction *p, const sim_options *o, const sim_r
         flow f = parse_row(l);
         int hit = 0;
         for (int k = 0; k < nr; k++) hit |= rule_matches(&rules[k], f);
-        char words[200], ip[32];
+        char words[200];
         flow_words(o, f, words, sizeof words);
         if (hit) {
             touched_rows[i] = 1;
@@ -334,24 +354,30 @@ static void predict_network(sim_prediction *p, const sim_options *o, const sim_r
         }
         if (f.src < 0 || f.dst < 0 || ca->unfiltered) continue;
         int fwd = (sel >> f.src & 1) && (tgt >> f.dst & 1), back = (tgt >> f.src & 1) && (sel >> f.dst & 1);
-        if (fwd && to && f.vip && !(ca->external_vips >> f.dst & 1)) {
-            fmt_ip(o->cluster.svc[f.dst].cluster_ip, ip, sizeof ip);
-            add(p, PRED_MISSES,
-                "%s -> %s requests: they go to the Service IP %s, the filter lists pod IPs only "
-                "(kube-proxy DNATs the ClusterIP outside the pod's network namespace)",
-                svc_peer_name((svc_peer)f.src), svc_peer_name((svc_peer)f.dst), ip);
-            add(p, PRED_WARNING,
-                "the YAML reads as %s on %s -> %s, but it misses every request %s sends to %s: "
-                "they go to the Service IP %s; add it to externalTargets to hit them",
-                a->net_kind == NF_PARTITION ? "a partition" : "a fault", svc_peer_name((svc_peer)f.src),
-                svc_peer_name((svc_peer)f.dst), svc_peer_name((svc_peer)f.src), svc_peer_name((svc_peer)f.dst), ip);
-        } else if (back && a->dir == DIR_TO && f.src != f.dst) {
-            add(p, PRED_MISSES, "%s: direction to shapes only the %s pods' egress", words,
-                svc_peer_name((svc_peer)f.dst));
-        } else if (fwd && a->dir == DIR_FROM && f.src != f.dst) {
-            add(p, PRED_MISSES, "%s: direction from shapes only the target pods' egress", words);
-        }
+        predict_miss(p, o, ca, f, fwd, back, to, words);
     }
+}
+
+static void predict_network(sim_prediction *p, const sim_options *o, const sim_result *r, const cm_action *ca,
+                            const sim_action_row *ar, int many, const char *pre, int *touched_rows) {
+    const sim_chaos_action *a = &ca->a;
+    char where[400], filter[600], what[200];
+    filter_words(a, what, sizeof what);
+    int to = a->dir == DIR_TO || a->dir == DIR_BOTH, from = a->dir == DIR_FROM || a->dir == DIR_BOTH;
+    if (ca->unfiltered) to = 1, from = 0;
+    if (to) {
+        describe_filter(o, ca, ar, 0, filter, sizeof filter);
+        add(p, PRED_DOES, "%s%s on the egress of %s; filter: %s", pre, what,
+            pod_list(ar->status.pods, ar->status.npods, where, sizeof where), filter);
+    }
+    if (from) {
+        describe_filter(o, ca, ar, 1, filter, sizeof filter);
+        add(p, PRED_DOES, "%s%s on the egress of %s (direction %s: the targets' side); filter: %s", pre, what,
+            pod_list(ar->status.targets, ar->status.ntargets, where, sizeof where), direction_name(a->dir), filter);
+    }
+    if (a->net_kind == NF_NETEM) predict_netem(p, &a->netem, pre);
+    predict_realized(p, ar, pre);
+    predict_flows(p, o, r, ca, ar, many, to, touched_rows);
 }
 
 /* ---- CPU and memory ---- */

@@ -127,21 +127,62 @@ static void collect(sim_cluster *cl, sim_scenario *sc, sim_load *ld, const sim_o
     (void)ld;
 }
 
+/* A new engine with what the hooks ask for: a trace, fingerprints recorded or compared, an event captured.
+ * NULL when out of memory. */
+static sim_engine *engine_with_hooks(const run_hooks *hooks) {
+    sim_engine *e = sim_engine_new();
+    if (!e || !hooks) return e;
+    if (hooks->trace) sim_set_trace(e, hooks->trace);
+    if (hooks->record_fingerprints) sim_record_fingerprints(e, 1);
+    if (hooks->expect_prints) sim_compare_fingerprints(e, hooks->expect_prints, hooks->expect_count);
+    if (hooks->capture_plus1 > 0) sim_capture_at(e, hooks->capture_plus1 - 1);
+    return e;
+}
+
+/* The phases, in slices of a second so that invariant checks run while it goes; then a drain, until the
+ * load has nothing in flight and the invariants are quiet (bounded by the load's timeout plus 5 s). Stops
+ * early at a fingerprint mismatch or an invariant violation. */
+static void run_phases(sim_engine *e, sim_load *ld, sim_invariants *inv, const load_config *lc) {
+    int64_t t = 0;
+    int64_t drain_until = lc->stop_ns + lc->timeout_ns + 5 * SEC;
+    while (t < drain_until && sim_mismatch(e) < 0 && !invariants_violation(inv)->found) {
+        t += SEC;
+        sim_run_until(e, t);
+        invariants_check(inv, 0);
+        if (t >= lc->stop_ns && load_inflight(ld) == 0 && invariants_quiet(inv)) break;
+    }
+    if (sim_mismatch(e) < 0 && !invariants_violation(inv)->found) invariants_check(inv, 1);
+}
+
+/* Copies out what the hooks asked to keep (the request records, the fingerprints). */
+static void keep_for_hooks(const run_hooks *hooks, sim_engine *e, sim_load *ld, sim_result *r) {
+    if (!hooks) return;
+    if (hooks->keep_records) {
+        r->nrecords = load_record_count(ld);
+        r->records = malloc((r->nrecords ? r->nrecords : 1) * sizeof *r->records);
+        if (!r->records) abort();
+        memcpy(r->records, load_records(ld), r->nrecords * sizeof *r->records);
+    }
+    if (hooks->prints_out) {
+        uint64_t n;
+        const uint64_t *p = sim_fingerprints(e, &n);
+        *hooks->prints_out = malloc((n ? n : 1) * sizeof **hooks->prints_out);
+        if (!*hooks->prints_out) abort();
+        memcpy(*hooks->prints_out, p, n * sizeof *p);
+        *hooks->prints_count = n;
+    }
+}
+
 int sim_run_once(const sim_options *o, uint64_t seed, const run_hooks *hooks, sim_result *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     r->seed = seed;
     r->mismatch = -1;
     double t0 = wall_seconds();
-    sim_engine *e = sim_engine_new();
+    sim_engine *e = engine_with_hooks(hooks);
     if (!e) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (hooks && hooks->trace) sim_set_trace(e, hooks->trace);
-    if (hooks && hooks->record_fingerprints) sim_record_fingerprints(e, 1);
-    if (hooks && hooks->expect_prints) sim_compare_fingerprints(e, hooks->expect_prints, hooks->expect_count);
-    if (hooks && hooks->capture_plus1 > 0) sim_capture_at(e, hooks->capture_plus1 - 1);
-
     sim_cluster *cl = cluster_new(e, seed, &o->cluster, &o->services);
     sim_scenario *sc = scenario_new(cl, seed);
     sim_options_actions(o, sc);
@@ -165,43 +206,19 @@ int sim_run_once(const sim_options *o, uint64_t seed, const run_hooks *hooks, si
     r->baseline_end_ns = o->baseline_ns;
     r->chaos_end_ns = o->baseline_ns + o->chaos_ns;
     r->end_ns = lc.stop_ns;
-    /* The phases, in slices so that invariant checks run while it goes; then a drain. */
-    int64_t t = 0;
-    int64_t drain_until = lc.stop_ns + lc.timeout_ns + 5 * SEC;
-    while (t < drain_until && sim_mismatch(e) < 0 && !invariants_violation(inv)->found) {
-        t += SEC;
-        sim_run_until(e, t);
-        invariants_check(inv, 0);
-        if (t >= lc.stop_ns && load_inflight(ld) == 0 && invariants_quiet(inv)) break;
-    }
-    if (sim_mismatch(e) < 0 && !invariants_violation(inv)->found) invariants_check(inv, 1);
+    run_phases(e, ld, inv, &lc);
     r->drained_ns = sim_now(e);
     r->violation = *invariants_violation(inv);
 
     stats_compute(load_records(ld), load_record_count(ld), r->baseline_end_ns, r->chaos_end_ns, r->end_ns, &r->summary);
     collect(cl, sc, ld, o, r);
-    const sim_http_client_stats *hs = NULL;
-    (void)hs;
     r->acked = load_acked_count(ld);
     r->duplicate_acks = load_duplicate_acks(ld);
-    if (hooks && hooks->keep_records) {
-        r->nrecords = load_record_count(ld);
-        r->records = malloc((r->nrecords ? r->nrecords : 1) * sizeof *r->records);
-        if (!r->records) abort();
-        memcpy(r->records, load_records(ld), r->nrecords * sizeof *r->records);
-    }
+    keep_for_hooks(hooks, e, ld, r);
     r->events = sim_events_executed(e);
     r->trace_hash = sim_trace_hash(e);
     r->mismatch = sim_mismatch(e);
     snprintf(r->event_desc, sizeof r->event_desc, "%s", sim_captured(e));
-    if (hooks && hooks->prints_out) {
-        uint64_t n;
-        const uint64_t *p = sim_fingerprints(e, &n);
-        *hooks->prints_out = malloc((n ? n : 1) * sizeof **hooks->prints_out);
-        if (!*hooks->prints_out) abort();
-        memcpy(*hooks->prints_out, p, n * sizeof *p);
-        *hooks->prints_count = n;
-    }
     invariants_free(inv);
     load_free(ld);
     scenario_free(sc);

@@ -17,7 +17,7 @@
  *     describes as tried in the runtime and not kept).
  *
  * So tests/bench/run.sh can tell how far the services' chain is from the libraries' own floor, and how
- * close either floor comes to issue #2's chain target (a ratio to a bare responder) on the machine.
+ * close either floor comes to the chain's throughput target (a ratio to a bare responder, see run.sh) on the machine.
  *
  * Environment: PORT (default 0 = a free port), BIND_ADDRESS (default 127.0.0.1), THREADS, DESIGN, UPSTREAM1
  * and UPSTREAM2 (URLs, required). It prints {"event":"listening","port":N} on stderr and exits on SIGTERM

@@ -16,7 +16,7 @@
 #      Not targets: they tell how far the services' chain is from the libraries' floor, and how close
 #      either floor comes to the chain target on this machine.
 # Each round's ratios compare its own runs; the verdict is on the median round.
-# Targets (issue #2): payment /health >= 0.8 x responder; chain >= 0.7 x responder / 3; VmRSS of every
+# Targets (what the services must keep against a bare responder): payment /health >= 0.8 x responder; chain >= 0.7 x responder / 3; VmRSS of every
 # service < 8 MiB after the runs. The services run with the default LOG_LEVEL (info: one JSON line per
 # request, formatted and written), stderr to /dev/null so that the disk does not take part in the
 # comparison (BENCH_LOGS=file keeps the logs in the run's temporary directory instead).

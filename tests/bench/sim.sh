@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/bench/sim.sh: the simulator's speed (issue 3's performance targets), as a benchmark, not a test.
+# tests/bench/sim.sh: the simulator's speed against its performance targets, as a benchmark, not a test.
 #   1. the event engine alone: events per second on one core (target >= 2 M/s), with 10 000 pending
 #      events and a cancel + re-arm per event (tests/bench/engine_bench.c)
 #   2. the headline run `bin/sim --loss 0.8 --seed 42`: simulated time / wall time (target >= 10^4),

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# make container-test: build the three service images from the Dockerfile with podman, run them the
-# way Kubernetes will (non-root 10001, read-only root filesystem, no capabilities, no privilege
-# escalation, journal on a writable /data), and test them end to end:
+# make container-test: build the three service images and the load generator's from the Dockerfile with
+# podman, run them the way Kubernetes will (non-root 10001, read-only root filesystem, no capabilities, no
+# privilege escalation, journal on a writable /data), and test them end to end:
 #
 #   1. base images: tests/container/base-image.sh (debootstrap + podman import, cached)
-#   2. podman build --target payment|inventory|notification, with those bases as build args
+#   2. podman build --target payment|inventory|notification|loadgen, with those bases as build args
 #   3. image sizes: each image must add < 40 MB to its base layer (PC_MAX_IMAGE_EXTRA_MB)
 #   4. podman run the three containers on the host network, on free loopback ports
 #   5. wait for /health (bounded), then the Check suite build/release/tests/check_e2e against them
 #      (PC_E2E_PAYMENT_URL / PC_E2E_INVENTORY_URL / PC_E2E_NOTIFICATION_URL), then tests/chaos.sh
 #      health + basic
-#   6. podman stop (SIGTERM, the Kubernetes way): each service must drain and exit 0
+#   6. the loadgen image once, as k8s/loadgen-job.yaml runs it: its options in a read-only /etc/loadgen
+#      (the ConfigMap), a no-fault plan of 8 s against payment; its log must hold the report and one
+#      records line per request the report counts, every request a success
+#   7. podman stop (SIGTERM, the Kubernetes way): each service must drain and exit 0
 #
 # Needs root, podman, runc, debootstrap and curl (installed with apt-get when missing). No Docker
 # engine is involved: podman runs with --runtime runc and the ulimits below (without them runc fails
@@ -94,8 +97,9 @@ ok "base images $BUILD_BASE, $RUNTIME_BASE"
 # layer cache for the next run. An image that a new build supersedes under the same tag is removed,
 # so repeated runs do not pile up untagged 600 MB toolchain images.
 BUILD_STAGE=localhost/payment-chaos/build-stage:latest
-for s in build "${SERVICES[@]}"; do
-    if [ "$s" = build ]; then image=$BUILD_STAGE; else image=$PREFIX/$s-service:$TAG; fi
+image_of() { if [ "$1" = loadgen ]; then echo "$PREFIX/loadgen:$TAG"; else echo "$PREFIX/$1-service:$TAG"; fi; }
+for s in build "${SERVICES[@]}" loadgen; do
+    if [ "$s" = build ]; then image=$BUILD_STAGE; else image=$(image_of "$s"); fi
     old_id=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
     log "building $image (--target $s)"
     if ! timeout "$BUILD_TIMEOUT" "${PODMAN[@]}" build "${ULIMITS[@]}" --network host --pull=never \
@@ -104,7 +108,7 @@ for s in build "${SERVICES[@]}"; do
         tail -n 40 "$TMP/build-$s.log" | sed 's/^/    /'
         fatal "podman build --target $s"
     fi
-    grep -m1 '^runtime packages:' "$TMP/build-$s.log" | sed 's/^/    /' || true
+    grep -m1 -E '^(runtime|loadgen) packages:' "$TMP/build-$s.log" | sed 's/^/    /' || true
     ok "built $image"
     new_id=$(podman image inspect --format '{{.Id}}' "$image")
     if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
@@ -115,8 +119,8 @@ done
 base_size=$(podman image inspect --format '{{.Size}}' "$RUNTIME_BASE")
 log "image sizes (base $RUNTIME_BASE: $((base_size / 1000000)) MB)"
 printf '    %-48s %10s %18s\n' image "size MB" "beyond base MB"
-for s in "${SERVICES[@]}"; do
-    image=$PREFIX/$s-service:$TAG
+for s in "${SERVICES[@]}" loadgen; do
+    image=$(image_of "$s")
     size=$(podman image inspect --format '{{.Size}}' "$image")
     extra=$((size - base_size))
     printf '    %-48s %10s %18s\n' "$image" "$(awk -v b="$size" 'BEGIN { printf "%.1f", b / 1e6 }')" \
@@ -205,6 +209,36 @@ for c in health basic; do
         bad "tests/chaos.sh $c against the containers"
     fi
 done
+
+# --------------------------------------------------------------------------------------- loadgen
+# The Job's way (k8s/loadgen-job.yaml): the options in /etc/loadgen (read-only), /tmp a tmpfs, the same
+# confinement as the services, payment's URL in LOADGEN_TARGET; the report and the records come on stdout.
+mkdir -p "$TMP/loadgen-plan"
+printf '%s\n' --seed 1 --rate 20 --baseline 2s --chaos 4s --recovery 2s --replicas 1,1,1 >"$TMP/loadgen-plan/args"
+chmod -R a+rX "$TMP/loadgen-plan" # read by the container's user 10001
+CONTAINERS+=("$RUN_ID-loadgen")
+log "running $PREFIX/loadgen:$TAG once (8 s of chain requests at 20/s against ${URL[payment]})"
+if timeout 120 "${PODMAN[@]}" run --name "$RUN_ID-loadgen" "${ULIMITS[@]}" --network host \
+    --read-only --read-only-tmpfs=false --tmpfs /tmp:rw,size=64m --cap-drop ALL \
+    --security-opt no-new-privileges --user 10001:10001 --memory 256m \
+    -v "$TMP/loadgen-plan:/etc/loadgen:ro" -e LOADGEN_TARGET="${URL[payment]}" \
+    "$PREFIX/loadgen:$TAG" >"$TMP/loadgen.log" 2>&1; then
+    ok "the loadgen container exits 0"
+else
+    tail -n 20 "$TMP/loadgen.log" | sed 's/^/    /'
+    bad "the loadgen container failed"
+fi
+sed -n '/^=== loadgen report/,/^=== loadgen records/p' "$TMP/loadgen.log" | sed -n '2,12p' | sed 's/^/    /'
+awk '/^=== loadgen records/ { on = 1; next } /^=== loadgen end/ { on = 0 } on' "$TMP/loadgen.log" >"$TMP/loadgen.csv"
+n=$(($(wc -l <"$TMP/loadgen.csv") - 1))
+want=$(awk '/^run: / { print $2; exit }' "$TMP/loadgen.log")
+okn=$(awk -F, 'NR > 1 && $4 == 1' "$TMP/loadgen.csv" | wc -l)
+if grep -q '^=== loadgen end' "$TMP/loadgen.log" && [ "$n" = "$want" ] && [ "$n" -ge 100 ]; then
+    ok "its log holds the report and $n records lines, as many as the report counts"
+else
+    bad "its log: $n records lines, the report counts '${want:-none}' (wanted >= 100 and equal)"
+fi
+if [ "$n" -gt 0 ] && [ "$okn" = "$n" ]; then ok "all $n requests succeeded"; else bad "$okn of $n requests succeeded"; fi
 
 # -------------------------------------------------------------------------------------- shutdown
 # podman stop = SIGTERM, then SIGKILL after --stop-timeout (15 s), like the kubelet with

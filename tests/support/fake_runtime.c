@@ -7,6 +7,8 @@
  * journal, log lines, queue of outgoing calls and the requests made to it.
  */
 #include "tests/support/fake_runtime.h"
+
+#include "base/rng.h"
 #include "services/modules.h"
 
 #include <check.h>
@@ -97,7 +99,7 @@ struct fake_rt {
     strvec settings;
     svc_shell *shell;
     int replica;
-    uint64_t rng;
+    pc_rng rng; /* the same generator as the real runtime's and the simulator's */
     uint64_t forced[FORCED_MAX];
     size_t forced_len;
     strvec journal;
@@ -160,11 +162,7 @@ static uint64_t op_random(void *self) {
         memmove(rt->forced, rt->forced + 1, --rt->forced_len * sizeof rt->forced[0]);
         return v;
     }
-    /* splitmix64 */
-    uint64_t z = (rt->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return pc_rng_u64(&rt->rng);
 }
 
 static void op_call(void *self, const svc_call *call, svc_call_done_fn done, void *ctx) {
@@ -383,7 +381,9 @@ static fake_reply *reply_new(fake_rt *rt, const char *method, const char *target
                            .forwarded = opts ? opts->forwarded : 0,
                            .body = r->reqbody,
                            .body_len = body ? body_len : 0,
-                           .body_too_large = opts ? opts->body_too_large : 0};
+                           .body_too_large = opts ? opts->body_too_large : 0,
+                           .service = opts ? opts->service : SVC_AUTH_OFF,
+                           .client = opts ? opts->client : SVC_AUTH_OFF};
     r->next = rt->replies;
     rt->replies = r;
     return r;
@@ -650,7 +650,7 @@ static fake_rt *node_new(fake_world *w, uint64_t seed) {
     fake_rt *rt = xcalloc(1, sizeof *rt);
     rt->world = w;
     w->refs++;
-    rt->rng = seed;
+    pc_rng_init(&rt->rng, seed, "fake-runtime");
     rt->down = SVC_CALL_OK;
     snprintf(rt->name, sizeof rt->name, "runtime");
     return rt;

@@ -4,7 +4,8 @@
  * What it fakes, and how a test drives it:
  *   clock      manual. fake_advance(rt, ns) moves virtual time and fires the timers that fall due, in
  *              (due time, start order), settling everything after each one.
- *   random     a seeded splitmix64 stream per node; fake_random_push() forces the next values.
+ *   random     a seeded pc_rng stream per node (base/rng.h, as the HTTP runtime and the simulator draw);
+ *              fake_random_push() forces the next values.
  *   journal    persist() appends the record to an in-memory journal (fake_journal_at) and completes later,
  *              asynchronously, with error 0; fake_journal_fail_next() makes the next write fail (the record is
  *              not kept), fake_journal_hold() keeps completions back until fake_journal_hold(rt, 0).
@@ -92,6 +93,8 @@ typedef struct fake_req_opts {
     const char *idempotency_key;
     int forwarded;
     int body_too_large;
+    svc_auth service; /* what the runtime found: the service credential */
+    svc_auth client;  /* and the client's API key */
 } fake_req_opts;
 
 /* ---- settings ---- */

@@ -43,7 +43,7 @@ void sim_probe_free(sim_probe *p) {
 
 typedef struct waiter {
     int done;
-    probe_answer *out;
+    sim_probe_answer *out;
 } waiter;
 
 static void answered(void *ctx, const sim_http_result *r) {
@@ -59,7 +59,7 @@ static void answered(void *ctx, const sim_http_result *r) {
 }
 
 int sim_probe_request(sim_probe *p, svc_peer target, const char *method, const char *path, const char *content_type,
-                      const char *key, const char *body, size_t body_len, probe_answer *out) {
+                      const char *key, const char *body, size_t body_len, sim_probe_answer *out) {
     memset(out, 0, sizeof *out);
     sim_http_msg *m = sim_http_msg_request(method, path, body, body_len, key, 0, "probe");
     sim_http_msg_set_content_type(m, content_type);
