@@ -794,6 +794,7 @@ lab_check() {
 	if ls -d /tmp/pc-lab.* >/dev/null 2>&1; then
 		for d in /tmp/pc-lab.*; do
 			[ "$d" = "${LAB_KEEP_DIR:-}" ] && continue
+			[ -d "$d" ] || continue # /tmp/pc-lab.lock, the shared lock (a file), is not the lab's
 			echo "lab: left behind: directory $d" >&2
 			bad=1
 		done
