@@ -191,8 +191,8 @@ service_cpu() { awk '/^CPU/ { on = 1; next } on && /^TCP/ { on = 0 } on && NF >=
 #   factor for every piece of work (--cpu-scale);
 # - the one-way latency of a packet between two pods (--link-latency: veth, bridge, softirq), fitted to
 #   the two cells' p50s together (the model as much too fast for one as too slow for the other), which are
-#   then marked "cal": still judged, as the ratio between them is still a prediction. Their p99 is the
-#   host's no-fault tail, which the model lacks (docs/lab.md): shown, and not judged. It is the
+#   then marked "cal": still judged, as the ratio between them is still a prediction. Their p95 and p99
+#   are the host's no-fault tail, which the model lacks (docs/lab.md): shown, and not judged. It is the
 #   hypervisor's and the kernel's, not our code's: a CI machine of the same kind ran the no-fault chain
 #   15-20 % faster than the one the defaults come from, with the same code.
 calibrate_machine() {

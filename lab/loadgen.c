@@ -437,12 +437,7 @@ int lab_run(const lab_config *cfg, const sim_options *o, const sim_result *pred,
     memset(&g, 0, sizeof g);
     g.cfg = cfg;
     g.o = o;
-    load_config lc = o->load;
-    lc.start_ns = 0;
-    lc.stop_ns = o->baseline_ns + o->chaos_ns + o->recovery_ns;
-    lc.phase_ns[0] = 0;
-    lc.phase_ns[1] = o->baseline_ns;
-    lc.phase_ns[2] = o->baseline_ns + o->chaos_ns;
+    load_config lc = sim_options_load_config(o);
     g.lc = &lc;
     pc_rng_init(&g.arrivals, o->seed, "client/arrivals");
     pc_rng_init(&g.choices, o->seed, "client/choices");

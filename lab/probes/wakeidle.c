@@ -19,30 +19,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe.h"
+
 static int fds[2];
 static long long *lat;
 static int n_want, n_got;
 
-static long long mono_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static void pin_to(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
 static void *receiver(void *arg) {
     (void)arg;
-    pin_to(1);
+    probe_pin_to(1);
     long long sent;
     while (n_got < n_want && read(fds[0], &sent, sizeof sent) == (ssize_t)sizeof sent) {
         if (sent < 0) break;
-        lat[n_got++] = mono_ns() - sent;
+        lat[n_got++] = probe_clock_ns(CLOCK_MONOTONIC) - sent;
     }
     return NULL;
 }
@@ -67,13 +56,13 @@ int main(int argc, char **argv) {
     if (!lat || pipe(fds) != 0) return 1;
     pthread_t r;
     pthread_create(&r, NULL, receiver, NULL);
-    pin_to(0);
+    probe_pin_to(0);
     usleep(100000);
-    long long next = mono_ns() + gap, end = mono_ns() + 60000000000LL;
-    for (int i = 0; i < n_want && mono_ns() < end; i++) {
+    long long next = probe_clock_ns(CLOCK_MONOTONIC) + gap, end = probe_clock_ns(CLOCK_MONOTONIC) + 60000000000LL;
+    for (int i = 0; i < n_want && probe_clock_ns(CLOCK_MONOTONIC) < end; i++) {
         struct timespec ts = {next / 1000000000LL, next % 1000000000LL};
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-        long long now = mono_ns();
+        long long now = probe_clock_ns(CLOCK_MONOTONIC);
         if (write(fds[1], &now, sizeof now) != (ssize_t)sizeof now) break;
         next += gap;
     }

@@ -1085,6 +1085,16 @@ static void pod_kill_actions(const sim_options *o, sim_scenario *s, int64_t star
     }
 }
 
+load_config sim_options_load_config(const sim_options *o) {
+    load_config lc = o->load;
+    lc.start_ns = 0;
+    lc.stop_ns = o->baseline_ns + o->chaos_ns + o->recovery_ns;
+    lc.phase_ns[0] = 0;
+    lc.phase_ns[1] = o->baseline_ns;
+    lc.phase_ns[2] = o->baseline_ns + o->chaos_ns;
+    return lc;
+}
+
 void sim_options_actions(const sim_options *o, sim_scenario *s) {
     int64_t start = o->baseline_ns, end = o->baseline_ns + o->chaos_ns;
     if (o->loss_pct > 0 || o->delay_ns > 0 || o->partition) network_actions(o, s, start, end);
