@@ -67,14 +67,15 @@ FULL=(
 # success rate: over eight lab runs it spread 85.2-91.8 % (sd 2.8 pp, twice the binomial 1.5 pp, mean 88.4 %
 # against the simulator's 87.8 %), because requests that share a kept-alive connection share its fate
 # (its RTO backoff, its lost segments), so they are not independent samples. With fresh connections they are.
-# cpu2x80 is in since the CPU model follows EEVDF (its p50 and p99 missed by 16-90 % before).
+# cpu2x80 is not in yet: on a quiet machine its lab p99 is bimodal (93-94 ms in two runs of 2026-12-07, as the
+# EEVDF model predicts, 153 ms in a third with p50 +19 %: a chain spilling into its pod's next CFS period),
+# which the model does not reproduce; in the gate it would fail a right loss model about one run in three.
 QUICK=(
 	"none-keep|20|"
 	"none-fresh|20|--downstream-keepalive off"
 	"loss20-fresh|25|--loss 20% ${LINK[*]} --downstream-keepalive off"
 	"loss50-fresh|25|--loss 50% ${LINK[*]} --downstream-keepalive off"
 	"loss80-fresh|25|--loss 80% ${LINK[*]} --downstream-keepalive off"
-	"cpu2x80|25|--cpu-workers 2 --cpu-load 80 --cpu-target payment"
 )
 
 case $MODE in

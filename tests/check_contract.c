@@ -115,7 +115,7 @@ static const support_product *const catalogue = support_seed_catalogue;
 typedef struct answer {
     int status;
     char *body;
-    char ctype[96];
+    char ctype[128]; /* as support_resp.ctype */
 } answer;
 
 enum { HTTP_RUN, SIM_RUN, SIM2_RUN, RUNS };
