@@ -58,7 +58,15 @@ FULL=(
 	# p99 (with 50 requests the p99 is the last answer: the time until all 50 are answered)
 	"burst50-none|10|--burst 50 --workload process"
 	"burst50-cpu2x80|10|--burst 50 --workload process --cpu-workers 2 --cpu-load 80 --cpu-target payment"
+	# breaking points that `bin/sim --explore` emits (docs/explore.md), run as written: @explore/NAME is the
+	# file DIR/NN-NAME.yaml of EXPLORE_CMD's output, made once per run before the lab starts. The row
+	# also evaluates the file's expectation on the lab's figure: the break confirmed on a real kernel.
+	"explore-loss-payment-inventory|0|--experiment @explore/loss-payment-inventory"
+	"explore-loss-notification-notification|0|--experiment @explore/loss-notification-notification"
+	"explore-pod-kill-payment|0|--experiment @explore/pod-kill-payment"
 )
+EXPLORE_EXPECT='chain.success_rate >= 0.99'
+EXPLORE_CMD=(--explore --expect "$EXPLORE_EXPECT" --seed 1)
 # The CI subset: the cells whose every bound the model meets on this machine in every lab run so far
 # (docs/calibration.md lists the misses of the full matrix). cpu1x80 agrees on average but its lab p50 moved
 # from 14 ms to 5.5 ms between two runs (the median sits on the steep edge of a bimodal distribution), too
@@ -103,6 +111,20 @@ esac
 
 cd "$LAB_ROOT" || exit 2
 mkdir -p "$OUTDIR"
+# The explorer's files, when a cell names one: the documented command, its output in OUTDIR/explore
+case " ${CELLS[*]} " in
+*@explore/*)
+	rm -rf "$OUTDIR/explore"
+	"$LAB_BIN/sim" "${EXPLORE_CMD[@]}" --out "$OUTDIR/explore" >"$OUTDIR/explore.txt" 2>&1 ||
+		lab_die "bin/sim ${EXPLORE_CMD[*]} failed (see $OUTDIR/explore.txt)"
+	for i in "${!CELLS[@]}"; do
+		[[ ${CELLS[$i]} =~ @explore/([a-z-]+) ]] || continue
+		emitted=("$OUTDIR"/explore/[0-9]*-"${BASH_REMATCH[1]}".yaml)
+		[ -f "${emitted[0]}" ] || lab_die "the explorer emitted no breaking point named ${BASH_REMATCH[1]} (see $OUTDIR/explore.txt)"
+		CELLS[i]=${CELLS[i]/@explore\/${BASH_REMATCH[1]}/${emitted[0]}}
+	done
+	;;
+esac
 T0=$(date +%s)
 lab_begin
 trap 'lab_end; exit 130' INT TERM
@@ -220,6 +242,30 @@ calibrate_machine() {
 	done
 }
 
+# explore_verdict NAME SPEC: for a cell running an emitted breaking point, the file's expectation evaluated
+# on the lab's chaos-phase success rate and on the simulator's, appended to the row. A breaking point sits
+# just past the frontier, so the simulator's rate is a little under the threshold and one lab run's 95 %
+# interval often straddles it: the lab confirms the break when its rate is under the threshold, contradicts
+# it (a miss, ROW_RC=1) when its whole interval is above, and leaves it undecided otherwise.
+explore_verdict() {
+	local name=$1 file min rates lab lo sim
+	[[ $2 =~ --experiment\ ([^ ]+) ]] || return 0
+	file=${BASH_REMATCH[1]}
+	min=$(sed -n 's/.*payment-chaos\/expect: "chain\.success_rate >= \([0-9.]*\).*/\1/p' "$file" | head -n 1)
+	[ -n "$min" ] || return 0
+	# the row's first line: the lab's rate, its interval's low end, the simulator's rate
+	rates=$(awk '$2 == "success" { sub(/^[^%]*success */, ""); gsub(/[][%-]/, " "); print $1, $2, $4; exit }' "$OUTDIR/$name.row")
+	read -r lab lo sim <<<"$rates"
+	[ -n "${sim:-}" ] || lab_die "cell $name: no success rate in its row"
+	awk -v l="$lab" -v lo="$lo" -v s="$sim" -v m="$min" -v f="$(basename "$file")" 'BEGIN {
+		lb = l / 100 < m; sb = s / 100 < m; against = sb && lo / 100 >= m
+		printf "%-24s expectation chain.success_rate >= %s (%s): lab %.1f %% (its 95 %% interval from %.1f), sim %.1f %%: %s\n", "", m, f,
+			l, lo, s, !sb ? (lb ? "the lab breaks what the simulator holds" : "both hold") : \
+			lb ? "the break confirmed" : against ? "MISS (the lab holds it, its whole interval above)" : \
+			"undecided (the lab holds it, its interval reaches below)"
+		exit (against || (!sb && lb)) }' >>"$OUTDIR/$name.row" || ROW_RC=1
+}
+
 cell_spec() { local c; for c in "${CELLS[@]}"; do [ "${c%%|*}" = "$1" ] && echo "$c"; done; }
 
 # calm_down CPUS: after a miss while other jobs used CPUS, waits (bounded) until they use at most 0.3 CPUs;
@@ -335,6 +381,7 @@ for spec in "${CELLS[@]}"; do
 			compare_cell "$name" "$spec"
 			echo "$(printf '%-24s' '')(second measurement: the first $WHY, see $name.first.row)" >>"$OUTDIR/$name.row"
 		fi
+		case $name in explore-*) explore_verdict "$name" "$spec" ;; esac
 		;;
 	esac
 	[ $ROW_RC = 1 ] && MISSES=$((MISSES + 1))
