@@ -2,28 +2,40 @@
  * cfs.h: CPU time on a node, with CFS bandwidth control per pod (cgroup cpu.cfs_quota_us / cfs_period_us),
  * and stress-ng CPU workers running inside a pod's group, as Chaos Mesh's StressChaos places them.
  *
- * The model (kernel/sched/fair.c, Documentation/scheduler/sched-bwc.rst; docs/facts.md):
- *   - A node has C CPUs. Every runnable task sits on one CPU; a CPU runs one task at a time for a time slice
- *     (`quantum`, 750 us by default: EEVDF's base slice, sysctl_sched_base_slice; R4 in
- *     docs/measurements/cfs-stress.md measured ~1 ms between two spinners, and 750 us fits the lab best,
- *     docs/calibration.md) and then the next one in its queue, round robin. A task that wakes does not
- *     preempt the one running: it waits for the slice to end. That is the model's known simplification: measured, a thread that slept preempts a running hog nearly
- *     always (EEVDF's lag; docs/measurements/cfs-stress.md R8); the quantum stands in for that and for the
- *     3-4 ms delays that 100 % hogs give a chain's steps in the lab. A CPU that was idle needs `wake_latency`
- *     to start running (a halted vCPU waking up).
- *   - A waking task goes to its previous CPU if that is idle, else to an idle CPU, else stays on its previous
- *     CPU (or the least loaded); a CPU that becomes idle pulls a waiting task from a busy one. A CPU whose
- *     only tasks belong to a throttled group counts as idle, which is how a thread returning to a hog's CPU
- *     ends up waiting for the refill.
+ * The model (kernel/sched/fair.c, Documentation/scheduler/sched-eevdf.rst and sched-bwc.rst; the measurements
+ * in docs/measurements/cfs-stress.md):
+ *   - A node has C CPUs, each with a run queue of group entities (one per pod with runnable threads on that
+ *     CPU), each group with its own run queue of threads: the two levels of a cgroup v1 `cpu` hierarchy.
+ *   - Who runs follows the kernel's fair class, in one of two versions (`sched`):
+ *     EEVDF (kernels 6.6 and later, the default): every entity has a virtual runtime and a virtual deadline
+ *     one slice ahead; the eligible entity (lag >= 0) with the earliest deadline runs (pick_eevdf). A thread
+ *     that wakes is placed with the lag it had when it slept (place_entity); one that slept while not
+ *     eligible stays queued until it is (delayed dequeue) and comes back with no lag (DELAY_ZERO). A woken
+ *     entity preempts at once when a pick would choose it (check_preempt_wakeup_fair); the running one is
+ *     protected until it has used its slice (RUN_TO_PARITY, set_protect_slice), and an expired slice is
+ *     noticed only when the running entity's time is accounted: at a tick (4 ms), a wake-up or a switch
+ *     (update_curr, update_deadline). The slice is sysctl_sched_base_slice, 0.7 ms x (1 + log2 CPUs)
+ *     (0.75 ms in 6.6-6.14).
+ *     CFS (kernels before 6.6): the smallest virtual runtime runs; a sleeper comes back at most half the
+ *     scheduling latency behind (place_entity, GENTLE_FAIR_SLEEPERS) and preempts when it is more than the
+ *     wake-up granularity behind (wakeup_preempt_entity); a tick switches when the running entity has had
+ *     its share of the latency period (check_preempt_tick).
+ *     A CPU that was idle needs `wake_latency` to start running (a halted vCPU waking up).
+ *   - A waking thread goes to its previous CPU if that is idle, else to an idle CPU, else stays on its
+ *     previous CPU (or the least loaded); a thread still queued (delayed) stays where it is. A CPU that
+ *     becomes idle pulls a waiting thread from a busy one. A CPU whose only threads belong to a throttled
+ *     group counts as idle, which is how a thread returning to a hog's CPU ends up waiting for the refill.
  *   - A group with a quota has a global pool refilled to `quota` at each period boundary (the period timer's
  *     phase is random: it starts when the group first runs). The timer stops after a whole period in which
  *     no CPU took runtime from the pool and restarts on the same grid when one does, so `periods` counts the
  *     active periods, as cpu.stat's nr_periods does. Each CPU's part of the group (its cfs_rq) runs
  *     on local runtime pulled from the pool in slices (5 ms). Runtime is checked at scheduler ticks (4 ms)
  *     and when the CPU's task set changes, so a CPU can overrun by up to a tick; the debt is repaid at the
- *     next refill. When the pool is empty, that CPU's part of the group is throttled until the refill,
- *     which gives each throttled cfs_rq just enough to resume. An idle cfs_rq returns all but 1 ms of its
- *     local runtime to the pool, and the slack timer (5 ms later) hands it to throttled CPUs.
+ *     next refill. When the pool is empty, that CPU's part of the group is throttled (its group entity
+ *     leaves the CPU's run queue) until the refill, which gives each throttled cfs_rq just enough to resume;
+ *     a resumed group waits for the CPU's next scheduling point, as unthrottle_cfs_rq does not preempt. An
+ *     idle cfs_rq returns all but 1 ms of its local runtime to the pool, and the slack timer (5 ms later)
+ *     hands it to throttled CPUs.
  *   - Throttling is therefore per CPU and in time, against period boundaries: a request waits only if the
  *     CPU it runs on is throttled, exactly the mechanism that makes independent arrivals wait U(0, P - w)
  *     while closed-loop clients cluster inside the unthrottled window.
@@ -54,8 +66,17 @@ typedef enum cfs_stress_timing {
     CFS_STRESS_WALL_TIME,    /* ... from wall time (older stress-ng): throttled time lengthens the sleep */
 } cfs_stress_timing;
 
+/* Which version of the kernel's fair scheduler the CPUs follow. */
+typedef enum cfs_sched_policy {
+    CFS_SCHED_EEVDF = 0, /* EEVDF as 6.18 runs it (the lab machine): delayed dequeue, task-based throttling */
+    CFS_SCHED_CFS,       /* kernels before 6.6: vruntime, sleeper credit, wake-up granularity */
+    CFS_SCHED_EEVDF_66,  /* EEVDF as 6.6-6.11 ran it (Minikube's ISO, 6.6.22): no delayed dequeue, a sleeper's
+                          * negative lag kept, whole groups throttled, a 0.75 ms base slice */
+} cfs_sched_policy;
+
 typedef struct cfs_config {
     int cpus;                /* 2 */
+    cfs_sched_policy sched;  /* EEVDF */
     int64_t tick_ns;         /* 4 ms (HZ=250) */
     int64_t slice_ns;        /* sched_cfs_bandwidth_slice_us: 5 ms */
     int64_t min_runtime_ns;  /* min_cfs_rq_runtime: 1 ms kept by an idle cfs_rq */
@@ -63,8 +84,12 @@ typedef struct cfs_config {
     int64_t stress_slice_ns; /* --cpu-load-slice 10 */
     cfs_stress_timing stress_timing;
     int64_t stress_sleep_overshoot_ns; /* select() wake-up latency, corrected by stress-ng's bias */
-    int64_t quantum_ns;                /* time slice of a task on a shared CPU: 750 us (--cpu-quantum); <= 0: 1 ms */
-    int64_t wake_latency_ns;           /* an idle CPU starting to run a woken task */
+    /* the base slice; 0: the kernel's, 0.7 ms x (1 + log2 CPUs) for EEVDF (0.75 ms for eevdf-6.6), the same
+     * 0.75 ms x (1 + log2 CPUs) as CFS's minimal granularity */
+    int64_t quantum_ns;
+    int64_t wake_latency_ns;                      /* an idle CPU starting to run a woken task */
+    double wake_stall_p;                          /* ... now and then much later: the host runs the halted vCPU late */
+    int64_t wake_stall_min_ns, wake_stall_max_ns; /* with probability wake_stall_p, uniform in [min, max] */
 } cfs_config;
 
 void cfs_config_defaults(cfs_config *cfg);

@@ -429,8 +429,10 @@ static int row_figure(FILE *out, const char *name, const row_sides *r, int f, co
     double bound = fmax(target, fmax(reach, batch));
     int ok = fabs(lf[f] - sf[f]) <= bound, missed = 0;
     const char *verdict = "  ";
-    if (f == FIG_P99 && calibration_cell) {
-        /* a known miss of the model, shown and not judged: the no-fault tail is the host's (docs/lab.md) */
+    if ((f == FIG_P95 || f == FIG_P99) && calibration_cell) {
+        /* shown and not judged: the no-fault cells' tail is the host's, which the model does not have (their
+         * p95 runs 6-20 % above the model's on a quiet machine, and varies with the machine; docs/fidelity.md).
+         * Their p50s are the calibration; every fault cell's tail is judged. */
         verdict = ok ? "ok" : "miss, not judged (host tail)";
     } else if (f != FIG_P90) {
         missed = !ok;

@@ -51,6 +51,22 @@ FULL=(
 	"cpu2x100|40|--cpu-workers 2 --cpu-load 100 --cpu-target payment"
 	"kill-inventory|40|--pod-kill inventory@10s"
 	"exp-cpu-stress-100|0|--experiment chaos-experiments/05-stress-chaos.yaml --object cpu-stress-100-percent"
+	# CPU stress as the kernel schedules it (docs/calibration.md, "CPU stress"); the seed's 05 file
+	"cpu1x30|40|--cpu-workers 1 --cpu-load 30 --cpu-target payment"
+	"cpu4x100-one-pod|0|--experiment chaos-experiments/05-stress-chaos.yaml --object cpu-stress-100-percent"
+	"cpu2x80-inventory|40|--cpu-workers 2 --cpu-load 80 --cpu-target inventory"
+	"cpu-mem-combined|40|--cpu-workers 2 --cpu-load 60 --cpu-target payment --mem-stress 80MB --mem-workers 1 --mem-target payment"
+	"seed-05-together|0|--experiment chaos-experiments/05-stress-chaos.yaml --together"
+	# the seed's `test-chaos.sh stress`: 50 payments at once (1 s into each phase), judged on their p50 and
+	# p99 (with 50 requests the p99 is the last answer: the time until all 50 are answered)
+	"burst50-none|10|--burst 50 --workload process"
+	"burst50-cpu2x80|10|--burst 50 --workload process --cpu-workers 2 --cpu-load 80 --cpu-target payment"
+	# breaking points that `bin/sim --explore` emits (docs/explore.md), run as written: @explore/NAME is the
+	# file DIR/NN-NAME.yaml of EXPLORE_CMD's output, made once per run before the lab starts. The row
+	# also evaluates the file's expectation on the lab's figure: the break confirmed on a real kernel.
+	"explore-loss-payment-inventory|0|--experiment @explore/loss-payment-inventory"
+	"explore-loss-notification-notification|0|--experiment @explore/loss-notification-notification"
+	"explore-pod-kill-payment|0|--experiment @explore/pod-kill-payment"
 	# every NetworkChaos action (the wire: bin/labwire where the kernel has no sch_netem; docs/lab.md): the
 	# seed's own objects of 02 (its 80 %/50 with a pod-IP filter that never sees payment's calls to the
 	# Service IP: predicted no effect; the 95 % pair; loss with 2 s +- 500 ms delay; the whole file at once,
@@ -70,6 +86,8 @@ FULL=(
 	"partition-both|0|--experiment lab/cells.yaml --object partition-both"
 	"partition-to|0|--experiment lab/cells.yaml --object partition-to"
 )
+EXPLORE_EXPECT='chain.success_rate >= 0.99'
+EXPLORE_CMD=(--explore --expect "$EXPLORE_EXPECT" --seed 1)
 # The CI subset: the cells whose every bound the model meets on this machine in every lab run so far
 # (docs/calibration.md lists the misses of the full matrix). cpu1x80 agrees on average but its lab p50 moved
 # from 14 ms to 5.5 ms between two runs (the median sits on the steep edge of a bimodal distribution), too
@@ -78,23 +96,30 @@ FULL=(
 # success rate: over eight lab runs it spread 85.2-91.8 % (sd 2.8 pp, twice the binomial 1.5 pp, mean 88.4 %
 # against the simulator's 87.8 %), because requests that share a kept-alive connection share its fate
 # (its RTO backoff, its lost segments), so they are not independent samples. With fresh connections they are.
+# cpu2x80 is not in yet: on a quiet machine its lab p99 is bimodal (93-94 ms in two runs of 2026-12-07, as the
+# EEVDF model predicts, 153 ms in a third with p50 +19 %: a chain spilling into its pod's next CFS period),
+# which the model does not reproduce; in the gate it would fail a right loss model about one run in three.
 QUICK=(
 	"none-keep|20|"
 	"none-fresh|20|--downstream-keepalive off"
 	"loss20-fresh|25|--loss 20% ${LINK[*]} --downstream-keepalive off"
 	"loss50-fresh|25|--loss 50% ${LINK[*]} --downstream-keepalive off"
 	"loss80-fresh|25|--loss 80% ${LINK[*]} --downstream-keepalive off"
-	# through the wire: the seed's 80 %/50 that matches nothing (its ledger must show 0 packets faulted), and
-	# a plain 100 ms delay
-	"seed-02-loss80-corr50|0|--experiment $SEED02 --object seed-packet-loss-80-corr50|10s"
-	"delay100|0|--experiment lab/cells.yaml --object delay100|10s"
 )
+# The gate runs on the nft wire (loss with nftables numgen on veths), on which its false-alarm rate was
+# measured (docs/fidelity.md: eleven passing runs in a row); LAB_WIRE=labwire make fidelity-quick runs it
+# through bin/labwire. The wire's own cells (seed-02-loss80-corr50: 0 packets faulted; delay100) join the
+# gate once it has passed as many runs through the wire, within its 5 minutes.
 
 case $MODE in
 full) CELLS=("${FULL[@]}") ;;
-quick) CELLS=("${QUICK[@]}") ;;
+quick)
+	CELLS=("${QUICK[@]}")
+	export LAB_WIRE=${LAB_WIRE:-nft}
+	;;
 aa)
 	CELLS=("${QUICK[@]}")
+	export LAB_WIRE=${LAB_WIRE:-nft}
 	REPS=${2:-${FIDELITY_AA_REPS:-5}}
 	[[ $REPS =~ ^[0-9]+$ ]] && [ "$REPS" -ge 2 ] && [ "$REPS" -le 50 ] || lab_die "fidelity.sh aa [REPS]: REPS is 2..50"
 	;;
@@ -115,6 +140,20 @@ esac
 
 cd "$LAB_ROOT" || exit 2
 mkdir -p "$OUTDIR"
+# The explorer's files, when a cell names one: the documented command, its output in OUTDIR/explore
+case " ${CELLS[*]} " in
+*@explore/*)
+	rm -rf "$OUTDIR/explore"
+	"$LAB_BIN/sim" "${EXPLORE_CMD[@]}" --out "$OUTDIR/explore" >"$OUTDIR/explore.txt" 2>&1 ||
+		lab_die "bin/sim ${EXPLORE_CMD[*]} failed (see $OUTDIR/explore.txt)"
+	for i in "${!CELLS[@]}"; do
+		[[ ${CELLS[$i]} =~ @explore/([a-z-]+) ]] || continue
+		emitted=("$OUTDIR"/explore/[0-9]*-"${BASH_REMATCH[1]}".yaml)
+		[ -f "${emitted[0]}" ] || lab_die "the explorer emitted no breaking point named ${BASH_REMATCH[1]} (see $OUTDIR/explore.txt)"
+		CELLS[i]=${CELLS[i]/@explore\/${BASH_REMATCH[1]}/${emitted[0]}}
+	done
+	;;
+esac
 T0=$(date +%s)
 lab_begin
 trap 'lab_end; exit 130' INT TERM
@@ -190,11 +229,17 @@ lab_cell() {
 # calibration; every cell but the two that calibrated it gets its link latency refitted to its own
 # baseline phase first (--refit-link): the box's speed drifts by 15-40 % within minutes (a CI run here:
 # the calibration cells at 22.8 us, loss 20 % fresh's baseline a minute later at 41.3 us), and that drift
-# is not the model's error. Sets ROW_RC (0 ok, 1 a bound missed).
+# is not the model's error. Not the burst cells: their baseline phase is one burst of 50 requests queued for
+# payment's CPU, a prediction in itself, whose p50 hardly depends on the packet latency, so the refit ran to
+# the end of its range (5 or 200 us) and changed the CPU cell's prediction for no reason of the network's;
+# they keep the calibration's latency. Sets ROW_RC (0 ok, 1 a bound missed).
 compare_cell() {
 	local name=$1 spec=$2 args cal=(--refit-link)
 	read -r -a args <<<"$(cell_args "$spec")"
-	case $name in none-keep | none-fresh) cal=(--calibration-cell) ;; esac
+	case $name in
+	none-keep | none-fresh) cal=(--calibration-cell) ;;
+	burst*) cal=() ;;
+	esac
 	ROW_RC=0
 	"$LAB_BIN/loadgen" --compare "$OUTDIR/$name.csv" --sim-seeds "$SEEDS" --name "$name" "${cal[@]}" \
 		"${args[@]}" "${MACHINE[@]}" "${MODEL[@]}" >"$OUTDIR/$name.row" || ROW_RC=$?
@@ -223,8 +268,8 @@ service_cpu() { awk '/^CPU/ { on = 1; next } on && /^TCP/ { on = 0 } on && NF >=
 #   factor for every piece of work (--cpu-scale);
 # - the one-way latency of a packet between two pods (--link-latency: veth, bridge, softirq), fitted to
 #   the two cells' p50s together (the model as much too fast for one as too slow for the other), which are
-#   then marked "cal": still judged, as the ratio between them is still a prediction. Their p99 is the
-#   host's no-fault tail, which the model lacks (docs/lab.md): shown, and not judged. It is the
+#   then marked "cal": still judged, as the ratio between them is still a prediction. Their p95 and p99
+#   are the host's no-fault tail, which the model lacks (docs/lab.md): shown, and not judged. It is the
 #   hypervisor's and the kernel's, not our code's: a CI machine of the same kind ran the no-fault chain
 #   15-20 % faster than the one the defaults come from, with the same code.
 calibrate_machine() {
@@ -266,6 +311,30 @@ wire_line() {
 		END { for (i = 1; i <= K; i++) tot += H[i]
 		      printf "wire: bin/labwire (%s) forwarded %d frames in the two calibration cells, read to write p50 < %d us,\n", sched, n, q(0.5)
 		      printf "  p99 < %d us, max %.2f ms, %d dropped for want of room; its wake-up and copies are in the link latency above\n", q(0.99), mx / 1e6, drops }'
+}
+
+# explore_verdict NAME SPEC: for a cell running an emitted breaking point, the file's expectation evaluated
+# on the lab's chaos-phase success rate and on the simulator's, appended to the row. A breaking point sits
+# just past the frontier, so the simulator's rate is a little under the threshold and one lab run's 95 %
+# interval often straddles it: the lab confirms the break when its rate is under the threshold, contradicts
+# it (a miss, ROW_RC=1) when its whole interval is above, and leaves it undecided otherwise.
+explore_verdict() {
+	local name=$1 file min rates lab lo sim
+	[[ $2 =~ --experiment\ ([^ ]+) ]] || return 0
+	file=${BASH_REMATCH[1]}
+	min=$(sed -n 's/.*payment-chaos\/expect: "chain\.success_rate >= \([0-9.]*\).*/\1/p' "$file" | head -n 1)
+	[ -n "$min" ] || return 0
+	# the row's first line: the lab's rate, its interval's low end, the simulator's rate
+	rates=$(awk '$2 == "success" { sub(/^[^%]*success */, ""); gsub(/[][%-]/, " "); print $1, $2, $4; exit }' "$OUTDIR/$name.row")
+	read -r lab lo sim <<<"$rates"
+	[ -n "${sim:-}" ] || lab_die "cell $name: no success rate in its row"
+	awk -v l="$lab" -v lo="$lo" -v s="$sim" -v m="$min" -v f="$(basename "$file")" 'BEGIN {
+		lb = l / 100 < m; sb = s / 100 < m; against = sb && lo / 100 >= m
+		printf "%-24s expectation chain.success_rate >= %s (%s): lab %.1f %% (its 95 %% interval from %.1f), sim %.1f %%: %s\n", "", m, f,
+			l, lo, s, !sb ? (lb ? "the lab breaks what the simulator holds" : "both hold") : \
+			lb ? "the break confirmed" : against ? "MISS (the lab holds it, its whole interval above)" : \
+			"undecided (the lab holds it, its interval reaches below)"
+		exit (against || (!sb && lb)) }' >>"$OUTDIR/$name.row" || ROW_RC=1
 }
 
 cell_spec() { local c; for c in "${CELLS[@]}"; do [ "${c%%|*}" = "$1" ] && echo "$c"; done; }
@@ -383,6 +452,7 @@ for spec in "${CELLS[@]}"; do
 			compare_cell "$name" "$spec"
 			echo "$(printf '%-24s' '')(second measurement: the first $WHY, see $name.first.row)" >>"$OUTDIR/$name.row"
 		fi
+		case $name in explore-*) explore_verdict "$name" "$spec" ;; esac
 		;;
 	esac
 	[ $ROW_RC = 1 ] && MISSES=$((MISSES + 1))

@@ -66,6 +66,7 @@ typedef struct loadgen {
     lreq *retries;
     int64_t *client_next; /* closed loop: next start per client, -1 busy */
     int64_t next_arrival; /* open loop: the next arrival, -1 after the last */
+    int bursts_sent;      /* --burst: the phases whose burst has gone out */
     tl_event *ev;         /* the chaos actions' timeline (owned), nev events, next_ev the next one due */
     int nev, next_ev;
     int hooks_running;
@@ -300,10 +301,13 @@ static tl_event *build_timeline(const sim_result *pred, int64_t stop_ns, int *ne
     return ev;
 }
 
-/* The first arrival (open loop), or each client's first start spread over one think time (closed loop). */
+/* The first arrival (open loop), or each client's first start spread over one think time (closed loop);
+ * with --burst nothing: the bursts are the only requests (load_start). */
 static void seed_arrivals(loadgen *g) {
     const load_config *lc = g->lc;
     g->next_arrival = -1;
+    g->bursts_sent = 0;
+    if (lc->burst > 0) return;
     if (lc->closed_loop) {
         g->client_next = calloc((size_t)lc->clients, sizeof *g->client_next);
         if (!g->client_next) abort();
@@ -321,7 +325,12 @@ static void start_due(loadgen *g, int64_t now) {
         hook_spawn(g, g->ev[g->next_ev].stop ? "stop" : "start", g->ev[g->next_ev].action);
         g->next_ev++;
     }
-    if (!lc->closed_loop) {
+    if (lc->burst > 0) {
+        while (g->bursts_sent < 3 && load_burst_time(lc, g->bursts_sent) <= now) {
+            int64_t at = load_burst_time(lc, g->bursts_sent++);
+            for (int i = 0; i < lc->burst; i++) start_request(g, -1, at);
+        }
+    } else if (!lc->closed_loop) {
         while (g->next_arrival >= 0 && g->next_arrival <= now) {
             start_request(g, -1, g->next_arrival);
             int64_t gap = pc_rng_exp_ns(&g->arrivals, 1e9 / lc->rate_per_s);
@@ -353,7 +362,9 @@ static void wait_for_next(loadgen *g, int64_t now, int64_t hard_end) {
     int64_t next = hard_end;
     if (g->next_ev < g->nev && g->ev[g->next_ev].at_ns < next) next = g->ev[g->next_ev].at_ns;
     if (g->next_arrival >= 0 && g->next_arrival < next) next = g->next_arrival;
-    if (lc->closed_loop)
+    if (lc->burst > 0 && g->bursts_sent < 3 && load_burst_time(lc, g->bursts_sent) < next)
+        next = load_burst_time(lc, g->bursts_sent);
+    if (lc->closed_loop && !lc->burst)
         for (int i = 0; i < lc->clients; i++)
             if (g->client_next[i] >= 0 && g->client_next[i] < next) next = g->client_next[i];
     for (lreq *q = g->retries; q; q = q->next)
@@ -426,9 +437,7 @@ int lab_run(const lab_config *cfg, const sim_options *o, const sim_result *pred,
     memset(&g, 0, sizeof g);
     g.cfg = cfg;
     g.o = o;
-    load_config lc = o->load;
-    lc.start_ns = 0;
-    lc.stop_ns = o->baseline_ns + o->chaos_ns + o->recovery_ns;
+    load_config lc = sim_options_load_config(o);
     g.lc = &lc;
     pc_rng_init(&g.arrivals, o->seed, "client/arrivals");
     pc_rng_init(&g.choices, o->seed, "client/choices");

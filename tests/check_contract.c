@@ -109,23 +109,13 @@ static const row rows[] = {
 };
 #define ROWS ((int)(sizeof rows / sizeof rows[0]))
 
-/* The seed's catalogue at start, as /list must show it (names in UTF-8). */
-static const struct {
-    const char *id, *name;
-    int stock, price;
-} catalogue[] = {{"1", "Laptop", 50, 15000},
-                 {"2", "Telefon", 100, 8000},
-                 {"3", "Tablet", 30, 5000},
-                 {"4", "Kulakl\xc4\xb1k", 200, 500},
-                 {"5",
-                  "\xc5\x9e"
-                  "arj Cihaz\xc4\xb1",
-                  500, 150}};
+/* The seed's catalogue at start, as /list must show it. */
+static const support_product *const catalogue = support_seed_catalogue;
 
 typedef struct answer {
     int status;
     char *body;
-    char ctype[96];
+    char ctype[128]; /* as support_resp.ctype */
 } answer;
 
 enum { HTTP_RUN, SIM_RUN, SIM2_RUN, RUNS };

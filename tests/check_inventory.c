@@ -18,18 +18,7 @@
 
 static fake_rt *inv(const char *const *settings) { return fake_service(&inventory_module, settings); }
 
-static const struct {
-    const char *id, *name;
-    int stock;
-    int price;
-} seed[] = {{"1", "Laptop", 50, 15000},
-            {"2", "Telefon", 100, 8000},
-            {"3", "Tablet", 30, 5000},
-            {"4", "Kulakl\xc4\xb1k", 200, 500},
-            {"5",
-             "\xc5\x9e"
-             "arj Cihaz\xc4\xb1",
-             500, 150}}; /* the seed's names, in UTF-8 */
+static const support_product *const seed = support_seed_catalogue; /* the seed's, names in UTF-8 */
 
 /* Everything a request could change: per-product counters, live reservations, the journal. */
 typedef struct snapshot {

@@ -701,6 +701,11 @@ START_TEST(options_command_round_trip) {
                                           "on",
                                           NULL};
     round_trip(cluster);
+    static const char *const sched[] = {"--sched", "eevdf-6.6", "--wake-stall", "0.3%,0.7ms,1.2ms", "--burst",
+                                        "50",      NULL};
+    ck_assert_str_eq(round_trip(sched), "bin/sim --seed 1 --burst 50 --sched eevdf-6.6 --wake-stall 0.3%,700us,1200us");
+    static const char *const burst_at[] = {"--burst", "20@2500ms", "--sched", "cfs", "--wake-stall", "off", NULL};
+    ck_assert_str_eq(round_trip(burst_at), "bin/sim --seed 1 --burst 20@2500ms --sched cfs");
     static const char *const experiments[] = {"--experiment",
                                               "chaos-experiments/02-packet-loss-80-percent.yaml",
                                               "--experiment",
@@ -786,6 +791,11 @@ START_TEST(options_refused_values) {
         {{"--cpu-quantum", "101ms"}, "--cpu-quantum 101ms: expected a duration up to 100ms"},
         {{"--cpu-scale", "11"}, "--cpu-scale 11: expected a factor 0.1..10"},
         {{"--idempotency", "maybe"}, "--idempotency maybe: expected on or off"},
+        {{"--burst", "50@x"}, "--burst 50@x: expected N (1..10000) or N@DURATION, e.g. 50 or 50@5s"},
+        {{"--sched", "bfs"},
+         "--sched bfs: expected eevdf (as 6.18 runs it), eevdf-6.6 (6.6-6.11: Minikube's ISO) or cfs (before 6.6)"},
+        {{"--wake-stall", "1%,2ms,1ms"},
+         "--wake-stall 1%,2ms,1ms: expected P,MIN,MAX (e.g. 0.3%,0.7ms,1.2ms; MIN <= MAX <= 100ms) or off"},
         {{"--jitter", "5ms"}, "--jitter needs --delay (netem applies jitter around a delay)"},
         {{"--cpu-workers", "2", "--cpu-load", "0"}, "--cpu-load 0 with workers only sleeps; give a load 1..100"},
     };

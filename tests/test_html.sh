@@ -17,12 +17,7 @@ if ! command -v chromium >/dev/null; then
 	echo "html: 0 passed, 1 failed"
 	exit 1
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$ROOT/tests/support/testlib.sh"
 
 # browse PAGE: the rendered DOM in PAGE.dom, the browser's log in PAGE.log (each run with a fresh profile)
 browse() {
@@ -95,5 +90,4 @@ else
 	bad "a deliberate script error went unnoticed: the check cannot see errors"
 fi
 
-echo "html: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+tl_finish html

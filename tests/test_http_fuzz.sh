@@ -64,7 +64,7 @@ for seed in $SEEDS; do
 done
 
 # The bad-input matrix: every route with invalid UTF-8, NUL, cut characters, wrong bodies and the smuggling
-# shapes; 4xx for each (501 for an unknown transfer coding) and the services' state exactly as before.
+# shapes; 4xx for each (an unknown transfer coding too) and the services' state exactly as before.
 if timeout 300 python3 "$HERE/http_matrix.py" "$PAY_PORT" "$INV_PORT" "$NTF_PORT" >"$TMP/matrix.txt" 2>&1; then
     echo "  ok    $(tail -1 "$TMP/matrix.txt")"
 else

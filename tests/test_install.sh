@@ -7,12 +7,7 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$ROOT/tests/support/testlib.sh"
 if ! command -v man >/dev/null; then
 	echo "FAIL: man is not installed (.ci/deps installs man-db)"
 	echo "install: 0 passed, 1 failed"
@@ -65,5 +60,4 @@ make -s --no-print-directory uninstall DESTDIR="$tmp/stage" PREFIX=/usr >/dev/nu
 left=$(find "$tmp/stage" -type f | wc -l)
 [ "$left" = 0 ] && ok "make uninstall removes them" || bad "make uninstall left $left files"
 
-echo "install: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+tl_finish install

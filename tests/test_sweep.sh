@@ -9,12 +9,7 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SIM=${PC_BIN_DIR:-$ROOT/bin}/sim
 cd "$ROOT" || exit 2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+. "$ROOT/tests/support/testlib.sh"
 
 # same NAME ARGS...: one process against 4 shards merged (given out of order), as JSON and as text.
 same() {
@@ -70,14 +65,16 @@ assert d["verdict"] in ("PASS", "FAIL") and d["failed_objects"] == sum(u["verdic
 EOF
 
 HARSH=(--workload process --client-retries 3 --retries 3 --baseline 2s --chaos 10s --recovery 10s --rate 20 --idempotency off)
-same find "${HARSH[@]}" --loss 0.1 --client-loss 0.1 --find-violation --seeds 1..40
-grep -q '"seed": "32"' "$tmp/find.one.json" && grep -q '"reproduce": "bin/sim --seed 32 ' "$tmp/find.one.json" &&
+# (seed 45 is the lowest failing seed of 27..46 with this model: a model change may move it; pick the range
+# again so that the lowest failing seed lies in the last of the 4 shards)
+same find "${HARSH[@]}" --loss 0.2 --client-loss 0.2 --find-violation --seeds 27..46
+grep -q '"seed": "45"' "$tmp/find.one.json" && grep -q '"reproduce": "bin/sim --seed 45 ' "$tmp/find.one.json" &&
 	! grep -q '"violation": {' "$tmp/find.part0.json" &&
-	ok "find: the lowest failing seed (32, in the last shard) with its reproducing command" ||
-	bad "find: expected seed 32 from the last shard"
-same seeds-violation "${HARSH[@]}" --loss 0.1 --client-loss 0.1 --seeds 29..36
-grep -q '"reproduce": "bin/sim --seed 32 ' "$tmp/seeds-violation.one.json" &&
-	ok "seeds-violation: every failing run listed with its reproducing command" || bad "seeds-violation: seed 32 not listed"
+	ok "find: the lowest failing seed (45, in the last shard) with its reproducing command" ||
+	bad "find: expected seed 45 from the last shard"
+same seeds-violation "${HARSH[@]}" --loss 0.2 --client-loss 0.2 --seeds 42..49
+grep -q '"reproduce": "bin/sim --seed 45 ' "$tmp/seeds-violation.one.json" &&
+	ok "seeds-violation: every failing run listed with its reproducing command" || bad "seeds-violation: seed 45 not listed"
 same find-none "${HARSH[@]}" --loss 0.05 --client-loss 0.05 --find-violation --seeds 1..40
 grep -q '"runs": 40' "$tmp/find-none.one.json" && ok "find-none: 40 runs, no violation" || bad "find-none: runs"
 
@@ -113,5 +110,4 @@ refuse "--shard beyond N" "expected I/N" --seeds 1..12 --shard 4/4
 refuse "more shards than seeds" "at least N seeds" --seeds 1..3 --shard 0/4
 refuse "--shard with --csv" "--shard writes only the part's JSON" --seeds 1..12 --shard 0/4 --csv "$tmp/x.csv"
 
-echo "sweep: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+tl_finish sweep

@@ -22,33 +22,22 @@
 #include <sys/prctl.h>
 #include <time.h>
 
+#include "probe.h"
+
 static atomic_int stop;
 static int duty = 100;
 
-static long long clock_ns(clockid_t id) {
-    struct timespec t;
-    clock_gettime(id, &t);
-    return t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static void pin_to(int cpu) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
 static void *hog(void *arg) {
     (void)arg;
-    pin_to(1);
+    probe_pin_to(1);
     volatile unsigned long x = 0;
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
         if (duty >= 100) {
             for (int i = 0; i < 100000; i++) x++;
             continue;
         }
-        long long c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-        while (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0 < 10000000LL) x++;
+        long long c0 = probe_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+        while (probe_clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0 < 10000000LL) x++;
         struct timespec pause = {0, 10000000LL * (100 - duty) / duty};
         nanosleep(&pause, NULL);
     }
@@ -76,21 +65,21 @@ int main(int argc, char **argv) {
     prctl(PR_SET_TIMERSLACK, 1);
     pthread_t threads[8];
     for (int i = 0; i < hogs; i++) pthread_create(&threads[i], NULL, hog, NULL);
-    if (!getenv("NOPIN")) pin_to(1);
+    if (!getenv("NOPIN")) probe_pin_to(1);
     long long *late = malloc((size_t)n * sizeof *late), *when = malloc((size_t)n * sizeof *when);
     if (!late || !when) return 1;
     unsigned r = 12345;
-    long long start = clock_ns(CLOCK_MONOTONIC), end = start + 20000000000LL;
+    long long start = probe_clock_ns(CLOCK_MONOTONIC), end = start + 20000000000LL;
     int done = 0;
-    while (done < n && clock_ns(CLOCK_MONOTONIC) < end) {
+    while (done < n && probe_clock_ns(CLOCK_MONOTONIC) < end) {
         r = r * 1103515245u + 12345u;
-        long long deadline = clock_ns(CLOCK_MONOTONIC) + 200000 + (r >> 8) % 1800000;
+        long long deadline = probe_clock_ns(CLOCK_MONOTONIC) + 200000 + (r >> 8) % 1800000;
         struct timespec ts = {deadline / 1000000000LL, deadline % 1000000000LL};
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
         when[done] = deadline - start;
-        late[done++] = clock_ns(CLOCK_MONOTONIC) - deadline;
-        long long b = clock_ns(CLOCK_MONOTONIC);
-        while (clock_ns(CLOCK_MONOTONIC) - b < burst_ns) {
+        late[done++] = probe_clock_ns(CLOCK_MONOTONIC) - deadline;
+        long long b = probe_clock_ns(CLOCK_MONOTONIC);
+        while (probe_clock_ns(CLOCK_MONOTONIC) - b < burst_ns) {
         }
     }
     atomic_store(&stop, 1);

@@ -305,13 +305,16 @@ static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const 
 }
 
 /* Request smuggling behind a proxy starts with a request whose end two parsers read differently: such a
- * request is answered 400 (501 for a coding we cannot read) with Connection: close, before service code
- * runs. Returns 1 when it answered. */
+ * request is answered 400 with Connection: close, before service code runs. A transfer coding other than
+ * chunked alone is 400 too: where chunked is not the final coding the body's length cannot be determined and
+ * RFC 9112 section 6.3 requires 400 and a close; a stack of codings ending in chunked would allow the 501 of
+ * section 6.1, but a 5xx tells a monitor the server failed when the request was at fault. Returns 1 when it
+ * answered. */
 static int refuse_framing(http_server *s, http_request *rq, struct MHD_Connection *conn) {
     framing f = {0};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_header, &f);
     const char *code = NULL, *msg = NULL;
-    int status = 400;
+    const int status = 400;
     if (f.bad_name) {
         code = "invalid_header", msg = "whitespace in a header name";
     } else if (f.lengths && f.codings) {
@@ -319,7 +322,7 @@ static int refuse_framing(http_server *s, http_request *rq, struct MHD_Connectio
     } else if (f.lengths_differ) {
         code = "ambiguous_framing", msg = "Content-Length given twice with different values";
     } else if (f.codings > 1 || f.unknown_coding) {
-        status = 501, code = "unsupported_transfer_coding", msg = "only Transfer-Encoding: chunked is supported";
+        code = "unsupported_transfer_coding", msg = "only Transfer-Encoding: chunked is supported";
     }
     if (!code) return 0;
     char *body = malloc(192);

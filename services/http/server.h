@@ -13,7 +13,7 @@
  * the resume is deferred until that thread leaves the gate, and the worker then sends the response.
  *
  * Before service code runs (docs/security.md): the framing is checked (400 and close for Content-Length
- * with Transfer-Encoding, two different Content-Lengths, whitespace in a header name; 501 for a transfer
+ * with Transfer-Encoding, two different Content-Lengths, whitespace in a header name, a transfer
  * coding other than chunked; libmicrohttpd's strict mode for the rest), and the credentials are looked at:
  * X-Service-Token against SERVICE_TOKEN, "Authorization: Bearer <key>" against the API keys, both compared
  * in constant time, the result handed to the shell in svc_request.service / .client. The flood guard

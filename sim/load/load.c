@@ -60,6 +60,7 @@ void load_config_defaults(load_config *cfg) {
     cfg->client_retries = 0;
     cfg->client_backoff_ns = 500 * MS;
     cfg->products = 5;
+    cfg->burst_at_ns = 1 * SEC;
 }
 
 sim_load *load_new(sim_cluster *c, const load_config *cfg, uint64_t seed) {
@@ -314,9 +315,25 @@ static void closed_next(sim_load *l, int client) {
     sim_after(E(l), l->cfg.think_ns, SIM_K_ARRIVAL, 1, closed_arrival, l, (uint64_t)client);
 }
 
+static void burst_fire(sim_engine *e, void *ctx, uint64_t arg) {
+    (void)e;
+    (void)arg;
+    sim_load *l = ctx;
+    for (int i = 0; i < l->cfg.burst; i++) start_request(l, -1);
+}
+
+/* One burst per phase, `burst_at` into it (at most half-way through a short phase). */
+int64_t load_burst_time(const load_config *cfg, int phase) {
+    int64_t end = phase < 2 ? cfg->phase_ns[phase + 1] : cfg->stop_ns;
+    int64_t len = end - cfg->phase_ns[phase], at = cfg->burst_at_ns < len / 2 ? cfg->burst_at_ns : len / 2;
+    return cfg->phase_ns[phase] + at;
+}
+
 void load_start(sim_load *l) {
     sim_engine *e = E(l);
-    if (l->cfg.closed_loop) {
+    if (l->cfg.burst > 0) {
+        for (int k = 0; k < 3; k++) sim_at(e, load_burst_time(&l->cfg, k), SIM_K_ARRIVAL, 3, burst_fire, l, 0);
+    } else if (l->cfg.closed_loop) {
         for (int i = 0; i < l->cfg.clients; i++) {
             /* clients start spread over the first think interval (or 100 ms) */
             int64_t spread = l->cfg.think_ns > 0 ? l->cfg.think_ns : 100 * MS;

@@ -3,8 +3,10 @@
  *
  * Clients sit outside the cluster (like the seed's test script behind `kubectl port-forward`, or the lab's
  * load generator) and call the payment Service. Arrivals are either open-loop (Poisson at `rate` per
- * second, each request independent of the others: what makes CFS throttling show as U(0, P - w) waits) or
- * closed-loop (N clients, each sending its next request when the previous one ends, after `think`).
+ * second, each request independent of the others: what makes CFS throttling show as U(0, P - w) waits),
+ * closed-loop (N clients, each sending its next request when the previous one ends, after `think`), or
+ * bursts (`burst` requests started at the same instant, `burst_at` into each phase, and nothing else: the
+ * seed's `test-chaos.sh stress`, whose figure is the time until the last one is answered).
  *
  * Workloads:
  *   chain    POST /payment/chain {"product_id":"1"}; success = 200 with overall_status "success";
@@ -38,6 +40,9 @@ typedef struct load_config {
     int keepalive;
     int64_t timeout_ns;
     int64_t start_ns, stop_ns; /* arrivals only inside [start, stop) */
+    int burst;                 /* > 0: bursts of this many requests instead of the steady load */
+    int64_t burst_at_ns;       /* how far into each phase the burst starts (1 s) */
+    int64_t phase_ns[3];       /* where the phases start (baseline, chaos, recovery): one burst each */
     char method[8];
     char path[160];
     char body[512];
@@ -108,5 +113,7 @@ size_t load_duplicate_acks(const sim_load *l);
 int load_inflight(const sim_load *l);
 const load_config *load_get_config(const sim_load *l);
 const char *load_workload_name(load_workload w);
+/* When the burst of phase 0..2 starts (load_config.burst > 0). */
+int64_t load_burst_time(const load_config *cfg, int phase);
 
 #endif

@@ -129,11 +129,15 @@ void cluster_spec_defaults(cluster_spec *spec) {
     spec->cost_timer_ns = 5 * US;
     spec->cpu_scale = 1.0;
     spec->stressor_oom_score_adj = 1000;
-    /* A memory stressor is a process of its own (~3 MiB besides its allocation) and touching its pages costs
-     * the pod's CPU quota (~1.5 us per 4 KiB page fault and zeroing): the lab saw 107 MiB used for 100 MB of
-     * stress and the chain's p99 rising to 72 ms while the pages were touched (docs/lab.md). */
+    /* A memory stressor is a process of its own (~3 MiB in the pod's memory cgroup besides its allocation),
+     * and starting it and touching its pages costs the pod's CPU quota: measured twice (lab/probes/
+     * run-memcpu.sh, docs/measurements/cfs-stress.md R9), stress-ng --vm took 31-37 ms of the pod's CPU for
+     * 20 MB, 119-175 ms for 80 MB and 154-188 ms for 2 x 50 MB, all in the first second; under a 200m quota
+     * 124-175 and 185-188 ms: 1.9 ms per MiB (its first pass writes and checks every page, the faults and
+     * the zeroing are charged to it) and ~3 ms per worker process. */
     spec->stressor_rss_bytes = 3 * MIB;
-    spec->mem_touch_ns_per_mib = 384 * US;
+    spec->mem_touch_ns_per_mib = 1900 * US;
+    spec->stressor_start_ns = 3 * MS;
 }
 
 sim_net *cluster_net(sim_cluster *c) { return c->net; }
@@ -721,7 +725,7 @@ sim_mem_hog *cluster_mem_hog(sim_cluster *c, sim_pod *p, int64_t bytes, const ch
     h->pod = p;
     h->bytes = bytes + c->spec.stressor_rss_bytes;
     h->alive = 1;
-    cfs_burst(p->cpu, bytes / MIB * c->spec.mem_touch_ns_per_mib);
+    cfs_burst(p->cpu, c->spec.stressor_start_ns + bytes / MIB * c->spec.mem_touch_ns_per_mib);
     snprintf(h->name, sizeof h->name, "%s", name);
     pc_list_push(&p->hogs, &h->link);
     oom_check(c, p);
@@ -748,6 +752,8 @@ static void scale_costs(cluster_spec *s, double k) {
     s->cost_accept_ns = llround((double)s->cost_accept_ns * k);
     s->cost_connect_ns = llround((double)s->cost_connect_ns * k);
     s->cost_timer_ns = llround((double)s->cost_timer_ns * k);
+    s->mem_touch_ns_per_mib = llround((double)s->mem_touch_ns_per_mib * k);
+    s->stressor_start_ns = llround((double)s->stressor_start_ns * k);
 }
 
 /* The wire's hooks, answered by the fault layer (faults/netfault.h sees hosts by index and addresses as

@@ -88,7 +88,8 @@ typedef struct cluster_spec {
                                               * cluster_new, so the costs stay the calibrated ones */
     int64_t stressor_oom_score_adj; /* memStress inherits chaos-daemon's adj */
     int64_t stressor_rss_bytes;     /* a stressor process's own memory, besides what it allocates */
-    int64_t mem_touch_ns_per_mib;   /* CPU to fault in and zero 1 MiB of anonymous memory */
+    int64_t mem_touch_ns_per_mib;   /* CPU for a memory stressor to fault in, zero and write 1 MiB */
+    int64_t stressor_start_ns;      /* CPU to start one memory stressor process */
 } cluster_spec;
 
 void cluster_spec_defaults(cluster_spec *spec);

@@ -19,13 +19,51 @@ static const char *workload_line(const sim_options *o, char *buf, size_t len) {
         snprintf(endpoint, sizeof endpoint, "%s %s", l->method, l->path);
         what = endpoint;
     }
-    if (l->closed_loop)
+    if (l->burst)
+        snprintf(buf, len, "%s, bursts of %d at once %g s into each phase, %s connections, client timeout %g s", what,
+                 l->burst, s_of(l->burst_at_ns), l->keepalive ? "keep-alive" : "fresh", s_of(l->timeout_ns));
+    else if (l->closed_loop)
         snprintf(buf, len, "%s, closed loop: %d clients, think %g ms, %s connections, client timeout %g s", what,
                  l->clients, (double)l->think_ns / 1e6, l->keepalive ? "keep-alive" : "fresh", s_of(l->timeout_ns));
     else
         snprintf(buf, len, "%s, open-loop Poisson %g/s, %s connections, client timeout %g s", what, l->rate_per_s,
                  l->keepalive ? "keep-alive" : "fresh", s_of(l->timeout_ns));
     return buf;
+}
+
+static double ratio(double a, double b) { return b > 0 ? a / b : 0; }
+
+/* Throughput under the faults: how long each phase's burst took to be answered, or the closed-loop
+ * clients' successful requests per second; nothing for an open-loop rate (its throughput is the rate). */
+static void throughput_text(FILE *out, const sim_options *o, const sim_result *r) {
+    const sim_phase_summary *p = r->summary.phase;
+    if (o->load.burst)
+        fprintf(out,
+                "\nburst: %d requests at once, %g s into each phase; the last answered after %.3f s (baseline), "
+                "%.3f s (chaos, x%.1f), %.3f s (recovery)\n",
+                o->load.burst, s_of(o->load.burst_at_ns), p[0].max_ms / 1e3, p[1].max_ms / 1e3,
+                ratio(p[1].max_ms, p[0].max_ms), p[2].max_ms / 1e3);
+    else if (o->load.closed_loop)
+        fprintf(out,
+                "\nthroughput (%d closed-loop clients): %.2f ok/s (baseline), %.2f ok/s (chaos, x%.2f), %.2f ok/s "
+                "(recovery)\n",
+                o->load.clients, p[0].throughput_per_s, p[1].throughput_per_s,
+                ratio(p[1].throughput_per_s, p[0].throughput_per_s), p[2].throughput_per_s);
+}
+
+static json_t *throughput_json(const sim_options *o, const sim_result *r) {
+    const sim_phase_summary *p = r->summary.phase;
+    if (o->load.burst)
+        return json_pack("{s:s, s:i, s:f, s:{s:f, s:f, s:f}, s:f}", "kind", "burst", "requests", o->load.burst, "at_s",
+                         s_of(o->load.burst_at_ns), "drain_s", "baseline", p[0].max_ms / 1e3, "chaos",
+                         p[1].max_ms / 1e3, "recovery", p[2].max_ms / 1e3, "chaos_vs_baseline",
+                         ratio(p[1].max_ms, p[0].max_ms));
+    if (o->load.closed_loop)
+        return json_pack("{s:s, s:i, s:{s:f, s:f, s:f}, s:f}", "kind", "closed_loop", "clients", o->load.clients,
+                         "ok_per_s", "baseline", p[0].throughput_per_s, "chaos", p[1].throughput_per_s, "recovery",
+                         p[2].throughput_per_s, "chaos_vs_baseline",
+                         ratio(p[1].throughput_per_s, p[0].throughput_per_s));
+    return NULL;
 }
 
 static const char *action_kind_text(const sim_chaos_action *a, char *buf, size_t len) {
@@ -250,6 +288,7 @@ static void text_invariants(FILE *out, const sim_options *o, const sim_result *r
 void report_text(FILE *out, const sim_options *o, const sim_result *r) {
     text_header(out, o, r);
     text_phases(out, o, &r->summary);
+    throughput_text(out, o, r);
     text_recovery(out, &r->summary);
     text_actions(out, r);
     text_ledger(out, r);
@@ -375,6 +414,8 @@ json_t *report_json(const sim_options *o, const sim_result *r) {
     json_t *phases = json_array();
     for (int i = 0; i < PHASES; i++) json_array_append_new(phases, phase_json(&r->summary.phase[i]));
     json_object_set_new(doc, "phases", phases);
+    json_t *tp = throughput_json(o, r);
+    if (tp) json_object_set_new(doc, "throughput", tp);
     json_object_set_new(doc, "recovery_s", json_real(r->summary.recovery_s));
     json_object_set_new(doc, "latency_recovery_s", json_real(r->summary.latency_recovery_s));
     json_t *actions = json_array();

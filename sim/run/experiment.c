@@ -410,7 +410,7 @@ static int first_action(const experiment_unit *u, const sim_result *r, int k) {
 
 static double ratio(double a, double b) { return b > 0 ? a / b : 0; }
 
-static void impact_line(FILE *out, const sim_result *r) {
+static void impact_line(FILE *out, const sim_options *o, const sim_result *r) {
     const run_summary *s = &r->summary;
     const sim_phase_summary *b = &s->phase[0], *c = &s->phase[1];
     fprintf(out,
@@ -419,15 +419,22 @@ static void impact_line(FILE *out, const sim_result *r) {
             100 * b->success_rate, 100 * c->success_rate, b->p50_ms, c->p50_ms, ratio(c->p50_ms, b->p50_ms), b->p99_ms,
             c->p99_ms);
     if (s->recovery_s < 0)
-        fprintf(out, "success not back before the end\n");
+        fprintf(out, "success not back before the end");
     else
-        fprintf(out, "success back %.1f s after the chaos phase\n", s->recovery_s);
+        fprintf(out, "success back %.1f s after the chaos phase", s->recovery_s);
+    if (o->load.burst)
+        fprintf(out, "; a burst of %d answered in %.3f -> %.3f s (x%.1f)", o->load.burst, b->max_ms / 1e3,
+                c->max_ms / 1e3, ratio(c->max_ms, b->max_ms));
+    else if (o->load.closed_loop)
+        fprintf(out, "; throughput %.2f -> %.2f ok/s (x%.2f)", b->throughput_per_s, c->throughput_per_s,
+                ratio(c->throughput_per_s, b->throughput_per_s));
+    fprintf(out, "\n");
 }
 
 int experiment_report_text(const experiment_unit *u, FILE *out, const sim_options *o, const sim_result *r) {
     int failed = 0;
     if (out && !u->command_line) {
-        impact_line(out, r);
+        impact_line(out, o, r);
         for (int k = 0; k < u->nobjs; k++) {
             sim_prediction p;
             predict_object(u->objs[k], first_action(u, r, k), o, r, &p);

@@ -244,6 +244,8 @@ static const opt_choice syn_choices[] = {{"linear", 4}, {"doubling", 0}, {NULL, 
 static const opt_choice on_off[] = {{"on", 1}, {"off", 0}, {NULL, 0}};
 static const opt_choice strategy_choices[] = {
     {"guided", SIM_EXPLORE_GUIDED}, {"bisect", SIM_EXPLORE_BISECT}, {"random", SIM_EXPLORE_RANDOM}, {NULL, 0}};
+static const opt_choice sched_choices[] = {
+    {"eevdf", CFS_SCHED_EEVDF}, {"eevdf-6.6", CFS_SCHED_EEVDF_66}, {"cfs", CFS_SCHED_CFS}, {NULL, 0}};
 
 static int choice_parse(const opt_choice *c, const char *text, int *out) {
     for (; c->name; c++)
@@ -338,6 +340,26 @@ static void write_load_mode(cmd_writer *w, const sim_options *o) {
         if (clients_differ) cmd_add(w, " --clients %d", l->clients);
         if (rate_differs || clients_differ || d->closed_loop) cmd_add(w, " --rate %s", rate);
     }
+}
+
+/* N or N@D: N requests at once, D into each phase (default 1 s). */
+static const char *parse_burst(sim_options *o, const char *v) {
+    char num[16];
+    const char *at = strchr(v, '@');
+    snprintf(num, sizeof num, "%.*s", at ? (int)(at - v) : (int)strlen(v), v);
+    if (parse_int(num, 1, 10000, &o->load.burst) < 0 ||
+        (at && (sim_parse_duration(at + 1, &o->load.burst_at_ns) < 0 || o->load.burst_at_ns > 3600 * SEC)))
+        return "expected N (1..10000) or N@DURATION, e.g. 50 or 50@5s";
+    return NULL;
+}
+
+static void write_burst(cmd_writer *w, const sim_options *o) {
+    const load_config *l = &o->load;
+    if (!l->burst) return;
+    cmd_add(w, " --burst %d", l->burst);
+    if (l->burst_at_ns == w->def->load.burst_at_ns) return;
+    cmd_add(w, "@");
+    cmd_duration(w, l->burst_at_ns);
 }
 
 static const char *parse_endpoint(sim_options *o, const char *v) {
@@ -453,6 +475,40 @@ static void write_cpu_limit(cmd_writer *w, const sim_options *o) {
     if (m != w->def->cluster.svc[0].cpu_limit_millis) cmd_add(w, " --cpu-limit %lld", (long long)m);
 }
 
+/* P,MIN,MAX: with probability P an idle CPU starts a woken thread U(MIN, MAX) late; or off. */
+static const char *parse_wake_stall(sim_options *o, const char *v) {
+    cfs_config *c = &o->cluster.cfs;
+    char p[32], lo[32], hi[32];
+    int64_t mn = 0, mx = 0;
+    double pct = 0;
+    if (!strcmp(v, "off")) {
+        c->wake_stall_p = 0;
+        return NULL;
+    }
+    if (sscanf(v, "%31[^,],%31[^,],%31s", p, lo, hi) != 3 || parse_percent(p, &pct) < 0 ||
+        sim_parse_duration(lo, &mn) < 0 || sim_parse_duration(hi, &mx) < 0 || mn > mx || mx > 100 * MS)
+        return "expected P,MIN,MAX (e.g. 0.3%,0.7ms,1.2ms; MIN <= MAX <= 100ms) or off";
+    c->wake_stall_p = pct / 100;
+    c->wake_stall_min_ns = mn;
+    c->wake_stall_max_ns = mx;
+    return NULL;
+}
+
+static void write_wake_stall(cmd_writer *w, const sim_options *o) {
+    const cfs_config *c = &o->cluster.cfs;
+    if (c->wake_stall_p == w->def->cluster.cfs.wake_stall_p) return;
+    if (c->wake_stall_p <= 0) {
+        cmd_add(w, " --wake-stall off");
+        return;
+    }
+    cmd_add(w, " --wake-stall");
+    cmd_percent(w, c->wake_stall_p * 100);
+    cmd_add(w, ",");
+    cmd_duration(w, c->wake_stall_min_ns);
+    cmd_add(w, ",");
+    cmd_duration(w, c->wake_stall_max_ns);
+}
+
 static const char *parse_backoff(sim_options *o, const char *v) {
     int64_t d;
     if (sim_parse_duration(v, &d) < 0 || d > 60 * SEC) return "expected a duration up to 60s";
@@ -549,6 +605,9 @@ static const opt_spec opts[] = {
      .help = "closed-loop clients instead (each sends after the previous answer)"},
     {"--think", DURATION(load.think_ns, 0, ANY_DURATION), .bad = "expected a duration", .section = S_LOAD,
      .syn = "--think D", .help = "closed-loop pause between requests (default 0)"},
+    {"--burst", CUSTOM(parse_burst, write_burst), .section = S_LOAD, .syn = "--burst N[@D]",
+     .help = "instead: N requests at once, D (default 1s) into each phase; reports the\n"
+             "                           time until the last is answered"},
     {"--workload", CHOICE(load.workload, workload_choices), .bad = "expected chain, process or custom",
      .section = S_LOAD, .syn = "--workload W",
      .help = "chain (default), process (payments with Idempotency-Key), custom"},
@@ -617,11 +676,18 @@ static const opt_spec opts[] = {
      .help = "CPU limit per pod in millicores (default 200)"},
     {"--link-latency", DURATION(cluster.net.link_latency_ns, 0, SEC), .bad = "expected a duration up to 1s",
      .section = S_CLUSTER, .syn = "--link-latency D", .help = "one-way latency per packet (default 50us)"},
+    {"--sched", CHOICE(cluster.cfs.sched, sched_choices),
+     .bad = "expected eevdf (as 6.18 runs it), eevdf-6.6 (6.6-6.11: Minikube's ISO) or cfs (before 6.6)",
+     .section = S_CLUSTER, .syn = "--sched eevdf|cfs",
+     .help = "the kernel's fair scheduler: EEVDF (6.6 and later, default) or CFS (before 6.6);\n"
+             "                           eevdf-6.6: EEVDF as 6.6-6.11 ran it (Minikube's ISO kernel)"},
     {"--cpu-quantum", DURATION(cluster.cfs.quantum_ns, 1, 100 * MS), .bad = "expected a duration up to 100ms",
      .section = S_CLUSTER, .syn = "--cpu-quantum D",
-     .help = "scheduler time slice on a shared CPU (default 750us, EEVDF's base slice)"},
+     .help = "its base slice (default the kernel's: 0.7 ms x (1 + log2 CPUs) for EEVDF)"},
     {"--wake-latency", DURATION(cluster.cfs.wake_latency_ns, 0, 10 * MS), .bad = "expected a duration up to 10ms",
      .section = S_CLUSTER, .syn = "--wake-latency D", .help = "an idle CPU starting a woken thread (default 20us)"},
+    {"--wake-stall", CUSTOM(parse_wake_stall, write_wake_stall), .section = S_CLUSTER, .syn = "--wake-stall P,MIN,MAX",
+     .help = "... with probability P later by U(MIN, MAX): the host's late vCPU, or off"},
     {"--cpu-scale", .kind = OPT_DOUBLE, .off = FIELD(cluster.cpu_scale, double), .lo = 0.1, .hi = 10,
      .bad = "expected a factor 0.1..10", .section = S_CLUSTER, .syn = "--cpu-scale F",
      .help = "CPU time per piece of work relative to the calibration machine's\n"
@@ -1017,6 +1083,16 @@ static void pod_kill_actions(const sim_options *o, sim_scenario *s, int64_t star
         a.restart_delay_ns = 1 * SEC;
         scenario_add(s, &a);
     }
+}
+
+load_config sim_options_load_config(const sim_options *o) {
+    load_config lc = o->load;
+    lc.start_ns = 0;
+    lc.stop_ns = o->baseline_ns + o->chaos_ns + o->recovery_ns;
+    lc.phase_ns[0] = 0;
+    lc.phase_ns[1] = o->baseline_ns;
+    lc.phase_ns[2] = o->baseline_ns + o->chaos_ns;
+    return lc;
 }
 
 void sim_options_actions(const sim_options *o, sim_scenario *s) {

@@ -102,6 +102,9 @@ const char *sim_options_flag(int i);
 int sim_parse_duration(const char *text, int64_t *ns);
 /* "100MB" (10^6), "100MiB" (2^20), "1GB"...; 0 or -1. */
 int sim_parse_size(const char *text, int64_t *bytes);
+/* The load of a run: the --rate/--clients/... settings with the run's window (0 to the end of recovery) and
+ * the phases' starts filled in. The simulator and the lab's load generator both start from it. */
+load_config sim_options_load_config(const sim_options *o);
 /* The command-line faults as actions in the chaos window. */
 void sim_options_actions(const sim_options *o, sim_scenario *s);
 /* The command line's faults in words, e.g. "80 % loss on every service-to-service link, both directions". */

@@ -477,7 +477,9 @@ static void predict_stress(sim_prediction *p, const sim_options *o, const sim_re
             "limit; touching the pages costs about %.0f ms of the pod's CPU quota at the start",
             pre, a->mem_workers, per / MIB_F, a->mem_bytes / MIB_F, pods, own * a->mem_workers / MIB_F, app / MIB_F,
             total / MIB_F, limit / MIB_F,
-            (double)(a->mem_bytes / (1024 * 1024)) * o->cluster.mem_touch_ns_per_mib / 1e6);
+            ((double)(a->mem_bytes / (1024 * 1024)) * o->cluster.mem_touch_ns_per_mib +
+             (double)a->mem_workers * o->cluster.stressor_start_ns) /
+                1e6);
         if (total > limit) {
             const char *victim = bad_hog >= bad_app ? "a memStress worker" : "the service itself";
             add(p, PRED_DOES,

@@ -193,9 +193,7 @@ int sim_run_once(const sim_options *o, uint64_t seed, const run_hooks *hooks, si
         return -1;
     }
     scenario_arm(sc);
-    load_config lc = o->load;
-    lc.start_ns = 0;
-    lc.stop_ns = o->baseline_ns + o->chaos_ns + o->recovery_ns;
+    load_config lc = sim_options_load_config(o);
     sim_load *ld = load_new(cl, &lc, seed);
     load_start(ld);
     sim_invariants *inv = invariants_new(cl, ld, o, seed);

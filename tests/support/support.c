@@ -95,3 +95,12 @@ char *support_read_file(const char *path, size_t *len) {
     if (len) *len = buf ? n : 0;
     return buf;
 }
+
+const support_product support_seed_catalogue[SUPPORT_SEED_PRODUCTS] = {{"1", "Laptop", 50, 15000},
+                                                                       {"2", "Telefon", 100, 8000},
+                                                                       {"3", "Tablet", 30, 5000},
+                                                                       {"4", "Kulakl\xc4\xb1k", 200, 500},
+                                                                       {"5",
+                                                                        "\xc5\x9e"
+                                                                        "arj Cihaz\xc4\xb1",
+                                                                        500, 150}};

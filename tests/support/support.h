@@ -24,6 +24,15 @@ int support_run_suite(Suite *s, enum print_output mode, int nofork);
  * was given before. -1 if none is found. */
 int support_free_port(void);
 
+/* The seed's catalogue at start (its README and api.md): what /list and /check answer before any order.
+ * Names in UTF-8. */
+typedef struct support_product {
+    const char *id, *name;
+    int stock, price;
+} support_product;
+enum { SUPPORT_SEED_PRODUCTS = 5 };
+extern const support_product support_seed_catalogue[SUPPORT_SEED_PRODUCTS];
+
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t support_now_ms(void);
 
