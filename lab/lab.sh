@@ -1085,7 +1085,6 @@ lab_check() {
 		for d in /tmp/pc-lab.*; do
 			[ -d "$d" ] || continue # /tmp/pc-lab.lock is the shared lock's file, not ours
 			[ "$d" = "${LAB_KEEP_DIR:-}" ] && continue
-			[ -d "$d" ] || continue # /tmp/pc-lab.lock, the shared lock (a file), is not the lab's
 			echo "lab: left behind: directory $d" >&2
 			bad=1
 		done
