@@ -10,7 +10,11 @@
  * (which make its "80 % with correlation 50 % really drops 97.0 %" warning).
  *
  * Judged, per network action:
- *   match    the simulator's rules matched no packet iff the lab's matched none ("no packet matched");
+ *   match    the simulator's rules matched no packet iff the lab's matched none ("no packet matched"). Where
+ *            filtered objects overlap on a pod (two objects' filters match the same packets), only the last
+ *            matching CLASSIFY rule applies, in Go map order: the simulator and the lab each draw that order,
+ *            so which of them gets the packets is not a prediction; those objects are judged together (the
+ *            simulator's rules matched none of them iff the lab's matched none);
  *   loss     netem loss: the lab's realized rate (dropped / seen by the qdiscs) within 1 percentage point
  *            of the quoted rate, or inside the range netem itself gives for that many packets (99 %, by
  *            running the kernel's algorithm on 400 seeds): fewer packets cannot tell 1 pp;
@@ -244,11 +248,21 @@ static int check_told(FILE *out, const netem_config *ne, const act_side *la) {
     return miss;
 }
 
+/* The objects whose filtered rules competed for packets in the simulator (an overlap: one of them won a
+ * packet another also matched), with their matched packets summed on each side. */
+typedef struct overlap_group {
+    uint64_t sim_hit, lab_hit;
+    int n;
+} overlap_group;
+
+static int competed(const sim_action_row *sa) { return sa->rule_won || sa->rule_lost; }
+
 /* One network action; returns 1 on a miss. */
-static int check_action(FILE *out, const sim_action_row *sa, const act_side *la) {
+static int check_action(FILE *out, const sim_action_row *sa, const act_side *la, const overlap_group *g) {
     const sim_chaos_action *a = &sa->action;
     uint64_t sim_hit = sa->rule_seen, lab_hit = la->seen;
     int miss = (sim_hit == 0) != (lab_hit == 0);
+    if (competed(sa) && g->n > 1) miss = (g->sim_hit == 0) != (g->lab_hit == 0);
     fprintf(out, "%-24s %s: ", "", a->name);
     if (sim_hit == 0)
         fprintf(out, "sim: no packet matched its rules (\"it changes nothing\"); ");
@@ -257,6 +271,12 @@ static int check_action(FILE *out, const sim_action_row *sa, const act_side *la)
                 sa->rule_dropped + sa->rule_local_dropped);
     fprintf(out, "lab: %" PRIu64 " matched, %" PRIu64 " dropped  %s\n", lab_hit, la->dropped + la->local,
             miss ? "MISS" : "ok");
+    if (competed(sa) && g->n > 1)
+        fprintf(out,
+                IND "its filter overlaps %d other object(s)' (sim: %" PRIu64 " packets won, %" PRIu64
+                    " lost to them): which one a packet gets is drawn (Go map order), by the simulator and the "
+                    "lab each, so they are judged together: sim %" PRIu64 ", lab %" PRIu64 " matched\n",
+                g->n - 1, sa->rule_won, sa->rule_lost, g->sim_hit, g->lab_hit);
     if (a->net_kind == NF_NETEM && la->nrules) {
         if (a->netem.loss_pct > 0 && la->w_seen) miss |= check_loss(out, &a->netem, sa, la);
         miss |= check_told(out, &a->netem, la);
@@ -273,9 +293,17 @@ int lab_ledger_check(FILE *out, const char *name, const char *ledger_path, const
     int miss = 0, n = 0;
     fprintf(out, "%-24s ledger: the simulator's rules and warnings (seed %" PRIu64 ") against the lab's counters\n",
             name, pred.seed);
+    overlap_group g = {0, 0, 0};
     for (int i = 0; i < pred.nactions && i < MAX_ACTS; i++) {
         if (pred.actions[i].action.kind != ACT_NETWORK || !pred.actions[i].status.started) continue;
-        miss |= check_action(out, &pred.actions[i], &l.act[i]);
+        if (!competed(&pred.actions[i])) continue;
+        g.sim_hit += pred.actions[i].rule_seen;
+        g.lab_hit += l.act[i].seen;
+        g.n++;
+    }
+    for (int i = 0; i < pred.nactions && i < MAX_ACTS; i++) {
+        if (pred.actions[i].action.kind != ACT_NETWORK || !pred.actions[i].status.started) continue;
+        miss |= check_action(out, &pred.actions[i], &l.act[i], &g);
         n++;
     }
     if (l.links) {

@@ -174,6 +174,86 @@ START_TEST(ledger_check_judges_warnings) {
 }
 END_TEST
 
+/* Two NetworkChaos objects whose filters match the same packets (payment's calls to inventory's Service
+ * IP): only one netem applies per packet, the last matching rule in a drawn (Go map) order. */
+static const char overlap_yaml[] =
+    "apiVersion: chaos-mesh.org/v1alpha1\nkind: NetworkChaos\n"
+    "metadata: {name: loss-a, namespace: payment-chaos}\n"
+    "spec:\n  action: loss\n  mode: all\n"
+    "  selector: {namespaces: [payment-chaos], labelSelectors: {app: payment-service}}\n"
+    "  direction: to\n  externalTargets: [10.96.100.3]\n  loss: {loss: \"50\"}\n  duration: 4s\n"
+    "---\n"
+    "apiVersion: chaos-mesh.org/v1alpha1\nkind: NetworkChaos\n"
+    "metadata: {name: loss-b, namespace: payment-chaos}\n"
+    "spec:\n  action: loss\n  mode: all\n"
+    "  selector: {namespaces: [payment-chaos], labelSelectors: {app: payment-service}}\n"
+    "  direction: to\n  externalTargets: [10.96.100.3]\n  loss: {loss: \"60\"}\n  duration: 4s\n";
+
+/* The ledger check of both objects applied together against a collect file where the lab's packets went to
+ * action `lab_winner` (-1: to neither); returns its verdict. */
+static int overlap_verdict(int lab_winner, int *sim_winner, char **report) {
+    char ypath[] = "/tmp/check_lab_overlap_XXXXXX", lpath[] = "/tmp/check_lab_ledger_XXXXXX";
+    int fd = mkstemp(ypath);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, overlap_yaml, strlen(overlap_yaml)), (ssize_t)strlen(overlap_yaml));
+    close(fd);
+    static sim_options o, uo;
+    char line[256], err[256];
+    snprintf(line, sizeof line, "--seed 1 --baseline 1s --chaos 0s --recovery 1s --rate 20 --experiment %s --together",
+             ypath);
+    parse(&o, line);
+    experiment_set *xs = experiment_load(&o, err, sizeof err);
+    ck_assert_msg(xs != NULL, "%s", err);
+    ck_assert_int_eq(experiment_unit_count(xs), 1);
+    const experiment_unit *unit = experiment_unit_at(xs, 0);
+    experiment_unit_options(unit, &o, &uo);
+    sim_result pred;
+    ck_assert_msg(lab_predict(&uo, unit, uo.seed, &pred, err, sizeof err) == 0, "%s", err);
+    *sim_winner = -1;
+    for (int i = 0; i < pred.nactions; i++)
+        if (pred.actions[i].rule_seen) *sim_winner = i;
+    sim_result_free(&pred);
+    char text[256] = "";
+    for (int i = 0; i < 2; i++) {
+        size_t n = strlen(text);
+        snprintf(text + n, sizeof text - n, "action\t%d\t%d\t%d\t0\t0\n", i, i == lab_winner ? 400 : 0,
+                 i == lab_winner ? 220 : 0);
+    }
+    fd = mkstemp(lpath);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    size_t len = 0;
+    FILE *out = open_memstream(report, &len);
+    int rc = lab_ledger_check(out, "cell", lpath, &uo, unit, err, sizeof err);
+    fclose(out);
+    ck_assert_msg(rc >= 0, "%s", err);
+    unlink(lpath);
+    unlink(ypath);
+    experiment_free(xs);
+    return rc;
+}
+
+START_TEST(ledger_check_overlapping_filters) {
+    char *r = NULL;
+    int sim_winner = -1;
+    /* the simulator gave every packet to one object; the lab's own draw gave them to the other: not a miss */
+    overlap_verdict(0, &sim_winner, &r);
+    free(r);
+    ck_assert_msg(sim_winner == 0 || sim_winner == 1, "the simulator's rules matched no packet");
+    ck_assert_int_eq(overlap_verdict(1 - sim_winner, &sim_winner, &r), 0);
+    ck_assert_ptr_nonnull(strstr(r, "judged together"));
+    free(r);
+    /* the same winner as the simulator: agreed */
+    ck_assert_int_eq(overlap_verdict(sim_winner, &sim_winner, &r), 0);
+    free(r);
+    /* neither object matched in the lab, where the simulator's matched: a miss */
+    ck_assert_int_eq(overlap_verdict(-1, &sim_winner, &r), 1);
+    ck_assert_ptr_nonnull(strstr(r, "MISS"));
+    free(r);
+}
+END_TEST
+
 START_TEST(records_roundtrip) {
     char path[] = "/tmp/check_lab_XXXXXX";
     int fd = mkstemp(path);
@@ -410,6 +490,7 @@ static Suite *suite(void) {
     tcase_add_test(t, plan_link_both_and_default);
     tcase_add_test(t, plan_wire_words_and_hooks);
     tcase_add_test(t, ledger_check_judges_warnings);
+    tcase_add_test(t, ledger_check_overlapping_filters);
     tcase_add_test(t, records_roundtrip);
     tcase_add_test(t, compare_sim_with_itself);
     tcase_add_test(t, compare_other_machine_misses);
