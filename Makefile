@@ -129,9 +129,10 @@ $(BINDIR)/labwire: $(call obj,lab/wire/main_labwire.c) $(WIRE_OBJS) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
 
-$(BUILD)/tests/check_labwire: $(call obj,tests/check_labwire.c) $(call obj,$(TEST_HELPERS)) $(WIRE_OBJS) $(LIB)
+# (the test helpers reach the simulator's options, whose --version needs the version object)
+$(BUILD)/tests/check_labwire: $(call obj,tests/check_labwire.c) $(call obj,$(TEST_HELPERS)) $(WIRE_OBJS) $(LIB) | $(VERSION_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VERSION_OBJ) $(CHECK_LIBS) $(PKG_LIBS)
 
 # check_lab tests the lab's C half (plan, records, comparison), which is not in the library.
 $(BUILD)/tests/check_lab: $(call obj,tests/check_lab.c) $(call obj,$(TEST_HELPERS)) $(LAB_OBJS) $(LIB) | $(VERSION_OBJ)
