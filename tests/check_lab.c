@@ -13,8 +13,10 @@
 #include "lab/lab.h"
 #include "tests/support/support.h"
 
+/* The options keep pointers into the words (an --experiment path): they live until the next parse. */
 static void parse(sim_options *o, const char *line) {
-    char buf[1024], *argv[64];
+    static char buf[1024];
+    char *argv[64];
     int argc = 0;
     snprintf(buf, sizeof buf, "sim %s", line);
     for (char *t = strtok(buf, " "); t && argc < 63; t = strtok(NULL, " ")) argv[argc++] = t;
