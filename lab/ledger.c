@@ -257,6 +257,9 @@ typedef struct overlap_group {
 
 static int competed(const sim_action_row *sa) { return sa->rule_won || sa->rule_lost; }
 
+/* The actions the check judges: network actions that started in the simulator's run. */
+static int judged(const sim_action_row *sa) { return sa->action.kind == ACT_NETWORK && sa->status.started; }
+
 /* One network action; returns 1 on a miss. */
 static int check_action(FILE *out, const sim_action_row *sa, const act_side *la, const overlap_group *g) {
     const sim_chaos_action *a = &sa->action;
@@ -295,14 +298,13 @@ int lab_ledger_check(FILE *out, const char *name, const char *ledger_path, const
             name, pred.seed);
     overlap_group g = {0, 0, 0};
     for (int i = 0; i < pred.nactions && i < MAX_ACTS; i++) {
-        if (pred.actions[i].action.kind != ACT_NETWORK || !pred.actions[i].status.started) continue;
-        if (!competed(&pred.actions[i])) continue;
+        if (!judged(&pred.actions[i]) || !competed(&pred.actions[i])) continue;
         g.sim_hit += pred.actions[i].rule_seen;
         g.lab_hit += l.act[i].seen;
         g.n++;
     }
     for (int i = 0; i < pred.nactions && i < MAX_ACTS; i++) {
-        if (pred.actions[i].action.kind != ACT_NETWORK || !pred.actions[i].status.started) continue;
+        if (!judged(&pred.actions[i])) continue;
         miss |= check_action(out, &pred.actions[i], &l.act[i], &g);
         n++;
     }

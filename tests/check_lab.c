@@ -98,23 +98,33 @@ START_TEST(plan_wire_words_and_hooks) {
 }
 END_TEST
 
-/* Runs the ledger check of `line` against a collect file holding `text`; returns its verdict. */
-static int ledger_verdict(const char *line, const char *text, char **report) {
-    static sim_options o;
-    parse(&o, line);
-    char path[] = "/tmp/check_lab_ledger_XXXXXX";
+/* Writes `text` to a new file named after `path` (a mkstemp template, filled in). */
+static void write_temp(char *path, const char *text) {
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
+}
+
+/* The ledger check of the options (and unit) against a collect file holding `text`; returns its verdict. */
+static int ledger_check_text(const char *text, const sim_options *o, const experiment_unit *unit, char **report) {
+    char path[] = "/tmp/check_lab_ledger_XXXXXX";
+    write_temp(path, text);
     size_t len = 0;
     FILE *out = open_memstream(report, &len);
     char err[256];
-    int rc = lab_ledger_check(out, "cell", path, &o, NULL, err, sizeof err);
+    int rc = lab_ledger_check(out, "cell", path, o, unit, err, sizeof err);
     fclose(out);
     unlink(path);
     ck_assert_msg(rc >= 0, "%s", err);
     return rc;
+}
+
+/* Runs the ledger check of `line` against a collect file holding `text`; returns its verdict. */
+static int ledger_verdict(const char *line, const char *text, char **report) {
+    static sim_options o;
+    parse(&o, line);
+    return ledger_check_text(text, &o, NULL, report);
 }
 
 START_TEST(ledger_check_judges_warnings) {
@@ -194,11 +204,8 @@ static const char overlap_yaml[] =
 /* The ledger check of both objects applied together against a collect file where the lab's packets went to
  * action `lab_winner` (-1: to neither); returns its verdict. */
 static int overlap_verdict(int lab_winner, int *sim_winner, char **report) {
-    char ypath[] = "/tmp/check_lab_overlap_XXXXXX", lpath[] = "/tmp/check_lab_ledger_XXXXXX";
-    int fd = mkstemp(ypath);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, overlap_yaml, strlen(overlap_yaml)), (ssize_t)strlen(overlap_yaml));
-    close(fd);
+    char ypath[] = "/tmp/check_lab_overlap_XXXXXX";
+    write_temp(ypath, overlap_yaml);
     static sim_options o, uo;
     char line[256], err[256];
     snprintf(line, sizeof line, "--seed 1 --baseline 1s --chaos 0s --recovery 1s --rate 20 --experiment %s --together",
@@ -221,16 +228,7 @@ static int overlap_verdict(int lab_winner, int *sim_winner, char **report) {
         snprintf(text + n, sizeof text - n, "action\t%d\t%d\t%d\t0\t0\n", i, i == lab_winner ? 400 : 0,
                  i == lab_winner ? 220 : 0);
     }
-    fd = mkstemp(lpath);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-    size_t len = 0;
-    FILE *out = open_memstream(report, &len);
-    int rc = lab_ledger_check(out, "cell", lpath, &uo, unit, err, sizeof err);
-    fclose(out);
-    ck_assert_msg(rc >= 0, "%s", err);
-    unlink(lpath);
+    int rc = ledger_check_text(text, &uo, unit, report);
     unlink(ypath);
     experiment_free(xs);
     return rc;
