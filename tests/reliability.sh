@@ -25,7 +25,10 @@ FLOOD_SECONDS=${PC_FLOOD_SECONDS:-10}
 KILL_ROUNDS=${PC_KILL_ROUNDS:-5}
 REPLICAS_TEST=${PC_REPLICAS_TEST:-}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/reliability.XXXXXX")
-declare -A PID
+# PID: the shell's child (timeout, which waits for the service); SVC_PID: the service itself, the one to
+# signal. timeout forwards a SIGTERM twice (to the child and to its process group), and a second SIGTERM
+# cuts SHUTDOWN_DELAY_MS short by design: signalling timeout made step 6 flaky.
+declare -A PID SVC_PID
 FAIL=0
 START=$(date +%s)
 
@@ -58,7 +61,12 @@ start() { # NAME PORT [VAR=value...]
         timeout 1200 "$BIN/$name-service" 2>>"$TMP/$name.log" &
     PID[$name]=$!
     for _ in $(seq 1 400); do
-        curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$port/health" && return 0
+        if curl -sf -o /dev/null --max-time 1 "http://127.0.0.1:$port/health"; then
+            SVC_PID[$name]=$(grep -o '"event":"listening".*"pid":[0-9]*' "$TMP/$name.log" | grep -o '[0-9]*$' | tail -1)
+            [ -n "${SVC_PID[$name]}" ] && return 0
+            fail "$name: no pid in its \"listening\" log line"
+            return 1
+        fi
         sleep 0.05
     done
     fail "$name did not answer /health within 20 s"
@@ -67,10 +75,10 @@ start() { # NAME PORT [VAR=value...]
 
 stop() { # NAME: SIGTERM, exit status 0, no sanitizer report
     local name=$1 status
-    kill -TERM "${PID[$name]}" 2>/dev/null
+    kill -TERM "${SVC_PID[$name]}" 2>/dev/null
     wait "${PID[$name]}"
     status=$?
-    unset "PID[$name]"
+    unset "PID[$name]" "SVC_PID[$name]"
     if [ "$status" != 0 ]; then
         fail "$name exited with status $status on SIGTERM"
         CRASHES=$((CRASHES + 1))
@@ -146,11 +154,10 @@ stop_all
 
 step "6. SIGTERM under keep-alive load (SHUTDOWN_DELAY_MS=1500)"
 start inventory "$INV_PORT" SHUTDOWN_DELAY_MS=1500 || exit 1
-INV_PID=${PID[inventory]}
-run sigterm python3 "$HERE/reliability_checks.py" sigterm "$INV_PORT" "$INV_PID" 10
-wait "$INV_PID"
+run sigterm python3 "$HERE/reliability_checks.py" sigterm "$INV_PORT" "${SVC_PID[inventory]}" 10
+wait "${PID[inventory]}"
 status=$?
-unset "PID[inventory]"
+unset "PID[inventory]" "SVC_PID[inventory]"
 [ "$status" = 0 ] || { fail "inventory exited with status $status after SIGTERM under load"; CRASHES=$((CRASHES + 1)); }
 grep -qE "$SANITIZER_RE" "$TMP/inventory.log" && { fail "inventory: sanitizer report"; SANITIZER_REPORTS=$((SANITIZER_REPORTS + 1)); }
 
