@@ -32,6 +32,10 @@ typedef struct lab_cpu_snapshot {
 } lab_cpu_snapshot;
 
 int64_t lab_clock_ns(void);
+/* The hook's tab-separated lines: the next field of *cursor (cut in place; NULL after the last), and that
+ * field as an unsigned number (0 when absent). */
+char *lab_tab_field(char **cursor);
+uint64_t lab_tab_u64(char **cursor);
 /* Reads every pod's counters (missing files read as 0); `reset_peak`: restart the memory high-water mark. */
 void lab_cpu_read(const char *lab_dir, lab_cpu_snapshot *s, int reset_peak);
 void lab_fill_cpu(sim_result *r, const lab_cpu_snapshot *before, const lab_cpu_snapshot *after);

@@ -105,7 +105,7 @@ void lab_fill_cpu(sim_result *r, const lab_cpu_snapshot *a, const lab_cpu_snapsh
 
 /* ---- what the hook reports ---- */
 
-static char *field(char **cursor) {
+char *lab_tab_field(char **cursor) {
     char *s = *cursor;
     if (!s) return NULL;
     char *tab = strchr(s, '\t');
@@ -118,8 +118,8 @@ static char *field(char **cursor) {
     return s;
 }
 
-static uint64_t num(char **cursor) {
-    char *f = field(cursor);
+uint64_t lab_tab_u64(char **cursor) {
+    char *f = lab_tab_field(cursor);
     return f ? strtoull(f, NULL, 10) : 0;
 }
 
@@ -148,7 +148,7 @@ void lab_fill_from_hook(sim_result *r, const lab_config *cfg, const sim_result *
     while (fgets(line, sizeof line, p)) {
         line[strcspn(line, "\n")] = '\0';
         char *cur = line;
-        char *kind = field(&cur);
+        char *kind = lab_tab_field(&cur);
         if (!kind) continue;
         if (!strcmp(kind, "ledger")) {
             if (r->nledger == cap) {
@@ -158,39 +158,39 @@ void lab_fill_from_hook(sim_result *r, const lab_config *cfg, const sim_result *
             }
             sim_ledger_row *l = &r->ledger[r->nledger++];
             memset(l, 0, sizeof *l);
-            char *src = field(&cur), *dst = field(&cur);
+            char *src = lab_tab_field(&cur), *dst = lab_tab_field(&cur);
             snprintf(l->src, sizeof l->src, "%s", src ? src : "?");
             snprintf(l->dst, sizeof l->dst, "%s", dst ? dst : "?");
-            l->seen = num(&cur);
-            l->faulted = num(&cur);
-            l->dropped = num(&cur);
+            l->seen = lab_tab_u64(&cur);
+            l->faulted = lab_tab_u64(&cur);
+            l->dropped = lab_tab_u64(&cur);
             /* the wire's ledger says more (lab.sh lab_collect_wire); the node's stops here */
-            l->local_dropped = num(&cur);
-            l->delayed = num(&cur);
-            l->duplicated = num(&cur);
-            l->corrupted = num(&cur);
-            char *md = field(&cur);
+            l->local_dropped = lab_tab_u64(&cur);
+            l->delayed = lab_tab_u64(&cur);
+            l->duplicated = lab_tab_u64(&cur);
+            l->corrupted = lab_tab_u64(&cur);
+            char *md = lab_tab_field(&cur);
             l->mean_delay_ms = md ? strtod(md, NULL) : 0;
         } else if (!strcmp(kind, "action")) {
-            int id = (int)num(&cur);
+            int id = (int)lab_tab_u64(&cur);
             if (id < 0 || id >= r->nactions) continue;
-            r->actions[id].rule_seen += num(&cur);
-            r->actions[id].rule_dropped += num(&cur);
-            r->actions[id].rule_delayed += num(&cur);
-            r->actions[id].rule_local_dropped += num(&cur);
+            r->actions[id].rule_seen += lab_tab_u64(&cur);
+            r->actions[id].rule_dropped += lab_tab_u64(&cur);
+            r->actions[id].rule_delayed += lab_tab_u64(&cur);
+            r->actions[id].rule_local_dropped += lab_tab_u64(&cur);
         } else if (!strcmp(kind, "tcp")) {
-            r->tcp.connections = num(&cur);
-            r->tcp.syn_retransmits = num(&cur);
-            r->tcp.synack_retransmits = num(&cur);
-            r->tcp.tlp_probes = num(&cur);
-            r->tcp.rto_retransmits = num(&cur);
-            r->tcp.fast_retransmits = num(&cur);
-            r->tcp.resets_sent = num(&cur);
-            r->tcp.connect_failures = num(&cur);
+            r->tcp.connections = lab_tab_u64(&cur);
+            r->tcp.syn_retransmits = lab_tab_u64(&cur);
+            r->tcp.synack_retransmits = lab_tab_u64(&cur);
+            r->tcp.tlp_probes = lab_tab_u64(&cur);
+            r->tcp.rto_retransmits = lab_tab_u64(&cur);
+            r->tcp.fast_retransmits = lab_tab_u64(&cur);
+            r->tcp.resets_sent = lab_tab_u64(&cur);
+            r->tcp.connect_failures = lab_tab_u64(&cur);
         } else if (!strcmp(kind, "pod")) {
-            char *name = field(&cur);
-            int restarts = (int)num(&cur);
-            uint64_t oom_app = num(&cur);
+            char *name = lab_tab_field(&cur);
+            int restarts = (int)lab_tab_u64(&cur);
+            uint64_t oom_app = lab_tab_u64(&cur);
             for (int i = 0; name && i < r->npods; i++) {
                 if (strcmp(r->pods[i].pod, name)) continue;
                 r->pods[i].restarts = restarts;

@@ -33,6 +33,7 @@
 #include "faults/netem.h"
 #include "faults/netem_effective.h"
 #include "lab/lab.h"
+#include "lab/labint.h"
 
 #define MAX_ACTS 64
 #define LATE_BUCKETS 24
@@ -56,42 +57,24 @@ typedef struct lab_ledger {
     char bad_link[160];
 } lab_ledger;
 
-static char *next_field(char **cur) {
-    char *s = *cur;
-    if (!s) return NULL;
-    char *t = strchr(s, '\t');
-    if (t) {
-        *t = '\0';
-        *cur = t + 1;
-    } else {
-        *cur = NULL;
-    }
-    return s;
-}
-
-static uint64_t u(char **cur) {
-    char *f = next_field(cur);
-    return f ? strtoull(f, NULL, 10) : 0;
-}
-
 static void parse_wirerule(act_side *a, char *cur) {
-    next_field(&cur); /* pod */
-    next_field(&cur); /* kind */
-    next_field(&cur); /* active */
+    lab_tab_field(&cur); /* pod */
+    lab_tab_field(&cur); /* kind */
+    lab_tab_field(&cur); /* active */
     uint64_t v[9];
-    for (int i = 0; i < 9; i++) v[i] = u(&cur);
+    for (int i = 0; i < 9; i++) v[i] = lab_tab_u64(&cur);
     a->w_seen += v[0], a->w_loss += v[1], a->w_limit += v[2], a->w_dup += v[3], a->w_corrupt += v[4];
     a->w_reorder += v[5], a->w_delayed += v[6], a->w_released += v[7], a->w_purged += v[8];
-    char *f = next_field(&cur);
+    char *f = lab_tab_field(&cur);
     a->sched_sum += f ? strtod(f, NULL) : 0;
-    f = next_field(&cur);
+    f = lab_tab_field(&cur);
     a->sched_sq += f ? strtod(f, NULL) : 0;
-    int64_t mn = (int64_t)u(&cur), mx = (int64_t)u(&cur), late = (int64_t)u(&cur);
+    int64_t mn = (int64_t)lab_tab_u64(&cur), mx = (int64_t)lab_tab_u64(&cur), late = (int64_t)lab_tab_u64(&cur);
     /* only rules that released something have a minimum (a pod whose rule never won reports 0) */
     if (v[7] && (!a->have_min || mn < a->sched_min)) a->sched_min = mn, a->have_min = 1;
     if (mx > a->sched_max) a->sched_max = mx;
     if (late > a->late_max) a->late_max = late;
-    char *hist = next_field(&cur), *save = NULL;
+    char *hist = lab_tab_field(&cur), *save = NULL;
     int k = 0;
     for (char *t = hist ? strtok_r(hist, ",", &save) : NULL; t && k < LATE_BUCKETS; t = strtok_r(NULL, ",", &save))
         a->late[k++] += strtoull(t, NULL, 10);
@@ -108,10 +91,10 @@ static int read_ledger(const char *path, lab_ledger *l, char *err, size_t errlen
     char line[2048];
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
-        char *cur = line, *kind = next_field(&cur);
+        char *cur = line, *kind = lab_tab_field(&cur);
         if (!kind) continue;
         if (!strcmp(kind, "action") || !strcmp(kind, "wirerule")) {
-            uint64_t id = u(&cur);
+            uint64_t id = lab_tab_u64(&cur);
             if (id >= MAX_ACTS) continue;
             act_side *a = &l->act[id];
             a->present = 1;
@@ -119,10 +102,11 @@ static int read_ledger(const char *path, lab_ledger *l, char *err, size_t errlen
                 parse_wirerule(a, cur);
                 continue;
             }
-            a->seen = u(&cur), a->dropped = u(&cur), a->delayed = u(&cur), a->local = u(&cur);
+            a->seen = lab_tab_u64(&cur), a->dropped = lab_tab_u64(&cur), a->delayed = lab_tab_u64(&cur),
+            a->local = lab_tab_u64(&cur);
         } else if (!strcmp(kind, "wirelink")) {
-            char *src = next_field(&cur), *dst = next_field(&cur);
-            uint64_t sent = u(&cur), corrupted = u(&cur), arrived = u(&cur);
+            char *src = lab_tab_field(&cur), *dst = lab_tab_field(&cur);
+            uint64_t sent = lab_tab_u64(&cur), corrupted = lab_tab_u64(&cur), arrived = lab_tab_u64(&cur);
             l->sent += sent, l->corrupted += corrupted, l->arrived += arrived, l->links++;
             /* some frames can cross the counters' reset or the collect: a handful per cell at most */
             uint64_t slack = 2 + sent / 1000;
