@@ -46,7 +46,11 @@ CF_OUT=""
 kc() { timeout "$CONFIRM_KUBECTL_TIMEOUT" $KUBECTL "$@"; }
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now_s)" 'BEGIN { printf "%.1f", b - a }'; }
-confirm_log() { echo "confirm: $*" >&2; }
+# stderr as confirm started, kept: a Ctrl-C can land while a function runs with its stderr redirected
+# (`kc ... 2>/dev/null`), and bash then runs the EXIT trap inside that redirection; confirm's messages,
+# the clean-up's above all, go here (a run of test_chaos_confirm lost "clean-up: deleted" so, 1 in 12).
+exec {CF_STDERR}>&2
+confirm_log() { echo "confirm: $*" >&"$CF_STDERR"; }
 
 # kind (NetworkChaos) -> its CRD (networkchaos.chaos-mesh.org) and the name kubectl get takes
 crd_of() {
@@ -403,10 +407,10 @@ confirm_cleanup() {
         if confirm_delete_objects; then
             confirm_log "clean-up: deleted $CF_OBJECTS"
         else
-            echo "chaos.sh: COULD NOT DELETE $CF_OBJECTS: kubectl -n $NAMESPACE delete -f $CF_OUT/experiment.yaml" >&2
+            echo "chaos.sh: COULD NOT DELETE $CF_OBJECTS: kubectl -n $NAMESPACE delete -f $CF_OUT/experiment.yaml" >&"$CF_STDERR"
         fi
     fi
-    if [ "$CF_JOB" = 1 ]; then confirm_delete_job || echo "chaos.sh: could not delete Job loadgen in $NAMESPACE" >&2; fi
+    if [ "$CF_JOB" = 1 ]; then confirm_delete_job || echo "chaos.sh: could not delete Job loadgen in $NAMESPACE" >&"$CF_STDERR"; fi
     [ "$CF_CM" = 1 ] && kc -n "$NAMESPACE" delete configmap loadgen-plan --ignore-not-found >/dev/null 2>&1
     CF_CM=0
     trap 'exit 130' INT TERM # chaos.sh's, again (this also runs before the comparison, which takes a while)
