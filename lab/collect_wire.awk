@@ -13,6 +13,7 @@
 #   wirerule ACTION POD kind active seen dropped_loss dropped_limit duplicated corrupted reordered delayed
 #            released purged sched_sum sched_sq sched_min sched_max late_max HIST
 #   wireself in_pod in_node out_pod out_node pool_drops pool_high too_big late_max HIST
+#   wireio wake_max WAKEHIST busy_max BUSYHIST   (the wire's loop: main_labwire.c)
 #   wirelink SRC LABEL sent corrupted arrived
 #   partition ACTION HOOK POD ADDR packets
 #   qdisc ACTION POD sent dropped
@@ -57,6 +58,7 @@ $1 == "rule" {
 	wr[++nwr] = out
 	next
 }
+$1 == "io" { wireio = "wireio\t" $7 "\t" $9 "\t" $11 "\t" $13; next }
 $1 == "self" { wireself = "wireself\t" $3 "\t" $5 "\t" $7 "\t" $9 "\t" $11 "\t" $13 "\t" $15 "\t" $17 "\t" $19; next }
 $1 == "pcount" {
 	rk = substr($3, 2); sub(/_.*/, "", rk)
@@ -86,6 +88,7 @@ END {
 		printf "action\t%d\t%d\t%d\t%d\t%d\n", a, aseen[a], adrop[a], adelay[a], alocal[a]
 	for (i = 1; i <= nwr; i++) print wr[i]
 	if (wireself != "") print wireself
+	if (wireio != "") print wireio
 	for (i = 1; i <= nrows; i++) {
 		k = rows[i]; split(k, sd, SUBSEP)
 		if (k in nodename) printf "wirelink\t%s\t%s\t%d\t%d\t%d\n", sd[1], sd[2], sent[k], corrupt[k], node[nodename[k]]

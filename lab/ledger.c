@@ -55,7 +55,19 @@ typedef struct lab_ledger {
     uint64_t sent, corrupted, arrived; /* wirelink totals */
     int links;
     char bad_link[160];
+    /* the wire's loop (wireio): how late its timer woke it, how long one event held it */
+    int have_io;
+    int64_t wake_max, busy_max;
+    uint64_t wake[LATE_BUCKETS], busy[LATE_BUCKETS];
 } lab_ledger;
+
+/* Adds a comma-separated histogram (the wire's buckets) to hist. */
+static void add_hist(uint64_t *hist, char *text) {
+    char *save = NULL;
+    int k = 0;
+    for (char *t = text ? strtok_r(text, ",", &save) : NULL; t && k < LATE_BUCKETS; t = strtok_r(NULL, ",", &save))
+        hist[k++] += strtoull(t, NULL, 10);
+}
 
 static void parse_wirerule(act_side *a, char *cur) {
     lab_tab_field(&cur); /* pod */
@@ -74,11 +86,16 @@ static void parse_wirerule(act_side *a, char *cur) {
     if (v[7] && (!a->have_min || mn < a->sched_min)) a->sched_min = mn, a->have_min = 1;
     if (mx > a->sched_max) a->sched_max = mx;
     if (late > a->late_max) a->late_max = late;
-    char *hist = lab_tab_field(&cur), *save = NULL;
-    int k = 0;
-    for (char *t = hist ? strtok_r(hist, ",", &save) : NULL; t && k < LATE_BUCKETS; t = strtok_r(NULL, ",", &save))
-        a->late[k++] += strtoull(t, NULL, 10);
+    add_hist(a->late, lab_tab_field(&cur));
     a->nrules++;
+}
+
+static void parse_wireio(lab_ledger *l, char *cur) {
+    l->have_io = 1;
+    l->wake_max = (int64_t)lab_tab_u64(&cur);
+    add_hist(l->wake, lab_tab_field(&cur));
+    l->busy_max = (int64_t)lab_tab_u64(&cur);
+    add_hist(l->busy, lab_tab_field(&cur));
 }
 
 static int read_ledger(const char *path, lab_ledger *l, char *err, size_t errlen) {
@@ -104,6 +121,8 @@ static int read_ledger(const char *path, lab_ledger *l, char *err, size_t errlen
             }
             a->seen = lab_tab_u64(&cur), a->dropped = lab_tab_u64(&cur), a->delayed = lab_tab_u64(&cur),
             a->local = lab_tab_u64(&cur);
+        } else if (!strcmp(kind, "wireio")) {
+            parse_wireio(l, cur);
         } else if (!strcmp(kind, "wirelink")) {
             char *src = lab_tab_field(&cur), *dst = lab_tab_field(&cur);
             uint64_t sent = lab_tab_u64(&cur), corrupted = lab_tab_u64(&cur), arrived = lab_tab_u64(&cur);
@@ -151,15 +170,18 @@ static int binom_ok(uint64_t x, uint64_t n, double p) {
     return fabs((double)x - (double)n * p) <= 3.3 * sqrt((double)n * p * (1 - p)) + 1;
 }
 
-static double late_quantile_us(const act_side *a, double q) {
+/* The upper edge (us) of the bucket that holds quantile q of a lateness histogram (core.h's buckets). */
+static double hist_quantile_us(const uint64_t *hist, double q) {
     uint64_t total = 0, acc = 0;
-    for (int k = 0; k < LATE_BUCKETS; k++) total += a->late[k];
+    for (int k = 0; k < LATE_BUCKETS; k++) total += hist[k];
     for (int k = 0; k < LATE_BUCKETS; k++) {
-        acc += a->late[k];
+        acc += hist[k];
         if (total && (double)acc >= q * (double)total) return k == 0 ? 1.0 : ldexp(1.0, k);
     }
     return 0;
 }
+
+static double late_quantile_us(const act_side *a, double q) { return hist_quantile_us(a->late, q); }
 
 #define IND "                         "
 
@@ -300,6 +322,13 @@ int lab_ledger_check(FILE *out, const char *name, const char *ledger_path, const
                     " arrive%s%s  %s\n",
                 l.sent, l.corrupted, l.arrived, bad ? "; " : "", l.bad_link, bad ? "MISS" : "ok");
     }
+    if (l.have_io && l.wake_max) /* where late releases come from (not judged: the releases are) */
+        fprintf(out,
+                IND
+                "the wire's loop: its timer woke it late by p50 < %.0f us, p99 < %.0f us, max %.2f ms; one event "
+                "held it p99 < %.0f us, max %.2f ms\n",
+                hist_quantile_us(l.wake, 0.5), hist_quantile_us(l.wake, 0.99), (double)l.wake_max / 1e6,
+                hist_quantile_us(l.busy, 0.99), (double)l.busy_max / 1e6);
     if (!n) fprintf(out, IND "(no network action)\n");
     sim_result_free(&pred);
     return miss;

@@ -173,6 +173,17 @@ START_TEST(ledger_check_judges_warnings) {
                                     &r),
                      0);
     ck_assert_ptr_nonnull(strstr(r, "scheduled 100.00-100.00 ms"));
+    ck_assert_ptr_null(strstr(r, "the wire's loop")); /* no wireio line: nothing said */
+    free(r);
+    /* the wire's own loop: 90 timer wakes in [16, 32) us and 10 in [4, 8) ms; events held it 3 ms at most */
+    ck_assert_int_eq(ledger_verdict(delay,
+                                    "action\t0\t100\t0\t100\t0\n"
+                                    "wireio\t7000000\t0,0,0,0,0,90,0,0,0,0,0,0,0,10\t3000000\t0,0,0,100\n",
+                                    &r),
+                     0);
+    ck_assert_ptr_nonnull(strstr(r,
+                                 "its timer woke it late by p50 < 32 us, p99 < 8192 us, max 7.00 ms; one "
+                                 "event held it p99 < 8 us, max 3.00 ms"));
     free(r);
     /* inventory never calls notification: the simulator warns that no packet matched; the lab must agree */
     const char *none =

@@ -13,6 +13,10 @@
  *                                            forwarder exits, however it exits.
  *   port del NAME                            closes both (the devices go) and drops what the port held
  *   quit                                     exits 0, as SIGTERM and SIGINT do
+ * and `stats` answers one more line, first, about the loop itself (times in ns, HIST as core.h's):
+ *   io read_errors N write_errors N wake_max N wake HIST busy_max N busy HIST
+ *        wake: how late the timer woke the loop for the frame it was armed for; busy: how long one event
+ *        (a TAP's batch, a timer, a command) held the loop. A release later than both says neither.
  * Frames read from PODIF are the pod's egress: they go through the port's rules (lab/wire/core.h) and are
  * written to NODEIF when due; frames read from NODEIF are written to PODIF at once.
  *
@@ -71,6 +75,10 @@ typedef struct wire {
     wire_port ports[LW_MAX_PORTS];
     conn conns[MAX_CONNS];
     uint64_t write_errors, read_errors;
+    /* where a late release comes from: how late the timer woke the loop (now - the due time it was armed
+     * for), and how long one event's handling held the loop (every other due frame waits for it) */
+    uint64_t wake_hist[LW_LATE_BUCKETS], busy_hist[LW_LATE_BUCKETS];
+    int64_t wake_max_ns, busy_max_ns;
     int stop;
 } wire;
 
@@ -203,15 +211,34 @@ static void tap_readable(wire *w, int p, int side) {
 
 /* ---- control ---- */
 
+static void print_hist(FILE *out, const uint64_t *hist) {
+    for (int k = 0; k < LW_LATE_BUCKETS; k++) fprintf(out, "%s%llu", k ? "," : "", (unsigned long long)hist[k]);
+}
+
+static void note(uint64_t *hist, int64_t *max, int64_t ns) {
+    hist[lw_late_bucket(ns)]++;
+    if (ns > *max) *max = ns;
+}
+
 static void answer(wire *w, int fd, int argc, char **argv) {
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
     if (!out) return;
     char err[256];
-    if (argc && !strcmp(argv[0], "stats"))
-        fprintf(out, "io read_errors %llu write_errors %llu\n", (unsigned long long)w->read_errors,
-                (unsigned long long)w->write_errors);
+    if (argc && !strcmp(argv[0], "stats")) {
+        fprintf(out, "io read_errors %llu write_errors %llu wake_max %lld wake ", (unsigned long long)w->read_errors,
+                (unsigned long long)w->write_errors, (long long)w->wake_max_ns);
+        print_hist(out, w->wake_hist);
+        fprintf(out, " busy_max %lld busy ", (long long)w->busy_max_ns);
+        print_hist(out, w->busy_hist);
+        fputc('\n', out);
+    }
+    if (argc && !strcmp(argv[0], "reset")) {
+        memset(w->wake_hist, 0, sizeof w->wake_hist);
+        memset(w->busy_hist, 0, sizeof w->busy_hist);
+        w->wake_max_ns = w->busy_max_ns = 0;
+    }
     int rc = lw_control(w->core, argc, argv, out);
     if (rc == 1) {
         if (argc == 7 && !strcmp(argv[0], "port") && !strcmp(argv[1], "add")) {
@@ -355,6 +382,7 @@ static void dispatch(wire *w, uint64_t t) {
     case TAG_TIMER:
         if (read(w->timer_fd, &junk, sizeof junk) < 0) { /* nothing to read: spurious */
         }
+        if (w->armed_ns != INT64_MAX) note(w->wake_hist, &w->wake_max_ns, now_ns() - w->armed_ns);
         w->armed_ns = INT64_MAX; /* fired: re-arm on the next flush */
         flush(w);
         break;
@@ -372,7 +400,11 @@ static int serve(const char *path, uint64_t seed, int rt) {
     while (!w.stop) {
         int n = epoll_wait(w.ep, evs, 64, -1);
         if (n < 0 && errno != EINTR) break;
-        for (int i = 0; i < n && !w.stop; i++) dispatch(&w, evs[i].data.u64);
+        for (int i = 0; i < n && !w.stop; i++) {
+            int64_t t0 = now_ns();
+            dispatch(&w, evs[i].data.u64);
+            note(w.busy_hist, &w.busy_max_ns, now_ns() - t0);
+        }
     }
     for (int p = 0; p < LW_MAX_PORTS; p++) port_close(&w, p); /* the TAP devices go with their descriptors */
     for (int i = 0; i < MAX_CONNS; i++)
