@@ -279,8 +279,14 @@ lab_nft_base() {
 			echo "    ip daddr ${PLAN_VIPS[$s]} tcp dport ${PLAN_PORTS[$s]} jump svc_${PLAN_SERVICES[$s]}"
 		done
 		echo "  }"
+		# kube-proxy's KUBE-FORWARD drops what conntrack calls INVALID (a segment outside the window it
+		# tracks, as heavy loss and retransmission produce): such a reply would skip the reverse NAT and reach
+		# the client from the pod's own IP, which the client answers with a RST to that pod IP
+		# (kubernetes/kubernetes#74839; kept unless kube-proxy runs with --conntrack-tcp-be-liberal).
+		echo "  counter ct_invalid { }"
 		echo "  chain forward_filter {"
 		echo "    type filter hook forward priority filter; policy accept;"
+		echo "    ct state invalid counter name \"ct_invalid\" drop"
 		echo "    meta mark & 0x1 == 0x1 reject with tcp reset"
 		echo "  }"
 		echo "}"
@@ -957,6 +963,9 @@ lab_collect_tcp_pods() {
 		printf 'pod\t%s\t%d\t%d\n' "$pod" "$(cat "$LAB_DIR/restarts/$pod" 2>/dev/null || echo 0)" \
 			"$(cat "$LAB_DIR/oom/$pod" 2>/dev/null || echo 0)"
 	done
+	# segments the node dropped as kube-proxy does (conntrack state INVALID), since the lab started
+	printf 'conntrack_invalid_dropped\t%d\n' "$(node_nft list counter ip pclab ct_invalid 2>/dev/null |
+		awk '/packets/ { print $2; f = 1 } END { if (!f) print 0 }')"
 }
 
 # ---------------------------------------------------------------------------------------------------
@@ -1008,10 +1017,34 @@ lab_cpu_sample() {
 	echo "$busy $lab"
 }
 
+# LAB_KEEP_AWAKE=1: a busy loop on every CPU at the lowest priority there is (SCHED_IDLE, in a cpu group
+# with cpu.idle=1: any other thread that wakes preempts it at once), so that no vCPU halts. On a VM a halted
+# vCPU wakes through the hypervisor, and a timer or a wake-up that lands on one is late by what the host's
+# scheduler makes of it (docs/lab.md, "The wire": measured with lab/probes/timerlate.c). Its CPU is the
+# lab's own (cpuacct pc-lab-awake), not other jobs'.
+awake_start() {
+	[ "${LAB_KEEP_AWAKE:-0}" = 1 ] || return 0
+	mkdir -p "$CG/cpu/pc-lab-awake" "$CG/cpuacct/pc-lab-awake"
+	if ! echo 1 >"$CG/cpu/pc-lab-awake/cpu.idle" 2>/dev/null; then
+		echo 2 >"$CG/cpu/pc-lab-awake/cpu.shares"
+		lab_log "no cpu.idle in this kernel's cpu controller: the keep-awake loops run at cpu.shares 2"
+	fi
+	local c
+	for c in $(seq 0 $(($(nproc) - 1))); do
+		(
+			echo $BASHPID >"$CG/cpu/pc-lab-awake/cgroup.procs"
+			echo $BASHPID >"$CG/cpuacct/pc-lab-awake/cgroup.procs"
+			exec taskset -c "$c" chrt --idle 0 bash -c 'while :; do :; done'
+		) &
+		disown $! 2>/dev/null
+	done
+}
+
 # Topology for the current plan (replica counts, limits): node, client, pods' namespaces and cgroups.
 lab_up() {
 	lab_assign_pods
 	mkdir -p "$LAB_DIR/logs"
+	awake_start
 	wire_start
 	lab_node_up
 	local pod
