@@ -87,6 +87,13 @@ FULL=(
 	"partition-to|0|--experiment lab/cells.yaml --object partition-to"
 )
 EXPLORE_EXPECT='chain.success_rate >= 0.99'
+# The cells that need netem, tbf or partitions (the wire), the NetworkChaos ones above.
+is_wire_cell() {
+	case $1 in
+	seed-02-* | delay* | loss80-corr50-svc | duplicate* | corrupt* | reorder* | bandwidth* | partition*) return 0 ;;
+	esac
+	return 1
+}
 EXPLORE_CMD=(--explore --expect "$EXPLORE_EXPECT" --seed 1)
 # The CI subset: the cells whose every bound the model meets on this machine in every lab run so far
 # (docs/calibration.md lists the misses of the full matrix). cpu1x80 agrees on average but its lab p50 moved
@@ -135,6 +142,12 @@ aa)
 	done
 	MODE=cells
 	OUTDIR=$LAB_ROOT/build/fidelity/cells
+	# A subset without a NetworkChaos cell runs on veths (the nft wire), as a CNI node links its pods: the
+	# userspace wire stands in for netem where the kernel has none, and adds a per-packet wake-up of its
+	# own (docs/lab.md, "The wire"), which cells that need no netem should not carry.
+	needs_wire=0
+	for c in "${CELLS[@]}"; do is_wire_cell "${c%%|*}" && needs_wire=1; done
+	[ $needs_wire = 0 ] && export LAB_WIRE=${LAB_WIRE:-nft}
 	;;
 esac
 
