@@ -181,8 +181,6 @@ static double hist_quantile_us(const uint64_t *hist, double q) {
     return 0;
 }
 
-static double late_quantile_us(const act_side *a, double q) { return hist_quantile_us(a->late, q); }
-
 #define IND "                         "
 
 /* The loss check; returns 1 on a miss. */
@@ -245,7 +243,7 @@ static int check_told(FILE *out, const netem_config *ne, const act_side *la) {
                     "deleted qdisc's queue (the simulator delivers them)\n",
                 la->w_purged);
     if (la->w_released) {
-        double p50 = late_quantile_us(la, 0.5), p99 = late_quantile_us(la, 0.99);
+        double p50 = hist_quantile_us(la->late, 0.5), p99 = hist_quantile_us(la->late, 0.99);
         int ok = p99 <= 2048;
         miss |= !ok;
         fprintf(out, IND "released late by: p50 < %.0f us, p99 < %.0f us, max %.2f ms  %s\n", p50, p99,

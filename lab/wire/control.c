@@ -163,7 +163,7 @@ int lw_parse_rule(const lw_core *c, int argc, char **argv, lw_rule_spec *spec, c
     return 0;
 }
 
-static void print_hist(FILE *out, const uint64_t *h) {
+void lw_hist_print(FILE *out, const uint64_t *h) {
     for (int k = 0; k < LW_LATE_BUCKETS; k++) fprintf(out, "%s%" PRIu64, k ? "," : "", h[k]);
 }
 
@@ -186,7 +186,7 @@ static void print_rule(FILE *out, const lw_core *c, const lw_rule_stats *r) {
             r->dropped_loss, r->dropped_limit, r->duplicated, r->corrupted, r->reordered, r->delayed, r->released,
             r->purged, r->sched_sum_ns, r->sched_sq_ns2, r->released ? r->sched_min_ns : 0, r->sched_max_ns,
             r->late_max_ns);
-    print_hist(out, r->late_hist);
+    lw_hist_print(out, r->late_hist);
     fputc('\n', out);
 }
 
@@ -197,7 +197,7 @@ void lw_stats_print(const lw_core *c, FILE *out) {
             " pool_high %u too_big %" PRIu64 " late_max %" PRId64 " late ",
             s->frames_in[LW_FROM_POD], s->frames_in[LW_FROM_NODE], s->frames_out[LW_FROM_POD],
             s->frames_out[LW_FROM_NODE], s->pool_drops, s->pool_high, s->too_big, s->late_max_ns);
-    print_hist(out, s->late_hist);
+    lw_hist_print(out, s->late_hist);
     fputc('\n', out);
     for (int p = 0; p < LW_MAX_PORTS; p++) {
         int order[LW_MAX_RULES], n = lw_port_order(c, p, order, LW_MAX_RULES);

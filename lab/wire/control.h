@@ -42,5 +42,7 @@ int lw_split(char *line, char **words, int max);
 int lw_control(lw_core *c, int argc, char **argv, FILE *out);
 
 void lw_stats_print(const lw_core *c, FILE *out);
+/* A lateness histogram as the stats lines write it: LW_LATE_BUCKETS counts, comma-separated. */
+void lw_hist_print(FILE *out, const uint64_t *hist);
 
 #endif

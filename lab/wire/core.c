@@ -541,7 +541,7 @@ int64_t lw_core_next_due(const lw_core *c) { return c->nheap ? c->slots[c->heap[
 
 uint32_t lw_core_held(const lw_core *c) { return (uint32_t)c->nheap; }
 
-static void note_late(uint64_t *hist, int64_t *max, int64_t late) {
+void lw_hist_note(uint64_t *hist, int64_t *max, int64_t late) {
     hist[lw_late_bucket(late)]++;
     if (late > *max) *max = late;
 }
@@ -560,7 +560,7 @@ int lw_core_pop(lw_core *c, int64_t now, lw_out *out) {
             ru->st.sched_sq_ns2 += (double)d * (double)d;
             if (d < ru->st.sched_min_ns) ru->st.sched_min_ns = d;
             if (d > ru->st.sched_max_ns) ru->st.sched_max_ns = d;
-            note_late(ru->st.late_hist, &ru->st.late_max_ns, now - sl->due_ns);
+            lw_hist_note(ru->st.late_hist, &ru->st.late_max_ns, now - sl->due_ns);
             sl->stage++;
             sl->cur_rule = -1;
             if (sl->stage < sl->nstages) {
@@ -568,7 +568,7 @@ int lw_core_pop(lw_core *c, int64_t now, lw_out *out) {
                 continue;
             }
         }
-        note_late(c->self.late_hist, &c->self.late_max_ns, now - sl->due_ns);
+        lw_hist_note(c->self.late_hist, &c->self.late_max_ns, now - sl->due_ns);
         out->port = sl->port;
         out->from = (lw_side)sl->from;
         out->len = sl->len;

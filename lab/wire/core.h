@@ -168,5 +168,7 @@ uint32_t lw_frame_ipv4_dst(const uint8_t *frame, uint32_t len);
 uint32_t lw_frame_headlen(const uint8_t *frame, uint32_t len);
 /* Histogram bucket of a lateness. */
 int lw_late_bucket(int64_t late_ns);
+/* Counts `ns` in a lateness histogram (LW_LATE_BUCKETS buckets) and raises *max to it. */
+void lw_hist_note(uint64_t *hist, int64_t *max, int64_t ns);
 
 #endif

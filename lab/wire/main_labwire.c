@@ -211,15 +211,6 @@ static void tap_readable(wire *w, int p, int side) {
 
 /* ---- control ---- */
 
-static void print_hist(FILE *out, const uint64_t *hist) {
-    for (int k = 0; k < LW_LATE_BUCKETS; k++) fprintf(out, "%s%llu", k ? "," : "", (unsigned long long)hist[k]);
-}
-
-static void note(uint64_t *hist, int64_t *max, int64_t ns) {
-    hist[lw_late_bucket(ns)]++;
-    if (ns > *max) *max = ns;
-}
-
 static void answer(wire *w, int fd, int argc, char **argv) {
     char *text = NULL;
     size_t len = 0;
@@ -229,9 +220,9 @@ static void answer(wire *w, int fd, int argc, char **argv) {
     if (argc && !strcmp(argv[0], "stats")) {
         fprintf(out, "io read_errors %llu write_errors %llu wake_max %lld wake ", (unsigned long long)w->read_errors,
                 (unsigned long long)w->write_errors, (long long)w->wake_max_ns);
-        print_hist(out, w->wake_hist);
+        lw_hist_print(out, w->wake_hist);
         fprintf(out, " busy_max %lld busy ", (long long)w->busy_max_ns);
-        print_hist(out, w->busy_hist);
+        lw_hist_print(out, w->busy_hist);
         fputc('\n', out);
     }
     if (argc && !strcmp(argv[0], "reset")) {
@@ -382,7 +373,7 @@ static void dispatch(wire *w, uint64_t t) {
     case TAG_TIMER:
         if (read(w->timer_fd, &junk, sizeof junk) < 0) { /* nothing to read: spurious */
         }
-        if (w->armed_ns != INT64_MAX) note(w->wake_hist, &w->wake_max_ns, now_ns() - w->armed_ns);
+        if (w->armed_ns != INT64_MAX) lw_hist_note(w->wake_hist, &w->wake_max_ns, now_ns() - w->armed_ns);
         w->armed_ns = INT64_MAX; /* fired: re-arm on the next flush */
         flush(w);
         break;
@@ -403,7 +394,7 @@ static int serve(const char *path, uint64_t seed, int rt) {
         for (int i = 0; i < n && !w.stop; i++) {
             int64_t t0 = now_ns();
             dispatch(&w, evs[i].data.u64);
-            note(w.busy_hist, &w.busy_max_ns, now_ns() - t0);
+            lw_hist_note(w.busy_hist, &w.busy_max_ns, now_ns() - t0);
         }
     }
     for (int p = 0; p < LW_MAX_PORTS; p++) port_close(&w, p); /* the TAP devices go with their descriptors */
