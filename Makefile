@@ -125,7 +125,7 @@ $(BUILD)/tests/%: $(call obj,tests/%.c) $(call obj,$(TEST_HELPERS)) $(LIB) | $(V
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(VERSION_OBJ) $(CHECK_LIBS) $(PKG_LIBS)
 
 # The wire links only base/ and faults/ (the library's archive: only what it references is pulled in).
-$(BINDIR)/labwire: $(call obj,lab/wire/main_labwire.c) $(WIRE_OBJS) $(LIB)
+$(BINDIR)/labwire: $(call obj,lab/wire/main_labwire.c) $(WIRE_OBJS) $(VERSION_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ -lm
 
@@ -143,13 +143,13 @@ $(BUILD)/tests/check_lab: $(call obj,tests/check_lab.c) $(call obj,$(TEST_HELPER
 # options or settings the program has.
 PREFIX ?= /usr/local
 MANDIR ?= $(PREFIX)/share/man
-MANPAGES := $(patsubst %,$(BUILD)/man/%.1,sim loadgen $(addsuffix -service,$(SERVICES)))
+MANPAGES := $(patsubst %,$(BUILD)/man/%.1,sim loadgen labwire $(addsuffix -service,$(SERVICES)))
 ROLE_payment := It takes payments (POST /payment/process, with an Idempotency-Key) and runs the chain (POST \
   /payment/chain: an inventory check, then a notification).
 ROLE_inventory := It holds the stock of the products it owns in a journal and reserves and releases it for payments.
 ROLE_notification := It sends notifications and keeps their history in memory.
 man: $(MANPAGES)
-$(BUILD)/man/sim.1 $(BUILD)/man/loadgen.1: $(BUILD)/man/%.1: man/%.1.in man/mkman.sh $(BINDIR)/%
+$(BUILD)/man/sim.1 $(BUILD)/man/loadgen.1 $(BUILD)/man/labwire.1: $(BUILD)/man/%.1: man/%.1.in man/mkman.sh $(BINDIR)/%
 	@mkdir -p $(@D)
 	sh man/mkman.sh $< $(BINDIR)/$* >$@
 $(BUILD)/man/%-service.1: man/service.1.in man/mkman.sh $(BINDIR)/%-service

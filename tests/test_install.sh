@@ -1,5 +1,5 @@
 #!/bin/bash
-# test_install.sh: `make install DESTDIR=... PREFIX=/usr` puts the five binaries in usr/bin and their man pages in
+# test_install.sh: `make install DESTDIR=... PREFIX=/usr` puts the six binaries in usr/bin and their man pages in
 # usr/share/man/man1; every installed binary answers --version with the release and the git revision; `man -l`
 # renders every page; sim(1) names every option of bin/sim --help, and each service's page every setting the
 # code reads (the keys services/core/config.c and services/http/env.c look up); `make uninstall` removes them.
@@ -23,7 +23,12 @@ fi
 BIN=$tmp/stage/usr/bin
 MAN=$tmp/stage/usr/share/man/man1
 describe=$(git describe --always --dirty 2>/dev/null || echo unknown)
-for p in sim loadgen payment-service inventory-service notification-service; do
+# every installed program has a version and a page, and the six programs are all there
+installed=$(ls "$BIN" 2>/dev/null | tr '\n' ' ')
+for p in sim loadgen labwire payment-service inventory-service notification-service; do
+	[ -x "$BIN/$p" ] || bad "$p is not installed (installed: $installed)"
+done
+for p in $installed; do
 	if [ -x "$BIN/$p" ] && v=$("$BIN/$p" --version) && grep -qE "^$p [0-9]+\.[0-9]+\.[0-9]+ \(git [^ ;)]+" <<<"$v"; then
 		ok "$p --version: $v"
 	else

@@ -4,6 +4,7 @@
  *
  *   labwire --control SOCKET [--seed N] [--rt PRIO]    the forwarder: one epoll loop over every port
  *   labwire ctl SOCKET COMMAND [WORD]...              one command to a running forwarder; prints the answer
+ *   labwire --help | --version
  *
  * The forwarder listens on the UNIX stream socket SOCKET for commands (lab/wire/control.h), plus:
  *   port add NAME PODNS PODIF NODENS NODEIF   creates two TAP devices (IFF_TAP, no packet info, no offloads):
@@ -49,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/version.h"
 #include "lab/wire/control.h"
 #include "lab/wire/core.h"
 
@@ -86,10 +88,34 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: labwire --control SOCKET [--seed N] [--rt PRIO]\n"
             "       labwire ctl SOCKET COMMAND [WORD]...\n"
+            "       labwire --help | --version\n"
             "The lab's userspace wire: TAP devices between the pods' network namespaces and the node's bridge,\n"
-            "netem and tbf (the kernel's algorithms, faults/) on each pod's egress. Commands: port add NAME\n"
-            "PODNS PODIF NODENS NODEIF, port del NAME, rule add|del ..., stats, reset, ping, quit\n"
-            "(lab/wire/control.h). Root only (network namespaces, TAP devices).\n");
+            "netem and tbf (the kernel's algorithms, faults/) on each pod's egress. Root only (network\n"
+            "namespaces, TAP devices).\n"
+            "\n"
+            "Options:\n"
+            "  --control SOCKET   the UNIX stream socket the forwarder takes commands on (required)\n"
+            "  --seed N           the seed of the rules' random streams (default 1)\n"
+            "  --rt PRIO          run SCHED_FIFO at PRIO 1..99, as the kernel's qdiscs run ahead of every thread\n"
+            "                     (default 0: an ordinary process; said and ignored when the kernel refuses)\n"
+            "  --help, -h         this text\n"
+            "  --version          the release and the git revision\n"
+            "\n"
+            "Commands (one line on SOCKET, or labwire ctl SOCKET COMMAND; the answer ends in ok or error:):\n"
+            "  port add NAME PODNS PODIF NODENS NODEIF   a TAP PODIF in the network namespace file PODNS (the\n"
+            "                     pod's eth0) and NODEIF in NODENS (a port of the node's bridge)\n"
+            "  port del NAME      closes both devices and drops what the port held\n"
+            "  rule add NAME PORT netem any|CIDR[,CIDR...] [KEY VALUE]...   KEY: loss loss_corr dup dup_corr\n"
+            "                     corrupt corrupt_corr reorder reorder_corr delay_corr (percent), delay jitter\n"
+            "                     (ns), gap limit (packets), seed\n"
+            "  rule add NAME PORT tbf any|CIDR[,...] KEY VALUE...   KEY: rate (bytes/s), burst, limit (bytes);\n"
+            "                     optional peakrate (bytes/s) and mtu (bytes)\n"
+            "  rule del NAME [keep]   removes a rule; its held frames are dropped, or with keep leave when due\n"
+            "  rule clear         removes every rule\n"
+            "  stats              the ledger: per port, link and rule, and the loop's own timing\n"
+            "  reset              zeroes the counters\n"
+            "  ping               answers ok\n"
+            "  quit               exits 0, as SIGTERM and SIGINT do\n");
 }
 
 static int64_t now_ns(void) {
@@ -469,6 +495,10 @@ static int ctl(const char *path, int argc, char **argv) {
 int main(int argc, char **argv) {
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         usage(stdout);
+        return 0;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "--version")) {
+        printf("labwire %s (git %s)\n", pc_version(), pc_git_describe());
         return 0;
     }
     if (argc >= 2 && !strcmp(argv[1], "ctl")) {
