@@ -45,7 +45,7 @@ run() { # name target-service rate [sim options]
 		lab_die "$name: bin/loadgen failed"
 	local pod
 	for pod in $LAB_PODS; do # resident memory of each service process after the load
-		echo "$pod $(awk '/^VmRSS/ { print $2 }' "/proc/$(cat "$LAB_DIR/pid/$pod")/status" 2>/dev/null)"
+		echo "$pod $(awk '/^VmRSS/ { print $2 }' "/proc/$(cut -d' ' -f1 "$LAB_DIR/pid/$pod")/status" 2>/dev/null)"
 	done >"$TMP/$name.rss"
 	lab_pods_stop
 }

@@ -394,7 +394,7 @@ pod_exec() {
 		exec nsenter --net=/run/netns/pc-lab-"$pod" env -i PATH=/usr/bin:/bin "${env[@]}" \
 			"$LAB_BIN/$svc-service"
 	) >>"$LAB_DIR/logs/$pod.log" 2>&1 &
-	echo $! >"$LAB_DIR/pid/$pod"
+	pid_tag $! >"$LAB_DIR/pid/$pod"
 	disown $! 2>/dev/null
 	echo running >"$LAB_DIR/state/$pod"
 	echo "$(date +%s.%N) start $pod pid $!" >>"$LAB_DIR/events"
@@ -448,6 +448,27 @@ ms_to_s() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
 
 bump() { local f=$1; echo $(($(cat "$f" 2>/dev/null || echo 0) + 1)) >"$f"; }
 
+# A recorded process is its pid and its start time (field 22 of /proc/PID/stat, clock ticks since boot).
+# Pids are reused: pid_max is 32768 on small machines and a long cell forks tens of thousands of times, so a
+# pid written at the start of a cell may name another process by its end. Every pid file holds "PID START",
+# and a recorded process is signalled only while its pid still names it.
+pid_start() {
+	local s
+	read -r s 2>/dev/null <"/proc/$1/stat" || return 1
+	s=${s##*) }
+	set -- $s
+	echo "${20}"
+}
+pid_tag() { echo "$1 $(pid_start "$1")"; }
+# pid_signal SIG PID START: sends SIG (0: only asks) to PID while it is the recorded process; 1 otherwise.
+pid_signal() { [ -n "${3:-}" ] && [ "$(pid_start "$2")" = "$3" ] && kill "-$1" "$2" 2>/dev/null; }
+# pid_file_signal SIG FILE: the same for the process recorded in FILE.
+pid_file_signal() {
+	local p s
+	read -r p s 2>/dev/null <"$2" || return 1
+	pid_signal "$1" "$p" "$s"
+}
+
 # pod-kill: the pod is deleted and replaced (see the header for what the lab reproduces of it).
 pod_kill() {
 	local pod=$1 restart_ms=$2 ip svc
@@ -477,9 +498,7 @@ pod_container_restart() {
 	local pod=$1 restart_ms=$2 svc s
 	svc=$(pod_svc "$pod")
 	echo dead >"$LAB_DIR/state/$pod"
-	local pid
-	pid=$(cat "$LAB_DIR/pid/$pod")
-	kill -9 "$pid" 2>/dev/null
+	pid_file_signal 9 "$LAB_DIR/pid/$pod"
 	if [ -e "$LAB_DIR/ready/$pod" ]; then
 		rm -f "$LAB_DIR/ready/$pod"
 		(sleep "$(ms_to_s "$PLAN_ENDPOINT_DELAY_MS")" && svc_sync "$svc") &
@@ -498,12 +517,11 @@ pod_container_restart() {
 # The kubelet's view of containers that die without the lab killing them (OOM kills of the service):
 # restart with the simulator's back-off (1 s + 10 s per earlier restart).
 lab_watcher() {
-	local pod pid r
+	local pod r
 	while :; do
 		for pod in $LAB_PODS; do
 			[ "$(cat "$LAB_DIR/state/$pod" 2>/dev/null)" = running ] || continue
-			pid=$(cat "$LAB_DIR/pid/$pod")
-			kill -0 "$pid" 2>/dev/null && continue
+			pid_file_signal 0 "$LAB_DIR/pid/$pod" && continue
 			[ "$(cat "$LAB_DIR/state/$pod" 2>/dev/null)" = running ] || continue
 			echo "$(date +%s.%N) died $pod (not killed by the lab)" >>"$LAB_DIR/events"
 			bump "$LAB_DIR/oom/$pod"
@@ -532,7 +550,7 @@ lab_pods_start() {
 				tail -5 "$LAB_DIR/logs/$pod.log" >&2
 				lab_die "$pod did not become ready in 20 s"
 			}
-			kill -0 "$(cat "$LAB_DIR/pid/$pod")" 2>/dev/null || {
+			pid_file_signal 0 "$LAB_DIR/pid/$pod" || {
 				tail -5 "$LAB_DIR/logs/$pod.log" >&2
 				lab_die "$pod exited at start"
 			}
@@ -543,16 +561,16 @@ lab_pods_start() {
 	local s
 	for s in 0 1 2; do svc_sync "${PLAN_SERVICES[$s]}"; done
 	lab_watcher &
-	echo $! >"$LAB_DIR/watcher.pid"
+	pid_tag $! >"$LAB_DIR/watcher.pid"
 	disown $!
 }
 
 # Stops the pods, the watcher, stressors and timelines of the previous run (between fidelity cells).
 lab_pods_stop() {
-	local pod p
-	[ -f "$LAB_DIR/watcher.pid" ] && kill -9 "$(cat "$LAB_DIR/watcher.pid")" 2>/dev/null
+	local pod p s
+	pid_file_signal 9 "$LAB_DIR/watcher.pid"
 	rm -f "$LAB_DIR/watcher.pid"
-	for p in $(cat "$LAB_DIR"/bg.pids 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	[ -f "$LAB_DIR/bg.pids" ] && while read -r p s; do pid_signal 9 "$p" "$s"; done <"$LAB_DIR/bg.pids"
 	: >"$LAB_DIR/bg.pids"
 	for pod in $LAB_PODS; do
 		echo stopped >"$LAB_DIR/state/$pod" 2>/dev/null
@@ -609,7 +627,7 @@ wire_start() {
 		echo $BASHPID >"$CG/cpuacct/pc-lab-wire/cgroup.procs"
 		exec "$LAB_BIN/labwire" --control "$LAB_DIR/wire.sock" --seed "$(date +%s)" --rt "$rt"
 	) >>"$LAB_DIR/logs/labwire.log" 2>&1 &
-	echo $! >"$LAB_DIR/wire.pid"
+	pid_tag $! >"$LAB_DIR/wire.pid"
 	disown $! 2>/dev/null
 	local i
 	for i in $(seq 100); do
@@ -622,10 +640,9 @@ wire_start() {
 # SIGTERM first: the forwarder removes its devices and its socket (the teardown kills what is left).
 wire_stop() {
 	[ -n "${LAB_DIR:-}" ] && [ -f "$LAB_DIR/wire.pid" ] || return 0
-	local pid i
-	pid=$(cat "$LAB_DIR/wire.pid")
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	local i
+	pid_file_signal TERM "$LAB_DIR/wire.pid" || return 0
+	for i in $(seq 40); do pid_file_signal 0 "$LAB_DIR/wire.pid" || break; sleep 0.05; done
 	rm -f "$LAB_DIR/wire.pid"
 }
 
@@ -799,15 +816,15 @@ stress_start() {
 		echo $BASHPID >"$CG/memory/pc-lab-$pod/cgroup.procs"
 		exec stress-ng "${args[@]}" --timeout 3600s --quiet
 	) >>"$LAB_DIR/logs/stress-$pod.log" 2>&1 &
-	echo "$! $pod" >>"$LAB_DIR/stress/$a"
-	echo $! >>"$LAB_DIR/bg.pids"
+	echo "$(pid_tag $!) $pod" >>"$LAB_DIR/stress/$a"
+	pid_tag $! >>"$LAB_DIR/bg.pids"
 }
 
 stress_stop() {
-	local a=$1 pid pod p
+	local a=$1 pid start pod p
 	[ -f "$LAB_DIR/stress/$a" ] || return 0
-	while read -r pid pod; do
-		kill -TERM "$pid" 2>/dev/null
+	while read -r pid start pod; do
+		pid_signal TERM "$pid" "$start"
 		sleep 0.2
 		# what stress-ng left (workers) in the pod's stress accounting group, by pid
 		for p in $(cat "$CG/cpuacct/pc-lab-$pod/stress/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
@@ -844,13 +861,13 @@ lab_hook() {
 		pod-kill)
 			for pod in ${ACT_PODS[$a]}; do
 				pod_kill "$pod" "${ACT_RESTART_DELAY_MS[$a]}" &
-				echo $! >>"$LAB_DIR/bg.pids"
+				pid_tag $! >>"$LAB_DIR/bg.pids"
 			done
 			;;
 		container-kill)
 			for pod in ${ACT_PODS[$a]}; do
 				pod_container_restart "$pod" "${ACT_RESTART_DELAY_MS[$a]}" &
-				echo $! >>"$LAB_DIR/bg.pids"
+				pid_tag $! >>"$LAB_DIR/bg.pids"
 			done
 			;;
 		*) lab_log "hook: ${ACT_KIND[$a]} is not supported in the lab (action ${ACT_NAME[$a]})" ;;
