@@ -67,11 +67,13 @@ FULL=(
 	"explore-loss-payment-inventory|0|--experiment @explore/loss-payment-inventory"
 	"explore-loss-notification-notification|0|--experiment @explore/loss-notification-notification"
 	"explore-pod-kill-payment|0|--experiment @explore/pod-kill-payment"
-	# every NetworkChaos action (the wire: bin/labwire where the kernel has no sch_netem; docs/lab.md): the
-	# seed's own objects of 02 (its 80 %/50 with a pod-IP filter that never sees payment's calls to the
-	# Service IP: predicted no effect; the 95 % pair; loss with 2 s +- 500 ms delay; the whole file at once,
-	# as kubectl apply -f applies it: 9 minutes), then lab/cells.yaml: one object per netem field, tbf,
-	# partitions
+)
+# Every NetworkChaos action (the wire: bin/labwire where the kernel has no sch_netem; docs/lab.md): the
+# seed's own objects of 02 (its 80 %/50 with a pod-IP filter that never sees payment's calls to the Service
+# IP: predicted no effect; the 95 % pair; loss with 2 s +- 500 ms delay; the whole file at once, as kubectl
+# apply -f applies it: 9 minutes), then lab/cells.yaml: one object per netem field, tbf, partitions. They
+# close the full matrix, and a run with one of them runs on the wire (is_wire_cell).
+WIRE_CELLS=(
 	"seed-02-loss80-corr50|0|--experiment $SEED02 --object seed-packet-loss-80-corr50|40s"
 	"seed-02-loss95-both|0|--experiment $SEED02 --object packet-loss-95-percent|40s"
 	"seed-02-loss-delay|0|--experiment $SEED02 --object packet-loss-with-delay|40s"
@@ -86,11 +88,10 @@ FULL=(
 	"partition-both|0|--experiment lab/cells.yaml --object partition-both"
 	"partition-to|0|--experiment lab/cells.yaml --object partition-to"
 )
-# The cells that need netem, tbf or partitions (the wire), the NetworkChaos ones above.
+FULL+=("${WIRE_CELLS[@]}")
 is_wire_cell() {
-	case $1 in
-	seed-02-* | delay* | loss80-corr50-svc | duplicate* | corrupt* | reorder* | bandwidth* | partition*) return 0 ;;
-	esac
+	local c
+	for c in "${WIRE_CELLS[@]}"; do [ "${c%%|*}" = "$1" ] && return 0; done
 	return 1
 }
 EXPLORE_EXPECT='chain.success_rate >= 0.99'
