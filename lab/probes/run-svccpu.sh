@@ -27,8 +27,16 @@
 # nonvoluntary context switches, and the pod's cpu.stat (throttling). Sessions go round-robin over the
 # conditions (the order rotated each repetition; the kinds' order too), so drift does not line up with a
 # condition. Raw rows: OUTDIR/cells.jsonl; the table: OUTDIR/summary.txt.
-# Creates only cgroups named pc-probe-svccpu*, removes them (and every process it started) on exit, also
-# on failure or Ctrl-C; every process is bounded by timeout(1).
+# Every snapshot also takes the host's softirq time (/proc/stat's softirq column, all CPUs, in ticks: this
+# kernel has no IRQ time accounting, so softirq work is charged to whichever task the CPU was running), the
+# NET_RX + NET_TX counts of /proc/softirqs (all CPUs) and the ksoftirqd threads' CPU (schedstat).
+# NETNS=1 (default 0: everything on loopback): payment-service runs in its own network namespace
+# pc-probe-svccpu-pay (eth0 10.250.0.2/30), linked to the root namespace by a veth pair (pc-probe-svccpu,
+# 10.250.0.1/30), so the client's requests and payment's calls to inventory/notification (still in the root
+# namespace, reached at 10.250.0.1) all cross the veth, as in lab/lab.sh's pods. SOFTIRQ=1 (default: NETNS)
+# adds softirq ms/req, NET_RX+TX per request and ksoftirqd us/req at the end of the per-cell list.
+# Creates only cgroups (and with NETNS=1 a network namespace and veth) named pc-probe-svccpu*, removes them
+# (and every process it started) on exit, also on failure or Ctrl-C; every process is bounded by timeout(1).
 set -u
 export LC_ALL=C
 OUT=${1:-/tmp/pc-probe-svccpu-$(date +%Y%m%d-%H%M%S)}
@@ -41,6 +49,12 @@ CONDITIONS=${CONDITIONS:-"none 1x30 1x80 2x80 2x100"}
 KINDS=${KINDS:-"health process chain"}
 ARRIVALS=${ARRIVALS:-poisson}
 SEED=${SEED:-1}
+NETNS=${NETNS:-0}
+case $NETNS in 0 | 1) ;; *) echo "run-svccpu.sh: NETNS is 0 or 1" >&2; exit 2 ;; esac
+SOFTIRQ=${SOFTIRQ:-$NETNS}
+NS=$POD-pay   # payment's network namespace (NETNS=1)
+VETH=$POD     # the root side of its veth pair (15 characters, the most a name may have)
+SUBNET=10.250.0
 case $ARRIVALS in poisson | fixed) ;; *) echo "run-svccpu.sh: ARRIVALS is poisson or fixed" >&2; exit 2 ;; esac
 BIN_SRC=${PC_BIN_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/bin}
 SHARES=262144
@@ -50,12 +64,22 @@ for h in cpu cpuacct; do [ -d "$CG/$h" ] || { echo "run-svccpu.sh: no cgroup v1 
 for t in stress-ng python3 timeout ss curl; do
 	command -v "$t" >/dev/null || { echo "run-svccpu.sh: $t missing (stress-ng: apt-get install stress-ng)" >&2; exit 2; }
 done
+if [ "$NETNS" = 1 ]; then
+	for t in ip nsenter; do command -v "$t" >/dev/null || { echo "run-svccpu.sh: $t missing (NETNS=1)" >&2; exit 2; }; done
+	[ -e "/run/netns/$NS" ] && { echo "run-svccpu.sh: network namespace $NS exists (left behind? ip netns del $NS)" >&2; exit 2; }
+	ip link show "$VETH" >/dev/null 2>&1 && { echo "run-svccpu.sh: a link $VETH exists (left behind? ip link del $VETH)" >&2; exit 2; }
+	if ip -4 addr | grep -q " ${SUBNET//./\\.}\\." || ip -4 route | grep -q "^${SUBNET//./\\.}\\."; then
+		echo "run-svccpu.sh: $SUBNET.0/30 is in use here (ip -4 addr, ip -4 route)" >&2
+		exit 2
+	fi
+fi
 for s in inventory notification payment; do
 	[ -x "$BIN_SRC/$s-service" ] || { echo "run-svccpu.sh: $BIN_SRC/$s-service missing (make, or set PC_BIN_DIR)" >&2; exit 2; }
 done
 mkdir -p "$OUT/bin" "$OUT/logs"
 
 SVC_PIDS=()
+NS_MADE=0
 cleanup() {
 	local g p
 	trap - EXIT INT TERM
@@ -68,6 +92,11 @@ cleanup() {
 	for g in "$CG"/cpuacct/$POD/stress "$CG"/cpuacct/$POD/app "$CG"/cpuacct/$POD "$CG"/cpu/$POD*; do
 		[ -d "$g" ] && rmdir "$g" 2>/dev/null
 	done
+	if [ "$NS_MADE" = 1 ]; then # the veth goes with the namespace (once its last process is gone)
+		[ -e "/run/netns/$NS" ] && ip netns del "$NS" 2>/dev/null
+		for _ in $(seq 1 20); do ip link show "$VETH" >/dev/null 2>&1 || break; sleep 0.1; done
+		ip link del "$VETH" 2>/dev/null
+	fi
 	return 0
 }
 trap cleanup EXIT
@@ -93,17 +122,31 @@ echo 100000 >"$CG/cpu/$POD/cpu.cfs_period_us"
 echo 20000 >"$CG/cpu/$POD/cpu.cfs_quota_us"
 for g in "$POD" "$POD-peers" "$POD-client"; do echo $SHARES >"$CG/cpu/$g/cpu.shares"; done
 
-COMMON=(THREADS=8 LOG_LEVEL=warn "PAYMENT_SERVICE=http://127.0.0.1:$PPORT" "INVENTORY_SERVICE=http://127.0.0.1:$IPORT"
-	"NOTIFICATION_SERVICE=http://127.0.0.1:$NPORT")
+# the network: loopback, or (NETNS=1) payment alone in its namespace behind a veth pair
+PAY_HOST=127.0.0.1 PEER_HOST=127.0.0.1 PAY_NSENTER=() NETINFO=
+if [ "$NETNS" = 1 ]; then
+	NS_MADE=1
+	{ ip netns add "$NS" && ip -n "$NS" link set lo up &&
+		ip link add "$VETH" type veth peer name eth0 netns "$NS" &&
+		ip addr add "$SUBNET.1/30" dev "$VETH" && ip link set "$VETH" up &&
+		ip -n "$NS" addr add "$SUBNET.2/30" dev eth0 && ip -n "$NS" link set eth0 up; } ||
+		{ echo "run-svccpu.sh: cannot set up the network namespace $NS" >&2; exit 2; }
+	PAY_HOST=$SUBNET.2 PEER_HOST=$SUBNET.1 PAY_NSENTER=(nsenter "--net=/run/netns/$NS")
+	NETINFO=" NETNS=1 (payment in netns $NS at $PAY_HOST; client, inventory, notification at $PEER_HOST over veth $VETH)"
+fi
+export PC_PAY_HOST=$PAY_HOST # client.py's target
+COMMON=(THREADS=8 LOG_LEVEL=warn "PAYMENT_SERVICE=http://$PAY_HOST:$PPORT" "INVENTORY_SERVICE=http://$PEER_HOST:$IPORT"
+	"NOTIFICATION_SERVICE=http://$PEER_HOST:$NPORT")
 CATALOGUE='[{"id":"1","name":"Laptop","stock":100000000,"price":15000},{"id":"2","name":"Telefon","stock":100,"price":8000}]'
 # start SVC PORT CPUGROUP CPUACCTGROUP(or -) [ENV...]: prints the service's pid (timeout's child)
 start_svc() {
-	local svc=$1 port=$2 cpug=$3 accg=$4 tpid p
+	local svc=$1 port=$2 cpug=$3 accg=$4 tpid p pre=()
 	shift 4
+	[ "$svc" = payment ] && pre=("${PAY_NSENTER[@]}") # NETNS=1: into its namespace (nsenter execs, same pid)
 	(
 		echo $BASHPID >"$CG/cpu/$cpug/cgroup.procs"
 		[ "$accg" = - ] || echo $BASHPID >"$CG/cpuacct/$accg/cgroup.procs"
-		exec env -i PATH=/usr/bin:/bin "${COMMON[@]}" PORT="$port" JOURNAL_PATH="$OUT/journal-$svc" "$@" \
+		exec "${pre[@]}" env -i PATH=/usr/bin:/bin "${COMMON[@]}" PORT="$port" JOURNAL_PATH="$OUT/journal-$svc" "$@" \
 			timeout 1800 "$OUT/bin/$svc-service"
 	) >>"$OUT/logs/$svc.log" 2>&1 &
 	tpid=$!
@@ -115,9 +158,9 @@ start_svc() {
 	done
 	return 1
 }
-wait_ready() {
+wait_ready() { # PORT [HOST]
 	for _ in $(seq 1 50); do
-		[ "$(timeout 2 curl -s -m 1 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/ready")" = 200 ] && return 0
+		[ "$(timeout 2 curl -s -m 1 -o /dev/null -w '%{http_code}' "http://${2:-127.0.0.1}:$1/ready")" = 200 ] && return 0
 		sleep 0.1
 	done
 	echo "run-svccpu.sh: the service on port $1 is not ready (logs in $OUT/logs)" >&2
@@ -132,15 +175,42 @@ PAY_PID=$(start_svc payment "$PPORT" "$POD" "$POD/app")
 SVC_PIDS+=("$(awk '{print $4}' "/proc/$PAY_PID/stat")")
 wait_ready "$IPORT"
 wait_ready "$NPORT"
-wait_ready "$PPORT"
+wait_ready "$PPORT" "$PAY_HOST"
 grep -q "$PAY_PID" "$CG/cpuacct/$POD/app/cgroup.procs" || { echo "run-svccpu.sh: payment-service is not in the pod's app group" >&2; exit 1; }
 
 cat >"$OUT/client.py" <<'PY'
 # client.py MODE ... : one measurement cell; prints one JSON object
 #   idle SECONDS PID POD                      payment-service's CPU while no request is sent
 #   load KIND N RATE PORT PID POD ARRIVALS SEED   N requests of KIND at RATE/s, open loop, one connection each
-import glob, http.client, json, random, sys, threading, time
+import glob, http.client, json, os, random, sys, threading, time
 CG = "/sys/fs/cgroup"
+HOST = os.environ.get("PC_PAY_HOST", "127.0.0.1")
+
+def _ksoftirqd():
+    ps = []
+    for c in glob.glob("/proc/[0-9]*/comm"):
+        try:
+            if open(c).read().startswith("ksoftirqd/"):
+                ps.append(c[:-4] + "schedstat")
+        except OSError:
+            pass
+    return ps
+KSOFTIRQD = _ksoftirqd()
+
+def host_softirq():  # the host's softirq ticks (all CPUs), NET_RX and NET_TX counts (all CPUs), ksoftirqd ns
+    f = open("/proc/stat").readline().split()  # cpu user nice system idle iowait irq softirq ...
+    n = {}
+    for line in open("/proc/softirqs"):
+        p = line.split()
+        if p and p[0] in ("NET_RX:", "NET_TX:"):
+            n[p[0][:-1]] = sum(int(x) for x in p[1:])
+    k = 0
+    for s in KSOFTIRQD:
+        try:
+            k += int(open(s).read().split()[0])
+        except OSError:
+            pass
+    return {"softirq_ticks": int(f[7]), "net_rx": n["NET_RX"], "net_tx": n["NET_TX"], "ksoftirqd_ns": k}
 
 def snap(pid, pod):
     cpu = cs = nthr = 0
@@ -162,7 +232,7 @@ def snap(pid, pod):
             "app_ns": rd("%s/cpuacct/%s/app/cpuacct.usage" % (CG, pod)),
             "stress_ns": rd("%s/cpuacct/%s/stress/cpuacct.usage" % (CG, pod)),
             "nr_periods": int(stat["nr_periods"]), "nr_throttled": int(stat["nr_throttled"]),
-            "throttled_ns": int(stat["throttled_time"])}
+            "throttled_ns": int(stat["throttled_time"])} | host_softirq()
 
 def diff(a, b):
     return {k: b[k] - a[k] for k in a if k != "threads"} | {"threads_before": a["threads"], "threads_after": b["threads"]}
@@ -192,7 +262,7 @@ def one(i):
     method, path, body = REQ
     t0 = time.monotonic()
     try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c = http.client.HTTPConnection(HOST, port, timeout=5)
         c.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
         r = c.getresponse()
         r.read()
@@ -250,7 +320,7 @@ stress_stop() {
 }
 
 {
-	echo "# run-svccpu.sh $(date -Is) N=$N RATE=$RATE ARRIVALS=$ARRIVALS SEED=$SEED R=$R conditions: $CONDITIONS kinds: $KINDS"
+	echo "# run-svccpu.sh $(date -Is) N=$N RATE=$RATE ARRIVALS=$ARRIVALS SEED=$SEED R=$R conditions: $CONDITIONS kinds: $KINDS$NETINFO"
 	echo "# bin $BIN_SRC ($(sha1sum "$OUT/bin/payment-service" | cut -c1-12)); ports payment $PPORT inventory $IPORT notification $NPORT; payment pid $PAY_PID"
 	echo "# $(grep -m1 'model name' /proc/cpuinfo); $(nproc) CPUs; kernel $(uname -r); $(stress-ng --version)"
 	echo "# before: loadavg $(cat /proc/loadavg); cpu pressure: $(head -1 /proc/pressure/cpu 2>/dev/null)"
@@ -284,9 +354,9 @@ for ((r = 0; r < R; r++)); do
 done
 echo "# after: loadavg $(cat /proc/loadavg); cpu pressure: $(head -1 /proc/pressure/cpu 2>/dev/null); $(($(date +%s) - T0)) s of measurement" >>"$OUT/meta.txt"
 
-python3 - "$OUT" "$CONDITIONS" "$KINDS" <<'PY' | tee "$OUT/summary.txt"
-import json, statistics as st, sys
-out, conds, kinds = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
+python3 - "$OUT" "$CONDITIONS" "$KINDS" "$SOFTIRQ" <<'PY' | tee "$OUT/summary.txt"
+import json, os, statistics as st, sys
+out, conds, kinds, softirq = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4] == "1"
 rows = [json.loads(l) for l in open(out + "/cells.jsonl")]
 print(open(out + "/meta.txt").read().rstrip())
 med = st.median
@@ -341,9 +411,15 @@ for c in conds:
         print("%-6s fixed part a = %+7.1f us/req, proportional part = %+5.1f %% of the request's own CPU   (extras: %s)" % (
             c, my - slope * mx, 100 * slope, ", ".join("%s %+.1f" % (k, y) for k, y in zip(kinds, ys))))
 print()
-print("every cell in time order: cond rep kind  CPU us/req  cs/req  p50/p99 ms  >10ms %  pod throttled ms/s  stressor ms/s")
+print("every cell in time order: cond rep kind  CPU us/req  cs/req  p50/p99 ms  >10ms %  pod throttled ms/s  stressor ms/s" +
+      ("  host softirq ms/req (ticks)  NET_RX+TX /req  ksoftirqd us/req" if softirq else ""))
+tick_ms = 1e3 / os.sysconf("SC_CLK_TCK")
 for r in rows:
     if r["mode"] == "load":
-        print("  %-5s %d %-7s %7.1f %6.2f %7.1f %7.1f %5.0f %6.0f %5.0f" % (r["cond"], r["rep"], r["kind"], per_req(r, "cpu_ns"), r["cs"] / r["n"],
-              r["p50_ms"], r["p99_ms"], 100 * r.get("slow10", float("nan")), r["throttled_ns"] / 1e6 / r["t"], r["stress_ns"] / 1e6 / r["t"]))
+        line = "  %-5s %d %-7s %7.1f %6.2f %7.1f %7.1f %5.0f %6.0f %5.0f" % (r["cond"], r["rep"], r["kind"], per_req(r, "cpu_ns"), r["cs"] / r["n"],
+              r["p50_ms"], r["p99_ms"], 100 * r.get("slow10", float("nan")), r["throttled_ns"] / 1e6 / r["t"], r["stress_ns"] / 1e6 / r["t"])
+        if softirq and "softirq_ticks" in r:
+            line += "  %7.3f (%4d) %6.1f %7.1f" % (r["softirq_ticks"] * tick_ms / r["n"], r["softirq_ticks"], (r["net_rx"] + r["net_tx"]) / r["n"],
+                                                  r["ksoftirqd_ns"] / r["n"] / 1e3)
+        print(line)
 PY
