@@ -1,9 +1,10 @@
 # payment-chaos: GNU make build.
 #
-#   make                 build bin/* (services, sim, loadgen)
+#   make                 build bin/* (services, sim, loadgen, labwire)
 #   make test            build and run every test (Check suites, then the end-to-end scripts)
 #   make SANITIZE=address,undefined test    the same under ASan+UBSan (objects in build/san-*)
-#   make SANITIZE=thread test               the threaded code under TSan
+#   make SANITIZE=thread check-tsan         the threaded code under TSan
+#   make -j2 all tests   build the programs and the test binaries in parallel (make test then runs the suites)
 #   make deps            install the Debian packages that pkg-config cannot find
 #   make install         the binaries and man pages under PREFIX (default /usr/local), DESTDIR for staging
 #   make man             the man pages (build/<variant>/man), from each program's --help
@@ -86,9 +87,12 @@ PROGRAMS := $(addprefix $(BINDIR)/,$(addsuffix -service,$(SERVICES))) \
             $(BINDIR)/sim $(BINDIR)/loadgen $(BINDIR)/labwire
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 
-.PHONY: FORCE all man install uninstall test check-unit check-scripts check-tsan clean deps bench container-test fidelity \
+.PHONY: FORCE all tests tsan-tests man install uninstall test check-unit check-scripts check-tsan clean deps bench container-test fidelity \
         fidelity-quick fidelity-aa validate format format-check reliability
 all: $(PROGRAMS)
+# the test binaries (make -j2 all tests builds everything `make test` runs, in parallel; the suites then run
+# one after the other)
+tests: $(TESTS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -179,6 +183,7 @@ test: check-unit check-scripts
 # The suites whose code runs on several threads (the HTTP runtime, replicated deployments, seed ranges),
 # for the TSan build.
 TSAN_TESTS := $(filter $(BUILD)/tests/check_e2e $(BUILD)/tests/check_replicas $(BUILD)/tests/check_correctness,$(TESTS))
+tsan-tests: $(TSAN_TESTS)
 check-tsan: $(TSAN_TESTS) $(PROGRAMS)
 	@set -e; for t in $(TSAN_TESTS); do echo "== $$t"; PC_BIN_DIR=$(abspath $(BINDIR)) $$t; done
 
