@@ -460,7 +460,7 @@ pid_start() {
 	set -- $s
 	echo "${20}"
 }
-pid_tag() { echo "$1 $(pid_start "$1")"; }
+pid_tag() { echo "$1 $(pid_start "$1" || echo -)"; } # "-": gone already, so never signalled
 # pid_signal SIG PID START: sends SIG (0: only asks) to PID while it is the recorded process; 1 otherwise.
 pid_signal() { [ -n "${3:-}" ] && [ "$(pid_start "$2")" = "$3" ] && kill "-$1" "$2" 2>/dev/null; }
 # pid_file_signal SIG FILE: the same for the process recorded in FILE.

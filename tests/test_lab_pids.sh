@@ -15,6 +15,10 @@ read -r p s <<<"$(pid_tag $victim)"
 [ "$p" = "$victim" ] && [ "$s" = "$(awk '{ print $22 }' "/proc/$victim/stat")" ] &&
 	ok "pid_tag: the pid and its start time (field 22 of /proc/PID/stat)" || bad "pid_tag gave '$p $s'"
 
+read -r p s2 <<<"$(pid_tag 999999)"
+[ "$s2" = - ] && ok "pid_tag of a pid that names nothing: start '-'" || bad "pid_tag 999999 gave start '$s2'"
+pid_signal 0 999999 - && bad "pid_signal took '-' for a start time" || ok "pid_signal: start '-' is never signalled"
+
 # the same pid with another start time: the process a reused pid now names
 pid_signal 9 "$victim" $((s + 1)) && bad "pid_signal signalled a process started at another time" ||
 	ok "pid_signal: a pid whose start time differs is not signalled"
