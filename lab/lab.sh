@@ -817,8 +817,10 @@ stress_start() {
 		echo $BASHPID >"$CG/memory/pc-lab-$pod/cgroup.procs"
 		exec stress-ng "${args[@]}" --timeout 3600s --quiet
 	) >>"$LAB_DIR/logs/stress-$pod.log" 2>&1 &
-	echo "$(pid_tag $!) $pod" >>"$LAB_DIR/stress/$a"
-	pid_tag $! >>"$LAB_DIR/bg.pids"
+	local tag
+	tag=$(pid_tag $!)
+	echo "$tag $pod" >>"$LAB_DIR/stress/$a"
+	echo "$tag" >>"$LAB_DIR/bg.pids"
 }
 
 stress_stop() {
