@@ -183,6 +183,7 @@ struct cfs_node {
 };
 
 void cfs_config_defaults(cfs_config *cfg) {
+    memset(cfg, 0, sizeof *cfg); /* a field not named below is 0, also in a config on the stack */
     cfg->cpus = 2;
     cfg->sched = CFS_SCHED_EEVDF;
     cfg->tick_ns = 4 * MS;

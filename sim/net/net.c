@@ -50,6 +50,7 @@ struct sim_net {
 };
 
 void net_config_defaults(net_config *cfg) {
+    memset(cfg, 0, sizeof *cfg); /* a field not named below is 0, also in a config on the stack */
     cfg->link_latency_ns = 50 * US;
     cfg->neigh_timeout_ns = 3000 * MS;
     cfg->jiffy_ns = 4 * MS;

@@ -127,6 +127,7 @@ static tcp_global *net_tcp(const sim_net *net) { return net_transport_ctx(net); 
 static tcp_conn *flow_conn(net_flow *f) { return (tcp_conn *)f; } /* the flow is the connection's first member */
 
 void tcp_config_defaults(tcp_config *cfg) {
+    memset(cfg, 0, sizeof *cfg); /* a field not named below is 0, also in a config on the stack */
     cfg->syn_linear_timeouts = 4;
     cfg->syn_retries = 6;
     cfg->synack_retries = 5;

@@ -146,6 +146,7 @@ struct sim_http_client {
 };
 
 void sim_http_client_config_defaults(sim_http_client_config *cfg) {
+    memset(cfg, 0, sizeof *cfg); /* a field not named below is 0, also in a config on the stack */
     cfg->keepalive = 1;
     cfg->max_idle = 64;
     cfg->max_age_ns = 118 * SEC;
