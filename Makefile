@@ -172,10 +172,12 @@ uninstall:
 # The Check suites run one after the other; each prints its own summary line. Suites find the
 # binaries through PC_BIN_DIR, so the sanitizer variant tests its own binaries.
 check-unit: $(TESTS) $(PROGRAMS)
-	@set -e; for t in $(TESTS); do echo "== $$t"; PC_BIN_DIR=$(abspath $(BINDIR)) $$t; done
+	@set -e; for t in $(TESTS); do echo "== $$t"; s=$$(date +%s); PC_BIN_DIR=$(abspath $(BINDIR)) $$t; \
+	    echo "== $$t: $$(( $$(date +%s) - s )) s"; done
 
 check-scripts: $(PROGRAMS)
-	@set -e; for s in $(sort $(wildcard tests/test_*.sh)); do echo "== $$s"; PC_BIN_DIR=$(abspath $(BINDIR)) bash $$s; done
+	@set -e; for s in $(sort $(wildcard tests/test_*.sh)); do echo "== $$s"; t0=$$(date +%s); \
+	    PC_BIN_DIR=$(abspath $(BINDIR)) bash $$s; echo "== $$s: $$(( $$(date +%s) - t0 )) s"; done
 
 test: check-unit check-scripts
 	@echo "make test: all passed ($(VARIANT))"
