@@ -310,7 +310,10 @@ static int64_t wake_delay(cfs_node *n) {
     int64_t d = n->cfg.wake_latency_ns > 0 ? pc_rng_exp_ns(&n->rng, (double)n->cfg.wake_latency_ns) : 0;
     if (n->cfg.wake_stall_p > 0 && pc_rng_double(&n->stall_rng) < n->cfg.wake_stall_p) {
         int64_t span = n->cfg.wake_stall_max_ns - n->cfg.wake_stall_min_ns;
-        d += n->cfg.wake_stall_min_ns + (span > 0 ? (int64_t)pc_rng_below(&n->stall_rng, (uint64_t)span) : 0);
+        if (n->cfg.wake_stall_mean_ns > 0)
+            d += pc_rng_exp_ns(&n->stall_rng, (double)n->cfg.wake_stall_mean_ns);
+        else
+            d += n->cfg.wake_stall_min_ns + (span > 0 ? (int64_t)pc_rng_below(&n->stall_rng, (uint64_t)span) : 0);
     }
     return d;
 }

@@ -90,6 +90,7 @@ typedef struct cfs_config {
     int64_t wake_latency_ns;                      /* an idle CPU starting to run a woken task */
     double wake_stall_p;                          /* ... now and then much later: the host runs the halted vCPU late */
     int64_t wake_stall_min_ns, wake_stall_max_ns; /* with probability wake_stall_p, uniform in [min, max] */
+    int64_t wake_stall_mean_ns; /* > 0: instead, exponential with this mean (the lab's tail: docs/fidelity.md) */
 } cfs_config;
 
 void cfs_config_defaults(cfs_config *cfg);

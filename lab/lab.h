@@ -98,4 +98,12 @@ int lab_ledger_check(FILE *out, const char *name, const char *ledger_path, const
 int lab_fit_link(FILE *out, const char *keep_records, const char *fresh_records, const sim_options *o,
                  const experiment_unit *unit, int sim_seeds, char *err, size_t errlen);
 
+/* The host's no-fault tail: the exponential stall (cluster.cfs.wake_stall_p and wake_stall_mean_ns,
+ * --wake-stall P,MEAN) at which the simulator's pooled chaos-phase p95 and p99 match the lab's for the
+ * same no-fault cells as lab_fit_link, at the link latency and CPU scale of `o` (fidelity.c says how).
+ * Prints "P MEAN_NS LAB_P95_KEEP LAB_P99_KEEP LAB_P95_FRESH LAB_P99_FRESH ERR95 ERR99" (ms; the sums of log
+ * ratios at the fit); P 0 when the model's tail already reaches the lab's. 0 or -1 with err. */
+int lab_fit_tail(FILE *out, const char *keep_records, const char *fresh_records, const sim_options *o,
+                 const experiment_unit *unit, int sim_seeds, char *err, size_t errlen);
+
 #endif

@@ -14,6 +14,10 @@
  *                                                     match the lab's no-fault cells (keep-alive, and
  *                                                     fresh downstream connections); fidelity.sh
  *                                                     calibrates the machine with it
+ *   loadgen --fit-tail KEEP.csv[,FRESH.csv] [sim options]
+ *                                                     the host's no-fault tail in the same cells, as an
+ *                                                     exponential stall (--wake-stall P,MEAN) at which
+ *                                                     the simulator's p95 and p99 match the lab's
  *   loadgen --ledger-check COLLECT.out [--name S] [sim options]
  *                                                     the simulator's fault ledger and warnings against
  *                                                     the lab's counters for one cell (ledger.c)
@@ -41,7 +45,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: loadgen [--plan FILE | --compare LAB.csv [--sim-seeds N] [--name S] [--calibration-cell] "
             "[--refit-link]\n"
-            "               | --fit-link KEEP.csv[,FRESH.csv] [--sim-seeds N]\n"
+            "               | --fit-link KEEP.csv[,FRESH.csv] [--sim-seeds N] | --fit-tail KEEP.csv[,FRESH.csv]\n"
             "               | --aa RUN1.csv,RUN2.csv,... [--sim-seeds N] [--name S]\n"
             "               | --ledger-check COLLECT.out [--name S]]\n"
             "               [--target URL] [--hook PROGRAM] [--lab-dir DIR] [--records FILE] [bin/sim options]\n"
@@ -53,7 +57,7 @@ static void usage(FILE *out) {
 /* The command line: the lab's own options, and the rest (bin/sim's) kept in order for sim_options_parse. */
 typedef struct loadgen_args {
     lab_config cfg;
-    const char *plan, *compare, *fit_link, *aa, *ledger, *name;
+    const char *plan, *compare, *fit_link, *fit_tail, *aa, *ledger, *name;
     int sim_seeds, compare_flags;
     char **rest; /* argv[0] and bin/sim's options; owned */
     int nrest;
@@ -62,9 +66,9 @@ typedef struct loadgen_args {
 #define GO_ON (-1) /* a step's "carry on"; any other value is the exit status */
 
 static int takes_value(const char *a) {
-    static const char *const with_value[] = {"--target",   "--hook",    "--lab-dir",     "--records",
-                                             "--plan",     "--compare", "--sim-seeds",   "--name",
-                                             "--fit-link", "--aa",      "--ledger-check"};
+    static const char *const with_value[] = {"--target",   "--hook",    "--lab-dir",      "--records",
+                                             "--plan",     "--compare", "--sim-seeds",    "--name",
+                                             "--fit-link", "--aa",      "--ledger-check", "--fit-tail"};
     for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
         if (!strcmp(a, with_value[k])) return 1;
     return 0;
@@ -86,6 +90,8 @@ static int set_lab_option(loadgen_args *a, const char *opt, const char *v) {
         a->compare = v;
     else if (!strcmp(opt, "--fit-link"))
         a->fit_link = v;
+    else if (!strcmp(opt, "--fit-tail"))
+        a->fit_tail = v;
     else if (!strcmp(opt, "--aa"))
         a->aa = v;
     else if (!strcmp(opt, "--ledger-check"))
@@ -213,12 +219,14 @@ static int select_unit(sim_options *o, experiment_set **xs, const experiment_uni
     return GO_ON;
 }
 
-/* --fit-link KEEP.csv[,FRESH.csv]. */
-static int run_fit_link(const loadgen_args *a, const sim_options *o, const experiment_unit *unit) {
+/* --fit-link or --fit-tail KEEP.csv[,FRESH.csv]. */
+static int run_fit(const loadgen_args *a, const sim_options *o, const experiment_unit *unit) {
     char err[512], keep[1024], *fresh = NULL;
-    snprintf(keep, sizeof keep, "%s", a->fit_link);
+    snprintf(keep, sizeof keep, "%s", a->fit_link ? a->fit_link : a->fit_tail);
     if ((fresh = strchr(keep, ','))) *fresh++ = 0;
-    if (lab_fit_link(stdout, keep, fresh, o, unit, a->sim_seeds, err, sizeof err) < 0) {
+    int rc = a->fit_link ? lab_fit_link(stdout, keep, fresh, o, unit, a->sim_seeds, err, sizeof err)
+                         : lab_fit_tail(stdout, keep, fresh, o, unit, a->sim_seeds, err, sizeof err);
+    if (rc < 0) {
         fprintf(stderr, "loadgen: %s\n", err);
         return 2;
     }
@@ -327,8 +335,8 @@ int main(int argc, char **argv) {
     if (status == GO_ON) status = load_sim_options(&a, &o);
     if (status == GO_ON) status = select_unit(&o, &xs, &unit);
     if (status == GO_ON) {
-        if (a.fit_link)
-            status = run_fit_link(&a, &o, unit);
+        if (a.fit_link || a.fit_tail)
+            status = run_fit(&a, &o, unit);
         else if (a.aa)
             status = run_aa(&a, &o, unit);
         else if (a.ledger)

@@ -12,7 +12,8 @@
 #   3. calibration (unless --calibration none): a no-fault run of the Job (k8s/loadgen-job.yaml) measures
 #      the cluster as the lab's no-fault cells measure the machine: its CPU speed (the services' cgroup CPU
 #      time, read with kubectl exec, over the model's for the same requests: --cpu-scale) and its one-way
-#      packet latency between pods (bin/loadgen --fit-link on that run's p50: --link-latency).
+#      packet latency between pods (bin/loadgen --fit-link on that run's p50: --link-latency), and its
+#      no-fault tail (bin/loadgen --fit-tail on its p95 and p99: --wake-stall P,MEAN).
 #   4. the experiment: the Job runs baseline, chaos and recovery; when its log says the chaos phase starts
 #      ("hook start"), the object is applied; when it says it stops, chaos-daemon's netem counters are read,
 #      the object is paused (so Chaos Mesh reports AllRecovered) and deleted. Its conditions, and the
@@ -683,12 +684,28 @@ confirm_calibrate() {
     fit=$("$LOADGEN" --fit-link "$CF_OUT/calibration.csv" --sim-seeds "$CF_SIM_SEEDS" "${cluster[@]}" "${load[@]}" \
         --cpu-scale "$scale" 2>"$CF_OUT/compare.err") || die "confirm: the calibration's fit failed: $(cat "$CF_OUT/compare.err")"
     read -r link keep _ atmin atmax <<<"$fit"
-    CF_MACHINE=(--cpu-scale "$scale" --link-latency "${link}ns")
+    # the cluster's no-fault tail as the lab fits it (lab/fidelity.sh calibrate_machine), then the latency again
+    local tail stall_p stall_mean t95 t99 stall=()
+    tail=$("$LOADGEN" --fit-tail "$CF_OUT/calibration.csv" --sim-seeds "$CF_SIM_SEEDS" "${cluster[@]}" "${load[@]}" \
+        --cpu-scale "$scale" --link-latency "${link}ns" 2>"$CF_OUT/compare.err") ||
+        die "confirm: the calibration's tail fit failed: $(cat "$CF_OUT/compare.err")"
+    read -r stall_p stall_mean t95 t99 _ <<<"$tail"
+    if awk -v p="$stall_p" 'BEGIN { exit !(p > 0) }'; then
+        stall=(--wake-stall "$(awk -v p="$stall_p" 'BEGIN { printf "%.4f%%", 100 * p }'),${stall_mean}ns")
+        fit=$("$LOADGEN" --fit-link "$CF_OUT/calibration.csv" --sim-seeds "$CF_SIM_SEEDS" "${cluster[@]}" "${load[@]}" \
+            --cpu-scale "$scale" "${stall[@]}" 2>"$CF_OUT/compare.err") ||
+            die "confirm: the calibration's fit failed: $(cat "$CF_OUT/compare.err")"
+        read -r link keep _ atmin atmax <<<"$fit"
+    fi
+    CF_MACHINE=(--cpu-scale "$scale" --link-latency "${link}ns" "${stall[@]}")
     CF_MACHINE_LINE="$CF_MACHINE_LINE; $(awk -v l="$link" -v p="$keep" -v a="$atmin" -v m="$atmax" 'BEGIN {
         printf "one-way packet latency %.1f us, fitted to its p50 (%.2f ms)", l / 1000, p
         if (a >= 0) printf " (the cluster is faster than the model at the smallest latency tried)"
         if (m <= 0) printf " (the cluster is slower than the model at the largest latency tried)"
         printf "; defaults x1, 50 us" }')"
+    CF_MACHINE_LINE="$CF_MACHINE_LINE; $(awk -v p="$stall_p" -v m="$stall_mean" -v a="$t95" -v b="$t99" 'BEGIN {
+        if (p > 0) printf "host tail: %.3f %% of idle wake-ups late by Exp(mean %.0f us), fitted to its p95 %.2f and p99 %.2f ms", 100 * p, m / 1000, a, b
+        else printf "host tail: none added (the model'"'"'s p99 reaches its %.2f ms)", b }')"
     CF_CAL_RC=0
     "$LOADGEN" --compare "$CF_OUT/calibration.csv" --calibration-cell --sim-seeds "$CF_SIM_SEEDS" --name calibration \
         "${cluster[@]}" "${load[@]}" "${CF_MACHINE[@]}" >"$CF_OUT/calibration.row" 2>"$CF_OUT/compare.err" || CF_CAL_RC=$?

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,6 +415,63 @@ START_TEST(fit_link_recovers_latency) {
 }
 END_TEST
 
+/* Some 90 simulations per fit: fewer and shorter in the sanitizer builds, which are 5-10 times slower. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TAIL_SEEDS 3
+#define TAIL_CHAOS "30s"
+#else
+#define TAIL_SEEDS 6
+#define TAIL_CHAOS "40s"
+#endif
+
+/* lab_fit_tail's output: P, MEAN_NS and the two sums of log ratios at the fit. */
+typedef struct tail_out {
+    double p, e95, e99;
+    long long mean_ns;
+} tail_out;
+
+static tail_out fit_tail_of(const char *keep, const char *fresh, const char *model_line) {
+    static sim_options o;
+    parse(&o, model_line);
+    char *text = NULL, err[256];
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    int rc = lab_fit_tail(f, keep, fresh, &o, NULL, TAIL_SEEDS, err, sizeof err);
+    fclose(f);
+    ck_assert_msg(rc == 0, "%s", err);
+    tail_out t;
+    double a, b, c, d;
+    ck_assert_msg(sscanf(text, "%lf %lld %lf %lf %lf %lf %lf %lf", &t.p, &t.mean_ns, &a, &b, &c, &d, &t.e95, &t.e99) ==
+                      8,
+                  "%s", text);
+    free(text);
+    return t;
+}
+
+#define TAILCELL "--seed 5 --baseline 1s --chaos " TAIL_CHAOS " --recovery 1s --rate 20 --link-latency 60us"
+
+/* A "lab" whose idle CPUs start 3 % of their wake-ups late by Exp(1 ms) (other seeds than the fit's): the
+ * fit, from a model without stalls, finds a stall that brings both cells' p95 and p99 to the lab's (within
+ * 10 % summed over the two cells), of about that size. A "lab" without stalls gets none or a negligible one. */
+START_TEST(fit_tail_recovers_the_stall) {
+    char keep[64], fresh[64];
+    records_of(TAILCELL " --wake-stall 3%,1ms", 77, keep);
+    records_of(TAILCELL " --wake-stall 3%,1ms --downstream-keepalive off", 78, fresh);
+    tail_out t = fit_tail_of(keep, fresh, TAILCELL);
+    ck_assert_msg(t.p > 0.01 && t.p < 0.08, "P %.4f for 3 %%", t.p);
+    ck_assert_msg(t.mean_ns > 400000 && t.mean_ns < 2500000, "mean %lld ns for 1 ms", t.mean_ns);
+    ck_assert_msg(fabs(t.e95) < 0.1 && fabs(t.e99) < 0.1, "p95 and p99 log errors %+.3f %+.3f", t.e95, t.e99);
+    unlink(keep);
+    unlink(fresh);
+    records_of(TAILCELL, 77, keep);
+    records_of(TAILCELL " --downstream-keepalive off", 78, fresh);
+    t = fit_tail_of(keep, fresh, TAILCELL);
+    ck_assert_msg(t.p * (double)t.mean_ns < 0.002 * 1e6, "a stall of P %.4f, mean %lld ns for none", t.p, t.mean_ns);
+    unlink(keep);
+    unlink(fresh);
+}
+END_TEST
+
 #define LOSS20_FRESH                                                                                                   \
     "--seed 5 --baseline 5s --chaos 20s --recovery 1s --rate 20 --link payment:inventory --direction to "              \
     "--downstream-keepalive off --loss "
@@ -510,6 +568,10 @@ static Suite *suite(void) {
     tcase_add_test(t, refit_link_absorbs_the_box_not_the_fault);
     tcase_add_test(t, wrong_syn_schedule_fails_the_gate);
     suite_add_tcase(s, t);
+    TCase *fits = tcase_create("fits"); /* some 90 simulations of 40 s each: minutes under ASan */
+    tcase_set_timeout(fits, 300);
+    tcase_add_test(fits, fit_tail_recovers_the_stall);
+    suite_add_tcase(s, fits);
     return s;
 }
 

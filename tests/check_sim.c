@@ -11,8 +11,15 @@
 #include <string.h>
 
 #include "base/units.h"
+#include "faults/cfs.h"
+#include "services/core/config.h"
 #include "sim/engine/engine.h"
+#include "sim/input/manifest.h"
+#include "sim/load/load.h"
 #include "sim/load/stats.h"
+#include "sim/net/net.h"
+#include "sim/net/tcp.h"
+#include "sim/node/cluster.h"
 #include "sim/node/http.h"
 #include "sim/report/report.h"
 #include "sim/run/options.h"
@@ -704,6 +711,8 @@ START_TEST(options_command_round_trip) {
     static const char *const sched[] = {"--sched", "eevdf-6.6", "--wake-stall", "0.3%,0.7ms,1.2ms", "--burst",
                                         "50",      NULL};
     ck_assert_str_eq(round_trip(sched), "bin/sim --seed 1 --burst 50 --sched eevdf-6.6 --wake-stall 0.3%,700us,1200us");
+    static const char *const exp_stall[] = {"--wake-stall", "2.1394%,1422000ns", NULL};
+    ck_assert_str_eq(round_trip(exp_stall), "bin/sim --seed 1 --wake-stall 2.1394%,1422us");
     static const char *const burst_at[] = {"--burst", "20@2500ms", "--sched", "cfs", "--wake-stall", "off", NULL};
     ck_assert_str_eq(round_trip(burst_at), "bin/sim --seed 1 --burst 20@2500ms --sched cfs");
     static const char *const experiments[] = {"--experiment",
@@ -771,6 +780,9 @@ START_TEST(options_every_flag_in_help) {
 END_TEST
 
 /* The messages of refused values (exit status 2 in bin/sim), word for word. */
+#define WAKE_STALL_BAD                                                                                                 \
+    "expected P,MEAN or P,MIN,MAX (e.g. 2%,1.4ms or 0.3%,0.7ms,1.2ms; 0 < MEAN, MIN <= MAX, both <= 100ms) or off"
+
 START_TEST(options_refused_values) {
     static const struct {
         const char *args[6], *message;
@@ -794,8 +806,8 @@ START_TEST(options_refused_values) {
         {{"--burst", "50@x"}, "--burst 50@x: expected N (1..10000) or N@DURATION, e.g. 50 or 50@5s"},
         {{"--sched", "bfs"},
          "--sched bfs: expected eevdf (as 6.18 runs it), eevdf-6.6 (6.6-6.11: Minikube's ISO) or cfs (before 6.6)"},
-        {{"--wake-stall", "1%,2ms,1ms"},
-         "--wake-stall 1%,2ms,1ms: expected P,MIN,MAX (e.g. 0.3%,0.7ms,1.2ms; MIN <= MAX <= 100ms) or off"},
+        {{"--wake-stall", "1%,2ms,1ms"}, "--wake-stall 1%,2ms,1ms: " WAKE_STALL_BAD},
+        {{"--wake-stall", "1%,0ms"}, "--wake-stall 1%,0ms: " WAKE_STALL_BAD},
         {{"--jitter", "5ms"}, "--jitter needs --delay (netem applies jitter around a delay)"},
         {{"--cpu-workers", "2", "--cpu-load", "0"}, "--cpu-load 0 with workers only sleeps; give a load 1..100"},
     };
@@ -811,6 +823,33 @@ START_TEST(options_refused_values) {
     ck_assert_int_eq(parse_list(&o, expects, err, sizeof err), 0);
     ck_assert_int_eq(o.nexpects, 2);
     ck_assert_str_eq(o.expects[1], "b");
+}
+END_TEST
+
+/* Every *_defaults() sets the whole struct, whatever the memory held before: configs live on callers'
+ * stacks, and a field left as the stack had it made check_cfs pass or fail by the run (check_cfs.c,
+ * defaults_set_every_field). Each struct is filled with a pattern, then with zeros, and given its defaults
+ * both times: the two must be the same bytes. */
+#define SAME_WHATEVER_THE_MEMORY(type, defaults)                                                                       \
+    do {                                                                                                               \
+        static type dirty, clean;                                                                                      \
+        memset(&dirty, 0xA5, sizeof dirty);                                                                            \
+        memset(&clean, 0, sizeof clean);                                                                               \
+        defaults(&dirty);                                                                                              \
+        defaults(&clean);                                                                                              \
+        ck_assert_msg(memcmp(&dirty, &clean, sizeof dirty) == 0, #defaults " leaves a field as it was");               \
+    } while (0)
+
+START_TEST(defaults_do_not_depend_on_the_memory) {
+    SAME_WHATEVER_THE_MEMORY(svc_config, svc_config_defaults);
+    SAME_WHATEVER_THE_MEMORY(cfs_config, cfs_config_defaults);
+    SAME_WHATEVER_THE_MEMORY(tcp_config, tcp_config_defaults);
+    SAME_WHATEVER_THE_MEMORY(net_config, net_config_defaults);
+    SAME_WHATEVER_THE_MEMORY(sim_http_client_config, sim_http_client_config_defaults);
+    SAME_WHATEVER_THE_MEMORY(load_config, load_config_defaults);
+    SAME_WHATEVER_THE_MEMORY(cluster_spec, cluster_spec_defaults);
+    SAME_WHATEVER_THE_MEMORY(sim_manifest, manifest_defaults);
+    SAME_WHATEVER_THE_MEMORY(sim_options, sim_options_defaults);
 }
 END_TEST
 
@@ -836,6 +875,7 @@ int main(void) {
     tcase_add_test(t, options_command_round_trip);
     tcase_add_test(t, options_every_flag_in_help);
     tcase_add_test(t, options_refused_values);
+    tcase_add_test(t, defaults_do_not_depend_on_the_memory);
     suite_add_tcase(s, t);
     t = tcase_create("stats");
     tcase_add_test(t, stats_sort_matches_qsort);

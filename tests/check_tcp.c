@@ -7,7 +7,6 @@
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "base/units.h"
 #include "sim/engine/engine.h"
@@ -282,23 +281,6 @@ START_TEST(refused_without_listener) {
 }
 END_TEST
 
-/* The defaults do not depend on what the memory held (configs live on callers' stacks). */
-START_TEST(defaults_set_every_field) {
-    tcp_config tdirty, tclean;
-    net_config ndirty, nclean;
-    memset(&tdirty, 0xA5, sizeof tdirty);
-    memset(&tclean, 0, sizeof tclean);
-    memset(&ndirty, 0xA5, sizeof ndirty);
-    memset(&nclean, 0, sizeof nclean);
-    tcp_config_defaults(&tdirty);
-    tcp_config_defaults(&tclean);
-    net_config_defaults(&ndirty);
-    net_config_defaults(&nclean);
-    ck_assert_int_eq(memcmp(&tdirty, &tclean, sizeof tdirty), 0);
-    ck_assert_int_eq(memcmp(&ndirty, &nclean, sizeof ndirty), 0);
-}
-END_TEST
-
 static Suite *suite(void) {
     Suite *s = suite_create("tcp");
     TCase *t = tcase_create("timers");
@@ -309,7 +291,6 @@ static Suite *suite(void) {
     tcase_add_loop_test(t, keepalive_after_tlp_gets_no_probe, 1, 6);
     tcase_add_loop_test(t, old_kernel_syn_schedule_doubles, 1, 5);
     tcase_add_test(t, refused_without_listener);
-    tcase_add_test(t, defaults_set_every_field);
     suite_add_tcase(s, t);
     return s;
 }

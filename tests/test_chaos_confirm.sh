@@ -142,6 +142,7 @@ has "machine calibrated from the no-fault Job" 'machine: CPU time per piece of w
 has "calibration row, judged as the lab's" '^calibration +success +100\.0%'
 has "experiment row: no loss measured, 100 % success, against the prediction's failures: MISS" \
     '^packet-loss-80-percent +success +100\.0% \[ *[0-9.]+-100\.0\] +[0-9]{1,2}\.[0-9]% .* MISS'
+has "the host's tail fitted from the no-fault Job" 'host tail: (none added|[0-9.]+ % of idle wake-ups late by Exp\(mean [0-9]+ us\))'
 has "experiment row: link latency refitted to its baseline" 'link latency [0-9.]+ us, refitted'
 has "conditions read: never injected" 'packet-loss-80-percent while injected: Selected=False AllInjected=False .*never True'
 has "conditions after the pause" 'after the pause: .*AllRecovered=True .*Paused=True'

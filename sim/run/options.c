@@ -475,8 +475,11 @@ static void write_cpu_limit(cmd_writer *w, const sim_options *o) {
     if (m != w->def->cluster.svc[0].cpu_limit_millis) cmd_add(w, " --cpu-limit %lld", (long long)m);
 }
 
-/* P,MIN,MAX: with probability P an idle CPU starts a woken thread U(MIN, MAX) late; or off. */
+/* P,MIN,MAX: with probability P an idle CPU starts a woken thread U(MIN, MAX) late; P,MEAN: exponentially
+ * late with that mean (the form the lab's calibration fits); or off. */
 static const char *parse_wake_stall(sim_options *o, const char *v) {
+    static const char *bad =
+        "expected P,MEAN or P,MIN,MAX (e.g. 2%,1.4ms or 0.3%,0.7ms,1.2ms; 0 < MEAN, MIN <= MAX, both <= 100ms) or off";
     cfs_config *c = &o->cluster.cfs;
     char p[32], lo[32], hi[32];
     int64_t mn = 0, mx = 0;
@@ -485,10 +488,18 @@ static const char *parse_wake_stall(sim_options *o, const char *v) {
         c->wake_stall_p = 0;
         return NULL;
     }
-    if (sscanf(v, "%31[^,],%31[^,],%31s", p, lo, hi) != 3 || parse_percent(p, &pct) < 0 ||
-        sim_parse_duration(lo, &mn) < 0 || sim_parse_duration(hi, &mx) < 0 || mn > mx || mx > 100 * MS)
-        return "expected P,MIN,MAX (e.g. 0.3%,0.7ms,1.2ms; MIN <= MAX <= 100ms) or off";
+    int fields = sscanf(v, "%31[^,],%31[^,],%31s", p, lo, hi);
+    if (fields < 2 || parse_percent(p, &pct) < 0 || sim_parse_duration(lo, &mn) < 0) return bad;
+    if (fields == 2) { /* P,MEAN */
+        if (mn <= 0 || mn > 100 * MS) return bad;
+        c->wake_stall_p = pct / 100;
+        c->wake_stall_mean_ns = mn;
+        c->wake_stall_min_ns = c->wake_stall_max_ns = 0;
+        return NULL;
+    }
+    if (sim_parse_duration(hi, &mx) < 0 || mn > mx || mx > 100 * MS) return bad;
     c->wake_stall_p = pct / 100;
+    c->wake_stall_mean_ns = 0;
     c->wake_stall_min_ns = mn;
     c->wake_stall_max_ns = mx;
     return NULL;
@@ -504,6 +515,10 @@ static void write_wake_stall(cmd_writer *w, const sim_options *o) {
     cmd_add(w, " --wake-stall");
     cmd_percent(w, c->wake_stall_p * 100);
     cmd_add(w, ",");
+    if (c->wake_stall_mean_ns > 0) {
+        cmd_duration(w, c->wake_stall_mean_ns);
+        return;
+    }
     cmd_duration(w, c->wake_stall_min_ns);
     cmd_add(w, ",");
     cmd_duration(w, c->wake_stall_max_ns);
@@ -686,8 +701,10 @@ static const opt_spec opts[] = {
      .help = "its base slice (default the kernel's: 0.7 ms x (1 + log2 CPUs) for EEVDF)"},
     {"--wake-latency", DURATION(cluster.cfs.wake_latency_ns, 0, 10 * MS), .bad = "expected a duration up to 10ms",
      .section = S_CLUSTER, .syn = "--wake-latency D", .help = "an idle CPU starting a woken thread (default 20us)"},
-    {"--wake-stall", CUSTOM(parse_wake_stall, write_wake_stall), .section = S_CLUSTER, .syn = "--wake-stall P,MIN,MAX",
-     .help = "... with probability P later by U(MIN, MAX): the host's late vCPU, or off"},
+    {"--wake-stall", CUSTOM(parse_wake_stall, write_wake_stall), .section = S_CLUSTER,
+     .syn = "--wake-stall P,MEAN|P,MIN,MAX",
+     .help = "... with probability P later by Exp(MEAN) or U(MIN, MAX): the host's late\n"
+             "                           vCPU, or off (default; the lab fits P,MEAN: docs/fidelity.md)"},
     {"--cpu-scale", .kind = OPT_DOUBLE, .off = FIELD(cluster.cpu_scale, double), .lo = 0.1, .hi = 10,
      .bad = "expected a factor 0.1..10", .section = S_CLUSTER, .syn = "--cpu-scale F",
      .help = "CPU time per piece of work relative to the calibration machine's\n"
