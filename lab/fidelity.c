@@ -298,6 +298,14 @@ static double side_p50(const side *s) {
     return v;
 }
 
+/* The chaos phase of a no-fault calibration cell's lab records, sorted; its window in *from, *to. */
+static int calibration_window(side *lab, const char *path, const sim_options *o, int64_t *from, int64_t *to, char *err,
+                              size_t errlen) {
+    *from = o->baseline_ns;
+    *to = o->baseline_ns + o->chaos_ns;
+    return lab_window(lab, path, *from, *to, err, errlen);
+}
+
 /* A link-latency fit: the cells whose simulated p50 over a window should be the lab's. */
 typedef struct link_fit {
     const sim_options *cell[2];
@@ -359,10 +367,8 @@ int lab_fit_link(FILE *out, const char *keep_path, const char *fresh_path, const
     link_fit f = {.cell = {o, &fresh}, .ncells = fresh_path ? 2 : 1, .unit = unit, .sim_seeds = sim_seeds};
     const char *path[2] = {keep_path, fresh_path};
     for (int c = 0; c < f.ncells; c++) {
-        f.from[c] = f.cell[c]->baseline_ns;
-        f.to[c] = f.cell[c]->baseline_ns + f.cell[c]->chaos_ns;
         side lab = {0};
-        if (lab_window(&lab, path[c], f.from[c], f.to[c], err, errlen) < 0) return -1;
+        if (calibration_window(&lab, path[c], f.cell[c], &f.from[c], &f.to[c], err, errlen) < 0) return -1;
         f.want[c] = side_p50(&lab);
         side_free(&lab);
         if (!(f.want[c] > 0)) {
@@ -451,10 +457,8 @@ int lab_fit_tail(FILE *out, const char *keep_path, const char *fresh_path, const
                   .sim_seeds = sim_seeds < TAIL_FIT_SEEDS ? sim_seeds : TAIL_FIT_SEEDS};
     const char *path[2] = {keep_path, fresh_path};
     for (int c = 0; c < f.ncells; c++) {
-        f.from[c] = f.cell[c]->baseline_ns;
-        f.to[c] = f.cell[c]->baseline_ns + f.cell[c]->chaos_ns;
         side lab = {0};
-        if (lab_window(&lab, path[c], f.from[c], f.to[c], err, errlen) < 0) return -1;
+        if (calibration_window(&lab, path[c], f.cell[c], &f.from[c], &f.to[c], err, errlen) < 0) return -1;
         double lo, hi;
         quantile(&lab, 0.95, &f.want95[c], &lo, &hi);
         quantile(&lab, 0.99, &f.want99[c], &lo, &hi);
