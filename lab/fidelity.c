@@ -586,8 +586,8 @@ static int row_figure(FILE *out, const char *name, const row_sides *r, int f, co
     if ((f == FIG_P95 || f == FIG_P99) && calibration_cell) {
         /* shown and not judged: the no-fault cells' tail is the host's, whose cause is not known (their p95
          * runs 6-40 % above a model without it, and varies with the machine; docs/fidelity.md); fidelity.sh
-         * fits the model's stand-in for it (lab_fit_tail) to these two cells' p95s and p99s, as it fits the
-         * link latency to their p50s. Every fault cell's tail is judged, with the fitted stall. */
+         * fits the model's stand-in for it (lab_fit_tail) to none-keep's p95 and p99, as it fits the link
+         * latency to both cells' p50s. Every fault cell's tail is judged, with the fitted stall. */
         verdict = ok ? "ok" : "miss, not judged (host tail)";
     } else if (f != FIG_P90) {
         missed = !ok;
