@@ -2,7 +2,7 @@
 # fidelity.sh: the same scenarios in the lab (real binaries, real kernel) and in bin/sim's model, one table.
 #
 #   lab/fidelity.sh full     the matrix (under 20 minutes): prints the table
-#   lab/fidelity.sh quick    a subset (3 minutes, 4 when it measures again; CI): exit 1 if a difference
+#   lab/fidelity.sh quick    a subset (3-4 minutes, up to 5 when it measures again; CI): exit 1 if a difference
 #                                       leaves its bound
 #   lab/fidelity.sh CELL...  only the named cells of the full matrix (e.g. loss50-keep cpu2x80)
 #   lab/fidelity.sh aa [REPS] the A/A measurement (`make fidelity-aa`): every quick cell REPS times
@@ -27,6 +27,10 @@ source "$HERE/lab.sh"
 MODE=${1:-quick}
 SEEDS=${FIDELITY_SIM_SEEDS:-40}
 RATE=${FIDELITY_RATE:-20}
+# quick: how many missed cells may be measured a second time, and before how many seconds into the run
+# such a measurement must end (the cell loop below says why)
+RETRIES_MAX=2
+RETRY_BUDGET_S=270
 # FIDELITY_MODEL: options given to the simulator's side only, to check that the gate catches a wrong model,
 # e.g. FIDELITY_MODEL="--syn-schedule doubling" make fidelity-quick (the pre-6.5 SYN timers): exit 1
 read -r -a MODEL <<<"${FIDELITY_MODEL:-}"
@@ -241,12 +245,12 @@ lab_cell() {
 
 # One cell's row: the lab's records against the simulator pooled over SEEDS seeds, on this machine's
 # calibration; every cell but the two that calibrated it gets its link latency refitted to its own
-# baseline phase first (--refit-link): the box's speed drifts by 15-40 % within minutes (a CI run here:
-# the calibration cells at 22.8 us, loss 20 % fresh's baseline a minute later at 41.3 us), and that drift
-# is not the model's error. Not the burst cells: their baseline phase is one burst of 50 requests queued for
-# payment's CPU, a prediction in itself, whose p50 hardly depends on the packet latency, so the refit ran to
-# the end of its range (5 or 200 us) and changed the CPU cell's prediction for no reason of the network's;
-# they keep the calibration's latency. Sets ROW_RC (0 ok, 1 a bound missed).
+# no-fault phases first, the baseline and the recovery (--refit-link): the box's speed drifts by 15-40 %
+# within minutes (a CI run here: the calibration cells at 22.8 us, loss 20 % fresh's baseline a minute
+# later at 41.3 us) and within a cell, and that drift is not the model's error. Not the burst cells: their
+# baseline phase is one burst of 50 requests queued for payment's CPU, a prediction in itself, whose p50
+# hardly depends on the packet latency, so the refit ran to the end of its range (5 or 200 us) and changed
+# the CPU cell's prediction for no reason of the network's; they keep the calibration's latency. Sets ROW_RC (0 ok, 1 a bound missed).
 compare_cell() {
 	local name=$1 spec=$2 args cal=(--refit-link)
 	read -r -a args <<<"$(cell_args "$spec")"
@@ -453,7 +457,7 @@ if [ "$MODE" = quick ] && [ $CAL_RC = 1 ]; then
 	cat "$OUTDIR/none-keep.row" "$OUTDIR/none-fresh.row" >&2
 	calm_down "$(awk -v a="${OTHERS[none-keep]}" -v b="${OTHERS[none-fresh]}" 'BEGIN { print (a > b ? a : b) }')"
 	lab_log "calibration cells: $WHY; measuring both again and recalibrating"
-	for c in none-keep none-fresh; do cp "$OUTDIR/$c.row" "$OUTDIR/$c.first.row"; done
+	for c in none-keep none-fresh; do cp "$OUTDIR/$c.row" "$OUTDIR/$c.first.row" && cp "$OUTDIR/$c.csv" "$OUTDIR/$c.first.csv"; done
 	echo "calibration cells measured again ($WHY): the machine line below replaces the one above" | tee -a "$TABLE" >&2
 	calibrate_and_judge
 	for c in none-keep none-fresh; do
@@ -469,18 +473,22 @@ for spec in "${CELLS[@]}"; do
 		compare_cell "$name" "$spec"
 		# quick (CI): each cell makes three comparisons at the 95 % level, so a model that is right still
 		# misses one of the fifteen now and then by sampling alone (a lab success rate of 91.8 % [89.0-93.9]
-		# where its other runs gave 85-86 % and the simulator 87.8 %). A cell that misses is measured once
-		# more, after the machine has calmed down if other jobs were using it, and the second measurement
-		# decides: a real model error misses twice, a sampling accident twice in a row has odds of about 1 in
-		# 400. Once per run, and only while the run stays within its 4 minutes.
+		# where its other runs gave 85-86 % and the simulator 87.8 %), or because the box's speed moved
+		# within the cell more than its refit can follow. A cell that misses is measured once more, after
+		# the machine has calmed down if other jobs were using it, and the second measurement decides: a
+		# real model error misses twice, an accident twice in a row has odds of about 1 in 400. Each cell
+		# once, at most RETRIES_MAX cells per run, and only while the run stays within RETRY_BUDGET_S
+		# (the gate's 5 minutes, less the last cell's own). A CI run on a slow box (2026-12-07) missed with
+		# its one re-measurement spent on another cell.
 		chaos_s=$(cut -d'|' -f2 <<<"$spec")
-		if [ "$MODE" = quick ] && [ $ROW_RC = 1 ] && [ -z "${RETRIED:-}" ] &&
-			[ $(($(date +%s) - T0 + chaos_s + 30)) -lt 240 ]; then
-			RETRIED=1
+		if [ "$MODE" = quick ] && [ $ROW_RC = 1 ] && [ "${RETRIES:-0}" -lt $RETRIES_MAX ] &&
+			[ $(($(date +%s) - T0 + chaos_s + 30)) -lt $RETRY_BUDGET_S ]; then
+			RETRIES=$((${RETRIES:-0} + 1))
 			cat "$OUTDIR/$name.row" >&2
 			calm_down "${OTHERS[$name]}"
 			lab_log "cell $name: $WHY; measuring it again"
 			cp "$OUTDIR/$name.row" "$OUTDIR/$name.first.row"
+			cp "$OUTDIR/$name.csv" "$OUTDIR/$name.first.csv" # the first records too, to be judged again offline
 			lab_cell "$name" "$spec"
 			compare_cell "$name" "$spec"
 			echo "$(printf '%-24s' '')(second measurement: the first $WHY, see $name.first.row)" >>"$OUTDIR/$name.row"

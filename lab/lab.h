@@ -66,8 +66,8 @@ int lab_records_read(const char *path, sim_req_record **recs, size_t *n, char *e
  * Flags: LAB_CALIBRATION_CELL, a no-fault cell that calibrated the machine (lab_fit_link): its p50 is
  * judged and marked "cal"; its p99 is shown, not judged (the host's tail, a known miss of the model:
  * docs/lab.md). LAB_REFIT_LINK: before comparing, the link latency is refitted to this cell's own
- * baseline phase (no fault yet), so that the box's drift since the calibration cells does not count as
- * the model's error; the row says which latency it used. */
+ * no-fault phases (its baseline and its recovery), so that the box's drift since the calibration cells,
+ * and within the cell, does not count as the model's error; the row says which latency it used. */
 #define LAB_CALIBRATION_CELL 1
 #define LAB_REFIT_LINK 2
 int lab_compare(FILE *out, const char *name, const char *lab_records, const sim_options *o, const experiment_unit *unit,

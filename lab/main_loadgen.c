@@ -7,8 +7,8 @@
  *                                                     one fidelity row: lab chaos phase vs the simulator
  *                                                     (--calibration-cell: a no-fault cell that
  *                                                     calibrated the machine; --refit-link: the link
- *                                                     latency refitted to this cell's baseline phase
- *                                                     first; see lab.h)
+ *                                                     latency refitted to this cell's no-fault
+ *                                                     phases first; see lab.h)
  *   loadgen --fit-link KEEP.csv[,FRESH.csv] [--sim-seeds N] [sim options]
  *                                                     the link latency at which the simulator's p50s
  *                                                     match the lab's no-fault cells (keep-alive, and

@@ -19,7 +19,7 @@
 #      the object is paused (so Chaos Mesh reports AllRecovered) and deleted. Its conditions, and the
 #      per-pod rules Chaos Mesh wrote (PodNetworkChaos), are read while it is injected.
 #   5. the table: bin/loadgen --compare of the Job's records against the simulator over --sim-seeds seeds,
-#      on the cluster's calibration with the link latency refitted to the run's own baseline (the lab's
+#      on the cluster's calibration with the link latency refitted to the run's no-fault phases (the lab's
 #      rows, bounds and verdicts), then what Chaos Mesh reported and did against what the prediction
 #      says the object really does.
 # Clean-up: the chaos object, the Job and the ConfigMap are deleted at the end, on failure and on Ctrl-C

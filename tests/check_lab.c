@@ -502,6 +502,56 @@ START_TEST(refit_link_absorbs_the_box_not_the_fault) {
 }
 END_TEST
 
+#define LOSS20_DRIFT                                                                                                   \
+    "--seed 5 --baseline 5s --chaos 20s --recovery 5s --rate 20 --link payment:inventory --direction to "              \
+    "--downstream-keepalive off --loss 20% "
+
+/* One "lab" whose box slows down steadily during the cell: its baseline phase from a run at 60 us per packet,
+ * its chaos phase at 90 us, its recovery at 120 us (the same seed). The refit takes both no-fault phases, so
+ * it lands in between, where the chaos phase was (the baseline alone would say 60 us), and the row passes. */
+START_TEST(refit_link_follows_a_drift_within_the_cell) {
+    static const char *const latency[3] = {"60us", "90us", "120us"};
+    char path[3][64], line[256], err[256];
+    sim_req_record *part[3];
+    size_t n[3];
+    for (int k = 0; k < 3; k++) {
+        snprintf(line, sizeof line, "%s--link-latency %s", LOSS20_DRIFT, latency[k]);
+        records_of(line, 77, path[k]);
+        ck_assert_msg(lab_records_read(path[k], &part[k], &n[k], err, sizeof err) == 0, "%s", err);
+    }
+    static sim_options o;
+    parse(&o, LOSS20_DRIFT);
+    int64_t chaos_end = o.baseline_ns + o.chaos_ns;
+    sim_req_record *spliced = calloc(n[0] + n[1] + n[2], sizeof *spliced);
+    size_t m = 0, per_phase[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < n[k]; i++) {
+            int64_t t = part[k][i].start_ns;
+            int phase = t < o.baseline_ns ? 0 : t < chaos_end ? 1 : 2;
+            if (phase == k) {
+                spliced[m++] = part[k][i];
+                per_phase[k]++;
+            }
+        }
+    ck_assert_msg(per_phase[0] >= 50 && per_phase[1] >= 200 && per_phase[2] >= 50, "%zu %zu %zu", per_phase[0],
+                  per_phase[1], per_phase[2]);
+    ck_assert_int_eq(lab_records_write(path[0], spliced, m, err, sizeof err), 0);
+    char *text = NULL;
+    ck_assert_msg(compare_text("drift", path[0], &o, LAB_REFIT_LINK, &text) == 0, "%s", text);
+    const char *at = strstr(text, "link latency ");
+    ck_assert_ptr_nonnull(at);
+    double us = atof(at + strlen("link latency "));
+    ck_assert_msg(us >= 75 && us <= 105, "refitted %.1f us for 60 -> 90 -> 120: %s", us, text);
+    ck_assert_ptr_nonnull(strstr(text, " after)"));
+    free(text);
+    free(spliced);
+    for (int k = 0; k < 3; k++) {
+        free(part[k]);
+        unlink(path[k]);
+    }
+}
+END_TEST
+
 /* --cpu-scale 2: every piece of work costs twice the CPU. */
 START_TEST(cpu_scale_doubles_work) {
     double total[2] = {0, 0};
@@ -566,6 +616,7 @@ static Suite *suite(void) {
     tcase_add_test(t, fit_link_recovers_latency);
     tcase_add_test(t, cpu_scale_doubles_work);
     tcase_add_test(t, refit_link_absorbs_the_box_not_the_fault);
+    tcase_add_test(t, refit_link_follows_a_drift_within_the_cell);
     tcase_add_test(t, wrong_syn_schedule_fails_the_gate);
     suite_add_tcase(s, t);
     TCase *fits = tcase_create("fits"); /* some 90 simulations of 40 s each: minutes under ASan */
