@@ -15,7 +15,8 @@
  *   - for the success rate and the p50, the batch-means interval of the difference (block_halfwidth): the
  *     lab's requests share the machine's drifting state, which the model's seeds do not have.
  * A p50 outside all three is judged once more as a fraction (row_figure): the share of the lab's requests
- * faster than the model's p50, within 3 pp (or its batch-means interval) of the model's 50 %.
+ * faster than the model's p50 against the model's own share, by the success rate's rule (3 pp, the range of
+ * the seeds' own shares, or the batch-means interval).
  * The intervals in brackets are for reading: the lab's 95 % order-statistic interval (requests taken as
  * independent, which they are not quite) and the model's run range.
  */
@@ -519,10 +520,10 @@ int lab_fit_tail(FILE *out, const char *keep_path, const char *fresh_path, const
  * for the other). They measure the box as it was during this cell: its speed drifts by 15-40 % within
  * minutes, and within one cell too (a gate run here, 2026-12-07: loss20-fresh's baseline p50 4.95 ms, its
  * recovery's 3.55 thirty seconds later; in its first measurement, fitted to the baseline alone, the chaos
- * phase's p50 missed by +31 %; a CI run failed on such a cell). The recovery phase
- * is judged in the simulator as in the lab (requests that start there, with whatever the chaos left behind),
- * so pooling it adds no assumption. Without a recovery phase of REFIT_MIN_REQUESTS, the baseline alone. Fewer
- * seeds than a row's run range: only two p50s are needed. */
+ * phase's p50 missed by +31 %; a CI run failed on such a cell). The recovery phase is judged in the
+ * simulator as in the lab (requests that start there, with whatever the chaos left behind), so pooling it
+ * adds no assumption. Without a recovery phase of REFIT_MIN_REQUESTS, the baseline alone. Fewer seeds than
+ * a row's run range: only two p50s are needed. */
 #define REFIT_SEEDS 10
 #define REFIT_MIN_REQUESTS 20
 

@@ -250,7 +250,8 @@ lab_cell() {
 # later at 41.3 us) and within a cell, and that drift is not the model's error. Not the burst cells: their
 # baseline phase is one burst of 50 requests queued for payment's CPU, a prediction in itself, whose p50
 # hardly depends on the packet latency, so the refit ran to the end of its range (5 or 200 us) and changed
-# the CPU cell's prediction for no reason of the network's; they keep the calibration's latency. Sets ROW_RC (0 ok, 1 a bound missed).
+# the CPU cell's prediction for no reason of the network's; they keep the calibration's latency. Sets
+# ROW_RC (0 ok, 1 a bound missed).
 compare_cell() {
 	local name=$1 spec=$2 args cal=(--refit-link)
 	read -r -a args <<<"$(cell_args "$spec")"
