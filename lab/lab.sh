@@ -568,7 +568,7 @@ lab_pods_start() {
 
 # Stops the pods, the watcher, stressors and timelines of the previous run (between fidelity cells).
 lab_pods_stop() {
-	local pod p s
+	local pod p s d
 	pid_file_signal 9 "$LAB_DIR/watcher.pid"
 	rm -f "$LAB_DIR/watcher.pid"
 	[ -f "$LAB_DIR/bg.pids" ] && while read -r p s; do pid_signal 9 "$p" "$s"; done <"$LAB_DIR/bg.pids"
@@ -576,7 +576,9 @@ lab_pods_stop() {
 	for pod in $LAB_PODS; do
 		echo stopped >"$LAB_DIR/state/$pod" 2>/dev/null
 		pod_kill_procs "$pod"
+		for d in "$CG"/cpuacct/pc-lab-"$pod"/stress/a*; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 	done
+	rm -f "$LAB_DIR"/stress/*
 	node_nft "flush chain ip pclab chaos; flush set ip pclab dead"
 	net_clear
 }
@@ -811,9 +813,14 @@ stress_start() {
 		args+=(--vm "${ACT_MEM_WORKERS[$a]}" --vm-bytes "${ACT_MEM_BYTES[$a]}" --vm-hang 0)
 	fi
 	[ ${#args[@]} -gt 0 ] || return 0
+	# each action's stressors in a group of their own under the pod's stress accounting (cgroup v1's
+	# cpuacct charges every ancestor, so the pod's stress figure still sums them): an action that ends
+	# stops its own processes, not those of another action still running on the pod, as chaos-daemon
+	# kills only the stress-ng it started (the seed's 05 file at once: five objects on the payment pods)
+	mkdir -p "$CG/cpuacct/pc-lab-$pod/stress/a$a"
 	(
 		echo $BASHPID >"$CG/cpu/pc-lab-$pod/cgroup.procs"
-		echo $BASHPID >"$CG/cpuacct/pc-lab-$pod/stress/cgroup.procs"
+		echo $BASHPID >"$CG/cpuacct/pc-lab-$pod/stress/a$a/cgroup.procs"
 		echo $BASHPID >"$CG/memory/pc-lab-$pod/cgroup.procs"
 		exec stress-ng "${args[@]}" --timeout 3600s --quiet
 	) >>"$LAB_DIR/logs/stress-$pod.log" 2>&1 &
@@ -829,8 +836,9 @@ stress_stop() {
 	while read -r pid start pod; do
 		pid_signal TERM "$pid" "$start"
 		sleep 0.2
-		# what stress-ng left (workers) in the pod's stress accounting group, by pid
-		for p in $(cat "$CG/cpuacct/pc-lab-$pod/stress/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		# what this action's stress-ng left (workers), by pid, from its own group only
+		for p in $(cat "$CG/cpuacct/pc-lab-$pod/stress/a$a/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		rmdir "$CG/cpuacct/pc-lab-$pod/stress/a$a" 2>/dev/null
 	done <"$LAB_DIR/stress/$a"
 	rm -f "$LAB_DIR/stress/$a"
 }
@@ -1112,7 +1120,8 @@ lab_teardown() {
 		sleep 0.1
 	done
 	for d in $(ip netns list 2>/dev/null | awk '$1 ~ /^pc-lab/ { print $1 }'); do ip netns del "$d" 2>/dev/null; done
-	for d in "$CG"/cpuacct/pc-lab-*/app "$CG"/cpuacct/pc-lab-*/stress "$CG"/cpuacct/pc-lab-* "$CG"/cpu/pc-lab-* \
+	for d in "$CG"/cpuacct/pc-lab-*/app "$CG"/cpuacct/pc-lab-*/stress/a* "$CG"/cpuacct/pc-lab-*/stress \
+		"$CG"/cpuacct/pc-lab-* "$CG"/cpu/pc-lab-* \
 		"$CG"/memory/pc-lab-*; do
 		[ -d "$d" ] && rmdir "$d" 2>/dev/null
 	done
