@@ -26,7 +26,8 @@
 #                          nft      a veth, and loss only, dropped by nftables in the node (the lab before the
 #                                   wire existed; kept to compare the two)
 #   cgroups (v1)           cpu/pc-lab-<pod> (cfs_quota_us from the pod's CPU limit, period 100 ms),
-#                          memory/pc-lab-<pod> (limit), cpuacct/pc-lab-<pod>/{app,stress} (CPU accounting),
+#                          memory/pc-lab-<pod> (limit), cpuacct/pc-lab-<pod>/{app,stress/a<action>} (CPU
+#                          accounting; each StressChaos action's stressors apart, so each stops alone),
 #                          pids/pc-lab (every process the lab starts, for the cleanup)
 #   LAB_DIR                a temporary directory: plan, pod logs, journals, state files
 # The Service IPs are also local addresses of the node: a connection to a Service with no ready endpoint
