@@ -562,9 +562,9 @@ static int refit_link(const sim_options *o, const experiment_unit *unit, int sim
 /* The host's tail refitted to this cell's no-fault phases, as the link latency is (refit_link): the
  * calibration fits one stall (P, M) to none-keep's tail, but the tail drifts with the box as its speed does
  * (a run of 2026-12-07: none-keep's p95 2.48 ms at the calibration, the baselines of the cells 20 minutes
- * later 1.8-1.9 ms, and two cells whose fault adds nothing to the tail missed by -19 to -31 % at p95 and p99
- * with the calibration's stall). Only P moves, M stays the calibration's: the two phases hold about 200
- * requests, enough for a p95 (the tenth largest) but not for a p99, so one figure fits one parameter.
+ * later 1.6-2.1 ms, and two cells whose fault adds nothing to the tail missed by -19 to -31 % at p95 and p99
+ * with the calibration's stall). Only P moves, M stays the calibration's: the two phases hold about 160
+ * requests, enough for a p95 (about the eighth slowest) but not for a p99, so one figure fits one parameter.
  * P is bisected over 0..REFIT_TAIL_MAX_FACTOR times the calibration's, so that the simulator's p95 in the
  * baseline and the recovery are the lab's (the sum of their log ratios). The recovery counts from its
  * second second: its first holds the fault's aftermath, which decides a p95 and is the lab's to get right,
