@@ -117,23 +117,24 @@ QUICK=(
 	"loss20-fresh|25|--loss 20% ${LINK[*]} --downstream-keepalive off"
 	"loss50-fresh|25|--loss 50% ${LINK[*]} --downstream-keepalive off"
 	"loss80-fresh|25|--loss 80% ${LINK[*]} --downstream-keepalive off"
-	# the wire's own predictions (issue: every NetworkChaos action in the lab): the seed's 80 %/50 object
-	# with its pod-IP filter that payment's calls to the Service IP never meet (0 packets faulted), and a
-	# delay whose p50 the delay decides; 15 s of chaos each (the objects' own 40 s would take a minute more)
-	"seed-02-loss80-corr50|0|--experiment $SEED02 --object seed-packet-loss-80-corr50|15s"
-	"delay100|0|--experiment lab/cells.yaml --object delay100|15s"
 )
-# The gate runs where its wire cells need it: through bin/labwire where the kernel has no sch_netem
-# (LAB_WIRE=auto: the kernel's netem where it has it). Its loss cells ran eleven times in a row on the nft
-# wire before (docs/fidelity.md); the runs through the wire are in the same section.
+# The gate runs on the nft wire (loss with nftables numgen on veths), on which its false-alarm rate was
+# measured (docs/fidelity.md). The wire's own two predictions (seed-02-loss80-corr50: the seed's 80 %/50
+# object whose pod-IP filter payment's calls never meet, 0 packets faulted; delay100) are not in it: with
+# them, 15 s each, the gate ran through bin/labwire and passed three runs in a row here (2026-12-07), then
+# failed a CI run twice over: loss80-fresh's ledger counted 12 frames more at the node than the wire sent,
+# and the seed's object missed its p95 and p99 by +70 % and +180 % on a host tail that grew within the cell.
+# Both are the wire's and the box's, not the model's; a gate must not fail on them.
 
 case $MODE in
 full) CELLS=("${FULL[@]}") ;;
 quick)
 	CELLS=("${QUICK[@]}")
+	export LAB_WIRE=${LAB_WIRE:-nft}
 	;;
 aa)
 	CELLS=("${QUICK[@]}")
+	export LAB_WIRE=${LAB_WIRE:-nft}
 	REPS=${2:-${FIDELITY_AA_REPS:-5}}
 	[[ $REPS =~ ^[0-9]+$ ]] && [ "$REPS" -ge 2 ] && [ "$REPS" -le 50 ] || lab_die "fidelity.sh aa [REPS]: REPS is 2..50"
 	;;
